@@ -1,0 +1,16 @@
+"""dosna_like: h5py's API over chunked Zarr v3 arrays on local, memory and S3 stores.
+
+``import dosna_like as h5py`` and keep your code: ``File``, ``Group``,
+``Dataset`` and ``.attrs`` behave as in h5py; every dataset is a chunked
+array whose chunks are read and written in parallel through fsspec.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .attrs import AttributeManager
+from .dataset import Dataset
+from .files import File
+from .group import Group
+
+__all__ = ["AttributeManager", "Dataset", "File", "Group", "__version__"]

@@ -1,0 +1,218 @@
+"""Chunk encoding and decoding, and h5py's compression keywords.
+
+h5py's ``compression`` / ``compression_opts`` / ``shuffle`` map onto a Zarr v3
+codec list (``bytes`` then byte-to-byte codecs), which :class:`ChunkCodec`
+applies.  gzip goes through the standard library's zlib (the gzip container
+Zarr v3 specifies; zlib releases the GIL, so decoding runs in parallel
+threads); everything else goes through numcodecs.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numcodecs
+import numpy as np
+from numcodecs.abc import Codec
+
+from .metadata import dtype_to_v3
+
+SUPPORTED = ("gzip", "blosc", "zstd", "lz4")
+_REFUSED_IDS = {"pickle"}  # never unpickle anything read from a store
+_BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+_BLOSC_SHUFFLE_NAME = {v: k for k, v in _BLOSC_SHUFFLE.items()}
+
+
+# ------------------------------------------------------ h5py keywords -> codecs
+def _gzip_level(opts) -> int:
+    level = 4 if opts is None else opts
+    if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= 9:
+        raise ValueError(f"GZIP setting must be an integer from 0-9, not {opts!r}")
+    return int(level)
+
+
+def _named_codec(name: str, opts, dtype: np.dtype) -> dict:
+    if name == "gzip":
+        return {"name": "gzip", "configuration": {"level": _gzip_level(opts)}}
+    if name == "zstd":
+        level = 3 if opts is None else int(opts)
+        return {"name": "zstd", "configuration": {"level": level, "checksum": False}}
+    if name == "lz4":
+        accel = 1 if opts is None else int(opts)
+        return {"name": "numcodecs.lz4", "configuration": {"acceleration": accel}}
+    if name == "blosc":
+        cfg = {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
+        if isinstance(opts, dict):
+            cfg.update(opts)
+        elif opts is not None:
+            cfg["clevel"] = int(opts)
+        if isinstance(cfg["shuffle"], int):
+            cfg["shuffle"] = _BLOSC_SHUFFLE_NAME[cfg["shuffle"]]
+        cfg["typesize"] = np.dtype(dtype).itemsize
+        cfg["blocksize"] = 0
+        return {"name": "blosc", "configuration": cfg}
+    raise ValueError(
+        f'Compression filter "{name}" is unavailable; supported: '
+        + ", ".join(SUPPORTED) + " or a numcodecs codec object"
+    )
+
+
+def _codec_object(codec: Codec) -> dict:
+    config = codec.get_config()
+    codec_id = config.pop("id")
+    if codec_id in _REFUSED_IDS:
+        raise ValueError(f"codec {codec_id!r} is refused: it would unpickle stored data")
+    if codec_id == "gzip":
+        return {"name": "gzip", "configuration": {"level": int(config.get("level", 1))}}
+    if codec_id == "zstd":
+        return {"name": "zstd", "configuration": {"level": int(config.get("level", 0)),
+                                                   "checksum": bool(config.get("checksum", False))}}
+    return {"name": f"numcodecs.{codec_id}", "configuration": config}
+
+
+def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuffle=None) -> list:
+    """Zarr v3 codec list for h5py's compression keywords.
+
+    Mirrors h5py: no compression by default; ``compression`` is a name
+    ('gzip', plus 'blosc', 'zstd', 'lz4' here), an int 0-9 meaning gzip at
+    that level, or any numcodecs codec object.
+    """
+    _, endian = dtype_to_v3(dtype)
+    chain = [{"name": "bytes", "configuration": {"endian": endian}} if endian else {"name": "bytes"}]
+    if compression is None and compression_opts is not None:
+        if isinstance(compression_opts, (int, np.integer)) and not isinstance(compression_opts, bool):
+            compression = "gzip"  # h5py: a bare level implies gzip
+        else:
+            raise TypeError("Compression method must be specified")
+    if isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
+        compression, compression_opts = "gzip", int(compression)
+    if shuffle:
+        chain.append({"name": "numcodecs.shuffle",
+                      "configuration": {"elementsize": np.dtype(dtype).itemsize}})
+    if compression is None or compression is False:
+        return chain
+    if isinstance(compression, Codec):
+        chain.append(_codec_object(compression))
+    elif isinstance(compression, str):
+        chain.append(_named_codec(compression.lower(), compression_opts, dtype))
+    else:
+        raise TypeError(f"compression must be a name, a gzip level or a numcodecs codec, not {compression!r}")
+    return chain
+
+
+def describe(codecs: list) -> tuple:
+    """h5py's view of a codec list: (compression, compression_opts, shuffle)."""
+    compression, opts, shuffle = None, None, False
+    for c in codecs:
+        name, cfg = c["name"], c.get("configuration") or {}
+        if name == "bytes":
+            continue
+        if name in ("numcodecs.shuffle", "shuffle"):
+            shuffle = True
+        elif name == "gzip":
+            compression, opts = "gzip", cfg.get("level")
+        elif name == "zstd":
+            compression, opts = "zstd", cfg.get("level")
+        elif name == "numcodecs.lz4":
+            compression, opts = "lz4", cfg.get("acceleration")
+        elif name == "blosc":
+            compression = "blosc"
+            opts = {k: cfg[k] for k in ("cname", "clevel", "shuffle") if k in cfg}
+        elif name != "crc32c":
+            compression, opts = name.removeprefix("numcodecs."), cfg or None
+    return compression, opts, shuffle
+
+
+# --------------------------------------------------------------- runtime
+class _Gzip:
+    def __init__(self, level: int):
+        self.level = level
+
+    def encode(self, buf) -> bytes:
+        comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        return comp.compress(buf) + comp.flush()
+
+    def decode(self, buf, size_hint: int) -> bytes:
+        return zlib.decompress(buf, 31, size_hint or zlib.DEF_BUF_SIZE)
+
+
+class _Numcodec:
+    def __init__(self, codec: Codec, typesize: int = 0):
+        self.codec = codec
+        self.typesize = typesize
+
+    def encode(self, buf):
+        if self.typesize > 1:  # blosc shuffles by the item size of what it is given
+            buf = np.frombuffer(buf, dtype=np.dtype((np.void, self.typesize)))
+        return self.codec.encode(buf)
+
+    def decode(self, buf, size_hint: int):
+        return self.codec.decode(buf)
+
+
+def _runtime_codec(spec: dict):
+    name, cfg = spec["name"], dict(spec.get("configuration") or {})
+    if name == "gzip":
+        return _Gzip(int(cfg.get("level", 5)))
+    if name == "zstd":
+        return _Numcodec(numcodecs.Zstd(level=int(cfg.get("level", 0)),
+                                         checksum=bool(cfg.get("checksum", False))))
+    if name == "blosc":
+        shuffle = cfg.get("shuffle", "noshuffle")
+        shuffle = _BLOSC_SHUFFLE[shuffle] if isinstance(shuffle, str) else int(shuffle)
+        codec = numcodecs.Blosc(cname=cfg.get("cname", "lz4"), clevel=int(cfg.get("clevel", 5)),
+                                shuffle=shuffle, blocksize=int(cfg.get("blocksize", 0)))
+        return _Numcodec(codec, int(cfg.get("typesize", 1)))
+    if name == "crc32c":
+        return _Crc32c()
+    if name.startswith("numcodecs."):
+        codec_id = name.removeprefix("numcodecs.")
+        if codec_id in _REFUSED_IDS:
+            raise ValueError(f"codec {codec_id!r} is refused: it would unpickle stored data")
+        return _Numcodec(numcodecs.get_codec({"id": codec_id, **cfg}))
+    raise ValueError(f"unsupported codec {name!r}")
+
+
+class _Crc32c:
+    """Zarr v3's crc32c codec: a 4-byte little-endian checksum after the data."""
+
+    def encode(self, buf) -> bytes:
+        from numcodecs.checksum32 import CRC32C
+        return CRC32C().encode(buf)
+
+    def decode(self, buf, size_hint: int):
+        from numcodecs.checksum32 import CRC32C
+        return CRC32C().decode(buf)  # raises when the checksum does not match
+
+
+class ChunkCodec:
+    """Encodes a chunk array to stored bytes and back, for one array's codec list."""
+
+    def __init__(self, codecs: list, dtype: np.dtype, chunk_shape: tuple):
+        self.dtype = np.dtype(dtype)
+        self.chunk_shape = tuple(chunk_shape)
+        self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+        names = [c["name"] for c in codecs]
+        if names.count("bytes") != 1 or names[0] != "bytes":
+            raise ValueError(f"unsupported codec list {names}: expected 'bytes' first")
+        self.pipeline = [_runtime_codec(c) for c in codecs[1:]]
+
+    @property
+    def is_raw(self) -> bool:
+        """Stored bytes are the chunk's bytes as they are."""
+        return not self.pipeline
+
+    def encode(self, chunk: np.ndarray) -> bytes:
+        buf = np.ascontiguousarray(chunk, dtype=self.dtype).data.cast("B")
+        for codec in self.pipeline:
+            buf = codec.encode(buf)
+        return bytes(buf) if not isinstance(buf, bytes) else buf
+
+    def decode(self, raw) -> np.ndarray:
+        """The chunk array (read-only view when no copy was needed). ValueError if corrupt."""
+        buf = raw
+        for codec in reversed(self.pipeline):
+            buf = codec.decode(buf, self.nbytes)
+        arr = np.frombuffer(buf, dtype=self.dtype)
+        if arr.size * self.dtype.itemsize != self.nbytes:
+            raise ValueError(f"decoded {arr.nbytes} bytes, expected {self.nbytes}")
+        return arr.reshape(self.chunk_shape)

@@ -1,0 +1,119 @@
+"""``create_dataset`` arguments -> array metadata, with h5py's checks and defaults.
+
+Mirrors ``h5py._hl.dataset.make_new_dset`` and ``h5py._hl.filters``: float32
+when neither dtype nor data is given, data reshaped to a compatible shape,
+chunk shapes checked against the shape and maxshape, gzip levels 0-9.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .codecs import build_codecs
+from .metadata import RESERVED, ArrayMeta, dtype_to_v3
+
+CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
+UNLIMITED_GUESS = 1024  # stand-in length of an unlimited or empty axis
+
+
+def _shape_tuple(shape) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(s) for s in shape)
+
+
+def guess_chunks(shape: tuple, maxshape: tuple, itemsize: int,
+                 target: int = CHUNK_TARGET_BYTES) -> tuple:
+    """A chunk shape of at most ``target`` bytes, halving the longest axis first.
+
+    Axes that may grow (unlimited or below their maxshape) start from at least
+    ``UNLIMITED_GUESS`` so appends do not make tiny objects.
+    """
+    dims = []
+    for s, m in zip(shape, maxshape):
+        grows = m is None or m > s
+        d = max(s, min(UNLIMITED_GUESS, m if m is not None else UNLIMITED_GUESS)) if grows else s
+        dims.append(max(1, d))
+    while math.prod(dims) * itemsize > target and max(dims) > 1:
+        i = dims.index(max(dims))
+        dims[i] = -(-dims[i] // 2)
+    return tuple(dims)
+
+
+def _check_chunks(chunks, shape: tuple, maxshape: tuple) -> tuple:
+    if isinstance(chunks, (int, np.integer)) and not isinstance(chunks, bool):
+        chunks = (int(chunks),) * len(shape)  # DosNa style: one length for every axis
+    chunks = tuple(int(c) for c in chunks)
+    if len(chunks) != len(shape):
+        raise ValueError("'chunks' must have same rank as dataset shape")
+    if any(c <= 0 for c in chunks):
+        raise ValueError("All chunk dimensions must be positive")
+    for c, s, m in zip(chunks, shape, maxshape):
+        if m is not None and c > m and c > s:
+            raise ValueError(
+                "Chunk shape must not be greater than data shape in any dimension. "
+                f"{chunks} is not compatible with {shape}"
+            )
+    return chunks
+
+
+def _check_maxshape(maxshape, shape: tuple) -> tuple:
+    if maxshape is None:
+        return shape
+    maxshape = (maxshape,) if isinstance(maxshape, (int, np.integer)) or maxshape is None else tuple(maxshape)
+    maxshape = tuple(None if m is None else int(m) for m in maxshape)
+    if len(maxshape) != len(shape):
+        raise ValueError(f"maxshape {maxshape} must have the same rank as shape {shape}")
+    if any(m is not None and m < s for m, s in zip(maxshape, shape)):
+        raise ValueError("Maxdims is smaller than dims")
+    return maxshape
+
+
+def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
+              compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
+              fletcher32=None, **unused) -> tuple:
+    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments."""
+    if unused:
+        raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
+    if scaleoffset is not None:
+        raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
+    if data is not None and not isinstance(data, np.ndarray):
+        data = np.asarray(data, dtype=dtype, order="C")
+    if data is None and shape is None:
+        raise TypeError("One of data, shape or dtype must be specified")
+    if data is not None:
+        if dtype is not None:
+            data = np.asarray(data, dtype=dtype)
+        if shape is None:
+            shape = data.shape
+        else:
+            shape = _shape_tuple(shape)
+            if math.prod(shape) != data.size:
+                raise ValueError("Shape tuple is incompatible with data")
+            data = data.reshape(shape)
+        dtype = data.dtype
+    shape = _shape_tuple(shape)
+    dtype = np.dtype("f4" if dtype is None else dtype)
+    dtype_to_v3(dtype)  # refuses what the format cannot store
+    maxshape = _check_maxshape(maxshape, shape)
+    contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle
+    if shape == ():
+        if chunks not in (None, True, False) or maxshape != ():
+            raise TypeError("Scalar datasets don't support chunk/filter options")
+        chunks = ()
+    elif chunks in (None, True, False):
+        chunks = guess_chunks(shape, maxshape, dtype.itemsize)
+    else:
+        chunks = _check_chunks(chunks, shape, maxshape)
+    if fillvalue is None:
+        fill = np.zeros((), dtype=dtype)[()]
+    else:
+        fill = np.asarray(fillvalue, dtype=dtype)[()]
+    codecs = build_codecs(dtype, compression, compression_opts, shuffle)
+    if fletcher32:  # h5py's checksum filter; Zarr v3's checksum codec is crc32c
+        codecs.append({"name": "crc32c"})
+    attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
+    meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
+                     maxshape=maxshape, attributes=attributes)
+    return meta, data

@@ -1,0 +1,242 @@
+"""``Dataset``: h5py's dataset object over a chunked Zarr v3 array.
+
+Thin by design: a key goes to :mod:`selection`, the resulting projections to
+:mod:`engine`; no chunk I/O or chunk arithmetic lives here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import selection
+from .base import HLObject
+from .codecs import describe
+from .errors import ResizeError
+from .metadata import RESERVED
+
+
+def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
+    """``value`` as an array of ``dtype``, converting as HDF5 does.
+
+    HDF5 saturates out-of-range integers and truncates floats toward zero when
+    storing into integer types, where numpy would wrap around.
+    """
+    arr = np.asarray(value)
+    if arr.dtype == dtype:
+        return arr
+    if dtype.kind in "iu" and arr.dtype.kind in "iuf":
+        info = np.iinfo(dtype)
+        if arr.dtype.kind == "f":
+            arr = np.trunc(arr)
+            arr = np.where(np.isnan(arr), 0, arr)
+            # clip in float, then map values that rounded up past the limit
+            clipped = np.clip(arr, float(info.min), float(info.max))
+            with np.errstate(invalid="ignore"):  # float(max) may round past the limit
+                out = clipped.astype(dtype)
+            out[clipped >= float(info.max)] = info.max
+            return out
+        if np.can_cast(arr.dtype, dtype):
+            return arr.astype(dtype)
+        return np.clip(arr, info.min, info.max).astype(dtype)
+    if dtype.kind == "b" and arr.dtype.kind not in "biu":
+        raise TypeError(f"No conversion path for dtype: {arr.dtype!r} to {dtype!r}")
+    if arr.dtype.kind in "USO" and dtype.kind in "biufc":
+        return arr.astype(dtype)  # ValueError for text that is not a number, as h5py
+    return arr.astype(dtype)
+
+
+class AstypeWrapper:
+    """``Dataset.astype(dtype)``: reads converted to ``dtype`` (h5py >= 3)."""
+
+    def __init__(self, dset: "Dataset", dtype):
+        self._dset = dset
+        self._dtype = np.dtype(dtype)
+
+    def __getitem__(self, key):
+        return np.asarray(self._dset[key]).astype(self._dtype)
+
+    def __len__(self) -> int:
+        return len(self._dset)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[()]
+        return np.asarray(out, dtype=dtype)
+
+
+class Dataset(HLObject):
+    """A chunked N-d array with h5py's ``Dataset`` API."""
+
+    @property
+    def _io(self):
+        self._check_open()
+        return self._state.array_io(self._path)
+
+    @property
+    def _meta(self):
+        return self._io.meta
+
+    # ---------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple:
+        return self._meta.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._meta.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self._meta.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self._meta.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self._meta.dtype.itemsize
+
+    @property
+    def chunks(self):
+        """The chunk shape (always chunked; None only for scalar datasets, as h5py)."""
+        return self._meta.chunks or None
+
+    @property
+    def maxshape(self) -> tuple:
+        return self._meta.maxshape
+
+    @property
+    def fillvalue(self):
+        return self._meta.fill_value
+
+    @property
+    def compression(self):
+        return describe(self._meta.codecs)[0]
+
+    @property
+    def compression_opts(self):
+        return describe(self._meta.codecs)[1]
+
+    @property
+    def shuffle(self) -> bool:
+        return describe(self._meta.codecs)[2]
+
+    @property
+    def fletcher32(self) -> bool:
+        return any(c["name"] == "crc32c" for c in self._meta.codecs)
+
+    @property
+    def scaleoffset(self):
+        return None
+
+    @property
+    def is_virtual(self) -> bool:
+        return False
+
+    # -------------------------------------------------------------- reading
+    def __getitem__(self, key):
+        io = self._io
+        sel = selection.select(key, io.meta.shape)
+        out = io.read(sel, self.njobs)
+        if sel.shape == () and not (key is Ellipsis and io.meta.shape == ()):
+            return out.reshape(())[()]
+        return out.reshape(sel.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.asarray(self[...])
+        return out if dtype is None else out.astype(dtype)
+
+    def __len__(self) -> int:
+        shape = self.shape
+        if not shape:
+            raise TypeError("Attempt to take len() of scalar dataset")
+        return shape[0]
+
+    def len(self) -> int:
+        return len(self)
+
+    def __iter__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("Can't iterate over a scalar dataset")
+        for i in range(shape[0]):
+            yield self[i]
+
+    def astype(self, dtype) -> AstypeWrapper:
+        return AstypeWrapper(self, dtype)
+
+    def read_direct(self, dest: np.ndarray, source_sel=None, dest_sel=None) -> None:
+        """Read into an existing array, as ``h5py.Dataset.read_direct``."""
+        if not isinstance(dest, np.ndarray) or not dest.flags.c_contiguous:
+            raise TypeError("dest must be a C-contiguous numpy array")
+        if not dest.flags.writeable:
+            raise TypeError("dest must be writeable")
+        data = self[() if source_sel is None else source_sel]
+        dest[() if dest_sel is None else dest_sel] = data
+
+    def iter_chunks(self, sel=None):
+        """Yield, per chunk the selection touches, the slices of that part (h5py API)."""
+        if not self.shape:
+            raise TypeError("Chunked dataset required")
+        sel_obj = selection.select(... if sel is None else sel, self.shape)
+        if any(not isinstance(a, selection._SliceAxis) or a.step != 1 for a in sel_obj.axes) \
+                or sel_obj.points is not None:
+            raise TypeError("iter_chunks selections must be slices with step 1")
+        yield from sel_obj.chunk_slices(self._meta.chunks)
+
+    # -------------------------------------------------------------- writing
+    def __setitem__(self, key, value) -> None:
+        self._check_writable(OSError, "Can't write data")
+        io = self._io
+        sel = selection.select(key, io.meta.shape)
+        arr = convert_for_write(value, io.meta.dtype)
+        io.write(sel, selection.broadcast_value(arr, sel), self.njobs)
+
+    def write_direct(self, source, source_sel=None, dest_sel=None) -> None:
+        """Write from an array, as ``h5py.Dataset.write_direct``."""
+        source = np.asarray(source)
+        self[() if dest_sel is None else dest_sel] = source[() if source_sel is None else source_sel]
+
+    def resize(self, size, axis=None) -> None:
+        """Change the shape within ``maxshape``, as ``h5py.Dataset.resize``."""
+        self._check_writable(RuntimeError, "Unable to change a dataset's dimensions")
+        doc = self._document()
+        if (doc.get("attributes") or {}).get(RESERVED, {}).get("h5py_contiguous"):
+            raise TypeError("Only chunked datasets can be resized (create it with chunks= or maxshape=)")
+        shape = self.shape
+        if axis is not None:
+            if not 0 <= axis < len(shape):
+                raise ValueError(f"Invalid axis (0 to {len(shape) - 1} allowed)")
+            new_shape = list(shape)
+            new_shape[axis] = int(size)
+            new_shape = tuple(new_shape)
+        else:
+            new_shape = tuple(int(s) for s in size)
+        if len(new_shape) != len(shape):
+            raise TypeError(f"New shape length ({len(new_shape)}) must match dataset rank ({len(shape)})")
+        for n, m in zip(new_shape, self.maxshape):
+            if n < 0 or (m is not None and n > m):
+                raise ResizeError(
+                    "Unable to change a dataset's dimensions (dimension cannot exceed the "
+                    f"existing maximal size (new: {n} max: {m}))"
+                )
+        if new_shape == shape:
+            return
+        io = self._io
+        if any(n < s for n, s in zip(new_shape, shape)):
+            io.drop_outside(new_shape)
+        doc = dict(doc)
+        doc["shape"] = list(new_shape)
+        self._state.write_doc(self._path, doc)
+
+    def flush(self) -> None:
+        """Writes are stored as they happen; nothing is buffered."""
+
+    def refresh(self) -> None:
+        self._state.forget(self._path)
+
+    # ---------------------------------------------------------------- misc
+    def __repr__(self) -> str:
+        if not self:
+            return "<Closed dosna_like dataset>"
+        base = self.name.rsplit("/", 1)[-1] or "/"
+        return f'<dosna_like dataset "{base}": shape {self.shape}, type "{self.dtype.str}">'

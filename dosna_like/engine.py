@@ -1,0 +1,270 @@
+"""Runs chunk projections against a store: the parallel chunk engine.
+
+Reads fetch the chunks a selection touches (batched, concurrently), decode
+them in a joblib thread pool and copy each into the output; missing chunks
+read as the fill value.  Writes encode in the same pool and store in one
+batch; a chunk the selection covers completely is written without being
+read first; a chunk equal to the fill value is deleted rather than stored.
+Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from .codecs import ChunkCodec
+from .errors import CorruptChunkError
+from .metadata import ArrayMeta, chunk_key
+from .selection import ChunkProjection, Selection
+
+DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
+
+
+def default_njobs() -> int:
+    return os.cpu_count() or 1
+
+
+def parallel_map(func, items: list, njobs: int) -> list:
+    """``[func(x) for x in items]``, spread over ``njobs`` joblib threads."""
+    if njobs <= 1 or len(items) <= 1:
+        return [func(x) for x in items]
+    return Parallel(n_jobs=min(njobs, len(items)), backend="threading")(delayed(func)(x) for x in items)
+
+
+class ChunkCache:
+    """LRU cache of decoded chunks bounded by bytes (h5py's ``rdcc_nbytes``)."""
+
+    def __init__(self, nbytes: int):
+        self.capacity = int(nbytes)
+        self._entries: OrderedDict = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, coords):
+        with self._lock:
+            chunk = self._entries.get(coords)
+            if chunk is not None:
+                self._entries.move_to_end(coords)
+            return chunk
+
+    def put(self, coords, chunk: np.ndarray) -> None:
+        if chunk.nbytes > self.capacity:
+            return
+        with self._lock:
+            old = self._entries.pop(coords, None)
+            if old is not None:
+                self._size -= old.nbytes
+            self._entries[coords] = chunk
+            self._size += chunk.nbytes
+            while self._size > self.capacity:
+                _, evicted = self._entries.popitem(last=False)
+                self._size -= evicted.nbytes
+
+    def discard(self, coords) -> None:
+        with self._lock:
+            old = self._entries.pop(coords, None)
+            if old is not None:
+                self._size -= old.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
+
+def _fill_bits(fill, dtype: np.dtype) -> np.ndarray:
+    return np.asarray(fill, dtype=dtype).reshape(1).view(np.uint8)
+
+
+def is_fill(chunk: np.ndarray, fill_bits: np.ndarray) -> bool:
+    """Every element has exactly the fill value's bytes (so -0.0 is not 0.0, NaN is NaN)."""
+    itemsize = fill_bits.size
+    flat = np.ascontiguousarray(chunk).reshape(-1)
+    if itemsize in (1, 2, 4, 8):
+        utype = np.dtype(f"u{itemsize}")
+        return bool(np.all(flat.view(utype) == fill_bits.view(utype)[0]))
+    words = flat.view(np.uint64).reshape(-1, itemsize // 8)
+    return bool(np.all(words == fill_bits.view(np.uint64)))
+
+
+class ArrayIO:
+    """Chunk I/O for one stored array (shared by every handle of that dataset)."""
+
+    def __init__(self, store, path: str, meta: ArrayMeta, cache_nbytes: int):
+        self.store = store
+        self.path = path
+        self.cache = ChunkCache(cache_nbytes)
+        self.set_meta(meta)
+
+    def set_meta(self, meta: ArrayMeta) -> None:
+        self.meta = meta
+        self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+        self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
+
+    # ------------------------------------------------------------ decoding
+    def key(self, coords: tuple) -> str:
+        return chunk_key(self.path, coords)
+
+    def _decode(self, coords: tuple, raw) -> np.ndarray:
+        try:
+            return self.codec.decode(raw)
+        except Exception as exc:
+            raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
+
+    def _load(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
+        """The decoded chunk, or None when it is not stored (reads as fill)."""
+        chunk = self.cache.get(coords)
+        if chunk is not None:
+            return chunk
+        if raw is None and fetch:
+            raw = self.store.get(self.key(coords))
+        if raw is None:
+            return None
+        chunk = self._decode(coords, raw)
+        self.cache.put(coords, chunk)
+        return chunk
+
+    # --------------------------------------------------------------- reads
+    def read(self, sel: Selection, njobs: int) -> np.ndarray:
+        """The selection's values, shaped ``sel.mshape``."""
+        meta = self.meta
+        out = np.empty(sel.mshape, dtype=meta.dtype)
+        if out.size == 0:
+            return out
+        if meta.shape == ():
+            chunk = self._load(())
+            out[()] = meta.fill_value if chunk is None else chunk[()]
+            return out
+        misses = []
+        for proj in sel.projections(meta.chunks):
+            chunk = self.cache.get(proj.chunk_coords)
+            if chunk is None:
+                misses.append(proj)
+            else:
+                out[proj.out_sel] = chunk[proj.chunk_sel]
+        if misses:
+            self._read_misses(misses, out, njobs)
+        return out
+
+    def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
+        fill = self.meta.fill_value
+
+        def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
+            chunk = self._load(proj.chunk_coords, raw, fetch)
+            if chunk is None:
+                out[proj.out_sel] = fill
+            else:
+                out[proj.out_sel] = chunk[proj.chunk_sel]
+
+        if not self.store._async:
+            # Local and memory stores: fetch + decode + copy per chunk in the pool.
+            parallel_map(place, projs, njobs)
+            return
+        # Async stores (S3...): many GETs in flight per window, decode in the pool.
+        window = max(self.store.io_concurrency, 4 * njobs)
+        for i in range(0, len(projs), window):
+            batch = projs[i:i + window]
+            raws = self.store.get_many([self.key(p.chunk_coords) for p in batch])
+            parallel_map(lambda p: place(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs)
+
+    # -------------------------------------------------------------- writes
+    def write(self, sel: Selection, value: np.ndarray, njobs: int) -> None:
+        """Write ``value`` (already converted and shaped ``sel.mshape``) into the selection."""
+        meta = self.meta
+        if meta.shape == ():
+            self._store_chunks([((), np.array(value, dtype=meta.dtype).reshape(()))], njobs)
+            return
+        projs = list(sel.projections(meta.chunks))
+        if not projs:
+            return
+        partial = [p for p in projs if not p.complete]
+        old = {}
+        if partial:
+            coords = [p.chunk_coords for p in partial]
+            if self.store._async:
+                raws = self.store.get_many([self.key(c) for c in coords if self.cache.get(c) is None])
+                loaded = parallel_map(lambda c: self._load(c, raws.get(self.key(c)), False), coords, njobs)
+            else:
+                loaded = parallel_map(self._load, coords, njobs)
+            old = dict(zip(coords, loaded))
+
+        edge = self._edge_chunks()
+
+        def build(proj: ChunkProjection):
+            base = old.get(proj.chunk_coords)
+            if base is not None:
+                chunk = base.copy()
+            elif proj.complete and proj.chunk_coords not in edge:
+                chunk = np.empty(meta.chunks, dtype=meta.dtype)
+            else:
+                chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
+            chunk[proj.chunk_sel] = value[proj.out_sel]
+            return proj.chunk_coords, chunk
+
+        self._store_chunks(parallel_map(build, projs, njobs), njobs)
+
+    def _edge_chunks(self):
+        """A container answering 'is this chunk cut by the array's edge?'."""
+        last = tuple(-(-s // c) - 1 for s, c in zip(self.meta.shape, self.meta.chunks))
+        ragged = [s % c != 0 for s, c in zip(self.meta.shape, self.meta.chunks)]
+
+        class _Edge:
+            def __contains__(self, coords) -> bool:
+                return any(r and c == l for c, l, r in zip(coords, last, ragged))
+
+        return _Edge()
+
+    def _store_chunks(self, chunks: list, njobs: int) -> None:
+        """Encode and store (coords, chunk) pairs; fill-valued chunks are deleted instead."""
+
+        def encode(item):
+            coords, chunk = item
+            if is_fill(chunk, self.fill_bits):
+                return coords, chunk, None
+            return coords, chunk, self.codec.encode(chunk)
+
+        encoded = parallel_map(encode, chunks, njobs)
+        self.store.set_many({self.key(c): raw for c, _, raw in encoded if raw is not None})
+        self.store.delete_many([self.key(c) for c, _, raw in encoded if raw is None])
+        for coords, chunk, raw in encoded:
+            if raw is None:
+                self.cache.discard(coords)
+            else:
+                chunk.flags.writeable = False
+                self.cache.put(coords, chunk)
+
+    def drop_outside(self, new_shape: tuple) -> None:
+        """Before a shrink: delete chunks outside ``new_shape`` and blank the cut parts."""
+        meta = self.meta
+        doomed, trimmed = [], []
+        for key in self.store.list_keys(f"{self.path}/c" if self.path else "c"):
+            tail = key.rsplit("/c/", 1)[-1] if "/c/" in key else key[2:]
+            try:
+                coords = tuple(int(x) for x in tail.split("/"))
+            except ValueError:
+                continue
+            if len(coords) != len(new_shape):
+                continue
+            starts = [c * n for c, n in zip(coords, meta.chunks)]
+            if any(s >= n for s, n in zip(starts, new_shape)):
+                doomed.append(coords)
+            elif any(s + c > n for s, c, n in zip(starts, meta.chunks, new_shape)):
+                trimmed.append(coords)
+        self.store.delete_many([self.key(c) for c in doomed])
+        for c in doomed:
+            self.cache.discard(c)
+        rewritten = []
+        for coords in trimmed:
+            chunk = self._load(coords)
+            if chunk is None:
+                continue
+            chunk = chunk.copy()
+            keep = tuple(slice(0, min(c, n - i * c)) for i, c, n in zip(coords, meta.chunks, new_shape))
+            blank = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
+            blank[keep] = chunk[keep]
+            rewritten.append((coords, blank))
+        self._store_chunks(rewritten, 1)

@@ -1,0 +1,70 @@
+"""Exceptions, each a subclass of the builtin that h5py raises for the same mistake.
+
+Users catch what they already catch with h5py (``KeyError``, ``ValueError``,
+``OSError``...); the subclasses only add a name that says what went wrong.
+"""
+from __future__ import annotations
+
+
+class DosnaError(Exception):
+    """Base of every exception defined here."""
+
+
+class NodeNotFoundError(DosnaError, KeyError):
+    """A group member, path or attribute does not exist (h5py: KeyError)."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+class NodeExistsError(DosnaError, ValueError):
+    """Creating a node whose name is taken (h5py: ValueError)."""
+
+
+class InvalidNameError(DosnaError, ValueError):
+    """A node or attribute name with ``..``, empty parts or control characters."""
+
+
+class ReadOnlyError(DosnaError, OSError):
+    """A write to a file opened read-only (h5py: 'no write intent on file')."""
+
+
+class ClosedObjectError(DosnaError, ValueError):
+    """An operation on an object whose file has been closed."""
+
+
+class CorruptChunkError(DosnaError, OSError):
+    """A stored chunk object could not be decoded; the message names its key."""
+
+
+class FormatError(DosnaError, OSError):
+    """A store document that is not valid Zarr v3 metadata we can read."""
+
+
+class _ReadOnlyValueError(DosnaError, ValueError):
+    pass
+
+
+class _ReadOnlyKeyError(NodeNotFoundError):
+    pass
+
+
+class _ReadOnlyRuntimeError(DosnaError, RuntimeError):
+    pass
+
+
+_READ_ONLY_BY_TYPE = {
+    OSError: ReadOnlyError,
+    ValueError: _ReadOnlyValueError,
+    KeyError: _ReadOnlyKeyError,
+    RuntimeError: _ReadOnlyRuntimeError,
+}
+
+
+def read_only_error(exc_type: type, action: str) -> Exception:
+    """The error h5py raises for ``action`` on a read-only file (its type varies by call)."""
+    return _READ_ONLY_BY_TYPE[exc_type](f"{action} (no write intent on file)")
+
+
+class ResizeError(DosnaError, RuntimeError):
+    """A resize beyond maxshape (h5py: RuntimeError)."""

@@ -1,0 +1,336 @@
+"""Pure selection logic: h5py-style keys -> per-axis indexers -> chunk projections.
+
+No I/O happens here.  A key given to ``Dataset.__getitem__``/``__setitem__`` is
+normalised into a :class:`Selection` following h5py's rules (orthogonal
+indexing; ints drop their axis; at most one increasing index list; slices
+with positive steps clip like numpy; a boolean mask of the dataset's full
+shape selects points).  A selection then maps onto the chunk grid as a
+sequence of :class:`ChunkProjection` objects.
+
+Internally every axis keeps a length in the *selection shape* (``mshape``);
+an integer index has length 1 there and is dropped only in ``shape``, the
+shape h5py returns.  Keeping the axis makes every projection a plain
+per-axis product.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+__all__ = [
+    "ChunkProjection",
+    "Selection",
+    "select",
+    "chunk_grid_shape",
+    "broadcast_value",
+]
+
+
+@dataclass(frozen=True)
+class ChunkProjection:
+    """How one chunk takes part in a selection.
+
+    chunk_coords: position of the chunk in the chunk grid.
+    chunk_sel: index into the decoded chunk array.
+    out_sel: index into the selection-shaped output (``Selection.mshape``).
+    complete: the selection covers every in-bounds element of the chunk.
+    """
+
+    chunk_coords: tuple
+    chunk_sel: tuple
+    out_sel: tuple
+    complete: bool
+
+
+def chunk_grid_shape(shape: Sequence[int], chunks: Sequence[int]) -> tuple:
+    """Number of chunks along each axis."""
+    return tuple(-(-s // c) for s, c in zip(shape, chunks))
+
+
+# --------------------------------------------------------------------- axes
+class _IntAxis:
+    """One integer index; length 1 in ``mshape``, dropped from ``shape``."""
+
+    __slots__ = ("index",)
+    drops = True
+
+    def __init__(self, index: int):
+        self.index = index
+
+    @property
+    def length(self) -> int:
+        return 1
+
+    def project(self, chunk_len: int, dim_len: int):
+        c, offset = divmod(self.index, chunk_len)
+        extent = min(chunk_len, dim_len - c * chunk_len)
+        yield c, slice(offset, offset + 1), slice(0, 1), extent == 1
+
+    def as_slice(self) -> slice:
+        return slice(self.index, self.index + 1)
+
+
+class _SliceAxis:
+    """A slice with a positive step, already clipped to the axis."""
+
+    __slots__ = ("start", "stop", "step", "length")
+    drops = False
+
+    def __init__(self, start: int, stop: int, step: int):
+        self.start, self.stop, self.step = start, stop, step
+        self.length = max(0, -(-(stop - start) // step))
+
+    def project(self, chunk_len: int, dim_len: int):
+        if self.length == 0:
+            return
+        start, step = self.start, self.step
+        last = start + (self.length - 1) * step
+        for c in range(start // chunk_len, last // chunk_len + 1):
+            c0 = c * chunk_len
+            c1 = min(c0 + chunk_len, dim_len)
+            # first selected index inside [c0, c1)
+            first = start if c0 <= start else start + -(-(c0 - start) // step) * step
+            if first >= c1 or first > last:
+                continue
+            stop = min(c1, last + 1)
+            n = -(-(stop - first) // step)
+            o0 = (first - start) // step
+            complete = step == 1 and first == c0 and stop == c1
+            yield c, slice(first - c0, stop - c0, step), slice(o0, o0 + n), complete
+
+    def as_slice(self) -> slice:
+        return slice(self.start, self.stop, self.step)
+
+
+class _ArrayAxis:
+    """A strictly increasing list of indices (h5py allows one per selection)."""
+
+    __slots__ = ("indices",)
+    drops = False
+
+    def __init__(self, indices: np.ndarray):
+        self.indices = indices
+
+    @property
+    def length(self) -> int:
+        return len(self.indices)
+
+    def project(self, chunk_len: int, dim_len: int):
+        idx = self.indices
+        if len(idx) == 0:
+            return
+        chunk_ids = idx // chunk_len
+        bounds = np.flatnonzero(np.diff(chunk_ids)) + 1
+        starts = np.concatenate(([0], bounds))
+        stops = np.concatenate((bounds, [len(idx)]))
+        for s, e in zip(starts.tolist(), stops.tolist()):
+            c = int(chunk_ids[s])
+            extent = min(chunk_len, dim_len - c * chunk_len)
+            local = idx[s:e] - c * chunk_len
+            yield c, local, slice(s, e), (e - s) == extent
+
+    def as_slice(self):
+        return self.indices
+
+
+# ---------------------------------------------------------------- selection
+class Selection:
+    """A normalised h5py selection on an array of a given shape.
+
+    Attributes
+    ----------
+    shape: the shape of the result h5py returns (int axes dropped).
+    mshape: the selection shape with int axes kept as length 1.
+    """
+
+    def __init__(self, axes: list, array_shape: tuple, points: np.ndarray | None = None):
+        self.axes = axes
+        self.array_shape = array_shape
+        self.points = points  # (npoints, ndim) coordinates of a mask selection
+        if points is not None:
+            self.mshape = (len(points),)
+            self.shape = (len(points),)
+        else:
+            self.mshape = tuple(a.length for a in axes)
+            self.shape = tuple(a.length for a in axes if not a.drops)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.mshape)
+
+    @property
+    def is_full(self) -> bool:
+        """Selects the whole array in order (a plain ``[...]``)."""
+        if self.points is not None:
+            return False
+        for a, n in zip(self.axes, self.array_shape):
+            if not (isinstance(a, _SliceAxis) and a.start == 0 and a.step == 1 and a.stop == n):
+                return False
+        return True
+
+    def as_numpy_key(self) -> tuple:
+        """An index that numpy applies to a full array with the same meaning (mshape result)."""
+        if self.points is not None:
+            return tuple(self.points.T)
+        return tuple(a.as_slice() for a in self.axes)
+
+    def projections(self, chunks: Sequence[int]) -> Iterator[ChunkProjection]:
+        if self.points is not None:
+            yield from self._point_projections(chunks)
+            return
+        per_axis = [list(a.project(c, n)) for a, c, n in zip(self.axes, chunks, self.array_shape)]
+        if len(per_axis) == 1:  # common and hot: skip the product machinery
+            for c, cs, os_, full in per_axis[0]:
+                yield ChunkProjection((c,), (cs,), (os_,), full)
+            return
+        for combo in itertools.product(*per_axis):
+            yield ChunkProjection(
+                tuple(p[0] for p in combo),
+                tuple(p[1] for p in combo),
+                tuple(p[2] for p in combo),
+                all(p[3] for p in combo),
+            )
+
+    def _point_projections(self, chunks: Sequence[int]) -> Iterator[ChunkProjection]:
+        pts = self.points
+        if len(pts) == 0:
+            return
+        chunks_arr = np.asarray(chunks, dtype=np.int64)
+        chunk_coords = pts // chunks_arr
+        grid = chunk_grid_shape(self.array_shape, chunks)
+        flat = np.ravel_multi_index(tuple(chunk_coords.T), grid)
+        order = np.argsort(flat, kind="stable")
+        flat_sorted = flat[order]
+        bounds = np.flatnonzero(np.diff(flat_sorted)) + 1
+        for group in np.split(order, bounds):
+            coords = tuple(int(x) for x in chunk_coords[group[0]])
+            local = pts[group] - chunks_arr * np.asarray(coords)
+            yield ChunkProjection(coords, tuple(local.T), (group,), False)
+
+    def chunk_slices(self, chunks: Sequence[int]) -> Iterator[tuple]:
+        """Per chunk, the slices of the array covered by this (slice-only) selection."""
+        for proj in self.projections(chunks):
+            out = []
+            for c, cs, clen in zip(proj.chunk_coords, proj.chunk_sel, chunks):
+                base = c * clen
+                out.append(slice(base + cs.start, base + cs.stop, cs.step))
+            yield tuple(out)
+
+
+# ------------------------------------------------------------- key parsing
+def _expand_key(key, ndim: int) -> list:
+    if not isinstance(key, tuple):
+        key = (key,)
+    n_ellipsis = sum(1 for k in key if k is Ellipsis)
+    if n_ellipsis > 1:
+        raise ValueError("Only one ellipsis may be used.")
+    if n_ellipsis == 0:
+        key = key + (Ellipsis,)
+    pos = next(i for i, k in enumerate(key) if k is Ellipsis)
+    n_real = len(key) - 1
+    if n_real > ndim:
+        raise ValueError(f"{n_real} indexing arguments for {ndim} dimensions")
+    return list(key[:pos]) + [slice(None)] * (ndim - n_real) + list(key[pos + 1:])
+
+
+def _int_axis(k, n: int) -> _IntAxis:
+    i = int(k)
+    if i < 0:
+        i += n
+    if not 0 <= i < n:
+        raise IndexError(f"Index ({int(k)}) out of range for (0-{n - 1})")
+    return _IntAxis(i)
+
+
+def _slice_axis(k: slice, n: int) -> _SliceAxis:
+    if k.step is not None and k.step == 0:
+        raise ValueError("slice step cannot be zero")
+    start, stop, step = k.indices(n)
+    if step < 1:
+        raise ValueError(f"Step must be >= 1 (got {step})")
+    return _SliceAxis(start, max(start, stop), step)
+
+
+def _array_axis(k, n: int) -> _ArrayAxis:
+    arr = np.asarray(k)
+    if arr.ndim != 1:
+        raise TypeError(f"Selection can't process {k!r}")
+    if arr.dtype == bool:
+        if arr.shape[0] != n:
+            raise TypeError("Boolean indexing array has incompatible shape")
+        return _ArrayAxis(np.flatnonzero(arr))
+    if arr.size == 0:
+        return _ArrayAxis(np.empty(0, dtype=np.int64))
+    if arr.dtype.kind not in "iu":
+        raise TypeError("Indexing arrays must have integer dtypes")
+    arr = arr.astype(np.int64)
+    if np.any(np.diff(arr) <= 0):
+        raise TypeError("Indexing elements must be in increasing order")
+    if arr[0] < -n or arr[-1] >= n:
+        raise IndexError(f"Fancy indexing out of range for (0-{n - 1})")
+    if arr[0] < 0:
+        arr = np.where(arr < 0, arr + n, arr)
+        if np.any(np.diff(arr) <= 0):
+            raise TypeError("Indexing elements must be in increasing order")
+    return _ArrayAxis(arr)
+
+
+def _is_int(k) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+
+
+def select(key, shape: Sequence[int]) -> Selection:
+    """Normalise ``key`` against ``shape`` with h5py's rules and errors."""
+    shape = tuple(shape)
+    ndim = len(shape)
+    if ndim == 0:
+        if key == () or key is Ellipsis:
+            return Selection([], shape)
+        raise ValueError("Illegal slicing argument for scalar dataspace")
+    # A boolean array of the full shape selects points (h5py returns them flat).
+    if isinstance(key, np.ndarray) and key.dtype == bool and key.ndim == ndim and ndim > 1:
+        if key.shape != shape:
+            raise TypeError("Boolean indexing array has incompatible shape")
+        return Selection([], shape, points=np.argwhere(key).astype(np.int64))
+    if isinstance(key, tuple) and key == ():
+        key = Ellipsis
+    axes = []
+    n_arrays = 0
+    for k, n in zip(_expand_key(key, ndim), shape):
+        if _is_int(k):
+            axes.append(_int_axis(k, n))
+        elif isinstance(k, slice):
+            axes.append(_slice_axis(k, n))
+        elif k is None:
+            raise TypeError("Indexing with None (or np.newaxis) is not supported")
+        elif isinstance(k, (list, np.ndarray, range)):
+            n_arrays += 1
+            if n_arrays > 1:
+                raise TypeError(
+                    "Only one indexing vector or array is currently allowed for fancy indexing"
+                )
+            axes.append(_array_axis(k, n))
+        elif isinstance(k, str):
+            raise ValueError("Field names only allowed for compound types")
+        else:
+            raise TypeError(f"Selection can't process {k!r}")
+    return Selection(axes, shape)
+
+
+def broadcast_value(value: np.ndarray, sel: Selection) -> np.ndarray:
+    """Broadcast a write value to ``sel.mshape`` as h5py does, or raise TypeError."""
+    target = sel.shape
+    if value.shape != target:
+        try:
+            value = np.broadcast_to(value, target)
+        except ValueError:
+            squeezed = tuple(d for d in value.shape if d != 1)
+            if squeezed == tuple(d for d in target if d != 1):
+                value = value.reshape(target)
+            else:
+                raise TypeError(f"Can't broadcast {value.shape} -> {target}") from None
+    return value.reshape(sel.mshape)

@@ -1,0 +1,257 @@
+"""Key/value access to a store root through fsspec.
+
+``Store`` turns a URL plus ``storage_options`` into an fsspec filesystem and a
+root path (``fsspec.core.url_to_fs``, so chained URLs such as
+``simplecache::s3://...`` work) and offers the small contract the rest of the
+library needs: get, set, delete, list, each also batched.  Batches run
+concurrently: on async filesystems (s3fs...) through fsspec's own event loop,
+elsewhere in a thread pool.  Writes to a read-only store are refused here, in
+one place.  Every request is counted so tests and benchmarks can check
+request economy.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Mapping
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from .errors import ReadOnlyError
+
+DEFAULT_IO_CONCURRENCY = 32
+
+
+class RequestCounter:
+    """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: Counter = Counter()
+
+    def add(self, kind: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[kind] += n
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+def _is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, (FileNotFoundError, KeyError))
+
+
+class Store:
+    """A store root: keys are '/'-separated paths relative to it.
+
+    Parameters
+    ----------
+    url: a local path or any fsspec URL.
+    storage_options: passed to the fsspec filesystem (e.g. s3fs ``key``, ``secret``,
+        ``client_kwargs``).
+    read_only: refuse every write.
+    io_concurrency: how many requests a batch keeps in flight.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        storage_options: Mapping | None = None,
+        *,
+        read_only: bool = False,
+        io_concurrency: int = DEFAULT_IO_CONCURRENCY,
+    ):
+        self.url = str(url)
+        self.fs, root = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+        self.root = root.rstrip("/")
+        self.read_only = read_only
+        self.io_concurrency = io_concurrency
+        self.requests = RequestCounter()
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+        self._async = bool(getattr(self.fs, "async_impl", False))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self._made_dirs: set = set()
+
+    # ------------------------------------------------------------ helpers
+    def path(self, key: str) -> str:
+        return f"{self.root}/{key}" if key else self.root
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError("no write intent on file")
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.io_concurrency, thread_name_prefix="dosna-io")
+            return self._pool
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    # --------------------------------------------------------------- reads
+    def get(self, key: str) -> bytes | None:
+        """The bytes stored at ``key``, or None when there is no such object."""
+        self.requests.add("get")
+        try:
+            if self.is_local:
+                with open(self.path(key), "rb") as fh:
+                    return fh.read()
+            return self.fs.cat_file(self.path(key))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def get_many(self, keys: Iterable[str]) -> dict:
+        """Fetch many keys concurrently; missing keys are left out of the result."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        if len(keys) == 1:
+            value = self.get(keys[0])
+            return {} if value is None else {keys[0]: value}
+        if self._async:
+            self.requests.add("get", len(keys))
+            # cat_ranges issues one GET per key; the list form of cat() would HEAD each first.
+            results = self.fs.cat_ranges(
+                [self.path(k) for k in keys], None, None,
+                batch_size=self.io_concurrency, on_error="return",
+            )
+            out = {}
+            for key, res in zip(keys, results):
+                if isinstance(res, BaseException):
+                    if _is_missing(res):
+                        continue
+                    raise res
+                out[key] = res
+            return out
+        fetched = self._threads().map(self.get, keys)
+        return {k: v for k, v in zip(keys, fetched) if v is not None}
+
+    def exists(self, key: str) -> bool:
+        self.requests.add("head")
+        return self.fs.exists(self.path(key))
+
+    def list_children(self, prefix: str) -> list:
+        """Names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
+        self.requests.add("list")
+        base = self.path(prefix)
+        if self.is_local:
+            try:
+                entries = [e.name for e in os.scandir(base) if e.is_dir()]
+            except FileNotFoundError:
+                return []
+            return sorted(n for n in entries if os.path.exists(os.path.join(base, n, "zarr.json")))
+        try:
+            found = self.fs.find(base, maxdepth=2, withdirs=False)
+        except FileNotFoundError:
+            return []
+        n_base = len(base.rstrip("/").split("/"))
+        names = set()
+        for p in found:
+            parts = p.rstrip("/").split("/")[n_base:]
+            if len(parts) == 2 and parts[1] == "zarr.json":
+                names.add(parts[0])
+        return sorted(names)
+
+    def list_keys(self, prefix: str) -> list:
+        """Every key under ``prefix`` (used by rare maintenance calls, not the read path)."""
+        self.requests.add("list")
+        base = self.path(prefix)
+        try:
+            found = self.fs.find(base, withdirs=False)
+        except FileNotFoundError:
+            return []
+        root = self.root + "/"
+        return [p[len(root):] if p.startswith(root) else p for p in found if not p.endswith(".partial")]
+
+    # -------------------------------------------------------------- writes
+    def set(self, key: str, value: bytes) -> None:
+        """Store ``value`` at ``key`` atomically (local: temp file + rename)."""
+        self._check_writable()
+        self.requests.add("put")
+        path = self.path(key)
+        if self.is_local:
+            parent = os.path.dirname(path)
+            if parent not in self._made_dirs:
+                os.makedirs(parent, exist_ok=True)
+                self._made_dirs.add(parent)
+            tmp = f"{path}.{uuid.uuid4().hex}.partial"
+            with open(tmp, "wb") as fh:
+                fh.write(value)
+            os.replace(tmp, path)
+        else:
+            self.fs.pipe_file(path, bytes(value))
+
+    def set_many(self, items: Mapping) -> None:
+        items = dict(items)
+        if not items:
+            return
+        self._check_writable()
+        if len(items) == 1:
+            (key, value), = items.items()
+            self.set(key, value)
+        elif self._async:
+            self.requests.add("put", len(items))
+            self.fs.pipe({self.path(k): bytes(v) for k, v in items.items()},
+                         batch_size=self.io_concurrency)
+        else:
+            list(self._threads().map(lambda kv: self.set(*kv), items.items()))
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if it exists."""
+        self.delete_many([key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        self._check_writable()
+        self.requests.add("delete", len(keys))
+        if self.is_local:
+            for key in keys:
+                try:
+                    os.remove(self.path(key))
+                except FileNotFoundError:
+                    pass
+            return
+        paths = [self.path(k) for k in keys]
+        try:
+            self.fs.rm(paths)
+        except FileNotFoundError:
+            for p in paths:
+                try:
+                    self.fs.rm_file(p)
+                except FileNotFoundError:
+                    pass
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove everything under ``prefix`` (a node and its children)."""
+        self._check_writable()
+        self.requests.add("delete")
+        path = self.path(prefix)
+        try:
+            self.fs.rm(path, recursive=True)
+        except FileNotFoundError:
+            pass
+        self._made_dirs = {d for d in self._made_dirs if not d.startswith(path)}
+
+    def is_empty_root(self) -> bool:
+        """True when nothing at all is stored at the root."""
+        self.requests.add("list")
+        try:
+            return not self.fs.exists(self.root) or not self.fs.ls(self.root)
+        except FileNotFoundError:
+            return True
