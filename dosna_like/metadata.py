@@ -33,8 +33,8 @@ def node_key(path: str, name: str = META_KEY) -> str:
 
 def chunk_key(path: str, coords: tuple) -> str:
     """Zarr v3 'default' chunk key encoding with '/' separators."""
-    tail = "/".join(str(c) for c in coords) if coords else "0"
-    return f"{path}/c/{tail}" if path else f"c/{tail}"
+    tail = "".join(f"/{c}" for c in coords)  # a 0-d array's only chunk is plain 'c'
+    return f"{path}/c{tail}" if path else f"c{tail}"
 
 
 # ------------------------------------------------------------------ dtypes
