@@ -201,11 +201,12 @@ class ChunkCodec:
         """Stored bytes are the chunk's bytes as they are."""
         return not self.pipeline
 
-    def encode(self, chunk: np.ndarray) -> bytes:
+    def encode(self, chunk: np.ndarray):
+        """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
         buf = np.ascontiguousarray(chunk, dtype=self.dtype).data.cast("B")
         for codec in self.pipeline:
             buf = codec.encode(buf)
-        return bytes(buf) if not isinstance(buf, bytes) else buf
+        return buf
 
     def decode(self, raw) -> np.ndarray:
         """The chunk array (read-only view when no copy was needed). ValueError if corrupt."""

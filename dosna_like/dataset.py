@@ -138,8 +138,8 @@ class Dataset(HLObject):
         sel = selection.select(key, io.meta.shape)
         out = io.read(sel, self.njobs)
         if sel.shape == () and not (key is Ellipsis and io.meta.shape == ()):
-            return out.reshape(())[()]
-        return out.reshape(sel.shape)
+            return out[()]  # h5py returns numpy scalars for all-int keys and ds[()]
+        return out
 
     def __array__(self, dtype=None, copy=None):
         out = np.asarray(self[...])

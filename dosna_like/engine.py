@@ -130,11 +130,18 @@ class ArrayIO:
 
     # --------------------------------------------------------------- reads
     def read(self, sel: Selection, njobs: int) -> np.ndarray:
-        """The selection's values, shaped ``sel.mshape``."""
+        """The selection's values as an array shaped ``sel.shape`` (int axes dropped)."""
         meta = self.meta
+        if sel.size and meta.shape != ():
+            hit = sel.single_chunk(meta.chunks)
+            if hit is not None:  # one chunk holds it all: no projections, no pool
+                chunk = self._load(hit[0])
+                if chunk is None:
+                    return np.full(sel.shape, meta.fill_value, dtype=meta.dtype)
+                return np.array(chunk[hit[1]], copy=True)
         out = np.empty(sel.mshape, dtype=meta.dtype)
         if out.size == 0:
-            return out
+            return out.reshape(sel.shape)
         if meta.shape == ():
             chunk = self._load(())
             out[()] = meta.fill_value if chunk is None else chunk[()]
@@ -148,7 +155,7 @@ class ArrayIO:
                 out[proj.out_sel] = chunk[proj.chunk_sel]
         if misses:
             self._read_misses(misses, out, njobs)
-        return out
+        return out.reshape(sel.shape)
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
         fill = self.meta.fill_value

@@ -73,6 +73,9 @@ class _IntAxis:
     def as_slice(self) -> slice:
         return slice(self.index, self.index + 1)
 
+    def single(self, chunk_len: int):
+        return divmod(self.index, chunk_len)
+
 
 class _SliceAxis:
     """A slice with a positive step, already clipped to the axis."""
@@ -105,6 +108,16 @@ class _SliceAxis:
     def as_slice(self) -> slice:
         return slice(self.start, self.stop, self.step)
 
+    def single(self, chunk_len: int):
+        if self.length == 0:
+            return None
+        c = self.start // chunk_len
+        last = self.start + (self.length - 1) * self.step
+        if last // chunk_len != c:
+            return None
+        base = c * chunk_len
+        return c, slice(self.start - base, last - base + 1, self.step)
+
 
 class _ArrayAxis:
     """A strictly increasing list of indices (h5py allows one per selection)."""
@@ -135,6 +148,15 @@ class _ArrayAxis:
 
     def as_slice(self):
         return self.indices
+
+    def single(self, chunk_len: int):
+        idx = self.indices
+        if len(idx) == 0:
+            return None
+        c = int(idx[0]) // chunk_len
+        if int(idx[-1]) // chunk_len != c:
+            return None
+        return c, idx - c * chunk_len
 
 
 # ---------------------------------------------------------------- selection
@@ -177,6 +199,21 @@ class Selection:
         if self.points is not None:
             return tuple(self.points.T)
         return tuple(a.as_slice() for a in self.axes)
+
+    def single_chunk(self, chunks: Sequence[int]):
+        """(chunk coords, index into that chunk giving the result) when one chunk holds
+        the whole selection, else None.  The index drops int axes like numpy, so
+        ``chunk[index]`` already has the result's shape: the hot path of small reads."""
+        if self.points is not None:
+            return None
+        coords, local = [], []
+        for a, c in zip(self.axes, chunks):
+            hit = a.single(c)
+            if hit is None:
+                return None
+            coords.append(hit[0])
+            local.append(hit[1])
+        return tuple(coords), tuple(local)
 
     def projections(self, chunks: Sequence[int]) -> Iterator[ChunkProjection]:
         if self.points is not None:
@@ -287,6 +324,19 @@ def select(key, shape: Sequence[int]) -> Selection:
     """Normalise ``key`` against ``shape`` with h5py's rules and errors."""
     shape = tuple(shape)
     ndim = len(shape)
+    if type(key) is tuple and len(key) == ndim and ndim:
+        # fast path for the commonest keys: one int or slice per axis
+        axes = []
+        for k, n in zip(key, shape):
+            kind = type(k)
+            if kind is int:
+                axes.append(_int_axis(k, n))
+            elif kind is slice:
+                axes.append(_slice_axis(k, n))
+            else:
+                break
+        else:
+            return Selection(axes, shape)
     if ndim == 0:
         if key == () or key is Ellipsis:
             return Selection([], shape)
