@@ -138,7 +138,7 @@ class ArrayIO:
                 chunk = self._load(hit[0])
                 if chunk is None:
                     return np.full(sel.shape, meta.fill_value, dtype=meta.dtype)
-                return np.array(chunk[hit[1]], copy=True)
+                return np.array(chunk[hit[1]], copy=True).reshape(sel.shape)
         out = np.empty(sel.mshape, dtype=meta.dtype)
         if out.size == 0:
             return out.reshape(sel.shape)

@@ -102,7 +102,7 @@ class _SliceAxis:
             stop = min(c1, last + 1)
             n = -(-(stop - first) // step)
             o0 = (first - start) // step
-            complete = step == 1 and first == c0 and stop == c1
+            complete = n == c1 - c0
             yield c, slice(first - c0, stop - c0, step), slice(o0, o0 + n), complete
 
     def as_slice(self) -> slice:
@@ -201,9 +201,9 @@ class Selection:
         return tuple(a.as_slice() for a in self.axes)
 
     def single_chunk(self, chunks: Sequence[int]):
-        """(chunk coords, index into that chunk giving the result) when one chunk holds
-        the whole selection, else None.  The index drops int axes like numpy, so
-        ``chunk[index]`` already has the result's shape: the hot path of small reads."""
+        """(chunk coords, index into that chunk) when one chunk holds the whole
+        selection, else None.  ``chunk[index]`` has the result's size (and, but for
+        index-list selections, its shape): the hot path of small reads."""
         if self.points is not None:
             return None
         coords, local = [], []
@@ -213,6 +213,10 @@ class Selection:
                 return None
             coords.append(hit[0])
             local.append(hit[1])
+        if any(isinstance(a, _ArrayAxis) for a in self.axes):
+            # numpy would move an index array mixed with ints to the front:
+            # keep int axes as length-1 slices so indexing stays orthogonal
+            local = [slice(x, x + 1) if isinstance(a, _IntAxis) else x for a, x in zip(self.axes, local)]
         return tuple(coords), tuple(local)
 
     def projections(self, chunks: Sequence[int]) -> Iterator[ChunkProjection]:
@@ -246,7 +250,9 @@ class Selection:
         for group in np.split(order, bounds):
             coords = tuple(int(x) for x in chunk_coords[group[0]])
             local = pts[group] - chunks_arr * np.asarray(coords)
-            yield ChunkProjection(coords, tuple(local.T), (group,), False)
+            extent = math.prod(min(c, n - i * c) for i, c, n in zip(coords, chunks, self.array_shape))
+            # points come from a mask, so they are unique: all there means complete
+            yield ChunkProjection(coords, tuple(local.T), (group,), len(group) == extent)
 
     def chunk_slices(self, chunks: Sequence[int]) -> Iterator[tuple]:
         """Per chunk, the slices of the array covered by this (slice-only) selection."""

@@ -1,0 +1,841 @@
+"""Differential catalogue: the same code run on h5py and on dosna_like.
+
+Each case is ``op(mod, f)`` (or ``op(mod, path)`` for file-level cases) and is
+executed once with ``mod=h5py`` on a real HDF5 file and once with
+``mod=dosna_like`` on a fresh dosna_like location (memory and local stores).
+Outcomes are compared by :mod:`diffcase`:
+
+* values: same Python/numpy type, same shape and dtype for arrays, equal values;
+* errors: the dosna_like exception must be an instance of the exact class h5py
+  raised (subclasses accepted, messages ignored).
+
+No expected value is hard-coded: h5py's behaviour *is* the expectation.  The
+``raises=`` flag only documents whether a case exercises an error path; if h5py
+disagrees the case fails as a test bug (so no case can pass vacuously).
+
+A few tests at the bottom cover dosna-only features (blosc/zstd/lz4
+compression, njobs) against numpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffcase import Case, dosna_module, run_case, skip_if_selftest_url
+
+CASES: list[Case] = []
+
+
+def add(id, op, raises=False, post=None):
+    CASES.append(Case(id, op, raises, post))
+
+
+def add_file(id, op, raises=False, post=None):
+    CASES.append(Case(id, op, raises, post, file_level=True))
+
+
+# ---------------------------------------------------------------------------
+# shared fixtures-in-data
+# ---------------------------------------------------------------------------
+
+A3 = np.arange(120, dtype="i8").reshape(4, 5, 6)
+A1 = np.arange(10, dtype="i8")
+
+
+def d3(f, name="d3", dtype=None):
+    return f.create_dataset(name, data=A3 if dtype is None else A3.astype(dtype),
+                            chunks=(2, 3, 4))
+
+
+def d1(f, name="d1"):
+    return f.create_dataset(name, data=A1, chunks=(3,))
+
+
+def full(name="d3"):
+    """post-check: the complete contents of dataset ``name``."""
+    return lambda m, f: f[name][...]
+
+
+def names(m, f):
+    """post-check: every member path of the file, in visit order."""
+    out = []
+    f.visit(out.append)
+    return out
+
+
+def setter(key, value):
+    def op(m, f):
+        ds = d3(f)
+        ds[key] = value
+    return op
+
+
+# ---------------------------------------------------------------------------
+# selections: reads
+# ---------------------------------------------------------------------------
+
+B4 = np.array([True, False, True, True])
+B5 = np.array([False, True, False, True, True])
+B6 = np.array([True, False, False, True, False, True])
+MASK = (A3 % 7 == 0)
+
+READS = [
+    ("int0", np.s_[0]),
+    ("int-1", np.s_[-1]),
+    ("int3", np.s_[1, 2, 3]),
+    ("int3neg", np.s_[-1, -2, -3]),
+    ("int-tuple1", np.s_[1,]),
+    ("np-int64", np.s_[np.int64(2)]),
+    ("np-int-mixed", np.s_[np.int32(1), np.int64(2), np.uint8(3)]),
+    ("full-slice", np.s_[:]),
+    ("slice1:3", np.s_[1:3]),
+    ("step2", np.s_[::2]),
+    ("step3-start1", np.s_[1::3]),
+    ("stop-clip", np.s_[:100]),
+    ("neg-start", np.s_[-3:]),
+    ("neg-start-clip", np.s_[-100:2]),
+    ("neg-stop", np.s_[:-1, :-2, -4:-1]),
+    ("start>stop", np.s_[3:1]),
+    ("empty-slice", np.s_[2:2]),
+    ("empty-slice-mid", np.s_[:, 4:1, :]),
+    ("mixed-slices", np.s_[1:4:2, ::2, 5:]),
+    ("step-bigger-than-dim", np.s_[:, :, ::7]),
+    ("slice-int-slice", np.s_[1:3, 2, ::2]),
+    ("ellipsis", np.s_[...]),
+    ("ellipsis-last", np.s_[..., 1]),
+    ("ellipsis-first", np.s_[1, ...]),
+    ("ellipsis-mid", np.s_[1, ..., 2]),
+    ("ellipsis-step", np.s_[..., ::2]),
+    ("ellipsis-full-rank", np.s_[1, 2, ..., 3]),
+    ("ellipsis-slices", np.s_[..., 1:3, 2]),
+    ("list-axis0", np.s_[[0, 2]]),
+    ("list-axis1", np.s_[:, [1, 3, 4]]),
+    ("list-axis2-ellipsis", np.s_[..., [0, 5]]),
+    ("list-single", np.s_[:, [3]]),
+    ("list-neg", np.s_[[-1]]),
+    ("list-neg-sorted", np.s_[[0, -1]]),
+    ("list-ndarray", np.s_[np.array([0, 3])]),
+    ("list-np-ints", np.s_[[np.int64(1), np.int64(3)]]),
+    ("list-int-slice", np.s_[1, [0, 4], 2:5]),
+    ("list-empty", np.s_[:, []]),
+    ("list-all", np.s_[:, :, [0, 1, 2, 3, 4, 5]]),
+    ("bool-axis0", np.s_[B4]),
+    ("bool-axis1", np.s_[:, B5]),
+    ("bool-axis2-ellipsis", np.s_[..., B6]),
+    ("bool-int-slice", np.s_[2, B5, 1:5]),
+    ("bool-all-false", np.s_[:, np.zeros(5, bool)]),
+    ("bool-all-true", np.s_[np.ones(4, bool)]),
+    ("mask-full", np.s_[MASK]),
+    ("mask-all-false", np.s_[np.zeros((4, 5, 6), bool)]),
+    ("mask-all-true", np.s_[np.ones((4, 5, 6), bool)]),
+]
+for _id, _key in READS:
+    add(f"read-{_id}", lambda m, f, k=_key: d3(f)[k])
+
+READ_ERRORS = [
+    ("int-oob", np.s_[4]),
+    ("int-neg-oob", np.s_[-5]),
+    ("int-oob-axis1", np.s_[0, 5]),
+    ("int-oob-axis2-neg", np.s_[0, 0, -7]),
+    ("neg-step", np.s_[::-1]),
+    ("neg-step-axis2", np.s_[:, :, ::-2]),
+    ("zero-step", np.s_[::0]),
+    ("list-unsorted", np.s_[[2, 1]]),
+    ("list-duplicate", np.s_[:, [1, 1]]),
+    ("list-neg-unsorted", np.s_[[-1, 0]]),
+    ("list-oob", np.s_[[0, 4]]),
+    ("two-lists", np.s_[[0, 1], [0, 1]]),
+    ("list-and-bool", np.s_[B4, [0, 1]]),
+    ("two-bools", np.s_[B4, B5]),
+    ("too-many-ints", np.s_[0, 0, 0, 0]),
+    ("too-many-slices", np.s_[:, :, :, :]),
+    ("two-ellipsis", np.s_[..., 1, ...]),
+    ("bool-wrong-len", np.s_[np.array([True, False])]),
+    ("bool-too-long", np.s_[:, np.ones(6, bool)]),
+    ("mask-wrong-shape", np.s_[np.ones((4, 5), bool)]),
+    ("newaxis", np.s_[None]),
+    ("float-index", np.s_[1.0]),
+]
+for _id, _key in READ_ERRORS:
+    add(f"read-err-{_id}", lambda m, f, k=_key: d3(f)[k], raises=True)
+
+# 1-D and scalar datasets
+add("read-1d-int-type", lambda m, f: d1(f)[5])
+add("read-1d-neg", lambda m, f: d1(f)[-1])
+add("read-1d-step", lambda m, f: d1(f)[1:9:3])
+add("read-1d-empty-list", lambda m, f: d1(f)[[]])
+add("read-1d-list", lambda m, f: d1(f)[[0, 4, 9]])
+add("read-1d-bool", lambda m, f: d1(f)[A1 % 3 == 0])
+add("read-1d-too-many", lambda m, f: d1(f)[1, 2], raises=True)
+add("read-scalar-empty-tuple", lambda m, f: f.create_dataset("s", data=np.float32(1.5))[()])
+add("read-scalar-ellipsis", lambda m, f: f.create_dataset("s", data=np.int16(3))[...])
+add("read-scalar-int", lambda m, f: f.create_dataset("s", data=3)[0], raises=True)
+add("read-scalar-slice", lambda m, f: f.create_dataset("s", data=3)[:], raises=True)
+add("read-zero-size", lambda m, f: f.create_dataset("z", shape=(0, 3), dtype="i4")[...])
+add("read-zero-size-slice", lambda m, f: f.create_dataset("z", shape=(0, 3), dtype="i4")[:, 1])
+
+
+# ---------------------------------------------------------------------------
+# selections: writes (post-check compares the whole dataset)
+# ---------------------------------------------------------------------------
+
+WRITES = [
+    ("int-scalar", np.s_[0], 7),
+    ("int3-scalar", np.s_[1, 2, 3], -1),
+    ("int2-row", np.s_[1, 2], np.arange(6) + 500),
+    ("slice-bcast-row", np.s_[:, 1:3, :], np.arange(6) + 500),
+    ("slice-bcast-col", np.s_[:, 1:3, :], np.arange(2).reshape(2, 1) + 500),
+    ("slice-bcast-leading1", np.s_[:, 1:3, :], np.ones((1, 4, 2, 6), "i8")),
+    ("slice-bcast-mid1", np.s_[:, 1:3, :], np.arange(24).reshape(4, 1, 6)),
+    ("steps-exact", np.s_[::2, ::2, 1::3], np.arange(12).reshape(2, 3, 2) + 500),
+    ("clip-exact", np.s_[2:100, 3:, :2], np.arange(8).reshape(2, 2, 2) + 500),
+    ("ellipsis-scalar", np.s_[...], 0),
+    ("ellipsis-last", np.s_[..., 2], np.arange(20).reshape(4, 5) + 500),
+    ("ellipsis-bcast", np.s_[...], np.arange(6)),
+    ("list-exact", np.s_[[0, 2]], np.arange(60).reshape(2, 5, 6) + 500),
+    ("list-int-slice", np.s_[1, [0, 4], 2:5], np.arange(6).reshape(2, 3) + 500),
+    ("bool1d-exact", np.s_[:, B5], np.arange(72).reshape(4, 3, 6) + 500),
+    ("mask-scalar", np.s_[MASK], 9),
+    ("mask-array", np.s_[MASK], np.arange(int(MASK.sum())) + 500),
+    ("nested-list-value", np.s_[0, :2, :2], [[1, 2], [3, 4]]),
+    ("flat-list-value", np.s_[0, 0, :], [1, 2, 3, 4, 5, 6]),
+    ("float-to-int-truncates", np.s_[0, 0, :], np.array([1.9, -1.9, 2.5, -2.5, 0.1, 7.999])),
+    ("empty-slice-scalar", np.s_[:, 2:2], 1),
+    ("empty-slice-array", np.s_[:, 2:2], np.ones((4, 0, 6))),
+    ("empty-list-scalar", np.s_[:, []], 1),
+    ("np-scalar-value", np.s_[2], np.int64(42)),
+    ("0d-array-value", np.s_[2, 1], np.array(42)),
+]
+for _id, _key, _val in WRITES:
+    add(f"write-{_id}", setter(_key, _val), post=full())
+
+WRITE_ERRORS = [
+    ("bcast-mismatch", np.s_[:, 1:3, :], np.ones((4, 3, 6))),
+    ("bcast-too-long", np.s_[0, 0, :], np.arange(7)),
+    ("bcast-list-selection", np.s_[:, [0, 2], :], np.arange(6)),
+    ("bcast-mask-wrong-count", np.s_[MASK], np.arange(3)),
+    ("int-oob", np.s_[4], 1),
+    ("neg-step", np.s_[::-1], 1),
+    ("zero-step", np.s_[:, ::0], 1),
+    ("list-unsorted", np.s_[[2, 0]], 1),
+    ("list-duplicate", np.s_[[1, 1]], 1),
+    ("two-lists", np.s_[[0, 1], [0, 1]], 1),
+    ("too-many-indices", np.s_[0, 0, 0, 0], 1),
+]
+# h5py refuses any broadcasting (even of a scalar) into a non-empty selection
+# that uses an index list or a 1-D boolean array.  Kept separate so that a
+# deliberate decision to be more permissive is easy to spot.
+WRITE_ERRORS += [
+    ("h5py-limitation-scalar-into-list", np.s_[:, [1, 3]], 9),
+    ("h5py-limitation-scalar-into-bool1d", np.s_[..., B6], 3),
+    ("h5py-limitation-row-into-list", np.s_[[0, 3], 1], np.arange(6)),
+]
+for _id, _key, _val in WRITE_ERRORS:
+    add(f"write-err-{_id}", setter(_key, _val), raises=True, post=full())
+
+add("write-scalar-dataset-empty-tuple",
+    lambda m, f: f.create_dataset("s", data=np.float32(1)).__setitem__((), 3.5), post=full("s"))
+add("write-scalar-dataset-ellipsis",
+    lambda m, f: f.create_dataset("s", data=np.int8(1)).__setitem__(Ellipsis, 4), post=full("s"))
+add("write-1d-list-index",
+    lambda m, f: d1(f).__setitem__([1, 5, 9], [10, 50, 90]), post=full("d1"))
+add("write-zero-size-dataset",
+    lambda m, f: f.create_dataset("z", shape=(0,), dtype="i4").__setitem__(slice(None), 1), post=full("z"))
+
+
+# ---------------------------------------------------------------------------
+# dtypes
+# ---------------------------------------------------------------------------
+
+DTYPES = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16"]
+
+
+def sample(dt):
+    dt = np.dtype(dt)
+    if dt.kind == "b":
+        return np.array([True, False, True, True, False])
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return np.array([0, 1, info.max, info.min, info.max // 3], dtype=dt)
+    if dt.kind == "f":
+        return np.array([0.0, 1.5, -2.25, np.inf, np.nan], dtype=dt)
+    return np.array([0, 1 + 2j, -1.5j, complex(np.inf, 1), complex(np.nan, 0)], dtype=dt)
+
+
+for _dt in DTYPES:
+    add(f"dtype-{_dt}-roundtrip",
+        lambda m, f, dt=_dt: (lambda ds: (ds.dtype, ds[...]))(f.create_dataset("x", data=sample(dt))))
+    add(f"dtype-{_dt}-element",
+        lambda m, f, dt=_dt: (lambda ds: [ds[i] for i in range(5)])(f.create_dataset("x", data=sample(dt))))
+    add(f"dtype-{_dt}-default-fill",
+        lambda m, f, dt=_dt: (lambda ds: (ds.dtype, ds.fillvalue, ds[...], ds[1]))(
+            f.create_dataset("x", shape=(2, 3), dtype=dt)))
+    add(f"dtype-{_dt}-explicit-fill-partial-write",
+        lambda m, f, dt=_dt: (lambda ds: (ds.__setitem__(np.s_[0, :2], sample(dt)[2:4]),
+                                          ds.fillvalue, ds[...])[1:])(
+            f.create_dataset("x", shape=(2, 3), dtype=dt, fillvalue=sample(dt)[2], chunks=(1, 2))))
+    add(f"dtype-{_dt}-astype-f8",
+        lambda m, f, dt=_dt: f.create_dataset("x", data=sample(dt)[:3]).astype("f8")[...]
+        if np.dtype(dt).kind != "c" else f.create_dataset("x", data=sample(dt)).astype("c16")[...])
+    add(f"dtype-{_dt}-attr-array",
+        lambda m, f, dt=_dt: (f.attrs.__setitem__("a", sample(dt)), f.attrs["a"])[1])
+    add(f"dtype-{_dt}-attr-scalar",
+        lambda m, f, dt=_dt: (f.attrs.__setitem__("a", sample(dt)[1]), f.attrs["a"])[1])
+
+# conversions on write (HDF5 saturates ints, truncates floats)
+BIG_FLOATS = np.array([1e20, -1e20, 1.9, -1.9, 300.5, -300.5])
+for _dt in ["i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8"]:
+    add(f"convert-f8-to-{_dt}",
+        lambda m, f, dt=_dt: f.create_dataset("x", shape=(6,), dtype=dt).__setitem__(Ellipsis, BIG_FLOATS),
+        post=full("x"))
+for _dt in ["i1", "i2", "i4", "u1", "u2", "u4"]:
+    add(f"convert-i8-to-{_dt}",
+        lambda m, f, dt=_dt: f.create_dataset("x", shape=(4,), dtype=dt).__setitem__(
+            Ellipsis, np.array([2**40, -2**40, 300, -3], dtype="i8")),
+        post=full("x"))
+add("convert-i8-to-u8-negative",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="u8").__setitem__(Ellipsis, np.array([-5, 5])),
+    post=full("x"))
+add("convert-u8-to-i8-big",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="i8").__setitem__(
+        Ellipsis, np.array([2**64 - 1, 5], dtype="u8")), post=full("x"))
+add("convert-f8-to-f2-overflow",
+    lambda m, f: f.create_dataset("x", shape=(3,), dtype="f2").__setitem__(
+        Ellipsis, np.array([1e10, -1e10, 0.1])), post=full("x"))
+add("convert-f8-to-f4",
+    lambda m, f: f.create_dataset("x", shape=(3,), dtype="f4").__setitem__(
+        Ellipsis, np.array([1e300, 0.1, -1e-300])), post=full("x"))
+add("convert-int-to-bool",
+    lambda m, f: f.create_dataset("x", shape=(3,), dtype="?").__setitem__(
+        Ellipsis, np.array([0, 2, -1])), post=full("x"))
+add("convert-bool-to-i2",
+    lambda m, f: f.create_dataset("x", shape=(3,), dtype="i2").__setitem__(
+        Ellipsis, np.array([True, False, True])), post=full("x"))
+add("convert-i4-to-f4",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="f4").__setitem__(
+        Ellipsis, np.array([2**24 + 1, -7], dtype="i4")), post=full("x"))
+add("convert-c16-to-c8",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="c8").__setitem__(
+        Ellipsis, np.array([1.1 + 2.2j, -3j])), post=full("x"))
+add("convert-scalar-float-to-int",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="i1").__setitem__(Ellipsis, 3.9), post=full("x"))
+add("convert-pylist-overflow",
+    lambda m, f: f.create_dataset("x", shape=(2,), dtype="i1").__setitem__(Ellipsis, [300, 1]),
+    raises=True, post=full("x"))
+add("convert-data-with-dtype",
+    lambda m, f: (lambda ds: (ds.dtype, ds[...]))(
+        f.create_dataset("x", data=np.array([1.9, -1.9, 1e9]), dtype="i2")))
+add("astype-i1-saturates",
+    lambda m, f: f.create_dataset("x", data=np.array([300, -300, 5])).astype("i1")[...])
+add("astype-slice",
+    lambda m, f: d3(f).astype("f4")[1:3, 0, ::2])
+add("asarray-dtype", lambda m, f: np.asarray(d3(f), dtype="f4"))
+
+
+# ---------------------------------------------------------------------------
+# dataset creation and properties
+# ---------------------------------------------------------------------------
+
+def props(ds):
+    return (ds.shape, ds.dtype, ds.size, ds.ndim, ds.nbytes, ds.maxshape, ds.name)
+
+
+add("create-shape-int", lambda m, f: props(f.create_dataset("x", shape=5, dtype="i4")))
+add("create-shape-tuple", lambda m, f: props(f.create_dataset("x", shape=(2, 3, 4), dtype="u2")))
+add("create-shape-zero", lambda m, f: props(f.create_dataset("x", shape=(0, 3), dtype="f8")))
+add("create-scalar-data", lambda m, f: props(f.create_dataset("x", data=2.5)))
+add("create-scalar-shape", lambda m, f: props(f.create_dataset("x", shape=(), dtype="i2")))
+add("create-default-dtype", lambda m, f: props(f.create_dataset("x", shape=(3,))))
+add("create-data-list-int", lambda m, f: (lambda ds: (props(ds), ds[...]))(f.create_dataset("x", data=[1, 2, 3])))
+add("create-data-list-float", lambda m, f: (lambda ds: (props(ds), ds[...]))(f.create_dataset("x", data=[1, 2.5])))
+add("create-data-list-bool", lambda m, f: (lambda ds: (props(ds), ds[...]))(f.create_dataset("x", data=[True, False])))
+add("create-data-nested-list", lambda m, f: (lambda ds: (props(ds), ds[...]))(
+    f.create_dataset("x", data=[[1, 2], [3, 4], [5, 6]])))
+add("create-data-and-dtype", lambda m, f: (lambda ds: (props(ds), ds[...]))(
+    f.create_dataset("x", data=np.arange(4), dtype="f4")))
+add("create-data-and-shape-reshape", lambda m, f: (lambda ds: (props(ds), ds[...]))(
+    f.create_dataset("x", shape=(2, 3), data=np.arange(6))))
+add("create-data-and-same-shape", lambda m, f: (lambda ds: (props(ds), ds[...]))(
+    f.create_dataset("x", shape=(6,), data=np.arange(6))))
+add("create-dtype-pytype-float", lambda m, f: f.create_dataset("x", shape=(2,), dtype=float).dtype)
+add("create-dtype-pytype-int", lambda m, f: f.create_dataset("x", shape=(2,), dtype=int).dtype)
+add("create-dtype-pytype-bool", lambda m, f: f.create_dataset("x", shape=(2,), dtype=bool).dtype)
+add("create-dtype-nptype", lambda m, f: f.create_dataset("x", shape=(2,), dtype=np.uint16).dtype)
+add("create-dtype-dtypeobj", lambda m, f: f.create_dataset("x", shape=(2,), dtype=np.dtype("c8")).dtype)
+add("create-dtype-name", lambda m, f: f.create_dataset("x", shape=(2,), dtype="float32").dtype)
+add("create-explicit-chunks", lambda m, f: (lambda ds: (ds.chunks, props(ds)))(
+    f.create_dataset("x", shape=(10, 7), dtype="i4", chunks=(3, 7))))
+add("create-explicit-chunks-1", lambda m, f: f.create_dataset("x", shape=(5, 4, 3), dtype="i4", chunks=(1, 1, 1)).chunks)
+add("create-chunks-true", lambda m, f: props(f.create_dataset("x", shape=(100, 3), dtype="i4", chunks=True)))
+add("create-maxshape-none", lambda m, f: props(f.create_dataset("x", shape=(2, 3), dtype="i4", maxshape=(None, 5))))
+add("create-maxshape-equal", lambda m, f: props(f.create_dataset("x", shape=(2, 3), dtype="i4", maxshape=(2, 3))))
+add("create-maxshape-chunks", lambda m, f: (lambda ds: (ds.chunks, props(ds)))(
+    f.create_dataset("x", shape=(2, 3), dtype="i4", maxshape=(None, None), chunks=(1, 2))))
+add("create-maxshape-default", lambda m, f: f.create_dataset("x", shape=(4, 2), dtype="i4", chunks=(2, 2)).maxshape)
+add("create-fillvalue-int", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", shape=(3,), dtype="i2", fillvalue=7)))
+add("create-fillvalue-float-into-int", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", shape=(3,), dtype="i2", fillvalue=7.9)))
+add("create-fillvalue-nan", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", shape=(3,), dtype="f8", fillvalue=np.nan)))
+add("create-fillvalue-bool", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", shape=(3,), dtype="?", fillvalue=True)))
+add("create-fillvalue-complex", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", shape=(3,), dtype="c8", fillvalue=1 + 2j)))
+add("create-fillvalue-with-data", lambda m, f: (lambda ds: (ds.fillvalue, ds[...]))(
+    f.create_dataset("x", data=np.arange(3), fillvalue=-1)))
+add("create-nested-path", lambda m, f: (f.create_dataset("a/b/x", data=[1]).name, names(m, f)))
+add("create-absolute-path-in-subgroup", lambda m, f: (
+    f.create_group("g").create_dataset("/h/x", data=[1]).name, names(m, f)))
+add("create-in-subgroup", lambda m, f: f.create_group("g").create_dataset("x", data=[1]).name)
+
+add("create-err-nothing", lambda m, f: f.create_dataset("x"), raises=True, post=names)
+add("create-err-existing-dataset", lambda m, f: (f.create_dataset("x", data=[1]), f.create_dataset("x", data=[2])),
+    raises=True, post=full("x"))
+add("create-err-existing-group", lambda m, f: (f.create_group("x"), f.create_dataset("x", data=[2])),
+    raises=True, post=names)
+add("create-err-under-dataset", lambda m, f: (f.create_dataset("x", data=[1]), f.create_dataset("x/y", data=[2])),
+    raises=True, post=names)
+add("create-err-data-shape-mismatch", lambda m, f: f.create_dataset("x", shape=(4,), data=np.arange(3)),
+    raises=True, post=names)
+add("create-err-chunks-too-big", lambda m, f: f.create_dataset("x", shape=(10,), dtype="i4", chunks=(20,)),
+    raises=True, post=names)
+add("create-err-chunks-rank", lambda m, f: f.create_dataset("x", shape=(10,), dtype="i4", chunks=(2, 2)),
+    raises=True, post=names)
+add("create-err-chunks-zero", lambda m, f: f.create_dataset("x", shape=(10, 4), dtype="i4", chunks=(0, 2)),
+    raises=True, post=names)
+add("create-err-maxshape-small", lambda m, f: f.create_dataset("x", shape=(2, 3), dtype="i4", maxshape=(1, 5)),
+    raises=True, post=names)
+add("create-err-maxshape-rank", lambda m, f: f.create_dataset("x", shape=(2, 3), dtype="i4", maxshape=(5,)),
+    raises=True, post=names)
+add("create-err-bad-dtype", lambda m, f: f.create_dataset("x", shape=(3,), dtype="q9"),
+    raises=True, post=names)
+add("create-err-scalar-chunks", lambda m, f: f.create_dataset("x", data=1, chunks=True), raises=True)
+add("create-err-scalar-compression", lambda m, f: f.create_dataset("x", data=1, compression="gzip"), raises=True)
+
+# compression
+for _lvl in range(10):
+    add(f"gzip-level-{_lvl}", lambda m, f, lvl=_lvl: (lambda ds: (ds.compression, ds.compression_opts, ds[...]))(
+        f.create_dataset("x", data=A3, compression="gzip", compression_opts=lvl)))
+add("gzip-default-level", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts, ds[...]))(
+    f.create_dataset("x", data=A3, compression="gzip")))
+add("gzip-int-compression", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts, ds[...]))(
+    f.create_dataset("x", data=A3, compression=7)))
+add("gzip-shuffle", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts, ds[...]))(
+    f.create_dataset("x", data=A3.astype("f4"), compression="gzip", shuffle=True, chunks=(2, 2, 2))))
+add("shuffle-only", lambda m, f: (lambda ds: (ds.compression, ds[...]))(
+    f.create_dataset("x", data=A3.astype("u2"), shuffle=True)))
+add("no-compression-props", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts))(
+    f.create_dataset("x", data=A3)))
+add("gzip-partial-writes", lambda m, f: (lambda ds: (ds.__setitem__(np.s_[1:3, ::2], 5), ds[...])[1])(
+    f.create_dataset("x", data=A3, compression="gzip", chunks=(3, 2, 5))))
+add("gzip-err-unknown", lambda m, f: f.create_dataset("x", data=A3, compression="foo"), raises=True, post=names)
+add("gzip-err-level-10", lambda m, f: f.create_dataset("x", data=A3, compression="gzip", compression_opts=10),
+    raises=True, post=names)
+add("gzip-err-level-neg", lambda m, f: f.create_dataset("x", data=A3, compression="gzip", compression_opts=-1),
+    raises=True, post=names)
+add("gzip-err-opts-without-compression", lambda m, f: f.create_dataset("x", data=A3, compression_opts=4),
+    raises=True, post=names)
+
+
+# ---------------------------------------------------------------------------
+# resize
+# ---------------------------------------------------------------------------
+
+def rz(f, **kw):
+    kw.setdefault("maxshape", (None, None))
+    kw.setdefault("chunks", (2, 2))
+    return f.create_dataset("r", data=np.arange(12, dtype="i4").reshape(3, 4), **kw)
+
+
+add("resize-grow", lambda m, f: (lambda ds: (ds.resize((5, 6)), ds.shape, ds[...])[1:])(rz(f)))
+add("resize-shrink", lambda m, f: (lambda ds: (ds.resize((2, 3)), ds.shape, ds[...])[1:])(rz(f)))
+add("resize-shrink-grow", lambda m, f: (lambda ds: (ds.resize((1, 1)), ds.resize((3, 4)), ds[...])[2])(rz(f)))
+add("resize-axis0", lambda m, f: (lambda ds: (ds.resize(6, axis=0), ds.shape, ds[...])[1:])(rz(f)))
+add("resize-axis1", lambda m, f: (lambda ds: (ds.resize(2, axis=1), ds.shape, ds[...])[1:])(rz(f)))
+add("resize-fillvalue", lambda m, f: (lambda ds: (ds.resize((4, 5)), ds[...])[1])(rz(f, fillvalue=-3)))
+add("resize-then-write", lambda m, f: (lambda ds: (ds.resize((4, 6)), ds.__setitem__(np.s_[3, 4:], [8, 9]),
+                                                   ds[...])[2])(rz(f)))
+add("resize-to-zero", lambda m, f: (lambda ds: (ds.resize((0, 4)), ds.shape, ds[...])[1:])(rz(f)))
+add("resize-limited-maxshape", lambda m, f: (lambda ds: (ds.resize((5, 4)), ds.shape, ds.maxshape)[1:])(
+    rz(f, maxshape=(5, 4))))
+add("resize-shrink-no-maxshape", lambda m, f: (lambda ds: (ds.resize((2, 2)), ds.shape, ds.maxshape, ds[...])[1:])(
+    rz(f, maxshape=None)))
+add("resize-1d-append", lambda m, f: (lambda ds: (ds.resize((13,)), ds.__setitem__(np.s_[10:], [1, 2, 3]),
+                                                  ds[...])[2])(f.create_dataset("r", data=A1, maxshape=(None,))))
+add("resize-err-beyond-maxshape", lambda m, f: rz(f, maxshape=(5, 4)).resize((5, 5)), raises=True, post=full("r"))
+add("resize-err-grow-no-maxshape", lambda m, f: rz(f, maxshape=None).resize((4, 4)), raises=True, post=full("r"))
+add("resize-err-rank", lambda m, f: rz(f).resize((7,)), raises=True, post=full("r"))
+add("resize-err-bad-axis", lambda m, f: rz(f).resize(7, axis=2), raises=True, post=full("r"))
+add("resize-err-int-without-axis", lambda m, f: rz(f).resize(7), raises=True, post=full("r"))
+
+
+# ---------------------------------------------------------------------------
+# dataset API
+# ---------------------------------------------------------------------------
+
+add("ds-len", lambda m, f: len(d3(f)))
+add("ds-len-1d", lambda m, f: len(d1(f)))
+add("ds-len-scalar", lambda m, f: len(f.create_dataset("s", data=1)), raises=True)
+add("ds-iter-1d", lambda m, f: list(d1(f)))
+add("ds-iter-3d", lambda m, f: list(d3(f)))
+add("ds-iter-zero", lambda m, f: list(f.create_dataset("z", shape=(0, 2), dtype="f4")))
+add("ds-iter-scalar", lambda m, f: list(f.create_dataset("s", data=1)), raises=True)
+add("ds-asarray", lambda m, f: np.asarray(d3(f)))
+add("ds-array", lambda m, f: np.array(d1(f)))
+add("ds-asarray-scalar", lambda m, f: np.asarray(f.create_dataset("s", data=np.uint8(3))))
+add("ds-properties-3d", lambda m, f: props(d3(f)))
+add("ds-size-types", lambda m, f: (lambda ds: (type(ds.size), type(ds.nbytes), type(ds.ndim)))(d3(f)))
+add("ds-name-parent-file", lambda m, f: (lambda ds: (ds.name, ds.parent.name, ds.file.name, ds.file.mode))(
+    f.create_group("g/h").create_dataset("x", data=[1])))
+add("ds-read-direct-full", lambda m, f: (lambda out: (d3(f).read_direct(out), out)[1])(np.zeros((4, 5, 6), "i8")))
+add("ds-read-direct-sel", lambda m, f: (lambda out: (d3(f).read_direct(out, np.s_[0, 1:3, 2:4], np.s_[1:3, 0:2]),
+                                                     out)[1])(np.zeros((3, 3), "f4")))
+add("ds-read-direct-list-sel", lambda m, f: (lambda out: (d3(f).read_direct(out, np.s_[1, [0, 2], :2]),
+                                                          out)[1])(np.zeros((2, 2), "i8")))
+add("ds-read-direct-err-shape", lambda m, f: d3(f).read_direct(np.zeros((3, 3)), np.s_[0, 0:2, 0:2], np.s_[0:3, 0:3]),
+    raises=True)
+add("ds-write-direct-full", lambda m, f: d3(f).write_direct(np.ones((4, 5, 6)) * 2), post=full())
+add("ds-write-direct-sel", lambda m, f: d3(f).write_direct(np.arange(9).reshape(3, 3), np.s_[1:3, 0:2],
+                                                          np.s_[2, 3:5, 1:3]), post=full())
+add("ds-write-direct-err-shape", lambda m, f: d3(f).write_direct(np.ones((2, 2)), np.s_[:, :], np.s_[0, :, :]),
+    raises=True, post=full())
+add("ds-iter-chunks", lambda m, f: list(d3(f).iter_chunks()))
+add("ds-iter-chunks-sel", lambda m, f: list(d3(f).iter_chunks(np.s_[1:4, 2:5, 0:6])))
+add("ds-iter-chunks-int-sel", lambda m, f: list(d3(f).iter_chunks(np.s_[1, 2:5, 3])))
+add("ds-iter-chunks-read", lambda m, f: (lambda ds: [ds[s] for s in ds.iter_chunks()])(d3(f)))
+add("ds-iter-chunks-1d-partial", lambda m, f: list(d1(f).iter_chunks(np.s_[2:8])))
+
+
+# ---------------------------------------------------------------------------
+# groups
+# ---------------------------------------------------------------------------
+
+def tree(f):
+    f.create_group("a/b/c")
+    f.create_dataset("a/x", data=[1, 2])
+    f.create_dataset("y", data=3.0)
+    f.create_group("z")
+    return f
+
+
+add("group-create-name", lambda m, f: (lambda g: (g.name, g.parent.name, len(g)))(f.create_group("g")))
+add("group-create-intermediate", lambda m, f: (f.create_group("a/b/c").name, names(m, f)))
+add("group-create-absolute", lambda m, f: (f.create_group("g").create_group("/h/i").name, names(m, f)))
+add("group-create-in-subgroup", lambda m, f: f.create_group("g").create_group("h").name)
+add("group-create-err-existing", lambda m, f: (f.create_group("g"), f.create_group("g")), raises=True, post=names)
+add("group-create-err-existing-dataset", lambda m, f: (f.create_dataset("g", data=[1]), f.create_group("g")),
+    raises=True, post=names)
+add("group-create-err-through-dataset", lambda m, f: (f.create_dataset("g", data=[1]), f.create_group("g/h")),
+    raises=True, post=names)
+add("group-create-err-root", lambda m, f: f.create_group("/"), raises=True)
+add("group-create-err-empty", lambda m, f: f.create_group(""), raises=True)
+add("group-require-new", lambda m, f: (f.require_group("a/b").name, names(m, f)))
+add("group-require-existing", lambda m, f: (f.create_group("a").attrs.__setitem__("k", 1),
+                                            f.require_group("a").attrs["k"])[1])
+add("group-require-err-dataset", lambda m, f: (f.create_dataset("a", data=[1]), f.require_group("a")), raises=True)
+add("reqds-new", lambda m, f: (lambda ds: (props(ds), ds.fillvalue, ds[...]))(
+    f.require_dataset("x", shape=(3,), dtype="i4", fillvalue=1)))
+add("reqds-new-data", lambda m, f: f.require_dataset("x", shape=(3,), dtype="i4", data=[1, 2, 3])[...])
+add("reqds-existing", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                    f.require_dataset("x", shape=(3,), dtype="i4")[...])[1])
+add("reqds-existing-shape-int", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                              f.require_dataset("x", shape=3, dtype="i4").shape)[1])
+add("reqds-existing-smaller-dtype", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                                  f.require_dataset("x", shape=(3,), dtype="i2").dtype)[1])
+add("reqds-existing-exact", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                          f.require_dataset("x", shape=(3,), dtype="i4", exact=True).dtype)[1])
+add("reqds-err-shape", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                     f.require_dataset("x", shape=(4,), dtype="i4")), raises=True, post=full("x"))
+add("reqds-err-wider-dtype", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                           f.require_dataset("x", shape=(3,), dtype="i8")), raises=True)
+add("reqds-err-float-dtype", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                           f.require_dataset("x", shape=(3,), dtype="f8")), raises=True)
+add("reqds-err-exact", lambda m, f: (f.create_dataset("x", data=np.arange(3, dtype="i4")),
+                                     f.require_dataset("x", shape=(3,), dtype="i2", exact=True)), raises=True)
+add("reqds-err-group", lambda m, f: (f.create_group("x"), f.require_dataset("x", shape=(3,), dtype="i4")),
+    raises=True)
+add("getitem-relative", lambda m, f: tree(f)["a"]["b/c"].name)
+add("getitem-absolute", lambda m, f: tree(f)["a/b"]["/a/x"].name)
+add("getitem-absolute-root", lambda m, f: tree(f)["a"]["/"].name)
+add("getitem-dataset-values", lambda m, f: tree(f)["a"]["x"][...])
+add("getitem-err-missing", lambda m, f: tree(f)["nope"], raises=True)
+add("getitem-err-missing-nested", lambda m, f: tree(f)["a/nope/c"], raises=True)
+add("getitem-err-through-dataset", lambda m, f: tree(f)["a/x/q"], raises=True)
+add("getitem-err-int-key", lambda m, f: tree(f)[0], raises=True)
+add("contains", lambda m, f: (lambda t: ["a" in t, "a/b/c" in t, "/a/x" in t["a/b"], "b/c" in t["a"],
+                                         "nope" in t, "a/nope/c" in t, "a/x/q" in t, "/" in t["a"]])(tree(f)))
+add("setitem-array", lambda m, f: (f.__setitem__("x", np.arange(4, dtype="u2")), props(f["x"]), f["x"][...])[1:])
+add("setitem-list", lambda m, f: (f.__setitem__("x", [1.5, 2]), props(f["x"]), f["x"][...])[1:])
+add("setitem-scalar", lambda m, f: (f.__setitem__("x", 3.5), props(f["x"]), f["x"][()])[1:])
+add("setitem-nested", lambda m, f: (f.__setitem__("p/q/x", np.arange(2)), names(m, f))[1])
+add("setitem-err-existing", lambda m, f: (f.__setitem__("x", [1]), f.__setitem__("x", [2])), raises=True,
+    post=full("x"))
+add("delitem-dataset", lambda m, f: (tree(f).__delitem__("a/x"), names(m, f))[1])
+add("delitem-group-recursive", lambda m, f: (tree(f).__delitem__("a"), names(m, f), "a/b" in f)[1:])
+add("delitem-recreate", lambda m, f: (tree(f).__delitem__("y"), f.create_dataset("y", data=[7]), f["y"][...])[2])
+add("delitem-relative", lambda m, f: (tree(f)["a"].__delitem__("b/c"), names(m, f))[1])
+add("delitem-err-missing", lambda m, f: tree(f).__delitem__("nope"), raises=True, post=names)
+add("iter-sorted", lambda m, f: ([f.create_group(n) for n in ["b", "A", "a", "_", "10", "9", "a0", "B1"]], list(f))[1])
+add("iter-mixed", lambda m, f: list(tree(f)))
+add("len", lambda m, f: (len(tree(f)), len(f["a"]), len(f["a/b/c"])))
+add("keys", lambda m, f: list(tree(f).keys()))
+add("keys-contains", lambda m, f: ("a" in tree(f).keys(), "q" in f.keys(), len(f.keys())))
+add("values", lambda m, f: [v.name for v in tree(f).values()])
+add("items", lambda m, f: [(k, v.name, isinstance(v, m.Dataset), isinstance(v, m.Group)) for k, v in tree(f).items()])
+add("get-missing", lambda m, f: tree(f).get("nope"))
+add("get-default", lambda m, f: tree(f).get("nope", 5))
+add("get-existing", lambda m, f: tree(f).get("a/b").name)
+add("get-dataset", lambda m, f: tree(f).get("a/x")[...])
+add("visit", lambda m, f: names(m, tree(f)))
+add("visit-subgroup", lambda m, f: (lambda out: (tree(f)["a"].visit(out.append), out)[1])([]))
+add("visit-stop", lambda m, f: tree(f).visit(lambda n: n if n.startswith("a/b") else None))
+add("visititems", lambda m, f: (lambda out: (tree(f).visititems(
+    lambda n, o: out.append((n, o.name, isinstance(o, m.Dataset)))), out)[1])([]))
+add("visititems-stop", lambda m, f: tree(f).visititems(lambda n, o: n if isinstance(o, m.Dataset) else None))
+add("group-isinstance", lambda m, f: (lambda t: (isinstance(t, m.Group), isinstance(t["a"], m.Group),
+                                                 isinstance(t["a/x"], m.Dataset), isinstance(t, m.File),
+                                                 isinstance(t["a"], m.Dataset)))(tree(f)))
+add("group-name-parent-file", lambda m, f: (lambda g: (g.name, g.parent.name, g.parent.parent.name,
+                                                       g.file.name, f.name, f.parent.name))(tree(f)["a/b/c"]))
+
+
+# ---------------------------------------------------------------------------
+# attributes
+# ---------------------------------------------------------------------------
+
+def attr_roundtrip(value):
+    return lambda m, f: (f.attrs.__setitem__("a", value), f.attrs["a"])[1]
+
+
+ATTR_VALUES = [
+    ("int", 1),
+    ("negative-int", -7),
+    ("float", 1.5),
+    ("nan", float("nan")),
+    ("bool", True),
+    ("complex", 1 + 2j),
+    ("str", "hello"),
+    ("str-unicode", "héllo ✓"),
+    ("str-empty", ""),
+    ("bytes", b"hi"),
+    ("np-float32", np.float32(2.5)),
+    ("np-int16", np.int16(-3)),
+    ("np-uint8", np.uint8(200)),
+    ("np-bool", np.bool_(False)),
+    ("np-complex64", np.complex64(1 - 1j)),
+    ("np-int-array", np.arange(5, dtype="i4")),
+    ("np-2d-array", np.arange(6, dtype="u2").reshape(2, 3)),
+    ("np-float-array", np.array([0.5, np.inf, -np.inf])),
+    ("np-0d-array", np.array(3.0)),
+    ("np-len1-array", np.array([3.0])),
+    ("np-empty-array", np.zeros(0, "i4")),
+    ("list-int", [1, 2, 3]),
+    ("list-float", [1.0, 2.5]),
+    ("list-mixed-num", [1, 2.5]),
+    ("list-bool", [True, False]),
+    ("list-str", ["x", "yy", ""]),
+    ("list-empty", []),
+    ("list-nested", [[1, 2], [3, 4]]),
+    ("tuple-int", (4, 5)),
+]
+for _id, _val in ATTR_VALUES:
+    add(f"attr-{_id}", attr_roundtrip(_val))
+
+add("attr-overwrite-type", lambda m, f: (f.attrs.__setitem__("a", 1), f.attrs.__setitem__("a", "s"), f.attrs["a"])[2])
+add("attr-overwrite-shape", lambda m, f: (f.attrs.__setitem__("a", [1]), f.attrs.__setitem__("a", [1.5, 2]),
+                                          f.attrs["a"])[2])
+add("attr-create-dtype", lambda m, f: (f.attrs.create("a", 5, dtype="f4"), f.attrs["a"])[1])
+add("attr-create-dtype-list", lambda m, f: (f.attrs.create("a", [1, 2, 3], dtype="u1"), f.attrs["a"])[1])
+add("attr-create-dtype-truncate", lambda m, f: (f.attrs.create("a", 2.7, dtype="i4"), f.attrs["a"])[1])
+add("attr-create-shape", lambda m, f: (f.attrs.create("a", np.arange(6), shape=(2, 3)), f.attrs["a"])[1])
+add("attr-create-err-shape", lambda m, f: f.attrs.create("a", np.arange(6), shape=(4,)), raises=True,
+    post=lambda m, f: list(f.attrs))
+add("attr-modify-existing-keeps-dtype", lambda m, f: (f.attrs.create("a", 1, dtype="i2"), f.attrs.modify("a", 3),
+                                                      f.attrs["a"])[2])
+add("attr-modify-new", lambda m, f: (f.attrs.modify("a", 7.5), f.attrs["a"])[1])
+add("attr-iter-sorted", lambda m, f: ([f.attrs.__setitem__(k, 1) for k in ["z", "a", "M", "_b", "10", "9"]],
+                                      list(f.attrs))[1])
+add("attr-keys-values-items", lambda m, f: (f.attrs.__setitem__("b", 2.0), f.attrs.__setitem__("a", "s"),
+                                            list(f.attrs.keys()), list(f.attrs.values()), list(f.attrs.items()))[2:])
+add("attr-len-contains", lambda m, f: (f.attrs.__setitem__("b", 2), f.attrs.__setitem__("a", 1),
+                                       len(f.attrs), "a" in f.attrs, "q" in f.attrs)[2:])
+add("attr-get", lambda m, f: (f.attrs.__setitem__("a", 2), f.attrs.get("a"), f.attrs.get("q"),
+                              f.attrs.get("q", "dflt"))[1:])
+add("attr-del", lambda m, f: (f.attrs.__setitem__("a", 1), f.attrs.__setitem__("b", 2), f.attrs.__delitem__("a"),
+                              list(f.attrs), len(f.attrs))[3:])
+add("attr-dict", lambda m, f: (f.attrs.__setitem__("b", [1, 2]), f.attrs.__setitem__("a", "s"), dict(f.attrs))[2])
+add("attr-err-missing", lambda m, f: f.attrs["nope"], raises=True)
+add("attr-err-del-missing", lambda m, f: f.attrs.__delitem__("nope"), raises=True)
+add("attr-on-dataset", lambda m, f: (lambda ds: (ds.attrs.__setitem__("u", "m"), ds.attrs.__setitem__("s", 2.0),
+                                                 dict(ds.attrs), len(f.attrs))[2:])(d1(f)))
+add("attr-on-group", lambda m, f: (lambda g: (g.attrs.__setitem__("k", [1, 2]), dict(g.attrs),
+                                              dict(f["g"].attrs))[1:])(f.create_group("g")))
+add("attr-independent-objects", lambda m, f: (f.attrs.__setitem__("k", 1), f.create_group("g").attrs.__setitem__("k", 2),
+                                              f.attrs["k"], f["g"].attrs["k"])[2:])
+
+
+# ---------------------------------------------------------------------------
+# files (file-level cases: op(mod, path) gets a fresh location)
+# ---------------------------------------------------------------------------
+
+def populate(m, path):
+    with m.File(path, "w") as f:
+        f.create_dataset("d", data=np.arange(6).reshape(2, 3), chunks=(1, 2), maxshape=(None, 3))
+        f.create_group("g/h")
+        f.attrs["a"] = 1
+        f["g"].attrs["s"] = "x"
+    return path
+
+
+def contents(m, path):
+    """Everything observable in a closed file, read back in mode 'r'."""
+    with m.File(path, "r") as f:
+        out = []
+        f.visititems(lambda n, o: out.append(
+            (n, o[...] if isinstance(o, m.Dataset) else None, dict(o.attrs))))
+        return out, dict(f.attrs), f.mode
+
+
+def readonly(op):
+    def fop(m, path):
+        populate(m, path)
+        with m.File(path, "r") as f:
+            return op(m, f)
+    return fop
+
+
+add_file("file-err-r-missing", lambda m, p: m.File(p, "r"), raises=True)
+add_file("file-err-rplus-missing", lambda m, p: m.File(p, "r+"), raises=True)
+add_file("file-err-default-mode-missing", lambda m, p: m.File(p), raises=True)
+add_file("file-err-invalid-mode", lambda m, p: m.File(p, "z"), raises=True)
+add_file("file-err-invalid-mode-rw", lambda m, p: m.File(p, "rw"), raises=True)
+add_file("file-err-wminus-existing", lambda m, p: m.File(populate(m, p), "w-"), raises=True, post=contents)
+add_file("file-err-x-existing", lambda m, p: m.File(populate(m, p), "x"), raises=True, post=contents)
+
+
+def using(mode, fn, setup=False):
+    """file op: (optionally populate,) open with ``mode``, run ``fn(m, f)``, always close."""
+    def fop(m, path):
+        if setup:
+            populate(m, path)
+        f = m.File(path, mode)
+        try:
+            return fn(m, f)
+        finally:
+            f.close()
+    return fop
+
+
+for _mode in ["w", "w-", "x", "a"]:
+    add_file(f"file-new-{_mode}", using(_mode, lambda m, f: (f.mode, f.name, list(f), len(f.attrs), bool(f))),
+             post=contents)
+for _mode in ["r", "r+", "a"]:
+    add_file(f"file-existing-{_mode}", using(_mode, lambda m, f: (f.mode, f.name, list(f), f.attrs["a"],
+                                                                  f["d"][...], bool(f)), setup=True))
+add_file("file-default-mode-existing", lambda m, p: (lambda f: (f.mode, list(f), f.close()))(
+    m.File(populate(m, p)))[:2])
+add_file("file-w-truncates", using("w", lambda m, f: (list(f), len(f.attrs)), setup=True), post=contents)
+add_file("file-a-keeps-and-adds", using("a", lambda m, f: f.create_group("new").name, setup=True), post=contents)
+add_file("file-rplus-write-persists", using("r+", lambda m, f: (f["d"].__setitem__(np.s_[1, 1:], 9),
+                                                               f["d"].resize((3, 3)),
+                                                               f.attrs.__setitem__("b", [1.5]),
+                                                               f["g/h"].attrs.__setitem__("t", "u")), setup=True),
+         post=contents)
+add_file("file-roundtrip-contents", lambda m, p: contents(m, populate(m, p)))
+
+
+def _context_manager(m, p):
+    f = m.File(p, "w")
+    with f as g:
+        same = g is f
+        inside = bool(f)
+        g.create_dataset("x", data=[1.5])
+    return same, inside, bool(f), isinstance(f, m.File), isinstance(f, m.Group)
+
+
+add_file("file-context-manager", _context_manager, post=contents)
+add_file("file-bool-after-close", lambda m, p: (lambda f: (bool(f), f.close(), bool(f)))(m.File(p, "w")))
+add_file("file-close-twice", lambda m, p: (lambda f: (f.close(), f.close(), bool(f)))(m.File(p, "w")))
+add_file("file-filename", lambda m, p: using("w", lambda m, f: (
+    f.filename == p, f["/"].file.filename == p, f.create_dataset("x", data=[1]).file.filename == p,
+    type(f.filename)))(m, p))
+add_file("file-flush", using("w", lambda m, f: (f.create_dataset("x", data=[1, 2]), f.flush())[1]), post=contents)
+add_file("file-root-identity", using("w", lambda m, f: (f.name, f["/"].name, f.parent.name, f.file.name,
+                                                        f.file.mode, f["/"].file.mode)))
+
+
+def _reopen_many(m, p):
+    for i in range(4):
+        with m.File(p, "a") as f:
+            f.require_dataset("n", shape=(5,), dtype="i4", chunks=(2,))[i] = i + 1
+            f.attrs[f"k{i}"] = i
+
+
+add_file("file-reopen-many", _reopen_many, post=contents)
+
+# writes to a read-only file
+add_file("ro-read-ok", readonly(lambda m, f: (f["d"][...], f.attrs["a"], list(f), f.mode)))
+add_file("ro-err-create-group", readonly(lambda m, f: f.create_group("x")), raises=True, post=contents)
+add_file("ro-err-create-dataset", readonly(lambda m, f: f.create_dataset("x", data=[1])), raises=True, post=contents)
+add_file("ro-err-setitem", readonly(lambda m, f: f.__setitem__("x", np.arange(2))), raises=True, post=contents)
+add_file("ro-err-ds-write", readonly(lambda m, f: f["d"].__setitem__(0, 5)), raises=True, post=contents)
+add_file("ro-err-write-direct", readonly(lambda m, f: f["d"].write_direct(np.zeros((2, 3)))), raises=True,
+         post=contents)
+add_file("ro-err-resize", readonly(lambda m, f: f["d"].resize((3, 3))), raises=True, post=contents)
+add_file("ro-err-attr-set", readonly(lambda m, f: f.attrs.__setitem__("b", 1)), raises=True, post=contents)
+add_file("ro-err-attr-overwrite", readonly(lambda m, f: f.attrs.__setitem__("a", 2)), raises=True, post=contents)
+add_file("ro-err-attr-create", readonly(lambda m, f: f.attrs.create("b", 1)), raises=True, post=contents)
+add_file("ro-err-attr-modify", readonly(lambda m, f: f.attrs.modify("a", 2)), raises=True, post=contents)
+add_file("ro-err-ds-attr-set", readonly(lambda m, f: f["d"].attrs.__setitem__("b", 1)), raises=True, post=contents)
+add_file("ro-err-attr-del", readonly(lambda m, f: f.attrs.__delitem__("a")), raises=True, post=contents)
+add_file("ro-err-del", readonly(lambda m, f: f.__delitem__("d")), raises=True, post=contents)
+add_file("ro-err-del-group", readonly(lambda m, f: f["g"].__delitem__("h")), raises=True, post=contents)
+add_file("ro-require-existing", readonly(lambda m, f: (f.require_group("g/h").name,
+                                                       f.require_dataset("d", shape=(2, 3), dtype="i8").name)))
+add_file("ro-err-require-group-new", readonly(lambda m, f: f.require_group("new")), raises=True, post=contents)
+
+
+_IDS = [c.id for c in CASES]
+assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
+
+
+@pytest.mark.parametrize("case", CASES, ids=_IDS)
+def test_differential(case, h5_path, file_url):
+    run_case(case, h5_path, file_url)
+
+
+# ---------------------------------------------------------------------------
+# dosna-only features: compare against numpy (h5py lacks these filters)
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("compression", ["blosc", "zstd", "lz4"])
+@pytest.mark.parametrize("shuffle", [None, True])
+def test_dosna_only_compression_roundtrip(compression, shuffle, file_url):
+    skip_if_selftest_url(file_url)
+    mod = dosna_module()
+    if mod.__name__ != "dosna_like":
+        pytest.skip("dosna-only compression filters")
+    data = (np.arange(3 * 50 * 7, dtype="f8").reshape(3, 50, 7) % 13) * 0.5
+    with mod.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=data, chunks=(2, 16, 7), compression=compression, shuffle=shuffle)
+        assert ds.dtype == data.dtype and ds.shape == data.shape
+        np.testing.assert_array_equal(ds[...], data, strict=True)
+        ds[1, 10:20] = -1
+        data[1, 10:20] = -1
+        np.testing.assert_array_equal(ds[:, 5:25:3], data[:, 5:25:3], strict=True)
+    with mod.File(file_url, "r") as f:
+        np.testing.assert_array_equal(f["x"][...], data, strict=True)
+
+
+def test_dosna_only_njobs_rdcc(file_url):
+    skip_if_selftest_url(file_url)
+    mod = dosna_module()
+    data = np.arange(40 * 30, dtype="i4").reshape(40, 30)
+    with mod.File(file_url, "w", njobs=2, rdcc_nbytes=1 << 16) as f:
+        f.create_dataset("x", data=data, chunks=(7, 11))
+        f["x"][3:30:2, [0, 5, 29]] = -1
+        data[3:30:2][:, [0, 5, 29]] = -1
+    with mod.File(file_url, "r", njobs=2) as f:
+        np.testing.assert_array_equal(f["x"][...], data, strict=True)
+        np.testing.assert_array_equal(f["x"][::3, 1:20], data[::3, 1:20], strict=True)
