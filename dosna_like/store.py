@@ -71,7 +71,11 @@ class Store:
         io_concurrency: int = DEFAULT_IO_CONCURRENCY,
     ):
         self.url = str(url)
-        self.fs, root = fsspec.core.url_to_fs(self.url, **dict(storage_options or {}))
+        options = dict(storage_options or {})
+        if self.url.startswith(("s3://", "s3a://")):
+            # another writer may change the bucket: never answer listings from a stale cache
+            options.setdefault("use_listings_cache", False)
+        self.fs, root = fsspec.core.url_to_fs(self.url, **options)
         self.root = root.rstrip("/")
         self.read_only = read_only
         self.io_concurrency = io_concurrency

@@ -1,15 +1,43 @@
 """Shared fixtures: every API test runs once per store kind.
 
 ``file_url`` gives a fresh, not-yet-existing file location on the store kind
-under test; pass it to ``dosna_like.File`` exactly as a user would.
+under test; pass it to ``dosna_like.File`` exactly as a user would.  The S3
+kind talks over HTTP to a real local endpoint (moto's server, started once per
+test session by ``backends/s3_local.py``); the AWS environment variables point
+every client at it, so tests pass no storage options.  If the endpoint cannot
+start, S3 tests fail: they never skip.
 """
 from __future__ import annotations
 
+import os
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-STORE_KINDS = ["memory", "local"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from backends.s3_local import LocalS3  # noqa: E402
+
+STORE_KINDS = ["memory", "local", "s3"]
+S3_BUCKET = "dosna-tests"
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    server = LocalS3().start()
+    saved = {k: os.environ.get(k) for k in server.env}
+    os.environ.update(server.env)
+    try:
+        server.create_bucket(S3_BUCKET)
+        yield server
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -18,12 +46,15 @@ def store_kind(request) -> str:
 
 
 @pytest.fixture
-def file_url(store_kind, tmp_path) -> str:
+def file_url(store_kind, tmp_path, request) -> str:
     name = f"f-{uuid.uuid4().hex[:12]}.h5"
     if store_kind == "memory":
         return f"memory://tests/{name}"
     if store_kind == "local":
         return str(tmp_path / name)
+    if store_kind == "s3":
+        request.getfixturevalue("s3_server")
+        return f"s3://{S3_BUCKET}/{name}"
     raise AssertionError(store_kind)
 
 

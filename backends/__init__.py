@@ -1,0 +1,1 @@
+"""Runnable storage back ends for development, tests, benchmarks and examples."""
