@@ -56,9 +56,11 @@ class WrongResult(AssertionError):
 
 def check_equal(got, expected, what: str) -> None:
     got = np.asarray(got)
-    if got.shape != expected.shape or not np.array_equal(got, expected):
-        raise WrongResult(f"wrong result for {what}: got shape {got.shape} "
-                          f"dtype {got.dtype}, expected {expected.shape}")
+    if got.shape != expected.shape:
+        raise WrongResult(f"wrong result for {what}: shape {got.shape}, "
+                          f"expected {expected.shape}")
+    if not np.array_equal(got, expected):
+        raise WrongResult(f"wrong result for {what}: values differ from numpy")
 
 
 @contextmanager

@@ -46,7 +46,7 @@ def make_config(args) -> Config:
         repeat=args.repeat or (3 if quick else 5),
         rdcc_nbytes=64 * MiB,
         warm_reads=2000,
-        warm_budget_s=0.4 if quick else 2.0,
+        warm_budget_s=0.25 if quick else 2.0,
         cold_reads=10 if quick else 25,
         timeout=args.timeout or (30.0 if quick else 180.0),
     )
@@ -144,13 +144,17 @@ def main(argv=None) -> int:
     workdir = tempfile.mkdtemp(prefix="dosna-bench-")
     try:
         bench = Bench(cfg, data, workdir, base, njobs, dosna_error)
+        case_seconds = {}
         for name, case in CASES.items():
             if name not in args.cases:
                 continue
+            t0 = time.perf_counter()
             if name != "write":
                 ensure_files(bench)
             log(f"[{name}]")
             case(bench)
+            case_seconds[name] = round(time.perf_counter() - t0, 2)
+            log(f"  ({case_seconds[name]:.1f} s)")
         sizes = file_sizes(bench)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -164,7 +168,7 @@ def main(argv=None) -> int:
     os.makedirs(args.out, exist_ok=True)
     write_json(os.path.join(args.out, "results.json"), machine, config,
                bench.rows, bench.memory,
-               {"file_bytes": sizes, "notes": notes,
+               {"file_bytes": sizes, "notes": notes, "case_seconds": case_seconds,
                 "elapsed_s": time.perf_counter() - started})
     table = markdown(machine, config, bench.rows, bench.memory, notes)
     with open(os.path.join(args.out, "results.md"), "w") as fh:
