@@ -37,6 +37,10 @@ class CorruptChunkError(DosnaError, OSError):
     """A stored chunk object could not be decoded; the message names its key."""
 
 
+class StoreUnreachableError(DosnaError, OSError):
+    """The store's endpoint did not answer (after the client's own retries)."""
+
+
 class FormatError(DosnaError, OSError):
     """A store document that is not valid Zarr v3 metadata we can read."""
 

@@ -11,6 +11,8 @@ request economy.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import threading
 import uuid
@@ -21,7 +23,7 @@ from typing import Iterable, Mapping
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import ReadOnlyError
+from .errors import ReadOnlyError, StoreUnreachableError
 
 DEFAULT_IO_CONCURRENCY = 32
 
@@ -48,6 +50,34 @@ class RequestCounter:
 
 def _is_missing(exc: BaseException) -> bool:
     return isinstance(exc, (FileNotFoundError, KeyError))
+
+
+def _as_builtin(exc: BaseException, url: str) -> BaseException:
+    """Client-library errors (botocore...) as the builtin a user catches."""
+    if isinstance(exc, OSError):
+        return exc
+    name = type(exc).__name__
+    if "Credential" in name or "Signature" in name:
+        return PermissionError(f"{url}: {exc}")
+    if "Connect" in name or "Timeout" in name or "Endpoint" in name:
+        return StoreUnreachableError(f"{url}: {exc}")
+    return exc
+
+
+def _translating(method):
+    """Make a Store method raise builtins for client-library errors."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            translated = _as_builtin(exc, self.url)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    return wrapper
 
 
 class Store:
@@ -82,6 +112,13 @@ class Store:
         self.requests = RequestCounter()
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self._async = bool(getattr(self.fs, "async_impl", False))
+        # s3fs HEADs an object before a GET to split large ones; chunks are small
+        # enough for one GET, so turn the split (and its HEAD) off
+        cat = getattr(self.fs, "_cat_file", None)
+        self._cat_kwargs = (
+            {"max_concurrency": 1}
+            if cat is not None and "max_concurrency" in inspect.signature(cat).parameters else {}
+        )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._made_dirs: set = set()
@@ -107,6 +144,7 @@ class Store:
                 self._pool = None
 
     # --------------------------------------------------------------- reads
+    @_translating
     def get(self, key: str) -> bytes | None:
         """The bytes stored at ``key``, or None when there is no such object."""
         self.requests.add("get")
@@ -114,10 +152,11 @@ class Store:
             if self.is_local:
                 with open(self.path(key), "rb") as fh:
                     return fh.read()
-            return self.fs.cat_file(self.path(key))
+            return self.fs.cat_file(self.path(key), **self._cat_kwargs)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    @_translating
     def get_many(self, keys: Iterable[str]) -> dict:
         """Fetch many keys concurrently; missing keys are left out of the result."""
         keys = list(keys)
@@ -131,7 +170,7 @@ class Store:
             # cat_ranges issues one GET per key; the list form of cat() would HEAD each first.
             results = self.fs.cat_ranges(
                 [self.path(k) for k in keys], None, None,
-                batch_size=self.io_concurrency, on_error="return",
+                batch_size=self.io_concurrency, on_error="return", **self._cat_kwargs,
             )
             out = {}
             for key, res in zip(keys, results):
@@ -144,10 +183,12 @@ class Store:
         fetched = self._threads().map(self.get, keys)
         return {k: v for k, v in zip(keys, fetched) if v is not None}
 
+    @_translating
     def exists(self, key: str) -> bool:
         self.requests.add("head")
         return self.fs.exists(self.path(key))
 
+    @_translating
     def list_children(self, prefix: str) -> list:
         """Names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
         self.requests.add("list")
@@ -170,6 +211,7 @@ class Store:
                 names.add(parts[0])
         return sorted(names)
 
+    @_translating
     def list_keys(self, prefix: str) -> list:
         """Every key under ``prefix`` (used by rare maintenance calls, not the read path)."""
         self.requests.add("list")
@@ -182,6 +224,7 @@ class Store:
         return [p[len(root):] if p.startswith(root) else p for p in found if not p.endswith(".partial")]
 
     # -------------------------------------------------------------- writes
+    @_translating
     def set(self, key: str, value: bytes) -> None:
         """Store ``value`` at ``key`` atomically (local: temp file + rename)."""
         self._check_writable()
@@ -199,6 +242,7 @@ class Store:
         else:
             self.fs.pipe_file(path, bytes(value))
 
+    @_translating
     def set_many(self, items: Mapping) -> None:
         items = dict(items)
         if not items:
@@ -218,6 +262,7 @@ class Store:
         """Remove ``key`` if it exists."""
         self.delete_many([key])
 
+    @_translating
     def delete_many(self, keys: Iterable[str]) -> None:
         keys = list(keys)
         if not keys:
@@ -241,6 +286,7 @@ class Store:
                 except FileNotFoundError:
                     pass
 
+    @_translating
     def delete_prefix(self, prefix: str) -> None:
         """Remove everything under ``prefix`` (a node and its children)."""
         self._check_writable()
@@ -252,6 +298,7 @@ class Store:
             pass
         self._made_dirs = {d for d in self._made_dirs if not d.startswith(path)}
 
+    @_translating
     def is_empty_root(self) -> bool:
         """True when nothing at all is stored at the root."""
         self.requests.add("list")

@@ -1,0 +1,122 @@
+"""An in-memory async filesystem that adds a fixed latency to every call.
+
+It stands in for a distant object store when measuring how well the engine
+hides latency: ``max_in_flight`` and ``mean_in_flight`` report how many
+requests were outstanding at once.  Registered with fsspec as ``slowmem://``.
+
+    fs = SlowMemoryFileSystem(latency=0.025)
+    File("slowmem://bucket/run.h5", "w")
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import fsspec
+from fsspec.asyn import AsyncFileSystem
+
+
+class SlowMemoryFileSystem(AsyncFileSystem):
+    protocol = "slowmem"
+    cachable = True
+    root_marker = ""
+
+    def __init__(self, latency: float = 0.025, **kwargs):
+        super().__init__(asynchronous=False, **kwargs)
+        self.latency = latency
+        self.store: dict = {}
+        self._gauge_lock = threading.Lock()
+        self.reset_stats()
+
+    # ------------------------------------------------------------ stats
+    def reset_stats(self) -> None:
+        with self._gauge_lock:
+            self.in_flight = 0
+            self.max_in_flight = 0
+            self.calls = 0
+            self._area = 0.0  # integral of in-flight over time
+            self._busy = 0.0  # time with at least one call in flight
+            self._last = time.perf_counter()
+
+    def _tick(self, delta: int) -> None:
+        with self._gauge_lock:
+            now = time.perf_counter()
+            if self.in_flight:
+                self._area += self.in_flight * (now - self._last)
+                self._busy += now - self._last
+            self._last = now
+            self.in_flight += delta
+            self.calls += delta > 0
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    @property
+    def mean_in_flight(self) -> float:
+        """Average number of calls in flight while any was."""
+        return self._area / self._busy if self._busy else 0.0
+
+    async def _call(self):
+        self._tick(+1)
+        try:
+            await asyncio.sleep(self.latency)
+        finally:
+            self._tick(-1)
+
+    # ------------------------------------------------------- filesystem
+    @classmethod
+    def _strip_protocol(cls, path):
+        path = path[len("slowmem://"):] if path.startswith("slowmem://") else path
+        return path.strip("/")
+
+    async def _cat_file(self, path, start=None, end=None, **kwargs):
+        await self._call()
+        path = self._strip_protocol(path)
+        if path not in self.store:
+            raise FileNotFoundError(path)
+        return self.store[path][start:end]
+
+    async def _pipe_file(self, path, value, **kwargs):
+        await self._call()
+        self.store[self._strip_protocol(path)] = bytes(value)
+
+    async def _rm_file(self, path, **kwargs):
+        await self._call()
+        self.store.pop(self._strip_protocol(path), None)
+
+    async def _rm(self, path, recursive=False, **kwargs):
+        paths = [path] if isinstance(path, str) else path
+        for p in paths:
+            p = self._strip_protocol(p)
+            doomed = [k for k in self.store if k == p or (recursive and k.startswith(p + "/"))]
+            if not doomed and not recursive:
+                raise FileNotFoundError(p)
+            await self._call()
+            for k in doomed:
+                del self.store[k]
+
+    async def _info(self, path, **kwargs):
+        await self._call()
+        path = self._strip_protocol(path)
+        if path in self.store:
+            return {"name": path, "size": len(self.store[path]), "type": "file"}
+        if any(k.startswith(path + "/") for k in self.store) or path == "":
+            return {"name": path, "size": 0, "type": "directory"}
+        raise FileNotFoundError(path)
+
+    async def _ls(self, path, detail=True, **kwargs):
+        await self._call()
+        path = self._strip_protocol(path)
+        prefix = path + "/" if path else ""
+        entries = {}
+        for k, v in self.store.items():
+            if k.startswith(prefix):
+                head, _, rest = k[len(prefix):].partition("/")
+                name = prefix + head
+                entries[name] = {"name": name, "size": 0 if rest else len(v),
+                                 "type": "directory" if rest else "file"}
+        if not entries and path not in self.store:
+            raise FileNotFoundError(path)
+        return list(entries.values()) if detail else sorted(entries)
+
+
+fsspec.register_implementation("slowmem", SlowMemoryFileSystem, clobber=True)

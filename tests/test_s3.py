@@ -1,0 +1,117 @@
+"""S3 through the real local endpoint over HTTP: request economy, latency hiding, errors.
+
+Request counts here are the HTTP requests botocore actually sends, counted
+with its event hooks, not our own bookkeeping.
+"""
+from __future__ import annotations
+
+import collections
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+import dosna_like
+from backends.latency import SlowMemoryFileSystem  # noqa: F401  (registers slowmem://)
+
+from .conftest import S3_BUCKET
+
+
+class HttpCounter:
+    """Counts HTTP requests by method on an s3fs filesystem's botocore client."""
+
+    def __init__(self, fs):
+        fs.connect()
+        self.counts = collections.Counter()
+        fs.s3.meta.events.register("before-send.s3", self._hook)
+
+    def _hook(self, request, **kwargs):
+        self.counts[request.method] += 1
+
+    def take(self) -> dict:
+        out = dict(self.counts)
+        self.counts.clear()
+        return out
+
+
+@pytest.fixture
+def s3_url(s3_server) -> str:
+    return f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
+
+
+def test_open_and_read_cost_does_not_grow_with_the_number_of_nodes(s3_url):
+    data = np.random.default_rng(1).random((1024, 1024)).astype("f4")
+    with dosna_like.File(s3_url, "w") as f:
+        for i in range(30):  # 300 nodes besides the big dataset
+            g = f.create_group(f"g{i:02d}")
+            for j in range(9):
+                g.create_dataset(f"d{j}", shape=(4,), dtype="i1")
+        ds = f.create_dataset("g07/big", shape=data.shape, dtype="f4", chunks=(128, 128))
+        ds[...] = data
+    probe = dosna_like.File(s3_url, "r")
+    http = HttpCounter(probe.store.fs)  # the s3fs instance is shared by files with the same options
+    http.take()
+    with dosna_like.File(s3_url, "r") as f:
+        assert http.take() == {"GET": 1}  # the root document
+        ds = f["g07/big"]
+        assert http.take() == {"GET": 1}  # that node's document only: no LIST, no walk
+        np.testing.assert_array_equal(ds[...], data)
+        assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
+    with dosna_like.File(s3_url, "a") as f:
+        ds = f["g07/big"]
+        http.take()
+        ds[0:128, :] = 1  # 8 complete chunks: 8 PUTs, nothing read
+        assert http.take() == {"PUT": 8}
+        ds[0:128, :] = 0  # back to the fill value: one batched DELETE (a POST), nothing stored
+        assert http.take() == {"POST": 1}
+    probe.close()
+
+
+def test_a_64_chunk_read_keeps_many_fetches_in_flight():
+    url = f"slowmem://bench/{uuid.uuid4().hex[:8]}/run.h5"
+    opts = {"latency": 0.025}
+    with dosna_like.File(url, "w", storage_options=opts) as f:
+        f.create_dataset("x", shape=(64 * 16, 16), dtype="f4", chunks=(16, 16))[...] = 1
+    with dosna_like.File(url, "r", njobs=2, storage_options=opts) as f:
+        ds, fs = f["x"], f.store.fs
+        fs.reset_stats()
+        assert ds[...].sum() == 64 * 16 * 16
+        assert fs.calls == 64
+        assert fs.mean_in_flight >= 16, fs.mean_in_flight
+
+
+def test_concurrency_is_configurable(s3_server):
+    from dosna_like.store import Store
+
+    store = Store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
+    assert store.io_concurrency == 4
+
+
+def test_missing_bucket_or_key_is_file_not_found(s3_server):
+    with pytest.raises(FileNotFoundError, match="no-such-bucket"):
+        dosna_like.File("s3://no-such-bucket/run.h5", "r")
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
+        dosna_like.File(f"s3://{S3_BUCKET}/nothing-here/run.h5", "r")
+
+
+def test_unreachable_endpoint_is_os_error_in_bounded_time():
+    opts = {"key": "k", "secret": "s",
+            "client_kwargs": {"endpoint_url": "http://127.0.0.1:9"},
+            "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 2}}}
+    start = time.monotonic()
+    with pytest.raises(OSError):
+        dosna_like.File(f"s3://{S3_BUCKET}/run.h5", "r", storage_options=opts)
+    assert time.monotonic() - start < 60
+
+
+def test_storage_options_and_chained_cache_urls(s3_server, s3_url, tmp_path):
+    data = np.arange(100, dtype="i8").reshape(10, 10)
+    with dosna_like.File(s3_url, "w", storage_options=s3_server.storage_options) as f:
+        f.create_dataset("x", data=data, chunks=(5, 5))
+        f.attrs["who"] = "s3"
+    cached = "simplecache::" + s3_url
+    with dosna_like.File(cached, "r", storage_options={"s3": s3_server.storage_options,
+                                                      "simplecache": {"cache_storage": str(tmp_path)}}) as f:
+        np.testing.assert_array_equal(f["x"][...], data)
+        assert f.attrs["who"] == "s3"
