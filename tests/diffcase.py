@@ -88,6 +88,12 @@ def dosna_module():
     return _DOSNA
 
 
+# Store kinds these differential tests run on.  S3 is out of their scope for
+# now (slow, and covered by the API tests); opt in with
+# DIFF_STORE_KINDS=memory,local,s3.
+STORE_KINDS = [k for k in os.environ.get("DIFF_STORE_KINDS", "memory,local").split(",") if k]
+
+
 # --------------------------------------------------------------------------
 # outcomes
 # --------------------------------------------------------------------------

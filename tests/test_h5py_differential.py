@@ -21,7 +21,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diffcase import Case, dosna_module, run_case, skip_if_selftest_url
+try:  # tests/ may or may not be a package
+    from .diffcase import (Case, Raised, Returned, assert_same_outcome, assert_same_value, dosna_module, normalize,
+                           STORE_KINDS, run_case, skip_if_selftest_url)
+except ImportError:
+    from diffcase import (Case, Raised, Returned, assert_same_outcome, assert_same_value, dosna_module, normalize,
+                           STORE_KINDS, run_case, skip_if_selftest_url)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_kind(request) -> str:
+    """Overrides conftest's: restrict to diffcase.STORE_KINDS (no S3 by default)."""
+    return request.param
 
 CASES: list[Case] = []
 
@@ -78,6 +89,8 @@ B4 = np.array([True, False, True, True])
 B5 = np.array([False, True, False, True, True])
 B6 = np.array([True, False, False, True, False, True])
 MASK = (A3 % 7 == 0)
+for _a in (A3, A1, B4, B5, B6, MASK):
+    _a.setflags(write=False)  # a library writing into user input must not poison other cases
 
 READS = [
     ("int0", np.s_[0]),
@@ -128,6 +141,7 @@ READS = [
     ("mask-full", np.s_[MASK]),
     ("mask-all-false", np.s_[np.zeros((4, 5, 6), bool)]),
     ("mask-all-true", np.s_[np.ones((4, 5, 6), bool)]),
+    ("np-int-slice-bounds", np.s_[np.int64(1):np.int32(3), np.uint8(0):, ::np.int64(2)]),
 ]
 for _id, _key in READS:
     add(f"read-{_id}", lambda m, f, k=_key: d3(f)[k])
@@ -143,7 +157,9 @@ READ_ERRORS = [
     ("list-unsorted", np.s_[[2, 1]]),
     ("list-duplicate", np.s_[:, [1, 1]]),
     ("list-neg-unsorted", np.s_[[-1, 0]]),
-    ("list-oob", np.s_[[0, 4]]),
+    # index == len raises OSError in h5py (an off-by-one in its check lets
+    # HDF5 fail instead); len + 1 is the IndexError path
+    ("list-oob", np.s_[[0, 5]]),
     ("two-lists", np.s_[[0, 1], [0, 1]]),
     ("list-and-bool", np.s_[B4, [0, 1]]),
     ("two-bools", np.s_[B4, B5]),
@@ -281,6 +297,11 @@ for _dt in DTYPES:
         lambda m, f, dt=_dt: (f.attrs.__setitem__("a", sample(dt)), f.attrs["a"])[1])
     add(f"dtype-{_dt}-attr-scalar",
         lambda m, f, dt=_dt: (f.attrs.__setitem__("a", sample(dt)[1]), f.attrs["a"])[1])
+
+for _dt in DTYPES:
+    add(f"dtype-{_dt}-scalar-dataset",
+        lambda m, f, dt=_dt: (lambda ds: (ds.shape, ds.dtype, ds[()], ds[...], ds.fillvalue))(
+            f.create_dataset("x", data=sample(dt)[1])))
 
 # conversions on write (HDF5 saturates ints, truncates floats)
 BIG_FLOATS = np.array([1e20, -1e20, 1.9, -1.9, 300.5, -300.5])
@@ -587,6 +608,8 @@ add("get-missing", lambda m, f: tree(f).get("nope"))
 add("get-default", lambda m, f: tree(f).get("nope", 5))
 add("get-existing", lambda m, f: tree(f).get("a/b").name)
 add("get-dataset", lambda m, f: tree(f).get("a/x")[...])
+add("get-getclass", lambda m, f: (tree(f).get("a", getclass=True) is m.Group,
+                                  f.get("a/x", getclass=True) is m.Dataset))
 add("visit", lambda m, f: names(m, tree(f)))
 add("visit-subgroup", lambda m, f: (lambda out: (tree(f)["a"].visit(out.append), out)[1])([]))
 add("visit-stop", lambda m, f: tree(f).visit(lambda n: n if n.startswith("a/b") else None))
@@ -653,6 +676,9 @@ add("attr-create-err-shape", lambda m, f: f.attrs.create("a", np.arange(6), shap
     post=lambda m, f: list(f.attrs))
 add("attr-modify-existing-keeps-dtype", lambda m, f: (f.attrs.create("a", 1, dtype="i2"), f.attrs.modify("a", 3),
                                                       f.attrs["a"])[2])
+add("attr-create-replaces", lambda m, f: (f.attrs.create("a", [1, 2]), f.attrs.create("a", "s"), f.attrs["a"])[2])
+add("attr-modify-err-shape", lambda m, f: (f.attrs.__setitem__("a", 1), f.attrs.modify("a", [1, 2, 3])),
+    raises=True, post=lambda m, f: f.attrs["a"])
 add("attr-modify-new", lambda m, f: (f.attrs.modify("a", 7.5), f.attrs["a"])[1])
 add("attr-iter-sorted", lambda m, f: ([f.attrs.__setitem__(k, 1) for k in ["z", "a", "M", "_b", "10", "9"]],
                                       list(f.attrs))[1])
@@ -774,6 +800,40 @@ def _reopen_many(m, p):
 
 add_file("file-reopen-many", _reopen_many, post=contents)
 
+def _attrs_persist(m, p):
+    with m.File(p, "w") as f:
+        g = f.create_group("g")
+        for k, v in ATTR_VALUES:
+            f.attrs[k] = v
+            g.attrs[k] = v
+        f.attrs.create("created", [1, 2, 3], dtype="u2")
+    with m.File(p, "r") as f:
+        return dict(f.attrs), dict(f["g"].attrs), list(f.attrs), len(f["g"].attrs)
+
+
+add_file("attrs-persist-types", _attrs_persist)
+
+
+def _metadata_persists(m, p):
+    def meta(ds):  # (chunks only where given explicitly: not for the scalar one)
+        return (ds.shape, ds.dtype, ds.maxshape, ds.chunks if ds.shape else None, ds.fillvalue,
+                ds.compression, ds.compression_opts, ds[...])
+    with m.File(p, "w") as f:
+        for dt in DTYPES:
+            f.create_dataset(f"fill-{dt}", shape=(3, 2), dtype=dt, chunks=(2, 1), fillvalue=sample(dt)[2])
+            f.create_dataset(f"data-{dt}", data=sample(dt), chunks=(2,), maxshape=(None,))
+        f.create_dataset("gz", data=A3, chunks=(1, 5, 3), compression="gzip", compression_opts=2)
+        f.create_dataset("sc", data=np.float32(2.5))
+        f.create_dataset("zero", shape=(0, 4), dtype="i2", chunks=(1, 2), maxshape=(None, 4))
+        before = {k: meta(v) for k, v in f.items()}
+    with m.File(p, "r") as f:
+        after = {k: meta(v) for k, v in f.items()}
+    return before, after
+
+
+add_file("dataset-metadata-persists", _metadata_persists)
+
+
 # writes to a read-only file
 add_file("ro-read-ok", readonly(lambda m, f: (f["d"][...], f.attrs["a"], list(f), f.mode)))
 add_file("ro-err-create-group", readonly(lambda m, f: f.create_group("x")), raises=True, post=contents)
@@ -839,3 +899,52 @@ def test_dosna_only_njobs_rdcc(file_url):
     with mod.File(file_url, "r", njobs=2) as f:
         np.testing.assert_array_equal(f["x"][...], data, strict=True)
         np.testing.assert_array_equal(f["x"][::3, 1:20], data[::3, 1:20], strict=True)
+
+
+# ---------------------------------------------------------------------------
+# the comparator itself must be able to fail
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("h, d", [
+    (np.float32(1), np.float64(1)),
+    (np.int64(1), 1),
+    (1, 1.0),
+    (True, np.True_),
+    ("a", b"a"),
+    (np.arange(3), np.arange(3).astype("i4")),
+    (np.arange(3), np.arange(3).reshape(3, 1)),
+    (np.arange(3), [0, 1, 2]),
+    (np.array(["a"], dtype=object), np.array([b"a"], dtype=object)),
+    (np.array([1.0, np.nan]), np.array([1.0, 2.0])),
+    ((1, 2), [1, 2]),
+    ((1, 2), (1, 2, 3)),
+    ({"a": 1}, {"b": 1}),
+    (None, 0),
+])
+def test_comparator_detects_difference(h, d):
+    with pytest.raises(AssertionError):
+        assert_same_value(h, d)
+
+
+def test_comparator_accepts_equal():
+    assert_same_value(np.array([1.0, np.nan]), np.array([1.0, np.nan]))
+    assert_same_value((np.float32(np.nan), "x", [np.int8(1)]), (np.float32(np.nan), "x", [np.int8(1)]))
+
+
+def test_comparator_exception_rule():
+    assert_same_outcome(Raised(OSError()), Raised(FileNotFoundError()))  # subclass accepted
+    with pytest.raises(AssertionError):
+        assert_same_outcome(Raised(FileNotFoundError()), Raised(OSError()))  # base class refused
+    with pytest.raises(AssertionError):
+        assert_same_outcome(Raised(KeyError()), Raised(ValueError()))
+    with pytest.raises(AssertionError):
+        assert_same_outcome(Raised(KeyError()), Returned(1))
+    with pytest.raises(AssertionError):
+        assert_same_outcome(Returned(1), Raised(KeyError()))
+
+
+def test_normalize_rejects_library_objects(h5_path):
+    import h5py
+    with h5py.File(h5_path, "w") as f:
+        with pytest.raises(TypeError):
+            normalize(f.create_group("g"))
