@@ -165,6 +165,8 @@ class AttributeManager(MutableMapping):
         if dtype is not None:
             dtype = np.dtype(dtype)
         stored, record = encode_attr(data, dtype, shape)
+        if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
+            self._parent._check_writable(KeyError, "Unable to delete attribute")
         self._parent._check_writable(OSError, "Unable to create attribute")
 
         def update(attributes: dict) -> None:
@@ -177,15 +179,18 @@ class AttributeManager(MutableMapping):
     def modify(self, name, value) -> None:
         """Change an attribute's value, keeping its type when it exists (h5py semantics)."""
         name = self._check_name(name)
-        if name in self:
-            old = self[name]
-            dtype = getattr(old, "dtype", None)
-            if dtype is not None and dtype.kind != "O":
-                arr = np.asarray(value)
-                if arr.shape == np.shape(old):
-                    self.create(name, arr, dtype=dtype)
-                    return
-        self.create(name, value)
+        if name not in self:
+            self.create(name, value)
+            return
+        self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
+        old = self[name]
+        if np.shape(value) != np.shape(old):
+            raise TypeError("Shape of data is incompatible with existing attribute")
+        dtype = getattr(old, "dtype", None)
+        if dtype is not None and dtype.kind != "O":
+            self.create(name, np.asarray(value), dtype=dtype)
+        else:
+            self.create(name, value)
 
     def __delitem__(self, name) -> None:
         name = self._check_name(name)

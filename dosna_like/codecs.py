@@ -79,10 +79,7 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     _, endian = dtype_to_v3(dtype)
     chain = [{"name": "bytes", "configuration": {"endian": endian}} if endian else {"name": "bytes"}]
     if compression is None and compression_opts is not None:
-        if isinstance(compression_opts, (int, np.integer)) and not isinstance(compression_opts, bool):
-            compression = "gzip"  # h5py: a bare level implies gzip
-        else:
-            raise TypeError("Compression method must be specified")
+        raise TypeError("Compression method must be specified")
     if isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
         compression, compression_opts = "gzip", int(compression)
     if shuffle:

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .codecs import build_codecs
+from .conversion import convert_for_write
 from .metadata import RESERVED, ArrayMeta, dtype_to_v3
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
@@ -84,7 +85,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise TypeError("One of data, shape or dtype must be specified")
     if data is not None:
         if dtype is not None:
-            data = np.asarray(data, dtype=dtype)
+            data = convert_for_write(data, np.dtype(dtype))
         if shape is None:
             shape = data.shape
         else:

@@ -10,38 +10,9 @@ import numpy as np
 from . import selection
 from .base import HLObject
 from .codecs import describe
+from .conversion import convert_for_write
 from .errors import ResizeError
 from .metadata import RESERVED
-
-
-def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
-    """``value`` as an array of ``dtype``, converting as HDF5 does.
-
-    HDF5 saturates out-of-range integers and truncates floats toward zero when
-    storing into integer types, where numpy would wrap around.
-    """
-    arr = np.asarray(value)
-    if arr.dtype == dtype:
-        return arr
-    if dtype.kind in "iu" and arr.dtype.kind in "iuf":
-        info = np.iinfo(dtype)
-        if arr.dtype.kind == "f":
-            arr = np.trunc(arr)
-            arr = np.where(np.isnan(arr), 0, arr)
-            # clip in float, then map values that rounded up past the limit
-            clipped = np.clip(arr, float(info.min), float(info.max))
-            with np.errstate(invalid="ignore"):  # float(max) may round past the limit
-                out = clipped.astype(dtype)
-            out[clipped >= float(info.max)] = info.max
-            return out
-        if np.can_cast(arr.dtype, dtype):
-            return arr.astype(dtype)
-        return np.clip(arr, info.min, info.max).astype(dtype)
-    if dtype.kind == "b" and arr.dtype.kind not in "biu":
-        raise TypeError(f"No conversion path for dtype: {arr.dtype!r} to {dtype!r}")
-    if arr.dtype.kind in "USO" and dtype.kind in "biufc":
-        return arr.astype(dtype)  # ValueError for text that is not a number, as h5py
-    return arr.astype(dtype)
 
 
 class AstypeWrapper:
@@ -52,7 +23,8 @@ class AstypeWrapper:
         self._dtype = np.dtype(dtype)
 
     def __getitem__(self, key):
-        return np.asarray(self._dset[key]).astype(self._dtype)
+        out = convert_for_write(np.asarray(self._dset[key]), self._dtype)  # HDF5's conversion rules
+        return out[()] if out.ndim == 0 else out
 
     def __len__(self) -> int:
         return len(self._dset)
@@ -171,17 +143,19 @@ class Dataset(HLObject):
         if not dest.flags.writeable:
             raise TypeError("dest must be writeable")
         data = self[() if source_sel is None else source_sel]
+        target = dest[() if dest_sel is None else dest_sel]
+        if np.shape(target) != np.shape(data):
+            try:
+                np.broadcast_shapes(np.shape(data), np.shape(target))
+            except ValueError:
+                raise TypeError(f"Can't broadcast {np.shape(data)} -> {np.shape(target)}") from None
         dest[() if dest_sel is None else dest_sel] = data
 
     def iter_chunks(self, sel=None):
         """Yield, per chunk the selection touches, the slices of that part (h5py API)."""
         if not self.shape:
             raise TypeError("Chunked dataset required")
-        sel_obj = selection.select(... if sel is None else sel, self.shape)
-        if any(not isinstance(a, selection._SliceAxis) or a.step != 1 for a in sel_obj.axes) \
-                or sel_obj.points is not None:
-            raise TypeError("iter_chunks selections must be slices with step 1")
-        yield from sel_obj.chunk_slices(self._meta.chunks)
+        yield from selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.chunks)
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, key, value) -> None:

@@ -164,10 +164,6 @@ class File(Group):
         return "fsspec"
 
     @property
-    def parent(self):
-        return None
-
-    @property
     def store(self):
         """The :class:`~dosna_like.store.Store` (request counts in ``store.requests``)."""
         return self._state.store

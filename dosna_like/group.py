@@ -74,7 +74,9 @@ class Group(HLObject, MutableMapping):
             if doc is None:
                 self._state.write_doc(ancestor, group_document())
             elif doc["node_type"] != "group":
-                raise NodeExistsError(f"Unable to create {action} ({ancestor!r} is not a group)")
+                # h5py's error types differ here: TypeError for datasets, ValueError for groups
+                exc = TypeError if action == "dataset" else ValueError
+                raise exc(f"Unable to create {action}: {'/' + ancestor!r} is a dataset, not a group")
         return path
 
     def create_group(self, name, track_order=None) -> "Group":

@@ -255,12 +255,16 @@ class Selection:
             yield ChunkProjection(coords, tuple(local.T), (group,), len(group) == extent)
 
     def chunk_slices(self, chunks: Sequence[int]) -> Iterator[tuple]:
-        """Per chunk, the slices of the array covered by this (slice-only) selection."""
+        """Per chunk, the slices of the array covered by this selection (h5py's
+        ``iter_chunks``: ints count as length-1 slices; steps and lists are refused)."""
+        if self.points is not None or any(
+                isinstance(a, _ArrayAxis) or (isinstance(a, _SliceAxis) and a.step != 1) for a in self.axes):
+            raise TypeError("iter_chunks selections must be ints or slices with step 1")
         for proj in self.projections(chunks):
             out = []
             for c, cs, clen in zip(proj.chunk_coords, proj.chunk_sel, chunks):
                 base = c * clen
-                out.append(slice(base + cs.start, base + cs.stop, cs.step))
+                out.append(slice(base + cs.start, base + cs.stop, 1))
             yield tuple(out)
 
 
@@ -311,14 +315,11 @@ def _array_axis(k, n: int) -> _ArrayAxis:
     if arr.dtype.kind not in "iu":
         raise TypeError("Indexing arrays must have integer dtypes")
     arr = arr.astype(np.int64)
+    if arr.min() < -n or arr.max() >= n:
+        raise IndexError(f"Fancy indexing out of range for (0-{n - 1})")
+    arr = np.where(arr < 0, arr + n, arr)
     if np.any(np.diff(arr) <= 0):
         raise TypeError("Indexing elements must be in increasing order")
-    if arr[0] < -n or arr[-1] >= n:
-        raise IndexError(f"Fancy indexing out of range for (0-{n - 1})")
-    if arr[0] < 0:
-        arr = np.where(arr < 0, arr + n, arr)
-        if np.any(np.diff(arr) <= 0):
-            raise TypeError("Indexing elements must be in increasing order")
     return _ArrayAxis(arr)
 
 
