@@ -123,6 +123,12 @@ class ArrayIO:
         self.meta = meta
         self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
+        # chunk index of the last chunk along axes whose last chunk sticks out of the array
+        self._ragged_last = [(-(-s // c) - 1) if s % c else None for s, c in zip(meta.shape, meta.chunks)]
+
+    def _cut_by_edge(self, coords: tuple) -> bool:
+        """The chunk extends past the array's end (its padding must hold the fill value)."""
+        return any(last is not None and c == last for c, last in zip(coords, self._ragged_last))
 
     # ------------------------------------------------------------ decoding
     def key(self, coords: tuple) -> str:
@@ -218,13 +224,11 @@ class ArrayIO:
                 loaded = parallel_map(self._load, coords, njobs)
             old = dict(zip(coords, loaded))
 
-        edge = self._edge_chunks()
-
         def build(proj: ChunkProjection):
             base = old.get(proj.chunk_coords)
             if base is not None:
                 chunk = base.copy()
-            elif proj.complete and proj.chunk_coords not in edge:
+            elif proj.complete and not self._cut_by_edge(proj.chunk_coords):
                 chunk = np.empty(meta.chunks, dtype=meta.dtype)
             else:
                 chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
@@ -232,17 +236,6 @@ class ArrayIO:
             return proj.chunk_coords, chunk
 
         self._store_chunks(parallel_map(build, projs, njobs), njobs)
-
-    def _edge_chunks(self):
-        """A container answering 'is this chunk cut by the array's edge?'."""
-        last = tuple(-(-s // c) - 1 for s, c in zip(self.meta.shape, self.meta.chunks))
-        ragged = [s % c != 0 for s, c in zip(self.meta.shape, self.meta.chunks)]
-
-        class _Edge:
-            def __contains__(self, coords) -> bool:
-                return any(r and c == l for c, l, r in zip(coords, last, ragged))
-
-        return _Edge()
 
     def _store_chunks(self, chunks: list, njobs: int) -> None:
         """Encode and store (coords, chunk) pairs; fill-valued chunks are deleted instead."""

@@ -182,6 +182,8 @@ add("read-1d-step", lambda m, f: d1(f)[1:9:3])
 add("read-1d-empty-list", lambda m, f: d1(f)[[]])
 add("read-1d-list", lambda m, f: d1(f)[[0, 4, 9]])
 add("read-1d-bool", lambda m, f: d1(f)[A1 % 3 == 0])
+add("read-1d-neg-empty-slice", lambda m, f: d1(f)[-2:-100])
+add("read-empty-tuple-on-array", lambda m, f: d3(f)[()])
 add("read-1d-too-many", lambda m, f: d1(f)[1, 2], raises=True)
 add("read-scalar-empty-tuple", lambda m, f: f.create_dataset("s", data=np.float32(1.5))[()])
 add("read-scalar-ellipsis", lambda m, f: f.create_dataset("s", data=np.int16(3))[...])
@@ -450,6 +452,10 @@ add("no-compression-props", lambda m, f: (lambda ds: (ds.compression, ds.compres
     f.create_dataset("x", data=A3)))
 add("gzip-partial-writes", lambda m, f: (lambda ds: (ds.__setitem__(np.s_[1:3, ::2], 5), ds[...])[1])(
     f.create_dataset("x", data=A3, compression="gzip", chunks=(3, 2, 5))))
+for _dt in DTYPES:
+    add(f"gzip-shuffle-dtype-{_dt}", lambda m, f, dt=_dt: (lambda ds: (ds.dtype, ds[...], ds[1:4]))(
+        f.create_dataset("x", data=np.resize(sample(dt), 40).reshape(8, 5), chunks=(3, 2),
+                         compression="gzip", compression_opts=1, shuffle=True)))
 add("gzip-err-unknown", lambda m, f: f.create_dataset("x", data=A3, compression="foo"), raises=True, post=names)
 add("gzip-err-level-10", lambda m, f: f.create_dataset("x", data=A3, compression="gzip", compression_opts=10),
     raises=True, post=names)
@@ -521,6 +527,8 @@ add("ds-write-direct-sel", lambda m, f: d3(f).write_direct(np.arange(9).reshape(
                                                           np.s_[2, 3:5, 1:3]), post=full())
 add("ds-write-direct-err-shape", lambda m, f: d3(f).write_direct(np.ones((2, 2)), np.s_[:, :], np.s_[0, :, :]),
     raises=True, post=full())
+add("ds-len-method", lambda m, f: (d3(f).len(), d1(f).len()))
+add("ds-read-direct-err-noncontiguous", lambda m, f: d1(f).read_direct(np.zeros((10, 2)).T[0]), raises=True)
 add("ds-iter-chunks", lambda m, f: list(d3(f).iter_chunks()))
 add("ds-iter-chunks-sel", lambda m, f: list(d3(f).iter_chunks(np.s_[1:4, 2:5, 0:6])))
 add("ds-iter-chunks-int-sel", lambda m, f: list(d3(f).iter_chunks(np.s_[1, 2:5, 3])))
@@ -597,6 +605,15 @@ add("delitem-group-recursive", lambda m, f: (tree(f).__delitem__("a"), names(m, 
 add("delitem-recreate", lambda m, f: (tree(f).__delitem__("y"), f.create_dataset("y", data=[7]), f["y"][...])[2])
 add("delitem-relative", lambda m, f: (tree(f)["a"].__delitem__("b/c"), names(m, f))[1])
 add("delitem-err-missing", lambda m, f: tree(f).__delitem__("nope"), raises=True, post=names)
+add("delitem-recreate-dataset-no-stale-chunks", lambda m, f: (
+    f.create_dataset("x", data=np.arange(10), chunks=(3,)), f["x"].attrs.__setitem__("k", 1), f.__delitem__("x"),
+    (lambda ds: (ds[...], dict(ds.attrs)))(f.create_dataset("x", shape=(10,), dtype="i8", chunks=(3,))))[3])
+add("delitem-recreate-group-empty", lambda m, f: (
+    tree(f).__delitem__("a"), (lambda g: (list(g), dict(g.attrs), names(m, f)))(f.create_group("a")))[1])
+add("delitem-recreate-group-as-dataset", lambda m, f: (
+    tree(f).__delitem__("a"), f.create_dataset("a", data=[1.0]), f["a"][...], names(m, f))[2:])
+add("names-unicode-and-spaces", lambda m, f: (f.create_group("grüße/with space").name,
+                                              f.create_dataset("µ data", data=[1]).name, list(f), names(m, f)))
 add("iter-sorted", lambda m, f: ([f.create_group(n) for n in ["b", "A", "a", "_", "10", "9", "a0", "B1"]], list(f))[1])
 add("iter-mixed", lambda m, f: list(tree(f)))
 add("len", lambda m, f: (len(tree(f)), len(f["a"]), len(f["a/b/c"])))

@@ -18,6 +18,7 @@ function (datasets get unique names) to keep the runtime modest.
 from __future__ import annotations
 
 import itertools
+import os
 
 import h5py
 import numpy as np
@@ -45,6 +46,13 @@ SETTINGS = dict(deadline=None,
 
 DTYPES = ["i2", "i8", "u1", "f4", "f8"]
 
+# DIFF_HYPOTHESIS_SCALE=10 for a deeper (slower) search
+_SCALE = float(os.environ.get("DIFF_HYPOTHESIS_SCALE", "1"))
+
+
+def examples(n):
+    return max(1, int(n * _SCALE))
+
 
 class Pair:
     """An open h5py file and an open dosna_like file, plus a name counter."""
@@ -59,6 +67,12 @@ class Pair:
         note(f"create_dataset({name!r}, data=<{data.dtype} {data.shape}>, {kw})")
         return (self.h.create_dataset(name, data=data, **kw),
                 self.d.create_dataset(name, data=data, **kw))
+
+    def create_empty(self, shape, dtype, **kw):
+        name = f"ds{next(self._n)}"
+        note(f"create_dataset({name!r}, shape={shape}, dtype={dtype!r}, {kw})")
+        return (self.h.create_dataset(name, shape=shape, dtype=dtype, **kw),
+                self.d.create_dataset(name, shape=shape, dtype=dtype, **kw))
 
     def close(self):
         self.h.close()
@@ -204,7 +218,7 @@ def value_for(draw, sel_shape, dtype, broadcast):
 # properties
 # ---------------------------------------------------------------------------
 
-@settings(max_examples=70, **SETTINGS)
+@settings(max_examples=examples(70), **SETTINGS)
 @given(data=st.data())
 def test_read_selection(pair, data):
     shape, chunks, dtype = data.draw(specs(), label="shape, chunks, dtype")
@@ -219,7 +233,7 @@ def test_read_selection(pair, data):
         assert_same_outcome(h, d, f"read {key!r}")
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=examples(30), **SETTINGS)
 @given(data=st.data())
 def test_read_mask(pair, data):
     shape, chunks, dtype = data.draw(specs(), label="shape, chunks, dtype")
@@ -242,13 +256,21 @@ def test_read_mask(pair, data):
     assert_same_value(ref, hds[...], "numpy vs h5py")
 
 
-@settings(max_examples=70, **SETTINGS)
+@settings(max_examples=examples(70), **SETTINGS)
 @given(data=st.data())
 def test_write_selection(pair, data):
     shape, chunks, dtype = data.draw(specs(), label="shape, chunks, dtype")
-    base = base_array(shape, dtype)
-    hds, dds = pair.create(base, chunks=chunks)
-    ref = base.copy()
+    compression = data.draw(st.sampled_from([None, None, "gzip"]), label="compression")
+    if data.draw(st.booleans(), label="start empty"):
+        # never-written chunks must read as the fill value
+        fill = data.draw(st.sampled_from([None, 7]), label="fillvalue")
+        hds, dds = pair.create_empty(shape, dtype, chunks=chunks, fillvalue=fill, compression=compression)
+        ref = np.full(shape, 0 if fill is None else fill, dtype=dtype)
+    else:
+        ref = base_array(shape, dtype)
+        hds, dds = pair.create(ref, chunks=chunks, compression=compression)
+        ref = ref.copy()
+    assert_same_value(hds[...], dds[...], "before writes")
     for _ in range(2):
         key, comps = data.draw(selections(shape), label="key")
         fancy = any(not isinstance(c, (int, np.integer, slice)) for c in comps)
@@ -309,7 +331,7 @@ def invalid_selections(draw, shape):
     return tuple(key)
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=examples(60), **SETTINGS)
 @given(data=st.data())
 def test_invalid_selection_error_types(pair, data):
     shape, chunks, dtype = data.draw(specs(max_dim=4), label="shape, chunks, dtype")
@@ -325,7 +347,7 @@ def test_invalid_selection_error_types(pair, data):
     assert_same_value(hds[...], dds[...], "dataset unchanged after failed write")
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=examples(30), **SETTINGS)
 @given(data=st.data())
 def test_resize(pair, data):
     shape, chunks, dtype = data.draw(specs(max_ndim=3), label="shape, chunks, dtype")
@@ -364,7 +386,7 @@ def full_rank_slices(draw, shape):
     return tuple(key)
 
 
-@settings(max_examples=30, **SETTINGS)
+@settings(max_examples=examples(30), **SETTINGS)
 @given(data=st.data())
 def test_iter_chunks(pair, data):
     shape, chunks, dtype = data.draw(specs(max_ndim=3), label="shape, chunks, dtype")
