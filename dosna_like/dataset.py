@@ -107,7 +107,11 @@ class Dataset(HLObject):
     # -------------------------------------------------------------- reading
     def __getitem__(self, key):
         io = self._io
-        sel = selection.select(key, io.meta.shape)
+        meta = io.meta
+        hit = selection.basic_single_chunk(key, meta.shape, meta.chunks)
+        if hit is not None:
+            return io.read_chunk_part(*hit)
+        sel = selection.select(key, meta.shape)
         out = io.read(sel, self.njobs)
         if sel.shape == () and not (key is Ellipsis and io.meta.shape == ()):
             return out[()]  # h5py returns numpy scalars for all-int keys and ds[()]

@@ -154,6 +154,14 @@ class ArrayIO:
         return chunk
 
     # --------------------------------------------------------------- reads
+    def read_chunk_part(self, coords: tuple, local: tuple):
+        """``chunk[local]`` of one chunk, copied (fill values when it is not stored)."""
+        chunk = self._load(coords)
+        if chunk is None:
+            shape = tuple(s.stop - s.start for s in local if type(s) is slice)
+            return np.full(shape, self.meta.fill_value, dtype=self.meta.dtype)[()]
+        return chunk[local].copy()
+
     def read(self, sel: Selection, njobs: int) -> np.ndarray:
         """The selection's values as an array shaped ``sel.shape`` (int axes dropped)."""
         meta = self.meta

@@ -268,6 +268,40 @@ class Selection:
             yield tuple(out)
 
 
+def basic_single_chunk(key, shape: tuple, chunks: tuple):
+    """The hot path of small reads, without building a Selection.
+
+    For a key of one int or unit-step slice per axis that stays inside one
+    chunk, returns (chunk coords, key into that chunk); ``chunk[key]`` is then
+    exactly h5py's result (ints drop their axis).  Anything else - including
+    every invalid key, whose error the general path raises - returns None.
+    """
+    if type(key) is not tuple or len(key) != len(shape):
+        return None
+    coords, local = [], []
+    for k, n, c in zip(key, shape, chunks):
+        kind = type(k)
+        if kind is int:
+            if k < 0:
+                k += n
+            if not 0 <= k < n:
+                return None
+            q, r = divmod(k, c)
+            local.append(r)
+        elif kind is slice:
+            start, stop, step = k.indices(n)
+            if step != 1 or stop <= start:
+                return None
+            q = start // c
+            if (stop - 1) // c != q:
+                return None
+            local.append(slice(start - q * c, stop - q * c))
+        else:
+            return None
+        coords.append(q)
+    return tuple(coords), tuple(local)
+
+
 # ------------------------------------------------------------- key parsing
 def _expand_key(key, ndim: int) -> list:
     if not isinstance(key, tuple):
