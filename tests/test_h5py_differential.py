@@ -353,6 +353,9 @@ add("astype-i1-saturates",
 add("astype-slice",
     lambda m, f: d3(f).astype("f4")[1:3, 0, ::2])
 add("asarray-dtype", lambda m, f: np.asarray(d3(f), dtype="f4"))
+add("asarray-dtype-saturates", lambda m, f: np.asarray(f.create_dataset("x", data=np.array([300, -300, 1])), dtype="i1"))
+add("asarray-dtype-f8-to-u1", lambda m, f: np.asarray(f.create_dataset("x", data=np.array([-5.5, 300.2, 2.7])),
+                                                      dtype="u1"))
 
 
 # ---------------------------------------------------------------------------
@@ -456,6 +459,12 @@ for _dt in DTYPES:
     add(f"gzip-shuffle-dtype-{_dt}", lambda m, f, dt=_dt: (lambda ds: (ds.dtype, ds[...], ds[1:4]))(
         f.create_dataset("x", data=np.resize(sample(dt), 40).reshape(8, 5), chunks=(3, 2),
                          compression="gzip", compression_opts=1, shuffle=True)))
+add("gzip-opts-float", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts))(
+    f.create_dataset("x", data=A3, compression="gzip", compression_opts=4.0)))
+add("gzip-opts-numpy-int", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts))(
+    f.create_dataset("x", data=A3, compression="gzip", compression_opts=np.int64(3))))
+add("gzip-err-uppercase-name", lambda m, f: f.create_dataset("x", data=A3, compression="GZIP"), raises=True,
+    post=names)
 add("gzip-err-unknown", lambda m, f: f.create_dataset("x", data=A3, compression="foo"), raises=True, post=names)
 add("gzip-err-level-10", lambda m, f: f.create_dataset("x", data=A3, compression="gzip", compression_opts=10),
     raises=True, post=names)
@@ -682,6 +691,7 @@ ATTR_VALUES = [
 for _id, _val in ATTR_VALUES:
     add(f"attr-{_id}", attr_roundtrip(_val))
 
+add("attr-np-bytes", attr_roundtrip(np.bytes_(b"ab")))
 add("attr-overwrite-type", lambda m, f: (f.attrs.__setitem__("a", 1), f.attrs.__setitem__("a", "s"), f.attrs["a"])[2])
 add("attr-overwrite-shape", lambda m, f: (f.attrs.__setitem__("a", [1]), f.attrs.__setitem__("a", [1.5, 2]),
                                           f.attrs["a"])[2])
@@ -752,6 +762,7 @@ add_file("file-err-r-missing", lambda m, p: m.File(p, "r"), raises=True)
 add_file("file-err-rplus-missing", lambda m, p: m.File(p, "r+"), raises=True)
 add_file("file-err-default-mode-missing", lambda m, p: m.File(p), raises=True)
 add_file("file-err-invalid-mode", lambda m, p: m.File(p, "z"), raises=True)
+add_file("file-err-mode-None", lambda m, p: m.File(populate(m, p), None), raises=True)
 add_file("file-err-invalid-mode-rw", lambda m, p: m.File(p, "rw"), raises=True)
 add_file("file-err-wminus-existing", lambda m, p: m.File(populate(m, p), "w-"), raises=True, post=contents)
 add_file("file-err-x-existing", lambda m, p: m.File(populate(m, p), "x"), raises=True, post=contents)
