@@ -63,7 +63,10 @@ def _as_text(x) -> str | None:
 
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
-    if isinstance(value, (str, bytes, np.str_, np.bytes_)) and dtype is None and shape is None:
+    if isinstance(value, np.bytes_) and dtype is None and shape is None:
+        # numpy's fixed-length bytes stay bytes in h5py; Python bytes read back as str
+        return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
+    if isinstance(value, (str, bytes, np.str_)) and dtype is None and shape is None:
         text = _as_text(value)
         if text is None:
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
@@ -100,6 +103,8 @@ def decode_attr(value, record: dict | None):
         return arr.reshape(record["shape"])
     if kind == "bytes":
         return base64.b64decode(value)
+    if kind == "np.bytes_":
+        return np.bytes_(base64.b64decode(value))
     arr = _from_json(value, np.dtype(record["dtype"]), tuple(record["shape"]))
     return arr[()] if arr.ndim == 0 else arr
 

@@ -25,7 +25,8 @@ _BLOSC_SHUFFLE_NAME = {v: k for k, v in _BLOSC_SHUFFLE.items()}
 # ------------------------------------------------------ h5py keywords -> codecs
 def _gzip_level(opts) -> int:
     level = 4 if opts is None else opts
-    if not isinstance(level, (int, np.integer)) or isinstance(level, bool) or not 0 <= level <= 9:
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)) \
+            or level != int(level) or not 0 <= level <= 9:
         raise ValueError(f"GZIP setting must be an integer from 0-9, not {opts!r}")
     return int(level)
 
@@ -90,7 +91,7 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     if isinstance(compression, Codec):
         chain.append(_codec_object(compression))
     elif isinstance(compression, str):
-        chain.append(_named_codec(compression.lower(), compression_opts, dtype))
+        chain.append(_named_codec(compression, compression_opts, dtype))
     else:
         raise TypeError(f"compression must be a name, a gzip level or a numcodecs codec, not {compression!r}")
     return chain

@@ -100,7 +100,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle
     if shape == ():
-        if chunks not in (None, True, False) or maxshape != ():
+        if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32:
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
     elif chunks in (None, True, False):

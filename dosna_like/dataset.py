@@ -119,7 +119,7 @@ class Dataset(HLObject):
 
     def __array__(self, dtype=None, copy=None):
         out = np.asarray(self[...])
-        return out if dtype is None else out.astype(dtype)
+        return out if dtype is None else convert_for_write(out, np.dtype(dtype))
 
     def __len__(self) -> int:
         shape = self.shape

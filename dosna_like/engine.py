@@ -205,37 +205,29 @@ class ArrayIO:
             parallel_map(place, projs, njobs)
             return
         # Async stores (S3...): many GETs in flight per window, decode in the pool.
-        window = max(self.store.io_concurrency, 4 * njobs)
-        for i in range(0, len(projs), window):
-            batch = projs[i:i + window]
+        for batch in self._windows(projs, njobs):
             raws = self.store.get_many([self.key(p.chunk_coords) for p in batch])
             parallel_map(lambda p: place(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs)
 
     # -------------------------------------------------------------- writes
     def write(self, sel: Selection, value: np.ndarray, njobs: int) -> None:
-        """Write ``value`` (already converted and shaped ``sel.mshape``) into the selection."""
+        """Write ``value`` (already converted and shaped ``sel.mshape``) into the selection.
+
+        Each chunk is built, encoded and stored by one worker, so memory holds a
+        few chunks per worker rather than a copy of everything written.  A chunk
+        the selection covers completely is not read first.
+        """
         meta = self.meta
         if meta.shape == ():
             self._store_chunks([((), np.array(value, dtype=meta.dtype).reshape(()))], njobs)
             return
         projs = list(sel.projections(meta.chunks))
-        if not projs:
-            return
-        partial = [p for p in projs if not p.complete]
-        old = {}
-        if partial:
-            coords = [p.chunk_coords for p in partial]
-            if self.store._async:
-                raws = self.store.get_many([self.key(c) for c in coords if self.cache.get(c) is None])
-                loaded = parallel_map(lambda c: self._load(c, raws.get(self.key(c)), False), coords, njobs)
-            else:
-                loaded = parallel_map(self._load, coords, njobs)
-            old = dict(zip(coords, loaded))
 
-        def build(proj: ChunkProjection):
-            base = old.get(proj.chunk_coords)
-            if base is not None:
-                chunk = base.copy()
+        def build(proj: ChunkProjection, old=None, fetch=True):
+            if not proj.complete:
+                old = self._load(proj.chunk_coords, old, fetch)
+            if old is not None:
+                chunk = old.copy()
             elif proj.complete and not self._cut_by_edge(proj.chunk_coords):
                 chunk = np.empty(meta.chunks, dtype=meta.dtype)
             else:
@@ -243,26 +235,50 @@ class ArrayIO:
             chunk[proj.chunk_sel] = value[proj.out_sel]
             return proj.chunk_coords, chunk
 
-        self._store_chunks(parallel_map(build, projs, njobs), njobs)
+        if not self.store._async:
+            parallel_map(lambda p: self._store_one(*build(p)), projs, njobs)
+            return
+        # Async stores: per window, fetch the partial chunks at once, then build
+        # and encode in the pool, then store the window in one concurrent batch.
+        for batch in self._windows(projs, njobs):
+            wanted = [self.key(p.chunk_coords) for p in batch
+                      if not p.complete and self.cache.get(p.chunk_coords) is None]
+            raws = self.store.get_many(wanted)
+            self._store_chunks(
+                parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
+                njobs)
+
+    def _windows(self, projs: list, njobs: int):
+        window = max(self.store.io_concurrency, 4 * njobs)
+        for i in range(0, len(projs), window):
+            yield projs[i:i + window]
+
+    def _encode(self, chunk: np.ndarray):
+        """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""
+        return None if is_fill(chunk, self.fill_bits) else self.codec.encode(chunk)
+
+    def _remember(self, coords: tuple, chunk: np.ndarray, raw) -> None:
+        if raw is None:
+            self.cache.discard(coords)
+        else:
+            chunk.flags.writeable = False
+            self.cache.put(coords, chunk)
+
+    def _store_one(self, coords: tuple, chunk: np.ndarray) -> None:
+        raw = self._encode(chunk)
+        if raw is None:
+            self.store.delete(self.key(coords))
+        else:
+            self.store.set(self.key(coords), raw)
+        self._remember(coords, chunk, raw)
 
     def _store_chunks(self, chunks: list, njobs: int) -> None:
-        """Encode and store (coords, chunk) pairs; fill-valued chunks are deleted instead."""
-
-        def encode(item):
-            coords, chunk = item
-            if is_fill(chunk, self.fill_bits):
-                return coords, chunk, None
-            return coords, chunk, self.codec.encode(chunk)
-
-        encoded = parallel_map(encode, chunks, njobs)
+        """Encode (coords, chunk) pairs in the pool, then store them in one batch."""
+        encoded = parallel_map(lambda item: (*item, self._encode(item[1])), chunks, njobs)
         self.store.set_many({self.key(c): raw for c, _, raw in encoded if raw is not None})
         self.store.delete_many([self.key(c) for c, _, raw in encoded if raw is None])
         for coords, chunk, raw in encoded:
-            if raw is None:
-                self.cache.discard(coords)
-            else:
-                chunk.flags.writeable = False
-                self.cache.put(coords, chunk)
+            self._remember(coords, chunk, raw)
 
     def drop_outside(self, new_shape: tuple) -> None:
         """Before a shrink: delete chunks outside ``new_shape`` and blank the cut parts."""

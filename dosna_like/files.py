@@ -116,8 +116,6 @@ class File(Group):
         unknown = set(kwds) - _IGNORED_KWARGS
         if unknown:
             raise TypeError(f"File() got unexpected keyword arguments {sorted(unknown)}")
-        if mode is None:
-            mode = "r"
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
         if njobs is not None and (not isinstance(njobs, int) or njobs < 1):
