@@ -31,10 +31,17 @@ def _free_port() -> int:
 
 
 class LocalS3:
-    """A moto server subprocess bound to the loopback interface."""
+    """A moto server subprocess bound to the loopback interface.
 
-    def __init__(self, port: int | None = None):
+    With ``require_auth=True`` the server checks request signatures (moto's
+    IAM emulation): call :meth:`make_credentials` once to get a working key.
+    """
+
+    _SETUP_CALLS = 3  # unauthenticated calls make_credentials needs
+
+    def __init__(self, port: int | None = None, require_auth: bool = False):
         self.port = port or _free_port()
+        self.require_auth = require_auth
         self.endpoint_url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen | None = None
 
@@ -50,9 +57,12 @@ class LocalS3:
                 "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"}}
 
     def start(self, timeout: float = 30.0) -> "LocalS3":
+        env = dict(os.environ)
+        if self.require_auth:
+            env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self._SETUP_CALLS)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -66,10 +76,25 @@ class LocalS3:
         self.stop()
         raise RuntimeError(f"moto server did not answer on {self.endpoint_url} within {timeout} s")
 
-    def create_bucket(self, name: str) -> None:
+    def make_credentials(self) -> dict:
+        """A new IAM user allowed everything; returns s3fs storage_options for it."""
+        import json
+
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.endpoint_url, region_name="us-east-1",
+                           aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam.create_user(UserName="dosna")
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="dosna", PolicyName="all", PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName="dosna")["AccessKey"]
+        return {"key": key["AccessKeyId"], "secret": key["SecretAccessKey"],
+                "client_kwargs": {"endpoint_url": self.endpoint_url, "region_name": "us-east-1"}}
+
+    def create_bucket(self, name: str, storage_options: dict | None = None) -> None:
         import s3fs
 
-        fs = s3fs.S3FileSystem(**self.storage_options)
+        fs = s3fs.S3FileSystem(**(storage_options or self.storage_options))
         fs.call_s3("create_bucket", Bucket=name)  # us-east-1 takes no LocationConstraint
         fs.invalidate_cache()
 

@@ -105,6 +105,20 @@ def test_unreachable_endpoint_is_os_error_in_bounded_time():
     assert time.monotonic() - start < 60
 
 
+def test_bad_credentials_are_permission_error():
+    from backends.s3_local import LocalS3
+
+    with LocalS3(require_auth=True) as server:
+        good = server.make_credentials()
+        server.create_bucket("guarded", good)
+        with dosna_like.File("s3://guarded/run.h5", "w", storage_options=good) as f:
+            f["x"] = np.arange(3)
+        with pytest.raises(PermissionError):
+            dosna_like.File("s3://guarded/run.h5", "r", storage_options=dict(good, secret="wrong"))
+        with dosna_like.File("s3://guarded/run.h5", "r", storage_options=good) as f:
+            np.testing.assert_array_equal(f["x"][...], np.arange(3))
+
+
 def test_storage_options_and_chained_cache_urls(s3_server, s3_url, tmp_path):
     data = np.arange(100, dtype="i8").reshape(10, 10)
     with dosna_like.File(s3_url, "w", storage_options=s3_server.storage_options) as f:
@@ -115,3 +129,20 @@ def test_storage_options_and_chained_cache_urls(s3_server, s3_url, tmp_path):
                                                       "simplecache": {"cache_storage": str(tmp_path)}}) as f:
         np.testing.assert_array_equal(f["x"][...], data)
         assert f.attrs["who"] == "s3"
+
+
+def test_credentials_from_an_aws_profile(s3_server, tmp_path, monkeypatch):
+    creds = tmp_path / "credentials"
+    creds.write_text("[dosna-test]\naws_access_key_id = from-profile\naws_secret_access_key = from-profile\n")
+    config = tmp_path / "config"
+    config.write_text(f"[profile dosna-test]\nregion = us-east-1\nendpoint_url = {s3_server.endpoint_url}\n")
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "dosna-test")
+    url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:8]}/profile.h5"
+    with dosna_like.File(url, "w", storage_options={"skip_instance_cache": True}) as f:
+        f["x"] = np.arange(4)  # reaches the endpoint only through the profile's endpoint_url
+    with dosna_like.File(url, "r", storage_options={"skip_instance_cache": True}) as f:
+        np.testing.assert_array_equal(f["x"][...], np.arange(4))
