@@ -271,16 +271,25 @@ class Selection:
 def basic_single_chunk(key, shape: tuple, chunks: tuple):
     """The hot path of small reads, without building a Selection.
 
-    For a key of one int or unit-step slice per axis that stays inside one
-    chunk, returns (chunk coords, key into that chunk); ``chunk[key]`` is then
-    exactly h5py's result (ints drop their axis).  Anything else - including
-    every invalid key, whose error the general path raises - returns None.
+    For a key of ints and unit-step slices (trailing axes may be left out)
+    that stays inside one chunk, returns (chunk coords, key into that chunk);
+    ``chunk[key]`` is then exactly h5py's result (ints drop their axis).
+    Anything else - including every invalid key, whose error the general
+    path raises - returns None.
     """
-    if type(key) is not tuple or len(key) != len(shape):
-        return None
+    if type(key) is not tuple:
+        if type(key) is not int:
+            return None
+        key = (key,)
+    if len(key) != len(shape):
+        if len(key) > len(shape):
+            return None
+        key = key + (slice(None),) * (len(shape) - len(key))
     coords, local = [], []
     for k, n, c in zip(key, shape, chunks):
         kind = type(k)
+        if kind is not int and kind is not slice and isinstance(k, np.integer):
+            k, kind = int(k), int
         if kind is int:
             if k < 0:
                 k += n
