@@ -88,10 +88,10 @@ def dosna_module():
     return _DOSNA
 
 
-# Store kinds these differential tests run on.  S3 is out of their scope for
-# now (slow, and covered by the API tests); opt in with
-# DIFF_STORE_KINDS=memory,local,s3.
-STORE_KINDS = [k for k in os.environ.get("DIFF_STORE_KINDS", "memory,local").split(",") if k]
+# Store kinds these differential tests run on: every kind, S3 included (the
+# real local endpoint over HTTP).  DIFF_STORE_KINDS=memory,local narrows a
+# local run; CI always runs all three.
+STORE_KINDS = [k for k in os.environ.get("DIFF_STORE_KINDS", "memory,local,s3").split(",") if k]
 
 
 # --------------------------------------------------------------------------

@@ -34,7 +34,7 @@ except ImportError:
 
 @pytest.fixture(params=STORE_KINDS)
 def store_kind(request) -> str:
-    """Overrides conftest's: restrict to diffcase.STORE_KINDS (no S3 by default)."""
+    """Overrides conftest's: restrict to diffcase.STORE_KINDS (all three by default)."""
     return request.param
 
 CASES: list[Case] = []
