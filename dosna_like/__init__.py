@@ -9,8 +9,9 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .attrs import AttributeManager
+from .cluster import Cluster, Pool, auto_init
 from .dataset import Dataset
 from .files import File
 from .group import Group
 
-__all__ = ["AttributeManager", "Dataset", "File", "Group", "__version__"]
+__all__ = ["AttributeManager", "Cluster", "Dataset", "File", "Group", "Pool", "__version__", "auto_init"]

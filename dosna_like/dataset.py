@@ -9,6 +9,7 @@ import numpy as np
 
 from . import selection
 from .base import HLObject
+from .chunk_access import ChunkAccess
 from .codecs import describe
 from .conversion import convert_for_write
 from .errors import ResizeError
@@ -34,7 +35,7 @@ class AstypeWrapper:
         return np.asarray(out, dtype=dtype)
 
 
-class Dataset(HLObject):
+class Dataset(ChunkAccess, HLObject):
     """A chunked N-d array with h5py's ``Dataset`` API."""
 
     @property

@@ -1,0 +1,227 @@
+"""Chunk-level access to a dataset, as DosNa's ``Dataset`` offered it.
+
+DosNa exposed its chunk grid so that analysis code could work chunk by chunk:
+``chunk_grid``, ``chunk_size``, ``total_chunks``, ``get_chunk_data``,
+``set_chunk_data``, ``has_chunk``, ``del_chunk``, ``clear`` and the
+chunk-parallel ``map``, ``apply`` and ``clone``.  :class:`ChunkAccess` adds them
+to :class:`~dosna_like.dataset.Dataset`, built only on the engine's primitives
+(:class:`~dosna_like.engine.ArrayIO` and :func:`~dosna_like.engine.parallel_map`),
+so the chunk cache, the fill-value rule (a chunk equal to the fill value is not
+stored) and the padding of edge chunks stay the engine's business.
+
+Chunk indices are tuples with one int per axis (an int is accepted for 1-D
+datasets); negative indices count from the end as in numpy.  Chunks at the
+array's edge are returned and written as their in-bounds part only, as DosNa did.
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import numcodecs
+import numpy as np
+
+from .codecs import SUPPORTED
+from .conversion import convert_for_write
+from .engine import parallel_map
+
+
+def _check_index_entry(value) -> int:
+    """One chunk-index entry as an int (TypeError for bools, floats, slices...)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"chunk indices must be integers, not {type(value).__name__}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"chunk indices must be integers, not {type(value).__name__}") from None
+
+
+class ChunkAccess:
+    """DosNa's chunk-level API, mixed into ``Dataset``.
+
+    Expects the host class to provide ``_io`` (the dataset's ``ArrayIO``),
+    ``njobs``, ``parent``, ``shape``, ``dtype`` and ``_check_writable``.
+    """
+
+    # ---------------------------------------------------------- the grid
+    @property
+    def chunk_size(self):
+        """The chunk shape: DosNa's name for h5py's ``chunks``."""
+        return self.chunks
+
+    @property
+    def chunk_grid(self) -> tuple:
+        """Number of chunks along each axis (DosNa's ``chunk_grid``); ``()`` for scalars."""
+        meta = self._io.meta
+        return tuple(-(-s // c) for s, c in zip(meta.shape, meta.chunks))
+
+    @property
+    def total_chunks(self) -> int:
+        """How many chunks the grid holds, stored or not (1 for a scalar dataset)."""
+        return math.prod(self.chunk_grid)
+
+    def _chunk_coords(self, idx) -> tuple:
+        """``idx`` as non-negative chunk coordinates, checked like a numpy index.
+
+        Wrong rank is a ValueError (as ``np.ravel_multi_index``), a non-integer
+        entry a TypeError, and an index outside the grid an IndexError.
+        """
+        grid = self.chunk_grid
+        if isinstance(idx, np.ndarray):
+            idx = idx.tolist()
+        if not isinstance(idx, (tuple, list)):
+            idx = (idx,)
+        if len(idx) != len(grid):
+            raise ValueError(f"chunk index {idx!r} has {len(idx)} entries; the dataset has {len(grid)} axes")
+        coords = []
+        for axis, (value, n) in enumerate(zip(idx, grid)):
+            i = _check_index_entry(value)
+            if not -n <= i < n:
+                raise IndexError(f"chunk index {i} is out of range for axis {axis} with {n} chunks")
+            coords.append(i + n if i < 0 else i)
+        return tuple(coords)
+
+    def _in_bounds(self, coords: tuple) -> tuple:
+        """Slices of a stored chunk that lie inside the array (DosNa's local chunk bounds).
+
+        The trailing ``...`` keeps the result a view for 0-d (scalar) datasets too.
+        """
+        meta = self._io.meta
+        return tuple(slice(0, min(c, s - i * c)) for i, c, s in zip(coords, meta.chunks, meta.shape)) + (...,)
+
+    def chunk_bounds(self, idx) -> tuple:
+        """The slices of the dataset that chunk ``idx`` holds (DosNa's global chunk bounds)."""
+        coords = self._chunk_coords(idx)
+        meta = self._io.meta
+        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, meta.chunks, meta.shape))
+
+    # --------------------------------------------------------- one chunk
+    def get_chunk_data(self, idx, slices=None):
+        """The in-bounds values of chunk ``idx``, or ``[slices]`` of them (a copy).
+
+        Mirrors DosNa's ``get_chunk_data(idx, slices=None)``: ``slices`` index
+        the chunk as numpy would; a chunk that is not stored reads as the
+        fill value.
+        """
+        coords = self._chunk_coords(idx)
+        io = self._io
+        chunk = io._load(coords)
+        if chunk is None:
+            chunk = np.full(io.meta.chunks, io.meta.fill_value, dtype=io.meta.dtype)
+        part = chunk[self._in_bounds(coords)]
+        out = part if slices is None else part[slices]
+        return out.copy() if isinstance(out, np.ndarray) else out
+
+    def set_chunk_data(self, idx, values, slices=None) -> None:
+        """Write ``values`` into chunk ``idx`` (its in-bounds part, or ``[slices]`` of it).
+
+        Mirrors DosNa's ``set_chunk_data(idx, values, slices=None)``.  Without
+        ``slices`` the whole chunk is replaced, so it is not read first; values
+        broadcast and convert as in ``Dataset.__setitem__`` (HDF5's conversion).
+        """
+        self._check_writable(OSError, "Can't write data")
+        self._write_chunk(self._io, self._chunk_coords(idx), values, slices)
+
+    def _write_chunk(self, io, coords: tuple, values, slices=None) -> None:
+        meta = io.meta
+        values = convert_for_write(values, meta.dtype)
+        old = io._load(coords) if slices is not None else None
+        # the padding past the array's edge must hold the fill value
+        chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype) if old is None else old.copy()
+        part = chunk[self._in_bounds(coords)]
+        if slices is None:
+            part[...] = values
+        else:
+            part[slices] = values
+        io._store_one(coords, chunk)
+
+    def has_chunk(self, idx) -> bool:
+        """Whether chunk ``idx`` is stored (DosNa's ``has_chunk``).
+
+        A chunk equal to the fill value is never stored: it reads as fill.
+        """
+        io = self._io
+        return io.store.exists(io.key(self._chunk_coords(idx)))
+
+    def del_chunk(self, idx) -> None:
+        """Delete chunk ``idx``: it reads as the fill value again (DosNa's ``del_chunk``)."""
+        self._check_writable(OSError, "Can't write data")
+        coords = self._chunk_coords(idx)
+        io = self._io
+        io.store.delete(io.key(coords))
+        io.cache.discard(coords)
+
+    def clear(self) -> None:
+        """Delete every chunk, so the whole dataset reads as its fill value (DosNa's ``clear``)."""
+        self._check_writable(OSError, "Can't write data")
+        io = self._io
+        prefix = io.key(())  # '<path>/c', the root of the chunk keys
+        keys = [k for k in io.store.list_keys(prefix) if k == prefix or k.startswith(prefix + "/")]
+        io.store.delete_many(keys)
+        io.cache.clear()
+
+    # ------------------------------------------------- chunk by chunk
+    def _all_coords(self) -> list:
+        return [tuple(int(i) for i in c) for c in np.ndindex(*self.chunk_grid)]
+
+    def apply(self, func) -> None:
+        """Replace every chunk's data by ``func(data)``, chunks in parallel (DosNa's ``apply``).
+
+        ``func`` gets each chunk's in-bounds values and returns the new values
+        (same shape, or broadcastable to it), converted to the dataset's dtype.
+        Runs in ``njobs`` threads.
+        """
+        self._check_writable(OSError, "Can't write data")
+        io = self._io
+        parallel_map(lambda c: self._write_chunk(io, c, func(self.get_chunk_data(c))),
+                     self._all_coords(), self.njobs)
+
+    def map(self, func, output_name, dtype=None):
+        """A new dataset ``output_name`` holding ``func(data)`` of every chunk (DosNa's ``map``).
+
+        The output sits beside this dataset (``output_name`` is resolved in
+        its parent group; a leading '/' makes it absolute), with the same
+        shape, chunks, compression and fill value.  Its dtype is ``dtype`` if
+        given, else that of ``func``'s result on the first chunk when it is a
+        numpy array or scalar, else this dataset's.  Chunks run in parallel in
+        ``njobs`` threads; returns the new dataset.
+        """
+        coords = self._all_coords()
+        first = func(self.get_chunk_data(coords[0])) if coords else None
+        if dtype is None:
+            dtype = first.dtype if isinstance(first, (np.ndarray, np.generic)) else self.dtype
+        out = self.clone(output_name, dtype=dtype)
+        out_io = out._io
+        if coords:
+            out._write_chunk(out_io, coords[0], first)
+        parallel_map(lambda c: out._write_chunk(out_io, c, func(self.get_chunk_data(c))),
+                     coords[1:], out.njobs)
+        return out
+
+    def clone(self, output_name, dtype=None):
+        """An empty dataset like this one (DosNa's ``clone``): same shape, chunks,
+        maxshape, compression, shuffle, fletcher32 and fill value.
+
+        ``output_name`` is resolved in this dataset's parent group; ``dtype``
+        changes the element type (the fill value is converted to it).  The clone
+        keeps this handle's own ``njobs`` setting, if it has one.
+        """
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        out = self.parent.create_dataset(
+            output_name, shape=self.shape, dtype=dtype,
+            chunks=self.chunks if self.shape else None,
+            maxshape=self.maxshape if self.shape else None,
+            fillvalue=convert_for_write(np.asarray(self.fillvalue), dtype)[()],
+            fletcher32=self.fletcher32 or None,
+            **self._compression_kwargs(),
+        )
+        out._njobs = self._njobs
+        return out
+
+    def _compression_kwargs(self) -> dict:
+        """``create_dataset`` keywords that rebuild this dataset's codecs (for any dtype)."""
+        compression, opts = self.compression, self.compression_opts
+        if compression is not None and compression not in SUPPORTED:
+            # a numcodecs codec given as an object: rebuild the object from its config
+            compression, opts = numcodecs.get_codec({"id": compression, **(opts or {})}), None
+        return {"compression": compression, "compression_opts": opts, "shuffle": self.shuffle or None}
