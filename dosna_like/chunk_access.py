@@ -211,12 +211,21 @@ class ChunkAccess:
             output_name, shape=self.shape, dtype=dtype,
             chunks=self.chunks if self.shape else None,
             maxshape=self.maxshape if self.shape else None,
-            fillvalue=convert_for_write(np.asarray(self.fillvalue), dtype)[()],
+            fillvalue=self._fill_as(dtype),
             fletcher32=self.fletcher32 or None,
             **self._compression_kwargs(),
         )
         out._njobs = self._njobs
         return out
+
+    def _fill_as(self, dtype: np.dtype):
+        """This dataset's fill value in ``dtype``: HDF5's conversion, else numpy's cast
+        (HDF5 has no float -> bool path; numpy maps nonzero to True)."""
+        fill = np.asarray(self.fillvalue)
+        try:
+            return convert_for_write(fill, dtype)[()]
+        except (TypeError, ValueError):
+            return fill.astype(dtype)[()]
 
     def _compression_kwargs(self) -> dict:
         """``create_dataset`` keywords that rebuild this dataset's codecs (for any dtype)."""

@@ -58,6 +58,14 @@ class FileState:
             self._docs[path] = doc
         return doc
 
+    def children(self, path: str) -> list:
+        """Sorted names of the child nodes of the group at ``path`` (their documents get cached)."""
+        found = self.store.get_children(path, META_KEY)
+        for name, raw in found.items():
+            child = f"{path}/{name}" if path else name
+            self._docs[child] = loads(raw, node_key(child))
+        return sorted(found)
+
     def write_doc(self, path: str, doc: dict) -> None:
         self.store.set(node_key(path), dumps(doc))
         self._docs[path] = doc

@@ -54,11 +54,11 @@ class Group(HLObject, MutableMapping):
 
     def __iter__(self):
         self._check_open()
-        return iter(self._state.store.list_children(self._path))
+        return iter(self._state.children(self._path))
 
     def __len__(self) -> int:
         self._check_open()
-        return len(self._state.store.list_children(self._path))
+        return len(self._state.children(self._path))
 
     # ----------------------------------------------------------- creation
     def _prepare_new(self, name, action: str) -> str:

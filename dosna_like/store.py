@@ -189,27 +189,30 @@ class Store:
         return self.fs.exists(self.path(key))
 
     @_translating
-    def list_children(self, prefix: str) -> list:
-        """Names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
+    def list_dir(self, prefix: str) -> list:
+        """Names of the entries directly under ``prefix`` (one LIST, delimiter-style)."""
         self.requests.add("list")
         base = self.path(prefix)
-        if self.is_local:
-            try:
-                entries = [e.name for e in os.scandir(base) if e.is_dir()]
-            except FileNotFoundError:
-                return []
-            return sorted(n for n in entries if os.path.exists(os.path.join(base, n, "zarr.json")))
         try:
-            found = self.fs.find(base, maxdepth=2, withdirs=False)
-        except FileNotFoundError:
+            if self.is_local:
+                return [e.name for e in os.scandir(base)]
+            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        n_base = len(base.rstrip("/").split("/"))
-        names = set()
-        for p in found:
-            parts = p.rstrip("/").split("/")[n_base:]
-            if len(parts) == 2 and parts[1] == "zarr.json":
-                names.add(parts[0])
-        return sorted(names)
+
+    def list_children(self, prefix: str) -> list:
+        """Sorted names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
+        return sorted(self.get_children(prefix, "zarr.json"))
+
+    def get_children(self, prefix: str, name: str) -> dict:
+        """``{child: bytes of child/name}`` for the entries under ``prefix`` that hold ``name``.
+
+        One listing plus one concurrent batch of GETs, however many children
+        there are (a recursive listing would walk into every child).
+        """
+        children = [n for n in self.list_dir(prefix) if n != name and not n.endswith(".partial")]
+        keys = {(f"{prefix}/{n}" if prefix else n) + "/" + name: n for n in children}
+        return {keys[k]: raw for k, raw in self.get_many(keys).items()}
 
     @_translating
     def list_keys(self, prefix: str) -> list:

@@ -58,6 +58,10 @@ def test_open_and_read_cost_does_not_grow_with_the_number_of_nodes(s3_url):
         assert http.take() == {"GET": 1}  # that node's document only: no LIST, no walk
         np.testing.assert_array_equal(ds[...], data)
         assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
+        assert len(f) == 30  # one delimiter LIST + the 30 child documents, not a walk
+        assert http.take() == {"GET": 31}
+        assert list(f["g03"]) == [f"d{j}" for j in range(9)]
+        assert http.take() == {"GET": 10}
     with dosna_like.File(s3_url, "a") as f:
         ds = f["g07/big"]
         http.take()
