@@ -59,12 +59,20 @@ class FileState:
         return doc
 
     def children(self, path: str) -> list:
-        """Sorted names of the child nodes of the group at ``path`` (their documents get cached)."""
-        found = self.store.get_children(path, META_KEY)
-        for name, raw in found.items():
-            child = f"{path}/{name}" if path else name
-            self._docs[child] = loads(raw, node_key(child))
-        return sorted(found)
+        """Sorted names of the child nodes of the group at ``path``.
+
+        One listing, then one concurrent batch fetching the documents not yet
+        cached (a directory without a document, such as a dataset whose first
+        write never finished, is not a node).
+        """
+        def child(name: str) -> str:
+            return f"{path}/{name}" if path else name
+
+        names = [n for n in self.store.list_dir(path) if n != META_KEY and not n.endswith(".partial")]
+        unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
+        for key, raw in self.store.get_many(unknown).items():
+            self._docs[unknown[key]] = loads(raw, key)
+        return sorted(n for n in names if child(n) in self._docs)
 
     def write_doc(self, path: str, doc: dict) -> None:
         self.store.set(node_key(path), dumps(doc))

@@ -60,8 +60,10 @@ def test_open_and_read_cost_does_not_grow_with_the_number_of_nodes(s3_url):
         assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
         assert len(f) == 30  # one delimiter LIST + the 30 child documents, not a walk
         assert http.take() == {"GET": 31}
-        assert list(f["g03"]) == [f"d{j}" for j in range(9)]
+        assert [name for name in f["g03"]] == [f"d{j}" for j in range(9)]
         assert http.take() == {"GET": 10}
+        assert len(f["g03"]) == 9  # documents now cached: the listing alone
+        assert http.take() == {"GET": 1}
     with dosna_like.File(s3_url, "a") as f:
         ds = f["g07/big"]
         http.take()
