@@ -89,7 +89,7 @@ class HLObject:
 
     @njobs.setter
     def njobs(self, value) -> None:
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"njobs must be a positive int or None, not {value!r}")
         self._njobs = value
 

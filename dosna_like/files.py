@@ -134,7 +134,7 @@ class File(Group):
             raise TypeError(f"File() got unexpected keyword arguments {sorted(unknown)}")
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
-        if njobs is not None and (not isinstance(njobs, int) or njobs < 1):
+        if njobs is not None and (not isinstance(njobs, int) or isinstance(njobs, bool) or njobs < 1):
             raise ValueError(f"njobs must be a positive int or None, not {njobs!r}")
         must_exist, must_not_exist, truncate, writable = _MODES[mode]
         self._filename = os.fspath(name)

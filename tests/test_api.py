@@ -199,6 +199,10 @@ def test_njobs_propagates_and_can_be_overridden(file_url):
         assert ds2.njobs == 2
         with pytest.raises(ValueError):
             ds2.njobs = 0
+        with pytest.raises(ValueError):
+            ds2.njobs = True
+    with pytest.raises(ValueError):
+        dosna_like.File(file_url, "a", njobs=True)
 
 
 @pytest.mark.parametrize("njobs", [1, 2, 4])
