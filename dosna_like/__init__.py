@@ -9,9 +9,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .attrs import AttributeManager
+from .dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
+                     string_dtype, string_info, vlen_dtype)
 from .cluster import Cluster, Pool, auto_init
 from .dataset import Dataset
 from .files import File
 from .group import Group
 
-__all__ = ["AttributeManager", "Cluster", "Dataset", "File", "Group", "Pool", "__version__", "auto_init"]
+__all__ = [
+    "AttributeManager", "Cluster", "Dataset", "Empty", "File", "Group", "Pool", "__version__", "auto_init",
+    "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
+    "string_info", "vlen_dtype",
+]

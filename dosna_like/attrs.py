@@ -15,7 +15,8 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .errors import InvalidNameError, NodeNotFoundError
-from .metadata import RESERVED, _decode_float, _encode_float
+from .dtypes import Empty, decode_float as _decode_float, encode_float as _encode_float
+from .metadata import RESERVED
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
 
@@ -63,6 +64,8 @@ def _as_text(x) -> str | None:
 
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
+    if type(value).__name__ == "Empty" and hasattr(value, "dtype"):  # h5py.Empty from either library
+        return None, {"kind": "empty", "descr": _descr(np.dtype(value.dtype))}
     if isinstance(value, np.bytes_) and dtype is None and shape is None:
         # numpy's fixed-length bytes stay bytes in h5py; Python bytes read back as str
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
@@ -79,7 +82,15 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         arr = arr.reshape(shape)
     kind = arr.dtype.kind
     if kind in "biufc":
-        return _to_json(arr), {"dtype": arr.dtype.str, "shape": list(arr.shape)}
+        record = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
+        enum = (np.dtype(dtype).metadata or {}).get("enum") if dtype is not None else None
+        if enum:
+            record["enum"] = dict(enum)
+        return _to_json(arr), record
+    if (kind == "S" and isinstance(value, np.ndarray)) or arr.dtype.names is not None:
+        # fixed-length bytes arrays and compound values: their bytes, losslessly
+        raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
+        return raw, {"kind": "raw", "descr": _descr(arr.dtype), "shape": list(arr.shape)}
     if kind in "USO":
         texts = [_as_text(x) for x in arr.ravel().tolist()]
         if any(t is None for t in texts):
@@ -105,8 +116,33 @@ def decode_attr(value, record: dict | None):
         return base64.b64decode(value)
     if kind == "np.bytes_":
         return np.bytes_(base64.b64decode(value))
-    arr = _from_json(value, np.dtype(record["dtype"]), tuple(record["shape"]))
+    if kind == "empty":
+        return Empty(_from_descr(record["descr"]))
+    if kind == "raw":
+        dtype = _from_descr(record["descr"])
+        arr = np.frombuffer(base64.b64decode(value), dtype=dtype).reshape(record["shape"]).copy()
+        return arr[()] if arr.ndim == 0 else arr
+    dtype = np.dtype(record["dtype"])
+    if record.get("enum"):
+        dtype = np.dtype(dtype, metadata={"enum": dict(record["enum"])})
+    arr = _from_json(value, dtype, tuple(record["shape"]))
     return arr[()] if arr.ndim == 0 else arr
+
+
+def _descr(dtype: np.dtype):
+    return np.lib.format.dtype_to_descr(dtype)
+
+
+def _from_descr(descr) -> np.dtype:
+    # JSON turns the descr's tuples into lists; numpy wants tuples back
+    if isinstance(descr, list):
+        descr = [tuple(_from_descr_field(f)) for f in descr]
+    return np.lib.format.descr_to_dtype(descr)
+
+
+def _from_descr_field(field):
+    name, sub = field[0], field[1]
+    return [name, [tuple(_from_descr_field(f)) for f in sub] if isinstance(sub, list) else sub, *field[2:]]
 
 
 def _infer(value):

@@ -14,7 +14,7 @@ import numcodecs
 import numpy as np
 from numcodecs.abc import Codec
 
-from .metadata import dtype_to_v3
+from .dtypes import check_vlen_dtype, to_zarr
 
 SUPPORTED = ("gzip", "blosc", "zstd", "lz4")
 _REFUSED_IDS = {"pickle"}  # never unpickle anything read from a store
@@ -77,8 +77,7 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     ('gzip', plus 'blosc', 'zstd', 'lz4' here), an int 0-9 meaning gzip at
     that level, or any numcodecs codec object.
     """
-    _, endian = dtype_to_v3(dtype)
-    chain = [{"name": "bytes", "configuration": {"endian": endian}} if endian else {"name": "bytes"}]
+    chain = [to_zarr(dtype)[1]]  # the array-to-bytes codec: bytes, or vlen-utf8/vlen-bytes
     if compression is None and compression_opts is not None:
         raise TypeError("Compression method must be specified")
     if isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
@@ -182,6 +181,10 @@ class _Crc32c:
         return CRC32C().decode(buf)  # raises when the checksum does not match
 
 
+# Zarr v3 array-to-bytes codecs (the first in a codec list)
+_ARRAY_CODECS = {"bytes": None, "vlen-utf8": numcodecs.VLenUTF8, "vlen-bytes": numcodecs.VLenBytes}
+
+
 class ChunkCodec:
     """Encodes a chunk array to stored bytes and back, for one array's codec list."""
 
@@ -190,18 +193,22 @@ class ChunkCodec:
         self.chunk_shape = tuple(chunk_shape)
         self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
         names = [c["name"] for c in codecs]
-        if names.count("bytes") != 1 or names[0] != "bytes":
-            raise ValueError(f"unsupported codec list {names}: expected 'bytes' first")
+        if names[0] not in _ARRAY_CODECS or any(n in _ARRAY_CODECS for n in names[1:]):
+            raise ValueError(f"unsupported codec list {names}: expected one array codec first")
+        self.vlen = None if names[0] == "bytes" else _ARRAY_CODECS[names[0]]()
         self.pipeline = [_runtime_codec(c) for c in codecs[1:]]
 
     @property
     def is_raw(self) -> bool:
         """Stored bytes are the chunk's bytes as they are."""
-        return not self.pipeline
+        return not self.pipeline and self.vlen is None
 
     def encode(self, chunk: np.ndarray):
         """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
-        buf = np.ascontiguousarray(chunk, dtype=self.dtype).data.cast("B")
+        if self.vlen is not None:
+            buf = self.vlen.encode(np.asarray(chunk, dtype=object).reshape(-1))
+        else:
+            buf = np.ascontiguousarray(chunk, dtype=self.dtype).reshape(-1).view(np.uint8).data
         for codec in self.pipeline:
             buf = codec.encode(buf)
         return buf
@@ -211,6 +218,11 @@ class ChunkCodec:
         buf = raw
         for codec in reversed(self.pipeline):
             buf = codec.decode(buf, self.nbytes)
+        if self.vlen is not None:
+            arr = self.vlen.decode(buf)
+            if arr.size != int(np.prod(self.chunk_shape)):
+                raise ValueError(f"decoded {arr.size} items, expected {int(np.prod(self.chunk_shape))}")
+            return arr.reshape(self.chunk_shape)
         arr = np.frombuffer(buf, dtype=self.dtype)
         if arr.size * self.dtype.itemsize != self.nbytes:
             raise ValueError(f"decoded {arr.nbytes} bytes, expected {self.nbytes}")

@@ -3,6 +3,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import check_vlen_dtype
+
+
+def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
+    """An object array of ``str`` (or ``bytes``) for a variable-length string dataset."""
+    arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.astype(object)
+    flat = arr.reshape(-1)
+    out = np.empty(flat.shape, dtype=dtype)
+    for i, item in enumerate(flat.tolist()):
+        if isinstance(item, (bytes, np.bytes_)):
+            item = bytes(item).decode("utf-8") if kind is str else bytes(item)
+        elif isinstance(item, str):
+            item = str(item) if kind is str else item.encode("utf-8")
+        else:
+            raise TypeError(f"Can't implicitly convert {type(item).__name__} to a string")
+        out[i] = item
+    return out.reshape(arr.shape)
+
 
 def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
     """``value`` as an array of ``dtype``, converting as HDF5 does.
@@ -12,6 +30,9 @@ def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
     OverflowError), while arrays are converted as HDF5 does: out-of-range
     integers saturate and floats truncate toward zero, where numpy would wrap.
     """
+    vlen = check_vlen_dtype(dtype)
+    if vlen in (str, bytes):
+        return _text_array(value, vlen, dtype)
     if not isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value, dtype=dtype)
     arr = np.asarray(value)

@@ -12,7 +12,8 @@ import numpy as np
 
 from .codecs import build_codecs
 from .conversion import convert_for_write
-from .metadata import RESERVED, ArrayMeta, dtype_to_v3
+from . import dtypes
+from .metadata import RESERVED, ArrayMeta
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
 UNLIMITED_GUESS = 1024  # stand-in length of an unlimited or empty axis
@@ -71,6 +72,20 @@ def _check_maxshape(maxshape, shape: tuple) -> tuple:
     return maxshape
 
 
+def _is_empty(data) -> bool:
+    # h5py.Empty from either library (copies between h5py and dosna_like pass them around)
+    return type(data).__name__ == "Empty" and hasattr(data, "dtype")
+
+
+def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayMeta:
+    """A dataset with no dataspace (h5py.Empty), stored as a 0-d array with no chunks."""
+    if shape is not None or chunks not in (None, False) or maxshape is not None or compression or shuffle:
+        raise TypeError("Empty datasets take no shape, chunk or filter options")
+    dtype = dtypes.stored_dtype(dtype)
+    return ArrayMeta(shape=(), dtype=dtype, chunks=(), fill_value=dtypes.zero_fill(dtype),
+                     codecs=build_codecs(dtype), maxshape=(), empty=True)
+
+
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, **unused) -> tuple:
@@ -79,13 +94,17 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
     if scaleoffset is not None:
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    if _is_empty(data):
+        return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
     if data is not None and not isinstance(data, np.ndarray):
-        data = np.asarray(data, dtype=dtype, order="C")
+        data = convert_for_write(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
         raise TypeError("One of data, shape or dtype must be specified")
     if data is not None:
         if dtype is not None:
-            data = convert_for_write(data, np.dtype(dtype))
+            data = convert_for_write(data, dtype)
         if shape is None:
             shape = data.shape
         else:
@@ -93,10 +112,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             if math.prod(shape) != data.size:
                 raise ValueError("Shape tuple is incompatible with data")
             data = data.reshape(shape)
-        dtype = data.dtype
+        dtype = data.dtype if dtype is None else dtype
     shape = _shape_tuple(shape)
-    dtype = np.dtype("f4" if dtype is None else dtype)
-    dtype_to_v3(dtype)  # refuses what the format cannot store
+    dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
+    dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle
     if shape == ():
@@ -108,7 +127,9 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     else:
         chunks = _check_chunks(chunks, shape, maxshape)
     if fillvalue is None:
-        fill = np.zeros((), dtype=dtype)[()]
+        fill = dtypes.zero_fill(dtype)
+    elif dtypes.is_vlen_text(dtype):
+        fill = convert_for_write(fillvalue, dtype)[()]
     else:
         fill = np.asarray(fillvalue, dtype=dtype)[()]
     codecs = build_codecs(dtype, compression, compression_opts, shuffle)

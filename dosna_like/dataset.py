@@ -12,6 +12,7 @@ from .base import HLObject
 from .chunk_access import ChunkAccess
 from .codecs import describe
 from .conversion import convert_for_write
+from .dtypes import Empty, check_string_dtype, check_vlen_dtype
 from .errors import ResizeError
 from .metadata import RESERVED
 
@@ -35,6 +36,85 @@ class AstypeWrapper:
         return np.asarray(out, dtype=dtype)
 
 
+def split_fields(key):
+    """(field names, key without them): h5py accepts field names anywhere in a key."""
+    if type(key) is str:
+        return [key], ()
+    if type(key) is tuple and any(isinstance(k, str) for k in key):
+        names = [k for k in key if isinstance(k, str)]
+        rest = tuple(k for k in key if not isinstance(k, str))
+        return names, rest
+    return None, key
+
+
+def select_fields(out, names: list, dtype: np.dtype, keep_struct: bool = False):
+    """The named fields of compound data: one name gives that field's values."""
+    if dtype.names is None:
+        raise ValueError("Field names only allowed for compound types")
+    missing = [n for n in names if n not in dtype.names]
+    if missing:
+        raise ValueError(f"Field {missing[0]!r} does not appear in this type.")
+    if len(names) == 1 and not keep_struct:
+        return out[names[0]]
+    return np.asarray(out)[names].astype(np.dtype([(n, dtype.fields[n][0]) for n in names]))
+
+
+def text_as_bytes(out):
+    if isinstance(out, str):
+        return out.encode("utf-8")
+    if isinstance(out, np.ndarray) and out.dtype.kind == "O":
+        flat = [x.encode("utf-8") if isinstance(x, str) else x for x in out.reshape(-1).tolist()]
+        result = np.empty(len(flat), dtype=out.dtype)
+        result[:] = flat
+        return result.reshape(out.shape)
+    return out
+
+
+class AsStrWrapper:
+    """``Dataset.asstr()``: string data decoded to ``str`` (object arrays, as h5py)."""
+
+    def __init__(self, dset: "Dataset", encoding: str, errors: str = "strict"):
+        self._dset, self._encoding, self._errors = dset, encoding, errors
+
+    def _decode(self, x):
+        return bytes(x).decode(self._encoding, self._errors) if isinstance(x, (bytes, np.bytes_)) else x
+
+    def __getitem__(self, key):
+        data = self._dset[key]
+        if not isinstance(data, np.ndarray):
+            return self._decode(data)
+        out = np.empty(data.shape, dtype=object)
+        out.reshape(-1)[:] = [self._decode(x) for x in data.reshape(-1).tolist()]
+        return out
+
+    def __len__(self) -> int:
+        return len(self._dset)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[()], dtype=dtype)
+
+
+class FieldsWrapper:
+    """``Dataset.fields(names)``: reads of only those fields."""
+
+    def __init__(self, dset: "Dataset", names):
+        self._dset = dset
+        self._names = [names] if isinstance(names, str) else list(names)
+        self.extract_field = names if isinstance(names, str) else None
+
+    def __getitem__(self, key):
+        out = self._dset[key]
+        if self.extract_field is not None:
+            return select_fields(out, [self.extract_field], self._dset.dtype)
+        return select_fields(out, self._names, self._dset.dtype, keep_struct=True)
+
+    def __len__(self) -> int:
+        return len(self._dset)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self[()], dtype=dtype)
+
+
 class Dataset(ChunkAccess, HLObject):
     """A chunked N-d array with h5py's ``Dataset`` API."""
 
@@ -49,8 +129,9 @@ class Dataset(ChunkAccess, HLObject):
 
     # ---------------------------------------------------------- properties
     @property
-    def shape(self) -> tuple:
-        return self._meta.shape
+    def shape(self) -> tuple | None:
+        meta = self._meta
+        return None if meta.empty else meta.shape
 
     @property
     def dtype(self) -> np.dtype:
@@ -61,12 +142,13 @@ class Dataset(ChunkAccess, HLObject):
         return len(self._meta.shape)
 
     @property
-    def size(self) -> int:
-        return int(np.prod(self._meta.shape, dtype=np.int64))
+    def size(self) -> int | None:
+        meta = self._meta
+        return None if meta.empty else int(np.prod(meta.shape, dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
-        return self.size * self._meta.dtype.itemsize
+        return (self.size or 0) * self._meta.dtype.itemsize
 
     @property
     def chunks(self):
@@ -79,7 +161,8 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def fillvalue(self):
-        return self._meta.fill_value
+        meta = self._meta
+        return text_as_bytes(meta.fill_value) if check_vlen_dtype(meta.dtype) is str else meta.fill_value
 
     @property
     def compression(self):
@@ -109,14 +192,42 @@ class Dataset(ChunkAccess, HLObject):
     def __getitem__(self, key):
         io = self._io
         meta = io.meta
+        if meta.empty:
+            return self._empty_access(key)
+        names, key = split_fields(key)
+        out = self._read(io, key)
+        if names:
+            out = select_fields(out, names, meta.dtype)
+        if meta.dtype.kind == "O" and check_vlen_dtype(meta.dtype) is str:
+            out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
+        return out
+
+    def _read(self, io, key):
+        meta = io.meta
         hit = selection.basic_single_chunk(key, meta.shape, meta.chunks)
         if hit is not None:
             return io.read_chunk_part(*hit)
         sel = selection.select(key, meta.shape)
         out = io.read(sel, self.njobs)
-        if sel.shape == () and not (key is Ellipsis and io.meta.shape == ()):
+        if sel.shape == () and not (key is Ellipsis and meta.shape == ()):
             return out[()]  # h5py returns numpy scalars for all-int keys and ds[()]
         return out
+
+    def _empty_access(self, key):
+        if key == () or key is Ellipsis:
+            return Empty(self._meta.dtype)
+        raise ValueError("Illegal slicing argument for an empty dataspace")
+
+    def asstr(self, encoding: str | None = None, errors: str = "strict") -> "AsStrWrapper":
+        """Reads of a string dataset decoded to ``str`` (h5py's ``Dataset.asstr``)."""
+        info = check_string_dtype(self.dtype)
+        if info is None:
+            raise TypeError("dset.asstr() can only be used on datasets with an HDF5 string datatype")
+        return AsStrWrapper(self, encoding or info.encoding, errors)
+
+    def fields(self, names) -> "FieldsWrapper":
+        """Reads of only some fields of a compound dataset (h5py's ``Dataset.fields``)."""
+        return FieldsWrapper(self, names)
 
     def __array__(self, dtype=None, copy=None):
         out = np.asarray(self[...])
@@ -166,6 +277,15 @@ class Dataset(ChunkAccess, HLObject):
     def __setitem__(self, key, value) -> None:
         self._check_writable(OSError, "Can't write data")
         io = self._io
+        if io.meta.empty:
+            raise TypeError("Empty datasets hold no data to write")
+        names, key = split_fields(key)
+        if names:  # h5py writes single fields of a compound type: read, set, write back
+            select_fields(np.zeros((), io.meta.dtype), names, io.meta.dtype)  # validates the names
+            current = np.array(self[key], copy=True)
+            for name in names:
+                current[name] = value if len(names) == 1 else np.asarray(value)[name]
+            value = current
         sel = selection.select(key, io.meta.shape)
         arr = convert_for_write(value, io.meta.dtype)
         io.write(sel, selection.broadcast_value(arr, sel), self.njobs)

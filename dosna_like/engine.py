@@ -9,6 +9,7 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -95,19 +96,77 @@ class ChunkCache:
             self._size = 0
 
 
-def _fill_bits(fill, dtype: np.dtype) -> np.ndarray:
+def _fill_bits(fill, dtype: np.dtype):
+    if dtype.kind == "O":  # variable-length strings: compare the objects themselves
+        return fill
     return np.asarray(fill, dtype=dtype).reshape(1).view(np.uint8)
 
 
-def is_fill(chunk: np.ndarray, fill_bits: np.ndarray) -> bool:
+def is_fill(chunk: np.ndarray, fill_bits) -> bool:
     """Every element has exactly the fill value's bytes (so -0.0 is not 0.0, NaN is NaN)."""
+    if chunk.dtype.kind == "O":
+        return all(item == fill_bits for item in chunk.reshape(-1).tolist())
     itemsize = fill_bits.size
     flat = np.ascontiguousarray(chunk).reshape(-1)
     if itemsize in (1, 2, 4, 8):
         utype = np.dtype(f"u{itemsize}")
         return bool(np.all(flat.view(utype) == fill_bits.view(utype)[0]))
-    words = flat.view(np.uint64).reshape(-1, itemsize // 8)
-    return bool(np.all(words == fill_bits.view(np.uint64)))
+    if itemsize % 8 == 0:
+        return bool(np.all(flat.view(np.uint64).reshape(-1, itemsize // 8) == fill_bits.view(np.uint64)))
+    return bool(np.all(flat.view(np.uint8).reshape(-1, itemsize) == fill_bits))
+
+
+def _flat_bytes(arr: np.ndarray) -> memoryview:
+    """A writable byte view of a C-contiguous array."""
+    return memoryview(arr.reshape(-1).view(np.uint8))
+
+
+def _box_offsets(starts, counts, strides) -> np.ndarray:
+    """Byte offsets, in C order, of every index of a box (``starts``/``counts`` per axis)."""
+    off = np.array([sum(a * st for a, st in zip(starts, strides))], dtype=np.int64)
+    for n, st in zip(counts, strides):
+        off = (off[:, None] + np.arange(n, dtype=np.int64) * st).reshape(-1)
+    return off
+
+
+def _contiguous_from(counts, shape) -> int:
+    """First axis of the trailing block that a box of ``counts`` in a C-ordered
+    array of ``shape`` holds as one contiguous run of bytes."""
+    k = len(shape) - 1
+    while k > 0 and counts[k] == shape[k]:
+        k -= 1
+    return k
+
+
+def _c_strides(shape, itemsize) -> tuple:
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
+_MIN_BYTES_PER_CALL = 16384  # fewer bytes per preadv than this: reading the whole chunk is cheaper
+
+
+def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts):
+    """How to read a box of a raw chunk file straight into a C-ordered output.
+
+    Returns ``(file_offsets, dest_offsets, run)``: one ``preadv`` per file
+    offset (a contiguous stretch of the chunk file), each filling its row of
+    ``dest_offsets`` (starts of ``run``-byte pieces of the output).  None when
+    that would take more system calls than reading the whole chunk is worth.
+    """
+    k_src = _contiguous_from(counts, chunk_shape)
+    k_dst = _contiguous_from(counts, out_shape)
+    k = max(k_src, k_dst)
+    ngroups = math.prod(counts[:k_src])
+    if ngroups > max(1, math.prod(chunk_shape) * itemsize // _MIN_BYTES_PER_CALL):
+        return None
+    run = math.prod(counts[k:]) * itemsize
+    file_offsets = _box_offsets(chunk_starts, counts[:k_src], _c_strides(chunk_shape, itemsize))
+    dest = _box_offsets(out_starts, counts[:k], _c_strides(out_shape, itemsize))
+    return file_offsets.tolist(), dest.reshape(len(file_offsets), -1).tolist(), run
 
 
 class ArrayIO:
@@ -125,6 +184,35 @@ class ArrayIO:
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
         # chunk index of the last chunk along axes whose last chunk sticks out of the array
         self._ragged_last = [(-(-s // c) - 1) if s % c else None for s, c in zip(meta.shape, meta.chunks)]
+
+    @property
+    def reads_direct(self) -> bool:
+        """Chunks are read from their files straight into the output (no
+        intermediate bytes, no copy): raw chunks on a local store that are too
+        big for the chunk cache (HDF5 bypasses its cache for those too)."""
+        return self.store.can_read_into and self.codec.is_raw and self.cache.capacity < self.codec.nbytes
+
+    def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
+        """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
+        slices only).  True when done, False when the chunk is not stored, None
+        when the selection's shape makes a whole-chunk read the cheaper way."""
+        counts, starts, out_starts = [], [], []
+        for cs, os_ in zip(chunk_sel, out_sel):
+            if type(cs) is not slice or type(os_) is not slice or cs.step not in (None, 1) \
+                    or os_.step not in (None, 1):
+                return None
+            counts.append(cs.stop - cs.start)
+            starts.append(cs.start)
+            out_starts.append(os_.start)
+        plan = read_plan(self.meta.chunks, out.itemsize, starts, counts, out.shape, out_starts)
+        if plan is None:
+            return None
+        file_offsets, dest_offsets, run = plan
+        ranges = [(f, [out_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, dest_offsets)]
+        try:
+            return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
+        except ValueError as exc:
+            raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
 
     def _cut_by_edge(self, coords: tuple) -> bool:
         """The chunk extends past the array's end (its padding must hold the fill value)."""
@@ -155,18 +243,30 @@ class ArrayIO:
 
     # --------------------------------------------------------------- reads
     def read_chunk_part(self, coords: tuple, local: tuple):
-        """``chunk[local]`` of one chunk, copied (fill values when it is not stored)."""
+        """``chunk[local]`` of one chunk, copied (fill values when it is not stored).
+
+        ``local`` holds ints and unit-step slices; ints drop their axis.
+        """
+        shape = tuple(s.stop - s.start for s in local if type(s) is slice)
+        if self.reads_direct:
+            box = tuple(s if type(s) is slice else slice(s, s + 1) for s in local)
+            out = np.empty(tuple(s.stop - s.start for s in box), dtype=self.meta.dtype)
+            done = self._read_direct(coords, box, out, _flat_bytes(out), tuple(slice(0, n) for n in out.shape))
+            if done:
+                return out.reshape(shape)[()]
+            if done is False:
+                return np.full(shape, self.meta.fill_value, dtype=self.meta.dtype)[()]
         chunk = self._load(coords)
         if chunk is None:
-            shape = tuple(s.stop - s.start for s in local if type(s) is slice)
             return np.full(shape, self.meta.fill_value, dtype=self.meta.dtype)[()]
-        return chunk[local].copy()
+        part = chunk[local]
+        return part.copy() if isinstance(part, (np.ndarray, np.generic)) else part
 
     def read(self, sel: Selection, njobs: int) -> np.ndarray:
         """The selection's values as an array shaped ``sel.shape`` (int axes dropped)."""
         meta = self.meta
         if sel.size and meta.shape != ():
-            hit = sel.single_chunk(meta.chunks)
+            hit = None if self.reads_direct else sel.single_chunk(meta.chunks)
             if hit is not None:  # one chunk holds it all: no projections, no pool
                 chunk = self._load(hit[0])
                 if chunk is None:
@@ -192,6 +292,15 @@ class ArrayIO:
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
         fill = self.meta.fill_value
+        if self.reads_direct:
+            out_flat = _flat_bytes(out)
+
+            def place_direct(proj: ChunkProjection) -> None:
+                done = self._read_direct(proj.chunk_coords, proj.chunk_sel, out, out_flat, proj.out_sel)
+                if done is None:
+                    place(proj)
+                elif not done:
+                    out[proj.out_sel] = fill
 
         def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
             chunk = self._load(proj.chunk_coords, raw, fetch)
@@ -201,8 +310,9 @@ class ArrayIO:
                 out[proj.out_sel] = chunk[proj.chunk_sel]
 
         if not self.store._async:
-            # Local and memory stores: fetch + decode + copy per chunk in the pool.
-            parallel_map(place, projs, njobs)
+            # Local and memory stores: fetch + decode + copy per chunk in the pool
+            # (raw local chunks: preadv straight into ``out``).
+            parallel_map(place_direct if self.reads_direct else place, projs, njobs)
             return
         # Async stores (S3...): many GETs in flight per window, decode in the pool.
         for batch in self._windows(projs, njobs):

@@ -7,23 +7,15 @@ cannot say (h5py's maxshape, typed attribute values) goes into the reserved
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import dtypes
 from .errors import FormatError
 
 META_KEY = "zarr.json"
 RESERVED = "_dosna_like"
-
-_V3_NAMES = {
-    "bool": "bool",
-    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
-    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
-    "float16": "float16", "float32": "float32", "float64": "float64",
-    "complex64": "complex64", "complex128": "complex128",
-}
 
 
 def node_key(path: str, name: str = META_KEY) -> str:
@@ -35,68 +27,6 @@ def chunk_key(path: str, coords: tuple) -> str:
     """Zarr v3 'default' chunk key encoding with '/' separators."""
     tail = "".join(f"/{c}" for c in coords)  # a 0-d array's only chunk is plain 'c'
     return f"{path}/c{tail}" if path else f"c{tail}"
-
-
-# ------------------------------------------------------------------ dtypes
-def dtype_to_v3(dtype: np.dtype) -> tuple:
-    """Zarr v3 data type name and byte order ('little'/'big'/None) of a numpy dtype."""
-    dtype = np.dtype(dtype)
-    name = _V3_NAMES.get(dtype.newbyteorder("=").name)
-    if name is None:
-        raise TypeError(f"No Zarr v3 data type for dtype {dtype} (supported: bool, ints, floats, complex)")
-    if dtype.itemsize == 1:
-        return name, None
-    return name, "big" if dtype.byteorder == ">" else "little"
-
-
-def dtype_from_v3(name: str, endian: str | None) -> np.dtype:
-    if name not in _V3_NAMES:
-        raise FormatError(f"unsupported Zarr v3 data type {name!r}")
-    dtype = np.dtype(name)
-    if dtype.itemsize > 1:
-        dtype = dtype.newbyteorder(">" if endian == "big" else "<")
-    return dtype
-
-
-# ------------------------------------------------------------- fill values
-def _encode_float(x: float):
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    return float(x)
-
-
-def _decode_float(v) -> float:
-    if isinstance(v, str):
-        if v.startswith("0x"):
-            raise FormatError("hex-encoded float fill values are not supported")
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
-    return float(v)
-
-
-def encode_scalar(value, dtype: np.dtype):
-    """A numpy scalar as Zarr v3 JSON (used for fill values and typed attrs)."""
-    value = np.asarray(value, dtype=dtype)[()]
-    kind = np.dtype(dtype).kind
-    if kind == "b":
-        return bool(value)
-    if kind in "iu":
-        return int(value)
-    if kind == "f":
-        return _encode_float(float(value))
-    if kind == "c":
-        return [_encode_float(value.real), _encode_float(value.imag)]
-    raise TypeError(f"cannot encode a scalar of dtype {dtype}")
-
-
-def decode_scalar(value, dtype: np.dtype):
-    kind = np.dtype(dtype).kind
-    if kind == "c":
-        return np.asarray(complex(_decode_float(value[0]), _decode_float(value[1])), dtype)[()]
-    if kind == "f":
-        return np.asarray(_decode_float(value), dtype)[()]
-    return np.asarray(value, dtype)[()]
 
 
 # --------------------------------------------------------------- documents
@@ -112,20 +42,25 @@ class ArrayMeta:
     maxshape: tuple
     attributes: dict = field(default_factory=dict)
     dimension_names: list | None = None
+    empty: bool = False  # h5py.Empty: no dataspace at all (stored as a 0-d array)
 
     def to_document(self) -> dict:
+        data_type, _, extra = dtypes.to_zarr(self.dtype)
         attributes = dict(self.attributes)
         reserved = dict(attributes.get(RESERVED, {}))
+        reserved.update(extra)
         reserved["maxshape"] = [None if m is None else int(m) for m in self.maxshape]
+        if self.empty:
+            reserved["empty"] = True
         attributes[RESERVED] = reserved
         doc = {
             "zarr_format": 3,
             "node_type": "array",
             "shape": list(self.shape),
-            "data_type": dtype_to_v3(self.dtype)[0],
+            "data_type": data_type,
             "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.chunks)}},
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-            "fill_value": encode_scalar(self.fill_value, self.dtype),
+            "fill_value": dtypes.encode_scalar(self.fill_value, self.dtype),
             "codecs": self.codecs,
             "attributes": attributes,
         }
@@ -137,11 +72,9 @@ class ArrayMeta:
     def from_document(cls, doc: dict) -> "ArrayMeta":
         try:
             codecs = doc["codecs"]
-            endian = None
-            for c in codecs:
-                if c["name"] == "bytes":
-                    endian = (c.get("configuration") or {}).get("endian")
-            dtype = dtype_from_v3(doc["data_type"], endian)
+            attributes = doc.get("attributes") or {}
+            reserved = attributes.get(RESERVED, {})
+            dtype = dtypes.from_zarr(doc["data_type"], codecs[0], reserved)
             grid = doc["chunk_grid"]
             if grid["name"] != "regular":
                 raise FormatError(f"unsupported chunk grid {grid['name']!r}")
@@ -150,18 +83,17 @@ class ArrayMeta:
             if enc["name"] != "default" or sep != "/":
                 raise FormatError(f"unsupported chunk key encoding {enc}")
             shape = tuple(doc["shape"])
-            attributes = doc.get("attributes") or {}
-            reserved = attributes.get(RESERVED, {})
             maxshape = tuple(reserved.get("maxshape", shape))
             return cls(
                 shape=shape,
                 dtype=dtype,
                 chunks=tuple(grid["configuration"]["chunk_shape"]),
-                fill_value=decode_scalar(doc["fill_value"], dtype),
+                fill_value=dtypes.decode_scalar(doc["fill_value"], dtype),
                 codecs=codecs,
                 maxshape=maxshape,
                 attributes=attributes,
                 dimension_names=doc.get("dimension_names"),
+                empty=bool(reserved.get("empty")),
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise FormatError(f"invalid Zarr v3 array document: {exc!r}") from exc

@@ -1,0 +1,278 @@
+"""Data types: h5py's dtype helpers, and how each dtype is stored in Zarr v3.
+
+h5py marks special types with numpy dtype metadata (``{'vlen': str}``,
+``{'enum': {...}}``, ``{'h5py_encoding': 'utf-8'}``); the helpers here build
+and read those marks exactly as h5py's do, so code that calls
+``h5py.string_dtype()`` or ``h5py.check_enum_dtype(dt)`` keeps working.
+
+Storage follows zarr-python 3.1 wherever it has a matching data type, so
+zarr reads the data too:
+
+=============================  =========================================
+dtype                          Zarr v3 data type (array codec)
+=============================  =========================================
+bool, (u)int, float, complex   ``bool``, ``int8`` ... ``complex128`` (bytes)
+fixed-length bytes ``S<n>``    ``null_terminated_bytes`` (bytes)
+variable-length str            ``string`` (``vlen-utf8``)
+variable-length bytes          ``bytes`` (``vlen-bytes``)
+compound (structured)          ``structured`` with its fields (bytes)
+enum                           its base integer type; the names live in
+                               the reserved ``_dosna_like`` attributes
+=============================  =========================================
+"""
+from __future__ import annotations
+
+import base64
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .errors import FormatError
+
+__all__ = [
+    "Empty", "string_dtype", "check_string_dtype", "string_info", "vlen_dtype", "check_vlen_dtype",
+    "enum_dtype", "check_enum_dtype", "check_dtype",
+]
+
+string_info = namedtuple("string_info", ["encoding", "length"])
+
+_NUMERIC = {
+    "bool": "bool",
+    "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "float16": "float16", "float32": "float32", "float64": "float64",
+    "complex64": "complex64", "complex128": "complex128",
+}
+
+
+# --------------------------------------------------------------- h5py helpers
+class Empty:
+    """A dataset or attribute with no dataspace (HDF5's NULL), as ``h5py.Empty``."""
+
+    shape = None
+    size = None
+
+    def __init__(self, dtype):
+        self.dtype = np.dtype(dtype)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Empty) and self.dtype == other.dtype
+
+    def __hash__(self) -> int:
+        return hash(("Empty", self.dtype))
+
+    def __repr__(self) -> str:
+        return f"Empty(dtype={self.dtype!r})"
+
+
+def string_dtype(encoding: str = "utf-8", length: int | None = None) -> np.dtype:
+    """A string dtype as ``h5py.string_dtype``: variable length unless ``length`` is given."""
+    if encoding not in ("utf-8", "ascii"):
+        raise ValueError(f"Invalid encoding ({encoding!r}); 'utf-8' or 'ascii' allowed")
+    if length is None:
+        return np.dtype("O", metadata={"vlen": str if encoding == "utf-8" else bytes})
+    if not isinstance(length, int):
+        raise TypeError(f"length must be integer or None (got {length!r})")
+    return np.dtype("S" + str(length), metadata={"h5py_encoding": encoding})
+
+
+def check_string_dtype(dt) -> string_info | None:
+    """``string_info(encoding, length)`` for string dtypes, else None (h5py semantics)."""
+    dt = np.dtype(dt)
+    vlen = (dt.metadata or {}).get("vlen")
+    if vlen is str:
+        return string_info("utf-8", None)
+    if vlen is bytes:
+        return string_info("ascii", None)
+    if dt.kind == "S":
+        return string_info((dt.metadata or {}).get("h5py_encoding", "ascii"), dt.itemsize)
+    return None
+
+
+def vlen_dtype(basetype) -> np.dtype:
+    """A variable-length dtype marker, as ``h5py.vlen_dtype``."""
+    return np.dtype("O", metadata={"vlen": basetype})
+
+
+def check_vlen_dtype(dt):
+    """The base type of a variable-length dtype, else None."""
+    return (np.dtype(dt).metadata or {}).get("vlen")
+
+
+def enum_dtype(values_dict: dict, basetype=np.uint8) -> np.dtype:
+    """An integer dtype carrying name -> value pairs, as ``h5py.enum_dtype``."""
+    dt = np.dtype(basetype)
+    if dt.kind not in "iu":
+        raise TypeError(f"Only integer types can be used as enums, not {dt}")
+    return np.dtype(dt, metadata={"enum": dict(values_dict)})
+
+
+def check_enum_dtype(dt) -> dict | None:
+    return (np.dtype(dt).metadata or {}).get("enum")
+
+
+def check_dtype(**kwds):
+    """h5py's older ``check_dtype(vlen=dt | enum=dt | ref=dt)``."""
+    if len(kwds) != 1:
+        raise TypeError("Exactly one keyword may be provided")
+    (name, dt), = kwds.items()
+    if name == "vlen":
+        return check_vlen_dtype(dt)
+    if name == "enum":
+        return check_enum_dtype(dt)
+    if name == "ref":
+        return None
+    raise TypeError(f'Unknown special type "{name}"')
+
+
+def is_vlen_text(dtype: np.dtype) -> bool:
+    return check_vlen_dtype(dtype) in (str, bytes)
+
+
+# ----------------------------------------------------------- Zarr v3 mapping
+def _numeric_name(dtype: np.dtype) -> str | None:
+    return _NUMERIC.get(dtype.newbyteorder("=").name) if dtype.kind in "biufc" else None
+
+
+def to_zarr(dtype) -> tuple:
+    """(Zarr ``data_type``, array-to-bytes codec, reserved extras) for a dtype.
+
+    Raises TypeError, as h5py does, for what cannot be stored (numpy unicode,
+    object arrays that are not strings, variable-length numeric sequences).
+    """
+    dtype = np.dtype(dtype)
+    vlen = check_vlen_dtype(dtype)
+    if vlen is str:
+        return "string", {"name": "vlen-utf8", "configuration": {}}, {}
+    if vlen is bytes:
+        return "bytes", {"name": "vlen-bytes", "configuration": {}}, {}
+    if dtype.kind == "S":
+        extra = {"string_encoding": dtype.metadata["h5py_encoding"]} if (dtype.metadata or {}).get("h5py_encoding") else {}
+        return ({"name": "null_terminated_bytes", "configuration": {"length_bytes": dtype.itemsize}},
+                {"name": "bytes"}, extra)
+    if dtype.fields is not None:
+        fields = []
+        for name in dtype.names:
+            sub = dtype.fields[name][0]
+            sub_name = _numeric_name(sub)
+            if sub_name is None or sub.shape:
+                raise TypeError(f"Compound field {name!r} of type {sub} is not supported (numeric fields only)")
+            fields.append([name, sub_name])
+        return ({"name": "structured", "configuration": {"fields": fields}},
+                {"name": "bytes", "configuration": {"endian": "little"}}, {})
+    name = _numeric_name(dtype)
+    if name is None:
+        if vlen is not None:
+            raise TypeError(f"Variable-length sequences of {vlen} cannot be stored (strings and bytes can)")
+        raise TypeError(f"No conversion path for dtype: {dtype!r}")
+    extra = {"enum": check_enum_dtype(dtype)} if check_enum_dtype(dtype) else {}
+    if dtype.itemsize == 1:
+        return name, {"name": "bytes"}, extra
+    return name, {"name": "bytes", "configuration": {"endian": "big" if dtype.byteorder == ">" else "little"}}, extra
+
+
+def stored_dtype(dtype) -> np.dtype:
+    """The dtype chunks hold in memory: structured types packed and little-endian."""
+    dtype = np.dtype(dtype)
+    if dtype.fields is None:
+        return dtype
+    return np.dtype([(n, dtype.fields[n][0].newbyteorder("<")) for n in dtype.names])
+
+
+def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
+    """The numpy dtype (with h5py's metadata marks) of a stored Zarr v3 array."""
+    if isinstance(data_type, dict):
+        name, cfg = data_type.get("name"), data_type.get("configuration") or {}
+        if name == "null_terminated_bytes":
+            enc = reserved.get("string_encoding")
+            dtype = np.dtype(f"S{int(cfg['length_bytes'])}")
+            return np.dtype(dtype, metadata={"h5py_encoding": enc}) if enc else dtype
+        if name == "structured":
+            return np.dtype([(f, _numeric_dtype(t, "little")) for f, t in cfg["fields"]])
+        raise FormatError(f"unsupported Zarr v3 data type {data_type!r}")
+    if data_type == "string":
+        return string_dtype()
+    if data_type == "bytes":
+        return string_dtype("ascii")
+    endian = (array_codec.get("configuration") or {}).get("endian")
+    dtype = _numeric_dtype(data_type, endian)
+    if reserved.get("enum"):
+        dtype = np.dtype(dtype, metadata={"enum": dict(reserved["enum"])})
+    return dtype
+
+
+def _numeric_dtype(name, endian) -> np.dtype:
+    if name not in _NUMERIC:
+        raise FormatError(f"unsupported Zarr v3 data type {name!r}")
+    dtype = np.dtype(name)
+    if dtype.itemsize > 1:
+        dtype = dtype.newbyteorder(">" if endian == "big" else "<")
+    return dtype
+
+
+# ---------------------------------------------------------------- scalars
+def encode_float(x: float):
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return float(x)
+
+
+def decode_float(v) -> float:
+    if isinstance(v, str):
+        if v.startswith("0x"):
+            raise FormatError("hex-encoded float fill values are not supported")
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v]
+    return float(v)
+
+
+def encode_scalar(value, dtype: np.dtype):
+    """A fill value as Zarr v3 JSON for ``dtype``."""
+    dtype = np.dtype(dtype)
+    vlen = check_vlen_dtype(dtype)
+    if vlen is str:
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    if vlen is bytes or dtype.kind in "SV":
+        raw = value.encode() if isinstance(value, str) else bytes(np.asarray(value, dtype=dtype).tobytes()
+                                                                  if dtype.kind == "V" else value)
+        return base64.b64encode(raw).decode()
+    value = np.asarray(value, dtype=dtype)[()]
+    if dtype.kind == "b":
+        return bool(value)
+    if dtype.kind in "iu":
+        return int(value)
+    if dtype.kind == "f":
+        return encode_float(float(value))
+    if dtype.kind == "c":
+        return [encode_float(value.real), encode_float(value.imag)]
+    raise TypeError(f"cannot encode a scalar of dtype {dtype}")
+
+
+def decode_scalar(value, dtype: np.dtype):
+    dtype = np.dtype(dtype)
+    vlen = check_vlen_dtype(dtype)
+    if vlen is str:
+        return str(value)
+    if vlen is bytes or dtype.kind in "SV":
+        raw = base64.b64decode(value) if value else b""
+        if dtype.kind == "V":
+            return np.frombuffer(raw.ljust(dtype.itemsize, b"\0"), dtype=dtype)[0]
+        return raw if vlen is bytes else np.bytes_(raw)
+    if dtype.kind == "c":
+        return np.asarray(complex(decode_float(value[0]), decode_float(value[1])), dtype)[()]
+    if dtype.kind == "f":
+        return np.asarray(decode_float(value), dtype)[()]
+    return np.asarray(value, dtype)[()]
+
+
+def zero_fill(dtype: np.dtype):
+    """h5py's default fill value for ``dtype``."""
+    dtype = np.dtype(dtype)
+    vlen = check_vlen_dtype(dtype)
+    if vlen is str:
+        return ""
+    if vlen is bytes:
+        return b""
+    return np.zeros((), dtype=dtype)[()]
