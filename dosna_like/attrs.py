@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .errors import InvalidNameError, NodeNotFoundError
-from .dtypes import Empty, decode_float as _decode_float, encode_float as _encode_float
+from .dtypes import Empty, string_dtype, decode_float as _decode_float, encode_float as _encode_float
 from .metadata import RESERVED
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
@@ -97,7 +97,10 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
             raise TypeError(_NO_EQUIVALENT)
         if arr.ndim == 0:
             return texts[0], {"kind": "str"}
-        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), {"kind": "str", "shape": list(arr.shape)}
+        record = {"kind": "str", "shape": list(arr.shape)}
+        if kind == "S" or any(isinstance(x, bytes) for x in arr.ravel().tolist()):
+            record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
+        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
 
 
@@ -109,7 +112,8 @@ def decode_attr(value, record: dict | None):
     if kind == "str":
         if "shape" not in record:
             return str(value)
-        arr = np.empty(len(np.array(value, dtype=object).ravel()), dtype=object)
+        mark = string_dtype("ascii" if record.get("vlen") == "bytes" else "utf-8")
+        arr = np.empty(len(np.array(value, dtype=object).ravel()), dtype=mark)
         arr[:] = [str(v) for v in np.array(value, dtype=object).ravel().tolist()]
         return arr.reshape(record["shape"])
     if kind == "bytes":
@@ -120,6 +124,8 @@ def decode_attr(value, record: dict | None):
         return Empty(_from_descr(record["descr"]))
     if kind == "raw":
         dtype = _from_descr(record["descr"])
+        if dtype.kind == "S":
+            dtype = np.dtype(dtype, metadata={"h5py_encoding": "ascii"})
         arr = np.frombuffer(base64.b64decode(value), dtype=dtype).reshape(record["shape"]).copy()
         return arr[()] if arr.ndim == 0 else arr
     dtype = np.dtype(record["dtype"])

@@ -198,8 +198,11 @@ class Dataset(ChunkAccess, HLObject):
         out = self._read(io, key)
         if names:
             out = select_fields(out, names, meta.dtype)
-        if meta.dtype.kind == "O" and check_vlen_dtype(meta.dtype) is str:
-            out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
+        if meta.dtype.metadata:
+            if check_vlen_dtype(meta.dtype) is str:
+                out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
+            if isinstance(out, np.ndarray) and out.dtype.metadata != meta.dtype.metadata and not names:
+                out = out.view(meta.dtype)  # keep h5py's marks (string encoding, vlen, enum)
         return out
 
     def _read(self, io, key):

@@ -185,9 +185,9 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
     if isinstance(data_type, dict):
         name, cfg = data_type.get("name"), data_type.get("configuration") or {}
         if name == "null_terminated_bytes":
-            enc = reserved.get("string_encoding")
-            dtype = np.dtype(f"S{int(cfg['length_bytes'])}")
-            return np.dtype(dtype, metadata={"h5py_encoding": enc}) if enc else dtype
+            # h5py marks every fixed-length string type it returns with its encoding
+            enc = reserved.get("string_encoding", "ascii")
+            return np.dtype(f"S{int(cfg['length_bytes'])}", metadata={"h5py_encoding": enc})
         if name == "structured":
             return np.dtype([(f, _numeric_dtype(t, "little")) for f, t in cfg["fields"]])
         raise FormatError(f"unsupported Zarr v3 data type {data_type!r}")
