@@ -182,15 +182,13 @@ class ArrayIO:
         self.meta = meta
         self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
+        # Raw chunks on a local store that are too big for the chunk cache (HDF5
+        # bypasses its cache for those too) go from their files straight into
+        # the output: no intermediate bytes, no copy.
+        self.reads_direct = (self.store.can_read_into and self.codec.is_raw
+                             and self.cache.capacity < self.codec.nbytes)
         # chunk index of the last chunk along axes whose last chunk sticks out of the array
         self._ragged_last = [(-(-s // c) - 1) if s % c else None for s, c in zip(meta.shape, meta.chunks)]
-
-    @property
-    def reads_direct(self) -> bool:
-        """Chunks are read from their files straight into the output (no
-        intermediate bytes, no copy): raw chunks on a local store that are too
-        big for the chunk cache (HDF5 bypasses its cache for those too)."""
-        return self.store.can_read_into and self.codec.is_raw and self.cache.capacity < self.codec.nbytes
 
     def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
         """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
@@ -247,6 +245,10 @@ class ArrayIO:
 
         ``local`` holds ints and unit-step slices; ints drop their axis.
         """
+        chunk = self.cache.get(coords)
+        if chunk is not None:  # the hot path of small reads: nothing else to do
+            part = chunk[local]
+            return part.copy() if isinstance(part, (np.ndarray, np.generic)) else part
         shape = tuple(s.stop - s.start for s in local if type(s) is slice)
         if self.reads_direct:
             box = tuple(s if type(s) is slice else slice(s, s + 1) for s in local)

@@ -28,6 +28,26 @@ from .errors import ReadOnlyError, StoreUnreachableError
 DEFAULT_IO_CONCURRENCY = 32
 
 
+_HAS_PREADV = hasattr(os, "preadv")
+_IOV_MAX = 1024  # Linux's limit on buffers per preadv call
+
+
+def _preadv_all(fd: int, buffers: list, offset: int) -> None:
+    """Fill ``buffers`` from ``fd`` at ``offset`` (resuming after short reads)."""
+    buffers = list(buffers)
+    i = 0
+    while i < len(buffers):
+        got = os.preadv(fd, buffers[i:i + _IOV_MAX], offset)
+        if got <= 0:
+            raise ValueError("file ended early")
+        offset += got
+        while i < len(buffers) and got >= len(buffers[i]):
+            got -= len(buffers[i])
+            i += 1
+        if got:
+            buffers[i] = buffers[i][got:]
+
+
 class RequestCounter:
     """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
 
@@ -155,6 +175,36 @@ class Store:
             return self.fs.cat_file(self.path(key), **self._cat_kwargs)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+
+    @property
+    def can_read_into(self) -> bool:
+        """:meth:`read_into` works here (local files on a system with ``preadv``)."""
+        return self.is_local and _HAS_PREADV
+
+    @_translating
+    def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
+        """Scatter parts of the object at ``key`` straight into caller buffers.
+
+        ``ranges`` holds ``(offset, buffers)`` pairs: the bytes from ``offset``
+        on fill ``buffers`` (writable memoryviews) in order, with one ``preadv``
+        call per pair, so no intermediate ``bytes`` object is made.  Local
+        stores only (:attr:`can_read_into`).  Returns False when there is no
+        such object; raises ValueError when it is not ``nbytes`` long.
+        """
+        self.requests.add("get")
+        try:
+            fd = os.open(self.path(key), os.O_RDONLY)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return False
+        try:
+            size = os.fstat(fd).st_size
+            if size != nbytes:
+                raise ValueError(f"stored {size} bytes, expected {nbytes}")
+            for offset, buffers in ranges:
+                _preadv_all(fd, buffers, offset)
+        finally:
+            os.close(fd)
+        return True
 
     @_translating
     def get_many(self, keys: Iterable[str]) -> dict:
