@@ -13,7 +13,6 @@ import numpy as np
 
 from harness import check_equal, guarded, log, measure, PeerFailure
 
-COMPRESSIONS = ("none", "gzip")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -29,6 +28,11 @@ class Config:
     warm_budget_s: float  # ... or stop after this long (slow peers)
     cold_reads: int       # fresh opens per repetition of cold_small
     timeout: float        # per dosna_like operation, seconds
+    compressions: tuple = ("none", "gzip", "fast")
+    remote_shape: tuple = (512, 512, 64)   # s3 and slowmem cases
+    remote_chunks: tuple = (32, 32, 64)
+    many: int = 1000      # datasets in the many_small case
+    latency_s: float = 0.025
     seed: int = 12345
 
 
@@ -51,13 +55,17 @@ class Bench:
     def rng(self, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.cfg.seed, salt])
 
-    def unavailable(self, comp: str):
+    def unavailable(self, comp: str | None, kind: str = "local", extra=None):
+        """reason(peer) -> why this peer sits out (None: it takes part)."""
         def reason(peer):
             if peer.is_dosna and self.dosna_error:
                 return f"import failed: {self.dosna_error}"
-            if (peer.family, comp) in self.broken:
+            why = peer.supports(kind)
+            if why:
+                return why
+            if comp is not None and kind == "local" and (peer.family, comp) in self.broken:
                 return self.broken[peer.family, comp]
-            return None
+            return extra(peer) if extra else None
         return reason
 
 
@@ -76,7 +84,7 @@ def read(ds, sel) -> np.ndarray:
 def case_write(bench: Bench) -> None:
     """Create the dataset, then ds[...] = data, then close (page-cache writes)."""
     cfg, data = bench.cfg, bench.data
-    for comp in COMPRESSIONS:
+    for comp in cfg.compressions:
         def trial(peer, rep):
             path = bench.path(peer, comp)
             peer.remove(path)
@@ -100,7 +108,7 @@ def _record_file(bench, peer, comp, error) -> None:
 
 def ensure_files(bench: Bench) -> None:
     """Untimed writes for the read cases when the write case was skipped."""
-    for comp in COMPRESSIONS:
+    for comp in bench.cfg.compressions:
         for peer in bench.base:
             key = (peer.family, comp)
             if key in bench.files or key in bench.broken:
@@ -127,15 +135,15 @@ def file_sizes(bench: Bench) -> dict:
 def case_read_full(bench: Bench) -> None:
     """ds[...] on a freshly opened file; includes dosna_like njobs variants."""
     data = bench.data
-    for comp in COMPRESSIONS:
+    for comp in bench.cfg.compressions:
         def warmup(peer):
             with peer.open(bench.path(peer, comp)) as ds:
-                check_equal(read(ds, ...), data, f"ds[...] ({comp})")
+                check_equal(peer.read(ds, ...), data, f"ds[...] ({comp})")
 
         def trial(peer, rep):
             with peer.open(bench.path(peer, comp)) as ds:
                 t0 = time.perf_counter()
-                read(ds, ...)
+                peer.read(ds, ...)
                 return time.perf_counter() - t0
 
         measure(bench, "read_full", comp, bench.base + bench.njobs, trial,
@@ -147,28 +155,47 @@ def case_read_full(bench: Bench) -> None:
 AXIS_LABELS = ("[i,:,:]", "[:,j,:]", "[:,:,k]")
 
 
+def _selection_case(bench: Bench, case: str, label: str, comp: str, sels: list) -> None:
+    """One selection per repetition (sels[rep]) on a freshly opened file."""
+    data = bench.data
+
+    def warmup(peer):
+        with peer.open(bench.path(peer, comp)) as ds:
+            for sel in sels:
+                check_equal(peer.read(ds, sel), data[sel], f"ds{label}")
+
+    def trial(peer, rep):
+        with peer.open(bench.path(peer, comp)) as ds:
+            t0 = time.perf_counter()
+            peer.read(ds, sels[rep])
+            return time.perf_counter() - t0
+
+    measure(bench, case, f"{comp} {label}", bench.base, trial,
+            warmup=warmup, unavailable=bench.unavailable(comp))
+
+
 def case_hyperslab(bench: Bench) -> None:
     """One full plane along each axis, fresh open per read, new index per rep."""
     data, cfg = bench.data, bench.cfg
-    for comp in COMPRESSIONS:
+    for comp in cfg.compressions:
         for axis, label in enumerate(AXIS_LABELS):
             index = bench.rng(axis).integers(0, data.shape[axis], cfg.repeat)
             sels = [tuple(int(i) if a == axis else slice(None)
                           for a in range(data.ndim)) for i in index]
+            _selection_case(bench, "hyperslab", label, comp, sels)
 
-            def warmup(peer):
-                with peer.open(bench.path(peer, comp)) as ds:
-                    for sel in sels:
-                        check_equal(read(ds, sel), data[sel], f"ds{label}")
 
-            def trial(peer, rep):
-                with peer.open(bench.path(peer, comp)) as ds:
-                    t0 = time.perf_counter()
-                    read(ds, sels[rep])
-                    return time.perf_counter() - t0
-
-            measure(bench, "hyperslab", f"{comp} {label}", bench.base, trial,
-                    warmup=warmup, unavailable=bench.unavailable(comp))
+def case_strided_fancy(bench: Bench) -> None:
+    """Strided ``ds[::2, ::3, :]`` and fancy ``ds[:, rows, :]`` (64 sorted random rows)."""
+    data, cfg = bench.data, bench.cfg
+    rng = bench.rng(300)
+    strided = [(slice(a, None, 2), slice(b, None, 3), slice(None))
+               for a, b in rng.integers(0, 2, (cfg.repeat, 2)).tolist()]
+    fancy = [(slice(None), sorted(rng.choice(data.shape[1], 64, replace=False).tolist()),
+              slice(None)) for _ in range(cfg.repeat)]
+    for comp in cfg.compressions:
+        _selection_case(bench, "strided_fancy", "[::2,::3,:]", comp, strided)
+        _selection_case(bench, "strided_fancy", "[:,rows,:]", comp, fancy)
 
 
 # ---------------------------------------------------------- warm small reads
@@ -183,30 +210,31 @@ def case_warm_small(bench: Bench) -> None:
     """ds[i, j, :] inside one chunk already read once, big chunk cache.
 
     h5py and dosna_like are opened with the same rdcc_nbytes (h5py also with
-    many rdcc_nslots); zarr has no chunk cache and re-reads the chunk every
-    time. Value: median latency per read (us); stops after cfg.warm_reads reads
-    or cfg.warm_budget_s seconds, whichever comes first.
+    many rdcc_nslots), TensorStore with a cache pool of that size; zarr has no
+    chunk cache and re-reads the chunk every time. Value: median latency per
+    read (us); stops after cfg.warm_reads reads or cfg.warm_budget_s seconds,
+    whichever comes first.
     """
     data, cfg = bench.data, bench.cfg
     chunk = _one_chunk(data.shape, cfg.chunks)
     rng = bench.rng(100)
     ii = rng.integers(chunk[0].start, chunk[0].stop, cfg.warm_reads)
     jj = rng.integers(chunk[1].start, chunk[1].stop, cfg.warm_reads)
-    for comp in COMPRESSIONS:
+    for comp in cfg.compressions:
         def warmup(peer):
             with peer.open(bench.path(peer, comp), cfg.rdcc_nbytes) as ds:
-                check_equal(read(ds, chunk), data[chunk], "one chunk")
+                check_equal(peer.read(ds, chunk), data[chunk], "one chunk")
                 for i, j in zip(ii[:20], jj[:20]):
-                    check_equal(read(ds, (int(i), int(j))), data[i, j], "ds[i,j,:]")
+                    check_equal(peer.read(ds, (int(i), int(j))), data[i, j], "ds[i,j,:]")
 
         def trial(peer, rep):
             latencies = []
             with peer.open(bench.path(peer, comp), cfg.rdcc_nbytes) as ds:
-                read(ds, chunk)  # fill the chunk cache
+                peer.read(ds, chunk)  # fill the chunk cache
                 deadline = time.perf_counter_ns() + int(cfg.warm_budget_s * 1e9)
                 for i, j in zip(ii.tolist(), jj.tolist()):
                     t0 = time.perf_counter_ns()
-                    read(ds, (i, j))
+                    peer.read(ds, (i, j))
                     t1 = time.perf_counter_ns()
                     latencies.append(t1 - t0)
                     if t1 > deadline and len(latencies) >= 20:
@@ -224,18 +252,18 @@ def case_cold_small(bench: Bench) -> None:
     rng = bench.rng(200)
     points = list(zip(rng.integers(0, data.shape[0], cfg.cold_reads).tolist(),
                       rng.integers(0, data.shape[1], cfg.cold_reads).tolist()))
-    for comp in COMPRESSIONS:
+    for comp in cfg.compressions:
         def warmup(peer):
             for i, j in points:
                 with peer.open(bench.path(peer, comp)) as ds:
-                    check_equal(read(ds, (i, j)), data[i, j], "cold ds[i,j,:]")
+                    check_equal(peer.read(ds, (i, j)), data[i, j], "cold ds[i,j,:]")
 
         def trial(peer, rep):
             path, latencies = bench.path(peer, comp), []
             for i, j in points:
                 t0 = time.perf_counter()
                 with peer.open(path) as ds:
-                    read(ds, (i, j))
+                    peer.read(ds, (i, j))
                 latencies.append(time.perf_counter() - t0)
             return statistics.median(latencies) * 1e6
 
@@ -243,14 +271,178 @@ def case_cold_small(bench: Bench) -> None:
                 unit="us", unavailable=bench.unavailable(comp))
 
 
+# -------------------------------------------------------- append with resize
+def case_append(bench: Bench) -> None:
+    """Start empty along axis 0 (maxshape None), then grow by one chunk row at a
+    time: resize + write, until the full dataset is there. Time of the whole."""
+    data, cfg = bench.data, bench.cfg
+    step = cfg.chunks[0]
+    maxshape = (None,) + data.shape[1:]
+    start_shape = (0,) + data.shape[1:]
+    for comp in cfg.compressions:
+        def grow(peer, path):
+            peer.remove(path)
+            with peer.create(path, start_shape, data.dtype, cfg.chunks, comp, maxshape) as ds:
+                for i in range(0, len(data), step):
+                    peer.append(ds, data[i:i + step])
+
+        def warmup(peer):
+            path = peer.path(bench.workdir, f"append-{comp}")
+            grow(peer, path)
+            with peer.open(path) as ds:
+                check_equal(peer.read(ds, ...), data, "appended dataset")
+
+        def trial(peer, rep):
+            path = peer.path(bench.workdir, f"append-{comp}")
+            t0 = time.perf_counter()
+            grow(peer, path)
+            return time.perf_counter() - t0
+
+        measure(bench, "append", comp, bench.base, trial, warmup=warmup,
+                nbytes=data.nbytes, unavailable=bench.unavailable(comp))
+
+
+# ------------------------------------------------------- many small datasets
+def case_many_small(bench: Bench) -> None:
+    """Create cfg.many small datasets (16 float32, two attributes each) in ten
+    groups; then reopen the file, walk it and read one attribute of each."""
+    n = bench.cfg.many
+
+    def make(i):
+        return np.arange(16, dtype="f4") + i, {"units": "m", "index": i}
+
+    reason = bench.unavailable(None, extra=lambda p: None if p.has_groups
+                               else f"{p.family} has no groups or attributes")
+
+    def create_trial(peer, rep):
+        path = peer.path(bench.workdir, "many")
+        peer.remove(path)
+        t0 = time.perf_counter()
+        peer.create_many(path, n, make)
+        return time.perf_counter() - t0
+
+    def walk_warmup(peer):
+        path = peer.path(bench.workdir, "many")
+        if not os.path.exists(path):
+            peer.create_many(path, n, make)
+        found = peer.walk_many(path)
+        if found != n:
+            raise AssertionError(f"walk found {found} datasets, expected {n}")
+
+    def walk_trial(peer, rep):
+        t0 = time.perf_counter()
+        peer.walk_many(peer.path(bench.workdir, "many"))
+        return time.perf_counter() - t0
+
+    measure(bench, "many_small", f"create {n}", bench.base, create_trial, unavailable=reason)
+    measure(bench, "many_small", "reopen+walk+attrs", bench.base, walk_trial,
+            warmup=walk_warmup, unavailable=reason)
+
+
+# ------------------------------------------------------------- other stores
+def _store_case(bench: Bench, case: str, kind: str, data: np.ndarray, chunks, comps,
+                before=None, after=None) -> None:
+    """write, and open + full read, on a non-local kind of store. ``before()`` runs before
+    and ``after(peer)`` after each timed operation (counters) -> extra dict."""
+    base = bench.base
+
+    def timed(peer, fn):
+        if before:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        elapsed = time.perf_counter() - t0
+        return (elapsed, after(peer)) if after else elapsed
+
+    for comp in comps:
+        loc = {p.name: p.location(kind, bench.workdir, comp) for p in base}
+        can_write = bench.unavailable(comp, kind, extra=lambda p: (
+            "h5py cannot write to object storage" if kind == "s3" and p.name == "h5py" else None))
+
+        def write_trial(peer, rep):
+            return timed(peer, lambda: peer.write(loc[peer.name], data, chunks, comp))
+
+        measure(bench, case, f"write {comp}", base, write_trial, nbytes=data.nbytes,
+                unavailable=can_write)
+
+        def warmup(peer):
+            if kind == "s3" and peer.name == "h5py":  # written locally, then uploaded
+                local = peer.path(bench.workdir, f"s3-{comp}")
+                peer.write(local, data, chunks, comp)
+                peer.upload(local, loc[peer.name])
+            with peer.open(loc[peer.name]) as ds:
+                check_equal(peer.read(ds, ...), data, f"{kind} ds[...]")
+
+        def read_trial(peer, rep):
+            # open + read: h5py over an s3fs file object fetches data while opening
+            def open_and_read():
+                with peer.open(loc[peer.name]) as ds:
+                    peer.read(ds, ...)
+            return timed(peer, open_and_read)
+
+        measure(bench, case, f"open+read {comp}", base, read_trial, warmup=warmup,
+                nbytes=data.nbytes, unavailable=bench.unavailable(comp, kind))
+
+
+def remote_data(bench: Bench) -> np.ndarray:
+    from run import make_data
+    return make_data(bench.cfg.remote_shape, bench.cfg.dtype, bench.cfg.seed + 1)
+
+
+def case_memstore(bench: Bench) -> None:
+    """write + full read on in-memory stores: dosna_like memory://, zarr
+    MemoryStore, TensorStore's memory kvstore, h5py's core driver (file image)."""
+    _store_case(bench, "memstore", "memory", bench.data, bench.cfg.chunks, ("none",))
+
+
+def case_s3(bench: Bench) -> None:
+    """write + full read through a local S3 endpoint (moto), with the requests
+    each operation made, counted at the server. h5py reads its file (uploaded
+    untimed) through an s3fs file object; it cannot write to S3."""
+    from peers import StoreEnv
+    from s3_counting import CountingS3
+
+    server = CountingS3().start()
+    try:
+        os.environ.update(server.env)  # TensorStore's S3 client reads credentials from here
+        server.create_bucket(StoreEnv.bucket)
+        StoreEnv.s3 = server
+
+        def requests(peer):
+            return {"requests": server.counts()}
+
+        _store_case(bench, "s3", "s3", remote_data(bench), bench.cfg.remote_chunks,
+                    ("none", "gzip"), before=server.reset_counts, after=requests)
+    finally:
+        server.stop()
+        StoreEnv.s3 = None
+
+
+def case_latency(bench: Bench) -> None:
+    """write + full read on ``slowmem://`` (in memory, 25 ms added to every call):
+    how many fetches a peer keeps in flight to hide the latency."""
+    from backends.latency import SlowMemoryFileSystem
+    from peers import StoreEnv
+
+    fs = StoreEnv.slowmem = SlowMemoryFileSystem(latency=bench.cfg.latency_s)
+    data = remote_data(bench)
+
+    def in_flight(peer):
+        return {"max_in_flight": fs.max_in_flight, "mean_in_flight": round(fs.mean_in_flight, 1),
+                "calls": fs.calls}
+
+    _store_case(bench, "latency", "slowmem", data, bench.cfg.remote_chunks, ("none",),
+                before=fs.reset_stats, after=in_flight)
+
+
 # ------------------------------------------------------------------ peak RSS
 def case_memory(bench: Bench) -> None:
     """Peak RSS growth of a full read, in a fresh process, / output nbytes.
 
-    Quick mode probes h5py and dosna_like only, full mode zarr as well.
+    Quick mode probes h5py and dosna_like only, full mode every peer.
     """
-    peers = [p for p in bench.base if not (bench.cfg.quick and p.name == "zarr")]
-    for comp in COMPRESSIONS:
+    peers = [p for p in bench.base if not (bench.cfg.quick and p.name in ("zarr", "tensorstore"))]
+    for comp in bench.cfg.compressions:
         for peer in peers:
             entry = {"peer": peer.name, "variant": comp,
                      "out_nbytes": bench.data.nbytes}
@@ -286,7 +478,14 @@ CASES = {
     "write": case_write,
     "read_full": case_read_full,
     "hyperslab": case_hyperslab,
+    "strided_fancy": case_strided_fancy,
     "warm_small": case_warm_small,
     "cold_small": case_cold_small,
+    "append": case_append,
+    "many_small": case_many_small,
+    "memstore": case_memstore,
+    "s3": case_s3,
+    "latency": case_latency,
     "memory": case_memory,
 }
+LOCAL_FILES = {"read_full", "hyperslab", "strided_fancy", "warm_small", "cold_small", "memory"}

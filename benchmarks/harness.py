@@ -35,6 +35,7 @@ class Row:
     median: float | None = None
     speedup_vs_h5py: float | None = None
     speedup_vs_zarr: float | None = None
+    speedup_vs_tensorstore: float | None = None
 
     def fail(self, error: str) -> None:
         self.status, self.error = "n/a", error

@@ -1,30 +1,50 @@
 """The libraries being compared, behind one small interface.
 
-Every peer stores one dataset per file and offers:
+Every peer stores one dataset per location and offers:
 
-* ``create(path, shape, dtype, chunks, compression)`` -> context manager
-  yielding a writable array-like (``ds[...] = data``);
-* ``open(path, rdcc_nbytes=None)`` -> context manager yielding a read-only
-  array-like (numpy-style slicing);
-* ``write(path, data, chunks, compression)`` -> create + ``ds[...] = data``;
-* ``remove(path)``.
+* ``supports(kind)`` -> None, or why it cannot use that kind of store
+  (``local``, ``memory``, ``s3``, ``slowmem``);
+* ``location(kind, workdir, name)`` -> a file path, directory or URL;
+* ``create(loc, shape, dtype, chunks, compression, maxshape=None)`` -> context
+  manager yielding a writable array-like (``ds[...] = data``);
+* ``open(loc, rdcc_nbytes=None)`` -> context manager yielding a readable
+  array-like; ``read(ds, key)`` -> numpy array (``ds[key]`` for h5py-likes);
+* ``append(ds, block)``: grow axis 0 by ``len(block)`` and write the block there;
+* ``create_many(loc, n, make)`` / ``walk_many(loc)``: the many-small-datasets
+  case (``has_groups``; TensorStore has no groups or attributes);
+* ``write(loc, data, chunks, compression)`` and ``remove(loc)``.
 
-``compression`` is ``"none"`` or ``"gzip"`` (deflate level 4 everywhere).
-Peers of the same ``family`` share their files: the njobs variants of
-dosna_like read the files written by the plain dosna_like peer.
+``compression`` is ``"none"``, ``"gzip"`` (deflate level 4 everywhere) or
+``"fast"``: each system's fast codec, blosc-lz4 (clevel 5, byte shuffle) for
+dosna_like, zarr and TensorStore, and LZF with the shuffle filter for h5py
+(the fast codec HDF5 ships; blosc needs the hdf5plugin package).
+Peers of the same ``family`` share their data: the njobs variants of
+dosna_like read what the plain dosna_like peer wrote.
 """
 from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
 
 GZIP_LEVEL = 4
+BLOSC = {"cname": "lz4", "clevel": 5, "shuffle": "shuffle"}
 H5_RDCC_NSLOTS = 1_000_003  # prime, far more slots than chunks: no hash collisions
 DATASET = "data"
 FAKE_ENV = "DOSNA_BENCH_FAKE"
+KINDS = ("local", "memory", "s3", "slowmem")
+CODEC_LABEL = {"none": "none", "gzip": "gzip-4", "fast": "blosc-lz4 (h5py: lzf)"}
+
+
+class StoreEnv:
+    """Where the non-local kinds of store are: filled in by the cases that use them."""
+
+    s3 = None          # a running S3 endpoint (benchmarks/s3_counting.py)
+    bucket = "dosna-bench"
+    slowmem = None     # the backends.latency.SlowMemoryFileSystem instance
 
 
 class Peer:
@@ -32,37 +52,68 @@ class Peer:
     family = "?"      # peers of one family share files
     ext = ""          # file name suffix
     is_dosna = False  # failures of dosna peers are recorded, never raised
+    kinds = ("local",)
+    has_groups = True  # can run the many-small-datasets case
+    env = StoreEnv
+
+    def supports(self, kind: str):
+        return None if kind in self.kinds else f"{self.family} has no {kind} store here"
+
+    def location(self, kind: str, workdir: str, name: str) -> str:
+        stem = f"{self.family}-{name}{self.ext}"
+        if kind == "local":
+            return os.path.join(workdir, stem)
+        if kind == "s3":
+            return f"s3://{self.env.bucket}/{stem}"
+        return f"{kind}://bench/{stem}"
 
     def path(self, workdir: str, compression: str) -> str:
-        return os.path.join(workdir, f"{self.family}-{compression}{self.ext}")
+        return self.location("local", workdir, compression)
 
     @contextmanager
-    def create(self, path, shape, dtype, chunks, compression):
+    def create(self, loc, shape, dtype, chunks, compression, maxshape=None):
         raise NotImplementedError
 
     @contextmanager
-    def open(self, path, rdcc_nbytes=None):
+    def open(self, loc, rdcc_nbytes=None):
         raise NotImplementedError
 
-    def write(self, path, data: np.ndarray, chunks, compression) -> None:
-        with self.create(path, data.shape, data.dtype, chunks, compression) as ds:
+    def read(self, ds, key) -> np.ndarray:
+        return np.asarray(ds[key])
+
+    def append(self, ds, block: np.ndarray) -> None:
+        n = ds.shape[0]
+        ds.resize(n + len(block), axis=0)
+        ds[n:n + len(block)] = block
+
+    def write(self, loc, data: np.ndarray, chunks, compression) -> None:
+        with self.create(loc, data.shape, data.dtype, chunks, compression) as ds:
             ds[...] = data
 
-    def remove(self, path: str) -> None:
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
+    def create_many(self, loc, n: int, make) -> None:
+        raise NotImplementedError
+
+    def walk_many(self, loc) -> int:
+        raise NotImplementedError
+
+    def remove(self, loc: str) -> None:
+        if "://" in loc:
+            return  # in-memory and remote locations are rewritten with overwrite
+        if os.path.isdir(loc):
+            shutil.rmtree(loc)
+        elif os.path.exists(loc):
+            os.remove(loc)
 
     def __repr__(self):
         return f"<Peer {self.name}>"
 
 
+# --------------------------------------------------------- h5py and dosna_like
 class H5LikePeer(Peer):
     """Anything with h5py's File/create_dataset API: h5py and dosna_like."""
 
     def __init__(self, module, name, family, ext, *, open_kwargs=None,
-                 cache_kwargs=None, is_dosna=False):
+                 cache_kwargs=None, is_dosna=False, kinds=("local",)):
         self.module = module
         self.name = name
         self.family = family
@@ -70,58 +121,278 @@ class H5LikePeer(Peer):
         self.open_kwargs = dict(open_kwargs or {})    # always passed to File()
         self.cache_kwargs = dict(cache_kwargs or {})  # passed with rdcc_nbytes
         self.is_dosna = is_dosna
+        self.kinds = kinds
+
+    def compression_kwargs(self, compression) -> dict:
+        if compression == "none":
+            return {}
+        if compression == "gzip":
+            return {"compression": "gzip", "compression_opts": GZIP_LEVEL}
+        return {"compression": "blosc", "compression_opts": dict(BLOSC)}
+
+    def file_kwargs(self, loc) -> dict:
+        if loc.startswith("s3://"):
+            return {"storage_options": self.env.s3.storage_options}
+        if loc.startswith("slowmem://"):  # same options, so fsspec hands back the same instance
+            return {"storage_options": {"latency": self.env.slowmem.latency}}
+        return {}
+
+    def File(self, loc, mode, **kwargs):
+        return self.module.File(loc, mode, **self.file_kwargs(loc), **kwargs)
 
     @contextmanager
-    def create(self, path, shape, dtype, chunks, compression):
-        comp = {} if compression == "none" else {
-            "compression": "gzip", "compression_opts": GZIP_LEVEL}
-        with self.module.File(path, "w", **self.open_kwargs) as f:
-            yield f.create_dataset(DATASET, shape=shape, dtype=dtype,
-                                   chunks=tuple(chunks), **comp)
+    def create(self, loc, shape, dtype, chunks, compression, maxshape=None):
+        with self.File(loc, "w", **self.open_kwargs) as f:
+            yield f.create_dataset(DATASET, shape=shape, dtype=dtype, chunks=tuple(chunks),
+                                   maxshape=maxshape, **self.compression_kwargs(compression))
 
     @contextmanager
-    def open(self, path, rdcc_nbytes=None):
+    def open(self, loc, rdcc_nbytes=None):
         kwargs = dict(self.open_kwargs)
         if rdcc_nbytes is not None:
             kwargs.update(rdcc_nbytes=rdcc_nbytes, **self.cache_kwargs)
-        with self.module.File(path, "r", **kwargs) as f:
+        with self.File(loc, "r", **kwargs) as f:
             yield f[DATASET]
 
+    def create_many(self, loc, n, make) -> None:
+        with self.File(loc, "w", **self.open_kwargs) as f:
+            for i in range(n):
+                data, attrs = make(i)
+                ds = f.create_dataset(f"group{i // 100}/d{i}", data=data)
+                for key, value in attrs.items():
+                    ds.attrs[key] = value
 
+    def walk_many(self, loc) -> int:
+        found = []
+
+        def visit(name, obj):
+            if isinstance(obj, self.module.Dataset):
+                found.append(obj.attrs["units"])
+
+        with self.File(loc, "r", **self.open_kwargs) as f:
+            f.visititems(visit)
+        return len(found)
+
+
+class H5pyPeer(H5LikePeer):
+    """h5py on a local HDF5 file; in memory through HDF5's core driver (file image)."""
+
+    def __init__(self):
+        import h5py
+        super().__init__(h5py, "h5py", "h5py", ".h5",
+                         cache_kwargs={"rdcc_nslots": H5_RDCC_NSLOTS},
+                         kinds=("local", "memory", "s3"))
+        self._images = {}  # memory location -> HDF5 file image (bytes)
+
+    def compression_kwargs(self, compression) -> dict:
+        if compression == "fast":
+            return {"compression": "lzf", "shuffle": True}
+        return super().compression_kwargs(compression)
+
+    @contextmanager
+    def create(self, loc, shape, dtype, chunks, compression, maxshape=None):
+        if loc.startswith("s3://"):
+            raise NotImplementedError("h5py cannot write to object storage")
+        if not loc.startswith("memory://"):
+            with super().create(loc, shape, dtype, chunks, compression, maxshape) as ds:
+                yield ds
+            return
+        with self.module.File(loc, "w", driver="core", backing_store=False) as f:
+            yield f.create_dataset(DATASET, shape=shape, dtype=dtype, chunks=tuple(chunks),
+                                   maxshape=maxshape, **self.compression_kwargs(compression))
+            f.flush()
+            self._images[loc] = f.id.get_file_image()
+
+    @contextmanager
+    def open(self, loc, rdcc_nbytes=None):
+        h5py = self.module
+        if loc.startswith("s3://"):
+            # HDF5 over an fsspec file object, the usual way to read HDF5 on S3
+            import s3fs
+            fs = s3fs.S3FileSystem(**self.env.s3.storage_options)
+            with fs.open(loc, "rb") as fh, h5py.File(fh, "r") as f:
+                yield f[DATASET]
+            return
+        if not loc.startswith("memory://"):
+            with super().open(loc, rdcc_nbytes) as ds:
+                yield ds
+            return
+        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+        fapl.set_fapl_core(backing_store=False)
+        fapl.set_file_image(self._images[loc])
+        if rdcc_nbytes is not None:
+            fapl.set_cache(0, H5_RDCC_NSLOTS, rdcc_nbytes, 0.75)
+        fid = h5py.h5f.open(loc.encode(), h5py.h5f.ACC_RDONLY, fapl=fapl)
+        with h5py.File(fid) as f:
+            yield f[DATASET]
+
+    def upload(self, local_path: str, loc: str) -> None:
+        """Put a local HDF5 file on S3 (h5py cannot write there itself)."""
+        import s3fs
+        fs = s3fs.S3FileSystem(**self.env.s3.storage_options)
+        fs.put_file(local_path, loc)
+
+
+# ---------------------------------------------------------------------- zarr
 class ZarrPeer(Peer):
-    """zarr-python 3 on a LocalStore directory, same chunks and codec."""
+    """zarr-python 3: LocalStore, MemoryStore, FsspecStore (s3fs, slowmem); same chunks and codec."""
 
     name = family = "zarr"
     ext = ".zarr"
+    kinds = KINDS
 
     def __init__(self):
         import zarr
-        from zarr.codecs import GzipCodec
-        from zarr.storage import LocalStore
-        self.zarr, self.GzipCodec, self.LocalStore = zarr, GzipCodec, LocalStore
+        from zarr.codecs import BloscCodec, GzipCodec
+        self.zarr = zarr
+        self.codecs = {"none": None, "gzip": GzipCodec(level=GZIP_LEVEL),
+                       "fast": BloscCodec(typesize=4, **BLOSC)}
+        self._memory = {}  # memory location -> the MemoryStore's dict
+
+    def store(self, loc, read_only=False):
+        from zarr.storage import FsspecStore, LocalStore, MemoryStore
+        if loc.startswith("memory://"):
+            return MemoryStore(self._memory.setdefault(loc, {}), read_only=read_only)
+        if loc.startswith("s3://"):
+            return FsspecStore.from_url(loc, storage_options=self.env.s3.storage_options,
+                                        read_only=read_only)
+        if loc.startswith("slowmem://"):
+            with warnings.catch_warnings():  # the test filesystem is not in async mode
+                warnings.simplefilter("ignore")
+                return FsspecStore(self.env.slowmem, path=loc[len("slowmem://"):], read_only=read_only)
+        return LocalStore(loc, read_only=read_only)
+
+    def _compressors(self, compression, dtype):
+        codec = self.codecs[compression]
+        if compression == "fast":
+            codec = type(codec)(typesize=np.dtype(dtype).itemsize, **BLOSC)
+        return codec
 
     @contextmanager
-    def create(self, path, shape, dtype, chunks, compression):
-        compressors = (None if compression == "none"
-                       else self.GzipCodec(level=GZIP_LEVEL))
+    def create(self, loc, shape, dtype, chunks, compression, maxshape=None):
+        if loc.startswith("memory://"):
+            self._memory.pop(loc, None)
         yield self.zarr.create_array(
-            store=self.LocalStore(path), shape=shape, dtype=dtype,
-            chunks=tuple(chunks), compressors=compressors, filters=None,
+            store=self.store(loc), shape=shape, dtype=dtype, chunks=tuple(chunks),
+            compressors=self._compressors(compression, dtype), filters=None,
             fill_value=0, overwrite=True)
 
     @contextmanager
-    def open(self, path, rdcc_nbytes=None):
+    def open(self, loc, rdcc_nbytes=None):
         # zarr has no chunk cache: rdcc_nbytes is ignored.
-        yield self.zarr.open_array(
-            store=self.LocalStore(path, read_only=True), mode="r")
+        yield self.zarr.open_array(store=self.store(loc, read_only=True), mode="r")
+
+    def read(self, ds, key) -> np.ndarray:
+        if isinstance(key, tuple) and any(isinstance(k, (list, np.ndarray)) for k in key):
+            return np.asarray(ds.oindex[key])
+        return np.asarray(ds[key])
+
+    def append(self, ds, block) -> None:
+        ds.append(block, axis=0)
+
+    def create_many(self, loc, n, make) -> None:
+        root = self.zarr.open_group(store=self.store(loc), mode="w")
+        for i in range(n):
+            data, attrs = make(i)
+            group = root.require_group(f"group{i // 100}")
+            arr = group.create_array(f"d{i}", shape=data.shape, dtype=data.dtype,
+                                     chunks=data.shape, compressors=None, fill_value=0)
+            arr[...] = data
+            arr.attrs.update(attrs)
+
+    def walk_many(self, loc) -> int:
+        root = self.zarr.open_group(store=self.store(loc, read_only=True), mode="r")
+        found = [arr.attrs["units"] for _, arr in root.members(max_depth=None)
+                 if isinstance(arr, self.zarr.Array)]
+        return len(found)
 
 
-def h5py_peer() -> Peer:
-    import h5py
-    return H5LikePeer(h5py, "h5py", "h5py", ".h5",
-                      cache_kwargs={"rdcc_nslots": H5_RDCC_NSLOTS})
+# --------------------------------------------------------------- TensorStore
+class TSArray:
+    """A TensorStore handle with numpy-style reads and writes."""
+
+    def __init__(self, store):
+        self.store = store
+
+    @property
+    def shape(self):
+        return tuple(self.store.shape)
+
+    def __getitem__(self, key):
+        return self.store[key].read().result()
+
+    def __setitem__(self, key, value):
+        self.store[key].write(value).result()
 
 
+class TensorStorePeer(Peer):
+    """TensorStore's zarr3 driver on a local directory (file kvstore), memory or S3."""
+
+    name = family = "tensorstore"
+    ext = ".ts.zarr"
+    kinds = ("local", "memory", "s3")
+    has_groups = False  # a TensorStore is one array: no groups, no attributes
+
+    def __init__(self):
+        import tensorstore
+        self.ts = tensorstore
+        self._memory_context = tensorstore.Context()  # memory kvstores live in a context
+
+    def kvstore(self, loc) -> dict:
+        if loc.startswith("memory://"):
+            return {"driver": "memory", "path": loc[len("memory://"):] + "/"}
+        if loc.startswith("s3://"):
+            bucket, _, path = loc[len("s3://"):].partition("/")
+            return {"driver": "s3", "bucket": bucket, "path": path + "/",
+                    "endpoint": self.env.s3.endpoint_url, "aws_region": "us-east-1",
+                    "aws_credentials": {"type": "environment"}}
+        return {"driver": "file", "path": loc}
+
+    def context(self, loc, rdcc_nbytes=None):
+        if loc.startswith("memory://"):
+            return self._memory_context
+        return self.ts.Context({"cache_pool": {"total_bytes_limit": rdcc_nbytes or 0}})
+
+    @staticmethod
+    def codecs(compression, dtype) -> list:
+        chain = [{"name": "bytes", "configuration": {"endian": "little"}}]
+        if compression == "gzip":
+            chain.append({"name": "gzip", "configuration": {"level": GZIP_LEVEL}})
+        elif compression == "fast":
+            chain.append({"name": "blosc", "configuration": {
+                **BLOSC, "typesize": np.dtype(dtype).itemsize, "blocksize": 0}})
+        return chain
+
+    @contextmanager
+    def create(self, loc, shape, dtype, chunks, compression, maxshape=None):
+        metadata = {
+            "shape": list(shape), "data_type": np.dtype(dtype).name,
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(chunks)}},
+            "codecs": self.codecs(compression, dtype), "fill_value": 0}
+        store = self.ts.open({"driver": "zarr3", "kvstore": self.kvstore(loc), "metadata": metadata},
+                             create=True, delete_existing=True, context=self.context(loc)).result()
+        yield TSArray(store)
+
+    @contextmanager
+    def open(self, loc, rdcc_nbytes=None):
+        spec = {"driver": "zarr3", "kvstore": self.kvstore(loc)}
+        if rdcc_nbytes is not None:  # like h5py's cache: no revalidation of cached chunks
+            spec["recheck_cached_data"] = "open"
+        yield TSArray(self.ts.open(spec, read=True, context=self.context(loc, rdcc_nbytes)).result())
+
+    def read(self, ds, key) -> np.ndarray:
+        store = ds.store
+        if isinstance(key, tuple) and any(isinstance(k, (list, np.ndarray)) for k in key):
+            return store.oindex[key].read().result()
+        return store[key].read().result()
+
+    def append(self, ds, block) -> None:
+        n = ds.shape[0]
+        ds.store = ds.store.resize(exclusive_max=[n + len(block)] + [None] * (block.ndim - 1)).result()
+        ds.store[n:n + len(block)].write(block).result()
+
+
+# ------------------------------------------------------------------ building
 def fake_dosna() -> bool:
     return os.environ.get(FAKE_ENV, "") not in ("", "0")
 
@@ -147,13 +418,25 @@ def dosna_peer(module, njobs=None) -> Peer:
     if fake_dosna():  # h5py knows neither njobs nor a directory store
         return H5LikePeer(module, name, "dosna_like", ".fake.h5", is_dosna=True)
     open_kwargs = {} if njobs is None else {"njobs": njobs}
-    return H5LikePeer(module, name, "dosna_like", ".dosna",
-                      open_kwargs=open_kwargs, is_dosna=True)
+    return H5LikePeer(module, name, "dosna_like", ".dosna", open_kwargs=open_kwargs,
+                      is_dosna=True, kinds=KINDS)
+
+
+def tensorstore_peer():
+    """TensorStore when installed, else None."""
+    try:
+        return TensorStorePeer()
+    except ImportError:
+        return None
+
+
+PEER_NAMES = ("h5py", "zarr", "tensorstore", "dosna_like")
 
 
 def make_peers(dosna_module, names=None):
     """(base peers that write files, extra dosna njobs peers for full reads)."""
-    base = [h5py_peer(), ZarrPeer(), dosna_peer(dosna_module)]
+    base = [H5pyPeer(), ZarrPeer(), tensorstore_peer(), dosna_peer(dosna_module)]
+    base = [p for p in base if p is not None]
     njobs = [dosna_peer(dosna_module, n) for n in (1, 2)]
     if names:
         base = [p for p in base if p.name in names]
@@ -164,9 +447,11 @@ def make_peers(dosna_module, names=None):
 def peer_by_name(name: str) -> Peer:
     """Rebuild one peer in another process (memory probe)."""
     if name == "h5py":
-        return h5py_peer()
+        return H5pyPeer()
     if name == "zarr":
         return ZarrPeer()
+    if name == "tensorstore":
+        return TensorStorePeer()
     module, _, error = load_dosna()
     if module is None:
         raise ImportError(error)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from dataclasses import asdict
 
 import matplotlib
@@ -18,7 +19,8 @@ def add_ratios(rows) -> None:
     for row in rows:
         if row.median is None:
             continue
-        for ref, attr in (("h5py", "speedup_vs_h5py"), ("zarr", "speedup_vs_zarr")):
+        for ref, attr in (("h5py", "speedup_vs_h5py"), ("zarr", "speedup_vs_zarr"),
+                          ("tensorstore", "speedup_vs_tensorstore")):
             t_ref = reference.get((row.case, row.variant, ref))
             if t_ref is not None and row.median > 0:
                 setattr(row, attr, t_ref / row.median)
@@ -54,6 +56,63 @@ def _fmt_rate(row) -> str:
     return f"{row.nbytes / row.median / 1e6:,.0f}"
 
 
+def _fmt_details(row) -> str:
+    """Counters a case recorded (requests, fetches in flight), medians over repetitions."""
+    parts = []
+    for key, values in row.extra.items():
+        if key == "reads":
+            continue
+        if values and isinstance(values[0], dict):  # requests by HTTP method
+            methods = sorted({m for v in values for m in v})
+            parts.append(" ".join(f"{m} {statistics.median(v.get(m, 0) for v in values):g}"
+                                  for m in methods) or "no requests")
+        elif values:
+            parts.append(f"{key.replace('_', ' ')} {statistics.median(values):g}")
+    return ", ".join(parts)
+
+
+def _row(rows, case, variant, peer):
+    return next((r for r in rows if (r.case, r.variant, r.peer) == (case, variant, peer)), None)
+
+
+def goals(rows, memory) -> list:
+    """The performance goals of issue 6, each as (goal, measured, met)."""
+    out = []
+
+    def speedup(case, variant, ref, target, what):
+        row = _row(rows, case, variant, "dosna_like")
+        value = getattr(row, f"speedup_vs_{ref}", None) if row else None
+        out.append((what, None if value is None else f"{value:.2f}×",
+                    None if value is None else value >= target))
+
+    for comp in ("none", "gzip"):
+        speedup("read_full", comp, "h5py", 1.5, f"full read ≥ 1.5× h5py ({comp})")
+    speedup("write", "none", "h5py", 1.0, "write ≥ 1.0× h5py (none)")
+    for comp in ("none", "gzip"):
+        row = _row(rows, "warm_small", comp, "dosna_like")
+        ref = _row(rows, "warm_small", comp, "h5py")
+        if row and ref and row.median and ref.median:
+            ratio = row.median / ref.median
+            out.append((f"warm small read time / h5py's ≤ 1.0 ({comp})", f"{ratio:.2f}", ratio <= 1.0))
+    variants = dict.fromkeys(r.variant for r in rows if r.case == "read_full")
+    for ref, target in (("zarr", 2.5), ("tensorstore", 1.5)):
+        for comp in variants:
+            speedup("read_full", comp, ref, target, f"full read ≥ {target}× {ref} ({comp})")
+    for r in rows:
+        if r.case == "latency" and r.peer == "dosna_like" and r.variant.startswith("open+read"):
+            peak = r.extra.get("max_in_flight")
+            if peak:
+                value = statistics.median(peak)
+                mean = statistics.median(r.extra["mean_in_flight"])
+                out.append(("≥ 16 fetches in flight on the 25 ms store (full read)",
+                            f"max {value:g}, mean {mean:g}", value >= 16))
+    for m in memory:
+        if m["peer"] == "dosna_like" and m["status"] == "ok":
+            out.append((f"peak RSS of a full read ≤ 1.3× output ({m['variant']})",
+                        f"{m['ratio']:.2f}×", m["ratio"] <= 1.3))
+    return out
+
+
 def markdown(machine, config, rows, memory, notes) -> str:
     lines = [f"# dosna_like benchmark ({config['mode']} mode)", ""]
     for note in notes:
@@ -64,21 +123,33 @@ def markdown(machine, config, rows, memory, notes) -> str:
         f"python {machine['python']}, numpy {machine['versions']['numpy']}, "
         f"h5py {machine['versions']['h5py']} (HDF5 {machine['versions']['hdf5']}), "
         f"zarr {machine['versions']['zarr']}, "
+        f"tensorstore {machine['versions'].get('tensorstore') or 'not installed'}, "
         f"dosna_like {machine['versions']['dosna_like']}.",
         "",
         f"Data: {config['dtype']} {tuple(config['shape'])} "
         f"({config['nbytes'] / 2**20:.0f} MiB), chunks {tuple(config['chunks'])}; "
-        f"median of {config['repeat']} repetitions; page cache warm. "
+        f"median of {config['repeat']} repetitions, peers interleaved; page cache warm. "
+        "Codecs: " + ", ".join(f"{k} = {v}" for k, v in config.get("codecs", {}).items()) + ". "
         "Speedup vs X = t_X / t_peer (> 1: faster than X).",
         "",
-        "| case | variant | peer | median | MB/s | speedup vs h5py | speedup vs zarr |",
-        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    checked = goals(rows, memory)
+    if checked:
+        lines += ["Goals (dosna_like, this run):", "", "| goal | measured | met |", "|---|---:|---|"]
+        lines += [f"| {what} | {value or 'n/a'} | "
+                  f"{'n/a' if met is None else ('yes' if met else '**no**')} |"
+                  for what, value, met in checked]
+        lines.append("")
+    lines += [
+        "| case | variant | peer | median | MB/s | vs h5py | vs zarr | vs tensorstore | details |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(f"| {r.case} | {r.variant} | {r.peer} | "
                      f"{_fmt_value(r.median, r.unit)} | {_fmt_rate(r)} | "
                      f"{_fmt_ratio(r.speedup_vs_h5py)} | "
-                     f"{_fmt_ratio(r.speedup_vs_zarr)} |")
+                     f"{_fmt_ratio(r.speedup_vs_zarr)} | "
+                     f"{_fmt_ratio(r.speedup_vs_tensorstore)} | {_fmt_details(r)} |")
     if memory:
         lines += ["", "Peak RSS growth during a full read (fresh process), "
                   "relative to the output array size:", "",

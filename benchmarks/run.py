@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Benchmark dosna_like against h5py and zarr on the same data, same run.
+"""Benchmark dosna_like against h5py, zarr and TensorStore on the same data, same run.
 
-    python benchmarks/run.py --quick          # < 90 s, 64 MiB dataset
-    python benchmarks/run.py                  # full mode, 256 MiB dataset
+    python benchmarks/run.py --quick          # < 90 s, 64 MiB dataset, main cases
+    python benchmarks/run.py                  # full mode, 256 MiB dataset, every case
     python benchmarks/run.py --cases read_full,warm_small --repeat 7
     DOSNA_BENCH_FAKE=1 python benchmarks/run.py --quick   # dosna_like := h5py
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import os
 import platform
 import shutil
@@ -28,12 +29,15 @@ if ROOT not in sys.path:  # dosna_like importable without installing it
 
 import numpy as np  # noqa: E402
 
-from cases import CASES, Bench, Config, ensure_files, file_sizes  # noqa: E402
+from cases import CASES, LOCAL_FILES, Bench, Config, ensure_files, file_sizes  # noqa: E402
 from harness import log  # noqa: E402
-from peers import fake_dosna, FAKE_ENV, load_dosna, make_peers  # noqa: E402
+from peers import CODEC_LABEL, fake_dosna, FAKE_ENV, load_dosna, make_peers, PEER_NAMES  # noqa: E402
 from report import add_ratios, markdown, plot_ratios, write_json  # noqa: E402
 
 MiB = 2**20
+# quick mode (make demo) leaves out the slow cases; --cases can still ask for them
+QUICK_CASES = ("write", "read_full", "hyperslab", "strided_fancy", "warm_small", "cold_small",
+               "append", "latency", "memory")
 
 
 def make_config(args) -> Config:
@@ -49,6 +53,10 @@ def make_config(args) -> Config:
         warm_budget_s=0.25 if quick else 2.0,
         cold_reads=10 if quick else 25,
         timeout=args.timeout or (30.0 if quick else 180.0),
+        compressions=("none", "gzip") if quick else ("none", "gzip", "fast"),
+        remote_shape=(256, 256, 64) if quick else (512, 512, 64),
+        remote_chunks=(32, 32, 64),
+        many=100 if quick else 1000,
     )
 
 
@@ -66,6 +74,11 @@ def make_data(shape, dtype, seed) -> np.ndarray:
 def machine_info(dosna_version) -> dict:
     import h5py
     import zarr
+
+    try:
+        ts_version = importlib.metadata.version("tensorstore")
+    except importlib.metadata.PackageNotFoundError:
+        ts_version = None
 
     def first(path, key):
         try:
@@ -90,7 +103,7 @@ def machine_info(dosna_version) -> dict:
         "platform": platform.platform(),
         "versions": {"numpy": np.__version__, "h5py": h5py.__version__,
                      "hdf5": h5py.version.hdf5_version, "zarr": zarr.__version__,
-                     "dosna_like": dosna_version},
+                     "tensorstore": ts_version, "dosna_like": dosna_version},
         "git_commit": commit,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
@@ -103,18 +116,20 @@ def parse_args(argv=None):
                         help="64 MiB dataset, 3 repetitions (< 90 s)")
     parser.add_argument("--out", default="bench-results",
                         help="output directory (default: bench-results/)")
-    parser.add_argument("--cases", default=",".join(CASES),
-                        help=f"comma-separated subset of: {', '.join(CASES)}")
+    parser.add_argument("--cases", default="",
+                        help=f"comma-separated subset of: {', '.join(CASES)} (default: "
+                             f"all; --quick: {', '.join(QUICK_CASES)})")
     parser.add_argument("--peers", default="",
-                        help="comma-separated subset of: h5py, zarr, dosna_like "
-                             "(default: all)")
+                        help=f"comma-separated subset of: {', '.join(PEER_NAMES)} "
+                             "(default: all installed)")
     parser.add_argument("--repeat", type=int, default=0,
                         help="repetitions per measurement (default 3 quick, 5 full)")
     parser.add_argument("--timeout", type=float, default=0,
                         help="seconds before a single dosna_like operation is "
                              "recorded as n/a (default 30 quick, 180 full)")
     args = parser.parse_args(argv)
-    args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    args.cases = ([c.strip() for c in args.cases.split(",") if c.strip()]
+                  or list(QUICK_CASES if args.quick else CASES))
     unknown = set(args.cases) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}; choose from {list(CASES)}")
@@ -149,7 +164,7 @@ def main(argv=None) -> int:
             if name not in args.cases:
                 continue
             t0 = time.perf_counter()
-            if name != "write":
+            if name in LOCAL_FILES:
                 ensure_files(bench)
             log(f"[{name}]")
             case(bench)
@@ -162,7 +177,7 @@ def main(argv=None) -> int:
     add_ratios(bench.rows)
     machine = machine_info(dosna_version)
     config = {"mode": "quick" if cfg.quick else "full", **vars(cfg),
-              "nbytes": data.nbytes, "cases": args.cases,
+              "nbytes": data.nbytes, "cases": args.cases, "codecs": CODEC_LABEL,
               "peers": [p.name for p in base + njobs],
               "fake_dosna": fake_dosna(), "dosna_import_error": dosna_error}
     os.makedirs(args.out, exist_ok=True)
