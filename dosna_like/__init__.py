@@ -15,9 +15,13 @@ from .cluster import Cluster, Pool, auto_init
 from .dataset import Dataset
 from .files import File
 from .group import Group
+from .hdf5io import export_hdf5, import_hdf5
+from .index import latest, search
+from .links import ExternalLink, HardLink, SoftLink
+from .selection import MultiBlockSlice
 
 __all__ = [
-    "AttributeManager", "Cluster", "Dataset", "Empty", "File", "Group", "Pool", "__version__", "auto_init",
+    "AttributeManager", "Cluster", "Dataset", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
     "string_info", "vlen_dtype",
 ]

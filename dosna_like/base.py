@@ -52,16 +52,17 @@ class HLObject:
     ``attrs`` are properties; equality is node identity.
     """
 
-    def __init__(self, state, path: str, inherit=None):
+    def __init__(self, state, path: str, inherit=None, name: str | None = None):
         self._state = state
         self._path = path
         self._inherit = inherit  # where njobs comes from unless overridden
         self._njobs = None
+        self._name = name  # the path it was reached by, when that went through a link
 
     # --------------------------------------------------------------- identity
     @property
     def name(self) -> str:
-        return "/" + self._path
+        return self._name or "/" + self._path
 
     @property
     def file(self):

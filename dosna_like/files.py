@@ -1,14 +1,17 @@
 """``File``: h5py's file object over a store root, and the open file's shared state."""
 from __future__ import annotations
 
+import copy
 import errno
 import os
+import posixpath
 import threading
 
 from .engine import DEFAULT_RDCC_NBYTES, ArrayIO, default_njobs
 from .errors import FormatError
 from .group import Group
-from .metadata import META_KEY, ArrayMeta, dumps, group_document, loads, node_key
+from .index import SIDECAR_KEY, LiveIndex
+from .metadata import META_KEY, RESERVED, ArrayMeta, dumps, group_document, loads, node_key
 from .store import Store
 
 # h5py's mode table: mode -> (must exist, must not exist, truncate, writable)
@@ -42,7 +45,9 @@ class FileState:
         self.file = None
         self._docs: dict = {}
         self._arrays: dict = {}
+        self._external: dict = {}  # files opened through external links
         self._lock = threading.Lock()
+        self.index = LiveIndex(self)  # the sidecar search index; told of every document write
 
     # --------------------------------------------------------- documents
     def read_doc(self, path: str, required: bool = False) -> dict | None:
@@ -68,15 +73,60 @@ class FileState:
         def child(name: str) -> str:
             return f"{path}/{name}" if path else name
 
-        names = [n for n in self.store.list_dir(path) if n != META_KEY and not n.endswith(".partial")]
+        names = [n for n in self.store.list_dir(path)
+                 if n != META_KEY and n != SIDECAR_KEY and not n.endswith(".partial")]
         unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
         for key, raw in self.store.get_many(unknown).items():
             self._docs[unknown[key]] = loads(raw, key)
-        return sorted(n for n in names if child(n) in self._docs)
+        nodes = [n for n in names if child(n) in self._docs]
+        reserved = self.reserved(path)
+        members = set(nodes) | set(reserved.get("links", {}))
+        if reserved.get("track_order"):
+            order = [n for n in reserved.get("order", []) if n in members]
+            return order + sorted(members - set(order))
+        return sorted(members)
+
+    # ------------------------------------------------- group bookkeeping
+    def reserved(self, path: str) -> dict:
+        """The reserved ``_dosna_like`` entry of a node's attributes (links, order...)."""
+        doc = self.read_doc(path)
+        return ((doc or {}).get("attributes") or {}).get(RESERVED, {})
+
+    def update_reserved(self, path: str, update) -> None:
+        """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
+        doc = copy.deepcopy(self.read_doc(path, required=True))
+        attributes = doc.setdefault("attributes", {})
+        update(attributes.setdefault(RESERVED, {}))
+        self.write_doc(path, doc)
+
+    def note_member(self, path: str, name: str, added: bool) -> None:
+        """Keep a track_order group's creation order up to date."""
+        if not self.reserved(path).get("track_order"):
+            return
+
+        def update(reserved: dict) -> None:
+            order = [n for n in reserved.get("order", []) if n != name]
+            reserved["order"] = order + [name] if added else order
+
+        self.update_reserved(path, update)
+
+    def external_file(self, filename: str):
+        """The File an external link points into, opened once with this file's intent."""
+        target = filename
+        if "://" not in filename and "::" not in filename and not os.path.isabs(filename):
+            base = self.store.url
+            target = (posixpath.join(posixpath.dirname(base.rstrip("/")), filename) if "://" in base
+                      else os.path.join(os.path.dirname(base.rstrip(os.sep)), filename))
+        f = self._external.get(target)
+        if f is None or not f:
+            f = self._external[target] = File(target, "r" if self.read_only else "r+")
+        return f
 
     def write_doc(self, path: str, doc: dict) -> None:
-        self.store.set(node_key(path), dumps(doc))
+        raw = dumps(doc)
+        self.store.set(node_key(path), raw)
         self._docs[path] = doc
+        self.index.written(path, doc, raw)
         io = self._arrays.get(path)
         if io is not None:
             io.set_meta(ArrayMeta.from_document(doc))
@@ -88,9 +138,16 @@ class FileState:
             for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
                 del table[p]
 
+    def move_node(self, src: str, dest: str) -> None:
+        self.store.move_prefix(src, dest)
+        self.forget(src)
+        self.forget(dest)
+        self.index.moved(src, dest)
+
     def delete_node(self, path: str) -> None:
         self.store.delete_prefix(path)
         self.forget(path)
+        self.index.deleted(path)
 
     # ------------------------------------------------------------ arrays
     def array_io(self, path: str) -> ArrayIO:
@@ -158,7 +215,9 @@ class File(Group):
             store.delete_prefix("")
             exists = False
         if not exists:
-            store.set(META_KEY, dumps(group_document()))
+            root = group_document({RESERVED: {"track_order": True}} if kwds.get("track_order") else None)
+            state.index.start_new()
+            state.write_doc("", root)
         else:
             state._docs[""] = doc
         state.file = self
@@ -183,14 +242,19 @@ class File(Group):
         return self._state.store
 
     def flush(self) -> None:
-        """Every write is stored when it is made; nothing waits in a buffer."""
+        """Every write is stored when it is made; only the search index waits for flush/close."""
         self._check_open()
+        self._state.index.save()
 
     def close(self) -> None:
         if not self._state.closed:
+            self._state.index.save_on_close()
             self._state.closed = True
             self._state._arrays.clear()
             self._state._docs.clear()
+            for ext in self._state._external.values():
+                ext.close()
+            self._state._external.clear()
             self._state.store.close()
 
     def __enter__(self) -> "File":

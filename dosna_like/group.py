@@ -7,13 +7,16 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .base import HLObject, resolve_path
+from .copying import copy_object
 from .creation import new_array
 from .errors import NodeExistsError, NodeNotFoundError
-from .metadata import group_document
+from .index import SearchMixin
+from .links import MAX_LINK_DEPTH, ExternalLink, HardLink, SoftLink, from_record, to_record
+from .metadata import RESERVED, group_document
 from .selection import select
 
 
-class Group(HLObject, MutableMapping):
+class Group(SearchMixin, HLObject, MutableMapping):
     """A group of a dosna_like file, with h5py's ``Group`` API.
 
     The dict API (``keys``, ``items``, ``get``, ``__contains__``...) comes from
@@ -21,36 +24,71 @@ class Group(HLObject, MutableMapping):
     """
 
     # ------------------------------------------------------------- lookup
-    def _wrap(self, path: str, doc: dict):
+    def _wrap(self, state, path: str, doc: dict, name: str | None = None):
         """The one place a stored node becomes a Group or a Dataset handle."""
         from .dataset import Dataset
 
         cls = Dataset if doc["node_type"] == "array" else Group
-        return cls(self._state, path, inherit=self)
+        same_file = state is self._state
+        return cls(state, path, inherit=self if same_file else None,
+                   name=name if same_file and name != "/" + path else None)
+
+    def _locate(self, name):
+        """(file state, node path, document) that ``name`` leads to, following links.
+
+        Returns None when nothing is there (a missing member or a dangling link).
+        A plain path costs one document read; links are only looked at when
+        that read finds nothing.
+        """
+        path = resolve_path(self._path, name)
+        doc = self._state.read_doc(path)
+        if doc is not None:
+            return self._state, path, doc
+        return _walk(self._state, path.split("/") if path else [], 0)
+
+    def _link_record(self, name):
+        """(parent path, member name, link record or None) for the last component of ``name``."""
+        path = resolve_path(self._path, name)
+        parent, _, base = path.rpartition("/")
+        found = _walk(self._state, parent.split("/") if parent else [], 0)
+        if found is None or found[0] is not self._state or found[2]["node_type"] != "group":
+            return None, base, None
+        return found[1], base, self._state.reserved(found[1]).get("links", {}).get(base)
 
     def __getitem__(self, name):
         self._check_open()
-        path = resolve_path(self._path, name)
-        doc = self._state.read_doc(path)
-        if doc is None:
+        found = self._locate(name)
+        if found is None:
             raise NodeNotFoundError(f"Unable to open object (object {name!r} doesn't exist)")
-        return self._wrap(path, doc)
+        return self._wrap(*found, name="/" + resolve_path(self._path, name))
 
     def get(self, name, default=None, getclass=False, getlink=False):
-        """As ``h5py.Group.get``: the object, or ``default`` when missing."""
-        try:
-            obj = self[name]
-        except KeyError:
+        """As ``h5py.Group.get``: the object (or its class, or its link) or ``default``."""
+        self._check_open()
+        if getlink:
+            parent, base, record = self._link_record(name)
+            if record is not None:
+                link = from_record(record)
+                return type(link) if getclass else link
+            if self._locate(name) is None:
+                return default
+            return HardLink if getclass else HardLink()
+        found = self._locate(name)
+        if found is None:
             return default
+        obj = self._wrap(*found)
         return type(obj) if getclass else obj
 
     def __contains__(self, name) -> bool:
+        """A member is there if its name is, even as a dangling link (as h5py)."""
         try:
             path = resolve_path(self._path, name)
         except (TypeError, ValueError):
             return False
         self._check_open()
-        return self._state.read_doc(path) is not None
+        if self._state.read_doc(path) is not None or self._locate(name) is not None:
+            return True
+        return self._link_record(name)[2] is not None
 
     def __iter__(self):
         self._check_open()
@@ -62,11 +100,18 @@ class Group(HLObject, MutableMapping):
 
     # ----------------------------------------------------------- creation
     def _prepare_new(self, name, action: str) -> str:
-        """Path for a new node at ``name``; creates missing intermediate groups."""
+        """Path for a new node at ``name``; creates missing intermediate groups.
+
+        A parent reached through a soft link is followed, as HDF5 does.
+        """
         self._check_writable(ValueError, f"Unable to create {action}")
         path = resolve_path(self._path, name)
-        if path == "" or self._state.read_doc(path) is not None:
+        if path == "" or name in self:
             raise NodeExistsError(f"Unable to create {action} (name already exists)")
+        parent, _, base = path.rpartition("/")
+        found = _walk(self._state, parent.split("/"), 0) if parent else None
+        if found is not None and found[0] is self._state and found[2]["node_type"] == "group":
+            path = f"{found[1]}/{base}" if found[1] else base
         parts = path.split("/")
         for i in range(1, len(parts)):
             ancestor = "/".join(parts[:i])
@@ -79,10 +124,18 @@ class Group(HLObject, MutableMapping):
                 raise exc(f"Unable to create {action}: {'/' + ancestor!r} is a dataset, not a group")
         return path
 
+    def _created(self, path: str) -> None:
+        parent, _, base = path.rpartition("/")
+        self._state.note_member(parent, base, added=True)
+
     def create_group(self, name, track_order=None) -> "Group":
-        """Create a group (and any missing intermediate groups), as h5py."""
+        """Create a group (and any missing intermediate groups), as h5py.
+
+        ``track_order=True`` makes the group iterate in creation order.
+        """
         path = self._prepare_new(name, "group")
-        self._state.write_doc(path, group_document())
+        self._state.write_doc(path, group_document({RESERVED: {"track_order": True}} if track_order else None))
+        self._created(path)
         return Group(self._state, path, inherit=self)
 
     def require_group(self, name) -> "Group":
@@ -108,6 +161,7 @@ class Group(HLObject, MutableMapping):
             sel = select(Ellipsis, meta.shape)
             io.write(sel, values.reshape(sel.mshape), ds.njobs)
         self._state.write_doc(path, meta.to_document())
+        self._created(path)
         return ds
 
     def require_dataset(self, name, shape, dtype, exact=False, **kwds):
@@ -131,38 +185,147 @@ class Group(HLObject, MutableMapping):
         return dset
 
     def __setitem__(self, name, obj) -> None:
-        """``group[name] = array`` creates a dataset from it (h5py: OSError if taken)."""
-        if isinstance(obj, HLObject):
-            raise TypeError("hard links (assigning an existing object) are not supported yet")
+        """Add a member, as h5py: an array becomes a dataset; a SoftLink or
+        ExternalLink is stored as a link; an existing object of this file gets a
+        second name (a hard link).  A taken name raises OSError."""
         self._check_writable(ValueError, "Unable to create link")
         if name in self:
             raise OSError("Unable to create link (name already exists)")
-        self.create_dataset(name, data=obj)
+        if isinstance(obj, HLObject):
+            if obj._state is not self._state:
+                raise ValueError("Unable to create link (interfile hard links are not allowed)")
+            self._add_link(name, to_record(None, hard_target="/" + obj._path))
+        elif isinstance(obj, (SoftLink, ExternalLink)):
+            self._add_link(name, to_record(obj))
+        else:
+            self.create_dataset(name, data=obj)
+
+    def _add_link(self, name, record: dict) -> None:
+        parent, base, _ = self._link_record(name)
+        if parent is None:
+            parent = resolve_path(self._path, name).rpartition("/")[0]
+            self.require_group("/" + parent)
+
+        def update(reserved: dict) -> None:
+            reserved.setdefault("links", {})[base] = record
+
+        self._state.update_reserved(parent, update)
+        self._state.note_member(parent, base, added=True)
 
     def __delitem__(self, name) -> None:
         self._check_writable(KeyError, "Couldn't delete link")
+        parent, base, record = self._link_record(name)
+        if record is not None:
+            self._state.update_reserved(parent, lambda reserved: reserved["links"].pop(base))
+            self._state.note_member(parent, base, added=False)
+            return
         path = resolve_path(self._path, name)
         if path == "" or self._state.read_doc(path) is None:
             raise NodeNotFoundError(f"Couldn't delete link (object {name!r} doesn't exist)")
         self._state.delete_node(path)
+        self._created_removed(path)
+
+    def _created_removed(self, path: str) -> None:
+        parent, _, base = path.rpartition("/")
+        self._state.note_member(parent, base, added=False)
+
+    # ------------------------------------------------------- copy and move
+    def copy(self, source, dest, name=None, shallow=False, expand_soft=False, expand_external=False,
+             expand_refs=False, without_attrs=False):
+        """Copy a group or dataset, as ``h5py.Group.copy``.
+
+        ``source`` is a path relative to this group or an object; ``dest`` a
+        path relative to this group or a Group.  Either may belong to another
+        file, or to h5py: copying between HDF5 and dosna_like works both ways.
+        """
+        if isinstance(source, (str, bytes)):
+            source = self[source]
+        if isinstance(dest, (str, bytes)):
+            target = resolve_path(self._path, dest)
+            parent, _, base = target.rpartition("/")
+            dest = self.file["/" + parent] if parent else self.file
+            name = base
+        elif not hasattr(dest, "create_group"):
+            raise TypeError("Destination must be path or Group object")
+        if name is None:
+            name = source.name.rstrip("/").rsplit("/", 1)[-1] or "/"
+        if name in dest:
+            raise RuntimeError("Unable to copy object (destination object already exists)")
+        if name == "/":
+            raise ValueError("a copy of a root group needs a name")
+        copy_object(source, dest, name, shallow=shallow, expand_soft=expand_soft,
+                    expand_external=expand_external, without_attrs=without_attrs)
+
+    def move(self, source, dest) -> None:
+        """Rename a member (a node or a link) within this file, as ``h5py.Group.move``."""
+        self._check_writable(ValueError, "Unable to move link")
+        if dest in self:
+            raise ValueError("Unable to move link (an object with that name already exists)")
+        parent, base, record = self._link_record(source)
+        if record is not None:
+            self._state.update_reserved(parent, lambda reserved: reserved["links"].pop(base))
+            self._state.note_member(parent, base, added=False)
+            self._add_link(dest, record)
+            return
+        src = resolve_path(self._path, source)
+        if src == "" or self._state.read_doc(src) is None:
+            raise ValueError("Unable to move link (name doesn't exist)")
+        target = resolve_path(self._path, dest)
+        if target == src or target.startswith(src + "/"):
+            raise ValueError("Unable to move link (cannot move an object into itself)")
+        dest_parent = target.rpartition("/")[0]
+        if dest_parent:
+            self.require_group("/" + dest_parent)
+        self._state.move_node(src, target)
+        self._created_removed(src)
+        self._created(target)
+
+    def create_dataset_like(self, name, other, **kwupdate):
+        """A new dataset shaped like ``other`` (of either library), as h5py's."""
+        opts = {"shape": other.shape, "dtype": other.dtype, "chunks": other.chunks,
+                "maxshape": other.maxshape, "fillvalue": other.fillvalue,
+                "compression": other.compression, "compression_opts": other.compression_opts,
+                "shuffle": getattr(other, "shuffle", None)}
+        if tuple(opts["maxshape"] or ()) == tuple(other.shape or ()):
+            opts.pop("maxshape")
+        opts.update(kwupdate)
+        return self.create_dataset(name, **opts)
 
     # ------------------------------------------------------------ walking
     def visit(self, func):
-        """Call ``func(name)`` for every member below this group, preorder by name (as h5py)."""
+        """Call ``func(name)`` for every object below this group, preorder by name.
+
+        As h5py, each object is visited once, by its own name: links are not
+        followed (``visit_links`` lists them)."""
         return self.visititems(lambda name, obj: func(name))
 
     def visititems(self, func):
-        """Call ``func(name, obj)`` for every member below; stop at a non-None return."""
+        """Call ``func(name, obj)`` for every object below; stop at a non-None return."""
         self._check_open()
-        return self._visit_into("", self, func)
+        return self._visit_into("", self, func, links=False)
 
-    def _visit_into(self, prefix: str, group: "Group", func):
+    def visit_links(self, func):
+        """Call ``func(name)`` for every link below this group, links included, none followed."""
+        return self.visititems_links(lambda name, link: func(name))
+
+    def visititems_links(self, func):
+        """Call ``func(name, link)`` with h5py's link objects (SoftLink, ExternalLink, HardLink)."""
+        self._check_open()
+        return self._visit_into("", self, func, links=True)
+
+    def _visit_into(self, prefix: str, group: "Group", func, links: bool):
+        records = self._state.reserved(group._path).get("links", {})
         for n in group:
             rel = f"{prefix}{n}"
+            if n in records:
+                result = func(rel, from_record(records[n])) if links else None
+                if result is not None:
+                    return result
+                continue
             obj = group[n]
-            result = func(rel, obj)
+            result = func(rel, HardLink() if links else obj)
             if result is None and isinstance(obj, Group):
-                result = self._visit_into(rel + "/", obj, func)
+                result = self._visit_into(rel + "/", obj, func, links)
             if result is not None:
                 return result
         return None
@@ -171,3 +334,41 @@ class Group(HLObject, MutableMapping):
         if not self:
             return "<Closed dosna_like group>"
         return f'<dosna_like group "{self.name}" ({len(self)} members)>'
+
+
+def _walk(state, parts: list, depth: int):
+    """Follow ``parts`` from the root of ``state``'s file through groups and links.
+
+    Returns (state, node path, document) or None when something on the way is
+    missing or a link dangles (including chains longer than MAX_LINK_DEPTH).
+    """
+    if depth > MAX_LINK_DEPTH:
+        return None
+    path = ""
+    doc = state.read_doc("")
+    for i, part in enumerate(parts):
+        if doc is None or doc["node_type"] != "group":
+            return None
+        child = f"{path}/{part}" if path else part
+        child_doc = state.read_doc(child)
+        if child_doc is not None:
+            path, doc = child, child_doc
+            continue
+        record = state.reserved(path).get("links", {}).get(part)
+        if record is None:
+            return None
+        if record["type"] == "external":
+            try:
+                target_state = state.external_file(record["file"])._state
+            except OSError:
+                return None
+        else:
+            target_state = state
+        target = resolve_path(path if record["type"] == "soft" else "", record["path"])
+        found = _walk(target_state, target.split("/") if target else [], depth + 1)
+        if found is None:
+            return None
+        state, path, doc = found
+        if i < len(parts) - 1 and doc["node_type"] != "group":
+            return None
+    return state, path, doc

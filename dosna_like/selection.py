@@ -311,6 +311,38 @@ def basic_single_chunk(key, shape: tuple, chunks: tuple):
     return tuple(coords), tuple(local)
 
 
+class MultiBlockSlice:
+    """Regularly spaced blocks along one axis, as ``h5py.MultiBlockSlice``.
+
+    Selects ``count`` blocks of ``block`` elements, ``stride`` apart, from
+    ``start``; ``count=None`` takes as many as fit.
+    """
+
+    def __init__(self, start: int = 0, count: int | None = None, stride: int = 1, block: int = 1):
+        if start < 0 or stride < 1 or block < 1 or (count is not None and count < 0):
+            raise ValueError("Invalid MultiBlockSlice: start >= 0, stride >= 1, block >= 1, count >= 0")
+        if block > stride:
+            raise ValueError(f"Invalid MultiBlockSlice: block ({block}) must not exceed stride ({stride})")
+        self.start, self.count, self.stride, self.block = start, count, stride, block
+
+    def indices(self, length: int) -> tuple:
+        """(start, stride, count, block) for an axis of ``length``, as h5py."""
+        count = self.count
+        if count is None:
+            count = max(0, (length - self.start - self.block) // self.stride + 1)
+        if self.start + (count - 1) * self.stride + self.block > length and count:
+            raise ValueError(f"{self!r} range ({self.start} - {self.start + (count - 1) * self.stride + self.block})"
+                             f" extends beyond maximum index ({length})")
+        return self.start, self.stride, count, self.block
+
+    def positions(self, length: int) -> np.ndarray:
+        start, stride, count, block = self.indices(length)
+        return (start + stride * np.arange(count)[:, None] + np.arange(block)[None, :]).reshape(-1)
+
+    def __repr__(self) -> str:
+        return f"MultiBlockSlice(start={self.start}, count={self.count}, stride={self.stride}, block={self.block})"
+
+
 # ------------------------------------------------------------- key parsing
 def _expand_key(key, ndim: int) -> list:
     if not isinstance(key, tuple):
@@ -407,6 +439,8 @@ def select(key, shape: Sequence[int]) -> Selection:
             axes.append(_slice_axis(k, n))
         elif k is None:
             raise TypeError("Indexing with None (or np.newaxis) is not supported")
+        elif isinstance(k, MultiBlockSlice):  # a hyperslab, not a fancy index
+            axes.append(_ArrayAxis(k.positions(n).astype(np.int64)))
         elif isinstance(k, (list, np.ndarray, range)):
             n_arrays += 1
             if n_arrays > 1:

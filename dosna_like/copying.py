@@ -1,0 +1,118 @@
+"""Copying groups and datasets, within a file, across files, and to or from h5py.
+
+``Group.copy`` (h5py's signature and options) is built on the public API of
+both libraries, so the source and the destination may each be a dosna_like
+or an h5py object.  Data moves in blocks aligned to the destination's chunks,
+so memory stays bounded by one block whatever the dataset's size.
+"""
+from __future__ import annotations
+
+import math
+
+BLOCK_BYTES = 64 * 1024 * 1024  # upper bound on one block held in memory
+_H5PY_FILTERS = ("gzip", "lzf", "szip")
+
+
+def is_h5py(obj) -> bool:
+    return type(obj).__module__.startswith("h5py")
+
+
+def is_dataset(obj) -> bool:
+    return hasattr(obj, "dtype") and hasattr(obj, "shape") and not hasattr(obj, "keys")
+
+
+def _library(obj):
+    if is_h5py(obj):
+        import h5py
+
+        return h5py
+    import dosna_like
+
+    return dosna_like
+
+
+def _creation_options(src, dest_group) -> dict:
+    """create_dataset keywords that reproduce ``src``'s layout where the destination can."""
+    opts = {"dtype": src.dtype}
+    if src.chunks is not None:
+        opts["chunks"] = src.chunks
+    if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):
+        opts["maxshape"] = src.maxshape
+    compression = src.compression
+    if compression is not None and (not is_h5py(dest_group) or compression in _H5PY_FILTERS):
+        if is_h5py(dest_group) or compression != "lzf":  # dosna_like has no lzf: stored plain
+            opts["compression"] = compression
+            opts["compression_opts"] = src.compression_opts
+    if getattr(src, "shuffle", False) and "compression" in opts:
+        opts["shuffle"] = True
+    fill = src.fillvalue
+    if fill is not None and not (isinstance(fill, (bytes, str)) and not fill):
+        opts["fillvalue"] = fill
+    return opts
+
+
+def blocks(shape: tuple, chunks: tuple | None, itemsize: int):
+    """Slices covering ``shape`` in blocks of whole chunk rows, at most BLOCK_BYTES each."""
+    if not shape or shape[0] == 0:
+        yield ()
+        return
+    row_bytes = max(1, math.prod(shape[1:]) * itemsize)
+    step = max(1, BLOCK_BYTES // row_bytes)
+    if chunks:
+        step = max(chunks[0], step // chunks[0] * chunks[0])
+    for start in range(0, shape[0], step):
+        yield (slice(start, min(start + step, shape[0])),)
+
+
+def copy_dataset(src, dest_group, name: str, without_attrs: bool = False):
+    lib = _library(dest_group)
+    if src.shape is None:  # h5py.Empty
+        dest = dest_group.create_dataset(name, data=lib.Empty(src.dtype))
+    elif src.shape == ():
+        dest = dest_group.create_dataset(name, data=src[()], dtype=src.dtype)
+    else:
+        dest = dest_group.create_dataset(name, shape=src.shape, **_creation_options(src, dest_group))
+        for block in blocks(src.shape, dest.chunks, src.dtype.itemsize):
+            if src.size:
+                dest[block] = src[block]
+    if not without_attrs:
+        copy_attrs(src, dest)
+    return dest
+
+
+def copy_attrs(src, dest) -> None:
+    for key in src.attrs:
+        dest.attrs[key] = src.attrs[key]
+
+
+def copy_group(src, dest_group, name: str, shallow: bool = False, expand_soft: bool = False,
+               expand_external: bool = False, without_attrs: bool = False, _depth: int = 0):
+    dest = dest_group.create_group(name)
+    if not without_attrs:
+        copy_attrs(src, dest)
+    if shallow and _depth > 0:
+        return dest
+    lib = _library(dest_group)
+    for member in src:
+        link = src.get(member, getlink=True)
+        kind = type(link).__name__
+        if kind == "SoftLink" and not expand_soft:
+            dest[member] = lib.SoftLink(link.path)
+            continue
+        if kind == "ExternalLink" and not expand_external:
+            dest[member] = lib.ExternalLink(link.filename, link.path)
+            continue
+        obj = src.get(member)
+        if obj is None:  # a dangling link being expanded: nothing to copy
+            continue
+        copy_object(obj, dest, member, shallow=shallow, expand_soft=expand_soft,
+                    expand_external=expand_external, without_attrs=without_attrs, _depth=_depth + 1)
+    return dest
+
+
+def copy_object(src, dest_group, name: str, shallow: bool = False, expand_soft: bool = False,
+                expand_external: bool = False, without_attrs: bool = False, _depth: int = 0):
+    """Copy a dataset or group (of either library) into ``dest_group`` under ``name``."""
+    if is_dataset(src):
+        return copy_dataset(src, dest_group, name, without_attrs)
+    return copy_group(src, dest_group, name, shallow, expand_soft, expand_external, without_attrs, _depth)
