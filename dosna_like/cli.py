@@ -1,0 +1,531 @@
+"""The ``dosna-like`` command: list, inspect, search, reindex, import, export and copy.
+
+    dosna-like ls [-r] URL[/path]            members, like h5ls: name, kind, shape, dtype
+    dosna-like info URL/path                 chunks, compression, stored bytes, attributes
+    dosna-like search URL EXPR... [--json]   EXPR: sample=mouse-1  temp>=300  path~*raw*
+    dosna-like reindex URL [--check]         rebuild (or check) the sidecar search index
+    dosna-like import SRC.h5 DEST_URL        an HDF5 file into a store
+    dosna-like export SRC_URL DEST.h5        a store into an HDF5 file
+    dosna-like cp SRC DEST                   between stores, or to/from HDF5
+
+URLs are local paths or fsspec URLs (``s3://bucket/run.h5``); a path inside a
+file follows the file's URL (``s3://bucket/run.h5/raw/temp``).  Errors print
+one line on stderr and exit with status 1 (2 for a wrong command line).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+from . import index
+from .query import MISSING, dtype_name, node_kind, plain
+
+SPECIAL_KEYS = {"path": "$path", "kind": "$kind", "ndim": "$ndim", "dtype": "$dtype"}
+_EXPR = re.compile(r"^(?P<key>[^=!<>~]+?)\s*(?P<op>>=|<=|!=|==|=|>|<|~)(?P<value>.*)$", re.S)
+_OPS = {"=": "$eq", "==": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "~": "$glob"}
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+# ============================================================ expressions
+def _literal(text: str):
+    """A JSON literal (number, true/false/null, "quoted", [list]) or the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_expr(expr: str) -> dict:
+    """One command-line condition as a query dict.
+
+    ``key=value`` (equality; a value that reads as a number or true/false
+    also matches the same text stored as a string), ``!=``, ``>``, ``>=``,
+    ``<``, ``<=``, ``key~glob``; a bare ``key`` means the attribute exists and
+    ``!key`` that it does not.  ``path``, ``kind``, ``ndim`` and ``dtype``
+    mean the node's own fields; write ``attrs.path`` for an attribute named so.
+    """
+    match = _EXPR.match(expr)
+    if match is None:
+        name = expr.strip()
+        if not name or any(c in name for c in "=<>~"):
+            raise CommandError(f"cannot read the condition {expr!r}")
+        if name.startswith("!"):
+            return {name[1:].strip(): {"$exists": False}}
+        return {name: {"$exists": True}}
+    key, op, text = match["key"].strip(), _OPS[match["op"]], match["value"].strip()
+    if key.startswith("attrs."):
+        key = key[len("attrs."):]
+    else:
+        key = SPECIAL_KEYS.get(key, key)
+    if op == "$glob":
+        return {key: {"$glob": text}}
+    if not text and op not in ("$eq", "$ne"):
+        raise CommandError(f"the condition {expr!r} has no value")
+    value = _literal(text)
+    if op in ("$eq", "$ne") and not isinstance(value, str) and not key.startswith("$"):
+        choices = [value, text]  # 2 matches 2 and "2"
+        return {key: {"$in" if op == "$eq" else "$nin": choices}}
+    return {key: {op: value}}
+
+
+def build_query(exprs: list, query_json: str | None) -> dict | None:
+    parts = [parse_expr(e) for e in exprs]
+    if query_json:
+        try:
+            parts.append(json.loads(query_json))
+        except ValueError as exc:
+            raise CommandError(f"--query is not JSON: {exc}") from exc
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+# ================================================================ output
+def jsonable(value):
+    """An attribute value as JSON: lists for arrays, [re, im] for complex, strings for NaN."""
+    value = plain(value) if isinstance(value, (np.ndarray, np.generic, bytes)) else value
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, complex):
+        return [jsonable(value.real), jsonable(value.imag)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, bytes):
+        return "base64:" + base64.b64encode(value).decode()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _shape_text(shape) -> str:
+    return "" if shape is None else "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _dtype_text(doc: dict) -> str:
+    dtype = index.doc_dtype(doc)
+    if dtype is not None:
+        return str(dtype)
+    name = dtype_name(doc)
+    return "" if name is MISSING else str(name)
+
+
+def _table(rows: list) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _warn_incomplete(url: str, root_doc: dict) -> None:
+    from .hdf5io import incomplete_mark
+
+    mark = incomplete_mark(root_doc)
+    if mark is not None:
+        print(f"dosna-like: warning: {url} is INCOMPLETE: an import or copy did not finish ({mark})",
+              file=sys.stderr)
+
+
+# ============================================================== commands
+def _options(args) -> dict | None:
+    if not args.storage_options:
+        return None
+    try:
+        options = json.loads(args.storage_options)
+    except ValueError as exc:
+        raise CommandError(f"--storage-options is not JSON: {exc}") from exc
+    if not isinstance(options, dict):
+        raise CommandError("--storage-options must be a JSON object")
+    return options
+
+
+def _locate(url: str, options) -> tuple:
+    located = index.locate(url, options)
+    if located is None:
+        raise CommandError(f"{url}: no dosna_like file or object there")
+    return located
+
+
+def _links_of(doc: dict) -> dict:
+    from .metadata import RESERVED
+
+    reserved = (doc.get("attributes") or {}).get(RESERVED)
+    links = reserved.get("links") if isinstance(reserved, dict) else None
+    return links if isinstance(links, dict) else {}
+
+
+def _link_row(name: str, record: dict) -> tuple:
+    kind = {"soft": "SoftLink", "external": "ExternalLink", "hard": "HardLink"}.get(record.get("type"), "Link")
+    target = record.get("path", "")
+    if record.get("type") == "external":
+        target = f"{record.get('file')}:{target}"
+    return (name, kind, f"-> {target}", "")
+
+
+def _ls_rows(nodes: dict, inner: str, recursive: bool) -> list:
+    prefix = inner + "/" if inner else ""
+    rows = []
+    for path in sorted(nodes):
+        if not path.startswith(prefix) or path == inner:
+            continue
+        rel = path[len(prefix):]
+        if not recursive and "/" in rel:
+            continue
+        doc = nodes[path][1]
+        kind = node_kind(doc).capitalize()
+        rows.append((rel, kind, _shape_text(index.doc_shape(doc)), _dtype_text(doc)))
+    for path in sorted(nodes):
+        if path != inner and not (recursive and path.startswith(prefix)):
+            continue
+        rel_group = path[len(prefix):] if path != inner else ""
+        for name, record in sorted(_links_of(nodes[path][1]).items()):
+            if isinstance(record, dict):
+                rows.append(_link_row(f"{rel_group}/{name}" if rel_group else name, record))
+    return sorted(rows)
+
+
+def cmd_ls(args) -> int:
+    options = _options(args)
+    located = index.locate(args.url, options)
+    if located is None:
+        files = index.find_files(args.url, options)
+        if not files:
+            raise CommandError(f"{args.url}: no dosna_like file or object there")
+        base = args.url.rstrip("/")
+        print(_table([(f[0][len(base) + 1:] if f[0].startswith(base) else f[0], "File", "", "") for f in files]))
+        return 0
+    file_url, inner = located
+    nodes = index.file_nodes(file_url, options)
+    _warn_incomplete(file_url, nodes[""][1])
+    if inner not in nodes:
+        raise CommandError(f"{args.url}: no such object in {file_url}")
+    doc = nodes[inner][1]
+    if doc.get("node_type") == "array":
+        rows = [(inner.rsplit("/", 1)[-1], "Dataset", _shape_text(index.doc_shape(doc)), _dtype_text(doc))]
+    else:
+        rows = _ls_rows(nodes, inner, args.recursive)
+    if rows:
+        print(_table(rows))
+    return 0
+
+
+def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
+    """(bytes stored, objects) under a node's chunk prefix (one listing)."""
+    from .metadata import chunk_key
+    from .store import Store
+
+    store = Store(file_url, options, read_only=True)
+    prefix = chunk_key(inner, ()) if doc.get("node_type") == "array" else inner
+    try:
+        found = store.fs.find(store.path(prefix), detail=True)
+    except FileNotFoundError:
+        return 0, 0
+    sizes = [info.get("size") or 0 for info in found.values()]
+    return int(sum(sizes)), len(sizes)
+
+
+def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
+    doc = nodes[inner][1]
+    info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc),
+            "attrs": {k: jsonable(v) for k, v in index.doc_attrs(doc).items()}}
+    if doc.get("node_type") == "group":
+        prefix = inner + "/" if inner else ""
+        below = [p for p in nodes if p.startswith(prefix) and p != inner]
+        info["members"] = sum(1 for p in below if "/" not in p[len(prefix):])
+        info["datasets_below"] = sum(1 for p in below if nodes[p][1].get("node_type") == "array")
+        info["groups_below"] = len(below) - info["datasets_below"]
+        return info
+    from .metadata import ArrayMeta
+    from .codecs import describe
+
+    meta = ArrayMeta.from_document(doc)
+    compression, opts, shuffle = describe(meta.codecs)
+    stored, objects = _stored_bytes(file_url, inner, doc, options)
+    logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
+    grid = [-(-s // c) for s, c in zip(meta.shape, meta.chunks)] if meta.shape else []
+    info.update(shape=list(meta.shape), maxshape=list(meta.maxshape), dtype=str(meta.dtype),
+                chunks=list(meta.chunks), chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
+                chunks_stored=objects, compression=compression, compression_opts=jsonable(opts),
+                shuffle=bool(shuffle), fletcher32=any(c.get("name") == "crc32c" for c in meta.codecs),
+                fillvalue=jsonable(meta.fill_value), nbytes=logical, stored_bytes=stored,
+                ratio=round(logical / stored, 3) if stored else None)
+    return info
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def _print_info(info: dict) -> None:
+    print(f"{info['path']}  {info['kind'].capitalize()}  in {info['url']}")
+    if info["kind"] == "group":
+        print(f"  members       {info['members']} ({info['groups_below']} groups, "
+              f"{info['datasets_below']} datasets below)")
+    else:
+        print(f"  shape         {_shape_text(info['shape'])}  maxshape "
+              f"{_shape_text(tuple('None' if m is None else m for m in info['maxshape']))}")
+        print(f"  dtype         {info['dtype']}")
+        print(f"  chunks        {_shape_text(info['chunks'])}  ({info['chunks_stored']} of "
+              f"{info['chunks_total']} stored)")
+        comp = info["compression"] or "none"
+        if info["compression_opts"] is not None:
+            comp += f" ({info['compression_opts']})"
+        extras = [x for x in ("shuffle", "fletcher32") if info[x]]
+        print(f"  compression   {comp}{', ' + ', '.join(extras) if extras else ''}")
+        print(f"  fill value    {info['fillvalue']}")
+        ratio = f"ratio {info['ratio']}" if info["ratio"] else "nothing stored"
+        print(f"  stored        {_human(info['stored_bytes'])} for {_human(info['nbytes'])} ({ratio})")
+    print(f"  attributes    {len(info['attrs'])}")
+    for name, value in info["attrs"].items():
+        print(f"    {name} = {json.dumps(value)}")
+
+
+def cmd_info(args) -> int:
+    options = _options(args)
+    file_url, inner = _locate(args.url, options)
+    nodes = index.file_nodes(file_url, options)
+    _warn_incomplete(file_url, nodes[""][1])
+    if inner not in nodes:
+        raise CommandError(f"{args.url}: no such object in {file_url}")
+    info = _info(file_url, inner, nodes, options)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        _print_info(info)
+    return 0
+
+
+def _hit_json(hit) -> dict:
+    return {"url": hit.url, "path": hit.path, "kind": hit.kind,
+            "shape": None if hit.shape is None else list(hit.shape),
+            "dtype": None if hit.dtype is None else str(hit.dtype),
+            "attrs": {k: jsonable(v) for k, v in hit.attrs.items()}}
+
+
+def cmd_search(args) -> int:
+    options = _options(args)
+    query = build_query(args.expr, args.query)
+    hits = index.search(args.url, query, storage_options=options, verify=not args.no_verify)
+    if args.latest:
+        hits = index.latest(hits, args.latest, per=args.per)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], indent=2))
+    elif hits:
+        print(_table([(h.url, h.path, h.kind.capitalize(), _shape_text(h.shape),
+                       "" if h.dtype is None else str(h.dtype)) for h in hits]))
+    return 0
+
+
+def cmd_reindex(args) -> int:
+    options = _options(args)
+    targets = index.find_files(args.url, options)
+    if not targets:
+        raise CommandError(f"{args.url}: no dosna_like file there")
+    status = 0
+    for file_url, _ in targets:
+        if args.check:
+            fresh = index.check(file_url, options)
+            print(f"{file_url}: {'up to date' if fresh else 'STALE or missing'}")
+            status = status or (0 if fresh else 1)
+            continue
+        nodes = index.rebuild(file_url, options)
+        datasets = sum(1 for _, doc in nodes.values() if doc.get("node_type") == "array")
+        print(f"{file_url}: indexed {len(nodes) - datasets} groups and {datasets} datasets")
+    return status
+
+
+def _progress_flag(args):
+    return False if args.no_progress else None
+
+
+def _report(verb: str, report) -> None:
+    rate = report.throughput / 2**20
+    print(f"{verb} {report.source} -> {report.dest}: {report.groups} groups, {report.datasets} datasets, "
+          f"{report.links} links, {_human(report.nbytes)} in {report.seconds:.2f} s ({rate:.1f} MiB/s)")
+    for name, why in report.skipped:
+        print(f"  skipped {name}: {why}")
+
+
+def cmd_import(args) -> int:
+    from .hdf5io import import_hdf5
+
+    report = import_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
+                         skip_unsupported=args.skip_unsupported, njobs=args.njobs,
+                         progress=_progress_flag(args), compression=_compression_arg(args.compression))
+    _report("imported", report)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .hdf5io import export_hdf5
+
+    report = export_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
+                         njobs=args.njobs, progress=_progress_flag(args),
+                         compression=_compression_arg(args.compression))
+    _report("exported", report)
+    return 0
+
+
+def _is_hdf5_file(path: str) -> bool:
+    if "://" in path or "::" in path or not os.path.isfile(path):
+        return False
+    from .hdf5io import _h5py
+
+    return bool(_h5py().is_hdf5(path))
+
+
+def cmd_cp(args) -> int:
+    from .hdf5io import copy_store, export_hdf5, import_hdf5
+
+    options, progress = _options(args), _progress_flag(args)
+    src_hdf5 = _is_hdf5_file(args.src)
+    dest_hdf5 = args.format == "hdf5" or (args.format == "auto" and _is_hdf5_file(args.dest))
+    if src_hdf5 and dest_hdf5:
+        raise CommandError("both sides are HDF5 files: use h5copy or h5py for that")
+    if src_hdf5:
+        report = import_hdf5(args.src, args.dest, storage_options=options, overwrite=args.overwrite,
+                             skip_unsupported=args.skip_unsupported, njobs=args.njobs, progress=progress)
+        _report("imported", report)
+        return 0
+    file_url, inner = _locate(args.src, options)
+    if dest_hdf5:
+        if inner:
+            raise CommandError("export copies whole files; give the file's URL")
+        report = export_hdf5(file_url, args.dest, storage_options=options, overwrite=args.overwrite,
+                             njobs=args.njobs, progress=progress)
+        _report("exported", report)
+        return 0
+    report = copy_store(file_url, args.dest, storage_options=options, overwrite=args.overwrite,
+                        njobs=args.njobs, progress=progress, path=inner)
+    _report("copied", report)
+    return 0
+
+
+def _compression_arg(text: str | None):
+    if text is None or text == "keep":
+        return "keep"
+    if text == "none":
+        return None
+    return int(text) if text.isdigit() else text
+
+
+# ================================================================ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dosna-like", description="Inspect, search and move dosna_like files (Zarr v3 stores "
+        "on local disk, memory or S3) and HDF5 files.",
+        epilog="URLs are local paths or fsspec URLs; a path inside a file follows it: s3://bkt/run.h5/raw/t")
+    parser.add_argument("--storage-options", metavar="JSON",
+                        help='fsspec options as JSON, e.g. \'{"client_kwargs": {"endpoint_url": "http://..."}}\'')
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ls", help="list a group's members (name, kind, shape, dtype)",
+                       description="List the members of a group (or describe one dataset), like h5ls. "
+                       "A URL holding several files lists the files.")
+    p.add_argument("url", metavar="URL[/path]")
+    p.add_argument("-r", "--recursive", action="store_true", help="list every member below, not only direct ones")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("info", help="chunks, compression, stored bytes and attributes of an object",
+                       description="Show a dataset's shape, chunks, compression, stored bytes and "
+                       "compression ratio, and its attributes (or a group's members and attributes).")
+    p.add_argument("url", metavar="URL/path")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("search", help="find groups and datasets by their attributes",
+                       description="Search one file, an object's subtree, or every file under a prefix. "
+                       "Conditions (all must hold): key=value, key!=value, key>value, key>=value, "
+                       "key<value, key<=value, key~glob, key (exists), !key (missing). "
+                       "path, kind, ndim and dtype are the node's own fields (path~*raw*, kind=dataset); "
+                       "write attrs.NAME for an attribute with one of those names.")
+    p.add_argument("url", metavar="URL")
+    p.add_argument("expr", nargs="*", metavar="EXPR")
+    p.add_argument("--query", metavar="JSON", help='a query dict, e.g. \'{"$or": [{"a": 1}, {"b": 2}]}\'')
+    p.add_argument("--json", action="store_true", help="print the hits as JSON")
+    p.add_argument("--latest", metavar="ATTR", help="keep, per name (see --per), the hit with the highest ATTR")
+    p.add_argument("--per", choices=("name", "path", "group"), default="name",
+                   help="how --latest groups hits (default: name)")
+    p.add_argument("--no-verify", action="store_true",
+                   help="trust the sidecar indexes without the listing that checks them")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("reindex", help="rebuild the sidecar search index of a file (or of every file under a URL)",
+                       description="Rebuild the sidecar search index from the node documents and store it.")
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
+    p.set_defaults(func=cmd_reindex)
+
+    def transfer_options(p, skip=True):
+        p.add_argument("--overwrite", action="store_true", help="replace the destination if it exists")
+        p.add_argument("-j", "--njobs", type=int, metavar="N", help="worker threads")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        if skip:
+            p.add_argument("--skip-unsupported", action="store_true",
+                           help="leave out (and list) objects the store cannot hold, instead of failing")
+
+    p = sub.add_parser("import", help="copy an HDF5 file into a store",
+                       description="Copy an HDF5 file (groups, datasets, attributes, links) into a new "
+                       "file at DEST_URL, chunk by chunk, in parallel.")
+    p.add_argument("src", metavar="SRC.h5")
+    p.add_argument("dest", metavar="DEST_URL")
+    p.add_argument("--compression", metavar="C", help="keep (default), none, a codec name or a gzip level")
+    transfer_options(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="write a store to an HDF5 file",
+                       description="Write a file (groups, datasets, attributes, links) to an HDF5 file, "
+                       "chunk by chunk; DEST.h5 appears only once complete.")
+    p.add_argument("src", metavar="SRC_URL")
+    p.add_argument("dest", metavar="DEST.h5")
+    p.add_argument("--compression", metavar="C", help="keep (default), none, gzip or a gzip level")
+    transfer_options(p, skip=False)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("cp", help="copy between stores, or to/from HDF5",
+                       description="Copy SRC to DEST: an HDF5 file is imported, a store (or an object "
+                       "in one) is copied chunk objects as they are, or exported with --format hdf5.")
+    p.add_argument("src", metavar="SRC")
+    p.add_argument("dest", metavar="DEST")
+    p.add_argument("--format", choices=("auto", "store", "hdf5"), default="auto",
+                   help="what DEST is (auto: HDF5 only if it is an existing HDF5 file)")
+    transfer_options(p)
+    p.set_defaults(func=cmd_cp)
+    return parser
+
+
+def main(argv: list | None = None) -> int:
+    """Run ``dosna-like``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        message = str(exc)
+    except KeyboardInterrupt:
+        print("dosna-like: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (dosna-like ls ... | head)
+        sys.stdout = open(os.devnull, "w")
+        return 0
+    except KeyError as exc:
+        message = str(exc.args[0]) if exc.args else "not found"
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        message = str(exc) or type(exc).__name__
+    print(f"dosna-like: error: {message}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

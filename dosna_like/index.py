@@ -1,0 +1,740 @@
+"""The sidecar search index: every node document of a file in one object.
+
+Each file (store root) keeps ``_dosna_like_index.json.gz`` beside its root
+``zarr.json``: gzip-compressed JSON holding, for every group and dataset, its
+Zarr v3 document (so its kind, shape, dtype, chunks, codecs and attributes)
+and a *fingerprint* of that document as the store sees it.  The documents stay
+the truth; the sidecar is derived from them and rebuilt whenever it is stale.
+
+Freshness: fingerprints, checked with one listing
+-------------------------------------------------
+A sidecar is trusted only after one listing of the file's node documents has
+shown exactly the nodes it records, each with the fingerprint it records.
+So any writer is detected, not only dosna_like: zarr-python adding an array or
+changing attributes, a dosna_like writer that crashed before closing, two
+writers at once.  The fingerprint is what the listing reports anyway, so
+checking it costs no extra request:
+
+* S3 (s3fs): the ETag (the MD5 of the bytes for a plain PUT).  The listing
+  uses ``/c/`` as its delimiter, which folds each array's chunk keys into one
+  entry: one LIST request per ~1000 nodes, whatever the number of chunks.
+* local directories: size, mtime (ns) and inode of each ``zarr.json`` (one
+  ``scandir`` per group, one ``stat`` per node; no document is read).
+* other fsspec stores (memory...): the MD5 of each document's bytes.
+
+Opening a file and searching or listing its whole tree therefore costs a GET
+of the root document, a GET of the sidecar and one LIST page per ~1000 nodes,
+whatever the number of chunks (a walk would cost a LIST per group and a GET per
+node).  When the check fails, only the documents whose fingerprints changed
+are fetched (one concurrent batch) and the index is corrected in memory.
+Why not an O(1) token in the root document: zarr-python never rewrites an
+existing parent document when it adds a node, so such a token cannot see its
+writes; only a listing can, and an honest index must.
+
+Within one open file the verified index is kept in memory and follows this
+process's own writes (``FileState.write_doc`` / ``delete_node`` report them),
+so later searches cost no requests; the sidecar is written back on
+``flush()``/``close()`` (after a second check) when the session changed or
+rebuilt it.  ``refresh(f)`` re-checks an open file at any time; ``rebuild``
+recomputes everything from the documents.
+
+Security: the sidecar is JSON, parsed and checked like any document, never
+evaluated; node names found in the store pass the library's name rules
+(:func:`~dosna_like.base.resolve_path`) or are left out with a warning.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import posixpath
+import threading
+import warnings
+import zlib
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .attrs import decode_attr
+from .base import resolve_path
+from .errors import FormatError
+from .metadata import META_KEY, RESERVED, ArrayMeta, loads, node_key
+from .query import compile_query, node_kind, plain
+from .store import Store
+
+SIDECAR_KEY = "_dosna_like_index.json.gz"
+SIDECAR_FORMAT = "dosna_like.index"
+SIDECAR_VERSION = 1
+CHUNK_DELIMITER = "/c/"  # Zarr v3 default chunk keys: '<array>/c/i/j'
+
+Nodes = dict  # store path -> (fingerprint, document)
+
+
+# ============================================================ fingerprints
+def _md5(raw) -> str:
+    return hashlib.md5(bytes(raw)).hexdigest()
+
+
+class _LocalFingerprints:
+    """Local directories: ``stat`` of each document; one ``scandir`` per group."""
+
+    kind = "stat"
+
+    @staticmethod
+    def _of(st: os.stat_result) -> str:
+        return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+    def predict(self, store: Store, key: str, raw) -> str:
+        try:
+            return self._of(os.stat(store.path(key)))
+        except OSError:
+            return ""
+
+    def scan(self, store: Store, kinds_of: Callable) -> dict:
+        try:
+            found = {"": self._of(os.stat(store.path(META_KEY)))}
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        level = [""]
+        while level:
+            new = {}
+            for group in level:
+                store.requests.add("list")
+                try:
+                    entries = list(os.scandir(store.path(group)))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                for entry in entries:
+                    if entry.name == META_KEY or entry.name.endswith(".partial") or entry.name == SIDECAR_KEY:
+                        continue
+                    try:
+                        st = os.stat(os.path.join(entry.path, META_KEY))
+                    except (FileNotFoundError, NotADirectoryError):
+                        continue
+                    new[f"{group}/{entry.name}" if group else entry.name] = self._of(st)
+            found.update(new)
+            kinds = kinds_of(new)
+            level = [p for p in new if kinds.get(p) == "group"]
+        return found
+
+
+class _S3Fingerprints:
+    """S3 through s3fs: ETags from LIST requests whose delimiter folds chunk keys."""
+
+    kind = "etag"
+
+    def predict(self, store: Store, key: str, raw) -> str:
+        return _md5(raw)  # the ETag S3 gives a plain PUT
+
+    @staticmethod
+    async def _list(fs, bucket: str, prefix: str) -> tuple:
+        contents, prefixes, pages = [], [], 0
+        kwargs = {"Bucket": bucket, "Prefix": prefix, "Delimiter": CHUNK_DELIMITER}
+        while True:
+            resp = await fs._call_s3("list_objects_v2", **kwargs)
+            pages += 1
+            contents += [(c["Key"], c.get("ETag", "").strip('"')) for c in resp.get("Contents", ())]
+            prefixes += [p["Prefix"] for p in resp.get("CommonPrefixes", ())]
+            if not resp.get("IsTruncated"):
+                return contents, prefixes, pages
+            kwargs["ContinuationToken"] = resp["NextContinuationToken"]
+
+    def scan(self, store: Store, kinds_of: Callable) -> dict:
+        import asyncio
+
+        from fsspec.asyn import sync
+
+        fs = store.fs
+        bucket, _, key_root = store.root.partition("/")
+        base = key_root + "/" if key_root else ""
+        found, listed, pending = {}, set(), [base]
+
+        async def gather(prefixes):
+            return await asyncio.gather(*(self._list(fs, bucket, p) for p in prefixes))
+
+        while pending:
+            listed.update(pending)
+            owners = set()
+            for contents, prefixes, pages in sync(fs.loop, gather, pending):
+                store.requests.add("list", pages)
+                for key, etag in contents:
+                    rel = key[len(base):]
+                    if rel == META_KEY:
+                        found[""] = etag
+                    elif rel.endswith("/" + META_KEY) and key.startswith(base):
+                        found[rel[:-len(META_KEY) - 1]] = etag
+                owners.update(p[len(base):-len(CHUNK_DELIMITER)] for p in prefixes)
+            # '<owner>/c/' holds chunks when the owner is an array, a child named 'c' when a group
+            kinds = kinds_of({o: found[o] for o in owners if o in found})
+            pending = [p for p in (f"{base}{o}/c" for o in owners if kinds.get(o) == "group") if p not in listed]
+        return found
+
+
+class _ContentFingerprints:
+    """Any other fsspec store: MD5 of each document (the listing names them, a batch reads them)."""
+
+    kind = "md5"
+
+    def predict(self, store: Store, key: str, raw) -> str:
+        return _md5(raw)
+
+    def scan(self, store: Store, kinds_of: Callable, offer: Callable | None = None) -> dict:
+        keys = [k for k in store.list_keys("") if k == META_KEY or k.endswith("/" + META_KEY)]
+        found = {}
+        for key, raw in store.get_many(keys).items():
+            path = key[:-len(META_KEY)].rstrip("/")
+            found[path] = _md5(raw)
+            if offer is not None:
+                offer(path, raw)
+        return found
+
+
+def fingerprints_for(store: Store):
+    """The fingerprint scheme for a store: stat (local), etag (S3), md5 (others)."""
+    if store.is_local:
+        return _LocalFingerprints()
+    try:
+        from s3fs import S3FileSystem
+    except ImportError:  # pragma: no cover - s3fs is a dependency
+        S3FileSystem = ()
+    if isinstance(store.fs, S3FileSystem):
+        return _S3Fingerprints()
+    return _ContentFingerprints()
+
+
+# ============================================================ verification
+class _Documents:
+    """Node types for the scanners: from the expected index when the fingerprint
+    matches, else fetched (in one concurrent batch per call) and kept."""
+
+    def __init__(self, store: Store, expected: Nodes | None):
+        self.store = store
+        self.expected = expected or {}
+        self.fetched: dict = {}
+
+    def offer(self, path: str, raw) -> None:
+        self.fetched[path] = loads(raw, node_key(path))
+
+    def kinds(self, items: Mapping) -> dict:
+        wanted = [p for p, fp in items.items()
+                  if p not in self.fetched and self.expected.get(p, (None,))[0] != fp]
+        keys = {node_key(p): p for p in wanted}
+        for key, raw in self.store.get_many(keys).items():
+            self.fetched[keys[key]] = loads(raw, key)
+        out = {}
+        for p, fp in items.items():
+            doc = self.fetched.get(p)
+            if doc is None:
+                entry = self.expected.get(p)
+                doc = entry[1] if entry is not None and entry[0] == fp else None
+            out[p] = None if doc is None else doc.get("node_type")
+        return out
+
+
+def _valid_name(path: str) -> bool:
+    try:
+        return resolve_path("", path) == path
+    except (TypeError, ValueError):
+        return False
+
+
+def _reachable(actual: dict, kinds: dict, known: Nodes) -> dict:
+    """The documents the library can reach: the root, then children of groups only."""
+    out = {}
+    for path in sorted(actual):  # a parent sorts before its children
+        if path:
+            parent = posixpath.dirname(path)
+            if kinds.get(parent) != "group" or parent not in out or kinds.get(path) is None:
+                continue
+            if path not in known and not _valid_name(path):
+                warnings.warn(f"node {path!r} breaks the library's name rules; it is left out of the index",
+                              stacklevel=3)
+                continue
+        out[path] = actual[path]
+    return out
+
+
+def materialize(store: Store, expected: Nodes | None, scheme=None) -> tuple:
+    """(nodes, fresh): the file's verified index, given the one ``expected`` from a sidecar.
+
+    One listing gives every node document's fingerprint; nodes whose
+    fingerprint matches ``expected`` keep its entry, the others are fetched
+    in one batch.  ``fresh`` tells whether ``expected`` was right as it was.
+    """
+    scheme = scheme or fingerprints_for(store)
+    docs = _Documents(store, expected)
+    if isinstance(scheme, _ContentFingerprints):
+        actual = scheme.scan(store, docs.kinds, docs.offer)
+    else:
+        actual = scheme.scan(store, docs.kinds)
+    if "" not in actual:
+        raise FileNotFoundError(f"{store.url}: no {META_KEY} at the store root (not a dosna_like file)")
+    kinds = docs.kinds(actual)
+    if kinds[""] != "group":
+        raise FormatError(f"{store.url}: the store root is an array, not a file")
+    known = {p for p, fp in actual.items() if expected and expected.get(p, (None,))[0] == fp}
+    reachable = _reachable(actual, kinds, known)
+    if expected is not None and len(expected) == len(reachable) and len(known) == len(reachable):
+        return expected, True
+    nodes = {p: expected[p] if p in known else (fp, docs.fetched[p]) for p, fp in reachable.items()}
+    return nodes, False
+
+
+# ================================================================= sidecar
+def encode_sidecar(nodes: Nodes, scheme_kind: str) -> bytes:
+    payload = {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "fingerprints": scheme_kind,
+               "nodes": {p: [fp, doc] for p, (fp, doc) in nodes.items()}}
+    return gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), compresslevel=1, mtime=0)
+
+
+def decode_sidecar(raw, scheme_kind: str) -> Nodes | None:
+    """The nodes a sidecar records, or None when it is unreadable or of another scheme."""
+    try:
+        payload = json.loads(gzip.decompress(raw))
+    except (OSError, EOFError, ValueError, zlib.error):
+        return None
+    if not (isinstance(payload, dict) and payload.get("format") == SIDECAR_FORMAT
+            and payload.get("version") == SIDECAR_VERSION and payload.get("fingerprints") == scheme_kind
+            and isinstance(payload.get("nodes"), dict)):
+        return None
+    nodes = {}
+    for path, entry in payload["nodes"].items():
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], dict) and entry[1].get("node_type") in ("group", "array")):
+            return None
+        nodes[path] = (entry[0], entry[1])
+    if nodes.get("", (None, {}))[1].get("node_type") != "group":
+        return None
+    return nodes
+
+
+def _drop_subtree(nodes: Nodes, path: str) -> None:
+    if path == "":
+        nodes.clear()
+        return
+    prefix = path + "/"
+    for p in [p for p in nodes if p == path or p.startswith(prefix)]:
+        del nodes[p]
+
+
+class LiveIndex:
+    """The index of one open file (``FileState.index``): verified once, then kept current.
+
+    ``FileState`` reports every document it writes (:meth:`written`) and every
+    node it deletes (:meth:`deleted`); the verified nodes are loaded on first
+    use (:meth:`nodes`) and the sidecar is stored by :meth:`save` on flush/close.
+    """
+
+    def __init__(self, state):
+        self._state = state
+        self._scheme = None
+        self._nodes: Nodes | None = None
+        self._journal: list = []  # our writes before the index was loaded
+        self._unsaved = False
+        self._lock = threading.RLock()
+
+    @property
+    def scheme(self):
+        if self._scheme is None:
+            self._scheme = fingerprints_for(self._state.store)
+        return self._scheme
+
+    # ------------------------------------------------------------ hooks
+    def start_new(self) -> None:
+        """The file was just created (or truncated): its index is known to be empty."""
+        with self._lock:
+            self._nodes, self._journal, self._unsaved = {}, [], True
+
+    def written(self, path: str, doc: dict, raw) -> None:
+        fp = self.scheme.predict(self._state.store, node_key(path), raw)
+        with self._lock:
+            if self._nodes is not None:
+                self._nodes[path] = (fp, doc)
+            else:
+                self._journal.append((path, fp, doc))
+            self._unsaved = True
+
+    def deleted(self, path: str) -> None:
+        with self._lock:
+            if self._nodes is not None:
+                _drop_subtree(self._nodes, path)
+            else:
+                self._journal.append((path, None, None))
+            self._unsaved = True
+
+    def moved(self, src: str, dest: str) -> None:
+        """A node and its subtree were renamed (documents unchanged, so are their fingerprints)."""
+        with self._lock:
+            if self._nodes is None:
+                self._journal.append((src, None, None))
+                self._journal.append((dest, None, None))  # unknown until verified: the check will fetch them
+            else:
+                prefix = src + "/"
+                for p in [p for p in self._nodes if p == src or p.startswith(prefix)]:
+                    self._nodes[dest + p[len(src):]] = self._nodes.pop(p)
+            self._unsaved = True
+
+    # ------------------------------------------------------------ reads
+    def nodes(self) -> Nodes:
+        """Every node of the file, verified against the store on first use in this session."""
+        with self._lock:
+            if self._nodes is None:
+                self._load()
+            return self._nodes
+
+    def _expected(self) -> Nodes | None:
+        raw = self._state.store.get(SIDECAR_KEY)
+        base = None if raw is None else decode_sidecar(raw, self.scheme.kind)
+        if base is None:
+            return None
+        for path, fp, doc in self._journal:
+            if doc is None:
+                _drop_subtree(base, path)
+            else:
+                base[path] = (fp, doc)
+        return base
+
+    def _load(self) -> None:
+        nodes, fresh = materialize(self._state.store, self._expected(), self.scheme)
+        self._nodes, self._journal = nodes, []
+        if not fresh:
+            self._unsaved = True
+
+    def refresh(self) -> bool:
+        """Check the index against the store again; True when it was still right."""
+        with self._lock:
+            if self._nodes is None:
+                self._load()
+                return not self._unsaved
+            self._nodes, fresh = materialize(self._state.store, self._nodes, self.scheme)
+            self._unsaved = self._unsaved or not fresh
+            return fresh
+
+    def rebuild(self) -> Nodes:
+        """Recompute the index from every document, ignoring the sidecar."""
+        with self._lock:
+            self._nodes, _ = materialize(self._state.store, None, self.scheme)
+            self._journal, self._unsaved = [], True
+            return self._nodes
+
+    # ------------------------------------------------------------ writes
+    def save(self) -> bool:
+        """Store the sidecar if this session changed or rebuilt the index; True if stored."""
+        with self._lock:
+            if self._state.read_only or not self._unsaved:
+                return False
+            if self._nodes is None:
+                self._load()
+            else:  # our view plus anything another writer did meanwhile
+                self._nodes, _ = materialize(self._state.store, self._nodes, self.scheme)
+            self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self.scheme.kind))
+            self._unsaved = False
+            return True
+
+    def save_on_close(self) -> None:
+        """:meth:`save`, warning instead of raising: the index is derived and will be rebuilt."""
+        try:
+            self.save()
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"{self._state.store.url}: the search index was not stored ({exc}); "
+                          "it will be rebuilt when next used", stacklevel=3)
+
+
+# ========================================================== node summaries
+def doc_dtype(doc: dict):
+    """The numpy dtype of an array document (None for groups or types numpy lacks)."""
+    if doc.get("node_type") != "array":
+        return None
+    try:
+        return ArrayMeta.from_document(doc).dtype
+    except (FormatError, TypeError, ValueError):
+        return None
+
+
+def doc_attrs(doc: dict) -> dict:
+    """The attributes of a node document, decoded as h5py returns them."""
+    attributes = doc.get("attributes") or {}
+    records = attributes.get(RESERVED, {}).get("attrs", {}) if isinstance(attributes.get(RESERVED), dict) else {}
+    out = {}
+    for name in sorted(attributes):
+        if name == RESERVED:
+            continue
+        try:
+            out[name] = decode_attr(attributes[name], records.get(name))
+        except (TypeError, ValueError, KeyError):
+            out[name] = attributes[name]
+    return out
+
+
+def doc_shape(doc: dict):
+    return tuple(doc["shape"]) if doc.get("node_type") == "array" else None
+
+
+def doc_chunks(doc: dict):
+    if doc.get("node_type") != "array":
+        return None
+    try:
+        return tuple(doc["chunk_grid"]["configuration"]["chunk_shape"])
+    except (KeyError, TypeError):
+        return None
+
+
+def select(nodes: Nodes, base: str, predicate) -> list:
+    """Sorted paths strictly inside the group at ``base`` whose documents match."""
+    prefix = base + "/" if base else ""
+    return sorted(p for p, entry in nodes.items()
+                  if p.startswith(prefix) and p != base and predicate(p, entry[1]))
+
+
+class SearchMixin:
+    """``Group.search``: the groups and datasets of a subtree whose attributes match."""
+
+    def search(self, query=None, /, **equals) -> list:
+        """The Dataset and Group objects below this group that match, sorted by name.
+
+        ``query`` is a dict (see :mod:`dosna_like.query`: ``{"temp": {"$gte": 300}}``,
+        ``$path``, ``$kind``, ``$ndim``, ``$dtype``, ``$and``/``$or``); keyword
+        arguments are attribute equalities (``search(sample="mouse-1")``).
+        The file's sidecar index answers: the first search of a session costs
+        one check of the index (see :mod:`dosna_like.index`), later ones none.
+        """
+        predicate = compile_query(query, equals, self._path)
+        self._check_open()
+        nodes = self._state.index.nodes()
+        docs = self._state._docs
+        out = []
+        for path in select(nodes, self._path, predicate):
+            doc = docs.setdefault(path, nodes[path][1])
+            out.append(self._search_handle(path, doc))
+        return out
+
+    def _search_handle(self, path: str, doc: dict):
+        from .dataset import Dataset
+        from .group import Group
+
+        cls = Dataset if doc["node_type"] == "array" else Group
+        return cls(self._state, path, inherit=self)
+
+
+def refresh(file) -> bool:
+    """Check an open file's index against its store again (True when it was still right)."""
+    file._check_open()
+    return file._state.index.refresh()
+
+
+# ============================================================ many files
+@dataclass(frozen=True)
+class SearchHit:
+    """One match of :func:`search`: where it is and what it is, without opening it."""
+
+    url: str  # the file (store root)
+    path: str  # the object's name inside it ('/a/b')
+    kind: str  # 'dataset' or 'group'
+    shape: tuple | None
+    dtype: np.dtype | None
+    attrs: dict
+    storage_options: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def open(self, mode: str = "r", **kwargs):
+        """The Dataset or Group, in a newly opened file (close it with ``obj.file.close()``)."""
+        from .files import File
+
+        f = File(self.url, mode, storage_options=self.storage_options, **kwargs)
+        return f if self.path == "/" else f[self.path]
+
+
+def _local_name(url) -> str:
+    from .files import _local_name as local
+
+    return local(url)
+
+
+def _group_doc_at(store: Store, path: str) -> dict | None:
+    try:  # the store's own GET options: no HEAD before the GET on S3
+        raw = store.fs.cat_file(f"{path}/{META_KEY}" if path else META_KEY, **store._cat_kwargs)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    store.requests.add("get")
+    try:
+        return loads(raw, f"{path}/{META_KEY}")
+    except FormatError:
+        return None
+
+
+def locate(url, storage_options: dict | None = None) -> tuple | None:
+    """(file URL, path inside it) for a URL naming a file or an object inside one.
+
+    The file is the outermost group whose parent holds no node document, so
+    ``s3://b/run.h5/raw/t`` gives ``("s3://b/run.h5", "raw/t")``.  None when the
+    URL holds no node document at all.
+    """
+    url = _local_name(url).rstrip("/") or "/"
+    store = Store(url, storage_options, read_only=True)
+    path = store.root
+    if _group_doc_at(store, path) is None:
+        return None
+    parts: list = []
+    while "/" in path.strip("/"):
+        parent, name = path.rsplit("/", 1)
+        doc = _group_doc_at(store, parent)
+        if doc is None or doc.get("node_type") != "group":
+            break
+        parts.insert(0, name)
+        path, url = parent, url.rsplit("/", 1)[0]
+    return url, "/".join(parts)
+
+
+def find_files(url, storage_options: dict | None = None) -> list:
+    """[(file URL, path inside it)] for a URL naming a file, an object in one, or a prefix of files.
+
+    Below a prefix, directories are walked level by level (one listing each,
+    their documents fetched in one batch) and not entered once they are files.
+    """
+    located = locate(url, storage_options)
+    if located is not None:
+        return [located]
+    url = _local_name(url).rstrip("/")
+    store = Store(url, storage_options, read_only=True)
+    files, level = [], [""]
+    while level:
+        dirs = []
+        for rel in level:
+            store.requests.add("list")
+            try:
+                entries = store.fs.ls(store.path(rel), detail=True)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for e in entries:
+                if e.get("type") == "directory":
+                    name = e["name"].rstrip("/").rsplit("/", 1)[-1]
+                    dirs.append(f"{rel}/{name}" if rel else name)
+        raws = store.get_many(node_key(d) for d in dirs)
+        level = []
+        for d in sorted(dirs):
+            raw = raws.get(node_key(d))
+            if raw is None:
+                level.append(d)
+            elif json.loads(raw).get("node_type") == "group":
+                files.append((f"{url}/{d}", ""))
+    return files
+
+
+def file_nodes(url: str, storage_options: dict | None = None, verify: bool = True) -> Nodes:
+    """The verified index of the file at ``url`` (not stored back: read-only)."""
+    store = Store(url, storage_options, read_only=True)
+    scheme = fingerprints_for(store)
+    raw = store.get(SIDECAR_KEY)
+    expected = None if raw is None else decode_sidecar(raw, scheme.kind)
+    if not verify and expected is not None:
+        if all(_valid_name(p) for p in expected if p):
+            return expected
+    return materialize(store, expected, scheme)[0]
+
+
+def _hit(url: str, path: str, doc: dict, storage_options) -> SearchHit:
+    return SearchHit(url=url, path="/" + path, kind=node_kind(doc), shape=doc_shape(doc),
+                     dtype=doc_dtype(doc), attrs=doc_attrs(doc), storage_options=storage_options)
+
+
+def search(url, query=None, /, *, storage_options: dict | None = None, verify: bool = True,
+           **equals) -> list:
+    """Search every file under ``url`` (a file, an object in one, or a prefix holding files).
+
+    Returns :class:`SearchHit` objects (``.url``, ``.path``, ``.kind``,
+    ``.attrs``, ``.shape``, ``.dtype``, ``.open()``) sorted by file and path.
+    The files' sidecars are fetched and checked concurrently; a stale or
+    missing one is corrected in memory (``dosna-like reindex`` stores it).
+    ``verify=False`` trusts sidecars without the listing that checks them.
+    Attribute names that clash with the keywords go in ``query``.
+    """
+    compile_query(query, equals)  # a bad query fails before any I/O
+    targets = find_files(url, storage_options)
+
+    def one(target):
+        file_url, inner = target
+        nodes = file_nodes(file_url, storage_options, verify)
+        predicate = compile_query(query, equals, inner)
+        return [_hit(file_url, p, nodes[p][1], storage_options) for p in select(nodes, inner, predicate)]
+
+    if len(targets) <= 1:
+        results = [one(t) for t in targets]
+    else:
+        with ThreadPoolExecutor(min(16, len(targets))) as pool:
+            results = list(pool.map(one, targets))
+    return [hit for hits in results for hit in hits]
+
+
+def rebuild(url, storage_options: dict | None = None) -> Nodes:
+    """Recompute the sidecar of the file at ``url`` from its documents and store it."""
+    store = Store(_local_name(url), storage_options)
+    scheme = fingerprints_for(store)
+    nodes, _ = materialize(store, None, scheme)
+    store.set(SIDECAR_KEY, encode_sidecar(nodes, scheme.kind))
+    return nodes
+
+
+def check(url, storage_options: dict | None = None) -> bool:
+    """Whether the stored sidecar of the file at ``url`` is present and right."""
+    store = Store(_local_name(url), storage_options, read_only=True)
+    scheme = fingerprints_for(store)
+    raw = store.get(SIDECAR_KEY)
+    expected = None if raw is None else decode_sidecar(raw, scheme.kind)
+    return expected is not None and materialize(store, expected, scheme)[1]
+
+
+# ========================================================== latest version
+def _hit_name(hit) -> str:
+    return getattr(hit, "path", None) or hit.name
+
+
+def _hit_url(hit) -> str:
+    url = getattr(hit, "url", None)
+    return url if url is not None else hit.file.filename
+
+
+_PER = {
+    "name": lambda h: posixpath.basename(_hit_name(h)),
+    "path": lambda h: _hit_name(h),
+    "group": lambda h: (_hit_url(h), posixpath.dirname(_hit_name(h))),
+}
+
+
+def latest(hits: Iterable, attr: str = "version", per="name", key: Callable | None = None) -> list:
+    """Per name (or group, or path), the hit with the highest value of attribute ``attr``.
+
+    Works on what :meth:`Group.search` and :func:`search` return.  ``per``:
+    ``"name"`` groups hits by their last path component (``/v1/temp`` and
+    ``/v2/temp`` compete), ``"path"`` by their whole path (the same object in
+    several files), ``"group"`` by their parent group, or pass a function of
+    a hit.  Hits without ``attr`` are left out; ``key`` maps attribute values
+    before comparing (e.g. ``packaging.version.Version`` for "1.10" > "1.9").
+    Returns the winners sorted by file and name.
+    """
+    group_of = _PER[per] if isinstance(per, str) else per
+    best: dict = {}
+    for hit in hits:
+        value = hit.attrs.get(attr)
+        if value is None:
+            continue
+        value = plain(value)
+        if key is not None:
+            value = key(value)
+        k = group_of(hit)
+        if k not in best:
+            best[k] = (value, hit)
+            continue
+        try:
+            if value > best[k][0]:
+                best[k] = (value, hit)
+        except TypeError as exc:
+            raise TypeError(f"cannot compare {attr!r} values {value!r} and {best[k][0]!r}; "
+                            "pass key= to make them comparable") from exc
+    return sorted((h for _, h in best.values()), key=lambda h: (_hit_url(h), _hit_name(h)))
