@@ -9,6 +9,7 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -146,7 +147,7 @@ def _c_strides(shape, itemsize) -> tuple:
     return tuple(reversed(strides))
 
 
-_MIN_BYTES_PER_CALL = 16384  # fewer bytes per preadv than this: reading the whole chunk is cheaper
+_MIN_BYTES_PER_CALL = 65536  # fewer bytes per preadv than this: reading the whole chunk is cheaper
 
 
 def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts):
@@ -157,6 +158,18 @@ def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts
     ``dest_offsets`` (starts of ``run``-byte pieces of the output).  None when
     that would take more system calls than reading the whole chunk is worth.
     """
+    shape_plan = _shape_plan(tuple(chunk_shape), itemsize, tuple(chunk_starts), tuple(counts), tuple(out_shape))
+    if shape_plan is None:
+        return None
+    file_offsets, dest_rows, run = shape_plan
+    base = sum(a * st for a, st in zip(out_starts, _c_strides(out_shape, itemsize)))
+    return file_offsets, [[base + d for d in row] for row in dest_rows], run
+
+
+@functools.lru_cache(maxsize=256)
+def _shape_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape):
+    """:func:`read_plan` with the output box at the origin (every interior chunk
+    of a read has the same one, so it is worked out once)."""
     k_src = _contiguous_from(counts, chunk_shape)
     k_dst = _contiguous_from(counts, out_shape)
     k = max(k_src, k_dst)
@@ -165,7 +178,7 @@ def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts
         return None
     run = math.prod(counts[k:]) * itemsize
     file_offsets = _box_offsets(chunk_starts, counts[:k_src], _c_strides(chunk_shape, itemsize))
-    dest = _box_offsets(out_starts, counts[:k], _c_strides(out_shape, itemsize))
+    dest = _box_offsets((0,) * len(counts), counts[:k], _c_strides(out_shape, itemsize))
     return file_offsets.tolist(), dest.reshape(len(file_offsets), -1).tolist(), run
 
 

@@ -1,0 +1,93 @@
+"""The engine's direct reads: raw local chunks read with preadv into the output."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import dosna_like
+from dosna_like.engine import read_plan
+from dosna_like.errors import CorruptChunkError
+from dosna_like.metadata import chunk_key
+
+SELECTIONS = [
+    ..., (3,), (3, 4), (3, 4, 5), (-1, -1, -1), (slice(2, 30), slice(5, 28), slice(1, 12)),
+    (slice(8, 16),), (slice(8, 16), slice(0, 16)), (slice(8, 16), slice(16, 29)),
+    (slice(None), 17), (slice(None), slice(None), 4), (slice(None, None, 2),),
+    (slice(1, None, 3), slice(None), slice(2, 9, 2)), ([1, 5, 20],), (slice(None), [0, 15, 16]),
+]
+
+
+@pytest.fixture
+def volume():
+    return np.random.default_rng(0).standard_normal((37, 29, 13)).astype("f4")
+
+
+@pytest.mark.parametrize("chunks", [(8, 16, 13), (8, 16, 5), (37, 29, 13), (1, 29, 13)])
+@pytest.mark.parametrize("rdcc_nbytes", [0, 1 << 20])
+def test_reads_match_numpy_with_and_without_the_direct_path(tmp_path, volume, chunks, rdcc_nbytes):
+    url = str(tmp_path / "f.h5")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("a", data=volume, chunks=chunks)
+    with dosna_like.File(url, "r", rdcc_nbytes=rdcc_nbytes) as f:
+        ds = f["a"]
+        assert ds._io.reads_direct == (rdcc_nbytes == 0)
+        for key in SELECTIONS + [volume > 0.5]:
+            got, expected = ds[key], volume[key]
+            assert type(got) is type(expected)
+            np.testing.assert_array_equal(got, expected)
+        out = np.zeros((5, 29, 13), "f4")
+        ds.read_direct(out, np.s_[10:15], np.s_[0:5])
+        np.testing.assert_array_equal(out, volume[10:15])
+
+
+def test_direct_reads_give_fill_for_missing_chunks_and_count_one_get_each(tmp_path):
+    url = str(tmp_path / "f.h5")
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("e", shape=(300, 300), dtype="i4", chunks=(256, 256), fillvalue=7)
+        ds[0:10, 0:10] = 1
+    expected = np.full((300, 300), 7, "i4")
+    expected[:10, :10] = 1
+    with dosna_like.File(url, "r", rdcc_nbytes=0) as f:
+        ds = f["e"]
+        for key in (..., (280,), (5,), (slice(100, 290), slice(0, 50)), (3, 3)):
+            np.testing.assert_array_equal(ds[key], expected[key])
+        f.store.requests.reset()
+        ds[5, 5:20]
+        assert f.store.requests.snapshot() == {"get": 1}
+
+
+def test_a_chunk_file_of_the_wrong_size_is_a_corrupt_chunk(tmp_path):
+    url = str(tmp_path / "f.h5")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=np.arange(100, dtype="f4"), chunks=(10,))
+        f.store.set(chunk_key("x", (3,)), b"short")
+    with dosna_like.File(url, "r", rdcc_nbytes=0) as f:
+        ds = f["x"]
+        with pytest.raises(CorruptChunkError, match="x/c/3"):
+            ds[...]
+        with pytest.raises(OSError):
+            ds[35]
+        np.testing.assert_array_equal(ds[:30], np.arange(30))
+
+
+@pytest.mark.parametrize("chunk_shape,out_shape", [((4, 6, 5), (9, 12, 5)), ((3, 4), (3, 8)), ((7,), (20,))])
+def test_read_plan_covers_every_byte_of_the_box_once(chunk_shape, out_shape):
+    itemsize = 2
+    chunk = np.arange(np.prod(chunk_shape), dtype="u2").reshape(chunk_shape)
+    raw = chunk.tobytes()
+    for starts in itertools.product(*(range(0, n, 2) for n in chunk_shape)):
+        counts = [n - s for n, s in zip(chunk_shape, starts)]
+        out_starts = [o - c for o, c in zip(out_shape, counts)]
+        plan = read_plan(chunk_shape, itemsize, starts, counts, out_shape, out_starts)
+        if plan is None:
+            continue
+        out = np.zeros(out_shape, "u2")
+        flat = out.reshape(-1).view(np.uint8)
+        file_offsets, dest_offsets, run = plan
+        for f, row in zip(file_offsets, dest_offsets):
+            for k, d in enumerate(row):
+                flat[d:d + run] = np.frombuffer(raw[f + k * run:f + (k + 1) * run], np.uint8)
+        box = tuple(slice(o, o + c) for o, c in zip(out_starts, counts))
+        np.testing.assert_array_equal(out[box], chunk[tuple(slice(s, s + c) for s, c in zip(starts, counts))])
