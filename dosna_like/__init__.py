@@ -13,6 +13,7 @@ from .dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, c
                      string_dtype, string_info, vlen_dtype)
 from .cluster import Cluster, Pool, auto_init
 from .dataset import Dataset
+from .datatype import Datatype
 from .files import File
 from .group import Group
 from .hdf5io import export_hdf5, import_hdf5
@@ -21,7 +22,7 @@ from .links import ExternalLink, HardLink, SoftLink
 from .selection import MultiBlockSlice
 
 __all__ = [
-    "AttributeManager", "Cluster", "Dataset", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init",
+    "AttributeManager", "Cluster", "Dataset", "Datatype", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
     "string_info", "vlen_dtype",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import HLObject, resolve_path
 from .copying import copy_object
+from .datatype import Datatype, datatype_reserved
 from .creation import new_array
 from .errors import NodeExistsError, NodeNotFoundError
 from .index import SearchMixin
@@ -27,8 +28,12 @@ class Group(SearchMixin, HLObject, MutableMapping):
     def _wrap(self, state, path: str, doc: dict, name: str | None = None):
         """The one place a stored node becomes a Group or a Dataset handle."""
         from .dataset import Dataset
+        from .datatype import Datatype
 
-        cls = Dataset if doc["node_type"] == "array" else Group
+        if doc["node_type"] == "array":
+            cls = Dataset
+        else:
+            cls = Datatype if "datatype" in state.reserved(path) else Group
         same_file = state is self._state
         return cls(state, path, inherit=self if same_file else None,
                    name=name if same_file and name != "/" + path else None)
@@ -151,6 +156,8 @@ class Group(SearchMixin, HLObject, MutableMapping):
         """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism."""
         from .dataset import Dataset
 
+        if isinstance(dtype, Datatype):
+            dtype = dtype.dtype
         meta, values = new_array(shape=shape, dtype=dtype, data=data, **kwds)
         path = self._prepare_new(name, "dataset")
         ds = Dataset(self._state, path, inherit=self)
@@ -197,6 +204,10 @@ class Group(SearchMixin, HLObject, MutableMapping):
             self._add_link(name, to_record(None, hard_target="/" + obj._path))
         elif isinstance(obj, (SoftLink, ExternalLink)):
             self._add_link(name, to_record(obj))
+        elif isinstance(obj, np.dtype):  # a committed (named) datatype
+            path = self._prepare_new(name, "datatype")
+            self._state.write_doc(path, group_document({RESERVED: datatype_reserved(obj)}))
+            self._created(path)
         else:
             self.create_dataset(name, data=obj)
 

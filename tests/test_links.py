@@ -121,6 +121,11 @@ OPS = {
         m.MultiBlockSlice(start=1, count=3, stride=5, block=2), 1],
     "multiblockslice-default-count": lambda m, f: f.create_dataset("mb", data=np.arange(20))[
         m.MultiBlockSlice(stride=6, block=3)],
+    "named-datatype": lambda m, f: (f.__setitem__("t", np.dtype([("a", "<i2"), ("b", "<f4")])),
+                                    type(f["t"]).__name__, f["t"].dtype, f["t"].name,
+                                    f.create_dataset("typed", shape=(2,), dtype=f["t"]).dtype,
+                                    f.get("t", getclass=True).__name__, sorted(f))[1:],
+    "named-datatype-require-group": lambda m, f: (f.__setitem__("t", np.dtype("f4")), f.require_group("t")),
     "dims": lambda m, f: (lambda d: (len(d.dims), d.dims[0].label, list(d.dims[1].keys())))(f["g/d"]),
     "dims-label-set": lambda m, f: (lambda d: (d.dims[1].__setattr__("label", "x"), [a.label for a in d.dims])[1])(
         f["g/d"]),

@@ -1,0 +1,32 @@
+"""``Datatype``: h5py's named (committed) datatypes.
+
+``group["t"] = np.dtype(...)`` commits a dtype under a name.  Zarr v3 has no
+such node, so it is stored as a group whose reserved attributes hold the
+dtype (zarr-python sees an empty group); ``group["t"]`` gives it back as a
+Datatype, which ``create_dataset(dtype=...)`` accepts.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .attrs import _descr, _from_descr
+from .base import HLObject
+
+
+def datatype_reserved(dtype: np.dtype) -> dict:
+    return {"datatype": _descr(np.dtype(dtype))}
+
+
+class Datatype(HLObject):
+    """A committed datatype, with h5py's ``Datatype`` API (``dtype``, ``name``, ``attrs``)."""
+
+    @property
+    def dtype(self) -> np.dtype:
+        self._check_open()
+        return _from_descr(self._state.reserved(self._path)["datatype"])
+
+    def __repr__(self) -> str:
+        if not self:
+            return "<Closed dosna_like named type>"
+        base = self.name.rsplit("/", 1)[-1]
+        return f'<dosna_like named type "{base}" (dtype {self.dtype.str})>'
