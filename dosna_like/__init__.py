@@ -9,6 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .attrs import AttributeManager
+from .config import get_config
 from .dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
                      string_dtype, string_info, vlen_dtype)
 from .cluster import Cluster, Pool, auto_init
@@ -22,7 +23,7 @@ from .links import ExternalLink, HardLink, SoftLink
 from .selection import MultiBlockSlice
 
 __all__ = [
-    "AttributeManager", "Cluster", "Dataset", "Datatype", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init",
+    "AttributeManager", "Cluster", "Dataset", "Datatype", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init", "get_config",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
     "string_info", "vlen_dtype",
 ]

@@ -7,6 +7,7 @@ import os
 import posixpath
 import threading
 
+from .config import get_config
 from .engine import DEFAULT_RDCC_NBYTES, ArrayIO, default_njobs
 from .errors import FormatError
 from .group import Group
@@ -215,7 +216,9 @@ class File(Group):
             store.delete_prefix("")
             exists = False
         if not exists:
-            root = group_document({RESERVED: {"track_order": True}} if kwds.get("track_order") else None)
+            track = kwds.get("track_order")
+            track = get_config().track_order if track is None else track
+            root = group_document({RESERVED: {"track_order": True}} if track else None)
             state.index.start_new()
             state.write_doc("", root)
         else:

@@ -7,6 +7,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from .base import HLObject, resolve_path
+from .config import get_config
 from .copying import copy_object
 from .datatype import Datatype, datatype_reserved
 from .creation import new_array
@@ -139,6 +140,8 @@ class Group(SearchMixin, HLObject, MutableMapping):
         ``track_order=True`` makes the group iterate in creation order.
         """
         path = self._prepare_new(name, "group")
+        if track_order is None:
+            track_order = get_config().track_order
         self._state.write_doc(path, group_document({RESERVED: {"track_order": True}} if track_order else None))
         self._created(path)
         return Group(self._state, path, inherit=self)

@@ -115,6 +115,9 @@ OPS = {
     "track-order": lambda m, f: (lambda g: (g.create_group("z"), g.create_group("a"),
                                             g.__setitem__("m", m.SoftLink("/g")), g.create_dataset("b", data=[1]),
                                             list(g), list(g.keys()))[-2:])(f.create_group("ordered", track_order=True)),
+    "track-order-from-config": lambda m, f: (lambda cfg: (setattr(cfg, "track_order", True),
+        (lambda g: (g.create_group("z"), g.create_group("a"), list(g))[-1])(f.create_group("cfg")),
+        setattr(cfg, "track_order", False))[1])(m.get_config()),
     "track-order-off": lambda m, f: (lambda g: (g.create_group("z"), g.create_group("a"), list(g))[-1])(
         f.create_group("plain")),
     "multiblockslice": lambda m, f: f.create_dataset("mb", data=np.arange(40).reshape(20, 2))[
