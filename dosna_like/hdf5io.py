@@ -44,6 +44,7 @@ import numpy as np
 from .engine import default_njobs
 from .errors import DosnaError
 from .metadata import RESERVED, chunk_key
+from .query import node_kind
 
 INCOMPLETE = "incomplete"  # the root's reserved key while an import or copy runs
 REMOTE_WORKERS = 16  # workers on object stores, where a worker mostly waits on a request
@@ -351,6 +352,8 @@ def _plan(h5file, skip_unsupported: bool) -> tuple:
                     problems.append((path, why))
                     continue
                 items.append(_Planned("dataset", path, obj))
+            elif isinstance(obj, h5py.Datatype) and hasattr(dosna_like, "Datatype"):
+                items.append(_Planned("datatype", path, obj))
             else:
                 problems.append((path, f"{type(obj).__name__} objects (committed datatypes) are not supported"))
                 continue
@@ -606,10 +609,12 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress) ->
                 elif item.kind == "dataset":
                     _import_dataset(item.obj, dest, item.path, compression, workers, bar, report)
                     report.datasets += 1
+                elif item.kind == "datatype":
+                    dest[item.path] = item.obj.dtype
             workers.drain()
         report.raw_chunks += workers.counts.get("raw_chunks", 0)
         for item in items:  # attributes and links once the data is in
-            if item.kind == "dataset":
+            if item.kind in ("dataset", "datatype"):
                 _set_attrs(dest[item.path], attrs[item.path])
             elif item.kind == "soft":
                 dest[item.path] = dosna_like.SoftLink(item.target[0])
@@ -809,7 +814,10 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
                 _set_attrs(h5, dict(src.attrs.items()))
                 for path in sorted(p for p in nodes if p):
                     doc = nodes[path][1]
-                    if doc.get("node_type") == "group":
+                    if node_kind(doc) == "datatype":
+                        h5[path] = src[path].dtype
+                        _set_attrs(h5[path], dict(src[path].attrs.items()))
+                    elif doc.get("node_type") == "group":
                         _set_attrs(h5.create_group(path), dict(src[path].attrs.items()))
                         report.groups += 1
                     else:

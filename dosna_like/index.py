@@ -501,6 +501,7 @@ class SearchMixin:
         arguments are attribute equalities (``search(sample="mouse-1")``).
         The file's sidecar index answers: the first search of a session costs
         one check of the index (see :mod:`dosna_like.index`), later ones none.
+        Committed datatypes, if any, come back as Datatype objects.
         """
         predicate = compile_query(query, equals, self._path)
         self._check_open()
@@ -513,10 +514,12 @@ class SearchMixin:
         return out
 
     def _search_handle(self, path: str, doc: dict):
-        from .dataset import Dataset
-        from .group import Group
+        import dosna_like
 
-        cls = Dataset if doc["node_type"] == "array" else Group
+        kind = node_kind(doc)
+        if kind == "datatype" and hasattr(dosna_like, "Datatype"):
+            return dosna_like.Datatype(self._state, path, inherit=self)
+        cls = dosna_like.Dataset if kind == "dataset" else dosna_like.Group
         return cls(self._state, path, inherit=self)
 
 

@@ -11,7 +11,8 @@ tree of small Python predicates (no ``eval``, no SQL).  What a query can say:
     a glob on the node's path (``$path`` also takes an operator dict); a path
     not starting with '/' is relative to the group searched;
 ``{"$kind": "dataset"}``, ``{"$ndim": 3}``, ``{"$dtype": "float32"}``
-    the node's kind ("dataset" or "group"), number of axes, element type;
+    the node's kind ("dataset", "group" or "datatype" for a committed
+    datatype), number of axes, element type;
 ``{"$and": [q, ...]}``, ``{"$or": [q, ...]}``
     combinations; the keys of one dict are combined with AND.
 
@@ -40,13 +41,16 @@ Predicate = Callable[[str, dict], bool]  # (store path, node document) -> match
 _COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 OPERATORS = ("$eq", "$ne", *_COMPARISONS, "$in", "$nin", "$exists", "$glob")
 FIELDS = ("$path", "$kind", "$ndim", "$dtype")
-_KINDS = {"dataset": "dataset", "array": "dataset", "group": "group"}
+_KINDS = {"dataset": "dataset", "array": "dataset", "group": "group", "datatype": "datatype"}
 
 
 # ------------------------------------------------------------ node fields
 def node_kind(doc: dict) -> str:
-    """'dataset' or 'group' (h5py's words for Zarr's array and group nodes)."""
-    return "dataset" if doc.get("node_type") == "array" else "group"
+    """'dataset', 'group' or 'datatype' (h5py's words; a committed datatype is a Zarr group)."""
+    if doc.get("node_type") == "array":
+        return "dataset"
+    reserved = (doc.get("attributes") or {}).get(RESERVED)
+    return "datatype" if isinstance(reserved, dict) and "datatype" in reserved else "group"
 
 
 def dtype_name(doc: dict):
@@ -227,7 +231,7 @@ def _kind_normalizer(op, operand):
         if op == "$glob":
             return x
         if x not in _KINDS:
-            raise ValueError(f"$kind is 'dataset' or 'group', not {x!r}")
+            raise ValueError(f"$kind is 'dataset', 'group' or 'datatype', not {x!r}")
         return _KINDS[x]
 
     return _each(operand, kind)
