@@ -238,7 +238,7 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     if doc.get("node_type") == "group":
         prefix = inner + "/" if inner else ""
         below = [p for p in nodes if p.startswith(prefix) and p != inner]
-        info["members"] = sum(1 for p in below if "/" not in p[len(prefix):])
+        info["members"] = sum(1 for p in below if "/" not in p[len(prefix):]) + len(_links_of(doc))
         info["datasets_below"] = sum(1 for p in below if nodes[p][1].get("node_type") == "array")
         info["groups_below"] = len(below) - info["datasets_below"]
         return info
