@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 from . import index
-from .query import MISSING, dtype_name, node_kind, plain
+from .query import node_kind, plain
 
 SPECIAL_KEYS = {"path": "$path", "kind": "$kind", "ndim": "$ndim", "dtype": "$dtype"}
 _EXPR = re.compile(r"^(?P<key>[^=!<>~]+?)\s*(?P<op>>=|<=|!=|==|=|>|<|~)(?P<value>.*)$", re.S)
@@ -111,14 +111,6 @@ def _shape_text(shape) -> str:
     return "" if shape is None else "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
 
 
-def _dtype_text(doc: dict) -> str:
-    dtype = index.doc_dtype(doc)
-    if dtype is not None:
-        return str(dtype)
-    name = dtype_name(doc)
-    return "" if name is MISSING else str(name)
-
-
 def _table(rows: list) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))] if rows else []
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
@@ -178,14 +170,15 @@ def _ls_rows(nodes: dict, inner: str, recursive: bool) -> list:
         rel = path[len(prefix):]
         if not recursive and "/" in rel:
             continue
-        doc = nodes[path][1]
-        kind = node_kind(doc).capitalize()
-        rows.append((rel, kind, _shape_text(index.doc_shape(doc)), _dtype_text(doc)))
+        node = nodes[path]
+        rows.append((rel, node.kind.capitalize(), _shape_text(node.shape), node.dtype_text))
     for path in sorted(nodes):
         if path != inner and not (recursive and path.startswith(prefix)):
             continue
         rel_group = path[len(prefix):] if path != inner else ""
-        for name, record in sorted(_links_of(nodes[path][1]).items()):
+        if nodes[path].kind != "group":
+            continue
+        for name, record in sorted(_links_of(nodes[path].doc).items()):
             if isinstance(record, dict):
                 rows.append(_link_row(f"{rel_group}/{name}" if rel_group else name, record))
     return sorted(rows)
@@ -203,12 +196,12 @@ def cmd_ls(args) -> int:
         return 0
     file_url, inner = located
     nodes = index.file_nodes(file_url, options)
-    _warn_incomplete(file_url, nodes[""][1])
+    _warn_incomplete(file_url, nodes[""].doc)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
-    doc = nodes[inner][1]
-    if doc.get("node_type") == "array":
-        rows = [(inner.rsplit("/", 1)[-1], "Dataset", _shape_text(index.doc_shape(doc)), _dtype_text(doc))]
+    node = nodes[inner]
+    if node.kind == "dataset":
+        rows = [(inner.rsplit("/", 1)[-1], "Dataset", _shape_text(node.shape), node.dtype_text)]
     else:
         rows = _ls_rows(nodes, inner, args.recursive)
     if rows:
@@ -232,14 +225,14 @@ def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
 
 
 def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
-    doc = nodes[inner][1]
+    doc = nodes[inner].doc
     info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc),
             "attrs": {k: jsonable(v) for k, v in index.doc_attrs(doc).items()}}
     if doc.get("node_type") == "group":
         prefix = inner + "/" if inner else ""
         below = [p for p in nodes if p.startswith(prefix) and p != inner]
         info["members"] = sum(1 for p in below if "/" not in p[len(prefix):]) + len(_links_of(doc))
-        info["datasets_below"] = sum(1 for p in below if nodes[p][1].get("node_type") == "array")
+        info["datasets_below"] = sum(1 for p in below if nodes[p].kind == "dataset")
         info["groups_below"] = len(below) - info["datasets_below"]
         return info
     from .metadata import ArrayMeta
@@ -295,7 +288,7 @@ def cmd_info(args) -> int:
     options = _options(args)
     file_url, inner = _locate(args.url, options)
     nodes = index.file_nodes(file_url, options)
-    _warn_incomplete(file_url, nodes[""][1])
+    _warn_incomplete(file_url, nodes[""].doc)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
     info = _info(file_url, inner, nodes, options)
@@ -340,7 +333,7 @@ def cmd_reindex(args) -> int:
             status = status or (0 if fresh else 1)
             continue
         nodes = index.rebuild(file_url, options)
-        datasets = sum(1 for _, doc in nodes.values() if doc.get("node_type") == "array")
+        datasets = sum(1 for node in nodes.values() if node.kind == "dataset")
         print(f"{file_url}: indexed {len(nodes) - datasets} groups and {datasets} datasets")
     return status
 

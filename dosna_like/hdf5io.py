@@ -775,9 +775,11 @@ def _export_links(src, h5, doc_paths: list, report) -> None:
 def _link_groups(nodes: dict) -> list:
     """Names of the groups whose documents record links."""
     out = []
-    for path, (_, doc) in sorted(nodes.items()):
-        reserved = (doc.get("attributes") or {}).get(RESERVED)
-        if doc.get("node_type") == "group" and isinstance(reserved, dict) and reserved.get("links"):
+    for path, node in sorted(nodes.items()):
+        if node.kind != "group":
+            continue
+        reserved = (node.doc.get("attributes") or {}).get(RESERVED)
+        if isinstance(reserved, dict) and reserved.get("links"):
             out.append("/" + path)
     return out
 
@@ -802,18 +804,18 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
     partial = dest_path + ".partial"
     with File(src_url, "r", njobs=njobs, storage_options=storage_options) as src:
         nodes = src._state.index.nodes()
-        mark = incomplete_mark(nodes[""][1])
+        mark = incomplete_mark(nodes[""].doc)
         if mark is not None:
             warnings.warn(f"{src_url} is an unfinished import or copy ({mark}); exporting what is there",
                           stacklevel=2)
         report = TransferReport(source=str(src_url), dest=dest_path)
-        total = sum(_doc_nbytes(doc) for _, doc in nodes.values())
+        total = sum(_doc_nbytes(node.doc) for node in nodes.values() if node.kind == "dataset")
         bar = _progress(total, "export", progress)
         try:
             with h5py.File(partial, "w") as h5, _Workers(_worker_count(njobs, src.store)) as workers:
                 _set_attrs(h5, dict(src.attrs.items()))
                 for path in sorted(p for p in nodes if p):
-                    doc = nodes[path][1]
+                    doc = nodes[path].doc
                     if node_kind(doc) == "datatype":
                         h5[path] = src[path].dtype
                         _set_attrs(h5[path], dict(src[path].attrs.items()))
@@ -853,7 +855,7 @@ def copy_store(src_url, dest_url, *, storage_options: dict | None = None,
         if base and base not in nodes:
             raise KeyError(f"{path!r} does not exist in {src_url}")
         prefix = base + "/" if base else ""
-        if base and nodes[base][1].get("node_type") == "array":  # one dataset: keep its name
+        if base and nodes[base].kind == "dataset":  # one dataset: keep its name
             prefix = posixpath_dirname(base)
             prefix = prefix + "/" if prefix else ""
             wanted = [base]
@@ -886,11 +888,11 @@ def _doc_nbytes(doc: dict) -> int:
 def _copy_nodes(src, dest, nodes, base, prefix, wanted, njobs, progress, report) -> None:
     import copy as copymod
 
-    root_doc = copymod.deepcopy(nodes[base][1]) if nodes[base][1].get("node_type") == "group" else None
+    root_doc = copymod.deepcopy(nodes[base].doc) if nodes[base].kind == "group" else None
     _mark_incomplete(dest, {"source": str(src.filename), "started": _now()})
     sstore, dstore, state = src.store, dest.store, dest._state
-    arrays = [p for p in wanted if nodes[p][1].get("node_type") == "array"]
-    total = sum(_doc_nbytes(nodes[p][1]) for p in arrays)
+    arrays = [p for p in wanted if nodes[p].kind == "dataset"]
+    total = sum(_doc_nbytes(nodes[p].doc) for p in arrays)
     bar = _progress(total, "copy", progress)
     try:
         with _Workers(_worker_count(njobs, dstore)) as workers:
@@ -902,7 +904,7 @@ def _copy_nodes(src, dest, nodes, base, prefix, wanted, njobs, progress, report)
 
             for p in wanted:
                 new = p[len(prefix):]
-                doc = copymod.deepcopy(nodes[p][1])
+                doc = copymod.deepcopy(nodes[p].doc)
                 if doc.get("node_type") == "group":
                     state.write_doc(new, doc)
                     report.groups += 1

@@ -36,7 +36,8 @@ from .attrs import decode_attr
 from .metadata import RESERVED
 
 MISSING = object()  # the value of an attribute or field a node does not have
-Predicate = Callable[[str, dict], bool]  # (store path, node document) -> match
+# (store path, node) -> match; a node has .kind, .ndim, .dtype_name and .attr(name)
+Predicate = Callable[[str, object], bool]
 
 _COMPARISONS = ("$gt", "$gte", "$lt", "$lte")
 OPERATORS = ("$eq", "$ne", *_COMPARISONS, "$in", "$nin", "$exists", "$glob")
@@ -95,6 +96,8 @@ def attr_value(attributes: dict, name: str):
     dtype = record.get("dtype")
     if record.get("kind") == "str" or (isinstance(dtype, str) and dtype[1:2] in ("b", "i", "u")):
         return value  # numpy's dtype.str: byte order, kind, size ('<i8', '|b1')
+    if isinstance(dtype, str) and dtype[1:2] == "f" and type(value) in (float, int):
+        return value  # finite floats are stored as they are (NaN and infinities as strings)
     try:
         return plain(decode_attr(value, record))
     except (TypeError, ValueError, KeyError):
@@ -254,22 +257,22 @@ def _field_predicate(key: str, spec, base: str) -> Predicate:
         if isinstance(spec, str):
             spec = {"$glob": spec}
         test = _value_test(spec, _path_normalizer(base))
-        return lambda path, doc: test("/" + path)
+        return lambda path, node: test("/" + path)
     if key == "$kind":
         test = _value_test(spec, _kind_normalizer)
-        return lambda path, doc: test(node_kind(doc))
+        return lambda path, node: test(node.kind)
     if key == "$ndim":
         test = _value_test(spec)
-        return lambda path, doc: test(len(doc.get("shape") or ()) if doc.get("node_type") == "array" else MISSING)
+        return lambda path, node: test(node.ndim)
     if key == "$dtype":
         test = _value_test(spec, _dtype_normalizer)
-        return lambda path, doc: test(dtype_name(doc))
+        return lambda path, node: test(node.dtype_name)
     raise AssertionError(key)
 
 
 def _attr_predicate(name: str, spec) -> Predicate:
     test = _value_test(spec)
-    return lambda path, doc: test(attr_value(doc.get("attributes") or {}, name))
+    return lambda path, node: test(node.attr(name))
 
 
 def _combination(key: str, spec, base: str) -> Predicate:
@@ -277,8 +280,8 @@ def _combination(key: str, spec, base: str) -> Predicate:
         raise ValueError(f"{key} needs a non-empty list of queries")
     parts = [_compile(q, base) for q in spec]
     if key == "$and":
-        return lambda path, doc: all(p(path, doc) for p in parts)
-    return lambda path, doc: any(p(path, doc) for p in parts)
+        return lambda path, node: all(p(path, node) for p in parts)
+    return lambda path, node: any(p(path, node) for p in parts)
 
 
 def _compile(query, base: str) -> Predicate:
@@ -297,14 +300,14 @@ def _compile(query, base: str) -> Predicate:
         else:
             parts.append(_attr_predicate(key, spec))
     if not parts:
-        return lambda path, doc: True
+        return lambda path, node: True
     if len(parts) == 1:
         return parts[0]
-    return lambda path, doc: all(p(path, doc) for p in parts)
+    return lambda path, node: all(p(path, node) for p in parts)
 
 
 def compile_query(query=None, equals: Mapping | None = None, base: str = "") -> Predicate:
-    """A predicate ``(path, document) -> bool`` for ``query`` AND ``equals``.
+    """A predicate ``(path, node) -> bool`` for ``query`` AND ``equals``.
 
     Parameters
     ----------
@@ -319,8 +322,8 @@ def compile_query(query=None, equals: Mapping | None = None, base: str = "") -> 
     if equals:
         parts.append(_compile(dict(equals), base))
     if not parts:
-        return lambda path, doc: True
+        return lambda path, node: True
     if len(parts) == 1:
         return parts[0]
     first, second = parts
-    return lambda path, doc: first(path, doc) and second(path, doc)
+    return lambda path, node: first(path, node) and second(path, node)

@@ -69,9 +69,15 @@ def brute_walk(f) -> dict:
 
 
 def index_records(nodes: dict) -> dict:
-    return {"/" + p: Record("dataset" if doc["node_type"] == "array" else "group", index.doc_shape(doc),
-                            index.doc_dtype(doc), index.doc_chunks(doc), index.doc_attrs(doc))
-            for p, (_, doc) in nodes.items() if p}
+    out = {}
+    for p, node in nodes.items():
+        if p:
+            doc = node.doc
+            assert node.kind == ("dataset" if doc["node_type"] == "array" else "group")
+            assert node.shape == index.doc_shape(doc)
+            out["/" + p] = Record(node.kind, node.shape, index.doc_dtype(doc), index.doc_chunks(doc),
+                                  index.doc_attrs(doc))
+    return out
 
 
 def same_value(a, b) -> bool:
@@ -211,10 +217,10 @@ def test_missing_or_damaged_sidecars_are_rebuilt(file_url, damage):
     elif damage == "forged-path":
         payload["nodes"]["../../escape"] = payload["nodes"]["run1"]
         writable.set(SIDECAR_KEY, gzip.compress(json.dumps(payload).encode()))
-    else:  # a document that says something else than the store
-        fp, doc = payload["nodes"]["run1/d1"]
-        doc["attributes"]["sample"] = "forged"
-        payload["nodes"]["run1/d1"] = ["not-the-fingerprint", doc]
+    else:  # an entry that says something else than the store
+        entry = payload["nodes"]["run1/d1"]
+        entry[0] = "not-the-fingerprint"
+        entry[5]["sample"] = "forged"
         writable.set(SIDECAR_KEY, gzip.compress(json.dumps(payload).encode()))
     assert not index.check(file_url)
     with dosna_like.File(file_url, "r") as f:
