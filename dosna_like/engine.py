@@ -66,11 +66,15 @@ class ChunkCache:
         self._lock = threading.Lock()
 
     def get(self, coords):
-        with self._lock:
-            chunk = self._entries.get(coords)
-            if chunk is not None:
+        # No lock on the hit path (the hot path of small reads): each OrderedDict
+        # call is atomic, and a chunk evicted in between is simply not moved.
+        chunk = self._entries.get(coords)
+        if chunk is not None:
+            try:
                 self._entries.move_to_end(coords)
-            return chunk
+            except KeyError:
+                pass
+        return chunk
 
     def put(self, coords, chunk: np.ndarray) -> None:
         if chunk.nbytes > self.capacity:
