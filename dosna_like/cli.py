@@ -355,7 +355,8 @@ def cmd_import(args) -> int:
 
     report = import_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
                          skip_unsupported=args.skip_unsupported, njobs=args.njobs,
-                         progress=_progress_flag(args), compression=_compression_arg(args.compression))
+                         progress=_progress_flag(args), compression=_compression_arg(args.compression),
+                         deflate_as=args.deflate_as)
     _report("imported", report)
     return 0
 
@@ -474,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC.h5")
     p.add_argument("dest", metavar="DEST_URL")
     p.add_argument("--compression", metavar="C", help="keep (default), none, a codec name or a gzip level")
+    p.add_argument("--deflate-as", choices=("gzip", "zlib"), default="gzip",
+                   help="gzip data: Zarr's gzip codec (default; one decompression per chunk) or HDF5's "
+                        "zlib streams unchanged (codec numcodecs.zlib; fastest)")
     transfer_options(p)
     p.set_defaults(func=cmd_import)
 

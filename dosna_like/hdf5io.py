@@ -11,8 +11,12 @@ bytes: an HDF5 chunk with no filter, or with shuffle and/or deflate, is
 read straight from the file (``pread`` in the workers, so reads run in
 parallel too) and stored as the Zarr chunk; deflate's zlib wrapper is
 rewritten as the gzip wrapper Zarr v3 specifies (one decompression for the
-checksum, no recompression).  Export does the reverse with
-``write_direct_chunk``.  Other datasets go through h5py's and dosna_like's
+checksum, no recompression), or, with ``deflate_as="zlib"``, kept as it is
+(codec ``numcodecs.zlib``, which zarr-python reads; ``compression`` then says
+"zlib"): no decompression at all.  Export does the reverse with
+``write_direct_chunk``.  Contiguous HDF5 data is read (import) or written
+(export, the dataset's space allocated up front) through a memory map of
+the file by the workers.  Other datasets go through h5py's and dosna_like's
 own reading and writing, chunk by chunk.
 
 A failed run never looks finished: an import marks the store's root as
@@ -23,7 +27,9 @@ export writes ``DEST.partial`` and renames it to ``DEST`` only at the end.
 What the library cannot store yet (a dtype, an attribute type, a link kind,
 a committed datatype) fails the import before anything is written, naming
 every such object; with ``skip_unsupported=True`` they are left out with a
-warning and listed in the report.
+warning and listed in the report.  Soft and external links are kept as links
+(an external link's target file is not imported); an object with several hard
+links is copied once and its other names become hard links to it.
 """
 from __future__ import annotations
 
@@ -374,7 +380,7 @@ def _plan(h5file, skip_unsupported: bool) -> tuple:
     return items, attrs, problems
 
 
-def _compression(src, compression) -> dict:
+def _compression(src, compression, deflate_as: str = "gzip") -> dict:
     """create_dataset keywords for the destination's codecs."""
     if compression != "keep":
         if compression is None:
@@ -384,7 +390,11 @@ def _compression(src, compression) -> dict:
         return {"compression": compression}
     name = src.compression
     opts: dict = {}
-    if name == "gzip":
+    if name == "gzip" and deflate_as == "zlib":
+        import numcodecs
+
+        opts = {"compression": numcodecs.Zlib(level=int(src.compression_opts or 4))}
+    elif name == "gzip":
         opts = {"compression": "gzip", "compression_opts": src.compression_opts}
     elif name == "lzf":
         opts = {"compression": "lz4"}  # the closest fast, light codec
@@ -406,7 +416,7 @@ def _unknown_filters(dset) -> bool:
     return any(f not in (1, 2, 3, 4, 6, 32000) for f in _filter_ids(dset))
 
 
-def _dataset_options(src, compression) -> dict:
+def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
     opts = {"shape": src.shape, "dtype": src.dtype}
     if src.chunks is not None:
         opts["chunks"] = src.chunks
@@ -415,7 +425,7 @@ def _dataset_options(src, compression) -> dict:
     fill = src.fillvalue
     if fill is not None and not (isinstance(fill, (bytes, str)) and not fill):
         opts["fillvalue"] = fill
-    opts.update(_compression(src, compression))
+    opts.update(_compression(src, compression, deflate_as))
     return opts
 
 
@@ -429,9 +439,11 @@ def _raw_mode(src, dest) -> str | None:
     if filters not in ([], [_SHUFFLE], [_DEFLATE], [_SHUFFLE, _DEFLATE]):
         return None
     deflate = _DEFLATE in filters
-    if bool(dest.shuffle) != (_SHUFFLE in filters) or dest.compression != ("gzip" if deflate else None):
+    if bool(dest.shuffle) != (_SHUFFLE in filters):
         return None
-    return "deflate" if deflate else "raw"
+    if not deflate:
+        return "raw" if dest.compression is None else None
+    return {"gzip": "deflate", "zlib": "zlib"}.get(dest.compression)
 
 
 def stored_chunks(dset) -> list:
@@ -483,7 +495,12 @@ def _import_raw(src, dest, mode: str, workers: _Workers, bar) -> None:
         mask, raw = chunked.read(info)
         data = None
         if mask == 0:
-            data = zlib_to_gzip(raw, nbytes) if mode == "deflate" else (raw if len(raw) == nbytes else None)
+            if mode == "deflate":
+                data = zlib_to_gzip(raw, nbytes)
+            elif mode == "zlib":  # HDF5's deflate output is a zlib stream: stored as it is
+                data = raw if len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] * 256 + raw[1]) % 31 == 0 else None
+            else:
+                data = raw if len(raw) == nbytes else None
         if data is None:  # a filter was skipped for this chunk, or bytes we do not recognise
             dest[box] = src[box]
         else:
@@ -496,6 +513,24 @@ def _import_raw(src, dest, mode: str, workers: _Workers, bar) -> None:
         workers.submit(copy, info)
 
 
+def _contiguous_map(dset, mode: str, path: str | None = None):
+    """A memory map of a contiguous HDF5 dataset's data in a plain local file, or None.
+
+    Only for fixed-size numeric types, the contiguous layout (not compact, not
+    external) and allocated space; ``"unallocated"`` when no space exists yet
+    (everything reads as the fill value).
+    """
+    h5py = _h5py()
+    plist = dset.id.get_create_plist()
+    if (dset.dtype.kind not in "biufc" or plist.get_layout() != h5py.h5d.CONTIGUOUS
+            or plist.get_external_count() or dset.file.driver != "sec2" or not dset.size):
+        return None
+    offset = dset.id.get_offset()
+    if offset is None:
+        return "unallocated"
+    return np.memmap(path or dset.file.filename, dtype=dset.dtype, mode=mode, offset=offset, shape=dset.shape)
+
+
 def _import_decoded(src, dest, workers: _Workers, bar) -> None:
     itemsize = src.dtype.itemsize
 
@@ -503,6 +538,15 @@ def _import_decoded(src, dest, workers: _Workers, bar) -> None:
         dest[box] = block
         bar.update(_box_nbytes(box, itemsize))
 
+    if src.chunks is None:
+        mapped = _contiguous_map(src, "r")
+        if mapped is not None:
+            for _, box in regions(src.shape, dest.chunks):
+                if isinstance(mapped, str):  # no data was ever written: all fill
+                    bar.update(_box_nbytes(box, itemsize))
+                else:  # the workers read the file themselves, in parallel
+                    workers.submit(lambda b: store_box(b, mapped[b]), box)
+            return
     if src.chunks is not None:
         boxes = [tuple(slice(o, min(o + c, s)) for o, c, s in zip(info.chunk_offset, src.chunks, src.shape))
                  for info in stored_chunks(src)]
@@ -512,7 +556,8 @@ def _import_decoded(src, dest, workers: _Workers, bar) -> None:
         workers.submit(store_box, box, src[box])  # h5py reads in this thread, one box at a time
 
 
-def _import_dataset(src, dest_file, path: str, compression, workers: _Workers, bar, report) -> None:
+def _import_dataset(src, dest_file, path: str, compression, workers: _Workers, bar, report,
+                    deflate_as: str = "gzip") -> None:
     import dosna_like
 
     if src.shape is None:
@@ -525,7 +570,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: _Workers, b
             dest_file.create_dataset(path, **_dataset_options(src, compression))
         report.nbytes += src.size * src.dtype.itemsize
         return
-    dest = dest_file.create_dataset(path, **_dataset_options(src, compression))
+    dest = dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
     dest.njobs = 1  # one chunk per task: the pool gives the parallelism
     mode = _raw_mode(src, dest)
     if mode is not None:
@@ -548,7 +593,7 @@ def _set_attrs(obj, values: dict) -> None:
 
 def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite: bool = False,
                 skip_unsupported: bool = False, njobs: int | None = None, progress=None,
-                compression="keep") -> TransferReport:
+                compression="keep", deflate_as: str = "gzip") -> TransferReport:
     """Copy an HDF5 file (groups, datasets, attributes, links) into a store at ``dest_url``.
 
     Parameters
@@ -562,6 +607,10 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
     progress: a tqdm bar; None shows one only when stderr is a terminal.
     compression: "keep" (each dataset's own: gzip and shuffle as they are,
         lzf as lz4, other filters as gzip-4), None, a name, or a gzip level.
+    deflate_as: for kept gzip (deflate) data: "gzip", Zarr v3's gzip codec
+        (each chunk decompressed once, for the checksum), or "zlib", HDF5's
+        bytes unchanged (codec ``numcodecs.zlib``; ``compression`` reads
+        "zlib"; no decompression, the fastest).
 
     Returns a :class:`TransferReport`.  On failure the destination keeps its
     root mark ``_dosna_like.incomplete``; ``dosna-like ls`` shows it.
@@ -569,6 +618,8 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
     h5py = _h5py()
     from .files import File
 
+    if deflate_as not in ("gzip", "zlib"):
+        raise ValueError(f"deflate_as is 'gzip' or 'zlib', not {deflate_as!r}")
     start = time.perf_counter()
     owned = not isinstance(src, h5py.File)
     h5 = h5py.File(src, "r") if owned else src
@@ -578,7 +629,7 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
         dest = File(dest_url, "w" if overwrite else "w-", njobs=njobs, storage_options=storage_options)
         try:
             _mark_incomplete(dest, {"source": h5.filename, "started": _now()})
-            _copy_items(h5, dest, items, attrs, compression, report, njobs, progress)
+            _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as)
             _set_attrs(dest, attrs["/"])
             _mark_incomplete(dest, None)
         finally:
@@ -594,7 +645,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress) -> None:
+def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as) -> None:
     import dosna_like
 
     total = sum(i.obj.size * i.obj.dtype.itemsize for i in items
@@ -607,7 +658,7 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress) ->
                     _set_attrs(dest.create_group(item.path), attrs[item.path])
                     report.groups += 1
                 elif item.kind == "dataset":
-                    _import_dataset(item.obj, dest, item.path, compression, workers, bar, report)
+                    _import_dataset(item.obj, dest, item.path, compression, workers, bar, report, deflate_as)
                     report.datasets += 1
                 elif item.kind == "datatype":
                     dest[item.path] = item.obj.dtype
@@ -644,6 +695,9 @@ def _h5_compression(ds, compression) -> dict:
     name = ds.compression
     if name == "gzip":
         opts = {"compression": "gzip", "compression_opts": ds.compression_opts}
+    elif name == "zlib":  # HDF5's own deflate stream (import_hdf5(deflate_as="zlib"))
+        level = (ds.compression_opts or {}).get("level", 4) if isinstance(ds.compression_opts, dict) else 4
+        opts = {"compression": "gzip", "compression_opts": int(level)}
     elif name == "lz4":
         opts = {"compression": "lzf"}  # h5py's fast, light codec (an import maps lzf to lz4)
     elif name in SUPPORTED or (name is not None and not name.startswith("vlen")):
@@ -696,11 +750,12 @@ def _export_raw_mode(ds, h5ds) -> str | None:
         return None
     if ds.dtype.str != h5ds.dtype.str or ds.fletcher32 or h5ds.fletcher32:
         return None
-    if ds.compression not in (None, "gzip") or h5ds.compression != ds.compression:
-        return None
     if bool(ds.shuffle) != bool(h5ds.shuffle):
         return None
-    return "deflate" if ds.compression == "gzip" else "raw"
+    wanted = {None: (None, "raw"), "gzip": ("gzip", "deflate"), "zlib": ("gzip", "zlib")}.get(ds.compression)
+    if wanted is None or h5ds.compression != wanted[0]:
+        return None
+    return wanted[1]
 
 
 def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: _Workers, bar, report) -> None:
@@ -715,11 +770,24 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: _Workers
         h5.create_dataset(path, data=h5py.Empty(ds.dtype) if isinstance(value, getattr(dosna_like, "Empty", ()))
                           else value, dtype=ds.dtype)
         return
-    h5ds = h5.create_dataset(path, **_h5_options(ds, doc, compression))
+    options = _h5_options(ds, doc, compression)
+    contiguous = "chunks" not in options and ds.dtype.kind in "biufc" and ds.size and h5.driver == "sec2"
+    if contiguous:  # space allocated now, never pre-filled: the workers write it all through a map
+        import h5py as h5py_module
+
+        dcpl = h5py_module.h5p.create(h5py_module.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py_module.h5d.ALLOC_TIME_EARLY)
+        options.update(dcpl=dcpl, fill_time="never")
+    h5ds = h5.create_dataset(path, **options)
     report.nbytes += ds.size * ds.dtype.itemsize
     if not ds.size:
         return
     ds.njobs = 1  # one chunk per task: the pool gives the parallelism
+    if contiguous:
+        mapped = _contiguous_map(h5ds, "r+", h5.filename)
+        if isinstance(mapped, np.memmap):
+            _export_mapped(ds, mapped, workers, bar)
+            return
     chunks, itemsize = ds.chunks, ds.dtype.itemsize
     nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
     store, mode = ds.file.store, _export_raw_mode(ds, h5ds)
@@ -732,7 +800,12 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: _Workers
         if mode is not None:
             raw = store.get(chunk_key(ds._path, coords))
             if raw is not None:
-                data = gzip_to_zlib(raw, nbytes) if mode == "deflate" else (bytes(raw) if len(raw) == nbytes else None)
+                if mode == "deflate":
+                    data = gzip_to_zlib(raw, nbytes)
+                elif mode == "zlib":
+                    data = bytes(raw)
+                else:
+                    data = bytes(raw) if len(raw) == nbytes else None
                 if data is not None:
                     return coords, box, data, None
         return coords, box, None, ds[box]
@@ -744,6 +817,19 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: _Workers
         else:
             h5ds[box] = block
         bar.update(_box_nbytes(box, itemsize))
+
+
+def _export_mapped(ds, mapped: np.memmap, workers: _Workers, bar) -> None:
+    """Every chunk of ``ds`` (fill values where none is stored) written into the map by the workers."""
+    itemsize = ds.dtype.itemsize
+
+    def copy(box) -> None:
+        mapped[box] = ds[box]
+        bar.update(_box_nbytes(box, itemsize))
+
+    for _, box in regions(ds.shape, ds.chunks):
+        workers.submit(copy, box)
+    workers.after(mapped.flush)  # before h5py closes the file
 
 
 def _export_links(src, h5, doc_paths: list, report) -> None:
@@ -827,6 +913,7 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
                         _export_dataset(ds, doc, h5, path, compression, workers, bar, report)
                         _set_attrs(h5[path], dict(ds.attrs.items()))
                         report.datasets += 1
+                workers.drain()  # every task done (and the maps flushed) before h5py closes the file
                 _export_links(src, h5, _link_groups(nodes), report)
         finally:
             bar.close()

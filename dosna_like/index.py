@@ -35,11 +35,21 @@ existing parent document when it adds a node, so such a token cannot see its
 writes; only a listing can, and an honest index must.
 
 Within one open file the verified index is kept in memory and follows this
-process's own writes (``FileState.write_doc`` / ``delete_node`` report them),
-so later searches cost no requests; the sidecar is written back on
-``flush()``/``close()`` (after a second check) when the session changed or
-rebuilt it.  ``refresh(f)`` re-checks an open file at any time; ``rebuild``
-recomputes everything from the documents.
+process's own writes (``FileState.write_doc`` / ``delete_node`` / ``move_node``
+report them), so later searches cost no requests; the sidecar is written back
+on ``flush()``/``close()`` (after a second check) when the session changed or
+rebuilt it.  A read-only session corrects a stale index in memory only.
+``refresh(f)`` re-checks an open file at any time; ``rebuild`` recomputes
+everything from the documents.  Two processes writing one file at once (which
+HDF5 forbids too) may leave a sidecar that misses the other's last writes: the
+next check sees the fingerprints differ and corrects it.
+
+Measured on a local directory with 10,000 datasets (``benchmarks/bench_search.py``):
+a query on an open file takes about 12 ms; opening the file, loading and
+checking the sidecar and answering the first query about 0.15 s.
+
+zarr-python's member listing warns once that it does not recognise the
+sidecar object at the root; it reads everything else as usual.
 
 Security: the sidecar is JSON, parsed and checked like any document, never
 evaluated; node names found in the store pass the library's name rules
@@ -781,7 +791,12 @@ def find_files(url, storage_options: dict | None = None) -> list:
             raw = raws.get(node_key(d))
             if raw is None:
                 level.append(d)
-            elif json.loads(raw).get("node_type") == "group":
+                continue
+            try:
+                doc = loads(raw, node_key(d))
+            except FormatError:
+                continue  # not something we can read: neither a file nor a directory of files
+            if doc["node_type"] == "group":
                 files.append((f"{url}/{d}", ""))
     return files
 

@@ -42,6 +42,9 @@ def make_hdf5(path: str, seed: int = 0) -> str:
             raw.create_dataset(f"gz_{dt.replace('>', 'be')}", data=data, chunks=(8, 8), compression="gzip",
                                compression_opts=int(rng.integers(1, 9)), shuffle=True)
         f.create_dataset("layout/contiguous", data=rng.standard_normal((20, 30)).astype("f4"))
+        f.create_dataset("layout/contiguous_part", shape=(50, 40), dtype=">i2", fillvalue=5)
+        f["layout/contiguous_part"][:10] = 1
+        f.create_dataset("layout/contiguous_unwritten", shape=(30, 20), dtype="f8", fillvalue=-7.5)
         f.create_dataset("layout/chunked_plain", data=np.arange(1000, dtype="i4").reshape(40, 25), chunks=(7, 9))
         f.create_dataset("layout/shuffle_only", data=np.arange(100, dtype="u2"), chunks=(16,), shuffle=True)
         f.create_dataset("layout/gzip_only", data=np.arange(300, dtype="f8"), chunks=(64,), compression=9)
@@ -136,6 +139,30 @@ def test_round_trip_gives_an_identical_file(source_h5, file_url, tmp_path):
     back = dosna_like.export_hdf5(file_url, out, njobs=2)
     assert back.raw_chunks > 0
     assert_same_file(source_h5, out)
+    with h5py.File(out, "r") as h:  # layouts come back too
+        assert h["layout/contiguous_part"].chunks is None and h["layout/chunked_plain"].chunks == (7, 9)
+        assert h["raw/gz_f4"].compression == "gzip" and h["raw/gz_f4"].shuffle
+
+
+def test_deflate_kept_as_zlib_streams(source_h5, tmp_path):
+    url, out = str(tmp_path / "zlib.h5"), str(tmp_path / "zlib-back.h5")
+    report = dosna_like.import_hdf5(source_h5, url, deflate_as="zlib")
+    with dosna_like.File(url, "r") as f, h5py.File(source_h5, "r") as h:
+        assert f["raw/gz_f8"].compression == "zlib"
+        np.testing.assert_array_equal(f["raw/gz_f8"][...], h["raw/gz_f8"][...])
+        with h5py.File(source_h5, "r") as again:  # the stored bytes are HDF5's own
+            info = again["layout/gzip_only"].id.get_chunk_info(0)
+            raw = again["layout/gzip_only"].id.read_direct_chunk(info.chunk_offset)[1]
+        assert f.store.get("layout/gzip_only/c/0") == raw
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numcodecs.zlib is outside the Zarr v3 spec
+        np.testing.assert_array_equal(zarr.open_group(url, mode="r")["raw/gz_i2"][...],
+                                      h5py.File(source_h5, "r")["raw/gz_i2"][...])
+    assert report.raw_chunks > 0
+    assert dosna_like.export_hdf5(url, out).raw_chunks > 0
+    assert_same_file(source_h5, out)
+    with pytest.raises(ValueError):
+        dosna_like.import_hdf5(source_h5, str(tmp_path / "x.h5"), deflate_as="lzma")
 
 
 def test_zarr_python_reads_the_imported_chunks(source_h5, tmp_path):
