@@ -74,8 +74,10 @@ class FileState:
         def child(name: str) -> str:
             return f"{path}/{name}" if path else name
 
-        names = [n for n in self.store.list_dir(path)
-                 if n != META_KEY and n != SIDECAR_KEY and not n.endswith(".partial")]
+        names = self.index.child_names(path)  # this session's verified index, if it is loaded
+        if names is None:
+            names = [n for n in self.store.list_dir(path)
+                     if n != META_KEY and n != SIDECAR_KEY and not n.endswith(".partial")]
         unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
         for key, raw in self.store.get_many(unknown).items():
             self._docs[unknown[key]] = loads(raw, key)

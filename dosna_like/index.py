@@ -498,6 +498,7 @@ class LiveIndex:
         self._state = state
         self._scheme = None
         self._nodes: Nodes | None = None
+        self._kids: dict | None = None  # parent path -> set of child names, built on demand
         self._journal: list = []  # our writes before the index was loaded
         self._unsaved = False
         self._lock = threading.RLock()
@@ -512,12 +513,15 @@ class LiveIndex:
     def start_new(self) -> None:
         """The file was just created (or truncated): its index is known to be empty."""
         with self._lock:
-            self._nodes, self._journal, self._unsaved = {}, [], True
+            self._nodes, self._journal, self._unsaved, self._kids = {}, [], True, None
 
     def written(self, path: str, doc: dict, raw) -> None:
         fp = self.scheme.predict(self._state.store, node_key(path), raw)
         with self._lock:
             if self._nodes is not None:
+                if path not in self._nodes and self._kids is not None and path:
+                    parent, _, name = path.rpartition("/")
+                    self._kids.setdefault(parent, set()).add(name)
                 self._nodes[path] = Node(fp, doc=doc)
             else:
                 self._journal.append((path, fp, doc))
@@ -527,6 +531,7 @@ class LiveIndex:
         with self._lock:
             if self._nodes is not None:
                 _drop_subtree(self._nodes, path)
+                self._kids = None
             else:
                 self._journal.append((path, None, None))
             self._unsaved = True
@@ -541,6 +546,7 @@ class LiveIndex:
                 prefix = src + "/"
                 for p in [p for p in self._nodes if p == src or p.startswith(prefix)]:
                     self._nodes[dest + p[len(src):]] = self._nodes.pop(p)
+                self._kids = None
             self._unsaved = True
 
     # ------------------------------------------------------------ reads
@@ -550,6 +556,30 @@ class LiveIndex:
             if self._nodes is None:
                 self._load()
             return self._nodes
+
+    def child_names(self, path: str) -> list | None:
+        """Names of the child nodes of ``path`` if this session's verified index is loaded, else None.
+
+        Their documents go into the file's document cache, so a listing costs
+        no request.  (Not loaded: the caller lists the store, as always.)
+        """
+        with self._lock:
+            if self._nodes is None:
+                return None
+            if self._kids is None:
+                kids: dict = {}
+                for p in self._nodes:
+                    if p:
+                        parent, _, name = p.rpartition("/")
+                        kids.setdefault(parent, set()).add(name)
+                self._kids = kids
+            names = sorted(self._kids.get(path, ()))
+            docs = self._state._docs
+            for name in names:
+                child = f"{path}/{name}" if path else name
+                if child not in docs:
+                    docs[child] = self._nodes[child].doc
+            return names
 
     def _expected(self) -> Nodes | None:
         raw = self._state.store.get(SIDECAR_KEY)
@@ -565,7 +595,7 @@ class LiveIndex:
 
     def _load(self) -> None:
         nodes, fresh = materialize(self._state.store, self._expected(), self.scheme)
-        self._nodes, self._journal = nodes, []
+        self._nodes, self._journal, self._kids = nodes, [], None
         if not fresh:
             self._unsaved = True
 
@@ -576,6 +606,7 @@ class LiveIndex:
                 self._load()
                 return not self._unsaved
             self._nodes, fresh = materialize(self._state.store, self._nodes, self.scheme)
+            self._kids = None
             self._unsaved = self._unsaved or not fresh
             return fresh
 
@@ -583,7 +614,7 @@ class LiveIndex:
         """Recompute the index from every document, ignoring the sidecar."""
         with self._lock:
             self._nodes, _ = materialize(self._state.store, None, self.scheme)
-            self._journal, self._unsaved = [], True
+            self._journal, self._unsaved, self._kids = [], True, None
             return self._nodes
 
     # ------------------------------------------------------------ writes
@@ -596,6 +627,7 @@ class LiveIndex:
                 self._load()
             else:  # our view plus anything another writer did meanwhile
                 self._nodes, _ = materialize(self._state.store, self._nodes, self.scheme)
+                self._kids = None
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self.scheme.kind))
             self._unsaved = False
             return True

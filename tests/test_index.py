@@ -143,8 +143,14 @@ def test_index_follows_every_kind_of_write_in_the_session(file_url):
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
         assert names(f.search(sample="changed")) == ["/run1/d1"]
         assert names(f.search({"$path": "/run0*"})) == []
+        visited = []
+        f.visit(visited.append)  # listed from the session's index now
         f.flush()
         assert index.check(file_url)
+    with dosna_like.File(file_url, "r") as f:
+        listed = []
+        f.visit(listed.append)  # listed from the store
+        assert listed == visited
     with dosna_like.File(file_url, "r") as f:
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
         assert f.search(sample="mouse-1", **{"$path": "new/*"})[0].shape == (9,)
@@ -160,6 +166,23 @@ def test_writes_before_the_first_search_are_applied_to_the_stored_index(file_url
     with dosna_like.File(file_url, "r") as f:
         assert names(f.search(sample="late")) == ["/run1/d3"]
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
+
+
+def test_listing_from_a_loaded_index_matches_listing_the_store(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        build_tree(f)
+        f["shortcut"] = dosna_like.SoftLink("/run1/d1")
+        f.create_group("ordered", track_order=True).create_group("zz")
+        f["ordered"].create_group("aa")
+    with dosna_like.File(file_url, "r") as plain, dosna_like.File(file_url, "r") as indexed:
+        indexed.search()
+        walked = {}
+        for f in (plain, indexed):
+            seen = []
+            f.visititems(lambda name, obj: seen.append((name, type(obj).__name__)))
+            walked[f is indexed] = (seen, list(f), len(f["run1"]), list(f["ordered"]))
+        assert walked[True] == walked[False]
+        assert walked[True][3] == ["zz", "aa"]  # creation order kept
 
 
 # -------------------------------------------------------------- staleness
@@ -466,6 +489,9 @@ def test_opening_and_searching_cost_does_not_grow_with_the_number_of_nodes(s3_se
             first = http.take()
             assert len(f.search({"$kind": "group"})) == groups
             assert len(f["g01"].search()) == 9
+            walked = []
+            f.visit(walked.append)  # listing the whole tree: from the index too
+            assert len(walked) == 10 * groups
             assert http.take() == {}  # the session's verified index answers
         hits = dosna_like.search(url, j=3)
         assert len(hits) == groups
