@@ -112,10 +112,10 @@ def is_fill(chunk: np.ndarray, fill_bits) -> bool:
     if chunk.dtype.kind == "O":
         return all(item == fill_bits for item in chunk.reshape(-1).tolist())
     itemsize = fill_bits.size
-    flat = np.ascontiguousarray(chunk).reshape(-1)
-    if itemsize in (1, 2, 4, 8):
+    if itemsize in (1, 2, 4, 8):  # any strides, no copy
         utype = np.dtype(f"u{itemsize}")
-        return bool(np.all(flat.view(utype) == fill_bits.view(utype)[0]))
+        return bool(np.all(chunk.view(utype) == fill_bits.view(utype)[0]))
+    flat = np.ascontiguousarray(chunk).reshape(-1)
     if itemsize % 8 == 0:
         return bool(np.all(flat.view(np.uint64).reshape(-1, itemsize // 8) == fill_bits.view(np.uint64)))
     return bool(np.all(flat.view(np.uint8).reshape(-1, itemsize) == fill_bits))
@@ -152,6 +152,7 @@ def _c_strides(shape, itemsize) -> tuple:
 
 
 _MIN_BYTES_PER_CALL = 65536  # fewer bytes per preadv than this: reading the whole chunk is cheaper
+_MIN_BYTES_PER_PIECE = 1024  # smaller pieces of the output, many of them: same
 
 
 def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts):
@@ -181,6 +182,8 @@ def _shape_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape):
     if ngroups > max(1, math.prod(chunk_shape) * itemsize // _MIN_BYTES_PER_CALL):
         return None
     run = math.prod(counts[k:]) * itemsize
+    if run < _MIN_BYTES_PER_PIECE and math.prod(counts[:k]) > 16:
+        return None  # many tiny pieces: a copy through one buffer is cheaper
     file_offsets = _box_offsets(chunk_starts, counts[:k_src], _c_strides(chunk_shape, itemsize))
     dest = _box_offsets((0,) * len(counts), counts[:k], _c_strides(out_shape, itemsize))
     return file_offsets.tolist(), dest.reshape(len(file_offsets), -1).tolist(), run
@@ -365,6 +368,15 @@ class ArrayIO:
             return proj.chunk_coords, chunk
 
         if not self.store._async:
+            if self.reads_direct and value.flags.c_contiguous:
+                value_flat = _flat_bytes(value)
+
+                def store_one(proj: ChunkProjection) -> None:
+                    if not (proj.complete and self._write_direct(proj, value, value_flat)):
+                        self._store_one(*build(proj))
+
+                parallel_map(store_one, projs, njobs)
+                return
             parallel_map(lambda p: self._store_one(*build(p)), projs, njobs)
             return
         # Async stores: per window, fetch the partial chunks at once, then build
@@ -376,6 +388,32 @@ class ArrayIO:
             self._store_chunks(
                 parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
                 njobs)
+
+    def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
+        """Store a chunk the selection covers completely straight from ``value``
+        with ``pwritev`` (no chunk array is built).  False when it does not fit
+        that path (edge chunk, strided selection, too many pieces)."""
+        coords = proj.chunk_coords
+        if self._cut_by_edge(coords):
+            return False
+        starts = []
+        for os_ in proj.out_sel:
+            if type(os_) is not slice or os_.step not in (None, 1):
+                return False
+            starts.append(os_.start)
+        chunks = self.meta.chunks
+        plan = read_plan(chunks, value.itemsize, (0,) * len(chunks), chunks, value.shape, starts)
+        if plan is None:
+            return False
+        view = value[proj.out_sel]
+        if is_fill(view, self.fill_bits):
+            self.store.delete(self.key(coords))
+        else:
+            file_offsets, src_offsets, run = plan
+            self.store.write_from(self.key(coords), [
+                (f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)])
+        self.cache.discard(coords)
+        return True
 
     def _windows(self, projs: list, njobs: int):
         window = max(self.store.io_concurrency, 4 * njobs)

@@ -49,6 +49,20 @@ def _preadv_all(fd: int, buffers: list, offset: int) -> None:
             buffers[i] = buffers[i][got:]
 
 
+def _pwritev_all(fd: int, buffers: list, offset: int) -> None:
+    """Write ``buffers`` to ``fd`` at ``offset`` (resuming after short writes)."""
+    buffers = list(buffers)
+    i = 0
+    while i < len(buffers):
+        done = os.pwritev(fd, buffers[i:i + _IOV_MAX], offset)
+        offset += done
+        while i < len(buffers) and done >= len(buffers[i]):
+            done -= len(buffers[i])
+            i += 1
+        if done:
+            buffers[i] = buffers[i][done:]
+
+
 class RequestCounter:
     """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
 
@@ -183,8 +197,8 @@ class Store:
 
     @property
     def can_read_into(self) -> bool:
-        """:meth:`read_into` works here (local files on a system with ``preadv``)."""
-        return self.is_local and _HAS_PREADV
+        """:meth:`read_into` and :meth:`write_from` work here (local files, ``preadv``/``pwritev``)."""
+        return self.is_local and _HAS_PREADV and hasattr(os, "pwritev")
 
     @_translating
     def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
@@ -299,6 +313,33 @@ class Store:
             os.replace(tmp, path)
         else:
             self.fs.pipe_file(path, bytes(value))
+
+    @_translating
+    def write_from(self, key: str, ranges: list) -> None:
+        """Store an object gathered from caller buffers, atomically (local stores only).
+
+        ``ranges`` holds ``(offset, buffers)`` pairs: the object's bytes from
+        ``offset`` on are ``buffers`` (memoryviews) in order, written with one
+        ``pwritev`` call per pair, so the object is never assembled in memory.
+        """
+        self._check_writable()
+        self.requests.add("put")
+        path = self.path(key)
+        parent = os.path.dirname(path)
+        if parent not in self._made_dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._made_dirs.add(parent)
+        tmp = f"{path}.{uuid.uuid4().hex}.partial"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        try:
+            for offset, buffers in ranges:
+                _pwritev_all(fd, buffers, offset)
+        except BaseException:
+            os.close(fd)
+            os.remove(tmp)
+            raise
+        os.close(fd)
+        os.replace(tmp, path)
 
     @_translating
     def set_many(self, items: Mapping) -> None:

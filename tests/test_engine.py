@@ -91,3 +91,22 @@ def test_read_plan_covers_every_byte_of_the_box_once(chunk_shape, out_shape):
                 flat[d:d + run] = np.frombuffer(raw[f + k * run:f + (k + 1) * run], np.uint8)
         box = tuple(slice(o, o + c) for o, c in zip(out_starts, counts))
         np.testing.assert_array_equal(out[box], chunk[tuple(slice(s, s + c) for s, c in zip(starts, counts))])
+
+
+@pytest.mark.parametrize("chunks", [(8, 16, 13), (8, 16, 5), (37, 29, 13), (1, 29, 13)])
+def test_direct_writes_match_numpy_and_skip_fill_chunks(tmp_path, volume, chunks):
+    url = str(tmp_path / "f.h5")
+    expected = volume.copy()
+    expected[:8] = 0  # whole chunks equal to the fill value are not stored
+    with dosna_like.File(url, "w", rdcc_nbytes=0) as f:
+        ds = f.create_dataset("a", shape=volume.shape, dtype="f4", chunks=chunks)
+        assert ds._io.reads_direct
+        ds[...] = expected
+        ds[9:20, 3:7] = 5.0  # partial, broadcast: the chunk-building path
+        expected[9:20, 3:7] = 5.0
+        ds[20:30] = volume[20:30]
+        expected[20:30] = volume[20:30]
+        keys = set(f.store.list_keys("a/c"))
+    assert (chunk_key("a", (0, 0, 0)) in keys) == (chunks[0] > 8)
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["a"][...], expected)
