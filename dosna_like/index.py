@@ -36,9 +36,12 @@ writes; only a listing can, and an honest index must.
 
 Within one open file the verified index is kept in memory and follows this
 process's own writes (``FileState.write_doc`` / ``delete_node`` / ``move_node``
-report them), so later searches cost no requests; the sidecar is written back
-on ``flush()``/``close()`` (after a second check) when the session changed or
-rebuilt it.  A read-only session corrects a stale index in memory only.
+report them), so later searches and listings cost no requests; the sidecar
+is written back on ``flush()``/``close()`` when the session changed or
+rebuilt it (one PUT; a session that wrote without searching first updates the
+stored sidecar with its writes).  Saving does not list the store: every
+reader checks what it loads.  A read-only session corrects a stale index in
+memory only.
 ``refresh(f)`` re-checks an open file at any time; ``rebuild`` recomputes
 everything from the documents.  Two processes writing one file at once (which
 HDF5 forbids too) may leave a sidecar that misses the other's last writes: the
@@ -490,16 +493,19 @@ class LiveIndex:
     """The index of one open file (``FileState.index``): verified once, then kept current.
 
     ``FileState`` reports every document it writes (:meth:`written`) and every
-    node it deletes (:meth:`deleted`); the verified nodes are loaded on first
-    use (:meth:`nodes`) and the sidecar is stored by :meth:`save` on flush/close.
+    node it deletes or moves; the nodes are verified against the store on
+    first use (:meth:`nodes`) and the sidecar is stored by :meth:`save` on
+    flush/close.  Saving lists nothing: whoever reads the sidecar checks it.
     """
 
     def __init__(self, state):
         self._state = state
         self._scheme = None
         self._nodes: Nodes | None = None
+        self._verified = False  # _nodes was checked against the store in this session (or made new)
         self._kids: dict | None = None  # parent path -> set of child names, built on demand
         self._journal: list = []  # our writes before the index was loaded
+        self._journal_moves = False  # the journal cannot say where moved documents went
         self._unsaved = False
         self._lock = threading.RLock()
 
@@ -514,6 +520,7 @@ class LiveIndex:
         """The file was just created (or truncated): its index is known to be empty."""
         with self._lock:
             self._nodes, self._journal, self._unsaved, self._kids = {}, [], True, None
+            self._verified = True
 
     def written(self, path: str, doc: dict, raw) -> None:
         fp = self.scheme.predict(self._state.store, node_key(path), raw)
@@ -541,7 +548,8 @@ class LiveIndex:
         with self._lock:
             if self._nodes is None:
                 self._journal.append((src, None, None))
-                self._journal.append((dest, None, None))  # unknown until verified: the check will fetch them
+                self._journal.append((dest, None, None))
+                self._journal_moves = True  # the moved documents are found by a check
             else:
                 prefix = src + "/"
                 for p in [p for p in self._nodes if p == src or p.startswith(prefix)]:
@@ -553,7 +561,7 @@ class LiveIndex:
     def nodes(self) -> Nodes:
         """Every node of the file, verified against the store on first use in this session."""
         with self._lock:
-            if self._nodes is None:
+            if self._nodes is None or not self._verified:
                 self._load()
             return self._nodes
 
@@ -564,7 +572,7 @@ class LiveIndex:
         no request.  (Not loaded: the caller lists the store, as always.)
         """
         with self._lock:
-            if self._nodes is None:
+            if self._nodes is None or not self._verified:
                 return None
             if self._kids is None:
                 kids: dict = {}
@@ -582,6 +590,9 @@ class LiveIndex:
             return names
 
     def _expected(self) -> Nodes | None:
+        """The stored sidecar's nodes with this session's journal applied (None: no usable sidecar)."""
+        if self._nodes is not None:
+            return self._nodes
         raw = self._state.store.get(SIDECAR_KEY)
         base = None if raw is None else decode_sidecar(raw, self.scheme.kind)
         if base is None:
@@ -595,7 +606,8 @@ class LiveIndex:
 
     def _load(self) -> None:
         nodes, fresh = materialize(self._state.store, self._expected(), self.scheme)
-        self._nodes, self._journal, self._kids = nodes, [], None
+        self._nodes, self._journal, self._kids, self._verified = nodes, [], None, True
+        self._journal_moves = False
         if not fresh:
             self._unsaved = True
 
@@ -606,7 +618,7 @@ class LiveIndex:
                 self._load()
                 return not self._unsaved
             self._nodes, fresh = materialize(self._state.store, self._nodes, self.scheme)
-            self._kids = None
+            self._kids, self._verified = None, True
             self._unsaved = self._unsaved or not fresh
             return fresh
 
@@ -614,7 +626,8 @@ class LiveIndex:
         """Recompute the index from every document, ignoring the sidecar."""
         with self._lock:
             self._nodes, _ = materialize(self._state.store, None, self.scheme)
-            self._journal, self._unsaved, self._kids = [], True, None
+            self._journal, self._unsaved, self._kids, self._verified = [], True, None, True
+            self._journal_moves = False
             return self._nodes
 
     # ------------------------------------------------------------ writes
@@ -624,10 +637,11 @@ class LiveIndex:
             if self._state.read_only or not self._unsaved:
                 return False
             if self._nodes is None:
-                self._load()
-            else:  # our view plus anything another writer did meanwhile
-                self._nodes, _ = materialize(self._state.store, self._nodes, self.scheme)
-                self._kids = None
+                expected = self._expected()
+                if expected is None or self._journal_moves:
+                    self._load()  # nothing to update (or moves to find): built from the documents
+                else:  # the stored sidecar plus our writes; unchecked, as readers check it
+                    self._nodes, self._journal, self._kids = expected, [], None
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self.scheme.kind))
             self._unsaved = False
             return True
