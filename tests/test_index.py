@@ -10,7 +10,6 @@ import collections
 import fnmatch
 import gzip
 import json
-import os
 import uuid
 
 import numpy as np
