@@ -279,7 +279,8 @@ def case_append(bench: Bench) -> None:
     step = cfg.chunks[0]
     maxshape = (None,) + data.shape[1:]
     start_shape = (0,) + data.shape[1:]
-    for comp in cfg.compressions[:1] if cfg.quick else cfg.compressions:  # quick: "none" only
+    # gzip writes are slow for every peer and the write case has them already
+    for comp in [c for c in cfg.compressions if c != "gzip"][:1 if cfg.quick else None]:
         def grow(peer, path):
             peer.remove(path)
             with peer.create(path, start_shape, data.dtype, cfg.chunks, comp, maxshape) as ds:
@@ -412,7 +413,7 @@ def case_s3(bench: Bench) -> None:
             return {"requests": server.counts()}
 
         _store_case(bench, "s3", "s3", remote_data(bench), bench.cfg.remote_chunks,
-                    ("none", "gzip"), before=server.reset_counts, after=requests)
+                    ("none",), before=server.reset_counts, after=requests)
     finally:
         server.stop()
         StoreEnv.s3 = None
