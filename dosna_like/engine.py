@@ -61,17 +61,17 @@ class ChunkCache:
 
     def __init__(self, nbytes: int):
         self.capacity = int(nbytes)
-        self._entries: OrderedDict = OrderedDict()
+        self.entries: OrderedDict = OrderedDict()  # coords -> chunk, least recently used first
         self._size = 0
         self._lock = threading.Lock()
 
     def get(self, coords):
         # No lock on the hit path (the hot path of small reads): each OrderedDict
         # call is atomic, and a chunk evicted in between is simply not moved.
-        chunk = self._entries.get(coords)
+        chunk = self.entries.get(coords)
         if chunk is not None:
             try:
-                self._entries.move_to_end(coords)
+                self.entries.move_to_end(coords)
             except KeyError:
                 pass
         return chunk
@@ -80,24 +80,24 @@ class ChunkCache:
         if chunk.nbytes > self.capacity:
             return
         with self._lock:
-            old = self._entries.pop(coords, None)
+            old = self.entries.pop(coords, None)
             if old is not None:
                 self._size -= old.nbytes
-            self._entries[coords] = chunk
+            self.entries[coords] = chunk
             self._size += chunk.nbytes
             while self._size > self.capacity:
-                _, evicted = self._entries.popitem(last=False)
+                _, evicted = self.entries.popitem(last=False)
                 self._size -= evicted.nbytes
 
     def discard(self, coords) -> None:
         with self._lock:
-            old = self._entries.pop(coords, None)
+            old = self.entries.pop(coords, None)
             if old is not None:
                 self._size -= old.nbytes
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self.entries.clear()
             self._size = 0
 
 
@@ -202,6 +202,7 @@ class ArrayIO:
         self.meta = meta
         self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
+        self._objects = meta.dtype.kind == "O"
         # Raw chunks on a local store that are too big for the chunk cache (HDF5
         # bypasses its cache for those too) go from their files straight into
         # the output: no intermediate bytes, no copy.
@@ -265,10 +266,17 @@ class ArrayIO:
 
         ``local`` holds ints and unit-step slices; ints drop their axis.
         """
-        chunk = self.cache.get(coords)
-        if chunk is not None:  # the hot path of small reads: nothing else to do
+        entries = self.cache.entries  # the hot path of small reads: a cache hit, inlined
+        chunk = entries.get(coords)
+        if chunk is not None:
+            try:
+                entries.move_to_end(coords)
+            except KeyError:  # evicted meanwhile by another thread
+                pass
             part = chunk[local]
-            return part.copy() if isinstance(part, (np.ndarray, np.generic)) else part
+            if self._objects and not isinstance(part, (np.ndarray, np.generic)):
+                return part  # one element of an object array (a str, bytes...)
+            return part.copy()
         shape = tuple(s.stop - s.start for s in local if type(s) is slice)
         if self.reads_direct:
             box = tuple(s if type(s) is slice else slice(s, s + 1) for s in local)
