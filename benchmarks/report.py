@@ -115,6 +115,8 @@ def goals(rows, memory) -> list:
 
 def markdown(machine, config, rows, memory, notes) -> str:
     lines = [f"# dosna_like benchmark ({config['mode']} mode)", ""]
+    deflate = machine["versions"].get("deflate")
+    gzip_lib = f"libdeflate, deflate {deflate}" if deflate else "zlib"
     for note in notes:
         lines += [f"> **{note}**", ""]
     lines += [
@@ -124,7 +126,7 @@ def markdown(machine, config, rows, memory, notes) -> str:
         f"h5py {machine['versions']['h5py']} (HDF5 {machine['versions']['hdf5']}), "
         f"zarr {machine['versions']['zarr']}, "
         f"tensorstore {machine['versions'].get('tensorstore') or 'not installed'}, "
-        f"dosna_like {machine['versions']['dosna_like']}.",
+        f"dosna_like {machine['versions']['dosna_like']} (gzip through {gzip_lib}).",
         "",
         f"Data: {config['dtype']} {tuple(config['shape'])} "
         f"({config['nbytes'] / 2**20:.0f} MiB), chunks {tuple(config['chunks'])}; "

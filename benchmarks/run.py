@@ -75,10 +75,11 @@ def machine_info(dosna_version) -> dict:
     import h5py
     import zarr
 
-    try:
-        ts_version = importlib.metadata.version("tensorstore")
-    except importlib.metadata.PackageNotFoundError:
-        ts_version = None
+    def version(dist):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
     def first(path, key):
         try:
@@ -103,7 +104,8 @@ def machine_info(dosna_version) -> dict:
         "platform": platform.platform(),
         "versions": {"numpy": np.__version__, "h5py": h5py.__version__,
                      "hdf5": h5py.version.hdf5_version, "zarr": zarr.__version__,
-                     "tensorstore": ts_version, "dosna_like": dosna_version},
+                     "tensorstore": version("tensorstore"), "dosna_like": dosna_version,
+                     "deflate": version("deflate")},
         "git_commit": commit,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     }

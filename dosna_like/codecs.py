@@ -2,9 +2,10 @@
 
 h5py's ``compression`` / ``compression_opts`` / ``shuffle`` map onto a Zarr v3
 codec list (``bytes`` then byte-to-byte codecs), which :class:`ChunkCodec`
-applies.  gzip goes through the standard library's zlib (the gzip container
-Zarr v3 specifies; zlib releases the GIL, so decoding runs in parallel
-threads); everything else goes through numcodecs.
+applies.  gzip (the container Zarr v3 specifies) goes through libdeflate when
+the ``deflate`` package is installed (:mod:`dosna_like.libdeflate`) and the
+standard library's zlib otherwise; both release the GIL, so chunks decode in
+parallel threads.  Everything else goes through numcodecs.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numcodecs
 import numpy as np
 from numcodecs.abc import Codec
 
+from . import libdeflate
 from .dtypes import check_vlen_dtype, to_zarr
 
 SUPPORTED = ("gzip", "blosc", "zstd", "lz4")
@@ -121,21 +123,34 @@ def describe(codecs: list) -> tuple:
 
 # --------------------------------------------------------------- runtime
 class _Gzip:
-    def __init__(self, level: int):
+    def __init__(self, level: int, fast: bool | None = None):
         self.level = level
+        self.fast = libdeflate.AVAILABLE if fast is None else fast
 
     def encode(self, buf) -> bytes:
+        if self.fast:
+            return libdeflate.gzip(buf, self.level)
         comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
         return comp.compress(buf) + comp.flush()
 
     def decode(self, buf, size_hint: int) -> bytes:
         return zlib.decompress(buf, 31, size_hint or zlib.DEF_BUF_SIZE)
 
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        """Inflate into ``dest`` (C-contiguous bytes it must fill exactly)."""
+        if self.fast:
+            try:
+                return libdeflate.gunzip_into(buf, dest)
+            except ValueError:
+                pass  # zlib's verdict (and error message) on anything unusual
+        _copy_exact(self.decode(buf, dest.nbytes), dest)
+
 
 class _Numcodec:
     def __init__(self, codec: Codec, typesize: int = 0):
         self.codec = codec
         self.typesize = typesize
+        self.blosc = isinstance(codec, numcodecs.Blosc)
 
     def encode(self, buf):
         if self.typesize > 1:  # blosc shuffles by the item size of what it is given
@@ -144,6 +159,25 @@ class _Numcodec:
 
     def decode(self, buf, size_hint: int):
         return self.codec.decode(buf)
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
+            self.codec.decode(buf, out=dest.reshape(-1).view(np.uint8))  # blosc writes into dest
+        else:
+            _copy_exact(self.decode(buf, dest.nbytes), dest)
+
+
+def _blosc_nbytes(buf) -> int:
+    """Uncompressed size a blosc frame's header declares (bytes 4-7, little-endian)."""
+    head = memoryview(buf).cast("B")[:16]
+    return int.from_bytes(head[4:8], "little") if len(head) == 16 else -1
+
+
+def _copy_exact(buf, dest: np.ndarray) -> None:
+    src = np.frombuffer(buf, dtype=np.uint8)
+    if src.size != dest.nbytes:
+        raise ValueError(f"decoded {src.size} bytes, expected {dest.nbytes}")
+    dest.reshape(-1).view(np.uint8)[:] = src
 
 
 def _runtime_codec(spec: dict):
@@ -179,6 +213,9 @@ class _Crc32c:
     def decode(self, buf, size_hint: int):
         from numcodecs.checksum32 import CRC32C
         return CRC32C().decode(buf)  # raises when the checksum does not match
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        _copy_exact(self.decode(buf, dest.nbytes), dest)
 
 
 # Zarr v3 array-to-bytes codecs (the first in a codec list)
@@ -227,3 +264,21 @@ class ChunkCodec:
         if arr.size * self.dtype.itemsize != self.nbytes:
             raise ValueError(f"decoded {arr.nbytes} bytes, expected {self.nbytes}")
         return arr.reshape(self.chunk_shape)
+
+    @property
+    def decodes_into(self) -> bool:
+        """:meth:`decode_into` saves a copy (one fixed-size codec after the bytes)."""
+        return self.vlen is None and len(self.pipeline) == 1
+
+    def decode_into(self, raw, dest: np.ndarray) -> np.ndarray:
+        """Decode a fixed-size chunk into ``dest`` (C-contiguous, the chunk's
+        shape and dtype) and return it.  ValueError if corrupt."""
+        if self.vlen is not None:
+            raise TypeError("variable-length chunks have no fixed-size destination")
+        if not self.pipeline:
+            _copy_exact(raw, dest)
+        elif len(self.pipeline) == 1:
+            self.pipeline[0].decode_into(raw, dest)
+        else:
+            _copy_exact(self.decode(raw), dest)
+        return dest

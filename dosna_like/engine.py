@@ -121,6 +121,20 @@ def is_fill(chunk: np.ndarray, fill_bits) -> bool:
     return bool(np.all(flat.view(np.uint8).reshape(-1, itemsize) == fill_bits))
 
 
+_MAX_SCRATCH = 64 * 2**20  # bigger chunks get a fresh array each time
+_thread_scratch = threading.local()
+
+
+def _scratch(nbytes: int, dtype: np.dtype, shape: tuple) -> np.ndarray | None:
+    """This thread's reusable decode buffer viewed as a ``shape`` array (None when too big)."""
+    if nbytes > _MAX_SCRATCH:
+        return None
+    buf = getattr(_thread_scratch, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _thread_scratch.buf = np.empty(nbytes, dtype=np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
 def _flat_bytes(arr: np.ndarray) -> memoryview:
     """A writable byte view of a C-contiguous array."""
     return memoryview(arr.reshape(-1).view(np.uint8))
@@ -241,14 +255,23 @@ class ArrayIO:
     def key(self, coords: tuple) -> str:
         return chunk_key(self.path, coords)
 
-    def _decode(self, coords: tuple, raw) -> np.ndarray:
+    def _decode(self, coords: tuple, raw, dest: np.ndarray | None = None) -> np.ndarray:
+        """The chunk array; decoded into ``dest`` (C-contiguous, the chunk's shape)
+        when the codec can write there, else into a new array or a view of ``raw``."""
         try:
-            return self.codec.decode(raw)
+            if not self.codec.decodes_into:
+                return self.codec.decode(raw)
+            if dest is None:
+                dest = np.empty(self.meta.chunks, dtype=self.meta.dtype)
+            return self.codec.decode_into(raw, dest)
         except Exception as exc:
             raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
 
-    def _load(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
-        """The decoded chunk, or None when it is not stored (reads as fill)."""
+    def _load(self, coords: tuple, raw=None, fetch: bool = True, dest=None) -> np.ndarray | None:
+        """The decoded chunk, or None when it is not stored (reads as fill).
+
+        ``dest`` (optional) is where to decode a chunk the cache will not keep.
+        """
         chunk = self.cache.get(coords)
         if chunk is not None:
             return chunk
@@ -256,9 +279,12 @@ class ArrayIO:
             raw = self.store.get(self.key(coords))
         if raw is None:
             return None
-        chunk = self._decode(coords, raw)
-        self.cache.put(coords, chunk)
-        return chunk
+        if self.cache.capacity >= self.codec.nbytes:
+            chunk = self._decode(coords, raw)
+            chunk.flags.writeable = False  # shared through the cache
+            self.cache.put(coords, chunk)
+            return chunk
+        return self._decode(coords, raw, dest)
 
     # --------------------------------------------------------------- reads
     def read_chunk_part(self, coords: tuple, local: tuple):
@@ -320,6 +346,18 @@ class ArrayIO:
             self._read_misses(misses, out, njobs)
         return out.reshape(sel.shape)
 
+    def _transient_dest(self, proj: ChunkProjection, out: np.ndarray):
+        """Where to decode a chunk that the cache will not keep: its own place in
+        ``out`` when it fills a C-contiguous block there, else this thread's
+        scratch buffer (reused, so no page faults of a fresh chunk per chunk)."""
+        if not self.codec.decodes_into or self.cache.capacity >= self.codec.nbytes:
+            return None
+        if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
+            view = out[proj.out_sel]
+            if view.shape == self.meta.chunks and view.flags.c_contiguous and view.base is out:
+                return view
+        return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks)
+
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
         fill = self.meta.fill_value
         if self.reads_direct:
@@ -333,10 +371,11 @@ class ArrayIO:
                     out[proj.out_sel] = fill
 
         def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
-            chunk = self._load(proj.chunk_coords, raw, fetch)
+            dest = self._transient_dest(proj, out)
+            chunk = self._load(proj.chunk_coords, raw, fetch, dest)
             if chunk is None:
                 out[proj.out_sel] = fill
-            else:
+            elif chunk is not dest or dest.base is not out:  # else it was decoded in place
                 out[proj.out_sel] = chunk[proj.chunk_sel]
 
         if not self.store._async:
