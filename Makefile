@@ -24,6 +24,7 @@ test: venv
 
 bench: venv
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/floor.py
 
 clean:
 	rm -rf $(VENV) bench-results

@@ -327,14 +327,32 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("dest must be a C-contiguous numpy array")
         if not dest.flags.writeable:
             raise TypeError("dest must be writeable")
-        data = self[() if source_sel is None else source_sel]
         target = dest[() if dest_sel is None else dest_sel]
+        if self._read_into(source_sel, target):
+            return
+        data = self[() if source_sel is None else source_sel]
         if np.shape(target) != np.shape(data):
             try:
                 np.broadcast_shapes(np.shape(data), np.shape(target))
             except ValueError:
                 raise TypeError(f"Can't broadcast {np.shape(data)} -> {np.shape(target)}") from None
         dest[() if dest_sel is None else dest_sel] = data
+
+    def _read_into(self, source_sel, target) -> bool:
+        """Read the selection straight into ``target`` (no intermediate array) when
+        it is a C-contiguous array of the dataset's plain dtype and the selection's
+        shape.  False (nothing read) otherwise."""
+        io = self._io
+        meta = io.meta
+        if (meta.empty or meta.shape == () or not isinstance(target, np.ndarray)
+                or target.dtype != meta.dtype or meta.dtype.metadata or meta.dtype.kind == "O"
+                or not target.flags.c_contiguous or not target.flags.writeable):
+            return False
+        sel = selection.select(() if source_sel is None else source_sel, meta.shape)
+        if target.shape != sel.shape or not sel.size:
+            return False
+        io.read(sel, self.njobs, out=target.reshape(sel.mshape))
+        return True
 
     def iter_chunks(self, sel=None):
         """Yield, per chunk the selection touches, the slices of that part (h5py API)."""

@@ -318,17 +318,22 @@ class ArrayIO:
         part = chunk[local]
         return part.copy() if isinstance(part, (np.ndarray, np.generic)) else part
 
-    def read(self, sel: Selection, njobs: int) -> np.ndarray:
-        """The selection's values as an array shaped ``sel.shape`` (int axes dropped)."""
+    def read(self, sel: Selection, njobs: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The selection's values as an array shaped ``sel.shape`` (int axes dropped).
+
+        ``out`` (optional): a C-contiguous array of the dtype, shaped
+        ``sel.mshape``, to read into instead of a new array.
+        """
         meta = self.meta
-        if sel.size and meta.shape != ():
+        if out is None and sel.size and meta.shape != ():
             hit = None if self.reads_direct else sel.single_chunk(meta.chunks)
             if hit is not None:  # one chunk holds it all: no projections, no pool
                 chunk = self._load(hit[0])
                 if chunk is None:
                     return np.full(sel.shape, meta.fill_value, dtype=meta.dtype)
                 return np.array(chunk[hit[1]], copy=True).reshape(sel.shape)
-        out = np.empty(sel.mshape, dtype=meta.dtype)
+        if out is None:
+            out = np.empty(sel.mshape, dtype=meta.dtype)
         if out.size == 0:
             return out.reshape(sel.shape)
         if meta.shape == ():
@@ -349,14 +354,15 @@ class ArrayIO:
     def _transient_dest(self, proj: ChunkProjection, out: np.ndarray):
         """Where to decode a chunk that the cache will not keep: its own place in
         ``out`` when it fills a C-contiguous block there, else this thread's
-        scratch buffer (reused, so no page faults of a fresh chunk per chunk)."""
+        scratch buffer (reused, so no page faults of a fresh chunk per chunk).
+        Returns ``(dest or None, dest is that place in out)``."""
         if not self.codec.decodes_into or self.cache.capacity >= self.codec.nbytes:
-            return None
+            return None, False
         if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
             view = out[proj.out_sel]
-            if view.shape == self.meta.chunks and view.flags.c_contiguous and view.base is out:
-                return view
-        return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks)
+            if view.shape == self.meta.chunks and view.flags.c_contiguous:
+                return view, True
+        return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks), False
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
         fill = self.meta.fill_value
@@ -371,11 +377,11 @@ class ArrayIO:
                     out[proj.out_sel] = fill
 
         def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
-            dest = self._transient_dest(proj, out)
+            dest, in_place = self._transient_dest(proj, out)
             chunk = self._load(proj.chunk_coords, raw, fetch, dest)
             if chunk is None:
                 out[proj.out_sel] = fill
-            elif chunk is not dest or dest.base is not out:  # else it was decoded in place
+            elif not (in_place and chunk is dest):  # else it was decoded into out already
                 out[proj.out_sel] = chunk[proj.chunk_sel]
 
         if not self.store._async:

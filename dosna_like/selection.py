@@ -277,16 +277,20 @@ def basic_single_chunk(key, shape: tuple, chunks: tuple):
     Anything else - including every invalid key, whose error the general
     path raises - returns None.
     """
-    if type(key) is not tuple:
-        if type(key) is not int:
+    kind = type(key)
+    if kind is not tuple:
+        if kind is not int:
             return None
         key = (key,)
-    if len(key) != len(shape):
-        if len(key) > len(shape):
-            return None
-        key = key + (slice(None),) * (len(shape) - len(key))
+    ndim = len(shape)
+    if len(key) > ndim:
+        return None
     coords, local = [], []
-    for k, n, c in zip(key, shape, chunks):
+    axis = 0
+    for k in key:
+        n = shape[axis]
+        c = chunks[axis]
+        axis += 1
         kind = type(k)
         if kind is not int and kind is not slice and isinstance(k, np.integer):
             k, kind = int(k), int
@@ -295,19 +299,30 @@ def basic_single_chunk(key, shape: tuple, chunks: tuple):
                 k += n
             if not 0 <= k < n:
                 return None
-            q, r = divmod(k, c)
-            local.append(r)
+            coords.append(k // c)
+            local.append(k % c)
         elif kind is slice:
-            start, stop, step = k.indices(n)
-            if step != 1 or stop <= start:
+            if k.step is None and k.start is None and k.stop is None:  # ``:``
+                start, stop = 0, n
+            else:
+                start, stop, step = k.indices(n)
+                if step != 1:
+                    return None
+            if stop <= start:
                 return None
             q = start // c
             if (stop - 1) // c != q:
                 return None
+            coords.append(q)
             local.append(slice(start - q * c, stop - q * c))
         else:
             return None
-        coords.append(q)
+    for axis in range(axis, ndim):  # left out: the whole axis
+        n = shape[axis]
+        if not 0 < n <= chunks[axis]:
+            return None
+        coords.append(0)
+        local.append(slice(0, n))
     return tuple(coords), tuple(local)
 
 

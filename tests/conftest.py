@@ -9,6 +9,7 @@ start, S3 tests fail: they never skip.
 """
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import uuid
@@ -21,6 +22,23 @@ from backends.s3_local import LocalS3  # noqa: E402
 
 STORE_KINDS = ["memory", "local", "s3"]
 S3_BUCKET = "dosna-tests"
+
+
+class HttpCounter:
+    """Counts the HTTP requests botocore sends (by method) for an s3fs filesystem."""
+
+    def __init__(self, fs):
+        fs.connect()
+        self.counts = collections.Counter()
+        fs.s3.meta.events.register("before-send.s3", self._hook)
+
+    def _hook(self, request, **kwargs):
+        self.counts[request.method] += 1
+
+    def take(self) -> dict:
+        out = dict(self.counts)
+        self.counts.clear()
+        return out
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
+import h5py
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -169,3 +170,30 @@ def test_reads_on_every_store_kind_decode_gzip_chunks_into_the_output(file_url):
         for name in ("a", "b"):
             for key in (np.s_[...], np.s_[3:37], np.s_[:, 5:25], np.s_[::2], np.s_[5]):
                 np.testing.assert_array_equal(f[name][key], values[key])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), layout=layouts(), codec=st.sampled_from(COMPRESSIONS[:3] + COMPRESSIONS[5:]),
+       rdcc=st.sampled_from([0, 1 << 20]))
+def test_read_direct_writes_what_h5py_writes(tmp_path_factory, data, layout, codec, rdcc):
+    """read_direct reads straight into ``dest`` when it can; h5py's result, same dest left alone."""
+    shape, chunks = layout
+    values = np.random.default_rng(2).integers(-100, 100, shape).astype("i4")
+    source = data.draw(basic_selections(shape))
+    picked = values[source]
+    # a destination with room around the target block, or exactly its shape
+    pad = data.draw(st.sampled_from([0, 2]))
+    dest_shape = tuple(n + pad for n in picked.shape)
+    dest_sel = tuple(slice(pad // 2, pad // 2 + n) for n in picked.shape) if pad else None
+    root = tmp_path_factory.mktemp("rd")
+    with h5py.File(root / "ref.h5", "w") as h:
+        h.create_dataset("a", data=values, chunks=chunks, **codec)
+        expected = np.full(dest_shape, -7, "i4")
+        h["a"].read_direct(expected, source, dest_sel)
+    url = str(root / "f.h5")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("a", data=values, chunks=chunks, **codec)
+    with dosna_like.File(url, "r", rdcc_nbytes=rdcc) as f:
+        got = np.full(dest_shape, -7, "i4")
+        f["a"].read_direct(got, source, dest_sel)
+    np.testing.assert_array_equal(got, expected)

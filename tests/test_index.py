@@ -20,7 +20,7 @@ import dosna_like
 from dosna_like import index
 from dosna_like.index import SIDECAR_KEY
 
-from .conftest import S3_BUCKET
+from .conftest import S3_BUCKET, HttpCounter
 
 SAMPLES = ["mouse-1", "mouse-2", "rat-1"]
 Record = collections.namedtuple("Record", "kind shape dtype chunks attrs")
@@ -447,23 +447,6 @@ def test_latest_version_per_name_per_group_and_across_files(tmp_path):
 
 
 # ------------------------------------------------------------ request cost
-class HttpCounter:
-    """HTTP requests by method on an s3fs filesystem's botocore client (as test_s3)."""
-
-    def __init__(self, fs):
-        fs.connect()
-        self.counts = collections.Counter()
-        fs.s3.meta.events.register("before-send.s3", self._hook)
-
-    def _hook(self, request, **kwargs):
-        self.counts[request.method] += 1
-
-    def take(self) -> dict:
-        out = dict(self.counts)
-        self.counts.clear()
-        return out
-
-
 def _s3_file(groups: int) -> str:
     url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
     with dosna_like.File(url, "w") as f:

@@ -5,7 +5,6 @@ with its event hooks, not our own bookkeeping.
 """
 from __future__ import annotations
 
-import collections
 import time
 import uuid
 
@@ -15,24 +14,7 @@ import pytest
 import dosna_like
 from backends.latency import SlowMemoryFileSystem  # noqa: F401  (registers slowmem://)
 
-from .conftest import S3_BUCKET
-
-
-class HttpCounter:
-    """Counts HTTP requests by method on an s3fs filesystem's botocore client."""
-
-    def __init__(self, fs):
-        fs.connect()
-        self.counts = collections.Counter()
-        fs.s3.meta.events.register("before-send.s3", self._hook)
-
-    def _hook(self, request, **kwargs):
-        self.counts[request.method] += 1
-
-    def take(self) -> dict:
-        out = dict(self.counts)
-        self.counts.clear()
-        return out
+from .conftest import S3_BUCKET, HttpCounter
 
 
 @pytest.fixture
