@@ -21,6 +21,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
+import numcodecs
 import numpy as np
 
 CHUNK = 4 * 2**20
@@ -72,6 +73,8 @@ def main(argv=None) -> None:
         warm = np.zeros(nbytes, np.uint8)
         comp = zlib.compressobj(4, zlib.DEFLATED, 31)
         stream = comp.compress(src[:CHUNK]) + comp.flush()
+        blosc = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
+        packed = blosc.encode(src[:CHUNK].view(np.float32))
         try:
             from dosna_like import libdeflate
         except ImportError:
@@ -102,6 +105,10 @@ def main(argv=None) -> None:
                    median_time(lambda: pread(np.empty(nbytes, np.uint8)), args.repeat))
             record("zlib inflate, 4 MiB chunks", threads, median_time(
                 lambda: run(threads, lambda i: zlib.decompress(stream, 31, CHUNK)), args.repeat))
+            def unblosc_into():
+                out = np.empty(nbytes, np.uint8)
+                run(threads, lambda i: blosc.decode(packed, out=out[i * CHUNK:(i + 1) * CHUNK]))
+            record("blosc-lz4 (shuffle) decode into a fresh array", threads, median_time(unblosc_into, args.repeat))
             if libdeflate is not None and libdeflate.AVAILABLE:
                 def inflate_into():
                     out = np.empty(nbytes, np.uint8)

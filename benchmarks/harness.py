@@ -12,6 +12,8 @@ the error message. Failures of h5py or zarr are bugs in the harness and raise.
 """
 from __future__ import annotations
 
+import gc
+import os
 import signal
 import statistics
 import sys
@@ -101,6 +103,15 @@ def rotated(items: list, k: int) -> list:
     return items[k:] + items[:k]
 
 
+def quiesce() -> None:
+    """Untimed, before every trial: flush dirty pages (so the kernel's writeback
+    of an earlier write does not compete with the next peer's timing) and
+    collect garbage (so no peer pays for another's)."""
+    gc.collect()
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def measure(bench, case, variant, peers, trial, *, warmup=None, unit="s",
             nbytes=None, unavailable=None) -> dict:
     """Run trial(peer, rep) for every repetition, peers interleaved."""
@@ -129,6 +140,7 @@ def measure(bench, case, variant, peers, trial, *, warmup=None, unit="s",
             row = rows[peer.name]
             if row.status != "ok":
                 continue
+            quiesce()
             ok, value = attempt(peer, lambda: trial(peer, rep))
             if not ok:
                 continue

@@ -47,7 +47,7 @@ def make_config(args) -> Config:
         shape=(512, 512, 64) if quick else (1024, 1024, 64),
         chunks=(128, 128, 64),
         dtype="float32",
-        repeat=args.repeat or (3 if quick else 5),
+        repeat=args.repeat or (3 if quick else 7),
         rdcc_nbytes=64 * MiB,
         warm_reads=2000,
         warm_budget_s=0.25 if quick else 2.0,
@@ -125,7 +125,7 @@ def parse_args(argv=None):
                         help=f"comma-separated subset of: {', '.join(PEER_NAMES)} "
                              "(default: all installed)")
     parser.add_argument("--repeat", type=int, default=0,
-                        help="repetitions per measurement (default 3 quick, 5 full)")
+                        help="repetitions per measurement (default 3 quick, 7 full)")
     parser.add_argument("--timeout", type=float, default=0,
                         help="seconds before a single dosna_like operation is "
                              "recorded as n/a (default 30 quick, 180 full)")
