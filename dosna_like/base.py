@@ -1,12 +1,11 @@
 """What File, Group and Dataset share: a thin handle on a node of an open file."""
 from __future__ import annotations
 
-import copy
 import posixpath
 
 from .attrs import AttributeManager
 from .errors import ClosedObjectError, InvalidNameError, read_only_error
-from .metadata import META_KEY
+from .metadata import META_KEY, editable_copy
 
 
 def _refuse(name: str, why: str):
@@ -121,7 +120,6 @@ class HLObject:
 
     def _update_attributes(self, update) -> None:
         """Apply ``update(attributes_dict)`` to this node's document and store it."""
-        doc = copy.deepcopy(self._document())
-        doc["attributes"] = doc.get("attributes") or {}
+        doc = editable_copy(self._document())
         update(doc["attributes"])
         self._state.write_doc(self._path, doc)

@@ -1,7 +1,6 @@
 """``File``: h5py's file object over a store root, and the open file's shared state."""
 from __future__ import annotations
 
-import copy
 import errno
 import os
 import posixpath
@@ -12,7 +11,7 @@ from .engine import DEFAULT_RDCC_NBYTES, ArrayIO, default_njobs
 from .errors import FormatError
 from .group import Group
 from .index import SIDECAR_KEY, LiveIndex
-from .metadata import META_KEY, RESERVED, ArrayMeta, dumps, group_document, loads, node_key
+from .metadata import META_KEY, RESERVED, ArrayMeta, dumps, editable_copy, group_document, loads, node_key
 from .store import Store
 
 # h5py's mode table: mode -> (must exist, must not exist, truncate, writable)
@@ -31,6 +30,13 @@ _IGNORED_KWARGS = {
     "min_meta_keep", "min_raw_keep", "locking", "alignment_threshold", "alignment_interval",
     "meta_block_size",
 }
+
+
+def _same_array(a: dict, b: dict) -> bool:
+    """Two array documents differ at most in user attributes (not h5py's marks)."""
+    if a.keys() != b.keys() or any(a[k] != b[k] for k in a if k != "attributes"):
+        return False
+    return (a.get("attributes") or {}).get(RESERVED) == (b.get("attributes") or {}).get(RESERVED)
 
 
 class FileState:
@@ -97,9 +103,8 @@ class FileState:
 
     def update_reserved(self, path: str, update) -> None:
         """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
-        doc = copy.deepcopy(self.read_doc(path, required=True))
-        attributes = doc.setdefault("attributes", {})
-        update(attributes.setdefault(RESERVED, {}))
+        doc = editable_copy(self.read_doc(path, required=True))
+        update(doc["attributes"].setdefault(RESERVED, {}))
         self.write_doc(path, doc)
 
     def note_member(self, path: str, name: str, added: bool) -> None:
@@ -128,11 +133,15 @@ class FileState:
     def write_doc(self, path: str, doc: dict) -> None:
         raw = dumps(doc)
         self.store.set(node_key(path), raw)
+        old = self._docs.get(path)
         self._docs[path] = doc
         self.index.written(path, doc, raw)
         io = self._arrays.get(path)
         if io is not None:
-            io.set_meta(ArrayMeta.from_document(doc))
+            if old is not None and _same_array(old, doc):  # user attributes only: keep the codecs
+                io.meta.attributes = doc.get("attributes") or {}
+            else:
+                io.set_meta(ArrayMeta.from_document(doc))
 
     def forget(self, path: str) -> None:
         """Drop cached documents and chunk caches of ``path`` and everything below it."""

@@ -268,6 +268,30 @@ def test_resize_shrink_then_grow_shows_fill(f):
     assert ds.shape == (7, 5)
 
 
+def test_attributes_written_between_resizes_survive_them(file_url):
+    """Attribute writes keep the open dataset's layout; later layout changes keep the attributes."""
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.arange(6, dtype="i2"), maxshape=(None,), chunks=(4,),
+                              compression="gzip")
+        ds.attrs["units"] = "m"
+        ds.attrs.create("scale", 0.5, dtype="f4")
+        ds.resize((9,))
+        ds[6:] = [7, 8, 9]
+        ds.attrs["units"] = "km"
+        del ds.attrs["scale"]
+        ds.attrs["v"] = np.arange(3, dtype="u1")
+        ds.resize((8,))
+        assert ds.shape == (8,) and ds.compression == "gzip"
+        np.testing.assert_array_equal(ds[...], [0, 1, 2, 3, 4, 5, 7, 8])
+    with dosna_like.File(file_url, "r") as f:
+        ds = f["x"]
+        assert dict(ds.attrs).keys() == {"units", "v"}
+        assert ds.attrs["units"] == "km"
+        assert ds.attrs["v"].dtype == np.dtype("u1")
+        assert ds.shape == (8,) and ds.dtype == np.dtype("i2")
+        np.testing.assert_array_equal(ds[...], [0, 1, 2, 3, 4, 5, 7, 8])
+
+
 def test_iter_chunks_and_direct_io(f):
     ds = f.create_dataset("x", data=np.arange(50).reshape(5, 10), chunks=(2, 4))
     blocks = list(ds.iter_chunks())
