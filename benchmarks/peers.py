@@ -52,6 +52,7 @@ class Peer:
     family = "?"      # peers of one family share files
     ext = ""          # file name suffix
     is_dosna = False  # failures of dosna peers are recorded, never raised
+    is_floor = False  # the machine-floor rows of read_full (FloorPeer)
     kinds = ("local",)
     has_groups = True  # can run the many-small-datasets case
     env = StoreEnv
@@ -422,6 +423,58 @@ def dosna_peer(module, njobs=None) -> Peer:
                       is_dosna=True, kinds=KINDS)
 
 
+class FloorPeer(Peer):
+    """The machine floor of a raw full read, as a row of the read_full case.
+
+    Reads dosna_like's uncompressed chunk files (the same bytes every peer
+    stores) with one ``preadv`` each, in ``threads`` threads, into consecutive
+    pieces of a freshly allocated array: page-cache copy + page faults and
+    nothing else, no layout, no metadata.  No library can read that data
+    faster with that many threads; its value is the bound for the "none"
+    full-read goals.  Only ``ds[...]`` on local "none" files.
+    """
+
+    family = "dosna_like"
+    ext = ".dosna"
+    is_floor = True
+
+    def __init__(self, threads: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.threads = threads
+        self.name = f"floor[{threads} thread{'s' if threads > 1 else ''}]"
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    @contextmanager
+    def open(self, loc, rdcc_nbytes=None):
+        files = []
+        for root, _, names in os.walk(os.path.join(loc, DATASET, "c")):
+            files += [os.path.join(root, n) for n in names]
+        yield sorted(files)
+
+    def read(self, files, key) -> np.ndarray:
+        if key is not Ellipsis:
+            raise ValueError("the floor peer only reads ds[...]")
+        sizes = [os.path.getsize(f) for f in files]
+        offsets = np.cumsum([0] + sizes).tolist()
+        out = np.empty(offsets[-1], dtype=np.uint8)
+        view = memoryview(out)
+
+        def one(i):
+            fd = os.open(files[i], os.O_RDONLY)
+            try:
+                os.preadv(fd, [view[offsets[i]:offsets[i + 1]]], 0)
+            finally:
+                os.close(fd)
+
+        if self.pool is None:
+            for i in range(len(files)):
+                one(i)
+        else:
+            list(self.pool.map(one, range(len(files))))
+        return out
+
+
 def tensorstore_peer():
     """TensorStore when installed, else None."""
     try:
@@ -434,13 +487,16 @@ PEER_NAMES = ("h5py", "zarr", "tensorstore", "dosna_like")
 
 
 def make_peers(dosna_module, names=None):
-    """(base peers that write files, extra dosna njobs peers for full reads)."""
+    """(base peers that write files, extra full-read peers: dosna njobs variants
+    and the machine floor)."""
     base = [H5pyPeer(), ZarrPeer(), tensorstore_peer(), dosna_peer(dosna_module)]
     base = [p for p in base if p is not None]
     njobs = [dosna_peer(dosna_module, n) for n in (1, 2)]
     if names:
         base = [p for p in base if p.name in names]
         njobs = [p for p in njobs if "dosna_like" in names or p.name in names]
+    if dosna_module is not None and not fake_dosna() and any(p.family == "dosna_like" for p in base):
+        njobs += [FloorPeer(1), FloorPeer(2)]  # they read dosna_like's raw files
     return base, njobs
 
 
