@@ -51,9 +51,16 @@ def parallel_map(func, items: list, njobs: int) -> list:
     ``njobs`` value, shared by all files) cost tens of microseconds instead.
     Codecs and numpy copies release the GIL, so the threads run in parallel.
     """
-    if njobs <= 1 or len(items) <= 1:
+    n = len(items)
+    if njobs <= 1 or n <= 1:
         return [func(x) for x in items]
-    return list(_pool(njobs).map(func, items))
+    # Contiguous runs of items per task (a few per thread, for balance): neighbouring
+    # chunks land in neighbouring parts of the output, and two threads faulting in
+    # the same fresh pages of it at once wait on each other.
+    ntasks = min(n, 4 * njobs)
+    bounds = [n * k // ntasks for k in range(ntasks + 1)]
+    runs = _pool(njobs).map(lambda k: [func(x) for x in items[bounds[k]:bounds[k + 1]]], range(ntasks))
+    return [result for run in runs for result in run]
 
 
 class ChunkCache:
