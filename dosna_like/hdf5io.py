@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import libdeflate
 from .engine import default_njobs
 from .errors import DosnaError
 from .metadata import RESERVED, chunk_key
@@ -207,6 +208,20 @@ def incomplete_mark(root_doc: dict) -> dict | None:
 
 
 # ============================================================ transcoding
+def _fast_inflate(inflate_into, raw: bytes, nbytes: int):
+    """The decompressed bytes (an array) of a one-stream ``raw`` through
+    libdeflate, or None when libdeflate is missing or says no (the zlib code
+    after it then gives the verdict)."""
+    if not libdeflate.AVAILABLE:
+        return None
+    data = np.empty(nbytes, dtype=np.uint8)
+    try:
+        inflate_into(raw, data)
+    except ValueError:
+        return None
+    return data
+
+
 def zlib_to_gzip(raw, nbytes: int) -> bytes | None:
     """An HDF5 deflate chunk (zlib stream) as a gzip member, or None if it is not one.
 
@@ -216,6 +231,9 @@ def zlib_to_gzip(raw, nbytes: int) -> bytes | None:
     raw = bytes(raw)
     if len(raw) < 6 or raw[0] & 0x0F != 8 or (raw[0] * 256 + raw[1]) % 31 or raw[1] & 0x20:
         return None
+    data = _fast_inflate(libdeflate.unzlib_into, raw, nbytes)
+    if data is not None:  # Adler-32 checked by libdeflate
+        return _GZIP_HEADER + raw[2:-4] + struct.pack("<II", libdeflate.crc32(data), nbytes & 0xFFFFFFFF)
     inflater = zlib.decompressobj(-15)
     try:
         data = inflater.decompress(raw[2:])
@@ -253,6 +271,9 @@ def gzip_to_zlib(raw, nbytes: int) -> bytes | None:
         return None
     if start is None:
         return None
+    data = _fast_inflate(libdeflate.gunzip_into, raw, nbytes)
+    if data is not None:  # CRC-32 and size checked by libdeflate
+        return b"\x78\x9c" + raw[start:len(raw) - 8] + struct.pack(">I", libdeflate.adler32(data))
     inflater = zlib.decompressobj(-15)
     try:
         data = inflater.decompress(raw[start:])

@@ -25,6 +25,9 @@ try:
     _alloc = _lib.libdeflate_alloc_decompressor
     _free = _lib.libdeflate_free_decompressor
     _gunzip = _lib.libdeflate_gzip_decompress_ex
+    _unzlib = _lib.libdeflate_zlib_decompress_ex
+    _crc32 = _lib.libdeflate_crc32
+    _adler32 = _lib.libdeflate_adler32
 except (ImportError, OSError, AttributeError):  # pragma: no cover - depends on the install
     AVAILABLE = False
 else:
@@ -33,11 +36,15 @@ else:
     _alloc.argtypes = []
     _free.restype = None
     _free.argtypes = [ctypes.c_void_p]
-    # (decompressor, in, in_nbytes, out, out_nbytes_avail, *actual_in, *actual_out) -> result
-    _gunzip.restype = ctypes.c_int
-    _gunzip.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+    for _fn in (_gunzip, _unzlib):
+        # (decompressor, in, in_nbytes, out, out_nbytes_avail, *actual_in, *actual_out) -> result
+        _fn.restype = ctypes.c_int
+        _fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
                         ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
                         ctypes.POINTER(ctypes.c_size_t)]
+    for _fn in (_crc32, _adler32):  # (running value, buffer, nbytes) -> value
+        _fn.restype = ctypes.c_uint32
+        _fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
 
 _RESULTS = {1: "bad data", 2: "short output", 3: "output buffer too small"}
 
@@ -62,21 +69,40 @@ class _Decompressor:
 _local = threading.local()
 
 
-def gunzip_into(src, dest: np.ndarray) -> None:
-    """Inflate the gzip stream ``src`` into the C-contiguous array ``dest``,
-    which it must fill exactly.  ValueError if the stream is corrupt, holds
-    another size, or has anything after its one member."""
+def _inflate(func, container: str, src, dest: np.ndarray) -> None:
     d = getattr(_local, "decompressor", None)
     if d is None:
         d = _local.decompressor = _Decompressor()
     inp = np.frombuffer(src, dtype=np.uint8)
-    result = _gunzip(d.handle, inp.ctypes.data, inp.size, dest.ctypes.data, dest.nbytes,
-                     ctypes.byref(d.in_used), ctypes.byref(d.out_used))
+    result = func(d.handle, inp.ctypes.data, inp.size, dest.ctypes.data, dest.nbytes,
+                  ctypes.byref(d.in_used), ctypes.byref(d.out_used))
     if result:
-        raise ValueError(f"gzip stream cannot be inflated ({_RESULTS.get(result, result)})")
+        raise ValueError(f"{container} stream cannot be inflated ({_RESULTS.get(result, result)})")
     if d.out_used.value != dest.nbytes or d.in_used.value != inp.size:
-        raise ValueError(f"gzip stream holds {d.out_used.value} bytes in {d.in_used.value} of "
-                         f"{inp.size} input bytes; expected {dest.nbytes} in all of them")
+        raise ValueError(f"{container} stream holds {d.out_used.value} bytes in {d.in_used.value} "
+                         f"of {inp.size} input bytes; expected {dest.nbytes} in all of them")
+
+
+def gunzip_into(src, dest: np.ndarray) -> None:
+    """Inflate the gzip stream ``src`` (its CRC-32 and size checked) into the
+    C-contiguous array ``dest``, which it must fill exactly.  ValueError if the
+    stream is corrupt, holds another size, or has anything after its one member."""
+    _inflate(_gunzip, "gzip", src, dest)
+
+
+def unzlib_into(src, dest: np.ndarray) -> None:
+    """:func:`gunzip_into` for a zlib stream (its Adler-32 checked)."""
+    _inflate(_unzlib, "zlib", src, dest)
+
+
+def crc32(data: np.ndarray) -> int:
+    """CRC-32 (gzip's) of a C-contiguous array's bytes."""
+    return _crc32(0, data.ctypes.data, data.nbytes)
+
+
+def adler32(data: np.ndarray) -> int:
+    """Adler-32 (zlib's) of a C-contiguous array's bytes."""
+    return _adler32(1, data.ctypes.data, data.nbytes)
 
 
 def gzip(buf, level: int) -> bytes:

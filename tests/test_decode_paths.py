@@ -197,3 +197,29 @@ def test_read_direct_writes_what_h5py_writes(tmp_path_factory, data, layout, cod
         got = np.full(dest_shape, -7, "i4")
         f["a"].read_direct(got, source, dest_sel)
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("level", [0, 1, 6, 9])
+def test_hdf5_stream_rewrapping_is_the_same_with_and_without_libdeflate(level, monkeypatch):
+    """Import/export turn HDF5's zlib streams into gzip members and back without
+    recompressing; libdeflate only checks and checksums faster."""
+    from dosna_like import hdf5io
+
+    chunk = np.random.default_rng(level).integers(0, 20, 5000).astype("<i4").tobytes()
+    streams = {"zlib": zlib.compress(chunk, level), "gzip": gzip.compress(chunk, level)}
+    mangled = {f"{kind}/{name}": bad for kind, good in streams.items()
+               for name, bad in _mangled(good).items()}
+
+    def convert_all():
+        out = {}
+        for name, raw in {**streams, **mangled}.items():
+            convert = hdf5io.zlib_to_gzip if name.startswith("zlib") else hdf5io.gzip_to_zlib
+            out[name] = convert(raw, len(chunk))
+        return out
+
+    fast = convert_all()
+    monkeypatch.setattr(libdeflate, "AVAILABLE", False)
+    assert convert_all() == fast
+    assert zlib.decompress(fast["zlib"], 31) == chunk and zlib.decompress(fast["gzip"]) == chunk
+    assert fast["zlib"][10:-8] == streams["zlib"][2:-4]  # the deflate data kept as it is
+    assert fast["zlib/flipped byte"] is None and fast["gzip/truncated"] is None
