@@ -327,30 +327,34 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("dest must be a C-contiguous numpy array")
         if not dest.flags.writeable:
             raise TypeError("dest must be writeable")
-        target = dest[() if dest_sel is None else dest_sel]
-        if self._read_into(source_sel, target):
+        source = () if source_sel is None else source_sel
+        target_key = () if dest_sel is None else dest_sel
+        if self._read_into(source, dest, target_key):
             return
-        data = self[() if source_sel is None else source_sel]
+        data = self[source]
+        target = dest[target_key]
         if np.shape(target) != np.shape(data):
             try:
                 np.broadcast_shapes(np.shape(data), np.shape(target))
             except ValueError:
                 raise TypeError(f"Can't broadcast {np.shape(data)} -> {np.shape(target)}") from None
-        dest[() if dest_sel is None else dest_sel] = data
+        dest[target_key] = data
 
-    def _read_into(self, source_sel, target) -> bool:
-        """Read the selection straight into ``target`` (no intermediate array) when
-        it is a C-contiguous array of the dataset's plain dtype and the selection's
-        shape.  False (nothing read) otherwise."""
+    def _read_into(self, source, dest: np.ndarray, target_key) -> bool:
+        """Read ``self[source]`` straight into ``dest[target_key]`` (no intermediate
+        array) when that is a view of ``dest``, C-contiguous, of the dataset's plain
+        dtype and the selection's shape.  False (nothing read) otherwise; errors
+        come in h5py's order (the source selection's first)."""
         io = self._io
         meta = io.meta
-        if (meta.empty or meta.shape == () or not isinstance(target, np.ndarray)
-                or target.dtype != meta.dtype or meta.dtype.metadata or meta.dtype.kind == "O"
-                or not target.flags.c_contiguous or not target.flags.writeable):
+        if (meta.empty or meta.shape == () or dest.dtype != meta.dtype or meta.dtype.metadata
+                or meta.dtype.names or meta.dtype.kind == "O" or split_fields(source)[0]):
             return False
-        sel = selection.select(() if source_sel is None else source_sel, meta.shape)
-        if target.shape != sel.shape or not sel.size:
-            return False
+        sel = selection.select(source, meta.shape)
+        target = dest[target_key]
+        if (not isinstance(target, np.ndarray) or not np.may_share_memory(target, dest)
+                or not target.flags.c_contiguous or target.shape != sel.shape or not sel.size):
+            return False  # e.g. a list or mask in dest_sel: numpy made a copy
         io.read(sel, self.njobs, out=target.reshape(sel.mshape))
         return True
 

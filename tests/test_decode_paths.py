@@ -223,3 +223,26 @@ def test_hdf5_stream_rewrapping_is_the_same_with_and_without_libdeflate(level, m
     assert zlib.decompress(fast["zlib"], 31) == chunk and zlib.decompress(fast["gzip"]) == chunk
     assert fast["zlib"][10:-8] == streams["zlib"][2:-4]  # the deflate data kept as it is
     assert fast["zlib/flipped byte"] is None and fast["gzip/truncated"] is None
+
+
+@pytest.mark.parametrize("dest_sel", [np.s_[[0, 2, 4]], np.array([1, 0, 1, 0, 1, 0], bool), np.s_[::2], np.s_[1:4]])
+def test_read_direct_into_fancy_or_strided_dest_selections_writes_through(tmp_path, dest_sel):
+    values = np.arange(10.0)
+    with h5py.File(tmp_path / "ref.h5", "w") as h:
+        expected = np.zeros(6)
+        h.create_dataset("x", data=values, chunks=(5,)).read_direct(expected, np.s_[0:3], dest_sel)
+    with dosna_like.File(str(tmp_path / "f.h5"), "w") as f:
+        got = np.zeros(6)
+        f.create_dataset("x", data=values, chunks=(5,)).read_direct(got, np.s_[0:3], dest_sel)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_read_direct_reports_a_bad_source_before_a_bad_destination(tmp_path):
+    outcomes = []
+    with h5py.File(tmp_path / "ref.h5", "w") as h, dosna_like.File(str(tmp_path / "f.h5"), "w") as f:
+        for ds in (h.create_dataset("x", data=np.arange(10.0)), f.create_dataset("x", data=np.arange(10.0))):
+            try:
+                ds.read_direct(np.zeros(10), np.s_[99], np.s_[99])
+            except Exception as exc:  # noqa: BLE001 - the type is what is compared
+                outcomes.append(type(exc))
+    assert outcomes[0] is outcomes[1]
