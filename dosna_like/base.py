@@ -5,7 +5,7 @@ import posixpath
 
 from .attrs import AttributeManager
 from .errors import ClosedObjectError, InvalidNameError, read_only_error
-from .metadata import META_KEY, editable_copy
+from .metadata import META_KEY
 
 
 def _refuse(name: str, why: str):
@@ -120,6 +120,5 @@ class HLObject:
 
     def _update_attributes(self, update) -> None:
         """Apply ``update(attributes_dict)`` to this node's document and store it."""
-        doc = editable_copy(self._document())
-        update(doc["attributes"])
-        self._state.write_doc(self._path, doc)
+        self._check_open()
+        self._state.update_attributes(self._path, update)

@@ -122,7 +122,15 @@ def describe(codecs: list) -> tuple:
 
 
 # --------------------------------------------------------------- runtime
-class _Gzip:
+class _ByteCodec:
+    """A byte-to-byte codec: ``encode(buf)``, ``decode(buf, size_hint)`` and
+    ``decode_into(buf, dest)`` (the last one a copy unless a codec does better)."""
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        _copy_exact(self.decode(buf, dest.nbytes), dest)
+
+
+class _Gzip(_ByteCodec):
     def __init__(self, level: int, fast: bool | None = None):
         self.level = level
         self.fast = libdeflate.AVAILABLE if fast is None else fast
@@ -143,10 +151,10 @@ class _Gzip:
                 return libdeflate.gunzip_into(buf, dest)
             except ValueError:
                 pass  # zlib's verdict (and error message) on anything unusual
-        _copy_exact(self.decode(buf, dest.nbytes), dest)
+        super().decode_into(buf, dest)
 
 
-class _Numcodec:
+class _Numcodec(_ByteCodec):
     def __init__(self, codec: Codec, typesize: int = 0):
         self.codec = codec
         self.typesize = typesize
@@ -164,7 +172,7 @@ class _Numcodec:
         if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
             self.codec.decode(buf, out=dest.reshape(-1).view(np.uint8))  # blosc writes into dest
         else:
-            _copy_exact(self.decode(buf, dest.nbytes), dest)
+            super().decode_into(buf, dest)
 
 
 def _blosc_nbytes(buf) -> int:
@@ -203,7 +211,7 @@ def _runtime_codec(spec: dict):
     raise ValueError(f"unsupported codec {name!r}")
 
 
-class _Crc32c:
+class _Crc32c(_ByteCodec):
     """Zarr v3's crc32c codec: a 4-byte little-endian checksum after the data."""
 
     def encode(self, buf) -> bytes:
@@ -213,9 +221,6 @@ class _Crc32c:
     def decode(self, buf, size_hint: int):
         from numcodecs.checksum32 import CRC32C
         return CRC32C().decode(buf)  # raises when the checksum does not match
-
-    def decode_into(self, buf, dest: np.ndarray) -> None:
-        _copy_exact(self.decode(buf, dest.nbytes), dest)
 
 
 # Zarr v3 array-to-bytes codecs (the first in a codec list)
@@ -234,6 +239,8 @@ class ChunkCodec:
             raise ValueError(f"unsupported codec list {names}: expected one array codec first")
         self.vlen = None if names[0] == "bytes" else _ARRAY_CODECS[names[0]]()
         self.pipeline = [_runtime_codec(c) for c in codecs[1:]]
+        # one fixed-size byte codec: it can decode straight into a destination
+        self.decodes_into = self.vlen is None and len(self.pipeline) == 1
 
     @property
     def is_raw(self) -> bool:
@@ -265,19 +272,13 @@ class ChunkCodec:
             raise ValueError(f"decoded {arr.nbytes} bytes, expected {self.nbytes}")
         return arr.reshape(self.chunk_shape)
 
-    @property
-    def decodes_into(self) -> bool:
-        """:meth:`decode_into` saves a copy (one fixed-size codec after the bytes)."""
-        return self.vlen is None and len(self.pipeline) == 1
-
     def decode_into(self, raw, dest: np.ndarray) -> np.ndarray:
         """Decode a fixed-size chunk into ``dest`` (C-contiguous, the chunk's
-        shape and dtype) and return it.  ValueError if corrupt."""
+        shape and dtype) and return it.  ValueError if corrupt.  Saves a copy
+        over :meth:`decode` when :attr:`decodes_into`."""
         if self.vlen is not None:
             raise TypeError("variable-length chunks have no fixed-size destination")
-        if not self.pipeline:
-            _copy_exact(raw, dest)
-        elif len(self.pipeline) == 1:
+        if self.decodes_into:
             self.pipeline[0].decode_into(raw, dest)
         else:
             _copy_exact(self.decode(raw), dest)

@@ -43,12 +43,20 @@ def _creation_options(src, dest_group) -> dict:
         if is_h5py(dest_group) or compression != "lzf":  # dosna_like has no lzf: stored plain
             opts["compression"] = compression
             opts["compression_opts"] = src.compression_opts
-    if getattr(src, "shuffle", False) and "compression" in opts:
-        opts["shuffle"] = True
-    fill = src.fillvalue
-    if fill is not None and not (isinstance(fill, (bytes, str)) and not fill):
-        opts["fillvalue"] = fill
+    for flag in ("shuffle", "fletcher32"):  # h5py's copy keeps these filters, compressed or not
+        if getattr(src, flag, False):
+            opts[flag] = True
+    opts.update(fill_option(src))
     return opts
+
+
+def fill_option(src) -> dict:
+    """``{"fillvalue": ...}`` to carry a dataset's fill value over ({} for none
+    and for the empty string or bytes, which is what a string dataset has)."""
+    fill = src.fillvalue
+    if fill is None or (isinstance(fill, (bytes, str)) and not fill):
+        return {}
+    return {"fillvalue": fill}
 
 
 def blocks(shape: tuple, chunks: tuple | None, itemsize: int):

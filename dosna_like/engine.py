@@ -68,17 +68,17 @@ class ChunkCache:
 
     def __init__(self, nbytes: int):
         self.capacity = int(nbytes)
-        self.entries: OrderedDict = OrderedDict()  # coords -> chunk, least recently used first
+        self._entries: OrderedDict = OrderedDict()  # coords -> chunk, least recently used first
         self._size = 0
         self._lock = threading.Lock()
 
     def get(self, coords):
         # No lock on the hit path (the hot path of small reads): each OrderedDict
         # call is atomic, and a chunk evicted in between is simply not moved.
-        chunk = self.entries.get(coords)
+        chunk = self._entries.get(coords)
         if chunk is not None:
             try:
-                self.entries.move_to_end(coords)
+                self._entries.move_to_end(coords)
             except KeyError:
                 pass
         return chunk
@@ -87,24 +87,24 @@ class ChunkCache:
         if chunk.nbytes > self.capacity:
             return
         with self._lock:
-            old = self.entries.pop(coords, None)
+            old = self._entries.pop(coords, None)
             if old is not None:
                 self._size -= old.nbytes
-            self.entries[coords] = chunk
+            self._entries[coords] = chunk
             self._size += chunk.nbytes
             while self._size > self.capacity:
-                _, evicted = self.entries.popitem(last=False)
+                _, evicted = self._entries.popitem(last=False)
                 self._size -= evicted.nbytes
 
     def discard(self, coords) -> None:
         with self._lock:
-            old = self.entries.pop(coords, None)
+            old = self._entries.pop(coords, None)
             if old is not None:
                 self._size -= old.nbytes
 
     def clear(self) -> None:
         with self._lock:
-            self.entries.clear()
+            self._entries.clear()
             self._size = 0
 
 
@@ -224,11 +224,11 @@ class ArrayIO:
         self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
         self._objects = meta.dtype.kind == "O"
+        self._caches_chunks = self.cache.capacity >= self.codec.nbytes
         # Raw chunks on a local store that are too big for the chunk cache (HDF5
         # bypasses its cache for those too) go from their files straight into
         # the output: no intermediate bytes, no copy.
-        self.reads_direct = (self.store.can_read_into and self.codec.is_raw
-                             and self.cache.capacity < self.codec.nbytes)
+        self.reads_direct = self.store.can_read_into and self.codec.is_raw and not self._caches_chunks
         # chunk index of the last chunk along axes whose last chunk sticks out of the array
         self._ragged_last = [(-(-s // c) - 1) if s % c else None for s, c in zip(meta.shape, meta.chunks)]
 
@@ -286,7 +286,7 @@ class ArrayIO:
             raw = self.store.get(self.key(coords))
         if raw is None:
             return None
-        if self.cache.capacity >= self.codec.nbytes:
+        if self._caches_chunks:
             chunk = self._decode(coords, raw)
             chunk.flags.writeable = False  # shared through the cache
             self.cache.put(coords, chunk)
@@ -299,13 +299,8 @@ class ArrayIO:
 
         ``local`` holds ints and unit-step slices; ints drop their axis.
         """
-        entries = self.cache.entries  # the hot path of small reads: a cache hit, inlined
-        chunk = entries.get(coords)
-        if chunk is not None:
-            try:
-                entries.move_to_end(coords)
-            except KeyError:  # evicted meanwhile by another thread
-                pass
+        chunk = self.cache.get(coords)
+        if chunk is not None:  # the hot path of small reads
             part = chunk[local]
             if self._objects and not isinstance(part, (np.ndarray, np.generic)):
                 return part  # one element of an object array (a str, bytes...)
@@ -363,7 +358,7 @@ class ArrayIO:
         ``out`` when it fills a C-contiguous block there, else this thread's
         scratch buffer (reused, so no page faults of a fresh chunk per chunk).
         Returns ``(dest or None, dest is that place in out)``."""
-        if not self.codec.decodes_into or self.cache.capacity >= self.codec.nbytes:
+        if not self.codec.decodes_into or self._caches_chunks:
             return None, False
         if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
             view = out[proj.out_sel]

@@ -32,19 +32,6 @@ _IGNORED_KWARGS = {
 }
 
 
-def _same_array(a: dict, b: dict) -> bool:
-    """Two array documents differ at most in attributes and their type records,
-    none of which the array's layout depends on."""
-    if a.keys() != b.keys() or any(a[k] != b[k] for k in a if k != "attributes"):
-        return False
-
-    def layout_marks(doc):
-        reserved = (doc.get("attributes") or {}).get(RESERVED) or {}
-        return {k: v for k, v in reserved.items() if k != "attrs"}
-
-    return layout_marks(a) == layout_marks(b)
-
-
 class FileState:
     """What every handle of one open file shares: store, mode, caches, settings."""
 
@@ -107,11 +94,16 @@ class FileState:
         doc = self.read_doc(path)
         return ((doc or {}).get("attributes") or {}).get(RESERVED, {})
 
+    def update_attributes(self, path: str, update) -> None:
+        """Apply ``update(attributes_dict)`` to a node's attributes and store its
+        document (the array layout, if it is one, is unchanged)."""
+        doc = editable_copy(self.read_doc(path, required=True))
+        update(doc["attributes"])
+        self.write_doc(path, doc, layout_changed=False)
+
     def update_reserved(self, path: str, update) -> None:
         """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
-        doc = editable_copy(self.read_doc(path, required=True))
-        update(doc["attributes"].setdefault(RESERVED, {}))
-        self.write_doc(path, doc)
+        self.update_attributes(path, lambda attributes: update(attributes.setdefault(RESERVED, {})))
 
     def note_member(self, path: str, name: str, added: bool) -> None:
         """Keep a track_order group's creation order up to date."""
@@ -136,18 +128,19 @@ class FileState:
             f = self._external[target] = File(target, "r" if self.read_only else "r+")
         return f
 
-    def write_doc(self, path: str, doc: dict) -> None:
+    def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
+        """Store a node's document; ``layout_changed=False`` when only its
+        attributes changed (an open array then keeps its codecs)."""
         raw = dumps(doc)
         self.store.set(node_key(path), raw)
-        old = self._docs.get(path)
         self._docs[path] = doc
         self.index.written(path, doc, raw)
         io = self._arrays.get(path)
         if io is not None:
-            if old is not None and _same_array(old, doc):  # user attributes only: keep the codecs
-                io.meta.attributes = doc.get("attributes") or {}
-            else:
+            if layout_changed:
                 io.set_meta(ArrayMeta.from_document(doc))
+            else:
+                io.meta.attributes = doc.get("attributes") or {}
 
     def forget(self, path: str) -> None:
         """Drop cached documents and chunk caches of ``path`` and everything below it."""

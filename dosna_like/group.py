@@ -29,7 +29,6 @@ class Group(SearchMixin, HLObject, MutableMapping):
     def _wrap(self, state, path: str, doc: dict, name: str | None = None):
         """The one place a stored node becomes a Group or a Dataset handle."""
         from .dataset import Dataset
-        from .datatype import Datatype
 
         if doc["node_type"] == "array":
             cls = Dataset
@@ -92,7 +91,7 @@ class Group(SearchMixin, HLObject, MutableMapping):
         except (TypeError, ValueError):
             return False
         self._check_open()
-        if self._state.read_doc(path) is not None or self._locate(name) is not None:
+        if self._locate(name) is not None:
             return True
         return self._link_record(name)[2] is not None
 
@@ -130,9 +129,10 @@ class Group(SearchMixin, HLObject, MutableMapping):
                 raise exc(f"Unable to create {action}: {'/' + ancestor!r} is a dataset, not a group")
         return path
 
-    def _created(self, path: str) -> None:
+    def _created(self, path: str, added: bool = True) -> None:
+        """Keep the parent's creation order up to date (``added=False``: removed)."""
         parent, _, base = path.rpartition("/")
-        self._state.note_member(parent, base, added=True)
+        self._state.note_member(parent, base, added=added)
 
     def create_group(self, name, track_order=None) -> "Group":
         """Create a group (and any missing intermediate groups), as h5py.
@@ -203,7 +203,7 @@ class Group(SearchMixin, HLObject, MutableMapping):
             raise OSError("Unable to create link (name already exists)")
         if isinstance(obj, HLObject):
             if obj._state is not self._state:
-                raise ValueError("Unable to create link (interfile hard links are not allowed)")
+                raise OSError("Unable to create link (interfile hard links are not allowed)")
             self._add_link(name, to_record(None, hard_target="/" + obj._path))
         elif isinstance(obj, (SoftLink, ExternalLink)):
             self._add_link(name, to_record(obj))
@@ -237,11 +237,7 @@ class Group(SearchMixin, HLObject, MutableMapping):
         if path == "" or self._state.read_doc(path) is None:
             raise NodeNotFoundError(f"Couldn't delete link (object {name!r} doesn't exist)")
         self._state.delete_node(path)
-        self._created_removed(path)
-
-    def _created_removed(self, path: str) -> None:
-        parent, _, base = path.rpartition("/")
-        self._state.note_member(parent, base, added=False)
+        self._created(path, added=False)
 
     # ------------------------------------------------------- copy and move
     def copy(self, source, dest, name=None, shallow=False, expand_soft=False, expand_external=False,
@@ -273,6 +269,8 @@ class Group(SearchMixin, HLObject, MutableMapping):
     def move(self, source, dest) -> None:
         """Rename a member (a node or a link) within this file, as ``h5py.Group.move``."""
         self._check_writable(ValueError, "Unable to move link")
+        if source in self and resolve_path(self._path, source) == resolve_path(self._path, dest):
+            return  # h5py: moving a name onto itself does nothing
         if dest in self:
             raise ValueError("Unable to move link (an object with that name already exists)")
         parent, base, record = self._link_record(source)
@@ -291,7 +289,7 @@ class Group(SearchMixin, HLObject, MutableMapping):
         if dest_parent:
             self.require_group("/" + dest_parent)
         self._state.move_node(src, target)
-        self._created_removed(src)
+        self._created(src, added=False)
         self._created(target)
 
     def create_dataset_like(self, name, other, **kwupdate):

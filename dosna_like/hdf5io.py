@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import libdeflate
+from .copying import fill_option
 from .engine import default_njobs
 from .errors import DosnaError
 from .metadata import RESERVED, chunk_key
@@ -402,14 +403,30 @@ def _plan(h5file, skip_unsupported: bool) -> tuple:
     return items, attrs, problems
 
 
-def _compression(src, compression, deflate_as: str = "gzip") -> dict:
-    """create_dataset keywords for the destination's codecs."""
+def _codec_options(obj, compression, keep) -> dict:
+    """create_dataset keywords for the destination's codecs: ``compression``
+    as given (None, a gzip level or a codec), or with "keep" ``keep(obj)``'s
+    mapping of the source's compressor, plus its shuffle and fletcher32."""
     if compression != "keep":
         if compression is None:
             return {}
         if isinstance(compression, int) and not isinstance(compression, bool):
             return {"compression": "gzip", "compression_opts": compression}
         return {"compression": compression}
+    opts = keep(obj)
+    for flag in ("shuffle", "fletcher32"):
+        if getattr(obj, flag):
+            opts[flag] = True
+    return opts
+
+
+def _compression(src, compression, deflate_as: str = "gzip") -> dict:
+    """create_dataset keywords for an imported dataset's codecs."""
+    return _codec_options(src, compression, lambda s: _kept_codec(s, deflate_as))
+
+
+def _kept_codec(src, deflate_as: str) -> dict:
+    """An HDF5 dataset's compressor as dosna_like keywords."""
     name = src.compression
     opts: dict = {}
     if name == "gzip" and deflate_as == "zlib":
@@ -422,10 +439,6 @@ def _compression(src, compression, deflate_as: str = "gzip") -> dict:
         opts = {"compression": "lz4"}  # the closest fast, light codec
     elif name is not None or _unknown_filters(src):
         opts = {"compression": "gzip", "compression_opts": 4}
-    if src.shuffle:
-        opts["shuffle"] = True
-    if src.fletcher32:
-        opts["fletcher32"] = True
     return opts
 
 
@@ -444,9 +457,7 @@ def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
         opts["chunks"] = src.chunks
     if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):
         opts["maxshape"] = src.maxshape
-    fill = src.fillvalue
-    if fill is not None and not (isinstance(fill, (bytes, str)) and not fill):
-        opts["fillvalue"] = fill
+    opts.update(fill_option(src))
     opts.update(_compression(src, compression, deflate_as))
     return opts
 
@@ -590,7 +601,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: _Workers, b
         if src.shape == ():
             dest_file.create_dataset(path, data=src[()], dtype=src.dtype)
         else:
-            dest_file.create_dataset(path, **_dataset_options(src, compression))
+            dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
         report.nbytes += src.size * src.dtype.itemsize
         return
     dest = dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
@@ -705,13 +716,12 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, de
 
 # ================================================================= export
 def _h5_compression(ds, compression) -> dict:
-    """h5py create_dataset keywords for a dosna_like dataset's codecs."""
-    if compression != "keep":
-        if compression is None:
-            return {}
-        if isinstance(compression, int) and not isinstance(compression, bool):
-            return {"compression": "gzip", "compression_opts": compression}
-        return {"compression": compression}
+    """h5py create_dataset keywords for an exported dataset's codecs."""
+    return _codec_options(ds, compression, _kept_h5_codec)
+
+
+def _kept_h5_codec(ds) -> dict:
+    """A dosna_like dataset's compressor as h5py keywords."""
     from .codecs import SUPPORTED
 
     opts: dict = {}
@@ -725,10 +735,6 @@ def _h5_compression(ds, compression) -> dict:
         opts = {"compression": "lzf"}  # h5py's fast, light codec (an import maps lzf to lz4)
     elif name in SUPPORTED or (name is not None and not name.startswith("vlen")):
         opts = {"compression": "gzip", "compression_opts": 4}  # HDF5 has no zstd, blosc... filter
-    if ds.shuffle:
-        opts["shuffle"] = True
-    if ds.fletcher32:
-        opts["fletcher32"] = True
     return opts
 
 
@@ -749,9 +755,7 @@ def _h5_options(ds, doc: dict, compression) -> dict:
         if tuple(ds.maxshape) != tuple(ds.shape):
             opts["maxshape"] = ds.maxshape
     opts.update(h5_compression)
-    fill = ds.fillvalue
-    if fill is not None and not (isinstance(fill, (bytes, str)) and not fill):
-        opts["fillvalue"] = fill
+    opts.update(fill_option(ds))
     return opts
 
 

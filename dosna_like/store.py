@@ -33,34 +33,31 @@ _HAS_PREADV = hasattr(os, "preadv")
 _IOV_MAX = 1024  # Linux's limit on buffers per preadv call
 
 
-def _preadv_all(fd: int, buffers: list, offset: int) -> None:
-    """Fill ``buffers`` from ``fd`` at ``offset`` (resuming after short reads)."""
+def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
+    """Run ``call`` (``os.preadv`` or ``os.pwritev``) until every buffer is
+    done, resuming after short transfers; ValueError if one makes no progress."""
     buffers = list(buffers)
     i = 0
     while i < len(buffers):
-        got = os.preadv(fd, buffers[i:i + _IOV_MAX], offset)
-        if got <= 0:
-            raise ValueError("file ended early")
-        offset += got
-        while i < len(buffers) and got >= len(buffers[i]):
-            got -= len(buffers[i])
-            i += 1
-        if got:
-            buffers[i] = buffers[i][got:]
-
-
-def _pwritev_all(fd: int, buffers: list, offset: int) -> None:
-    """Write ``buffers`` to ``fd`` at ``offset`` (resuming after short writes)."""
-    buffers = list(buffers)
-    i = 0
-    while i < len(buffers):
-        done = os.pwritev(fd, buffers[i:i + _IOV_MAX], offset)
+        done = call(fd, buffers[i:i + _IOV_MAX], offset)
+        if done <= 0:
+            raise ValueError("file ended early" if call is os.preadv else "nothing written")
         offset += done
         while i < len(buffers) and done >= len(buffers[i]):
             done -= len(buffers[i])
             i += 1
         if done:
             buffers[i] = buffers[i][done:]
+
+
+def _preadv_all(fd: int, buffers: list, offset: int) -> None:
+    """Fill ``buffers`` from ``fd`` at ``offset``."""
+    _vectored_all(os.preadv, fd, buffers, offset)
+
+
+def _pwritev_all(fd: int, buffers: list, offset: int) -> None:
+    """Write ``buffers`` to ``fd`` at ``offset``."""
+    _vectored_all(os.pwritev, fd, buffers, offset)
 
 
 class RequestCounter:

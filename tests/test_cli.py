@@ -28,8 +28,8 @@ COMMANDS = ["ls", "info", "search", "reindex", "import", "export", "cp"]
 
 
 def run(*args, ok: bool = True) -> subprocess.CompletedProcess:
-    cmd = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "dosna_like.cli"]
-    proc = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, timeout=120,
+    assert SCRIPT.exists(), f"console script {SCRIPT.name} is not installed"
+    proc = subprocess.run([str(SCRIPT)] + [str(a) for a in args], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, COLUMNS="200"))
     if ok and proc.returncode != 0:
         raise AssertionError(f"dosna-like {' '.join(map(str, args))} -> {proc.returncode}\n{proc.stderr}")

@@ -242,7 +242,8 @@ def test_read_direct_reports_a_bad_source_before_a_bad_destination(tmp_path):
     with h5py.File(tmp_path / "ref.h5", "w") as h, dosna_like.File(str(tmp_path / "f.h5"), "w") as f:
         for ds in (h.create_dataset("x", data=np.arange(10.0)), f.create_dataset("x", data=np.arange(10.0))):
             try:
-                ds.read_direct(np.zeros(10), np.s_[99], np.s_[99])
-            except Exception as exc:  # noqa: BLE001 - the type is what is compared
-                outcomes.append(type(exc))
-    assert outcomes[0] is outcomes[1]
+                ds.read_direct(np.zeros(5), np.s_[99], np.s_[50])
+            except Exception as exc:  # noqa: BLE001 - the type and message are what is compared
+                outcomes.append((type(exc), str(exc)))
+    assert outcomes[0][0] is outcomes[1][0]
+    assert all("(0-9)" in message for _, message in outcomes)  # the source's range, not dest's (0-4)

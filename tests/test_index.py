@@ -335,6 +335,16 @@ def test_query_operators_match_a_plain_python_filter(query_file, query, referenc
     assert names(f.search(query)) == expected
 
 
+def test_queries_expected_to_match_nothing_have_matching_counterparts(query_file):
+    """{"calibrated": 1} and {"temp": {"$gt": "a"}} must find nothing for the
+    right reason: the same attributes do match a bool and a number."""
+    f, records = query_file
+    assert names(f.search({"calibrated": True})) == sorted(
+        n for n, r in records.items() if r.attrs.get("calibrated") is np.True_) != []
+    assert names(f.search({"temp": {"$gt": 0}})) == sorted(
+        n for n, r in records.items() if "temp" in r.attrs and r.attrs["temp"] > 0) != []
+
+
 def test_keywords_are_equalities_combined_with_the_query(query_file):
     f, records = query_file
     expected = sorted(n for n, r in records.items()

@@ -153,17 +153,31 @@ def test_same_as_h5py(file_url, tmp_path, op):
 
 
 def test_links_and_order_survive_reopening(file_url, tmp_path):
-    with dosna_like.File(file_url, "w") as f:
-        build(dosna_like, f, "other.dl")
-        g = f.create_group("ordered", track_order=True)
-        for name in ("z", "b", "m"):
-            g.create_group(name)
-    with dosna_like.File(file_url, "r") as f:
-        assert f.get("soft", getlink=True).path == "/g/d"
-        np.testing.assert_array_equal(f["rel/d"][...], np.arange(6).reshape(2, 3))
-        assert list(f["ordered"]) == ["z", "b", "m"]
-        with pytest.raises(KeyError):
-            f["dangling"]
+    h5_path = str(tmp_path / "ref.h5")
+    for m, url in ((h5py, h5_path), (dosna_like, file_url)):
+        with m.File(url, "w") as f:
+            build(m, f, "other.dl")
+            g = f.create_group("ordered", track_order=True)
+            for name in ("z", "b", "m"):
+                g.create_group(name)
+    with h5py.File(h5_path, "r") as h, dosna_like.File(file_url, "r") as f:
+        assert f.get("soft", getlink=True).path == h.get("soft", getlink=True).path == "/g/d"
+        np.testing.assert_array_equal(f["rel/d"][...], h["rel/d"][...])
+        assert list(f["ordered"]) == list(h["ordered"]) == ["z", "b", "m"]
+        same_outcome(outcome(lambda: f["dangling"]), outcome(lambda: h["dangling"]))
+
+
+@pytest.mark.parametrize("filters", [{"shuffle": True}, {"fletcher32": True},
+                                     {"compression": "gzip", "shuffle": True, "fletcher32": True}])
+def test_copy_keeps_the_filters_h5py_keeps(file_url, tmp_path, filters):
+    got = []
+    for m, url in ((h5py, str(tmp_path / "ref.h5")), (dosna_like, file_url)):
+        with m.File(url, "w") as f:
+            f.create_dataset("a", data=np.arange(40, dtype="i4").reshape(8, 5), chunks=(4, 5), **filters)
+            f.copy("a", "b")
+            b = f["b"]
+            got.append((b.compression, b.shuffle, b.fletcher32, b.chunks, b[...].tolist()))
+    assert got[1] == got[0]
 
 
 @pytest.mark.parametrize("direction", ["h5py-to-dosna", "dosna-to-h5py"])
