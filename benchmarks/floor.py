@@ -77,7 +77,7 @@ def main(argv=None) -> None:
         blosc = numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE)
         packed = blosc.encode(src[:CHUNK].view(np.float32))
         try:
-            from dosna_like import libdeflate
+            from dosna_like.codecs import libdeflate
         except ImportError:
             libdeflate = None
         for threads in (1, 2):

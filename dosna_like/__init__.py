@@ -8,22 +8,24 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .attrs import AttributeManager
+from .catalog.search import latest, search
+from .format.dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
+                            string_dtype, string_info, vlen_dtype)
 from .config import get_config
-from .dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
-                     string_dtype, string_info, vlen_dtype)
-from .cluster import Cluster, Pool, auto_init
-from .dataset import Dataset
-from .datatype import Datatype
-from .files import File
-from .group import Group
-from .hdf5io import export_hdf5, import_hdf5
-from .index import latest, search
-from .links import ExternalLink, HardLink, SoftLink
-from .selection import MultiBlockSlice
+from .chunks.selection import MultiBlockSlice
+from .format.links import ExternalLink, HardLink, SoftLink
+from .hl.attrs import AttributeManager
+from .hl.cluster import Cluster, Pool, auto_init
+from .hl.dataset import Dataset
+from .hl.datatype import Datatype
+from .hl.files import File
+from .hl.group import Group
+from .transfer.hdf5_export import export_hdf5
+from .transfer.hdf5_import import import_hdf5
+from .transfer.store_copy import copy_store
 
 __all__ = [
     "AttributeManager", "Cluster", "Dataset", "Datatype", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init", "get_config",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
-    "string_info", "vlen_dtype",
+    "string_info", "vlen_dtype", "copy_store", "export_hdf5", "import_hdf5", "latest", "search",
 ]

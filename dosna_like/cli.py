@@ -24,8 +24,20 @@ import sys
 
 import numpy as np
 
-from . import index
-from .query import node_kind, plain
+from .catalog import search as catalog
+
+from .codecs.pipeline import describe
+from .format.documents import ArrayMeta
+from .format.keys import chunk_key
+from .format.reserved import RESERVED
+from .index.nodes import doc_attrs
+from .index.query import node_kind, plain
+from .storage.base import Store
+from .transfer.common import incomplete_mark, require_h5py
+from .transfer.hdf5_export import export_hdf5
+from .transfer.hdf5_import import import_hdf5
+from .transfer.store_copy import copy_store
+
 
 SPECIAL_KEYS = {"path": "$path", "kind": "$kind", "ndim": "$ndim", "dtype": "$dtype"}
 _EXPR = re.compile(r"^(?P<key>[^=!<>~]+?)\s*(?P<op>>=|<=|!=|==|=|>|<|~)(?P<value>.*)$", re.S)
@@ -117,7 +129,6 @@ def _table(rows: list) -> str:
 
 
 def _warn_incomplete(url: str, root_doc: dict) -> None:
-    from .hdf5io import incomplete_mark
 
     mark = incomplete_mark(root_doc)
     if mark is not None:
@@ -139,14 +150,13 @@ def _options(args) -> dict | None:
 
 
 def _locate(url: str, options) -> tuple:
-    located = index.locate(url, options)
+    located = catalog.locate(url, options)
     if located is None:
         raise CommandError(f"{url}: no dosna_like file or object there")
     return located
 
 
 def _links_of(doc: dict) -> dict:
-    from .metadata import RESERVED
 
     reserved = (doc.get("attributes") or {}).get(RESERVED)
     links = reserved.get("links") if isinstance(reserved, dict) else None
@@ -186,16 +196,16 @@ def _ls_rows(nodes: dict, inner: str, recursive: bool) -> list:
 
 def cmd_ls(args) -> int:
     options = _options(args)
-    located = index.locate(args.url, options)
+    located = catalog.locate(args.url, options)
     if located is None:
-        files = index.find_files(args.url, options)
+        files = catalog.find_files(args.url, options)
         if not files:
             raise CommandError(f"{args.url}: no dosna_like file or object there")
         base = args.url.rstrip("/")
         print(_table([(f[0][len(base) + 1:] if f[0].startswith(base) else f[0], "File", "", "") for f in files]))
         return 0
     file_url, inner = located
-    nodes = index.file_nodes(file_url, options)
+    nodes = catalog.file_nodes(file_url, options)
     _warn_incomplete(file_url, nodes[""].doc)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
@@ -211,8 +221,6 @@ def cmd_ls(args) -> int:
 
 def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
     """(bytes stored, objects) under a node's chunk prefix (one listing)."""
-    from .metadata import chunk_key
-    from .store import Store
 
     store = Store(file_url, options, read_only=True)
     prefix = chunk_key(inner, ()) if doc.get("node_type") == "array" else inner
@@ -227,7 +235,7 @@ def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
 def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     doc = nodes[inner].doc
     info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc),
-            "attrs": {k: jsonable(v) for k, v in index.doc_attrs(doc).items()}}
+            "attrs": {k: jsonable(v) for k, v in doc_attrs(doc).items()}}
     if doc.get("node_type") == "group":
         prefix = inner + "/" if inner else ""
         below = [p for p in nodes if p.startswith(prefix) and p != inner]
@@ -235,8 +243,6 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
         info["datasets_below"] = sum(1 for p in below if nodes[p].kind == "dataset")
         info["groups_below"] = len(below) - info["datasets_below"]
         return info
-    from .metadata import ArrayMeta
-    from .codecs import describe
 
     meta = ArrayMeta.from_document(doc)
     compression, opts, shuffle = describe(meta.codecs)
@@ -287,7 +293,7 @@ def _print_info(info: dict) -> None:
 def cmd_info(args) -> int:
     options = _options(args)
     file_url, inner = _locate(args.url, options)
-    nodes = index.file_nodes(file_url, options)
+    nodes = catalog.file_nodes(file_url, options)
     _warn_incomplete(file_url, nodes[""].doc)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
@@ -309,9 +315,9 @@ def _hit_json(hit) -> dict:
 def cmd_search(args) -> int:
     options = _options(args)
     query = build_query(args.expr, args.query)
-    hits = index.search(args.url, query, storage_options=options, verify=not args.no_verify)
+    hits = catalog.search(args.url, query, storage_options=options, verify=not args.no_verify)
     if args.latest:
-        hits = index.latest(hits, args.latest, per=args.per)
+        hits = catalog.latest(hits, args.latest, per=args.per)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], indent=2))
     elif hits:
@@ -322,17 +328,17 @@ def cmd_search(args) -> int:
 
 def cmd_reindex(args) -> int:
     options = _options(args)
-    targets = index.find_files(args.url, options)
+    targets = catalog.find_files(args.url, options)
     if not targets:
         raise CommandError(f"{args.url}: no dosna_like file there")
     status = 0
     for file_url, _ in targets:
         if args.check:
-            fresh = index.check(file_url, options)
+            fresh = catalog.check(file_url, options)
             print(f"{file_url}: {'up to date' if fresh else 'STALE or missing'}")
             status = status or (0 if fresh else 1)
             continue
-        nodes = index.rebuild(file_url, options)
+        nodes = catalog.rebuild(file_url, options)
         datasets = sum(1 for node in nodes.values() if node.kind == "dataset")
         print(f"{file_url}: indexed {len(nodes) - datasets} groups and {datasets} datasets")
     return status
@@ -351,7 +357,6 @@ def _report(verb: str, report) -> None:
 
 
 def cmd_import(args) -> int:
-    from .hdf5io import import_hdf5
 
     report = import_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
                          skip_unsupported=args.skip_unsupported, njobs=args.njobs,
@@ -362,7 +367,6 @@ def cmd_import(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .hdf5io import export_hdf5
 
     report = export_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
                          njobs=args.njobs, progress=_progress_flag(args),
@@ -374,13 +378,11 @@ def cmd_export(args) -> int:
 def _is_hdf5_file(path: str) -> bool:
     if "://" in path or "::" in path or not os.path.isfile(path):
         return False
-    from .hdf5io import _h5py
 
-    return bool(_h5py().is_hdf5(path))
+    return bool(require_h5py().is_hdf5(path))
 
 
 def cmd_cp(args) -> int:
-    from .hdf5io import copy_store, export_hdf5, import_hdf5
 
     options, progress = _options(args), _progress_flag(args)
     src_hdf5 = _is_hdf5_file(args.src)

@@ -11,7 +11,7 @@ import pytest
 
 import dosna_like
 from dosna_like.errors import CorruptChunkError
-from dosna_like.metadata import chunk_key
+from dosna_like.format.keys import chunk_key
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import dosna_like
-from dosna_like import hdf5io
-from dosna_like.index import SIDECAR_KEY
+from dosna_like.transfer import hdf5_import
+from dosna_like.format.keys import SIDECAR_KEY
 
 from .conftest import S3_BUCKET
 from .test_hdf5io import assert_same_file, make_hdf5
@@ -226,7 +226,7 @@ def test_an_unfinished_import_is_reported(tmp_path, monkeypatch):
     def failing(raw, nbytes):
         raise OSError("simulated failure")
 
-    monkeypatch.setattr(hdf5io, "zlib_to_gzip", failing)
+    monkeypatch.setattr(hdf5_import, "zlib_to_gzip", failing)
     with pytest.raises(OSError):
         dosna_like.import_hdf5(src, url)
     proc = run("ls", url)

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 import dosna_like as dn
-from dosna_like import chunk_access
-from dosna_like import cluster as cluster_module
-from dosna_like.cluster import NotConnectedError, PoolNotFoundError
-from dosna_like.engine import default_njobs
+from dosna_like.hl import chunk_access
+from dosna_like.hl import cluster as cluster_module
+from dosna_like.hl.cluster import NotConnectedError, PoolNotFoundError
+from dosna_like.chunks.pools import default_njobs
 
 from .conftest import S3_BUCKET
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import dosna_like
-from dosna_like.engine import read_plan
+from dosna_like.chunks.engine import read_plan
 from dosna_like.errors import CorruptChunkError
-from dosna_like.metadata import chunk_key
+from dosna_like.format.keys import chunk_key
 
 SELECTIONS = [
     ..., (3,), (3, 4), (3, 4, 5), (-1, -1, -1), (slice(2, 30), slice(5, 28), slice(1, 12)),

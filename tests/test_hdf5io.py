@@ -17,7 +17,9 @@ import pytest
 import zarr
 
 import dosna_like
-from dosna_like import hdf5io
+from dosna_like.codecs.deflate_wrappers import gzip_to_zlib, zlib_to_gzip
+from dosna_like.transfer import hdf5_export, hdf5_import
+from dosna_like.transfer.common import incomplete_mark
 
 NUMERIC = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", ">i4", ">f8"]
 
@@ -190,13 +192,13 @@ def test_zarr_python_reads_the_imported_chunks(source_h5, tmp_path):
 def test_store_to_store_copy_keeps_everything(source_h5, file_url, tmp_path):
     src = f"memory://copy-src/{os.path.basename(tmp_path)}.h5"
     dosna_like.import_hdf5(source_h5, src)
-    report = hdf5io.copy_store(src, file_url)
+    report = dosna_like.copy_store(src, file_url)
     assert report.raw_chunks > 0
     out = str(tmp_path / "copied.h5")
     dosna_like.export_hdf5(file_url, out)
     assert_same_file(source_h5, out)
     sub = file_url.rstrip("/") + "-sub"
-    hdf5io.copy_store(src, sub, path="raw")
+    dosna_like.copy_store(src, sub, path="raw")
     with dosna_like.File(sub, "r") as f, h5py.File(source_h5, "r") as h:
         assert sorted(f) == sorted(h["raw"]) and f.attrs["units"] == "K"
         np.testing.assert_array_equal(f["gz_f8"][...], h["raw/gz_f8"][...])
@@ -245,18 +247,17 @@ def test_a_failed_import_leaves_the_store_marked_incomplete(source_h5, file_url,
             raise OSError("disk full (simulated)")
         return zlib_to_gzip(raw, nbytes)
 
-    zlib_to_gzip = hdf5io.zlib_to_gzip
-    monkeypatch.setattr(hdf5io, "zlib_to_gzip", failing)
+    monkeypatch.setattr(hdf5_import, "zlib_to_gzip", failing)
     with pytest.raises(OSError, match="simulated"):
         dosna_like.import_hdf5(source_h5, file_url, njobs=2)
     with dosna_like.File(file_url, "r") as f:
-        mark = hdf5io.incomplete_mark(f._document())
+        mark = incomplete_mark(f._document())
         assert mark is not None and mark["source"] == source_h5
         assert "title" not in f.attrs  # the root's attributes are the last step
-    monkeypatch.setattr(hdf5io, "zlib_to_gzip", zlib_to_gzip)
+    monkeypatch.setattr(hdf5_import, "zlib_to_gzip", zlib_to_gzip)
     dosna_like.import_hdf5(source_h5, file_url, overwrite=True)
     with dosna_like.File(file_url, "r") as f:
-        assert hdf5io.incomplete_mark(f._document()) is None
+        assert incomplete_mark(f._document()) is None
 
 
 def test_a_failed_export_never_leaves_a_partial_destination(source_h5, tmp_path, monkeypatch):
@@ -266,7 +267,7 @@ def test_a_failed_export_never_leaves_a_partial_destination(source_h5, tmp_path,
     def failing(raw, nbytes):
         raise OSError("network down (simulated)")
 
-    monkeypatch.setattr(hdf5io, "gzip_to_zlib", failing)
+    monkeypatch.setattr(hdf5_export, "gzip_to_zlib", failing)
     out = tmp_path / "out.h5"
     with pytest.raises(OSError, match="simulated"):
         dosna_like.export_hdf5(url, str(out))
@@ -299,7 +300,7 @@ def unsupported_h5(tmp_path) -> str:
 
 def test_unsupported_objects_fail_before_anything_is_written(unsupported_h5, tmp_path):
     url = str(tmp_path / "dest.h5")
-    with pytest.raises(hdf5io.UnsupportedObjectError) as err:
+    with pytest.raises(hdf5_import.UnsupportedObjectError) as err:
         dosna_like.import_hdf5(unsupported_h5, url)
     assert isinstance(err.value, TypeError)
     for name in ("/refs", "/ragged", "/fine@pointer"):
@@ -333,17 +334,17 @@ def test_committed_datatypes(tmp_path):
 # ------------------------------------------------------------ transcoding
 def test_deflate_wrappers_are_rewritten_losslessly():
     data = np.arange(5000, dtype="i4").tobytes()
-    gz = hdf5io.zlib_to_gzip(zlib.compress(data, 6), len(data))
+    gz = zlib_to_gzip(zlib.compress(data, 6), len(data))
     assert gzip.decompress(gz) == data
-    assert hdf5io.zlib_to_gzip(zlib.compress(data), len(data) + 1) is None  # wrong size
-    assert hdf5io.zlib_to_gzip(b"not zlib at all", len(data)) is None
+    assert zlib_to_gzip(zlib.compress(data), len(data) + 1) is None  # wrong size
+    assert zlib_to_gzip(b"not zlib at all", len(data)) is None
     broken = bytearray(zlib.compress(data))
     broken[-1] ^= 0xFF  # Adler-32 mismatch
-    assert hdf5io.zlib_to_gzip(bytes(broken), len(data)) is None
+    assert zlib_to_gzip(bytes(broken), len(data)) is None
     import io
 
     buf = io.BytesIO()
     with gzip.GzipFile(filename="named.bin", mode="wb", fileobj=buf, mtime=123) as g:
         g.write(data)  # a header with a file name, as other writers make
-    assert zlib.decompress(hdf5io.gzip_to_zlib(buf.getvalue(), len(data))) == data
-    assert hdf5io.gzip_to_zlib(gzip.compress(data) + gzip.compress(data), 2 * len(data)) is None
+    assert zlib.decompress(gzip_to_zlib(buf.getvalue(), len(data))) == data
+    assert gzip_to_zlib(gzip.compress(data) + gzip.compress(data), 2 * len(data)) is None

@@ -70,7 +70,7 @@ def test_a_64_chunk_read_keeps_many_fetches_in_flight():
 
 
 def test_concurrency_is_configurable(s3_server):
-    from dosna_like.store import Store
+    from dosna_like.storage.base import Store
 
     store = Store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
     assert store.io_concurrency == 4

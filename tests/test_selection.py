@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dosna_like.selection import broadcast_value, chunk_grid_shape, select
+from dosna_like.chunks.selection import broadcast_value, chunk_grid_shape, select
 
 
 def gather(arr: np.ndarray, chunks: tuple, key) -> np.ndarray:

@@ -8,7 +8,7 @@ import pytest
 import zarr
 
 import dosna_like
-from dosna_like.metadata import RESERVED
+from dosna_like.format.reserved import RESERVED
 
 DTYPES = ["bool", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", ">i4", ">f8"]
 

@@ -28,7 +28,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .errors import FormatError
+from ..errors import FormatError
+
+
 
 __all__ = [
     "Empty", "string_dtype", "check_string_dtype", "string_info", "vlen_dtype", "check_vlen_dtype",
@@ -64,6 +66,11 @@ class Empty:
 
     def __repr__(self) -> str:
         return f"Empty(dtype={self.dtype!r})"
+
+
+def is_empty(value) -> bool:
+    """``value`` is an ``Empty`` of either library (copies between h5py and dosna_like pass both)."""
+    return type(value).__name__ == "Empty" and hasattr(value, "dtype")
 
 
 def string_dtype(encoding: str = "utf-8", length: int | None = None) -> np.dtype:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .attrs import _descr, _from_descr
+from ..format.attrvalues import dtype_descr, dtype_from_descr
 from .base import HLObject
 
 
+
+
 def datatype_reserved(dtype: np.dtype) -> dict:
-    return {"datatype": _descr(np.dtype(dtype))}
+    return {"datatype": dtype_descr(np.dtype(dtype))}
 
 
 class Datatype(HLObject):
@@ -23,7 +25,7 @@ class Datatype(HLObject):
     @property
     def dtype(self) -> np.dtype:
         self._check_open()
-        return _from_descr(self._state.reserved(self._path)["datatype"])
+        return dtype_from_descr(self._state.reserved(self._path)["datatype"])
 
     def __repr__(self) -> str:
         if not self:

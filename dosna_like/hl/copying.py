@@ -8,6 +8,11 @@ so memory stays bounded by one block whatever the dataset's size.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
+
+from ..format.dtypes import Empty
+from ..format.links import ExternalLink, SoftLink
+
 
 BLOCK_BYTES = 64 * 1024 * 1024  # upper bound on one block held in memory
 _H5PY_FILTERS = ("gzip", "lzf", "szip")
@@ -21,14 +26,17 @@ def is_dataset(obj) -> bool:
     return hasattr(obj, "dtype") and hasattr(obj, "shape") and not hasattr(obj, "keys")
 
 
-def _library(obj):
+# The classes a copy creates on the destination side, for this library
+_OWN_CLASSES = SimpleNamespace(Empty=Empty, SoftLink=SoftLink, ExternalLink=ExternalLink)
+
+
+def library_of(obj):
+    """The h5py module for h5py objects, else this library's own classes (``Empty``, links)."""
     if is_h5py(obj):
-        import h5py
+        import h5py  # only reached with an h5py object in hand, so h5py is installed
 
         return h5py
-    import dosna_like
-
-    return dosna_like
+    return _OWN_CLASSES
 
 
 def _creation_options(src, dest_group) -> dict:
@@ -73,7 +81,7 @@ def blocks(shape: tuple, chunks: tuple | None, itemsize: int):
 
 
 def copy_dataset(src, dest_group, name: str, without_attrs: bool = False):
-    lib = _library(dest_group)
+    lib = library_of(dest_group)
     if src.shape is None:  # h5py.Empty
         dest = dest_group.create_dataset(name, data=lib.Empty(src.dtype))
     elif src.shape == ():
@@ -100,7 +108,7 @@ def copy_group(src, dest_group, name: str, shallow: bool = False, expand_soft: b
         copy_attrs(src, dest)
     if shallow and _depth > 0:
         return dest
-    lib = _library(dest_group)
+    lib = library_of(dest_group)
     for member in src:
         link = src.get(member, getlink=True)
         kind = type(link).__name__

@@ -12,22 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import FormatError
 from . import dtypes
-from .errors import FormatError
-
-META_KEY = "zarr.json"
-RESERVED = "_dosna_like"
+from .reserved import RESERVED
 
 
-def node_key(path: str, name: str = META_KEY) -> str:
-    """Store key of ``name`` inside node ``path`` ('' is the root)."""
-    return f"{path}/{name}" if path else name
-
-
-def chunk_key(path: str, coords: tuple) -> str:
-    """Zarr v3 'default' chunk key encoding with '/' separators."""
-    tail = "".join(f"/{c}" for c in coords)  # a 0-d array's only chunk is plain 'c'
-    return f"{path}/c{tail}" if path else f"c{tail}"
 
 
 # --------------------------------------------------------------- documents

@@ -10,10 +10,14 @@ import math
 
 import numpy as np
 
-from .codecs import build_codecs
-from .conversion import convert_for_write
-from . import dtypes
-from .metadata import RESERVED, ArrayMeta
+from ..codecs.pipeline import build_codecs
+from ..format import dtypes
+from ..format.conversion import convert_for_write
+from ..format.documents import ArrayMeta
+from ..format.dtypes import is_empty
+from ..format.reserved import RESERVED
+
+
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
 UNLIMITED_GUESS = 1024  # stand-in length of an unlimited or empty axis
@@ -72,11 +76,6 @@ def _check_maxshape(maxshape, shape: tuple) -> tuple:
     return maxshape
 
 
-def _is_empty(data) -> bool:
-    # h5py.Empty from either library (copies between h5py and dosna_like pass them around)
-    return type(data).__name__ == "Empty" and hasattr(data, "dtype")
-
-
 def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayMeta:
     """A dataset with no dataspace (h5py.Empty), stored as a 0-d array with no chunks."""
     if shape is not None or chunks not in (None, False) or maxshape is not None or compression or shuffle:
@@ -96,7 +95,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
         dtype = np.dtype(dtype)
-    if _is_empty(data):
+    if is_empty(data):
         return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
     if data is not None and not isinstance(data, np.ndarray):
         data = convert_for_write(data, dtype) if dtype is not None else np.asarray(data, order="C")

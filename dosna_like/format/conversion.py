@@ -6,6 +6,8 @@ import numpy as np
 from .dtypes import check_vlen_dtype
 
 
+
+
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
     """An object array of ``str`` (or ``bytes``) for a variable-length string dataset."""
     arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value.astype(object)

@@ -24,7 +24,9 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from .errors import ReadOnlyError, StoreUnreachableError
+from ..errors import ReadOnlyError, StoreUnreachableError
+
+
 
 DEFAULT_IO_CONCURRENCY = 32
 
@@ -58,6 +60,14 @@ def _preadv_all(fd: int, buffers: list, offset: int) -> None:
 def _pwritev_all(fd: int, buffers: list, offset: int) -> None:
     """Write ``buffers`` to ``fd`` at ``offset``."""
     _vectored_all(os.pwritev, fd, buffers, offset)
+
+
+def local_name(name) -> str:
+    """Plain paths (no URL scheme) are local directories, made absolute."""
+    name = os.fspath(name)
+    if "://" in name or "::" in name:
+        return name
+    return os.path.abspath(name)
 
 
 class RequestCounter:

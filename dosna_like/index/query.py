@@ -32,8 +32,10 @@ from typing import Callable
 
 import numpy as np
 
-from .attrs import decode_attr
-from .metadata import RESERVED
+from ..format.attrvalues import decode_attr
+from ..format.reserved import RESERVED
+
+
 
 MISSING = object()  # the value of an attribute or field a node does not have
 # (store path, node) -> match; a node has .kind, .ndim, .dtype_name and .attr(name)

@@ -1,24 +1,29 @@
 """``Group``: h5py's group object, a mapping of names to groups and datasets."""
 from __future__ import annotations
 
-import posixpath
 from collections.abc import MutableMapping
 
 import numpy as np
 
-from .base import HLObject, resolve_path
-from .config import get_config
+from ..chunks.selection import select
+from ..config import get_config
+from ..errors import NodeExistsError, NodeNotFoundError
+from ..format.documents import group_document
+from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, from_record, to_record
+from ..format.names import resolve_path
+from ..format.reserved import RESERVED
+from .base import HLObject
 from .copying import copy_object
-from .datatype import Datatype, datatype_reserved
 from .creation import new_array
-from .errors import NodeExistsError, NodeNotFoundError
-from .index import SearchMixin
-from .links import MAX_LINK_DEPTH, ExternalLink, HardLink, SoftLink, from_record, to_record
-from .metadata import RESERVED, group_document
-from .selection import select
+from .dataset import Dataset
+from .datatype import Datatype, datatype_reserved
+from ..index.nodes import select_nodes
+from ..index.query import compile_query
 
 
-class Group(SearchMixin, HLObject, MutableMapping):
+
+
+class Group(HLObject, MutableMapping):
     """A group of a dosna_like file, with h5py's ``Group`` API.
 
     The dict API (``keys``, ``items``, ``get``, ``__contains__``...) comes from
@@ -28,7 +33,6 @@ class Group(SearchMixin, HLObject, MutableMapping):
     # ------------------------------------------------------------- lookup
     def _wrap(self, state, path: str, doc: dict, name: str | None = None):
         """The one place a stored node becomes a Group or a Dataset handle."""
-        from .dataset import Dataset
 
         if doc["node_type"] == "array":
             cls = Dataset
@@ -157,7 +161,6 @@ class Group(SearchMixin, HLObject, MutableMapping):
 
     def create_dataset(self, name, shape=None, dtype=None, data=None, *, njobs=None, **kwds):
         """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism."""
-        from .dataset import Dataset
 
         if isinstance(dtype, Datatype):
             dtype = dtype.dtype
@@ -178,7 +181,6 @@ class Group(SearchMixin, HLObject, MutableMapping):
         """Open ``name`` if it matches shape and dtype, else create it (h5py semantics)."""
         if name not in self:
             return self.create_dataset(name, shape=shape, dtype=dtype, **kwds)
-        from .dataset import Dataset
 
         dset = self[name]
         if not isinstance(dset, Dataset):
@@ -302,6 +304,27 @@ class Group(SearchMixin, HLObject, MutableMapping):
             opts.pop("maxshape")
         opts.update(kwupdate)
         return self.create_dataset(name, **opts)
+
+    # ------------------------------------------------------------- search
+    def search(self, query=None, /, **equals) -> list:
+        """The Dataset and Group objects below this group that match, sorted by name.
+
+        ``query`` is a dict (see :mod:`dosna_like.index.query`: ``{"temp": {"$gte": 300}}``,
+        ``$path``, ``$kind``, ``$ndim``, ``$dtype``, ``$and``/``$or``); keyword
+        arguments are attribute equalities (``search(sample="mouse-1")``).
+        The file's sidecar index answers: the first search of a session costs
+        one check of the index (see :mod:`dosna_like.index.live`), later ones none.
+        Committed datatypes come back as Datatype objects.
+        """
+        predicate = compile_query(query, equals, self._path)
+        self._check_open()
+        nodes = self._state.index.nodes()
+        docs = self._state._docs
+        out = []
+        for path in select_nodes(nodes, self._path, predicate):
+            docs.setdefault(path, nodes[path].doc)
+            out.append(self._wrap(self._state, path, docs[path]))
+        return out
 
     # ------------------------------------------------------------ walking
     def visit(self, func):

@@ -3,45 +3,10 @@ from __future__ import annotations
 
 import posixpath
 
+from ..errors import ClosedObjectError, read_only_error
 from .attrs import AttributeManager
-from .errors import ClosedObjectError, InvalidNameError, read_only_error
-from .metadata import META_KEY
 
 
-def _refuse(name: str, why: str):
-    return InvalidNameError(f"invalid name {name!r}: {why}")
-
-
-def resolve_path(base: str, name) -> str:
-    """Store path ('' = root, 'a/b') of ``name`` relative to the node at ``base``.
-
-    Leading '/' makes a name absolute; '.' parts are ignored as in HDF5.  Names
-    with '..', empty parts ('a//b') or control characters are refused.
-    """
-    if isinstance(name, bytes):
-        name = name.decode("utf-8")
-    if not isinstance(name, str):
-        raise TypeError(f"Accessing a group is done with bytes or str, not {type(name)}")
-    if name == "":
-        raise _refuse(name, "names cannot be empty")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise _refuse(name, "control characters are not allowed")
-    absolute = name.startswith("/")
-    body = name[1:] if absolute else name
-    if body.endswith("/"):
-        body = body[:-1]
-    parts = body.split("/") if body else []
-    for part in parts:
-        if part == "":
-            raise _refuse(name, "empty path components are not allowed")
-        if part == "..":
-            raise _refuse(name, "'..' is not allowed")
-        if part == META_KEY:
-            raise _refuse(name, f"{META_KEY!r} is reserved by the format")
-    parts = [p for p in parts if p != "."]
-    if not absolute and base:
-        parts = base.split("/") + parts
-    return "/".join(parts)
 
 
 class HLObject:

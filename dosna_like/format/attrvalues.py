@@ -1,22 +1,20 @@
-"""``AttributeManager`` and the attribute value codec.
+"""Attribute values: h5py's value types as JSON plus a type record.
 
-Attributes are stored as plain JSON in the node's Zarr ``attributes`` (so
+Values are stored as plain JSON in the node's Zarr ``attributes`` (so
 zarr-python sees ordinary values); the numpy type and shape h5py would give
-back live beside them in the reserved ``_dosna_like`` entry.  Values come back
-as h5py returns them: numpy scalars and arrays for numbers, ``str`` for
+back are kept as a record in the reserved namespace.  Values come back as
+h5py returns them: numpy scalars and arrays for numbers, ``str`` for
 strings, object arrays of ``str`` for string lists.
 """
 from __future__ import annotations
 
 import base64
 import math
-from collections.abc import MutableMapping
-
 import numpy as np
 
-from .errors import InvalidNameError, NodeNotFoundError
-from .dtypes import Empty, string_dtype, decode_float as _decode_float, encode_float as _encode_float
-from .metadata import RESERVED
+from .dtypes import Empty, decode_float, encode_float, is_empty, string_dtype
+
+
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
 
@@ -25,10 +23,10 @@ _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
 def _to_json(arr: np.ndarray):
     kind = arr.dtype.kind
     if kind == "f":
-        flat = [_encode_float(x) for x in arr.ravel().tolist()]
+        flat = [encode_float(x) for x in arr.ravel().tolist()]
         return np.array(flat, dtype=object).reshape(arr.shape).tolist() if arr.ndim else flat[0]
     if kind == "c":
-        pairs = [[_encode_float(z.real), _encode_float(z.imag)] for z in arr.ravel().tolist()]
+        pairs = [[encode_float(z.real), encode_float(z.imag)] for z in arr.ravel().tolist()]
         if arr.ndim == 0:
             return pairs[0]
         out = np.empty(arr.size, dtype=object)
@@ -42,11 +40,11 @@ def _from_json(value, dtype: np.dtype, shape: tuple) -> np.ndarray:
     if kind in "fc":
         flat = np.array(value, dtype=object).reshape(-1) if kind == "f" else None
         if kind == "f":
-            data = [_decode_float(v) for v in flat.tolist()] if flat.size else []
+            data = [decode_float(v) for v in flat.tolist()] if flat.size else []
         else:
             arr = np.array(value, dtype=object)
             pairs = arr.reshape(-1, 2).tolist() if arr.size else []
-            data = [complex(_decode_float(a), _decode_float(b)) for a, b in pairs]
+            data = [complex(decode_float(a), decode_float(b)) for a, b in pairs]
         return np.array(data, dtype=dtype).reshape(shape)
     return np.array(value, dtype=dtype).reshape(shape)
 
@@ -64,8 +62,8 @@ def _as_text(x) -> str | None:
 
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
-    if type(value).__name__ == "Empty" and hasattr(value, "dtype"):  # h5py.Empty from either library
-        return None, {"kind": "empty", "descr": _descr(np.dtype(value.dtype))}
+    if is_empty(value):
+        return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
     if isinstance(value, np.bytes_) and dtype is None and shape is None:
         # numpy's fixed-length bytes stay bytes in h5py; Python bytes read back as str
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
@@ -90,7 +88,7 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     if (kind == "S" and isinstance(value, np.ndarray)) or arr.dtype.names is not None:
         # fixed-length bytes arrays and compound values: their bytes, losslessly
         raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
-        return raw, {"kind": "raw", "descr": _descr(arr.dtype), "shape": list(arr.shape)}
+        return raw, {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape)}
     if kind in "USO":
         texts = [_as_text(x) for x in arr.ravel().tolist()]
         if any(t is None for t in texts):
@@ -121,9 +119,9 @@ def decode_attr(value, record: dict | None):
     if kind == "np.bytes_":
         return np.bytes_(base64.b64decode(value))
     if kind == "empty":
-        return Empty(_from_descr(record["descr"]))
+        return Empty(dtype_from_descr(record["descr"]))
     if kind == "raw":
-        dtype = _from_descr(record["descr"])
+        dtype = dtype_from_descr(record["descr"])
         if dtype.kind == "S":
             dtype = np.dtype(dtype, metadata={"h5py_encoding": "ascii"})
         arr = np.frombuffer(base64.b64decode(value), dtype=dtype).reshape(record["shape"]).copy()
@@ -135,11 +133,11 @@ def decode_attr(value, record: dict | None):
     return arr[()] if arr.ndim == 0 else arr
 
 
-def _descr(dtype: np.dtype):
+def dtype_descr(dtype: np.dtype):
     return np.lib.format.dtype_to_descr(dtype)
 
 
-def _from_descr(descr) -> np.dtype:
+def dtype_from_descr(descr) -> np.dtype:
     # JSON turns the descr's tuples into lists; numpy wants tuples back
     if isinstance(descr, list):
         descr = [tuple(_from_descr_field(f)) for f in descr]
@@ -168,103 +166,3 @@ def _infer(value):
             return arr.astype(object)
         return value if arr.dtype.kind == "O" else arr
     return value  # str, dict, None
-
-
-# ---------------------------------------------------------------- manager
-class AttributeManager(MutableMapping):
-    """Attributes of a File, Group or Dataset, with h5py's dict-like API.
-
-    Mirrors ``h5py.AttributeManager``: names iterate in sorted order, values
-    come back with the types h5py returns, ``create``/``modify`` take h5py's
-    arguments.
-    """
-
-    def __init__(self, parent):
-        self._parent = parent
-
-    def _doc_attributes(self) -> dict:
-        return self._parent._document().get("attributes") or {}
-
-    @staticmethod
-    def _check_name(name) -> str:
-        if isinstance(name, bytes):
-            name = name.decode("utf-8")
-        if not isinstance(name, str):
-            raise TypeError(f"attribute names must be str, not {type(name).__name__}")
-        if name == RESERVED:
-            raise InvalidNameError(f"attribute name {RESERVED!r} is reserved")
-        return name
-
-    def __getitem__(self, name):
-        name = self._check_name(name)
-        attributes = self._doc_attributes()
-        if name not in attributes:
-            raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
-        record = attributes.get(RESERVED, {}).get("attrs", {}).get(name)
-        return decode_attr(attributes[name], record)
-
-    def __setitem__(self, name, value) -> None:
-        self.create(name, value)
-
-    def create(self, name, data, shape=None, dtype=None) -> None:
-        """Create (or overwrite) an attribute, as ``h5py.AttributeManager.create``."""
-        name = self._check_name(name)
-        if dtype is not None:
-            dtype = np.dtype(dtype)
-        stored, record = encode_attr(data, dtype, shape)
-        if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
-            self._parent._check_writable(KeyError, "Unable to delete attribute")
-        self._parent._check_writable(OSError, "Unable to create attribute")
-
-        def update(attributes: dict) -> None:
-            attributes[name] = stored
-            reserved = attributes.setdefault(RESERVED, {})
-            reserved.setdefault("attrs", {})[name] = record
-
-        self._parent._update_attributes(update)
-
-    def modify(self, name, value) -> None:
-        """Change an attribute's value, keeping its type when it exists (h5py semantics)."""
-        name = self._check_name(name)
-        if name not in self:
-            self.create(name, value)
-            return
-        self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
-        old = self[name]
-        if np.shape(value) != np.shape(old):
-            raise TypeError("Shape of data is incompatible with existing attribute")
-        dtype = getattr(old, "dtype", None)
-        if dtype is not None and dtype.kind != "O":
-            self.create(name, np.asarray(value), dtype=dtype)
-        else:
-            self.create(name, value)
-
-    def __delitem__(self, name) -> None:
-        name = self._check_name(name)
-        self._parent._check_writable(KeyError, "Unable to delete attribute")
-        if name not in self._doc_attributes():
-            raise NodeNotFoundError("Unable to delete attribute (can't locate attribute)")
-
-        def update(attributes: dict) -> None:
-            attributes.pop(name, None)
-            attributes.get(RESERVED, {}).get("attrs", {}).pop(name, None)
-
-        self._parent._update_attributes(update)
-
-    def __iter__(self):
-        return iter(sorted(k for k in self._doc_attributes() if k != RESERVED))
-
-    def __len__(self) -> int:
-        return sum(1 for k in self._doc_attributes() if k != RESERVED)
-
-    def __contains__(self, name) -> bool:
-        try:
-            name = self._check_name(name)
-        except (TypeError, ValueError):
-            return False
-        return name in self._doc_attributes()
-
-    def __repr__(self) -> str:
-        if not self._parent:
-            return "<Attributes of closed dosna_like object>"
-        return f"<Attributes of dosna_like object {self._parent.name!r}>"

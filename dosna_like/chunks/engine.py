@@ -12,100 +12,20 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 
-import joblib
 import numpy as np
 
-from .codecs import ChunkCodec
-from .errors import CorruptChunkError
-from .metadata import ArrayMeta, chunk_key
+from .cache import ChunkCache
+from .pools import parallel_map
 from .selection import ChunkProjection, Selection
+from ..codecs.pipeline import ChunkCodec
+from ..errors import CorruptChunkError
+from ..format.documents import ArrayMeta
+from ..format.keys import chunk_key
+
+
 
 DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
-
-
-def default_njobs() -> int:
-    """joblib's CPU count (it honours affinity masks and cgroup quotas)."""
-    return max(1, joblib.cpu_count())
-
-
-_pools: dict = {}
-_pools_lock = threading.Lock()
-
-
-def _pool(njobs: int) -> ThreadPoolExecutor:
-    with _pools_lock:
-        pool = _pools.get(njobs)
-        if pool is None:
-            pool = _pools[njobs] = ThreadPoolExecutor(njobs, thread_name_prefix=f"dosna-chunk{njobs}")
-        return pool
-
-
-def parallel_map(func, items: list, njobs: int) -> list:
-    """``[func(x) for x in items]`` on ``njobs`` persistent threads.
-
-    joblib's ``Parallel`` polls for results every 10 ms, which measured as a
-    10 ms floor on every multi-chunk read; long-lived thread pools (one per
-    ``njobs`` value, shared by all files) cost tens of microseconds instead.
-    Codecs and numpy copies release the GIL, so the threads run in parallel.
-    """
-    n = len(items)
-    if njobs <= 1 or n <= 1:
-        return [func(x) for x in items]
-    # Contiguous runs of items per task (a few per thread, for balance): neighbouring
-    # chunks land in neighbouring parts of the output, and two threads faulting in
-    # the same fresh pages of it at once wait on each other.
-    ntasks = min(n, 4 * njobs)
-    bounds = [n * k // ntasks for k in range(ntasks + 1)]
-    runs = _pool(njobs).map(lambda k: [func(x) for x in items[bounds[k]:bounds[k + 1]]], range(ntasks))
-    return [result for run in runs for result in run]
-
-
-class ChunkCache:
-    """LRU cache of decoded chunks bounded by bytes (h5py's ``rdcc_nbytes``)."""
-
-    def __init__(self, nbytes: int):
-        self.capacity = int(nbytes)
-        self._entries: OrderedDict = OrderedDict()  # coords -> chunk, least recently used first
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, coords):
-        # No lock on the hit path (the hot path of small reads): each OrderedDict
-        # call is atomic, and a chunk evicted in between is simply not moved.
-        chunk = self._entries.get(coords)
-        if chunk is not None:
-            try:
-                self._entries.move_to_end(coords)
-            except KeyError:
-                pass
-        return chunk
-
-    def put(self, coords, chunk: np.ndarray) -> None:
-        if chunk.nbytes > self.capacity:
-            return
-        with self._lock:
-            old = self._entries.pop(coords, None)
-            if old is not None:
-                self._size -= old.nbytes
-            self._entries[coords] = chunk
-            self._size += chunk.nbytes
-            while self._size > self.capacity:
-                _, evicted = self._entries.popitem(last=False)
-                self._size -= evicted.nbytes
-
-    def discard(self, coords) -> None:
-        with self._lock:
-            old = self._entries.pop(coords, None)
-            if old is not None:
-                self._size -= old.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._size = 0
 
 
 def _fill_bits(fill, dtype: np.dtype):

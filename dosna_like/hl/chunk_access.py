@@ -21,9 +21,11 @@ import operator
 import numcodecs
 import numpy as np
 
-from .codecs import SUPPORTED
-from .conversion import convert_for_write
-from .engine import parallel_map
+from ..chunks.pools import parallel_map
+from ..codecs.pipeline import SUPPORTED
+from ..format.conversion import convert_for_write
+
+
 
 
 def _check_index_entry(value) -> int:

@@ -16,12 +16,15 @@ import os
 import threading
 import weakref
 
-from .base import resolve_path
-from .engine import default_njobs
-from .errors import DosnaError, FormatError, InvalidNameError, NodeNotFoundError
-from .files import File, _local_name
-from .metadata import META_KEY, loads
-from .store import Store
+from ..chunks.pools import default_njobs
+from ..errors import DosnaError, FormatError, InvalidNameError, NodeNotFoundError
+from ..format.documents import loads
+from ..format.keys import META_KEY
+from ..format.names import resolve_path
+from .files import File
+from ..storage.base import Store, local_name
+
+
 
 CLUSTER_ENV = "DOSNA_LIKE_CLUSTER"  # the cluster URL when Cluster() gets none
 DEFAULT_CLUSTER_DIR = "dosna-cluster"  # ... and when that variable is unset: ./dosna-cluster
@@ -82,7 +85,7 @@ class Cluster:
     def __init__(self, url=None, *, storage_options: dict | None = None, njobs: int | None = None):
         if url is None:
             url = os.environ.get(CLUSTER_ENV) or DEFAULT_CLUSTER_DIR
-        self._url = _local_name(url)
+        self._url = local_name(url)
         self.storage_options = dict(storage_options or {})
         self._njobs = _check_njobs(njobs)
         self._store: Store | None = None

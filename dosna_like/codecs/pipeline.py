@@ -16,7 +16,9 @@ import numpy as np
 from numcodecs.abc import Codec
 
 from . import libdeflate
-from .dtypes import check_vlen_dtype, to_zarr
+from ..format.dtypes import to_zarr
+
+
 
 SUPPORTED = ("gzip", "blosc", "zstd", "lz4")
 _REFUSED_IDS = {"pickle"}  # never unpickle anything read from a store

@@ -1,0 +1,1 @@
+"""Searching many files: find the files under a URL, search their indexes, pick latest versions."""

@@ -1,0 +1,1 @@
+"""The chunk engine: selections to chunk projections, the chunk cache, thread pools, chunk I/O."""

@@ -1,0 +1,1 @@
+"""Chunk codecs: h5py's compression keywords, their Zarr v3 form and their runtime."""

@@ -1,0 +1,2 @@
+"""The on-store format: names, keys, the chunk grid, node documents, the reserved
+metadata namespace, dtypes and attribute values.  Pure data rules, no I/O."""

@@ -1,0 +1,51 @@
+"""Node names: how a name given to a group resolves to a store path, and the
+name rules (no ``..``, no empty parts, no control characters, no reserved names).
+"""
+from __future__ import annotations
+
+from ..errors import InvalidNameError
+from .keys import META_KEY
+
+
+
+def _refuse(name: str, why: str):
+    return InvalidNameError(f"invalid name {name!r}: {why}")
+
+
+def resolve_path(base: str, name) -> str:
+    """Store path ('' = root, 'a/b') of ``name`` relative to the node at ``base``.
+
+    Leading '/' makes a name absolute; '.' parts are ignored as in HDF5.  Names
+    with '..', empty parts ('a//b') or control characters are refused.
+    """
+    if isinstance(name, bytes):
+        name = name.decode("utf-8")
+    if not isinstance(name, str):
+        raise TypeError(f"Accessing a group is done with bytes or str, not {type(name)}")
+    if name == "":
+        raise _refuse(name, "names cannot be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise _refuse(name, "control characters are not allowed")
+    absolute = name.startswith("/")
+    body = name[1:] if absolute else name
+    if body.endswith("/"):
+        body = body[:-1]
+    parts = body.split("/") if body else []
+    for part in parts:
+        if part == "":
+            raise _refuse(name, "empty path components are not allowed")
+        if part == "..":
+            raise _refuse(name, "'..' is not allowed")
+        if part == META_KEY:
+            raise _refuse(name, f"{META_KEY!r} is reserved by the format")
+    parts = [p for p in parts if p != "."]
+    if not absolute and base:
+        parts = base.split("/") + parts
+    return "/".join(parts)
+
+
+def valid_name(path: str) -> bool:
+    try:
+        return resolve_path("", path) == path
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,1 @@
+"""h5py's object layer: File, Group, Dataset, attributes, views, links, copying, DosNa's Cluster and Pool."""

@@ -1,0 +1,119 @@
+"""``AttributeManager`` and the attribute value codec.
+
+Attributes are stored as plain JSON in the node's Zarr ``attributes`` (so
+zarr-python sees ordinary values); the numpy type and shape h5py would give
+back live beside them in the reserved ``_dosna_like`` entry.  Values come back
+as h5py returns them: numpy scalars and arrays for numbers, ``str`` for
+strings, object arrays of ``str`` for string lists.
+"""
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+
+import numpy as np
+
+from ..errors import InvalidNameError, NodeNotFoundError
+from ..format.attrvalues import decode_attr, encode_attr
+from ..format.reserved import RESERVED
+
+
+
+
+# ---------------------------------------------------------------- manager
+class AttributeManager(MutableMapping):
+    """Attributes of a File, Group or Dataset, with h5py's dict-like API.
+
+    Mirrors ``h5py.AttributeManager``: names iterate in sorted order, values
+    come back with the types h5py returns, ``create``/``modify`` take h5py's
+    arguments.
+    """
+
+    def __init__(self, parent):
+        self._parent = parent
+
+    def _doc_attributes(self) -> dict:
+        return self._parent._document().get("attributes") or {}
+
+    @staticmethod
+    def _check_name(name) -> str:
+        if isinstance(name, bytes):
+            name = name.decode("utf-8")
+        if not isinstance(name, str):
+            raise TypeError(f"attribute names must be str, not {type(name).__name__}")
+        if name == RESERVED:
+            raise InvalidNameError(f"attribute name {RESERVED!r} is reserved")
+        return name
+
+    def __getitem__(self, name):
+        name = self._check_name(name)
+        attributes = self._doc_attributes()
+        if name not in attributes:
+            raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
+        record = attributes.get(RESERVED, {}).get("attrs", {}).get(name)
+        return decode_attr(attributes[name], record)
+
+    def __setitem__(self, name, value) -> None:
+        self.create(name, value)
+
+    def create(self, name, data, shape=None, dtype=None) -> None:
+        """Create (or overwrite) an attribute, as ``h5py.AttributeManager.create``."""
+        name = self._check_name(name)
+        if dtype is not None:
+            dtype = np.dtype(dtype)
+        stored, record = encode_attr(data, dtype, shape)
+        if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
+            self._parent._check_writable(KeyError, "Unable to delete attribute")
+        self._parent._check_writable(OSError, "Unable to create attribute")
+
+        def update(attributes: dict) -> None:
+            attributes[name] = stored
+            reserved = attributes.setdefault(RESERVED, {})
+            reserved.setdefault("attrs", {})[name] = record
+
+        self._parent._update_attributes(update)
+
+    def modify(self, name, value) -> None:
+        """Change an attribute's value, keeping its type when it exists (h5py semantics)."""
+        name = self._check_name(name)
+        if name not in self:
+            self.create(name, value)
+            return
+        self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
+        old = self[name]
+        if np.shape(value) != np.shape(old):
+            raise TypeError("Shape of data is incompatible with existing attribute")
+        dtype = getattr(old, "dtype", None)
+        if dtype is not None and dtype.kind != "O":
+            self.create(name, np.asarray(value), dtype=dtype)
+        else:
+            self.create(name, value)
+
+    def __delitem__(self, name) -> None:
+        name = self._check_name(name)
+        self._parent._check_writable(KeyError, "Unable to delete attribute")
+        if name not in self._doc_attributes():
+            raise NodeNotFoundError("Unable to delete attribute (can't locate attribute)")
+
+        def update(attributes: dict) -> None:
+            attributes.pop(name, None)
+            attributes.get(RESERVED, {}).get("attrs", {}).pop(name, None)
+
+        self._parent._update_attributes(update)
+
+    def __iter__(self):
+        return iter(sorted(k for k in self._doc_attributes() if k != RESERVED))
+
+    def __len__(self) -> int:
+        return sum(1 for k in self._doc_attributes() if k != RESERVED)
+
+    def __contains__(self, name) -> bool:
+        try:
+            name = self._check_name(name)
+        except (TypeError, ValueError):
+            return False
+        return name in self._doc_attributes()
+
+    def __repr__(self) -> str:
+        if not self._parent:
+            return "<Attributes of closed dosna_like object>"
+        return f"<Attributes of dosna_like object {self._parent.name!r}>"

@@ -1,0 +1,1 @@
+"""The per-file search index: queries, node summaries, the sidecar and the live index of an open file."""

@@ -1,0 +1,242 @@
+"""The sidecar search index: every node document of a file in one object.
+
+Each file (store root) keeps ``_dosna_like_index.json.gz`` beside its root
+``zarr.json``: gzip-compressed JSON holding, for every group and dataset, a
+*fingerprint* of its document as the store sees it, a summary for queries and
+listings (kind, shape, dtype, attribute values) and the Zarr v3 document
+itself as a string, parsed only for the nodes a search returns (so loading
+the index of 10,000 datasets parses a few hundred kB, not megabytes of
+nested documents).  The documents stay the truth; the sidecar is derived from
+them and rebuilt whenever it is stale.
+
+Freshness: fingerprints, checked with one listing
+-------------------------------------------------
+A sidecar is trusted only after one listing of the file's node documents has
+shown exactly the nodes it records, each with the fingerprint it records.
+So any writer is detected, not only dosna_like: zarr-python adding an array or
+changing attributes, a dosna_like writer that crashed before closing, two
+writers at once.  The fingerprint is what the listing reports anyway, so
+checking it costs no extra request:
+
+* S3 (s3fs): the ETag (the MD5 of the bytes for a plain PUT).  The listing
+  uses ``/c/`` as its delimiter, which folds each array's chunk keys into one
+  entry: one LIST request per ~1000 nodes, whatever the number of chunks.
+* local directories: size, mtime (ns) and inode of each ``zarr.json`` (one
+  ``scandir`` per group, one ``stat`` per node; no document is read).
+* other fsspec stores (memory...): the MD5 of each document's bytes.
+
+Opening a file and searching or listing its whole tree therefore costs a GET
+of the root document, a GET of the sidecar and one LIST page per ~1000 nodes,
+whatever the number of chunks (a walk would cost a LIST per group and a GET per
+node).  When the check fails, only the documents whose fingerprints changed
+are fetched (one concurrent batch) and the index is corrected in memory.
+Why not an O(1) token in the root document: zarr-python never rewrites an
+existing parent document when it adds a node, so such a token cannot see its
+writes; only a listing can, and an honest index must.
+
+Within one open file the verified index is kept in memory and follows this
+process's own writes (``FileState.write_doc`` / ``delete_node`` / ``move_node``
+report them), so later searches and listings cost no requests; the sidecar
+is written back on ``flush()``/``close()`` when the session changed or
+rebuilt it (one PUT; a session that wrote without searching first updates the
+stored sidecar with its writes).  Saving does not list the store: every
+reader checks what it loads.  A read-only session corrects a stale index in
+memory only.
+``refresh(f)`` re-checks an open file at any time; ``rebuild`` recomputes
+everything from the documents.  Two processes writing one file at once (which
+HDF5 forbids too) may leave a sidecar that misses the other's last writes: the
+next check sees the fingerprints differ and corrects it.
+
+Measured on a local directory with 10,000 datasets (``benchmarks/bench_search.py``):
+a query on an open file takes about 12 ms; opening the file, loading and
+checking the sidecar and answering the first query about 0.15 s.
+
+zarr-python's member listing warns once that it does not recognise the
+sidecar object at the root; it reads everything else as usual.
+
+Security: the sidecar is JSON, parsed and checked like any document, never
+evaluated; node names found in the store pass the library's name rules
+(:func:`~dosna_like.base.resolve_path`) or are left out with a warning.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+
+
+from ..format.keys import node_key
+from .fingerprints import fingerprints_for
+from .nodes import Node, Nodes
+from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, materialize
+
+from ..format.keys import SIDECAR_KEY
+
+
+
+
+class LiveIndex:
+    """The index of one open file (``FileState.index``): verified once, then kept current.
+
+    ``FileState`` reports every document it writes (:meth:`written`) and every
+    node it deletes or moves; the nodes are verified against the store on
+    first use (:meth:`nodes`) and the sidecar is stored by :meth:`save` on
+    flush/close.  Saving lists nothing: whoever reads the sidecar checks it.
+    """
+
+    def __init__(self, state):
+        self._state = state
+        self._scheme = None
+        self._nodes: Nodes | None = None
+        self._verified = False  # _nodes was checked against the store in this session (or made new)
+        self._kids: dict | None = None  # parent path -> set of child names, built on demand
+        self._journal: list = []  # our writes before the index was loaded
+        self._journal_moves = False  # the journal cannot say where moved documents went
+        self._unsaved = False
+        self._lock = threading.RLock()
+
+    @property
+    def scheme(self):
+        if self._scheme is None:
+            self._scheme = fingerprints_for(self._state.store)
+        return self._scheme
+
+    # ------------------------------------------------------------ hooks
+    def start_new(self) -> None:
+        """The file was just created (or truncated): its index is known to be empty."""
+        with self._lock:
+            self._nodes, self._journal, self._unsaved, self._kids = {}, [], True, None
+            self._verified = True
+
+    def written(self, path: str, doc: dict, raw) -> None:
+        fp = self.scheme.predict(self._state.store, node_key(path), raw)
+        with self._lock:
+            if self._nodes is not None:
+                if path not in self._nodes and self._kids is not None and path:
+                    parent, _, name = path.rpartition("/")
+                    self._kids.setdefault(parent, set()).add(name)
+                self._nodes[path] = Node(fp, doc=doc)
+            else:
+                self._journal.append((path, fp, doc))
+            self._unsaved = True
+
+    def deleted(self, path: str) -> None:
+        with self._lock:
+            if self._nodes is not None:
+                drop_subtree(self._nodes, path)
+                self._kids = None
+            else:
+                self._journal.append((path, None, None))
+            self._unsaved = True
+
+    def moved(self, src: str, dest: str) -> None:
+        """A node and its subtree were renamed (documents unchanged, so are their fingerprints)."""
+        with self._lock:
+            if self._nodes is None:
+                self._journal.append((src, None, None))
+                self._journal.append((dest, None, None))
+                self._journal_moves = True  # the moved documents are found by a check
+            else:
+                prefix = src + "/"
+                for p in [p for p in self._nodes if p == src or p.startswith(prefix)]:
+                    self._nodes[dest + p[len(src):]] = self._nodes.pop(p)
+                self._kids = None
+            self._unsaved = True
+
+    # ------------------------------------------------------------ reads
+    def nodes(self) -> Nodes:
+        """Every node of the file, verified against the store on first use in this session."""
+        with self._lock:
+            if self._nodes is None or not self._verified:
+                self._load()
+            return self._nodes
+
+    def child_names(self, path: str) -> list | None:
+        """Names of the child nodes of ``path`` if this session's verified index is loaded, else None.
+
+        Their documents go into the file's document cache, so a listing costs
+        no request.  (Not loaded: the caller lists the store, as always.)
+        """
+        with self._lock:
+            if self._nodes is None or not self._verified:
+                return None
+            if self._kids is None:
+                kids: dict = {}
+                for p in self._nodes:
+                    if p:
+                        parent, _, name = p.rpartition("/")
+                        kids.setdefault(parent, set()).add(name)
+                self._kids = kids
+            names = sorted(self._kids.get(path, ()))
+            docs = self._state._docs
+            for name in names:
+                child = f"{path}/{name}" if path else name
+                if child not in docs:
+                    docs[child] = self._nodes[child].doc
+            return names
+
+    def _expected(self) -> Nodes | None:
+        """The stored sidecar's nodes with this session's journal applied (None: no usable sidecar)."""
+        if self._nodes is not None:
+            return self._nodes
+        raw = self._state.store.get(SIDECAR_KEY)
+        base = None if raw is None else decode_sidecar(raw, self.scheme.kind)
+        if base is None:
+            return None
+        for path, fp, doc in self._journal:
+            if doc is None:
+                drop_subtree(base, path)
+            else:
+                base[path] = Node(fp, doc=doc)
+        return base
+
+    def _load(self) -> None:
+        nodes, fresh = materialize(self._state.store, self._expected(), self.scheme)
+        self._nodes, self._journal, self._kids, self._verified = nodes, [], None, True
+        self._journal_moves = False
+        if not fresh:
+            self._unsaved = True
+
+    def refresh(self) -> bool:
+        """Check the index against the store again; True when it was still right."""
+        with self._lock:
+            if self._nodes is None:
+                self._load()
+                return not self._unsaved
+            self._nodes, fresh = materialize(self._state.store, self._nodes, self.scheme)
+            self._kids, self._verified = None, True
+            self._unsaved = self._unsaved or not fresh
+            return fresh
+
+    def rebuild(self) -> Nodes:
+        """Recompute the index from every document, ignoring the sidecar."""
+        with self._lock:
+            self._nodes, _ = materialize(self._state.store, None, self.scheme)
+            self._journal, self._unsaved, self._kids, self._verified = [], True, None, True
+            self._journal_moves = False
+            return self._nodes
+
+    # ------------------------------------------------------------ writes
+    def save(self) -> bool:
+        """Store the sidecar if this session changed or rebuilt the index; True if stored."""
+        with self._lock:
+            if self._state.read_only or not self._unsaved:
+                return False
+            if self._nodes is None:
+                expected = self._expected()
+                if expected is None or self._journal_moves:
+                    self._load()  # nothing to update (or moves to find): built from the documents
+                else:  # the stored sidecar plus our writes; unchecked, as readers check it
+                    self._nodes, self._journal, self._kids = expected, [], None
+            self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self.scheme.kind))
+            self._unsaved = False
+            return True
+
+    def save_on_close(self) -> None:
+        """:meth:`save`, warning instead of raising: the index is derived and will be rebuilt."""
+        try:
+            self.save()
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"{self._state.store.url}: the search index was not stored ({exc}); "
+                          "it will be rebuilt when next used", stacklevel=3)
+
+

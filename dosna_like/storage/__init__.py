@@ -1,0 +1,1 @@
+"""Stores: one key/value contract, one implementation per back end."""

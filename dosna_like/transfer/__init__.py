@@ -1,0 +1,1 @@
+"""Moving whole files: HDF5 import and export, store-to-store copies."""

@@ -1,0 +1,215 @@
+"""What import, export and copy share: their report, a bounded worker pool,
+progress bars, and the root's "transfer not finished" mark.
+"""
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import field
+import datetime
+import itertools
+import numpy as np
+import threading
+
+from ..chunks.pools import default_njobs
+from ..format.dtypes import is_empty
+from ..format.reserved import RESERVED
+from ..hl.copying import library_of
+
+
+
+INCOMPLETE = "incomplete"  # the root's reserved key while an import or copy runs
+
+
+REMOTE_WORKERS = 16  # workers on object stores, where a worker mostly waits on a request
+
+
+@dataclass
+class TransferReport:
+    """What an import, export or copy did."""
+
+    source: str
+    dest: str
+    groups: int = 0
+    datasets: int = 0
+    links: int = 0
+    nbytes: int = 0  # logical bytes of the datasets copied
+    raw_chunks: int = 0  # chunks copied without decoding
+    skipped: list = field(default_factory=list)  # (name, why)
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Logical bytes per second."""
+        return self.nbytes / self.seconds if self.seconds else 0.0
+
+
+def require_h5py():
+    try:
+        import h5py
+    except ImportError as exc:  # pragma: no cover - h5py is in the test extra
+        raise ImportError("HDF5 import and export need h5py: pip install h5py") from exc
+    return h5py
+
+
+# ================================================================ plumbing
+class Workers:
+    """A thread pool that keeps at most ``2 * workers`` tasks queued or running."""
+
+    def __init__(self, workers: int):
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="dosna-transfer")
+        self._slots = threading.BoundedSemaphore(2 * workers)
+        self._error: BaseException | None = None
+        self._cleanups: list = []
+        self._lock = threading.Lock()
+        self.ahead = 2 * workers
+        self.counts: dict = {}
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[name] = self.counts.get(name, 0) + n
+
+    def after(self, func) -> None:
+        """Call ``func()`` once every task has finished (resources the tasks use)."""
+        self._cleanups.append(func)
+
+    def _shutdown(self, cancel: bool) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=cancel)
+        while self._cleanups:
+            self._cleanups.pop()()
+
+    def _done(self, future) -> None:
+        self._slots.release()
+        if not future.cancelled() and future.exception() is not None and self._error is None:
+            self._error = future.exception()
+
+    def submit(self, func, *args) -> None:
+        """Run ``func(*args)`` on a worker; waits while the pool is full; re-raises a worker's error."""
+        if self._error is not None:
+            raise self._error
+        self._slots.acquire()
+        self.pool.submit(func, *args).add_done_callback(self._done)
+
+    def ordered(self, func, items):
+        """``func(item)`` for each item on the workers, yielded in order, a bounded window ahead."""
+        pending: deque = deque()
+        for item in items:
+            pending.append(self.pool.submit(func, item))
+            if len(pending) >= self.ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def drain(self) -> None:
+        """Wait for every task; raise the first error."""
+        self._shutdown(cancel=False)
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> "Workers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._shutdown(cancel=True)
+
+
+class _NoBar:
+    def update(self, n=1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, enabled):
+    """A tqdm byte counter on a terminal (``enabled=None``: only if stderr is one)."""
+    if enabled is False:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                disable=None if enabled is None else not enabled, dynamic_ncols=True)
+
+
+def worker_count(njobs, store) -> int:
+    n = njobs or default_njobs()
+    return max(n, REMOTE_WORKERS) if getattr(store, "_async", False) else n
+
+
+def regions(shape: tuple, chunks: tuple):
+    """The chunk-aligned boxes covering ``shape``, in C order, with their chunk coordinates."""
+    grid = [range(-(-s // c)) for s, c in zip(shape, chunks)]
+    for coords in itertools.product(*grid):
+        yield coords, tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, shape))
+
+
+def box_nbytes(box: tuple, itemsize: int) -> int:
+    return int(np.prod([s.stop - s.start for s in box], dtype=np.int64)) * itemsize
+
+
+def mark_incomplete(f, mark: dict | None) -> None:
+    """Set (or, with None, remove) the root's 'transfer not finished' mark."""
+    def update(attributes: dict) -> None:
+        reserved = attributes.setdefault(RESERVED, {})
+        if mark is None:
+            reserved.pop(INCOMPLETE, None)
+        else:
+            reserved[INCOMPLETE] = mark
+
+    f._update_attributes(update)
+
+
+def incomplete_mark(root_doc: dict) -> dict | None:
+    """The mark an unfinished import or copy left in a root document, or None."""
+    reserved = (root_doc.get("attributes") or {}).get(RESERVED)
+    return reserved.get(INCOMPLETE) if isinstance(reserved, dict) else None
+
+
+def codec_options(obj, compression, keep) -> dict:
+    """create_dataset keywords for the destination's codecs: ``compression``
+    as given (None, a gzip level or a codec), or with "keep" ``keep(obj)``'s
+    mapping of the source's compressor, plus its shuffle and fletcher32."""
+    if compression != "keep":
+        if compression is None:
+            return {}
+        if isinstance(compression, int) and not isinstance(compression, bool):
+            return {"compression": "gzip", "compression_opts": compression}
+        return {"compression": compression}
+    opts = keep(obj)
+    for flag in ("shuffle", "fletcher32"):
+        if getattr(obj, flag):
+            opts[flag] = True
+    return opts
+
+
+def contiguous_map(dset, mode: str, path: str | None = None):
+    """A memory map of a contiguous HDF5 dataset's data in a plain local file, or None.
+
+    Only for fixed-size numeric types, the contiguous layout (not compact, not
+    external) and allocated space; ``"unallocated"`` when no space exists yet
+    (everything reads as the fill value).
+    """
+    h5py = require_h5py()
+    plist = dset.id.get_create_plist()
+    if (dset.dtype.kind not in "biufc" or plist.get_layout() != h5py.h5d.CONTIGUOUS
+            or plist.get_external_count() or dset.file.driver != "sec2" or not dset.size):
+        return None
+    offset = dset.id.get_offset()
+    if offset is None:
+        return "unallocated"
+    return np.memmap(path or dset.file.filename, dtype=dset.dtype, mode=mode, offset=offset, shape=dset.shape)
+
+
+def set_attrs(obj, values: dict) -> None:
+    """Set attributes, turning one library's ``Empty`` into the other's."""
+    for name, value in values.items():
+        if is_empty(value):
+            value = library_of(obj).Empty(value.dtype)
+        obj.attrs[name] = value
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,256 @@
+"""``export_hdf5``: a store into an HDF5 file, chunk by chunk.
+
+Chunks go across without decoding where both formats hold the same bytes
+(``write_direct_chunk``); contiguous datasets are written through a memory
+map of the new file by the workers.  The file is written as
+``DEST.partial`` and renamed at the end, so ``DEST`` is only ever complete.
+"""
+from __future__ import annotations
+
+import numpy as np
+import os
+import time
+import warnings
+
+from ..codecs.deflate_wrappers import gzip_to_zlib
+from ..codecs.pipeline import SUPPORTED
+from ..format.dtypes import Empty
+from ..format.keys import chunk_key
+from ..format.links import ExternalLink, SoftLink
+from ..format.reserved import RESERVED
+from ..hl.copying import fill_option
+from ..hl.files import File
+from ..index.nodes import doc_nbytes
+from ..index.query import node_kind
+from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, incomplete_mark, progress_bar, regions, require_h5py, set_attrs, worker_count
+
+
+
+# ================================================================= export
+def _h5_compression(ds, compression) -> dict:
+    """h5py create_dataset keywords for an exported dataset's codecs."""
+    return codec_options(ds, compression, _kept_h5_codec)
+
+
+def _kept_h5_codec(ds) -> dict:
+    """A dosna_like dataset's compressor as h5py keywords."""
+
+    opts: dict = {}
+    name = ds.compression
+    if name == "gzip":
+        opts = {"compression": "gzip", "compression_opts": ds.compression_opts}
+    elif name == "zlib":  # HDF5's own deflate stream (import_hdf5(deflate_as="zlib"))
+        level = (ds.compression_opts or {}).get("level", 4) if isinstance(ds.compression_opts, dict) else 4
+        opts = {"compression": "gzip", "compression_opts": int(level)}
+    elif name == "lz4":
+        opts = {"compression": "lzf"}  # h5py's fast, light codec (an import maps lzf to lz4)
+    elif name in SUPPORTED or (name is not None and not name.startswith("vlen")):
+        opts = {"compression": "gzip", "compression_opts": 4}  # HDF5 has no zstd, blosc... filter
+    return opts
+
+
+def _h5_chunks(ds) -> tuple:
+    """The dataset's chunks, cut to what HDF5 accepts (no larger than a fixed maximum)."""
+    return tuple(c if m is None else max(1, min(c, m)) for c, m in zip(ds.chunks, ds.maxshape))
+
+
+def _is_contiguous(doc: dict) -> bool:
+    return bool(((doc.get("attributes") or {}).get(RESERVED) or {}).get("h5py_contiguous"))
+
+
+def _h5_options(ds, doc: dict, compression) -> dict:
+    opts = {"shape": ds.shape, "dtype": ds.dtype}
+    h5_compression = _h5_compression(ds, compression)
+    if ds.shape and not (_is_contiguous(doc) and not h5_compression):
+        opts["chunks"] = _h5_chunks(ds)
+        if tuple(ds.maxshape) != tuple(ds.shape):
+            opts["maxshape"] = ds.maxshape
+    opts.update(h5_compression)
+    opts.update(fill_option(ds))
+    return opts
+
+
+def _stored_coords(ds) -> list:
+    """Chunk coordinates of the chunks a dataset has stored (one listing)."""
+    prefix = chunk_key(ds._path, ())
+    coords = []
+    for key in ds.file.store.list_keys(prefix):
+        if not key.startswith(prefix + "/"):
+            continue
+        tail = key[len(prefix) + 1:]
+        try:
+            coords.append(tuple(int(x) for x in tail.split("/")))
+        except ValueError:
+            continue
+    return sorted(c for c in coords if len(c) == len(ds.shape))
+
+
+def _export_raw_mode(ds, h5ds) -> str | None:
+    if h5ds.chunks is None or tuple(h5ds.chunks) != tuple(ds.chunks) or ds.dtype.kind not in "biufc":
+        return None
+    if ds.dtype.str != h5ds.dtype.str or ds.fletcher32 or h5ds.fletcher32:
+        return None
+    if bool(ds.shuffle) != bool(h5ds.shuffle):
+        return None
+    wanted = {None: (None, "raw"), "gzip": ("gzip", "deflate"), "zlib": ("gzip", "zlib")}.get(ds.compression)
+    if wanted is None or h5ds.compression != wanted[0]:
+        return None
+    return wanted[1]
+
+
+def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers, bar, report) -> None:
+
+    h5py = require_h5py()
+    if ds.shape is None:  # an Empty (null dataspace) dataset
+        h5.create_dataset(path, data=h5py.Empty(ds.dtype))
+        return
+    if ds.shape == ():
+        value = ds[()]
+        h5.create_dataset(path, data=h5py.Empty(ds.dtype) if isinstance(value, Empty)
+                          else value, dtype=ds.dtype)
+        return
+    options = _h5_options(ds, doc, compression)
+    contiguous = "chunks" not in options and ds.dtype.kind in "biufc" and ds.size and h5.driver == "sec2"
+    if contiguous:  # space allocated now, never pre-filled: the workers write it all through a map
+        import h5py as h5py_module
+
+        dcpl = h5py_module.h5p.create(h5py_module.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py_module.h5d.ALLOC_TIME_EARLY)
+        options.update(dcpl=dcpl, fill_time="never")
+    h5ds = h5.create_dataset(path, **options)
+    report.nbytes += ds.size * ds.dtype.itemsize
+    if not ds.size:
+        return
+    ds.njobs = 1  # one chunk per task: the pool gives the parallelism
+    if contiguous:
+        mapped = contiguous_map(h5ds, "r+", h5.filename)
+        if isinstance(mapped, np.memmap):
+            _export_mapped(ds, mapped, workers, bar)
+            return
+    chunks, itemsize = ds.chunks, ds.dtype.itemsize
+    nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
+    store, mode = ds.file.store, _export_raw_mode(ds, h5ds)
+
+    def box_of(coords):
+        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, ds.shape))
+
+    def fetch(coords):
+        box = box_of(coords)
+        if mode is not None:
+            raw = store.get(chunk_key(ds._path, coords))
+            if raw is not None:
+                if mode == "deflate":
+                    data = gzip_to_zlib(raw, nbytes)
+                elif mode == "zlib":
+                    data = bytes(raw)
+                else:
+                    data = bytes(raw) if len(raw) == nbytes else None
+                if data is not None:
+                    return coords, box, data, None
+        return coords, box, None, ds[box]
+
+    for coords, box, data, block in workers.ordered(fetch, _stored_coords(ds)):
+        if data is not None:
+            h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
+            report.raw_chunks += 1
+        else:
+            h5ds[box] = block
+        bar.update(box_nbytes(box, itemsize))
+
+
+def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
+    """Every chunk of ``ds`` (fill values where none is stored) written into the map by the workers."""
+    itemsize = ds.dtype.itemsize
+
+    def copy(box) -> None:
+        mapped[box] = ds[box]
+        bar.update(box_nbytes(box, itemsize))
+
+    for _, box in regions(ds.shape, ds.chunks):
+        workers.submit(copy, box)
+    workers.after(mapped.flush)  # before h5py closes the file
+
+
+def _export_links(src, h5, doc_paths: list, report) -> None:
+    """Soft, external and hard links (group members that are not nodes of their own)."""
+    h5py = require_h5py()
+    for gpath in doc_paths:
+        group = src[gpath] if gpath != "/" else src
+        for name in group:
+            link = group.get(name, getlink=True)
+            target = f"{gpath.rstrip('/')}/{name}"
+            if isinstance(link, SoftLink):
+                h5[target] = h5py.SoftLink(link.path)
+            elif isinstance(link, ExternalLink):
+                h5[target] = h5py.ExternalLink(link.filename, link.path)
+            elif target not in h5:  # a second name (hard link) for a node exported already
+                obj = group.get(name)
+                if obj is None or "/" + obj._path not in h5:
+                    continue
+                h5[target] = h5["/" + obj._path]
+            else:
+                continue
+            report.links += 1
+
+
+def _link_groups(nodes: dict) -> list:
+    """Names of the groups whose documents record links."""
+    out = []
+    for path, node in sorted(nodes.items()):
+        if node.kind != "group":
+            continue
+        reserved = (node.doc.get("attributes") or {}).get(RESERVED)
+        if isinstance(reserved, dict) and reserved.get("links"):
+            out.append("/" + path)
+    return out
+
+
+def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, overwrite: bool = False,
+                njobs: int | None = None, progress=None, compression="keep") -> TransferReport:
+    """Write the file at ``src_url`` (groups, datasets, attributes, links) to an HDF5 file.
+
+    The HDF5 file is written as ``dest_path + ".partial"`` and renamed at the
+    end, so ``dest_path`` only ever holds a complete file.  ``compression``:
+    "keep" (gzip and shuffle as they are; codecs HDF5 lacks, such as zstd or
+    blosc, become gzip-4), None, a name or a gzip level.  Datasets created
+    without chunks in h5py come back contiguous.
+    """
+    h5py = require_h5py()
+
+    start = time.perf_counter()
+    dest_path = os.fspath(dest_path)
+    if os.path.exists(dest_path) and not overwrite:
+        raise FileExistsError(f"{dest_path} exists (overwrite=True / --overwrite replaces it)")
+    partial = dest_path + ".partial"
+    with File(src_url, "r", njobs=njobs, storage_options=storage_options) as src:
+        nodes = src._state.index.nodes()
+        mark = incomplete_mark(nodes[""].doc)
+        if mark is not None:
+            warnings.warn(f"{src_url} is an unfinished import or copy ({mark}); exporting what is there",
+                          stacklevel=2)
+        report = TransferReport(source=str(src_url), dest=dest_path)
+        total = sum(doc_nbytes(node.doc) for node in nodes.values() if node.kind == "dataset")
+        bar = progress_bar(total, "export", progress)
+        try:
+            with h5py.File(partial, "w") as h5, Workers(worker_count(njobs, src.store)) as workers:
+                set_attrs(h5, dict(src.attrs.items()))
+                for path in sorted(p for p in nodes if p):
+                    doc = nodes[path].doc
+                    if node_kind(doc) == "datatype":
+                        h5[path] = src[path].dtype
+                        set_attrs(h5[path], dict(src[path].attrs.items()))
+                    elif doc.get("node_type") == "group":
+                        set_attrs(h5.create_group(path), dict(src[path].attrs.items()))
+                        report.groups += 1
+                    else:
+                        ds = src[path]
+                        _export_dataset(ds, doc, h5, path, compression, workers, bar, report)
+                        set_attrs(h5[path], dict(ds.attrs.items()))
+                        report.datasets += 1
+                workers.drain()  # every task done (and the maps flushed) before h5py closes the file
+                _export_links(src, h5, _link_groups(nodes), report)
+        finally:
+            bar.close()
+    os.replace(partial, dest_path)
+    report.seconds = time.perf_counter() - start
+    return report

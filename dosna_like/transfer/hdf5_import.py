@@ -1,0 +1,421 @@
+"""``import_hdf5``: an HDF5 file into a store, chunk by chunk.
+
+Everything streams chunk by chunk: a reader produces one chunk's worth of
+data at a time and a pool of ``njobs`` workers (more on object stores, where
+the work is waiting on requests) encodes and stores it; at most two pieces
+per worker are in flight, so memory is bounded by a few chunks per worker,
+not by the size of a dataset.
+
+Chunks are copied without decoding where both formats can hold the same
+bytes: an HDF5 chunk with no filter, or with shuffle and/or deflate, is
+read straight from the file (``pread`` in the workers, so reads run in
+parallel too) and stored as the Zarr chunk; deflate's zlib wrapper is
+rewritten as the gzip wrapper Zarr v3 specifies (one decompression for the
+checksum, no recompression), or, with ``deflate_as="zlib"``, kept as it is
+(codec ``numcodecs.zlib``, which zarr-python reads; ``compression`` then says
+"zlib"): no decompression at all.  Export does the reverse with
+``write_direct_chunk``.  Contiguous HDF5 data is read (import) or written
+(export, the dataset's space allocated up front) through a memory map of
+the file by the workers.  Other datasets go through h5py's and dosna_like's
+own reading and writing, chunk by chunk.
+
+A failed run never looks finished: an import marks the store's root as
+incomplete (reserved attribute ``_dosna_like.incomplete``, which ``dosna-like
+ls``/``info``/``search`` report) until its last step removes the mark; an
+export writes ``DEST.partial`` and renames it to ``DEST`` only at the end.
+
+What the library cannot store yet (a dtype, an attribute type, a link kind,
+a committed datatype) fails the import before anything is written, naming
+every such object; with ``skip_unsupported=True`` they are left out with a
+warning and listed in the report.  Soft and external links are kept as links
+(an external link's target file is not imported); an object with several hard
+links is copied once and its other names become hard links to it.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..codecs.deflate_wrappers import zlib_to_gzip
+from ..errors import DosnaError
+from ..format.attrvalues import encode_attr
+from ..format.dtypes import Empty
+from ..format.keys import chunk_key
+from ..format.links import ExternalLink, SoftLink
+from ..hl.copying import fill_option
+from ..hl.creation import new_array
+from ..hl.files import File
+from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, mark_incomplete, progress_bar, regions, require_h5py, set_attrs, utc_now, worker_count
+
+
+
+_DEFLATE, _SHUFFLE = 1, 2  # HDF5 filter ids (H5Z_FILTER_DEFLATE, H5Z_FILTER_SHUFFLE)
+
+
+class UnsupportedObjectError(DosnaError, TypeError):
+    """An HDF5 object (dataset type, attribute, link...) the store cannot hold; names it."""
+
+
+# ================================================================= import
+@dataclass
+class _Planned:
+    kind: str  # group, dataset, soft, external, hard
+    path: str  # absolute name
+    obj: object = None
+    target: tuple = ()
+
+
+def _attr_problems(h5obj, path: str) -> tuple:
+    """(readable {name: value}, [(name, why)]) for an HDF5 object's attributes."""
+
+    values, problems = {}, []
+    for name in h5obj.attrs:
+        try:
+            value = h5obj.attrs[name]
+            encode_attr(value)
+        except Exception as exc:  # h5py raises many types for exotic attributes
+            problems.append((f"{path}@{name}", f"attribute type not supported ({exc})"))
+            continue
+        values[name] = value
+    return values, problems
+
+
+def _dataset_problem(dset) -> str | None:
+
+    if dset.shape is None:
+        return None
+    try:
+        new_array(shape=dset.shape, dtype=dset.dtype)
+    except (TypeError, ValueError) as exc:
+        return f"dtype {dset.dtype} not supported ({exc})"
+    return None
+
+
+def _object_key(obj) -> tuple:
+    """Identity of an HDF5 object (hard links share it)."""
+    h5py = require_h5py()
+    info = h5py.h5o.get_info(obj.id)
+    token = getattr(info, "token", None)
+    return (obj.file.id.fileno, token if token is not None else info.addr)
+
+
+def _plan(h5file, skip_unsupported: bool) -> tuple:
+    """Everything to copy, parents first, and what cannot be copied: (items, attrs, problems)."""
+    h5py = require_h5py()
+
+    items, attrs, problems, first_name = [], {}, [], {}
+    values, bad = _attr_problems(h5file, "/")
+    attrs["/"] = values
+    problems += bad
+
+    def walk(group, prefix: str, ancestors: tuple) -> None:
+        for name in group:
+            path = f"{prefix}/{name}" if prefix != "/" else f"/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                items.append(_Planned("soft", path, target=(link.path,)))
+                continue
+            if isinstance(link, h5py.ExternalLink):
+                items.append(_Planned("external", path, target=(link.filename, link.path)))
+                continue
+            obj = group[name]
+            key = _object_key(obj)
+            if key in first_name:  # a second hard link to an object already planned
+                if key in ancestors:
+                    problems.append((path, "hard link cycle (a group containing itself)"))
+                else:  # dest[name] = dest[other] makes a second name
+                    items.append(_Planned("hard", path, target=(first_name[key],)))
+                continue
+            first_name[key] = path
+            if isinstance(obj, h5py.Group):
+                items.append(_Planned("group", path, obj))
+            elif isinstance(obj, h5py.Dataset):
+                why = _dataset_problem(obj)
+                if why is not None:
+                    problems.append((path, why))
+                    continue
+                items.append(_Planned("dataset", path, obj))
+            elif isinstance(obj, h5py.Datatype):
+                items.append(_Planned("datatype", path, obj))
+            else:
+                problems.append((path, f"{type(obj).__name__} objects (committed datatypes) are not supported"))
+                continue
+            values, bad = _attr_problems(obj, path)
+            attrs[path] = values
+            problems.extend(bad)
+            if isinstance(obj, h5py.Group):
+                walk(obj, path, ancestors + (key,))
+
+    walk(h5file, "/", (_object_key(h5file),))
+    if problems and not skip_unsupported:
+        listing = "; ".join(f"{name}: {why}" for name, why in problems)
+        raise UnsupportedObjectError(
+            f"cannot import {len(problems)} object(s) of {h5file.filename}: {listing} "
+            "(skip_unsupported=True / --skip-unsupported leaves them out)")
+    for name, why in problems:
+        warnings.warn(f"skipped {name}: {why}", stacklevel=3)
+    return items, attrs, problems
+
+
+def _compression(src, compression, deflate_as: str = "gzip") -> dict:
+    """create_dataset keywords for an imported dataset's codecs."""
+    return codec_options(src, compression, lambda s: _kept_codec(s, deflate_as))
+
+
+def _kept_codec(src, deflate_as: str) -> dict:
+    """An HDF5 dataset's compressor as dosna_like keywords."""
+    name = src.compression
+    opts: dict = {}
+    if name == "gzip" and deflate_as == "zlib":
+        import numcodecs
+
+        opts = {"compression": numcodecs.Zlib(level=int(src.compression_opts or 4))}
+    elif name == "gzip":
+        opts = {"compression": "gzip", "compression_opts": src.compression_opts}
+    elif name == "lzf":
+        opts = {"compression": "lz4"}  # the closest fast, light codec
+    elif name is not None or _unknown_filters(src):
+        opts = {"compression": "gzip", "compression_opts": 4}
+    return opts
+
+
+def _filter_ids(dset) -> list:
+    plist = dset.id.get_create_plist()
+    return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+
+
+def _unknown_filters(dset) -> bool:
+    return any(f not in (1, 2, 3, 4, 6, 32000) for f in _filter_ids(dset))
+
+
+def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
+    opts = {"shape": src.shape, "dtype": src.dtype}
+    if src.chunks is not None:
+        opts["chunks"] = src.chunks
+    if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):
+        opts["maxshape"] = src.maxshape
+    opts.update(fill_option(src))
+    opts.update(_compression(src, compression, deflate_as))
+    return opts
+
+
+def _raw_mode(src, dest) -> str | None:
+    """How ``src``'s stored chunks become ``dest``'s without decoding: 'raw' (as they are),
+    'deflate' (zlib wrapper rewritten as gzip), 'zlib' (as they are), or None (decode them)."""
+    if src.chunks is None or dest.chunks != src.chunks or src.dtype.kind not in "biufc":
+        return None
+    if dest.dtype.str != src.dtype.str or dest.fletcher32:
+        return None
+    filters = _filter_ids(src)
+    if filters not in ([], [_SHUFFLE], [_DEFLATE], [_SHUFFLE, _DEFLATE]):
+        return None
+    deflate = _DEFLATE in filters
+    if bool(dest.shuffle) != (_SHUFFLE in filters):
+        return None
+    if not deflate:
+        return "raw" if dest.compression is None else None
+    return {"gzip": "deflate", "zlib": "zlib"}.get(dest.compression)
+
+
+def stored_chunks(dset) -> list:
+    """HDF5's records (offset, filter mask, address, size) of a dataset's allocated chunks."""
+    if hasattr(dset.id, "chunk_iter"):
+        infos: list = []
+        dset.id.chunk_iter(infos.append)
+        return infos
+    return [dset.id.get_chunk_info(i) for i in range(dset.id.get_num_chunks())]  # pragma: no cover
+
+
+class _HDF5Chunks:
+    """Stored chunks of an HDF5 dataset, read with ``pread`` from the file when possible."""
+
+    def __init__(self, dset):
+        self.dset = dset
+        self.infos = stored_chunks(dset)
+        self.fd = None
+        filename = dset.file.filename
+        if self.infos and dset.file.driver == "sec2" and os.path.isfile(filename):
+            fd = os.open(filename, os.O_RDONLY)
+            first = self.infos[0]
+            if os.pread(fd, first.size, first.byte_offset) == dset.id.read_direct_chunk(first.chunk_offset)[1]:
+                self.fd = fd
+            else:
+                os.close(fd)
+
+    def read(self, info):
+        """(filter mask, stored bytes) of one chunk; safe to call from many threads."""
+        if self.fd is not None:
+            return info.filter_mask, os.pread(self.fd, info.size, info.byte_offset)
+        return self.dset.id.read_direct_chunk(info.chunk_offset)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _import_raw(src, dest, mode: str, workers: Workers, bar) -> None:
+    store, path = dest.file.store, dest._path
+    chunks, itemsize = src.chunks, src.dtype.itemsize
+    nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
+    chunked = _HDF5Chunks(src)
+
+    def copy(info) -> None:
+        coords = tuple(o // c for o, c in zip(info.chunk_offset, chunks))
+        box = tuple(slice(o, min(o + c, s)) for o, c, s in zip(info.chunk_offset, chunks, src.shape))
+        mask, raw = chunked.read(info)
+        data = None
+        if mask == 0:
+            if mode == "deflate":
+                data = zlib_to_gzip(raw, nbytes)
+            elif mode == "zlib":  # HDF5's deflate output is a zlib stream: stored as it is
+                data = raw if len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] * 256 + raw[1]) % 31 == 0 else None
+            else:
+                data = raw if len(raw) == nbytes else None
+        if data is None:  # a filter was skipped for this chunk, or bytes we do not recognise
+            dest[box] = src[box]
+        else:
+            store.set(chunk_key(path, coords), data)
+            workers.count("raw_chunks")
+        bar.update(box_nbytes(box, itemsize))
+
+    workers.after(chunked.close)  # tasks still in flight read through its descriptor
+    for info in chunked.infos:
+        workers.submit(copy, info)
+
+
+def _import_decoded(src, dest, workers: Workers, bar) -> None:
+    itemsize = src.dtype.itemsize
+
+    def store_box(box, block) -> None:
+        dest[box] = block
+        bar.update(box_nbytes(box, itemsize))
+
+    if src.chunks is None:
+        mapped = contiguous_map(src, "r")
+        if mapped is not None:
+            for _, box in regions(src.shape, dest.chunks):
+                if isinstance(mapped, str):  # no data was ever written: all fill
+                    bar.update(box_nbytes(box, itemsize))
+                else:  # the workers read the file themselves, in parallel
+                    workers.submit(lambda b: store_box(b, mapped[b]), box)
+            return
+    if src.chunks is not None:
+        boxes = [tuple(slice(o, min(o + c, s)) for o, c, s in zip(info.chunk_offset, src.chunks, src.shape))
+                 for info in stored_chunks(src)]
+    else:
+        boxes = [box for _, box in regions(src.shape, dest.chunks)]
+    for box in boxes:
+        workers.submit(store_box, box, src[box])  # h5py reads in this thread, one box at a time
+
+
+def _import_dataset(src, dest_file, path: str, compression, workers: Workers, bar, report,
+                    deflate_as: str = "gzip") -> None:
+
+    if src.shape is None:
+        dest_file.create_dataset(path, data=Empty(src.dtype))
+        return
+    if src.shape == () or src.size == 0:
+        if src.shape == ():
+            dest_file.create_dataset(path, data=src[()], dtype=src.dtype)
+        else:
+            dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
+        report.nbytes += src.size * src.dtype.itemsize
+        return
+    dest = dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
+    dest.njobs = 1  # one chunk per task: the pool gives the parallelism
+    mode = _raw_mode(src, dest)
+    if mode is not None:
+        _import_raw(src, dest, mode, workers, bar)
+    else:
+        _import_decoded(src, dest, workers, bar)
+    report.nbytes += src.size * src.dtype.itemsize
+
+
+def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite: bool = False,
+                skip_unsupported: bool = False, njobs: int | None = None, progress=None,
+                compression="keep", deflate_as: str = "gzip") -> TransferReport:
+    """Copy an HDF5 file (groups, datasets, attributes, links) into a store at ``dest_url``.
+
+    Parameters
+    ----------
+    src: path of the HDF5 file, or an open ``h5py.File``.
+    dest_url: where the new file goes (a directory or any fsspec URL); it must
+        not exist unless ``overwrite``.
+    skip_unsupported: leave out (with a warning) what the store cannot hold,
+        instead of failing before anything is written.
+    njobs: worker threads (default: CPU count; at least 16 on object stores).
+    progress: a tqdm bar; None shows one only when stderr is a terminal.
+    compression: "keep" (each dataset's own: gzip and shuffle as they are,
+        lzf as lz4, other filters as gzip-4), None, a name, or a gzip level.
+    deflate_as: for kept gzip (deflate) data: "gzip", Zarr v3's gzip codec
+        (each chunk decompressed once, for the checksum), or "zlib", HDF5's
+        bytes unchanged (codec ``numcodecs.zlib``; ``compression`` reads
+        "zlib"; no decompression, the fastest).
+
+    Returns a :class:`TransferReport`.  On failure the destination keeps its
+    root mark ``_dosna_like.incomplete``; ``dosna-like ls`` shows it.
+    """
+    h5py = require_h5py()
+
+    if deflate_as not in ("gzip", "zlib"):
+        raise ValueError(f"deflate_as is 'gzip' or 'zlib', not {deflate_as!r}")
+    start = time.perf_counter()
+    owned = not isinstance(src, h5py.File)
+    h5 = h5py.File(src, "r") if owned else src
+    try:
+        items, attrs, problems = _plan(h5, skip_unsupported)
+        report = TransferReport(source=h5.filename, dest=str(dest_url), skipped=problems)
+        dest = File(dest_url, "w" if overwrite else "w-", njobs=njobs, storage_options=storage_options)
+        try:
+            mark_incomplete(dest, {"source": h5.filename, "started": utc_now()})
+            _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as)
+            set_attrs(dest, attrs["/"])
+            mark_incomplete(dest, None)
+        finally:
+            dest.close()
+    finally:
+        if owned:
+            h5.close()
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as) -> None:
+
+    total = sum(i.obj.size * i.obj.dtype.itemsize for i in items
+                if i.kind == "dataset" and i.obj.shape is not None)
+    bar = progress_bar(total, "import", progress)
+    try:
+        with Workers(worker_count(njobs, dest.store)) as workers:
+            for item in items:
+                if item.kind == "group":
+                    set_attrs(dest.create_group(item.path), attrs[item.path])
+                    report.groups += 1
+                elif item.kind == "dataset":
+                    _import_dataset(item.obj, dest, item.path, compression, workers, bar, report, deflate_as)
+                    report.datasets += 1
+                elif item.kind == "datatype":
+                    dest[item.path] = item.obj.dtype
+            workers.drain()
+        report.raw_chunks += workers.counts.get("raw_chunks", 0)
+        for item in items:  # attributes and links once the data is in
+            if item.kind in ("dataset", "datatype"):
+                set_attrs(dest[item.path], attrs[item.path])
+            elif item.kind == "soft":
+                dest[item.path] = SoftLink(item.target[0])
+                report.links += 1
+            elif item.kind == "external":
+                dest[item.path] = ExternalLink(*item.target)
+                report.links += 1
+            elif item.kind == "hard":
+                dest[item.path] = dest[item.target[0]]
+                report.links += 1
+    finally:
+        bar.close()
+
+
