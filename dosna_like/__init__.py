@@ -25,7 +25,12 @@ from .transfer.hdf5_import import import_hdf5
 from .transfer.store_copy import copy_store
 
 __all__ = [
-    "AttributeManager", "Cluster", "Dataset", "Datatype", "Empty", "ExternalLink", "HardLink", "MultiBlockSlice", "SoftLink", "File", "Group", "Pool", "__version__", "auto_init", "get_config",
-    "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype", "string_dtype",
-    "string_info", "vlen_dtype", "copy_store", "export_hdf5", "import_hdf5", "latest", "search",
+    # h5py's API
+    "AttributeManager", "Dataset", "Datatype", "Empty", "ExternalLink", "File", "Group", "HardLink",
+    "MultiBlockSlice", "SoftLink", "__version__", "check_dtype", "check_enum_dtype", "check_string_dtype",
+    "check_vlen_dtype", "enum_dtype", "get_config", "string_dtype", "string_info", "vlen_dtype",
+    # DosNa's
+    "Cluster", "Pool", "auto_init",
+    # search, HDF5 import/export and store-to-store copy
+    "copy_store", "export_hdf5", "import_hdf5", "latest", "search",
 ]

@@ -15,33 +15,44 @@ one line on stderr and exit with status 1 (2 for a wrong command line).
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import math
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
+from . import __version__
 from .catalog import search as catalog
+from .catalog.display import attr_text, jsonable
 
-from .codecs.pipeline import describe
+from .codecs.chains import h5py_view
+from .codecs.registry import DEFLATE, REGISTRY
+from .errors import IncompleteFileWarning
 from .format.documents import ArrayMeta
-from .format.keys import chunk_key
-from .format.reserved import RESERVED
+from .format.grid import grid_shape
+from .format.keys import chunk_prefix
+from .format.reserved import reserved_of
+from .hl.files import incomplete_datasets, incomplete_message
 from .index.nodes import doc_attrs
-from .index.query import node_kind, plain
-from .storage.base import Store
+from .index.query import node_kind
+from .storage import is_url, open_store
 from .transfer.common import incomplete_mark, require_h5py
 from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
 from .transfer.store_copy import copy_store
 
+__all__ = [
+    "build_parser", "build_query", "cmd_cp", "cmd_export", "cmd_import", "cmd_info", "cmd_ls",
+    "cmd_reindex", "cmd_search", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
+]
+
 
 SPECIAL_KEYS = {"path": "$path", "kind": "$kind", "ndim": "$ndim", "dtype": "$dtype"}
 _EXPR = re.compile(r"^(?P<key>[^=!<>~]+?)\s*(?P<op>>=|<=|!=|==|=|>|<|~)(?P<value>.*)$", re.S)
 _OPS = {"=": "$eq", "==": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "~": "$glob"}
+_SWAPPED = {"=>": ">=", "=<": "<=", "<>": "!=", "=!": "!="}  # operators typed the wrong way round
 
 
 class CommandError(Exception):
@@ -75,6 +86,11 @@ def parse_expr(expr: str) -> dict:
             return {name[1:].strip(): {"$exists": False}}
         return {name: {"$exists": True}}
     key, op, text = match["key"].strip(), _OPS[match["op"]], match["value"].strip()
+    if text[:1] in ("=", "<", ">", "!", "~"):  # temp=>300 is a typo, not temp = ">300"
+        fix = _SWAPPED.get(match["op"] + text[0])
+        hint = f"did you mean '{key}{fix}{text[1:].strip()}'? " if fix else ""
+        raise CommandError(f"cannot read the condition {expr!r}: {hint}(a value that really starts with "
+                           f"{text[0]!r} is written as JSON: {key}{match['op']}'\"{text}\"')")
     if key.startswith("attrs."):
         key = key[len("attrs."):]
     else:
@@ -103,22 +119,6 @@ def build_query(exprs: list, query_json: str | None) -> dict | None:
 
 
 # ================================================================ output
-def jsonable(value):
-    """An attribute value as JSON: lists for arrays, [re, im] for complex, strings for NaN."""
-    value = plain(value) if isinstance(value, (np.ndarray, np.generic, bytes)) else value
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, complex):
-        return [jsonable(value.real), jsonable(value.imag)]
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, bytes):
-        return "base64:" + base64.b64encode(value).decode()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
 def _shape_text(shape) -> str:
     return "" if shape is None else "(" + ", ".join(str(s) for s in shape) + (",)" if len(shape) == 1 else ")")
 
@@ -128,12 +128,25 @@ def _table(rows: list) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _warn_incomplete(url: str, root_doc: dict) -> None:
-
-    mark = incomplete_mark(root_doc)
+def _warn_incomplete(url: str, nodes: dict) -> None:
+    """The warning ``File`` gives for an unfinished import or copy, from the index already read."""
+    mark = incomplete_mark(nodes[""].doc)
     if mark is not None:
-        print(f"dosna-like: warning: {url} is INCOMPLETE: an import or copy did not finish ({mark})",
-              file=sys.stderr)
+        warnings.warn(incomplete_message(url, mark, incomplete_datasets(nodes)), IncompleteFileWarning, stacklevel=2)
+
+
+def _warning_printer():
+    """A ``warnings.showwarning`` for one run: one line each on stderr, each text
+    once (the library and the command may both notice the same unfinished file)."""
+    shown: set = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        if text not in shown:
+            shown.add(text)
+            print(f"dosna-like: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 # ============================================================== commands
@@ -149,18 +162,23 @@ def _options(args) -> dict | None:
     return options
 
 
+def _nothing_there(url: str) -> CommandError:
+    if _is_hdf5_file(url):
+        return CommandError(f"{url} is an HDF5 file, not a dosna_like store: import it first "
+                            f"(dosna-like import {url} DEST_URL)")
+    return CommandError(f"{url}: no dosna_like file or object there")
+
+
 def _locate(url: str, options) -> tuple:
     located = catalog.locate(url, options)
     if located is None:
-        raise CommandError(f"{url}: no dosna_like file or object there")
+        raise _nothing_there(url)
     return located
 
 
-def _links_of(doc: dict) -> dict:
-
-    reserved = (doc.get("attributes") or {}).get(RESERVED)
-    links = reserved.get("links") if isinstance(reserved, dict) else None
-    return links if isinstance(links, dict) else {}
+def _links_of(doc: dict, path: str) -> dict:
+    """A group's link records (FormatError naming the group when they are damaged)."""
+    return reserved_of(doc, path).get("links", {})
 
 
 def _link_row(name: str, record: dict) -> tuple:
@@ -188,9 +206,8 @@ def _ls_rows(nodes: dict, inner: str, recursive: bool) -> list:
         rel_group = path[len(prefix):] if path != inner else ""
         if nodes[path].kind != "group":
             continue
-        for name, record in sorted(_links_of(nodes[path].doc).items()):
-            if isinstance(record, dict):
-                rows.append(_link_row(f"{rel_group}/{name}" if rel_group else name, record))
+        for name, record in sorted(_links_of(nodes[path].doc, path).items()):
+            rows.append(_link_row(f"{rel_group}/{name}" if rel_group else name, record))
     return sorted(rows)
 
 
@@ -200,18 +217,19 @@ def cmd_ls(args) -> int:
     if located is None:
         files = catalog.find_files(args.url, options)
         if not files:
-            raise CommandError(f"{args.url}: no dosna_like file or object there")
+            raise _nothing_there(args.url)
         base = args.url.rstrip("/")
         print(_table([(f[0][len(base) + 1:] if f[0].startswith(base) else f[0], "File", "", "") for f in files]))
         return 0
     file_url, inner = located
     nodes = catalog.file_nodes(file_url, options)
-    _warn_incomplete(file_url, nodes[""].doc)
+    _warn_incomplete(file_url, nodes)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
     node = nodes[inner]
     if node.kind == "dataset":
-        rows = [(inner.rsplit("/", 1)[-1], "Dataset", _shape_text(node.shape), node.dtype_text)]
+        name = args.url.rstrip("/").rsplit("/", 1)[-1]  # as asked: a link's name, not its target's
+        rows = [(name, "Dataset", _shape_text(node.shape), node.dtype_text)]
     else:
         rows = _ls_rows(nodes, inner, args.recursive)
     if rows:
@@ -222,37 +240,33 @@ def cmd_ls(args) -> int:
 def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
     """(bytes stored, objects) under a node's chunk prefix (one listing)."""
 
-    store = Store(file_url, options, read_only=True)
-    prefix = chunk_key(inner, ()) if doc.get("node_type") == "array" else inner
-    try:
-        found = store.fs.find(store.path(prefix), detail=True)
-    except FileNotFoundError:
-        return 0, 0
-    sizes = [info.get("size") or 0 for info in found.values()]
-    return int(sum(sizes)), len(sizes)
+    store = open_store(file_url, options, read_only=True)
+    prefix = chunk_prefix(inner) if doc.get("node_type") == "array" else inner
+    sizes = store.list_sizes(prefix)
+    return int(sum(sizes.values())), len(sizes)
 
 
 def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     doc = nodes[inner].doc
-    info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc),
-            "attrs": {k: jsonable(v) for k, v in doc_attrs(doc).items()}}
+    info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc, inner),
+            "attrs": {k: jsonable(v) for k, v in doc_attrs(doc, inner).items()}}
     if doc.get("node_type") == "group":
         prefix = inner + "/" if inner else ""
         below = [p for p in nodes if p.startswith(prefix) and p != inner]
-        info["members"] = sum(1 for p in below if "/" not in p[len(prefix):]) + len(_links_of(doc))
+        info["members"] = sum(1 for p in below if "/" not in p[len(prefix):]) + len(_links_of(doc, inner))
         info["datasets_below"] = sum(1 for p in below if nodes[p].kind == "dataset")
         info["groups_below"] = len(below) - info["datasets_below"]
         return info
 
-    meta = ArrayMeta.from_document(doc)
-    compression, opts, shuffle = describe(meta.codecs)
+    meta = ArrayMeta.from_document(doc, inner)
+    view = h5py_view(meta.codecs)
     stored, objects = _stored_bytes(file_url, inner, doc, options)
     logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
-    grid = [-(-s // c) for s, c in zip(meta.shape, meta.chunks)] if meta.shape else []
+    grid = list(grid_shape(meta.shape, meta.chunks))
     info.update(shape=list(meta.shape), maxshape=list(meta.maxshape), dtype=str(meta.dtype),
                 chunks=list(meta.chunks), chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
-                chunks_stored=objects, compression=compression, compression_opts=jsonable(opts),
-                shuffle=bool(shuffle), fletcher32=any(c.get("name") == "crc32c" for c in meta.codecs),
+                chunks_stored=objects, compression=view.compression, compression_opts=jsonable(view.compression_opts),
+                shuffle=view.shuffle, fletcher32=view.fletcher32,
                 fillvalue=jsonable(meta.fill_value), nbytes=logical, stored_bytes=stored,
                 ratio=round(logical / stored, 3) if stored else None)
     return info
@@ -266,7 +280,7 @@ def _human(n: int) -> str:
     return str(n)
 
 
-def _print_info(info: dict) -> None:
+def _print_info(info: dict, attrs: dict) -> None:
     print(f"{info['path']}  {info['kind'].capitalize()}  in {info['url']}")
     if info["kind"] == "group":
         print(f"  members       {info['members']} ({info['groups_below']} groups, "
@@ -285,23 +299,23 @@ def _print_info(info: dict) -> None:
         print(f"  fill value    {info['fillvalue']}")
         ratio = f"ratio {info['ratio']}" if info["ratio"] else "nothing stored"
         print(f"  stored        {_human(info['stored_bytes'])} for {_human(info['nbytes'])} ({ratio})")
-    print(f"  attributes    {len(info['attrs'])}")
-    for name, value in info["attrs"].items():
-        print(f"    {name} = {json.dumps(value)}")
+    print(f"  attributes    {len(attrs)}")
+    for name, value in attrs.items():
+        print(f"    {name} = {attr_text(value)}")
 
 
 def cmd_info(args) -> int:
     options = _options(args)
     file_url, inner = _locate(args.url, options)
     nodes = catalog.file_nodes(file_url, options)
-    _warn_incomplete(file_url, nodes[""].doc)
+    _warn_incomplete(file_url, nodes)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
     info = _info(file_url, inner, nodes, options)
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(info, indent=2, ensure_ascii=False))
     else:
-        _print_info(info)
+        _print_info(info, doc_attrs(nodes[inner].doc, inner))
     return 0
 
 
@@ -315,11 +329,18 @@ def _hit_json(hit) -> dict:
 def cmd_search(args) -> int:
     options = _options(args)
     query = build_query(args.expr, args.query)
+    if _is_hdf5_file(args.url):
+        raise _nothing_there(args.url)
     hits = catalog.search(args.url, query, storage_options=options, verify=not args.no_verify)
+    if not hits:
+        why = catalog.incomparable(args.url, query, storage_options=options, verify=not args.no_verify)
+        if why is not None:
+            raise CommandError(why)
+        print("dosna-like: no matches", file=sys.stderr)
     if args.latest:
         hits = catalog.latest(hits, args.latest, per=args.per)
     if args.json:
-        print(json.dumps([_hit_json(h) for h in hits], indent=2))
+        print(json.dumps([_hit_json(h) for h in hits], indent=2, ensure_ascii=False))
     elif hits:
         print(_table([(h.url, h.path, h.kind.capitalize(), _shape_text(h.shape),
                        "" if h.dtype is None else str(h.dtype)) for h in hits]))
@@ -334,7 +355,7 @@ def cmd_reindex(args) -> int:
     status = 0
     for file_url, _ in targets:
         if args.check:
-            fresh = catalog.check(file_url, options)
+            fresh = catalog.sidecar_is_current(file_url, options)
             print(f"{file_url}: {'up to date' if fresh else 'STALE or missing'}")
             status = status or (0 if fresh else 1)
             continue
@@ -376,7 +397,7 @@ def cmd_export(args) -> int:
 
 
 def _is_hdf5_file(path: str) -> bool:
-    if "://" in path or "::" in path or not os.path.isfile(path):
+    if is_url(path) or not os.path.isfile(path):
         return False
 
     return bool(require_h5py().is_hdf5(path))
@@ -422,8 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dosna-like", description="Inspect, search and move dosna_like files (Zarr v3 stores "
         "on local disk, memory or S3) and HDF5 files.",
         epilog="URLs are local paths or fsspec URLs; a path inside a file follows it: s3://bkt/run.h5/raw/t")
-    parser.add_argument("--storage-options", metavar="JSON",
-                        help='fsspec options as JSON, e.g. \'{"client_kwargs": {"endpoint_url": "http://..."}}\'')
+    options_help = 'fsspec options as JSON, e.g. \'{"client_kwargs": {"endpoint_url": "http://..."}}\''
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--storage-options", metavar="JSON", help=options_help)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("ls", help="list a group's members (name, kind, shape, dtype)",
@@ -477,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC.h5")
     p.add_argument("dest", metavar="DEST_URL")
     p.add_argument("--compression", metavar="C", help="keep (default), none, a codec name or a gzip level")
-    p.add_argument("--deflate-as", choices=("gzip", "zlib"), default="gzip",
+    p.add_argument("--deflate-as", choices=REGISTRY.importers(DEFLATE), default="gzip",
                    help="gzip data: Zarr's gzip codec (default; one decompression per chunk) or HDF5's "
                         "zlib streams unchanged (codec numcodecs.zlib; fastest)")
     transfer_options(p)
@@ -501,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what DEST is (auto: HDF5 only if it is an existing HDF5 file)")
     transfer_options(p)
     p.set_defaults(func=cmd_cp)
+    for command in sub.choices.values():  # accepted after the command too; SUPPRESS keeps an earlier one
+        command.add_argument("--storage-options", metavar="JSON", default=argparse.SUPPRESS, help=options_help)
     return parser
 
 
@@ -508,6 +532,12 @@ def main(argv: list | None = None) -> int:
     """Run ``dosna-like``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer()  # one line each, as errors are
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except CommandError as exc:
@@ -522,7 +552,7 @@ def main(argv: list | None = None) -> int:
         message = str(exc.args[0]) if exc.args else "not found"
     except (OSError, ValueError, TypeError, ImportError) as exc:
         message = str(exc) or type(exc).__name__
-    print(f"dosna-like: error: {message}", file=sys.stderr)
+    print(f"dosna-like: error: {' '.join(message.split())}", file=sys.stderr)
     return 1
 
 

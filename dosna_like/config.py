@@ -1,6 +1,8 @@
 """``get_config()``: the library-wide settings object h5py code sometimes touches."""
 from __future__ import annotations
 
+__all__ = ["Config", "get_config"]
+
 
 class Config:
     """Mirrors the parts of ``h5py.get_config()`` that code commonly sets or reads.

@@ -5,6 +5,12 @@ Users catch what they already catch with h5py (``KeyError``, ``ValueError``,
 """
 from __future__ import annotations
 
+__all__ = [
+    "ClosedObjectError", "CorruptChunkError", "DosnaError", "FormatError", "InvalidNameError",
+    "NodeExistsError", "NodeNotFoundError", "read_only_error", "ReadOnlyError", "ResizeError",
+    "StoreUnreachableError", "UnsupportedFileOptionError", "InvalidLibverError", "IncompleteFileWarning",
+]
+
 
 class DosnaError(Exception):
     """Base of every exception defined here."""
@@ -72,3 +78,24 @@ def read_only_error(exc_type: type, action: str) -> Exception:
 
 class ResizeError(DosnaError, RuntimeError):
     """A resize beyond maxshape (h5py: RuntimeError)."""
+
+
+class UnsupportedFileOptionError(DosnaError, ValueError):
+    """A ``File()`` option h5py honours that a store cannot (``swmr=True``, the
+    ``family``/``mpio``/``ros3`` drivers...); h5py raises ValueError for an
+    option its build cannot honour (a driver or SWMR it was built without)."""
+
+
+class InvalidLibverError(DosnaError, ValueError, KeyError):
+    """A ``libver=`` that is no HDF5 library version bound.  h5py raises KeyError
+    for an unknown name and ValueError for a bad (low, high) pair: both catch it."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else ""
+
+
+class IncompleteFileWarning(UserWarning):
+    """An opened file is one an import or store copy has not finished (it is
+    running, or failed): some objects may be missing, and the datasets named
+    may lack chunks, which then read as the fill value."""
+

@@ -57,6 +57,25 @@ def test_missing_file_and_bad_mode(file_url):
         dosna_like.File(file_url, "rw")
 
 
+def test_h5py_file_options_a_store_cannot_honour_are_refused(file_url):
+    """What h5py does with these is not comparable (it opens a SWMR reader or an MPI
+    file); dosna_like raises h5py's type for an option its build lacks, before any I/O."""
+    with dosna_like.File(file_url, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(ValueError, match="SWMR"):
+        dosna_like.File(file_url, "r", swmr=True)
+    for driver in ("family", "split", "mpio", "ros3", "fileobj"):
+        with pytest.raises(ValueError, match=driver):
+            dosna_like.File(file_url, "r", driver=driver)
+    with pytest.raises(ValueError, match="memory://"):
+        dosna_like.File(file_url, "a", driver="core", backing_store=False)
+    with dosna_like.File(file_url, "r", driver="core", libver="latest", rdcc_w0=0.5) as f:  # harmless: accepted
+        np.testing.assert_array_equal(f["x"][...], np.arange(3))
+        assert f.swmr_mode is False and f.driver == "fsspec"
+    with dosna_like.File(file_url, "r", driver=f.driver) as f:  # what File.driver reports opens the file
+        assert list(f) == ["x"]
+
+
 def test_closed_file_is_false_and_refuses_use(file_url):
     f = dosna_like.File(file_url, "w")
     ds = f.create_dataset("x", data=np.arange(3))

@@ -232,3 +232,135 @@ def test_an_unfinished_import_is_reported(tmp_path, monkeypatch):
     proc = run("ls", url)
     assert "INCOMPLETE" in proc.stderr
     assert "INCOMPLETE" in run("info", url).stderr
+
+
+# ------------------------------------------------- what a new user meets
+def test_ls_and_info_follow_links_as_the_python_api_does(store, tmp_path):
+    url, walked = store
+    other = str(tmp_path / "other.h5")
+    with dosna_like.File(other, "w") as f:
+        f["far/x"] = np.arange(5, dtype="i2")
+    with dosna_like.File(url, "a") as f:
+        f["run0/to_run1"] = dosna_like.SoftLink("/run1")
+        f["elsewhere"] = dosna_like.ExternalLink(other, "/far/x")
+        f["alias"] = f["run0/raw_a"]
+        expected = {name: (f[name].shape, f[name].dtype) for name in ("latest", "elsewhere", "alias")}
+    assert _rows(run("ls", f"{url}/latest").stdout) == {
+        "latest": ["Dataset", *str(expected["latest"][0]).split(), str(expected["latest"][1])]}
+    assert _rows(run("ls", f"{url}/run0/to_run1").stdout).keys() == {"raw_a", "raw_b", "clean"}
+    for name, target_url, target in [("latest", url, "/run1/clean"), ("elsewhere", other, "/far/x"),
+                                     ("alias", url, "/run0/raw_a")]:
+        info = json.loads(run("info", "--json", f"{url}/{name}").stdout)
+        assert (info["url"], info["path"]) == (target_url, target)
+        assert (tuple(info["shape"]), info["dtype"]) == (expected[name][0], str(expected[name][1]))
+    hits = json.loads(run("search", f"{url}/run0/to_run1", "kind=dataset", "--json").stdout)
+    assert [h["path"] for h in hits] == ["/run1/clean", "/run1/raw_a", "/run1/raw_b"]
+    assert "no such object" in fails("info", f"{url}/run0/nothing")
+
+
+def test_search_mistakes_are_errors_and_no_matches_is_not(store, tmp_path):
+    url, walked = store
+    h5 = tmp_path / "plain.h5"
+    with h5py.File(h5, "w") as f:
+        f["x"] = np.arange(3)
+    assert "no dosna_like file" in fails("search", tmp_path / "missing", "sample=mouse-1")
+    assert "/nothing" in fails("search", f"{url}/nothing", "sample=mouse-1")
+    assert "HDF5 file" in fails("search", h5, "x=1")
+    assert "did you mean 'temp>=300'" in fails("search", url, "temp=>300")
+    assert "did you mean 'temp<=300'" in fails("search", url, "temp=<300")
+    numbers = fails("search", url, "temp>abc")
+    assert "temp" in numbers and "number" in numbers and "'abc'" in numbers
+    assert "text" in fails("search", url, "sample<3")
+    for ok in (["sample=nobody"], ["temp>1e9"], ['version="<2"']):  # valid queries that match nothing
+        proc = run("search", url, *ok)
+        assert proc.stdout == "" and proc.stderr == "dosna-like: no matches\n"
+    assert json.loads(run("search", url, "sample=nobody", "--json").stdout) == []
+
+
+def test_search_of_a_missing_bucket_is_an_error(s3_server):
+    assert "no dosna_like file" in fails("search", f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/runs", "a=1")
+    assert "no dosna_like file" in fails("search", f"s3://{S3_BUCKET}/no-such-prefix-{uuid.uuid4().hex[:8]}", "a=1")
+
+
+def _tree_counts(path: str) -> tuple:
+    """(groups, datasets, links) of an HDF5 file as h5py walks it (root not counted)."""
+    groups = datasets = links = 0
+    seen = set()
+    with h5py.File(path, "r") as f:
+        def visit(name, link) -> None:
+            nonlocal groups, datasets, links
+            if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+                links += 1
+                return
+            obj = f[name]
+            info = h5py.h5o.get_info(obj.id)
+            key = (info.fileno, info.addr)
+            if key in seen:  # a second name of an object: a hard link
+                links += 1
+                return
+            seen.add(key)
+            if isinstance(obj, h5py.Group):
+                groups += 1
+            elif isinstance(obj, h5py.Dataset):
+                datasets += 1
+
+        f.visititems_links(visit)
+    return groups, datasets, links
+
+
+def test_import_cp_and_export_count_the_same_tree_the_same(tmp_path):
+    src = make_hdf5(str(tmp_path / "src.h5"))
+    with h5py.File(src, "a") as f:
+        f["types/named"] = np.dtype("<i4")  # a committed datatype: neither a group nor a dataset
+    groups, datasets, links = _tree_counts(src)
+    expected = f": {groups} groups, {datasets} datasets, {links} links,"
+    store_url, copy_url = str(tmp_path / "store.h5"), str(tmp_path / "copy.h5")
+    for proc in (run("import", src, store_url), run("cp", store_url, copy_url),
+                 run("export", copy_url, tmp_path / "back.h5"), run("cp", src, tmp_path / "via-cp.h5")):
+        assert expected in proc.stdout, (expected, proc.stdout)
+
+
+def test_info_shows_attribute_values_not_their_stored_encoding(tmp_path):
+    url = str(tmp_path / "attrs.h5")
+    values = {"bytes_attr": np.bytes_(b"raw bytes"), "binary": b"\xff\x00raw", "comment": "\u00fcn\u00efcode text",
+              "pair": 1 + 2j, "missing": np.nan, "names": np.array(["a", "b\u00e9"], dtype=dosna_like.string_dtype())}
+    with dosna_like.File(url, "w") as f:
+        f.attrs.update(values)
+        read = {name: f.attrs[name] for name in values}  # what the Python API hands back
+    text = run("info", url).stdout
+    lines = {line.split(" = ", 1)[0].strip(): line.split(" = ", 1)[1] for line in text.splitlines() if " = " in line}
+    assert lines["bytes_attr"] == repr(bytes(read["bytes_attr"])) == "b'raw bytes'"
+    assert lines["binary"] == repr(read["binary"])
+    assert lines["comment"] == f'"{read["comment"]}"'
+    assert lines["pair"] == repr(complex(read["pair"])) and lines["missing"] == "nan"
+    assert lines["names"] == '["a", "b\u00e9"]'
+    assert "base64" not in text and "\\u" not in text
+    attrs = json.loads(run("info", "--json", url).stdout)["attrs"]
+    assert attrs["bytes_attr"] == "raw bytes" and attrs["comment"] == read["comment"]
+
+
+def test_transfer_errors_are_one_clear_line(store, tmp_path):
+    url, _ = store
+    src = make_hdf5(str(tmp_path / "src.h5"))
+    assert "not an HDF5 file" in fails("import", url, tmp_path / "a.h5")  # a store given as the source
+    assert "No such HDF5 file" in fails("import", tmp_path / "missing.h5", tmp_path / "b.h5")
+    (tmp_path / "notes.txt").write_text("not HDF5")
+    assert "Not an HDF5 file" in fails("import", tmp_path / "notes.txt", tmp_path / "c.h5")
+    message = fails("export", url, tmp_path / "no-such-dir" / "x.h5")
+    assert "No such directory" in message and "partial" not in message
+    assert not (tmp_path / "a.h5").exists() and not (tmp_path / "c.h5").exists()
+    run("import", src, tmp_path / "d.h5")
+
+
+def test_overwrite_hint_storage_options_anywhere_and_version(store, tmp_path):
+    url, _ = store
+    src = make_hdf5(str(tmp_path / "src.h5"))
+    run("import", src, tmp_path / "s.h5")
+    assert "--overwrite" in fails("import", src, tmp_path / "s.h5")
+    assert "--overwrite" in fails("cp", url, tmp_path / "s.h5")
+    assert "--overwrite" in fails("export", url, src)
+    run("import", src, tmp_path / "s.h5", "--overwrite")
+    options = '{"auto_mkdir": true}'
+    assert run("ls", url, "--storage-options", options).stdout == run("--storage-options", options, "ls", url).stdout
+    assert "not JSON" in fails("ls", url, "--storage-options", "{")
+    assert run("--version").stdout.strip() == f"dosna-like {dosna_like.__version__}"

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 import dosna_like
 from dosna_like.codecs import deflate_wrappers, libdeflate
-from dosna_like.codecs.pipeline import ChunkCodec, _Gzip
+from dosna_like.codecs.pipeline import ChunkCodec
+from dosna_like.codecs.runtime import GzipRuntime
 from dosna_like.errors import CorruptChunkError
 from dosna_like.format.keys import chunk_key
 
@@ -40,7 +41,7 @@ def _codec(fast: bool, shape=(16, 8), dtype="f8") -> ChunkCodec:
 @pytest.mark.parametrize("writer_fast,reader_fast", [(True, False), (False, True), (True, True)])
 def test_libdeflate_and_zlib_read_each_others_chunks(level, writer_fast, reader_fast):
     chunk = np.random.default_rng(level).integers(0, 50, (16, 8)).astype("f8")
-    raw = _Gzip(level, fast=writer_fast).encode(memoryview(chunk.reshape(-1).view(np.uint8)))
+    raw = GzipRuntime(level, fast=writer_fast).encode(memoryview(chunk.reshape(-1).view(np.uint8)))
     assert zlib.decompress(bytes(raw), 31) == chunk.tobytes()  # a standard gzip stream
     reader = _codec(reader_fast)
     np.testing.assert_array_equal(reader.decode(raw), chunk)

@@ -6,6 +6,7 @@ numpy on the same data.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 import os
 import subprocess
 import sys
@@ -143,6 +144,26 @@ def test_pool_management(cluster):
     with pytest.raises(KeyError):
         del cluster["b"]
     assert cluster.list_pools() == ["tutorial"]
+
+
+def test_cluster_is_a_mapping_of_pools(cluster, cluster_url):
+    assert isinstance(cluster, Mapping)
+    assert list(cluster.keys()) == [] and cluster.get("p") is None
+    for name in ("b", "a"):
+        with cluster.create_pool(name) as p:
+            p.attrs["name"] = name
+    assert list(cluster.keys()) == ["a", "b"] and "a" in cluster.keys()
+    items = list(cluster.items())
+    assert [name for name, _ in items] == ["a", "b"]
+    assert all(isinstance(p, dn.Pool) and p.pool_name == name and p.attrs["name"] == name for name, p in items)
+    assert [p.pool_name for p in cluster.values()] == ["a", "b"]
+    assert cluster.get("a").pool_name == "a"
+    assert cluster.get("missing") is None and cluster.get("missing", 0) == 0
+    with dn.Cluster(cluster_url) as same, dn.Cluster(cluster_url.rstrip("/") + "-other") as other:
+        assert cluster == same  # the same pools at the same place
+        assert cluster != other and other == {}
+    assert "missing" not in cluster and "a/b" not in cluster  # lookups create nothing and refuse nothing
+    assert cluster.list_pools() == ["a", "b"]
 
 
 @pytest.mark.parametrize("name", ["", "..", "a/..", "a/b", "/a", "a/", ".", "a\x00b", "tab\tname", "zarr.json"])

@@ -113,3 +113,50 @@ def test_direct_writes_match_numpy_and_skip_fill_chunks(tmp_path, volume, chunks
     assert (chunk_key("a", (0, 0, 0)) in keys) == (chunks[0] > 8)
     with dosna_like.File(url, "r") as f:
         np.testing.assert_array_equal(f["a"][...], expected)
+
+
+# ------------------------------------------------------ chunks by coordinates
+def test_raw_chunk_puts_replace_the_cached_chunk(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.arange(20, dtype="i4"), chunks=(10,))
+        io = ds._io
+        assert ds[3] == 3  # chunk (0,) is now in the cache
+        raw = io.get_raw((1,))
+        assert raw == np.arange(10, 20, dtype="i4").tobytes()
+        io.put_raw((0,), raw)
+        np.testing.assert_array_equal(ds[:10], np.arange(10, 20))
+        assert io.get_raw((5,)) is None
+
+
+def test_raw_chunks_equal_to_the_fill_value_are_not_stored(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", shape=(20,), dtype="f8", chunks=(10,), fillvalue=1.5)
+        io = ds._io
+        io.put_raw((0,), np.full(10, 1.5).tobytes())
+        io.put_raw((1,), np.full(10, 2.5).tobytes())
+        assert io.stored_chunks() == [(1,)] and not io.has_chunk((0,))
+        np.testing.assert_array_equal(ds[...], [1.5] * 10 + [2.5] * 10)
+        io.put_chunk((1,), np.full(10, 1.5))  # a decoded chunk: the same rule
+        assert io.stored_chunks() == [] and io.get_chunk((1,)) is None
+
+
+def test_compressed_raw_chunks_are_stored_as_they_are(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.zeros(20, "i2"), chunks=(10,), compression="gzip")
+        src = f.create_dataset("y", data=np.arange(20, dtype="i2"), chunks=(10,), compression="gzip")
+        ds._io.put_raw((1,), src._io.get_raw((1,)))
+        np.testing.assert_array_equal(ds[...], [0] * 10 + list(range(10, 20)))
+
+
+def test_stored_chunks_skip_keys_that_are_not_chunk_keys(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.ones((4, 4)), chunks=(2, 2))
+        ds[2:, 2:] = 0  # fill: not stored
+        for junk in ("x/c/01/0", "x/c/5", "x/c/9/9/9", "x/c/a/b", "x/c/1/1.tmp"):
+            f.store.set(junk, b"junk")
+        assert ds._io.stored_chunks() == [(0, 0), (0, 1), (1, 0)]
+        ds.resize((3, 4))  # a shrink walks the stored chunks too
+        np.testing.assert_array_equal(ds[...], np.pad(np.ones((2, 4)), ((0, 1), (0, 0)))
+                                      + np.pad(np.ones((1, 2)), ((2, 0), (0, 2))))
+        ds.clear()  # DosNa's clear removes everything under the chunk prefix
+        assert ds._io.stored_chunks() == [] and f.store.list_keys("x/c") == []

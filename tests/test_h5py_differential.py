@@ -18,6 +18,8 @@ compression, njobs) against numpy.
 """
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -342,6 +344,26 @@ add("convert-pylist-overflow",
 add("convert-data-with-dtype",
     lambda m, f: (lambda ds: (ds.dtype, ds[...]))(
         f.create_dataset("x", data=np.array([1.9, -1.9, 1e9]), dtype="i2")))
+
+
+def _write_warnings(f, dtype, data):
+    """Values a write stored and the warnings it gave: h5py gives none when HDF5
+    saturates or overflows, so numpy's cast warnings must not leak out either."""
+    ds = f.create_dataset("x", shape=data.shape, dtype=dtype)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds[...] = data
+    return ds[...], [w.category.__name__ for w in caught]
+
+
+for _label, _dt, _data in [("f8-to-i2", "i2", np.array([1e20, -1e20, 2.5])),
+                           ("f4-to-u8", "u8", np.array([1e30, -1e30, 7.9], dtype="f4")),
+                           ("f8-to-f2", "f2", np.array([1e10, -1e10, 0.5])),
+                           ("f8-to-f4", "f4", np.array([1e300, -1e300, 0.5])),
+                           ("i8-to-f2", "f2", np.array([10**9, -10**9, 3])),
+                           ("c16-to-c8", "c8", np.array([1e300 + 1j, -1e300j, 2]))]:
+    add(f"convert-{_label}-out-of-range-is-silent",
+        lambda m, f, dt=_dt, data=_data: _write_warnings(f, dt, data))
 add("astype-i1-saturates",
     lambda m, f: f.create_dataset("x", data=np.array([300, -300, 5])).astype("i1")[...])
 add("astype-slice",
@@ -791,6 +813,39 @@ add_file("file-rplus-write-persists", using("r+", lambda m, f: (f["d"].__setitem
                                                                f["g/h"].attrs.__setitem__("t", "u")), setup=True),
          post=contents)
 add_file("file-roundtrip-contents", lambda m, p: contents(m, populate(m, p)))
+
+
+def _opened_with(mode, **kwds):
+    """file op: open with h5py's File keywords; what the file shows and the warnings given."""
+    def fop(m, path):
+        if mode != "w":
+            populate(m, path)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with m.File(path, mode, **kwds) as f:
+                seen = (f.mode, list(f), f.swmr_mode)
+        return seen, [w.category.__name__ for w in caught]
+    return fop
+
+
+# h5py's File keywords: what is harmless on a store is accepted, mistakes raise h5py's types
+for _id, _mode, _kwds in [("libver-latest", "r", {"libver": "latest"}), ("libver-v112", "w", {"libver": "v112"}),
+                          ("libver-pair", "a", {"libver": ("earliest", "latest")}),
+                          ("driver-sec2", "r", {"driver": "sec2"}), ("driver-stdio", "a", {"driver": "stdio"}),
+                          ("driver-core", "r", {"driver": "core"}),
+                          ("driver-core-block-size", "w", {"driver": "core", "block_size": 2**16}),
+                          ("swmr-false", "r", {"swmr": False}), ("swmr-on-a-writer-warns", "a", {"swmr": True}),
+                          ("swmr-on-w-warns", "w", {"swmr": True}), ("track-times", "w", {"track_times": True})]:
+    add_file(f"file-option-{_id}", _opened_with(_mode, **_kwds))
+for _id, _mode, _kwds in [("libver-unknown", "r", {"libver": "v999"}),
+                          ("libver-bounds-reversed", "r", {"libver": ("latest", "earliest")}),
+                          ("driver-unknown", "r", {"driver": "no-such-driver"}),
+                          ("driver-option-without-driver", "r", {"backing_store": True})]:
+    add_file(f"file-option-err-{_id}", _opened_with(_mode, **_kwds), raises=True)
+add_file("file-swmr-mode-cannot-be-switched-off",
+         using("a", lambda m, f: setattr(f, "swmr_mode", False), setup=True), raises=True)
+add_file("file-swmr-mode-on-an-old-format-file", using("a", lambda m, f: setattr(f, "swmr_mode", True), setup=True),
+         raises=True)
 
 
 def _context_manager(m, p):

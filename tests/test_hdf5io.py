@@ -19,6 +19,8 @@ import zarr
 import dosna_like
 from dosna_like.codecs.deflate_wrappers import gzip_to_zlib, zlib_to_gzip
 from dosna_like.transfer import hdf5_export, hdf5_import
+from dosna_like.errors import IncompleteFileWarning
+from dosna_like.hl.files import incomplete_datasets
 from dosna_like.transfer.common import incomplete_mark
 
 NUMERIC = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", ">i4", ">f8"]
@@ -238,7 +240,8 @@ def test_progress_bar_on_request_and_none_without_a_terminal(source_h5, tmp_path
 
 
 # ---------------------------------------------------------------- failures
-def test_a_failed_import_leaves_the_store_marked_incomplete(source_h5, file_url, monkeypatch):
+def _interrupted_import(source_h5, file_url, monkeypatch) -> None:
+    """An import that fails after a few chunks (a simulated full disk)."""
     calls = []
 
     def failing(raw, nbytes):
@@ -250,7 +253,11 @@ def test_a_failed_import_leaves_the_store_marked_incomplete(source_h5, file_url,
     monkeypatch.setattr(hdf5_import, "zlib_to_gzip", failing)
     with pytest.raises(OSError, match="simulated"):
         dosna_like.import_hdf5(source_h5, file_url, njobs=2)
-    with dosna_like.File(file_url, "r") as f:
+
+
+def test_a_failed_import_leaves_the_store_marked_incomplete(source_h5, file_url, monkeypatch):
+    _interrupted_import(source_h5, file_url, monkeypatch)
+    with pytest.warns(IncompleteFileWarning), dosna_like.File(file_url, "r") as f:
         mark = incomplete_mark(f._document())
         assert mark is not None and mark["source"] == source_h5
         assert "title" not in f.attrs  # the root's attributes are the last step
@@ -258,6 +265,28 @@ def test_a_failed_import_leaves_the_store_marked_incomplete(source_h5, file_url,
     dosna_like.import_hdf5(source_h5, file_url, overwrite=True)
     with dosna_like.File(file_url, "r") as f:
         assert incomplete_mark(f._document()) is None
+
+
+def test_opening_an_unfinished_import_warns_and_names_the_datasets_that_lack_data(source_h5, file_url,
+                                                                                   monkeypatch):
+    _interrupted_import(source_h5, file_url, monkeypatch)
+    for mode in ("r", "a"):
+        with pytest.warns(IncompleteFileWarning, match="INCOMPLETE") as caught:
+            dosna_like.File(file_url, mode).close()
+        assert len(caught) == 1 and source_h5 in str(caught[0].message)
+    with pytest.warns(IncompleteFileWarning), dosna_like.File(file_url, "r") as f, h5py.File(source_h5, "r") as h:
+        named = incomplete_datasets(f._state.index.nodes())
+        assert named and f"{len(named)} incomplete dataset(s)" in str(caught[0].message)
+        differ = []
+        f.visititems(lambda name, obj: differ.append("/" + name) if isinstance(obj, dosna_like.Dataset)
+                     and obj.shape and not np.array_equal(obj[...], h[name][...]) else None)
+        assert differ and set(differ) <= set(named)  # no dataset reads wrong without being named
+    monkeypatch.setattr(hdf5_import, "zlib_to_gzip", zlib_to_gzip)
+    dosna_like.import_hdf5(source_h5, file_url, overwrite=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a finished import: not a word, and no dataset keeps a mark
+        with dosna_like.File(file_url, "r") as f:
+            assert incomplete_datasets(f._state.index.nodes()) == []
 
 
 def test_a_failed_export_never_leaves_a_partial_destination(source_h5, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from dosna_like.catalog import search as catalog
 from dosna_like.format.keys import SIDECAR_KEY
 from dosna_like.hl.files import refresh
 from dosna_like.index import nodes as index_nodes
+from dosna_like.storage import open_store
 
 from .conftest import S3_BUCKET, HttpCounter
 
@@ -123,7 +124,7 @@ def test_index_matches_a_brute_force_walk(file_url):
         expected = brute_walk(f)
         assert_same_records(index_records(f._state.index.nodes()), expected)  # kept current in session
         assert names(f.search()) == sorted(expected)
-    assert catalog.check(file_url)  # stored on close, and right
+    assert catalog.sidecar_is_current(file_url)  # stored on close, and right
     with dosna_like.File(file_url, "r") as f:
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
     hits = dosna_like.search(file_url)
@@ -148,7 +149,7 @@ def test_index_follows_every_kind_of_write_in_the_session(file_url):
         visited = []
         f.visit(visited.append)  # listed from the session's index now
         f.flush()
-        assert catalog.check(file_url)
+        assert catalog.sidecar_is_current(file_url)
     with dosna_like.File(file_url, "r") as f:
         listed = []
         f.visit(listed.append)  # listed from the store
@@ -164,7 +165,7 @@ def test_writes_before_the_first_search_are_applied_to_the_stored_index(file_url
     with dosna_like.File(file_url, "a") as f:  # journal of writes, no search yet
         f["run1/d3"].attrs["sample"] = "late"
         del f["run2"]
-    assert catalog.check(file_url)
+    assert catalog.sidecar_is_current(file_url)
     with dosna_like.File(file_url, "r") as f:
         assert names(f.search(sample="late")) == ["/run1/d3"]
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
@@ -197,17 +198,17 @@ def test_zarr_python_writes_are_detected(file_url):
     new.attrs["sample"] = "mouse-1"
     root["run1/d1"].attrs["sample"] = "edited-by-zarr"
     del root["run2"]
-    assert not catalog.check(file_url)
+    assert not catalog.sidecar_is_current(file_url)
     with dosna_like.File(file_url, "r") as f:
         found = names(f.search(sample="mouse-1"))
         assert "/run1/from_zarr" in found
         assert names(f.search(sample="edited-by-zarr")) == ["/run1/d1"]
         assert not f.search({"$path": "/run2*"})
         assert_same_records(index_records(f._state.index.nodes()), brute_walk(f))
-    assert not catalog.check(file_url)  # a read-only session does not store the correction
+    assert not catalog.sidecar_is_current(file_url)  # a read-only session does not store the correction
     with dosna_like.File(file_url, "a") as f:
         f.search()
-    assert catalog.check(file_url)  # a writable one does
+    assert catalog.sidecar_is_current(file_url)  # a writable one does
 
 
 def test_a_writer_that_never_closed_leaves_a_detectably_stale_index(file_url):
@@ -232,7 +233,7 @@ def test_missing_or_damaged_sidecars_are_rebuilt(file_url, damage):
     store = dosna_like.File(file_url, "r").store
     raw = store.get(SIDECAR_KEY)
     payload = json.loads(gzip.decompress(raw))
-    writable = type(store)(store.url)
+    writable = open_store(store.url)
     if damage == "missing":
         writable.delete(SIDECAR_KEY)
     elif damage == "garbage":
@@ -247,13 +248,13 @@ def test_missing_or_damaged_sidecars_are_rebuilt(file_url, damage):
         entry[0] = "not-the-fingerprint"
         entry[5]["sample"] = "forged"
         writable.set(SIDECAR_KEY, gzip.compress(json.dumps(payload).encode()))
-    assert not catalog.check(file_url)
+    assert not catalog.sidecar_is_current(file_url)
     with dosna_like.File(file_url, "r") as f:
         assert_same_records(index_records(f._state.index.nodes()), expected)
         assert not f.search(sample="forged")
     assert [h.path for h in dosna_like.search(file_url)] == sorted(expected)
     catalog.rebuild(file_url)
-    assert catalog.check(file_url)
+    assert catalog.sidecar_is_current(file_url)
 
 
 def test_refresh_sees_writes_made_by_another_handle(file_url):

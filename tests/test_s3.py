@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import dosna_like
+from dosna_like.storage import open_store
 from backends.latency import SlowMemoryFileSystem  # noqa: F401  (registers slowmem://)
 
 from .conftest import S3_BUCKET, HttpCounter
@@ -70,9 +71,7 @@ def test_a_64_chunk_read_keeps_many_fetches_in_flight():
 
 
 def test_concurrency_is_configurable(s3_server):
-    from dosna_like.storage.base import Store
-
-    store = Store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
+    store = open_store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
     assert store.io_concurrency == 4
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dosna_like.chunks.selection import broadcast_value, chunk_grid_shape, select
+from dosna_like.chunks.selection import AxisProjection, broadcast_value, select
+from dosna_like.format.grid import grid_shape
 
 
 def gather(arr: np.ndarray, chunks: tuple, key) -> np.ndarray:
@@ -169,4 +170,19 @@ def test_broadcast_mismatch_is_type_error():
 
 
 def test_chunk_grid_shape_rounds_up():
-    assert chunk_grid_shape((10, 9, 0), (3, 3, 4)) == (4, 3, 0)
+    assert grid_shape((10, 9, 0), (3, 3, 4)) == (4, 3, 0)
+
+
+def test_projections_are_named_immutable_records():
+    sel = select((slice(2, 9), 3), (10, 10))
+    projs = list(sel.projections((4, 4)))
+    assert [p.chunk_coords for p in projs] == [(0, 0), (1, 0), (2, 0)]
+    first = projs[0]
+    assert first.chunk_sel == (slice(2, 4, 1), slice(3, 4)) and first.out_sel == (slice(0, 2), slice(0, 1))
+    assert not first.complete
+    with pytest.raises(AttributeError):
+        first.complete = True
+    per_axis = list(sel.axes[0].project(4, 10))
+    assert all(isinstance(p, AxisProjection) for p in per_axis)
+    assert [(p.chunk, p.out_sel, p.complete) for p in per_axis] == [
+        (0, slice(0, 2), False), (1, slice(2, 6), True), (2, slice(6, 7), False)]

@@ -8,6 +8,7 @@ import pytest
 import zarr
 
 import dosna_like
+from dosna_like.errors import FormatError
 from dosna_like.format.reserved import RESERVED
 
 DTYPES = ["bool", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", ">i4", ">f8"]
@@ -105,3 +106,48 @@ def test_reserved_metadata_stays_out_of_attrs(file_url):
             ds.attrs[RESERVED] = 1
     with dosna_like.File(file_url, "r") as f:
         assert f["x"].maxshape == (None,)
+
+
+# ------------------------------------------- a reserved entry another tool damaged
+@pytest.fixture
+def damaged_url(file_url):
+    """A file whose group 'g' and array 'arr' got ``_dosna_like = "oops"`` from zarr-python."""
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("g/inner", data=np.arange(3))
+        f["g"].attrs["x"] = 1
+        f.create_dataset("arr", data=np.arange(10), maxshape=(None,))
+        f["arr"].attrs["y"] = 2
+        f.create_dataset("fine", data=np.arange(4))
+    root = zarr.open_group(file_url, mode="r+")
+    root["g"].attrs[RESERVED] = "oops"
+    root["arr"].attrs[RESERVED] = "oops"
+    return file_url
+
+
+@pytest.mark.parametrize("call, node", [
+    (lambda f: list(f["g"]), "/g"),
+    (lambda f: repr(f["g"]), "/g"),
+    (lambda f: list(f.items()), "/g"),  # opening each member (a dataset handle reads its array later)
+    (lambda f: f["arr"][...], "/arr"),
+    (lambda f: dict(f["arr"].attrs), "/arr"),
+    (lambda f: f.search(), "/arr"),
+    (lambda f: f.search(y=2), "/arr"),
+    (lambda f: f.visit(lambda name: None), "/g"),
+    (lambda f: dosna_like.search(f.filename), "/arr"),
+])
+def test_a_damaged_reserved_entry_raises_format_error_naming_the_node(damaged_url, call, node):
+    with dosna_like.File(damaged_url, "r") as f:
+        with pytest.raises(FormatError, match=f"node '{node}'.*{RESERVED}.*str") as info:
+            call(f)
+        assert not isinstance(info.value, AttributeError)
+
+
+def test_the_rest_of_a_damaged_file_stays_usable(damaged_url):
+    with dosna_like.File(damaged_url, "r+") as f:
+        assert list(f) == ["arr", "fine", "g"]  # names need no member's reserved entry
+        np.testing.assert_array_equal(f["fine"][...], np.arange(4))
+        f["fine"].attrs["z"] = 3
+        with pytest.raises(OSError, match="node '/g'"):  # h5py: an unreadable object is an OSError
+            f["g"]
+    # nothing was overwritten: the other tool's value is still there
+    assert zarr.open_group(damaged_url, mode="r")["g"].attrs[RESERVED] == "oops"

@@ -16,19 +16,21 @@ from typing import Iterable
 import numpy as np
 import posixpath
 
-from ..errors import FormatError
+from ..errors import FormatError, NodeNotFoundError
 from ..format.documents import loads
 from ..format.keys import META_KEY, node_key
 from ..format.names import valid_name
 from ..hl.files import File
-from ..index.fingerprints import fingerprints_for
 from ..index.nodes import Node, Nodes, doc_attrs, doc_dtype, select_nodes
 from ..index.query import compile_query, plain
-from ..index.sidecar import decode_sidecar, encode_sidecar, materialize
-from ..storage.base import Store, local_name
+from ..index.sidecar import decode_sidecar, encode_sidecar, verify_index
+from ..storage import Store, open_store
 
 from ..format.keys import SIDECAR_KEY
 
+__all__ = [
+    "file_nodes", "find_files", "incomparable", "latest", "locate", "rebuild", "search", "SearchHit", "sidecar_is_current",
+]
 
 
 # ============================================================ many files
@@ -57,14 +59,13 @@ class SearchHit:
 
 
 
-def _group_doc_at(store: Store, path: str) -> dict | None:
-    try:  # the store's own GET options: no HEAD before the GET on S3
-        raw = store.fs.cat_file(f"{path}/{META_KEY}" if path else META_KEY, **store._cat_kwargs)
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+def _root_doc(store: Store) -> dict | None:
+    """The document at the store's root, None when there is none or it is unreadable."""
+    raw = store.get(META_KEY)
+    if raw is None:
         return None
-    store.requests.add("get")
     try:
-        return loads(raw, f"{path}/{META_KEY}")
+        return loads(raw, f"{store.url}/{META_KEY}")
     except FormatError:
         return None
 
@@ -73,23 +74,40 @@ def locate(url, storage_options: dict | None = None) -> tuple | None:
     """(file URL, path inside it) for a URL naming a file or an object inside one.
 
     The file is the outermost group whose parent holds no node document, so
-    ``s3://b/run.h5/raw/t`` gives ``("s3://b/run.h5", "raw/t")``.  None when the
-    URL holds no node document at all.
+    ``s3://b/run.h5/raw/t`` gives ``("s3://b/run.h5", "raw/t")``.  A name that
+    is no node of its own (a soft, hard or external link, as in
+    ``run.h5/latest``) is followed as ``File.get`` follows it, as h5py does, so
+    the result names the object the link leads to, possibly in another file;
+    a name that leads nowhere is returned as it is, for the caller to report.
+    None when neither the URL nor any directory above it holds a node document.
     """
-    url = local_name(url).rstrip("/") or "/"
-    store = Store(url, storage_options, read_only=True)
-    path = store.root
-    if _group_doc_at(store, path) is None:
-        return None
+    store = open_store(url, storage_options, read_only=True)
+    below: list = []  # names under the deepest node document: links, or nothing at all
+    while _root_doc(store) is None:
+        parent = store.parent()
+        if parent is None:
+            return None
+        below.insert(0, store.basename)
+        store = parent
     parts: list = []
-    while "/" in path.strip("/"):
-        parent, name = path.rsplit("/", 1)
-        doc = _group_doc_at(store, parent)
+    while (parent := store.parent()) is not None:
+        doc = _root_doc(parent)
         if doc is None or doc.get("node_type") != "group":
             break
-        parts.insert(0, name)
-        path, url = parent, url.rsplit("/", 1)[0]
-    return url, "/".join(parts)
+        parts.insert(0, store.basename)
+        store = parent
+    if not below:
+        return store.url, "/".join(parts)
+    return _follow_links(store.url, "/".join(parts + below), storage_options)
+
+
+def _follow_links(file_url: str, inner: str, storage_options: dict | None) -> tuple:
+    """(file URL, node path) of the object ``inner`` leads to; ``(file_url, inner)`` if none."""
+    with File(file_url, "r", storage_options=storage_options) as f:
+        obj = f.get(inner)
+        if obj is None:
+            return file_url, inner
+        return obj.file.filename, obj._path
 
 
 def find_files(url, storage_options: dict | None = None) -> list:
@@ -101,21 +119,10 @@ def find_files(url, storage_options: dict | None = None) -> list:
     located = locate(url, storage_options)
     if located is not None:
         return [located]
-    url = local_name(url).rstrip("/")
-    store = Store(url, storage_options, read_only=True)
+    store = open_store(url, storage_options, read_only=True)
     files, level = [], [""]
     while level:
-        dirs = []
-        for rel in level:
-            store.requests.add("list")
-            try:
-                entries = store.fs.ls(store.path(rel), detail=True)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for e in entries:
-                if e.get("type") == "directory":
-                    name = e["name"].rstrip("/").rsplit("/", 1)[-1]
-                    dirs.append(f"{rel}/{name}" if rel else name)
+        dirs = [f"{rel}/{name}" if rel else name for rel in level for name in store.list_dirs(rel)]
         raws = store.get_many(node_key(d) for d in dirs)
         level = []
         for d in sorted(dirs):
@@ -128,26 +135,25 @@ def find_files(url, storage_options: dict | None = None) -> list:
             except FormatError:
                 continue  # not something we can read: neither a file nor a directory of files
             if doc["node_type"] == "group":
-                files.append((f"{url}/{d}", ""))
+                files.append((store.url_for(d), ""))
     return files
 
 
 def file_nodes(url: str, storage_options: dict | None = None, verify: bool = True) -> Nodes:
     """The verified index of the file at ``url`` (not stored back: read-only)."""
-    store = Store(url, storage_options, read_only=True)
-    scheme = fingerprints_for(store)
+    store = open_store(url, storage_options, read_only=True)
     raw = store.get(SIDECAR_KEY)
-    expected = None if raw is None else decode_sidecar(raw, scheme.kind)
+    expected = None if raw is None else decode_sidecar(raw, store.fingerprint_kind)
     if not verify and expected is not None:
         if all(valid_name(p) for p in expected if p):
             return expected
-    return materialize(store, expected, scheme)[0]
+    return verify_index(store, expected)[0]
 
 
 def _hit(url: str, path: str, node: Node, storage_options) -> SearchHit:
     doc = node.doc
     return SearchHit(url=url, path="/" + path, kind=node.kind, shape=node.shape,
-                     dtype=doc_dtype(doc), attrs=doc_attrs(doc), storage_options=storage_options)
+                     dtype=doc_dtype(doc), attrs=doc_attrs(doc, path), storage_options=storage_options)
 
 
 def search(url, query=None, /, *, storage_options: dict | None = None, verify: bool = True,
@@ -160,40 +166,93 @@ def search(url, query=None, /, *, storage_options: dict | None = None, verify: b
     missing one is corrected in memory (``dosna-like reindex`` stores it).
     ``verify=False`` trusts sidecars without the listing that checks them.
     Attribute names that clash with the keywords go in ``query``.
+    A URL that holds no file raises FileNotFoundError, and an object path
+    inside a file that leads nowhere KeyError (``NodeNotFoundError``), so a
+    mistyped URL is never mistaken for "no matches".
     """
     compile_query(query, equals)  # a bad query fails before any I/O
     targets = find_files(url, storage_options)
+    if not targets:  # a missing path or bucket, or a plain file: not "no matches"
+        raise FileNotFoundError(f"{url}: no dosna_like file or object there")
 
-    def one(target):
+    def hits_in_file(target):
         file_url, inner = target
         nodes = file_nodes(file_url, storage_options, verify)
+        if inner not in nodes:  # KeyError, as h5py's f[name] for a missing or dangling name
+            raise NodeNotFoundError(f"{url}: no object {'/' + inner!r} in {file_url}")
         predicate = compile_query(query, equals, inner)
         return [_hit(file_url, p, nodes[p], storage_options) for p in select_nodes(nodes, inner, predicate)]
 
     if len(targets) <= 1:
-        results = [one(t) for t in targets]
+        results = [hits_in_file(t) for t in targets]
     else:
         with ThreadPoolExecutor(min(16, len(targets))) as pool:
-            results = list(pool.map(one, targets))
+            results = list(pool.map(hits_in_file, targets))
     return [hit for hits in results for hit in hits]
+
+
+_ORDERING = ("$gt", "$gte", "$lt", "$lte")
+
+
+def _ordering_conditions(query) -> list:
+    """(attribute, operand) of a query's ordering comparisons that must all hold
+    (top level and under ``$and``; an ``$or`` branch may rightly match nothing)."""
+    found = []
+    if not isinstance(query, dict):
+        return found
+    for key, spec in query.items():
+        if key == "$and" and isinstance(spec, list):
+            for part in spec:
+                found += _ordering_conditions(part)
+        elif not key.startswith("$") and isinstance(spec, dict):
+            found += [(key, operand) for op, operand in spec.items() if op in _ORDERING]
+    return found
+
+
+def _value_kinds(value) -> set:
+    """'number' and/or 'text' (or the type's name) for a plain value or the elements of a list."""
+    if isinstance(value, list):
+        return set().union(*(_value_kinds(v) for v in value))
+    if isinstance(value, str):
+        return {"text"}
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"number"}
+    return {type(value).__name__}
+
+
+def incomparable(url, query, *, storage_options: dict | None = None, verify: bool = True) -> str | None:
+    """Why an ordering comparison of ``query`` can match nothing under ``url``, or None.
+
+    The query language (like MongoDB's) skips values an operand cannot be
+    ordered with, so ``temp > "abc"`` on numeric temperatures quietly matches
+    nothing; a caller that got no hits asks this to tell a mistyped query
+    from a real "no matches": it names an attribute every one of whose values
+    is of another kind than the operand.  One search per ordering comparison.
+    """
+    for key, operand in _ordering_conditions(query):
+        hits = search(url, {key: {"$exists": True}}, storage_options=storage_options, verify=verify)
+        values = [plain(hit.attrs[key]) for hit in hits]
+        kinds = set().union(*(_value_kinds(v) for v in values))
+        if kinds and not kinds & _value_kinds(plain(operand)):
+            return (f"{key} holds {' and '.join(sorted(kinds))} values ({values[0]!r} at {hits[0].path}), "
+                    f"which cannot be ordered against {operand!r}")
+    return None
 
 
 def rebuild(url, storage_options: dict | None = None) -> Nodes:
     """Recompute the sidecar of the file at ``url`` from its documents and store it."""
-    store = Store(local_name(url), storage_options)
-    scheme = fingerprints_for(store)
-    nodes, _ = materialize(store, None, scheme)
-    store.set(SIDECAR_KEY, encode_sidecar(nodes, scheme.kind))
+    store = open_store(url, storage_options)
+    nodes, _ = verify_index(store, None)
+    store.set(SIDECAR_KEY, encode_sidecar(nodes, store.fingerprint_kind))
     return nodes
 
 
-def check(url, storage_options: dict | None = None) -> bool:
+def sidecar_is_current(url, storage_options: dict | None = None) -> bool:
     """Whether the stored sidecar of the file at ``url`` is present and right."""
-    store = Store(local_name(url), storage_options, read_only=True)
-    scheme = fingerprints_for(store)
+    store = open_store(url, storage_options, read_only=True)
     raw = store.get(SIDECAR_KEY)
-    expected = None if raw is None else decode_sidecar(raw, scheme.kind)
-    return expected is not None and materialize(store, expected, scheme)[1]
+    expected = None if raw is None else decode_sidecar(raw, store.fingerprint_kind)
+    return expected is not None and verify_index(store, expected)[1]
 
 
 # ========================================================== latest version

@@ -5,6 +5,7 @@ from collections import OrderedDict
 import numpy as np
 import threading
 
+__all__ = ["ChunkCache"]
 
 
 class ChunkCache:

@@ -21,8 +21,10 @@ from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
 from ..errors import CorruptChunkError
 from ..format.documents import ArrayMeta
-from ..format.keys import chunk_key
+from ..format.grid import chunk_extent, chunk_local_box, is_cut_by_edge
+from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
 
+__all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill", "read_plan"]
 
 
 DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
@@ -149,8 +151,6 @@ class ArrayIO:
         # bypasses its cache for those too) go from their files straight into
         # the output: no intermediate bytes, no copy.
         self.reads_direct = self.store.can_read_into and self.codec.is_raw and not self._caches_chunks
-        # chunk index of the last chunk along axes whose last chunk sticks out of the array
-        self._ragged_last = [(-(-s // c) - 1) if s % c else None for s, c in zip(meta.shape, meta.chunks)]
 
     def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
         """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
@@ -173,10 +173,6 @@ class ArrayIO:
             return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
         except ValueError as exc:
             raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
-
-    def _cut_by_edge(self, coords: tuple) -> bool:
-        """The chunk extends past the array's end (its padding must hold the fill value)."""
-        return any(last is not None and c == last for c, last in zip(coords, self._ragged_last))
 
     # ------------------------------------------------------------ decoding
     def key(self, coords: tuple) -> str:
@@ -212,6 +208,73 @@ class ArrayIO:
             self.cache.put(coords, chunk)
             return chunk
         return self._decode(coords, raw, dest)
+
+    # ------------------------------------------------ chunks by coordinates
+    # For callers that work chunk by chunk rather than by selection (HDF5
+    # import and export, DosNa's chunk-level API): they go through here so
+    # that the cache never serves a chunk they replaced and a chunk equal to
+    # the fill value is not stored (as far as that shows without decoding).
+    def get_raw(self, coords: tuple) -> bytes | None:
+        """The stored (encoded) bytes of chunk ``coords``, None when it is not stored."""
+        return self.store.get(self.key(coords))
+
+    def put_raw(self, coords: tuple, raw) -> None:
+        """Store already-encoded bytes as chunk ``coords`` (a copy that skips decoding).
+
+        When the codec is raw the bytes are the values, so a chunk equal to the
+        fill value is deleted instead, as :meth:`put_chunk` does; compressed
+        bytes are stored as they are (telling would mean decoding them).
+        """
+        key = self.key(coords)
+        if self._raw_is_fill(raw):
+            self.store.delete(key)
+        else:
+            self.store.set(key, raw)
+        self.cache.discard(coords)
+
+    def _raw_is_fill(self, raw) -> bool:
+        """Whether raw-codec bytes hold nothing but the fill value.  The first
+        element is compared first: data seldom starts with the fill value, and
+        the full comparison reads every byte (80 us for 2 MiB)."""
+        if not self.codec.is_raw or self._objects or len(raw) != self.codec.nbytes:
+            return False
+        itemsize = self.fill_bits.size
+        if bytes(memoryview(raw)[:itemsize]) != self.fill_bits.tobytes():
+            return False
+        return is_fill(np.frombuffer(raw, dtype=self.meta.dtype), self.fill_bits)
+
+    def get_chunk(self, coords: tuple) -> np.ndarray | None:
+        """Chunk ``coords`` decoded, padding included, through the cache; None when
+        it is not stored (it reads as the fill value).  Do not change it in place."""
+        return self._load(coords)
+
+    def put_chunk(self, coords: tuple, chunk: np.ndarray) -> None:
+        """Store a whole chunk (its padding past the array's edge holding the fill
+        value); a chunk equal to the fill value is deleted rather than stored."""
+        self._store_one(coords, chunk)
+
+    def has_chunk(self, coords: tuple) -> bool:
+        """Whether chunk ``coords`` is stored (one that equals the fill value never is)."""
+        return self.store.exists(self.key(coords))
+
+    def delete_chunk(self, coords: tuple) -> None:
+        """Delete chunk ``coords``: it reads as the fill value again."""
+        self.store.delete(self.key(coords))
+        self.cache.discard(coords)
+
+    def delete_all_chunks(self) -> None:
+        """Delete every object under the array's chunk prefix: it all reads as the fill value."""
+        prefix = chunk_prefix(self.path)
+        keys = [k for k in self.store.list_keys(prefix) if k == prefix or k.startswith(prefix + "/")]
+        self.store.delete_many(keys)
+        self.cache.clear()
+
+    def stored_chunks(self) -> list:
+        """Sorted coordinates of the chunks this array has stored (one listing;
+        other keys under its chunk prefix, such as temporary files, are skipped)."""
+        ndim = len(self.meta.shape)
+        found = (parse_chunk_key(self.path, key, ndim) for key in self.store.list_keys(chunk_prefix(self.path)))
+        return sorted(coords for coords in found if coords is not None)
 
     # --------------------------------------------------------------- reads
     def read_chunk_part(self, coords: tuple, local: tuple):
@@ -306,7 +369,7 @@ class ArrayIO:
             elif not (in_place and chunk is dest):  # else it was decoded into out already
                 out[proj.out_sel] = chunk[proj.chunk_sel]
 
-        if not self.store._async:
+        if not self.store.batches_async:
             # Local and memory stores: fetch + decode + copy per chunk in the pool
             # (raw local chunks: preadv straight into ``out``).
             parallel_map(place_direct if self.reads_direct else place, projs, njobs)
@@ -335,14 +398,14 @@ class ArrayIO:
                 old = self._load(proj.chunk_coords, old, fetch)
             if old is not None:
                 chunk = old.copy()
-            elif proj.complete and not self._cut_by_edge(proj.chunk_coords):
+            elif proj.complete and not is_cut_by_edge(proj.chunk_coords, meta.chunks, meta.shape):
                 chunk = np.empty(meta.chunks, dtype=meta.dtype)
             else:
                 chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
             chunk[proj.chunk_sel] = value[proj.out_sel]
             return proj.chunk_coords, chunk
 
-        if not self.store._async:
+        if not self.store.batches_async:
             if self.reads_direct and value.flags.c_contiguous:
                 value_flat = _flat_bytes(value)
 
@@ -369,7 +432,7 @@ class ArrayIO:
         with ``pwritev`` (no chunk array is built).  False when it does not fit
         that path (edge chunk, strided selection, too many pieces)."""
         coords = proj.chunk_coords
-        if self._cut_by_edge(coords):
+        if is_cut_by_edge(coords, self.meta.chunks, self.meta.shape):  # its padding must hold the fill value
             return False
         starts = []
         for os_ in proj.out_sel:
@@ -426,18 +489,10 @@ class ArrayIO:
         """Before a shrink: delete chunks outside ``new_shape`` and blank the cut parts."""
         meta = self.meta
         doomed, trimmed = [], []
-        for key in self.store.list_keys(f"{self.path}/c" if self.path else "c"):
-            tail = key.rsplit("/c/", 1)[-1] if "/c/" in key else key[2:]
-            try:
-                coords = tuple(int(x) for x in tail.split("/"))
-            except ValueError:
-                continue
-            if len(coords) != len(new_shape):
-                continue
-            starts = [c * n for c, n in zip(coords, meta.chunks)]
-            if any(s >= n for s, n in zip(starts, new_shape)):
+        for coords in self.stored_chunks():
+            if not all(chunk_extent(coords, meta.chunks, new_shape)):  # nothing of it is left
                 doomed.append(coords)
-            elif any(s + c > n for s, c, n in zip(starts, meta.chunks, new_shape)):
+            elif is_cut_by_edge(coords, meta.chunks, new_shape):
                 trimmed.append(coords)
         self.store.delete_many([self.key(c) for c in doomed])
         for c in doomed:
@@ -447,8 +502,7 @@ class ArrayIO:
             chunk = self._load(coords)
             if chunk is None:
                 continue
-            chunk = chunk.copy()
-            keep = tuple(slice(0, min(c, n - i * c)) for i, c, n in zip(coords, meta.chunks, new_shape))
+            keep = chunk_local_box(coords, meta.chunks, new_shape)
             blank = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
             blank[keep] = chunk[keep]
             rewritten.append((coords, blank))

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import threading
 
+__all__ = ["default_njobs", "parallel_map"]
 
 
 def default_njobs() -> int:

@@ -4,8 +4,10 @@ No I/O happens here.  A key given to ``Dataset.__getitem__``/``__setitem__`` is
 normalised into a :class:`Selection` following h5py's rules (orthogonal
 indexing; ints drop their axis; at most one increasing index list; slices
 with positive steps clip like numpy; a boolean mask of the dataset's full
-shape selects points).  A selection then maps onto the chunk grid as a
-sequence of :class:`ChunkProjection` objects.
+shape selects points).  A selection then maps onto the chunk grid: each axis
+yields :class:`AxisProjection` records (one per chunk along it), and their
+product gives one :class:`ChunkProjection` per chunk touched.  Both are named
+tuples: immutable, and built in the hot loops by tuple's own constructor.
 
 Internally every axis keeps a length in the *selection shape* (``mshape``);
 an integer index has length 1 there and is dropped only in ``shape``, the
@@ -16,23 +18,46 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
+from ..format.grid import ceildiv, chunk_extent, grid_shape
+
 __all__ = [
+    "AxisProjection",
     "ChunkProjection",
     "Selection",
     "select",
-    "chunk_grid_shape",
     "broadcast_value",
+    "basic_single_chunk",
+    "MultiBlockSlice",
 ]
 
 
-@dataclass(frozen=True)
-class ChunkProjection:
-    """How one chunk takes part in a selection.
+class AxisProjection(NamedTuple):
+    """How one chunk along one axis takes part in a selection (zarr's ``ChunkDimProjection``).
+
+    chunk: index of the chunk along the axis.
+    chunk_sel: index into the chunk along the axis (a slice or an index array).
+    out_sel: slice of the selection-shaped output along the axis.
+    complete: the selection covers every in-bounds element of the chunk along the axis.
+    """
+
+    chunk: int
+    chunk_sel: object
+    out_sel: slice
+    complete: bool
+
+
+# ``AxisProjection(...)`` goes through a Python-level ``__new__``; the hot loops
+# build one record per chunk, so they call tuple's own constructor (2x faster)
+_new_record = tuple.__new__
+
+
+class ChunkProjection(NamedTuple):
+    """How one chunk takes part in a selection (zarr's ``ChunkProjection``): the
+    per-axis :class:`AxisProjection` fields of one chunk, gathered.
 
     chunk_coords: position of the chunk in the chunk grid.
     chunk_sel: index into the decoded chunk array.
@@ -44,11 +69,6 @@ class ChunkProjection:
     chunk_sel: tuple
     out_sel: tuple
     complete: bool
-
-
-def chunk_grid_shape(shape: Sequence[int], chunks: Sequence[int]) -> tuple:
-    """Number of chunks along each axis."""
-    return tuple(-(-s // c) for s, c in zip(shape, chunks))
 
 
 # --------------------------------------------------------------------- axes
@@ -65,13 +85,10 @@ class _IntAxis:
     def length(self) -> int:
         return 1
 
-    def project(self, chunk_len: int, dim_len: int):
+    def project(self, chunk_len: int, dim_len: int) -> Iterator[AxisProjection]:
         c, offset = divmod(self.index, chunk_len)
         extent = min(chunk_len, dim_len - c * chunk_len)
-        yield c, slice(offset, offset + 1), slice(0, 1), extent == 1
-
-    def as_slice(self) -> slice:
-        return slice(self.index, self.index + 1)
+        yield _new_record(AxisProjection, (c, slice(offset, offset + 1), slice(0, 1), extent == 1))
 
     def single(self, chunk_len: int):
         return divmod(self.index, chunk_len)
@@ -85,9 +102,9 @@ class _SliceAxis:
 
     def __init__(self, start: int, stop: int, step: int):
         self.start, self.stop, self.step = start, stop, step
-        self.length = max(0, -(-(stop - start) // step))
+        self.length = max(0, ceildiv(stop - start, step))
 
-    def project(self, chunk_len: int, dim_len: int):
+    def project(self, chunk_len: int, dim_len: int) -> Iterator[AxisProjection]:
         if self.length == 0:
             return
         start, step = self.start, self.step
@@ -96,17 +113,14 @@ class _SliceAxis:
             c0 = c * chunk_len
             c1 = min(c0 + chunk_len, dim_len)
             # first selected index inside [c0, c1)
-            first = start if c0 <= start else start + -(-(c0 - start) // step) * step
+            first = start if c0 <= start else start + ceildiv(c0 - start, step) * step
             if first >= c1 or first > last:
                 continue
             stop = min(c1, last + 1)
-            n = -(-(stop - first) // step)
+            n = ceildiv(stop - first, step)
             o0 = (first - start) // step
-            complete = n == c1 - c0
-            yield c, slice(first - c0, stop - c0, step), slice(o0, o0 + n), complete
-
-    def as_slice(self) -> slice:
-        return slice(self.start, self.stop, self.step)
+            yield _new_record(AxisProjection, (c, slice(first - c0, stop - c0, step), slice(o0, o0 + n),
+                                                    n == c1 - c0))
 
     def single(self, chunk_len: int):
         if self.length == 0:
@@ -132,7 +146,7 @@ class _ArrayAxis:
     def length(self) -> int:
         return len(self.indices)
 
-    def project(self, chunk_len: int, dim_len: int):
+    def project(self, chunk_len: int, dim_len: int) -> Iterator[AxisProjection]:
         idx = self.indices
         if len(idx) == 0:
             return
@@ -144,10 +158,7 @@ class _ArrayAxis:
             c = int(chunk_ids[s])
             extent = min(chunk_len, dim_len - c * chunk_len)
             local = idx[s:e] - c * chunk_len
-            yield c, local, slice(s, e), (e - s) == extent
-
-    def as_slice(self):
-        return self.indices
+            yield _new_record(AxisProjection, (c, local, slice(s, e), (e - s) == extent))
 
     def single(self, chunk_len: int):
         idx = self.indices
@@ -184,22 +195,6 @@ class Selection:
     def size(self) -> int:
         return math.prod(self.mshape)
 
-    @property
-    def is_full(self) -> bool:
-        """Selects the whole array in order (a plain ``[...]``)."""
-        if self.points is not None:
-            return False
-        for a, n in zip(self.axes, self.array_shape):
-            if not (isinstance(a, _SliceAxis) and a.start == 0 and a.step == 1 and a.stop == n):
-                return False
-        return True
-
-    def as_numpy_key(self) -> tuple:
-        """An index that numpy applies to a full array with the same meaning (mshape result)."""
-        if self.points is not None:
-            return tuple(self.points.T)
-        return tuple(a.as_slice() for a in self.axes)
-
     def single_chunk(self, chunks: Sequence[int]):
         """(chunk coords, index into that chunk) when one chunk holds the whole
         selection, else None.  ``chunk[index]`` has the result's size (and, but for
@@ -226,15 +221,11 @@ class Selection:
         per_axis = [list(a.project(c, n)) for a, c, n in zip(self.axes, chunks, self.array_shape)]
         if len(per_axis) == 1:  # common and hot: skip the product machinery
             for c, cs, os_, full in per_axis[0]:
-                yield ChunkProjection((c,), (cs,), (os_,), full)
+                yield _new_record(ChunkProjection, ((c,), (cs,), (os_,), full))
             return
         for combo in itertools.product(*per_axis):
-            yield ChunkProjection(
-                tuple(p[0] for p in combo),
-                tuple(p[1] for p in combo),
-                tuple(p[2] for p in combo),
-                all(p[3] for p in combo),
-            )
+            coords, chunk_sel, out_sel, complete = zip(*combo)  # per axis -> per field
+            yield _new_record(ChunkProjection, (coords, chunk_sel, out_sel, all(complete)))
 
     def _point_projections(self, chunks: Sequence[int]) -> Iterator[ChunkProjection]:
         pts = self.points
@@ -242,7 +233,7 @@ class Selection:
             return
         chunks_arr = np.asarray(chunks, dtype=np.int64)
         chunk_coords = pts // chunks_arr
-        grid = chunk_grid_shape(self.array_shape, chunks)
+        grid = grid_shape(self.array_shape, chunks)
         flat = np.ravel_multi_index(tuple(chunk_coords.T), grid)
         order = np.argsort(flat, kind="stable")
         flat_sorted = flat[order]
@@ -250,7 +241,7 @@ class Selection:
         for group in np.split(order, bounds):
             coords = tuple(int(x) for x in chunk_coords[group[0]])
             local = pts[group] - chunks_arr * np.asarray(coords)
-            extent = math.prod(min(c, n - i * c) for i, c, n in zip(coords, chunks, self.array_shape))
+            extent = math.prod(chunk_extent(coords, chunks, self.array_shape))
             # points come from a mask, so they are unique: all there means complete
             yield ChunkProjection(coords, tuple(local.T), (group,), len(group) == extent)
 

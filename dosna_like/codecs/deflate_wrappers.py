@@ -8,11 +8,14 @@ installed, else zlib).  Anything unusual returns None and the caller decodes.
 """
 from __future__ import annotations
 
-import numpy as np
 import struct
 import zlib
 
+import numpy as np
+
 from . import libdeflate
+
+__all__ = ["gzip_to_zlib", "zlib_to_gzip"]
 
 
 

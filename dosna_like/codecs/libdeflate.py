@@ -46,6 +46,8 @@ else:
         _fn.restype = ctypes.c_uint32
         _fn.argtypes = [ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t]
 
+__all__ = ["adler32", "crc32", "gunzip_into", "gzip", "unzlib_into"]  # and AVAILABLE, set above
+
 _RESULTS = {1: "bad data", 2: "short output", 3: "output buffer too small"}
 
 

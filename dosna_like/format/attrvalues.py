@@ -14,6 +14,7 @@ import numpy as np
 
 from .dtypes import Empty, decode_float, encode_float, is_empty, string_dtype
 
+__all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
 
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"

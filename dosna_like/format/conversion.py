@@ -1,11 +1,15 @@
-"""Value conversion on write, as h5py and HDF5 do it (not as numpy casts)."""
+"""Value conversion as h5py and HDF5 do it (not as numpy casts).
+
+Used on writes (values into a dataset's dtype), for fill values, and on reads
+that change the type (``Dataset.astype`` views, ``np.asarray(ds, dtype)``).
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from .dtypes import check_vlen_dtype
 
-
+__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
@@ -24,7 +28,7 @@ def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
     return out.reshape(arr.shape)
 
 
-def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
+def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
     """``value`` as an array of ``dtype``, converting as HDF5 does.
 
     Like h5py, values that are not numpy arrays go through
@@ -40,6 +44,15 @@ def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == dtype:
         return arr
+    # HDF5 converts out-of-range values without a word (integers saturate, floats
+    # overflow to infinity), and so does h5py; numpy's cast warnings would be
+    # noise printed from inside the library
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _convert_array(arr, dtype)
+
+
+def _convert_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The numeric part of :func:`convert_as_hdf5` (numpy warnings silenced by the caller)."""
     if dtype.kind in "iu" and arr.dtype.kind in "iuf":
         info = np.iinfo(dtype)
         if arr.dtype.kind == "f":
@@ -47,8 +60,7 @@ def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
             arr = np.where(np.isnan(arr), 0, arr)
             # clip in float, then map values that rounded up past the limit
             clipped = np.clip(arr, float(info.min), float(info.max))
-            with np.errstate(invalid="ignore"):  # float(max) may round past the limit
-                out = np.asarray(clipped.astype(dtype))
+            out = np.asarray(clipped.astype(dtype))  # float(max) may round past the limit: fixed below
             out[clipped >= float(info.max)] = info.max
             return out
         if np.can_cast(arr.dtype, dtype):
@@ -59,3 +71,98 @@ def convert_for_write(value, dtype: np.dtype) -> np.ndarray:
     if arr.dtype.kind in "USO" and dtype.kind in "biufc":
         return arr.astype(dtype)  # ValueError for text that is not a number, as h5py
     return arr.astype(dtype)
+
+
+# ------------------------------------------------- reads in another type
+# The HDF5 datatype classes h5py stores numpy dtypes as, and which classes a
+# read can convert between (HDF5's conversion paths, as h5py 3 reports them).
+_PATHS = {
+    "integer": {"integer", "float"},  # bool and enums are HDF5 enums over integers
+    "float": {"integer", "float"},
+    "string": {"string"},
+    "vlen-string": {"string", "vlen-string", "object"},
+    "compound": {"compound"},
+}
+
+
+def _hdf5_class(dtype: np.dtype) -> str | None:
+    """The HDF5 class h5py stores ``dtype`` as; None for classes not checked here
+    (opaque, references, variable-length sequences)."""
+    if dtype.subdtype is not None:  # an array member converts as its base type
+        dtype = dtype.subdtype[0]
+    vlen = check_vlen_dtype(dtype)
+    if vlen is not None:
+        return "vlen-string" if vlen in (str, bytes) else None
+    if dtype.names is not None or dtype.kind == "c":
+        return "compound"  # h5py stores complex numbers as a compound of members r, i
+    kinds = {"b": "integer", "i": "integer", "u": "integer", "f": "float", "S": "string", "O": "object"}
+    return kinds.get(dtype.kind)
+
+
+def _members(dtype: np.dtype) -> dict:
+    """Member name -> member dtype of a compound (complex: ``r`` and ``i``, as h5py)."""
+    if dtype.kind == "c":
+        part = np.dtype(f"{dtype.byteorder}f{dtype.itemsize // 2}")
+        return {"r": part, "i": part}
+    return {name: dtype.fields[name][0] for name in dtype.names}
+
+
+def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | None:
+    """The error h5py raises reading ``source`` data as ``target``; None when HDF5 converts.
+
+    Mirrors h5py 3 on ``ds.astype(target)[...]``: a dtype h5py cannot map
+    (``U``, datetimes) is a TypeError, so is variable-length text to a
+    non-text type; any other pair of classes without an HDF5 conversion path
+    (numbers to text, text to numbers, floats to bool, scalars to compounds)
+    is an OSError.  Compounds convert member by member, matched by name.
+    """
+    if target.kind in "UMm":
+        return TypeError(f"No conversion path for dtype: {target!r}")
+    source_class, target_class = _hdf5_class(source), _hdf5_class(target)
+    if source_class not in _PATHS:
+        return None
+    no_path = OSError("Can't read data (no appropriate function for conversion path)")
+    if target_class not in _PATHS[source_class]:
+        if source_class == "vlen-string":
+            return TypeError("Operation not defined for data type class")
+        return no_path
+    if source_class == "float" and target.kind == "b":
+        return no_path
+    if source_class == "compound":
+        source_members, target_members = _members(source), _members(target)
+        for name in source_members.keys() & target_members.keys():
+            if conversion_path_error(source_members[name], target_members[name]) is not None:
+                return no_path
+    return None
+
+
+def _member_values(data: np.ndarray, name: str) -> np.ndarray:
+    if data.dtype.kind == "c":
+        return data.real if name == "r" else data.imag
+    return data[name]
+
+
+def convert_compound_as_hdf5(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Compound (or complex) ``data`` as compound (or complex) ``dtype``, as HDF5 converts.
+
+    Members are matched by name, not position (numpy's structured casts go by
+    position); target members the source lacks are zero, as h5py reads them.
+    Check the pair with :func:`conversion_path_error` first.
+    """
+    data = np.asarray(data)
+    out = np.zeros(data.shape, dtype)
+    source_members, target_members = _members(data.dtype), _members(dtype)
+    for name, member in target_members.items():
+        if name not in source_members:
+            continue
+        values = _member_values(data, name)
+        base = member.subdtype[0] if member.subdtype is not None else member
+        if base.names is not None or (base.kind == "c" and values.dtype.names is not None):
+            converted = convert_compound_as_hdf5(values, base)
+        else:
+            converted = convert_as_hdf5(values, base)
+        if dtype.kind == "c":
+            setattr(out, "real" if name == "r" else "imag", converted)
+        else:
+            out[name] = converted
+    return out

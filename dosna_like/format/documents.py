@@ -14,9 +14,9 @@ import numpy as np
 
 from ..errors import FormatError
 from . import dtypes
-from .reserved import RESERVED
+from .reserved import RESERVED, reserved_in
 
-
+__all__ = ["ArrayMeta", "dumps", "editable_copy", "group_document", "loads"]
 
 
 # --------------------------------------------------------------- documents
@@ -37,7 +37,7 @@ class ArrayMeta:
     def to_document(self) -> dict:
         data_type, _, extra = dtypes.to_zarr(self.dtype)
         attributes = dict(self.attributes)
-        reserved = dict(attributes.get(RESERVED, {}))
+        reserved = dict(reserved_in(attributes, None))
         reserved.update(extra)
         reserved["maxshape"] = [None if m is None else int(m) for m in self.maxshape]
         if self.empty:
@@ -59,11 +59,13 @@ class ArrayMeta:
         return doc
 
     @classmethod
-    def from_document(cls, doc: dict) -> "ArrayMeta":
+    def from_document(cls, doc: dict, path: str | None = None) -> "ArrayMeta":
+        """The array a Zarr v3 document describes; FormatError (naming the node at
+        ``path`` when given) for anything this library cannot read."""
         try:
             codecs = doc["codecs"]
             attributes = doc.get("attributes") or {}
-            reserved = attributes.get(RESERVED, {})
+            reserved = reserved_in(attributes, path)
             dtype = dtypes.from_zarr(doc["data_type"], codecs[0], reserved)
             grid = doc["chunk_grid"]
             if grid["name"] != "regular":

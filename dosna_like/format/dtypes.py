@@ -33,8 +33,12 @@ from ..errors import FormatError
 
 
 __all__ = [
+    # h5py's dtype helpers
     "Empty", "string_dtype", "check_string_dtype", "string_info", "vlen_dtype", "check_vlen_dtype",
     "enum_dtype", "check_enum_dtype", "check_dtype",
+    # the Zarr v3 mapping and scalar encoding
+    "is_empty", "is_vlen_text", "to_zarr", "stored_dtype", "from_zarr", "encode_float", "decode_float",
+    "encode_scalar", "decode_scalar", "zero_fill",
 ]
 
 string_info = namedtuple("string_info", ["encoding", "length"])

@@ -13,6 +13,9 @@ leaves such a name dangling, as a soft link would.
 """
 from __future__ import annotations
 
+__all__ = ["ExternalLink", "from_record", "HardLink", "MAX_LINK_DEPTH", "SoftLink", "to_record"]
+
+
 MAX_LINK_DEPTH = 32  # longer chains are taken as cycles
 
 

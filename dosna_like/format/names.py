@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..errors import InvalidNameError
 from .keys import META_KEY
 
+__all__ = ["resolve_path", "valid_name"]
 
 
 def _refuse(name: str, why: str):

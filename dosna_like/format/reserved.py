@@ -1,7 +1,153 @@
 """The reserved metadata namespace: what Zarr v3 cannot say, kept in the node's
 attributes under one key that ``.attrs`` never shows.
+
+Every node's ``attributes`` may hold ``"_dosna_like": {...}``, a JSON object
+with the keys of :data:`RESERVED_KEYS` (the one list of them).  Other Zarr
+tools see it as an ordinary attribute, so they can also damage it (zarr-python:
+``group.attrs["_dosna_like"] = "oops"``).  Every read therefore goes through
+:func:`reserved_of` / :func:`reserved_in`, which check the value and raise the
+project's :class:`~dosna_like.errors.FormatError` (an ``OSError``, what h5py
+raises for an unreadable object header) naming the node, never the
+``AttributeError`` of calling ``.get`` on a string.  Writes go through
+:func:`edit_reserved`.  Unknown keys are kept and ignored, so a newer
+version's additions survive an older one's rewrite.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..errors import FormatError
+
+__all__ = [
+    "RESERVED",
+    "RESERVED_KEYS",
+    "ReservedKey",
+    "edit_reserved",
+    "node_label",
+    "reserved_in",
+    "reserved_of",
+]
 
 RESERVED = "_dosna_like"
+_ABSENT = object()  # no reserved entry at all (JSON null is a damaged one)
+
+
+@dataclass(frozen=True)
+class ReservedKey:
+    """One key of the reserved namespace: its JSON types and what it means.
+
+    ``types``: the Python types (as JSON decodes them) the value may have;
+    ``items``: for a list the type of its elements, for an object the type
+    of its values (None: not checked); ``nodes``: which nodes carry it.
+    """
+
+    types: tuple
+    items: tuple | None
+    nodes: str
+    meaning: str
+
+
+RESERVED_KEYS: dict[str, ReservedKey] = {
+    "maxshape": ReservedKey((list,), (int, type(None)), "arrays",
+                            "h5py's maxshape: per axis a length, or null for unlimited"),
+    "empty": ReservedKey((bool,), None, "arrays",
+                         "h5py.Empty: no dataspace (stored as a 0-d array)"),
+    "h5py_contiguous": ReservedKey((bool,), None, "arrays",
+                                   "created without chunks in h5py terms (resize refused, exported contiguous)"),
+    "string_encoding": ReservedKey((str,), None, "arrays",
+                                   "fixed-length bytes: h5py's string encoding mark ('ascii' or 'utf-8')"),
+    "enum": ReservedKey((dict,), (int,), "arrays", "enum dtype: member name -> integer value"),
+    "attrs": ReservedKey((dict,), (dict,), "any node",
+                         "per attribute name, its numpy type record (format/attrvalues.py)"),
+    "links": ReservedKey((dict,), (dict,), "groups",
+                         "per member name, a soft, hard or external link record (format/links.py)"),
+    "track_order": ReservedKey((bool,), None, "groups",
+                               "members (and the order list below) kept in creation order"),
+    "order": ReservedKey((list,), (str,), "groups", "member names in creation order (track_order groups)"),
+    "datatype": ReservedKey((str, list), None, "groups",
+                            "a committed datatype: numpy's dtype description (opened as a Datatype)"),
+    "incomplete": ReservedKey((dict,), None, "the root and arrays",
+                              "an import or store copy is running or failed: {source, started}; "
+                              "on an array, the import has not finished writing its chunks"),
+}
+
+
+def node_label(path: str) -> str:
+    """How an error names a node: by h5py's absolute name."""
+    return f"node {'/' + path.strip('/')!r}"
+
+
+def _damaged(path: str | None, what: str) -> FormatError:
+    # path None: the caller names the node when it re-raises (the search index does)
+    where = "" if path is None else f"{node_label(path)}: "
+    return FormatError(f"{where}{what} (written by another tool?)")
+
+
+def _type_names(types: tuple) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer",
+             type(None): "null"}
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _is(value, types: tuple) -> bool:
+    # JSON's true is a Python bool, which is an int: an integer slot refuses it
+    if type(value) is bool and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def _check(reserved, path: str | None) -> None:
+    if not isinstance(reserved, dict):
+        raise _damaged(path, f"the reserved attribute {RESERVED!r} is a {type(reserved).__name__}, "
+                             "not a JSON object")
+    for key, value in reserved.items():
+        spec = RESERVED_KEYS.get(key)
+        if spec is None:
+            continue
+        if not _is(value, spec.types):
+            raise _damaged(path, f"{RESERVED}.{key} is a {type(value).__name__}, not {_type_names(spec.types)}")
+        if spec.items is not None:
+            items = value.values() if isinstance(value, dict) else value
+            for item in items:
+                if not _is(item, spec.items):
+                    raise _damaged(path, f"{RESERVED}.{key} holds a {type(item).__name__}, "
+                                         f"not {_type_names(spec.items)}")
+
+
+def reserved_in(attributes, path: str | None) -> Mapping:
+    """The checked reserved entry of a node's ``attributes`` ({} when it has none).
+
+    ``path`` names the node in the error (None when the caller does not know
+    it).  The result is the stored dict itself: read it, never change it
+    (writes go through :func:`edit_reserved` on a copy of the document).
+    Raises FormatError when the attributes are not a JSON object, the entry
+    is not one, or a known key has the wrong type.
+    """
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, dict):
+        raise _damaged(path, f"its attributes are a {type(attributes).__name__}, not a JSON object")
+    reserved = attributes.get(RESERVED, _ABSENT)
+    if reserved is _ABSENT:
+        return {}
+    _check(reserved, path)
+    return reserved
+
+
+def reserved_of(doc, path: str | None) -> Mapping:
+    """The checked reserved entry of a node document (``{}`` for None or none);
+    :func:`reserved_in` of its ``attributes``."""
+    return {} if doc is None else reserved_in(doc.get("attributes"), path)
+
+
+def edit_reserved(attributes: dict, path: str | None) -> dict:
+    """The reserved entry of ``attributes`` to change in place, created when absent.
+
+    For the update functions that are given a fresh copy of a node's
+    attributes.  A damaged entry raises FormatError rather than being
+    overwritten: it may be another tool's data.
+    """
+    reserved_in(attributes, path)
+    return attributes.setdefault(RESERVED, {})
+

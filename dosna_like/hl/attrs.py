@@ -14,9 +14,9 @@ import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
 from ..format.attrvalues import decode_attr, encode_attr
-from ..format.reserved import RESERVED
+from ..format.reserved import RESERVED, edit_reserved
 
-
+__all__ = ["AttributeManager"]
 
 
 # ---------------------------------------------------------------- manager
@@ -49,7 +49,8 @@ class AttributeManager(MutableMapping):
         attributes = self._doc_attributes()
         if name not in attributes:
             raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
-        record = attributes.get(RESERVED, {}).get("attrs", {}).get(name)
+        # the file's checked entry of this same document: checked once, not per attribute
+        record = self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
         return decode_attr(attributes[name], record)
 
     def __setitem__(self, name, value) -> None:
@@ -64,10 +65,11 @@ class AttributeManager(MutableMapping):
         if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
             self._parent._check_writable(KeyError, "Unable to delete attribute")
         self._parent._check_writable(OSError, "Unable to create attribute")
+        path = self._parent._path
 
         def update(attributes: dict) -> None:
+            reserved = edit_reserved(attributes, path)
             attributes[name] = stored
-            reserved = attributes.setdefault(RESERVED, {})
             reserved.setdefault("attrs", {})[name] = record
 
         self._parent._update_attributes(update)
@@ -93,10 +95,12 @@ class AttributeManager(MutableMapping):
         self._parent._check_writable(KeyError, "Unable to delete attribute")
         if name not in self._doc_attributes():
             raise NodeNotFoundError("Unable to delete attribute (can't locate attribute)")
+        path = self._parent._path
 
         def update(attributes: dict) -> None:
             attributes.pop(name, None)
-            attributes.get(RESERVED, {}).get("attrs", {}).pop(name, None)
+            if RESERVED in attributes:  # a node without one (written by zarr) gets none
+                edit_reserved(attributes, path).get("attrs", {}).pop(name, None)
 
         self._parent._update_attributes(update)
 

@@ -6,7 +6,7 @@ import posixpath
 from ..errors import ClosedObjectError, read_only_error
 from .attrs import AttributeManager
 
-
+__all__ = ["HLObject"]
 
 
 class HLObject:

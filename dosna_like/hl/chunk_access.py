@@ -4,8 +4,9 @@ DosNa exposed its chunk grid so that analysis code could work chunk by chunk:
 ``chunk_grid``, ``chunk_size``, ``total_chunks``, ``get_chunk_data``,
 ``set_chunk_data``, ``has_chunk``, ``del_chunk``, ``clear`` and the
 chunk-parallel ``map``, ``apply`` and ``clone``.  :class:`ChunkAccess` adds them
-to :class:`~dosna_like.dataset.Dataset`, built only on the engine's primitives
-(:class:`~dosna_like.engine.ArrayIO` and :func:`~dosna_like.engine.parallel_map`),
+to :class:`~dosna_like.hl.dataset.Dataset`, built only on the engine's methods for
+chunks by coordinates (:class:`~dosna_like.chunks.engine.ArrayIO` ``get_chunk``,
+``put_chunk``, ``has_chunk``...) and :func:`~dosna_like.chunks.pools.parallel_map`,
 so the chunk cache, the fill-value rule (a chunk equal to the fill value is not
 stored) and the padding of edge chunks stay the engine's business.
 
@@ -18,14 +19,14 @@ from __future__ import annotations
 import math
 import operator
 
-import numcodecs
 import numpy as np
 
 from ..chunks.pools import parallel_map
-from ..codecs.pipeline import SUPPORTED
-from ..format.conversion import convert_for_write
+from ..codecs.chains import rebuild_keywords
+from ..format.conversion import convert_as_hdf5
+from ..format.grid import chunk_box, chunk_local_box, grid_shape, iter_chunks
 
-
+__all__ = ["ChunkAccess"]
 
 
 def _check_index_entry(value) -> int:
@@ -55,7 +56,7 @@ class ChunkAccess:
     def chunk_grid(self) -> tuple:
         """Number of chunks along each axis (DosNa's ``chunk_grid``); ``()`` for scalars."""
         meta = self._io.meta
-        return tuple(-(-s // c) for s, c in zip(meta.shape, meta.chunks))
+        return grid_shape(meta.shape, meta.chunks)
 
     @property
     def total_chunks(self) -> int:
@@ -89,13 +90,13 @@ class ChunkAccess:
         The trailing ``...`` keeps the result a view for 0-d (scalar) datasets too.
         """
         meta = self._io.meta
-        return tuple(slice(0, min(c, s - i * c)) for i, c, s in zip(coords, meta.chunks, meta.shape)) + (...,)
+        return chunk_local_box(coords, meta.chunks, meta.shape) + (...,)
 
     def chunk_bounds(self, idx) -> tuple:
         """The slices of the dataset that chunk ``idx`` holds (DosNa's global chunk bounds)."""
         coords = self._chunk_coords(idx)
         meta = self._io.meta
-        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, meta.chunks, meta.shape))
+        return chunk_box(coords, meta.chunks, meta.shape)
 
     # --------------------------------------------------------- one chunk
     def get_chunk_data(self, idx, slices=None):
@@ -107,7 +108,7 @@ class ChunkAccess:
         """
         coords = self._chunk_coords(idx)
         io = self._io
-        chunk = io._load(coords)
+        chunk = io.get_chunk(coords)
         if chunk is None:
             chunk = np.full(io.meta.chunks, io.meta.fill_value, dtype=io.meta.dtype)
         part = chunk[self._in_bounds(coords)]
@@ -126,8 +127,8 @@ class ChunkAccess:
 
     def _write_chunk(self, io, coords: tuple, values, slices=None) -> None:
         meta = io.meta
-        values = convert_for_write(values, meta.dtype)
-        old = io._load(coords) if slices is not None else None
+        values = convert_as_hdf5(values, meta.dtype)
+        old = io.get_chunk(coords) if slices is not None else None
         # the padding past the array's edge must hold the fill value
         chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype) if old is None else old.copy()
         part = chunk[self._in_bounds(coords)]
@@ -135,36 +136,29 @@ class ChunkAccess:
             part[...] = values
         else:
             part[slices] = values
-        io._store_one(coords, chunk)
+        io.put_chunk(coords, chunk)
 
     def has_chunk(self, idx) -> bool:
         """Whether chunk ``idx`` is stored (DosNa's ``has_chunk``).
 
         A chunk equal to the fill value is never stored: it reads as fill.
         """
-        io = self._io
-        return io.store.exists(io.key(self._chunk_coords(idx)))
+        return self._io.has_chunk(self._chunk_coords(idx))
 
     def del_chunk(self, idx) -> None:
         """Delete chunk ``idx``: it reads as the fill value again (DosNa's ``del_chunk``)."""
         self._check_writable(OSError, "Can't write data")
-        coords = self._chunk_coords(idx)
-        io = self._io
-        io.store.delete(io.key(coords))
-        io.cache.discard(coords)
+        self._io.delete_chunk(self._chunk_coords(idx))
 
     def clear(self) -> None:
         """Delete every chunk, so the whole dataset reads as its fill value (DosNa's ``clear``)."""
         self._check_writable(OSError, "Can't write data")
-        io = self._io
-        prefix = io.key(())  # '<path>/c', the root of the chunk keys
-        keys = [k for k in io.store.list_keys(prefix) if k == prefix or k.startswith(prefix + "/")]
-        io.store.delete_many(keys)
-        io.cache.clear()
+        self._io.delete_all_chunks()
 
     # ------------------------------------------------- chunk by chunk
     def _all_coords(self) -> list:
-        return [tuple(int(i) for i in c) for c in np.ndindex(*self.chunk_grid)]
+        meta = self._io.meta
+        return list(iter_chunks(meta.shape, meta.chunks))
 
     def apply(self, func) -> None:
         """Replace every chunk's data by ``func(data)``, chunks in parallel (DosNa's ``apply``).
@@ -225,14 +219,10 @@ class ChunkAccess:
         (HDF5 has no float -> bool path; numpy maps nonzero to True)."""
         fill = np.asarray(self.fillvalue)
         try:
-            return convert_for_write(fill, dtype)[()]
+            return convert_as_hdf5(fill, dtype)[()]
         except (TypeError, ValueError):
             return fill.astype(dtype)[()]
 
     def _compression_kwargs(self) -> dict:
         """``create_dataset`` keywords that rebuild this dataset's codecs (for any dtype)."""
-        compression, opts = self.compression, self.compression_opts
-        if compression is not None and compression not in SUPPORTED:
-            # a numcodecs codec given as an object: rebuild the object from its config
-            compression, opts = numcodecs.get_codec({"id": compression, **(opts or {})}), None
-        return {"compression": compression, "compression_opts": opts, "shuffle": self.shuffle or None}
+        return {**rebuild_keywords(self.compression, self.compression_opts), "shuffle": self.shuffle or None}

@@ -12,6 +12,7 @@ group and dataset follows its pool (see ``HLObject.njobs``).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 import os
 import threading
 import weakref
@@ -22,8 +23,12 @@ from ..format.documents import loads
 from ..format.keys import META_KEY
 from ..format.names import resolve_path
 from .files import File
-from ..storage.base import Store, local_name
+from ..storage import Store, join_url, normalize_url, open_store
 
+__all__ = [
+    "auto_init", "check_pool_name", "Cluster", "CLUSTER_ENV", "default_cluster", "DEFAULT_CLUSTER_DIR",
+    "NotConnectedError", "Pool", "PoolNotFoundError",
+]
 
 
 CLUSTER_ENV = "DOSNA_LIKE_CLUSTER"  # the cluster URL when Cluster() gets none
@@ -65,8 +70,13 @@ def _check_njobs(njobs):
     return njobs
 
 
-class Cluster:
+class Cluster(Mapping):
     """A store root whose children are pools, with DosNa's ``Cluster`` API.
+
+    A read-only mapping of pool name -> open :class:`Pool`, as an h5py group
+    is a mapping of member names: ``keys``, ``items``, ``values``, ``get`` and
+    ``==`` come from ``collections.abc.Mapping``; ``cluster[name]`` opens the
+    pool 'r+' and ``del cluster[name]`` deletes it.
 
     Parameters
     ----------
@@ -85,7 +95,7 @@ class Cluster:
     def __init__(self, url=None, *, storage_options: dict | None = None, njobs: int | None = None):
         if url is None:
             url = os.environ.get(CLUSTER_ENV) or DEFAULT_CLUSTER_DIR
-        self._url = local_name(url)
+        self._url = normalize_url(url)
         self.storage_options = dict(storage_options or {})
         self._njobs = _check_njobs(njobs)
         self._store: Store | None = None
@@ -115,7 +125,7 @@ class Cluster:
     def connect(self) -> "Cluster":
         """Open the store root; returns the cluster (``Cluster().connect()``, as DosNa)."""
         if self._store is None:
-            self._store = Store(self._url, self.storage_options or None)
+            self._store = open_store(self._url, self.storage_options or None)
         return self
 
     def disconnect(self) -> None:
@@ -144,7 +154,7 @@ class Cluster:
     def pool_url(self, name) -> str:
         """Where pool ``name`` is stored: ``<root>/<name>``."""
         name = check_pool_name(name)
-        return self._url + ("" if self._url.endswith("/") else "/") + name
+        return join_url(self._url, name)
 
     def has_pool(self, name) -> bool:
         """Whether pool ``name`` exists (a file root: a group node directly under the cluster)."""
@@ -195,6 +205,8 @@ class Cluster:
         return self.get_pool(name)
 
     def __contains__(self, name) -> bool:
+        # Mapping's version opens the pool; one read of its root document
+        # answers, and an invalid name is simply not there.
         try:
             return self.has_pool(name)
         except (TypeError, ValueError):
@@ -204,7 +216,7 @@ class Cluster:
         if not self.del_pool(name):
             raise PoolNotFoundError(f"pool {name!r} does not exist in cluster {self._url!r}")
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.list_pools())
 
     def __len__(self) -> int:

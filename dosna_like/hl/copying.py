@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+from ..codecs.chains import h5py_keywords, rebuild_keywords
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
 
+__all__ = [
+    "BLOCK_BYTES", "blocks", "copy_attrs", "copy_dataset", "copy_group", "copy_object", "fill_option",
+    "is_dataset", "is_h5py", "library_of",
+]
+
 
 BLOCK_BYTES = 64 * 1024 * 1024  # upper bound on one block held in memory
-_H5PY_FILTERS = ("gzip", "lzf", "szip")
 
 
 def is_h5py(obj) -> bool:
@@ -46,11 +51,9 @@ def _creation_options(src, dest_group) -> dict:
         opts["chunks"] = src.chunks
     if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):
         opts["maxshape"] = src.maxshape
-    compression = src.compression
-    if compression is not None and (not is_h5py(dest_group) or compression in _H5PY_FILTERS):
-        if is_h5py(dest_group) or compression != "lzf":  # dosna_like has no lzf: stored plain
-            opts["compression"] = compression
-            opts["compression_opts"] = src.compression_opts
+    # a compressor the destination lacks (lzf here, zstd in h5py...) leaves the copy uncompressed
+    keywords = h5py_keywords if is_h5py(dest_group) else rebuild_keywords
+    opts.update(keywords(src.compression, src.compression_opts))
     for flag in ("shuffle", "fletcher32"):  # h5py's copy keeps these filters, compressed or not
         if getattr(src, flag, False):
             opts[flag] = True

@@ -10,13 +10,15 @@ import math
 
 import numpy as np
 
-from ..codecs.pipeline import build_codecs
+from ..codecs.chains import build_codecs
 from ..format import dtypes
-from ..format.conversion import convert_for_write
+from ..format.conversion import convert_as_hdf5
 from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
+from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 
+__all__ = ["CHUNK_TARGET_BYTES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
@@ -43,7 +45,7 @@ def guess_chunks(shape: tuple, maxshape: tuple, itemsize: int,
         dims.append(max(1, d))
     while math.prod(dims) * itemsize > target and max(dims) > 1:
         i = dims.index(max(dims))
-        dims[i] = -(-dims[i] // 2)
+        dims[i] = ceildiv(dims[i], 2)
     return tuple(dims)
 
 
@@ -98,12 +100,12 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if is_empty(data):
         return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
     if data is not None and not isinstance(data, np.ndarray):
-        data = convert_for_write(data, dtype) if dtype is not None else np.asarray(data, order="C")
+        data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
         raise TypeError("One of data, shape or dtype must be specified")
     if data is not None:
         if dtype is not None:
-            data = convert_for_write(data, dtype)
+            data = convert_as_hdf5(data, dtype)
         if shape is None:
             shape = data.shape
         else:
@@ -128,12 +130,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if fillvalue is None:
         fill = dtypes.zero_fill(dtype)
     elif dtypes.is_vlen_text(dtype):
-        fill = convert_for_write(fillvalue, dtype)[()]
+        fill = convert_as_hdf5(fillvalue, dtype)[()]
     else:
         fill = np.asarray(fillvalue, dtype=dtype)[()]
-    codecs = build_codecs(dtype, compression, compression_opts, shuffle)
-    if fletcher32:  # h5py's checksum filter; Zarr v3's checksum codec is crc32c
-        codecs.append({"name": "crc32c"})
+    codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
     attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
     meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
                      maxshape=maxshape, attributes=attributes)

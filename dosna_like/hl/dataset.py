@@ -8,17 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunks import selection
-from ..codecs.pipeline import describe
+from ..codecs.chains import h5py_view
 from ..errors import ResizeError
-from ..format.conversion import convert_for_write
+from ..format.conversion import convert_as_hdf5
 from ..format.dtypes import Empty, check_string_dtype, check_vlen_dtype
-from ..format.reserved import RESERVED
+from ..format.reserved import reserved_of
 from .base import HLObject
 from .chunk_access import ChunkAccess
 from .dims import DimensionManager
-from .views import AsStrWrapper, AstypeWrapper, FieldsWrapper, select_fields, split_fields, text_as_bytes
+from .views import AsStrView, AsTypeView, FieldsView, select_fields, split_fields, text_as_bytes
 
-
+__all__ = ["Dataset"]
 
 
 class Dataset(ChunkAccess, HLObject):
@@ -72,19 +72,19 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def compression(self):
-        return describe(self._meta.codecs)[0]
+        return h5py_view(self._meta.codecs).compression
 
     @property
     def compression_opts(self):
-        return describe(self._meta.codecs)[1]
+        return h5py_view(self._meta.codecs).compression_opts
 
     @property
     def shuffle(self) -> bool:
-        return describe(self._meta.codecs)[2]
+        return h5py_view(self._meta.codecs).shuffle
 
     @property
     def fletcher32(self) -> bool:
-        return any(c["name"] == "crc32c" for c in self._meta.codecs)
+        return h5py_view(self._meta.codecs).fletcher32
 
     @property
     def scaleoffset(self):
@@ -131,20 +131,26 @@ class Dataset(ChunkAccess, HLObject):
             return Empty(self._meta.dtype)
         raise ValueError("Illegal slicing argument for an empty dataspace")
 
-    def asstr(self, encoding: str | None = None, errors: str = "strict") -> "AsStrWrapper":
-        """Reads of a string dataset decoded to ``str`` (h5py's ``Dataset.asstr``)."""
+    def asstr(self, encoding: str | None = None, errors: str = "strict") -> AsStrView:
+        """A view reading string data decoded to ``str`` (h5py's ``Dataset.asstr``).
+
+        TypeError for a dataset whose dtype is not a string type, as h5py.
+        """
         info = check_string_dtype(self.dtype)
         if info is None:
             raise TypeError("dset.asstr() can only be used on datasets with an HDF5 string datatype")
-        return AsStrWrapper(self, encoding or info.encoding, errors)
+        return AsStrView(self, encoding or info.encoding, errors)
 
-    def fields(self, names) -> "FieldsWrapper":
-        """Reads of only some fields of a compound dataset (h5py's ``Dataset.fields``)."""
-        return FieldsWrapper(self, names)
+    def fields(self, names) -> FieldsView:
+        """A view reading only some fields of a compound dataset (h5py's ``Dataset.fields``).
+
+        ValueError for a non-compound dataset or a name the type lacks, as h5py.
+        """
+        return FieldsView(self, names)
 
     def __array__(self, dtype=None, copy=None):
         out = np.asarray(self[...])
-        return out if dtype is None else convert_for_write(out, np.dtype(dtype))
+        return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype))
 
     def __len__(self) -> int:
         shape = self.shape
@@ -162,8 +168,9 @@ class Dataset(ChunkAccess, HLObject):
         for i in range(shape[0]):
             yield self[i]
 
-    def astype(self, dtype) -> AstypeWrapper:
-        return AstypeWrapper(self, dtype)
+    def astype(self, dtype) -> AsTypeView:
+        """A view reading the data converted to ``dtype`` as HDF5 does (h5py's ``Dataset.astype``)."""
+        return AsTypeView(self, dtype)
 
     def read_direct(self, dest: np.ndarray, source_sel=None, dest_sel=None) -> None:
         """Read into an existing array, as ``h5py.Dataset.read_direct``."""
@@ -222,7 +229,7 @@ class Dataset(ChunkAccess, HLObject):
                 current[name] = value if len(names) == 1 else np.asarray(value)[name]
             value = current
         sel = selection.select(key, io.meta.shape)
-        arr = convert_for_write(value, io.meta.dtype)
+        arr = convert_as_hdf5(value, io.meta.dtype)
         io.write(sel, selection.broadcast_value(arr, sel), self.njobs)
 
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:
@@ -234,7 +241,7 @@ class Dataset(ChunkAccess, HLObject):
         """Change the shape within ``maxshape``, as ``h5py.Dataset.resize``."""
         self._check_writable(RuntimeError, "Unable to change a dataset's dimensions")
         doc = self._document()
-        if (doc.get("attributes") or {}).get(RESERVED, {}).get("h5py_contiguous"):
+        if reserved_of(doc, self._path).get("h5py_contiguous"):
             raise TypeError("Only chunked datasets can be resized (create it with chunks= or maxshape=)")
         shape = self.shape
         if axis is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from ..format.attrvalues import dtype_descr, dtype_from_descr
 from .base import HLObject
 
-
+__all__ = ["Datatype", "datatype_reserved"]
 
 
 def datatype_reserved(dtype: np.dtype) -> dict:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the dataset module imports this one
     from .dataset import Dataset
 
-
+__all__ = ["DimensionManager", "DimensionProxy"]
 
 
 class DimensionProxy:

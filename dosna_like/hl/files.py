@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 
 from ..config import get_config
-from ..errors import FormatError
+from ..errors import FormatError, IncompleteFileWarning, InvalidLibverError, UnsupportedFileOptionError
 from ..format.documents import group_document, loads
 from ..format.keys import META_KEY
-from ..format.reserved import RESERVED
+from ..format.reserved import RESERVED, reserved_of
 from .group import Group
 from .state import FileState
-from ..storage.base import Store, local_name
+from ..storage import open_store
 
+__all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "refresh"]
 
 
 # h5py's mode table: mode -> (must exist, must not exist, truncate, writable)
@@ -24,13 +26,95 @@ _MODES = {
     "x": (False, True, False, True),
     "a": (False, False, False, True),
 }
-# h5py keywords that have no meaning on an object store; accepted and ignored.
+# h5py keywords that tune HDF5's own file layout, caches or locking, which a store
+# does not have: accepted and without effect (README, "What works").  driver=,
+# libver= and swmr= are checked by _check_h5py_options: they can mean something.
 _IGNORED_KWARGS = {
-    "driver", "libver", "userblock_size", "swmr", "rdcc_nslots", "rdcc_w0", "track_order",
+    "userblock_size", "rdcc_nslots", "rdcc_w0", "track_order", "track_times",
     "fs_strategy", "fs_persist", "fs_threshold", "fs_page_size", "page_buf_size",
     "min_meta_keep", "min_raw_keep", "locking", "alignment_threshold", "alignment_interval",
     "meta_block_size",
 }
+# Drivers that only choose how HDF5 reads a local file: the data and where it
+# lives are the same, so they are accepted.  "fsspec" is what File.driver reports.
+_HARMLESS_DRIVERS = (None, "sec2", "stdio", "core", "fsspec")
+_DRIVER_KWARGS = {"core": {"backing_store", "block_size"}}
+# Drivers whose meaning a store cannot give, with what to use instead.
+_UNSUPPORTED_DRIVERS = {
+    "family": "a file in numbered parts; a store already splits data into chunk objects",
+    "split": "metadata and raw data in two files",
+    "multi": "metadata and raw data in several files",
+    "mpio": "MPI-parallel I/O; use njobs= (threads) or dask.distributed",
+    "ros3": "read-only S3; give an s3:// URL instead",
+    "fileobj": "Python file objects; give a path or URL",
+    "direct": "O_DIRECT local I/O",
+    "windows": "Windows file I/O; give a path",
+}
+# HDF5 library version bounds, oldest first ("latest" is the newest there is)
+_LIBVERS = ("earliest", "v108", "v110", "v112", "v114", "v200", "latest")
+INCOMPLETE = "incomplete"  # reserved key: an import or copy has not finished (root), or this dataset's data
+_LISTED_INCOMPLETE = 10  # datasets named in the warning; the count says how many more
+
+
+def _check_libver(libver) -> None:
+    """h5py's libver values (a bound name, or a (low, high) pair of them); no effect on a store."""
+    if libver is None:
+        return
+    bounds = (libver,) if isinstance(libver, str) else libver
+    if (not isinstance(bounds, (tuple, list)) or len(bounds) != (1 if isinstance(libver, str) else 2)
+            or any(b not in _LIBVERS for b in bounds)):
+        raise InvalidLibverError(f"libver must be one of {', '.join(_LIBVERS)} or a (low, high) pair "
+                                 f"of them, not {libver!r}")
+    if len(bounds) == 2 and _LIBVERS.index(bounds[0]) > _LIBVERS.index(bounds[1]):
+        raise InvalidLibverError("Invalid (low,high) combination of library version bound")
+
+
+def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
+    """Accept h5py's File keywords that are harmless on a store; refuse, with the
+    error h5py gives for an option its build cannot honour, those that are not.
+
+    SWMR is refused: a store reader caches node documents, so it would not see
+    a concurrent writer's new shapes, which is what ``swmr=True`` promises.
+    """
+    allowed = _IGNORED_KWARGS | _DRIVER_KWARGS.get(driver, set())
+    unknown = set(kwds) - allowed
+    if unknown:
+        raise TypeError(f"File() got unexpected keyword arguments {sorted(unknown)}")
+    if driver in _UNSUPPORTED_DRIVERS:
+        raise UnsupportedFileOptionError(f"driver {driver!r} ({_UNSUPPORTED_DRIVERS[driver]}) is not "
+                                         "available in dosna_like: a file is a store at a path or URL")
+    if driver not in _HARMLESS_DRIVERS:
+        raise UnsupportedFileOptionError(f"Unknown driver type {driver!r}")
+    if driver == "core" and kwds.get("backing_store", True) is False:
+        raise UnsupportedFileOptionError("driver 'core' with backing_store=False (a file that is never "
+                                         "written) is not available: use a memory:// URL")
+    _check_libver(libver)
+    if swmr and mode == "r":
+        raise UnsupportedFileOptionError("SWMR (swmr=True) is not available in dosna_like: open the file "
+                                         "again to see a writer's new datasets and shapes")
+    if swmr:  # h5py's own warning: swmr only matters for readers
+        warnings.warn("swmr=True only affects read ('r') mode. For swmr write mode, set "
+                      "f.swmr_mode = True after opening the file.", stacklevel=3)
+
+
+def incomplete_message(url: str, mark: dict, datasets: list) -> str:
+    """What is said about a file an import or copy has not finished (Python API and CLI alike)."""
+    if not isinstance(mark, dict):
+        mark = {}
+    origin = f" (from {mark['source']}, started {mark.get('started', '?')})" if "source" in mark else ""
+    text = f"{url} is INCOMPLETE: an import or copy did not finish{origin}; objects may be missing"
+    if datasets:
+        named = ", ".join(datasets[:_LISTED_INCOMPLETE])
+        more = f" and {len(datasets) - _LISTED_INCOMPLETE} more" if len(datasets) > _LISTED_INCOMPLETE else ""
+        text += (f", and {len(datasets)} incomplete dataset(s) read missing chunks as their fill value: "
+                 f"{named}{more}")
+    return text + "; run the import or copy again (overwrite=True / --overwrite)"
+
+
+def incomplete_datasets(nodes) -> list:
+    """Names ('/a/b') of the datasets an unfinished import marked and never completed."""
+    return sorted("/" + path for path, node in nodes.items()
+                  if node.kind == "dataset" and reserved_of(node.doc, path).get(INCOMPLETE) is not None)
 
 
 
@@ -43,20 +127,31 @@ class File(Group):
     w (create, truncate), w- or x (create, fail if it exists), a (read/write,
     create if missing).  ``njobs`` sets chunk parallelism for every object of the
     file; ``rdcc_nbytes`` sizes each dataset's decoded-chunk cache (h5py's keyword).
+
+    h5py's other keywords: ``libver``, the cache and file-space settings
+    (``rdcc_nslots``, ``rdcc_w0``, ``fs_*``, ``page_buf_size``, ``locking``,
+    ``userblock_size``...) and the local drivers ``sec2``, ``stdio`` and
+    ``core`` (with its default ``backing_store=True``) are accepted and have
+    no effect, because they tune how HDF5 lays out or reads one local file.
+    What a store cannot honour raises ValueError, as h5py does for an option
+    its build lacks: ``swmr=True`` on a reader, the ``family``, ``split``,
+    ``mpio``, ``ros3`` and ``fileobj`` drivers, ``core`` without a backing
+    store.  Opening a file an import or copy has not finished warns
+    (:class:`~dosna_like.errors.IncompleteFileWarning`), naming the datasets
+    whose missing chunks would read as the fill value.
     """
 
     def __init__(self, name, mode: str = "r", *, njobs: int | None = None,
-                 rdcc_nbytes: int | None = None, storage_options: dict | None = None, **kwds):
-        unknown = set(kwds) - _IGNORED_KWARGS
-        if unknown:
-            raise TypeError(f"File() got unexpected keyword arguments {sorted(unknown)}")
+                 rdcc_nbytes: int | None = None, storage_options: dict | None = None,
+                 driver: str | None = None, libver=None, swmr: bool = False, **kwds):
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
+        _check_h5py_options(mode, driver, libver, swmr, kwds)
         if njobs is not None and (not isinstance(njobs, int) or isinstance(njobs, bool) or njobs < 1):
             raise ValueError(f"njobs must be a positive int or None, not {njobs!r}")
         must_exist, must_not_exist, truncate, writable = _MODES[mode]
         self._filename = os.fspath(name)
-        store = Store(local_name(name), storage_options, read_only=not writable)
+        store = open_store(name, storage_options, read_only=not writable)
         raw = store.get(META_KEY)
         exists = raw is not None
         if must_exist and not exists:
@@ -85,6 +180,19 @@ class File(Group):
             state._docs[""] = doc
         state.file = self
         super().__init__(state, "", inherit=None)
+        if exists:
+            self._warn_if_incomplete(doc)
+
+    def _warn_if_incomplete(self, root_doc: dict) -> None:
+        """Warn when an import or copy left this file unfinished, naming its incomplete datasets.
+
+        Costs nothing for a finished file (the mark is in the root document
+        already read); a marked one is listed once, through the search index.
+        """
+        mark = reserved_of(root_doc, "").get(INCOMPLETE)
+        if mark is not None:
+            pending = incomplete_datasets(self._state.index.nodes())
+            warnings.warn(incomplete_message(self._filename, mark, pending), IncompleteFileWarning, stacklevel=3)
 
     # ------------------------------------------------------------ h5py API
     @property
@@ -100,8 +208,19 @@ class File(Group):
         return "fsspec"
 
     @property
+    def swmr_mode(self) -> bool:
+        """Always False: SWMR is not available (see :class:`File`)."""
+        return False
+
+    @swmr_mode.setter
+    def swmr_mode(self, value) -> None:
+        if not value:  # h5py's words for switching it off
+            raise ValueError("It is not possible to forcibly switch SWMR mode off.")
+        raise RuntimeError("Unable to start swmr writing (SWMR is not available in dosna_like)")
+
+    @property
     def store(self):
-        """The :class:`~dosna_like.store.Store` (request counts in ``store.requests``)."""
+        """The :class:`~dosna_like.storage.Store` (request counts in ``store.requests``)."""
         return self._state.store
 
     def flush(self) -> None:

@@ -20,7 +20,7 @@ from .datatype import Datatype, datatype_reserved
 from ..index.nodes import select_nodes
 from ..index.query import compile_query
 
-
+__all__ = ["Group"]
 
 
 class Group(HLObject, MutableMapping):
@@ -91,7 +91,7 @@ class Group(HLObject, MutableMapping):
     def __contains__(self, name) -> bool:
         """A member is there if its name is, even as a dangling link (as h5py)."""
         try:
-            path = resolve_path(self._path, name)
+            resolve_path(self._path, name)  # an invalid name is not there
         except (TypeError, ValueError):
             return False
         self._check_open()

@@ -4,8 +4,6 @@ documents are read and written.
 """
 from __future__ import annotations
 
-import os
-import posixpath
 import threading
 
 from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
@@ -13,12 +11,13 @@ from ..chunks.pools import default_njobs
 from ..errors import FormatError
 from ..format.documents import ArrayMeta, dumps, editable_copy, loads
 from ..format.keys import META_KEY, node_key
-from ..format.reserved import RESERVED
+from ..format.reserved import edit_reserved, reserved_of
 from ..index.live import LiveIndex
-from ..storage.base import Store
+from ..storage import Store
 
 from ..format.keys import SIDECAR_KEY
 
+__all__ = ["FileState"]
 
 
 class FileState:
@@ -27,13 +26,14 @@ class FileState:
     def __init__(self, store: Store, read_only: bool, njobs: int | None, rdcc_nbytes: int | None,
                  open_file=None):
         self.store = store
-        self.store_id = (type(store.fs).__name__, store.root)
+        self.store_id = store.identity
         self.read_only = read_only
         self.njobs = njobs or default_njobs()
         self.rdcc_nbytes = DEFAULT_RDCC_NBYTES if rdcc_nbytes is None else int(rdcc_nbytes)
         self.closed = False
         self.file = None
         self._docs: dict = {}
+        self._reserved: dict = {}  # path -> (document, its checked reserved entry)
         self._arrays: dict = {}
         self._external: dict = {}  # files opened through external links
         self._open_file = open_file  # File(url, mode): how an external link opens its file
@@ -81,9 +81,19 @@ class FileState:
 
     # ------------------------------------------------- group bookkeeping
     def reserved(self, path: str) -> dict:
-        """The reserved ``_dosna_like`` entry of a node's attributes (links, order...)."""
+        """The reserved ``_dosna_like`` entry of a node's attributes (links, order...),
+        checked: FormatError naming the node when another tool damaged it.
+
+        Checked once per document (a group's thousands of link records are not
+        walked again on every member lookup); a new document is checked anew.
+        """
         doc = self.read_doc(path)
-        return ((doc or {}).get("attributes") or {}).get(RESERVED, {})
+        known = self._reserved.get(path)
+        if known is not None and known[0] is doc:
+            return known[1]
+        reserved = reserved_of(doc, path)
+        self._reserved[path] = (doc, reserved)
+        return reserved
 
     def update_attributes(self, path: str, update) -> None:
         """Apply ``update(attributes_dict)`` to a node's attributes and store its
@@ -94,7 +104,7 @@ class FileState:
 
     def update_reserved(self, path: str, update) -> None:
         """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
-        self.update_attributes(path, lambda attributes: update(attributes.setdefault(RESERVED, {})))
+        self.update_attributes(path, lambda attributes: update(edit_reserved(attributes, path)))
 
     def note_member(self, path: str, name: str, added: bool) -> None:
         """Keep a track_order group's creation order up to date."""
@@ -109,11 +119,7 @@ class FileState:
 
     def external_file(self, filename: str):
         """The File an external link points into, opened once with this file's intent."""
-        target = filename
-        if "://" not in filename and "::" not in filename and not os.path.isabs(filename):
-            base = self.store.url
-            target = (posixpath.join(posixpath.dirname(base.rstrip("/")), filename) if "://" in base
-                      else os.path.join(os.path.dirname(base.rstrip(os.sep)), filename))
+        target = self.store.sibling_url(filename)  # HDF5 resolves it beside the linking file
         f = self._external.get(target)
         if f is None or not f:
             f = self._external[target] = self._open_file(target, "r" if self.read_only else "r+")
@@ -129,14 +135,14 @@ class FileState:
         io = self._arrays.get(path)
         if io is not None:
             if layout_changed:
-                io.set_meta(ArrayMeta.from_document(doc))
+                io.set_meta(ArrayMeta.from_document(doc, path))
             else:
                 io.meta.attributes = doc.get("attributes") or {}
 
     def forget(self, path: str) -> None:
         """Drop cached documents and chunk caches of ``path`` and everything below it."""
         prefix = path + "/"
-        for table in (self._docs, self._arrays):
+        for table in (self._docs, self._reserved, self._arrays):
             for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
                 del table[p]
 
@@ -158,7 +164,7 @@ class FileState:
             with self._lock:
                 io = self._arrays.get(path)
                 if io is None:
-                    meta = ArrayMeta.from_document(self.read_doc(path, required=True))
+                    meta = ArrayMeta.from_document(self.read_doc(path, required=True), path)
                     io = self._arrays[path] = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
         return io
 

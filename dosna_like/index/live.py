@@ -18,12 +18,19 @@ changing attributes, a dosna_like writer that crashed before closing, two
 writers at once.  The fingerprint is what the listing reports anyway, so
 checking it costs no extra request:
 
-* S3 (s3fs): the ETag (the MD5 of the bytes for a plain PUT).  The listing
-  uses ``/c/`` as its delimiter, which folds each array's chunk keys into one
-  entry: one LIST request per ~1000 nodes, whatever the number of chunks.
+* S3 (s3fs, also under a cache such as ``simplecache::s3://``): the ETag (the
+  MD5 of the bytes for a plain PUT).  The listing uses ``/c/`` as its
+  delimiter, which folds each array's chunk keys into one entry: one LIST
+  request per ~1000 nodes, whatever the number of chunks.
 * local directories: size, mtime (ns) and inode of each ``zarr.json`` (one
   ``scandir`` per group, one ``stat`` per node; no document is read).
-* other fsspec stores (memory...): the MD5 of each document's bytes.
+* other fsspec stores (memory...): the MD5 of each document's bytes, found by
+  walking the groups level by level (one listing per group, one batch of
+  GETs per level); array directories, hence chunk keys, are never listed.
+
+Each store back end implements its scheme
+(:meth:`~dosna_like.storage.Store.scan_documents`,
+:meth:`~dosna_like.storage.Store.predicted_fingerprint`).
 
 Opening a file and searching or listing its whole tree therefore costs a GET
 of the root document, a GET of the sidecar and one LIST page per ~1000 nodes,
@@ -65,13 +72,12 @@ import warnings
 
 
 from ..format.keys import node_key
-from .fingerprints import fingerprints_for
 from .nodes import Node, Nodes
-from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, materialize
+from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, verify_index
 
 from ..format.keys import SIDECAR_KEY
 
-
+__all__ = ["LiveIndex"]
 
 
 class LiveIndex:
@@ -85,7 +91,6 @@ class LiveIndex:
 
     def __init__(self, state):
         self._state = state
-        self._scheme = None
         self._nodes: Nodes | None = None
         self._verified = False  # _nodes was checked against the store in this session (or made new)
         self._kids: dict | None = None  # parent path -> set of child names, built on demand
@@ -93,12 +98,6 @@ class LiveIndex:
         self._journal_moves = False  # the journal cannot say where moved documents went
         self._unsaved = False
         self._lock = threading.RLock()
-
-    @property
-    def scheme(self):
-        if self._scheme is None:
-            self._scheme = fingerprints_for(self._state.store)
-        return self._scheme
 
     # ------------------------------------------------------------ hooks
     def start_new(self) -> None:
@@ -108,13 +107,13 @@ class LiveIndex:
             self._verified = True
 
     def written(self, path: str, doc: dict, raw) -> None:
-        fp = self.scheme.predict(self._state.store, node_key(path), raw)
+        fp = self._state.store.predicted_fingerprint(node_key(path), raw)
         with self._lock:
             if self._nodes is not None:
                 if path not in self._nodes and self._kids is not None and path:
                     parent, _, name = path.rpartition("/")
                     self._kids.setdefault(parent, set()).add(name)
-                self._nodes[path] = Node(fp, doc=doc)
+                self._nodes[path] = Node(fp, doc=doc, path=path)
             else:
                 self._journal.append((path, fp, doc))
             self._unsaved = True
@@ -138,7 +137,9 @@ class LiveIndex:
             else:
                 prefix = src + "/"
                 for p in [p for p in self._nodes if p == src or p.startswith(prefix)]:
-                    self._nodes[dest + p[len(src):]] = self._nodes.pop(p)
+                    node = self._nodes.pop(p)
+                    node.path = dest + p[len(src):]
+                    self._nodes[node.path] = node
                 self._kids = None
             self._unsaved = True
 
@@ -179,18 +180,18 @@ class LiveIndex:
         if self._nodes is not None:
             return self._nodes
         raw = self._state.store.get(SIDECAR_KEY)
-        base = None if raw is None else decode_sidecar(raw, self.scheme.kind)
+        base = None if raw is None else decode_sidecar(raw, self._state.store.fingerprint_kind)
         if base is None:
             return None
         for path, fp, doc in self._journal:
             if doc is None:
                 drop_subtree(base, path)
             else:
-                base[path] = Node(fp, doc=doc)
+                base[path] = Node(fp, doc=doc, path=path)
         return base
 
     def _load(self) -> None:
-        nodes, fresh = materialize(self._state.store, self._expected(), self.scheme)
+        nodes, fresh = verify_index(self._state.store, self._expected())
         self._nodes, self._journal, self._kids, self._verified = nodes, [], None, True
         self._journal_moves = False
         if not fresh:
@@ -202,7 +203,7 @@ class LiveIndex:
             if self._nodes is None:
                 self._load()
                 return not self._unsaved
-            self._nodes, fresh = materialize(self._state.store, self._nodes, self.scheme)
+            self._nodes, fresh = verify_index(self._state.store, self._nodes)
             self._kids, self._verified = None, True
             self._unsaved = self._unsaved or not fresh
             return fresh
@@ -210,7 +211,7 @@ class LiveIndex:
     def rebuild(self) -> Nodes:
         """Recompute the index from every document, ignoring the sidecar."""
         with self._lock:
-            self._nodes, _ = materialize(self._state.store, None, self.scheme)
+            self._nodes, _ = verify_index(self._state.store, None)
             self._journal, self._unsaved, self._kids, self._verified = [], True, None, True
             self._journal_moves = False
             return self._nodes
@@ -227,7 +228,7 @@ class LiveIndex:
                     self._load()  # nothing to update (or moves to find): built from the documents
                 else:  # the stored sidecar plus our writes; unchecked, as readers check it
                     self._nodes, self._journal, self._kids = expected, [], None
-            self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self.scheme.kind))
+            self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self._state.store.fingerprint_kind))
             self._unsaved = False
             return True
 

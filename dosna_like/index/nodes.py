@@ -9,9 +9,13 @@ import numpy as np
 from ..errors import FormatError
 from ..format.attrvalues import decode_attr
 from ..format.documents import ArrayMeta
-from ..format.reserved import RESERVED
-from .query import MISSING, attr_value, dtype_name, node_kind
+from ..format.reserved import RESERVED, reserved_in, reserved_of
+from .query import MISSING, attr_value, dtype_name, node_kind, query_value
 
+__all__ = [
+    "doc_attrs", "doc_chunks", "doc_dtype", "doc_nbytes", "doc_shape", "Node", "NODE_KINDS", "Nodes",
+    "select_nodes", "summarize",
+]
 
 
 # =================================================================== nodes
@@ -26,9 +30,13 @@ def _json_exact(value) -> bool:
     return False
 
 
-def summarize(doc: dict) -> tuple:
-    """(kind, shape, dtype name, dtype text, {attr: query value}, [attrs read from the doc])."""
-    kind = node_kind(doc)
+def summarize(doc: dict, path: str | None = None) -> tuple:
+    """(kind, shape, dtype name, dtype text, {attr: query value}, [attrs read from the doc]).
+
+    FormatError naming the node at ``path`` when its reserved entry is damaged.
+    """
+    records = reserved_of(doc, path).get("attrs", {})  # checked once, first
+    kind = node_kind(doc, path)
     shape = list(doc.get("shape") or []) if doc.get("node_type") == "array" else None
     name = dtype_name(doc)
     name = None if name is MISSING else name
@@ -41,7 +49,7 @@ def summarize(doc: dict) -> tuple:
     for attr in attributes:
         if attr == RESERVED:
             continue
-        value = attr_value(attributes, attr)
+        value = query_value(attributes[attr], records.get(attr))
         if _json_exact(value):
             values[attr] = value
         else:  # complex numbers, undecodable bytes...: read from the document when asked
@@ -56,10 +64,12 @@ class Node:
     listing of links); queries read the summary.
     """
 
-    __slots__ = ("fp", "_doc", "_raw", "_summary")
+    __slots__ = ("fp", "path", "_doc", "_raw", "_summary")
 
-    def __init__(self, fp: str, doc: dict | None = None, raw: str | None = None, summary: tuple | None = None):
+    def __init__(self, fp: str, doc: dict | None = None, raw: str | None = None, summary: tuple | None = None,
+                 path: str | None = None):
         self.fp = fp
+        self.path = path  # the node's store path, for errors that name it
         self._doc = doc
         self._raw = raw
         self._summary = summary
@@ -79,7 +89,7 @@ class Node:
     @property
     def summary(self) -> tuple:
         if self._summary is None:
-            self._summary = summarize(self.doc)
+            self._summary = summarize(self.doc, self.path)
         return self._summary
 
     @property
@@ -114,7 +124,7 @@ class Node:
         summary = self.summary
         value = summary[4].get(name, MISSING)
         if value is MISSING and name in summary[5]:
-            return attr_value(self.doc.get("attributes") or {}, name)
+            return attr_value(self.doc.get("attributes") or {}, name, self.path)
         return value
 
     def entry(self) -> list:
@@ -123,7 +133,7 @@ class Node:
         return [self.fp, *self.summary, raw]
 
     @classmethod
-    def from_entry(cls, entry) -> "Node | None":
+    def from_entry(cls, entry, path: str | None = None) -> "Node | None":
         """A node from a sidecar entry, or None when the entry is malformed."""
         if type(entry) is not list or len(entry) != 8:
             return None
@@ -132,7 +142,7 @@ class Node:
                 or type(lazy) is not list or (shape is not None and type(shape) is not list)
                 or (name is not None and type(name) is not str) or (text is not None and type(text) is not str)):
             return None
-        return cls(fp, raw=raw, summary=(kind, shape, name, text, values, lazy))
+        return cls(fp, raw=raw, summary=(kind, shape, name, text, values, lazy), path=path)
 
 
 Nodes = dict  # store path -> Node
@@ -149,10 +159,11 @@ def doc_dtype(doc: dict):
         return None
 
 
-def doc_attrs(doc: dict) -> dict:
-    """The attributes of a node document, decoded as h5py returns them."""
+def doc_attrs(doc: dict, path: str | None = None) -> dict:
+    """The attributes of a node document, decoded as h5py returns them
+    (FormatError naming the node at ``path`` when its reserved entry is damaged)."""
     attributes = doc.get("attributes") or {}
-    records = attributes.get(RESERVED, {}).get("attrs", {}) if isinstance(attributes.get(RESERVED), dict) else {}
+    records = reserved_in(attributes, path).get("attrs", {})
     out = {}
     for name in sorted(attributes):
         if name == RESERVED:
@@ -178,10 +189,20 @@ def doc_chunks(doc: dict):
 
 
 def select_nodes(nodes: Nodes, base: str, predicate) -> list:
-    """Sorted paths strictly inside the group at ``base`` whose documents match."""
+    """Sorted paths strictly inside the group at ``base`` whose documents match.
+
+    Every node's summary is read, whatever the query, so a node another tool
+    damaged fails the search with a FormatError naming it (as h5py fails on an
+    unreadable object) rather than being silently left out or half read.
+    """
     prefix = base + "/" if base else ""
-    return sorted(p for p, node in nodes.items()
-                  if p.startswith(prefix) and p != base and predicate(p, node))
+    found = []
+    for p, node in nodes.items():
+        if p.startswith(prefix) and p != base:
+            node.summary  # noqa: B018 - computed (and checked) here, cached on the node
+            if predicate(p, node):
+                found.append(p)
+    return sorted(found)
 
 
 NODE_KINDS = ("group", "dataset", "datatype")

@@ -33,8 +33,12 @@ from typing import Callable
 import numpy as np
 
 from ..format.attrvalues import decode_attr
-from ..format.reserved import RESERVED
+from ..format.reserved import RESERVED, reserved_in, reserved_of
 
+__all__ = [
+    "attr_value", "compile_query", "dtype_name", "FIELDS", "MISSING", "node_kind", "OPERATORS", "plain",
+    "Predicate", "query_value", "values_equal",
+]
 
 
 MISSING = object()  # the value of an attribute or field a node does not have
@@ -48,12 +52,14 @@ _KINDS = {"dataset": "dataset", "array": "dataset", "group": "group", "datatype"
 
 
 # ------------------------------------------------------------ node fields
-def node_kind(doc: dict) -> str:
-    """'dataset', 'group' or 'datatype' (h5py's words; a committed datatype is a Zarr group)."""
+def node_kind(doc: dict, path: str | None = None) -> str:
+    """'dataset', 'group' or 'datatype' (h5py's words; a committed datatype is a Zarr group).
+
+    FormatError (naming the node at ``path``) when a group's reserved entry is damaged.
+    """
     if doc.get("node_type") == "array":
         return "dataset"
-    reserved = (doc.get("attributes") or {}).get(RESERVED)
-    return "datatype" if isinstance(reserved, dict) and "datatype" in reserved else "group"
+    return "datatype" if "datatype" in reserved_of(doc, path) else "group"
 
 
 def dtype_name(doc: dict):
@@ -82,18 +88,22 @@ def plain(value):
     return value
 
 
-def attr_value(attributes: dict, name: str):
+def attr_value(attributes: dict, name: str, path: str | None = None):
     """The value a query compares for attribute ``name`` (MISSING when absent).
 
     JSON values are used as stored when that is exact (ints, bools, strings);
     floats with NaN/infinity, complex numbers and bytes are decoded first.
+    FormatError (naming the node at ``path``) when the reserved entry is damaged.
     """
     if name not in attributes or name == RESERVED:
         return MISSING
-    value = attributes[name]
-    reserved = attributes.get(RESERVED)
-    record = reserved.get("attrs", {}).get(name) if isinstance(reserved, dict) else None
-    if not isinstance(record, dict):
+    return query_value(attributes[name], reserved_in(attributes, path).get("attrs", {}).get(name))
+
+
+def query_value(value, record: dict | None):
+    """:func:`attr_value` of a stored JSON ``value`` with its type ``record``
+    (None for attributes other tools wrote), for callers that hold the record."""
+    if record is None:
         return value  # written by another tool: plain JSON already
     dtype = record.get("dtype")
     if record.get("kind") == "str" or (isinstance(dtype, str) and dtype[1:2] in ("b", "i", "u")):

@@ -1,6 +1,6 @@
 """The sidecar object and its verification.
 
-``materialize`` checks what a sidecar records against one listing of the
+``verify_index`` checks what a sidecar records against one listing of the
 store's node documents (their fingerprints) and corrects what differs;
 ``encode_sidecar``/``decode_sidecar`` are its on-store form (gzip JSON,
 checked like any document, never evaluated).
@@ -20,9 +20,13 @@ from ..errors import FormatError
 from ..format.documents import loads
 from ..format.keys import META_KEY, node_key
 from ..format.names import valid_name
-from .fingerprints import _ContentFingerprints, fingerprints_for
 from .nodes import Node, Nodes
-from ..storage.base import Store
+from ..storage import Store
+
+__all__ = [
+    "decode_sidecar", "drop_subtree", "encode_sidecar", "SIDECAR_FORMAT", "SIDECAR_VERSION",
+    "verify_index",
+]
 
 
 SIDECAR_FORMAT = "dosna_like.index"
@@ -85,19 +89,17 @@ def _reachable(actual: dict, kinds: dict, known: Nodes) -> dict:
     return out
 
 
-def materialize(store: Store, expected: Nodes | None, scheme=None) -> tuple:
+def verify_index(store: Store, expected: Nodes | None) -> tuple:
     """(nodes, fresh): the file's verified index, given the one ``expected`` from a sidecar.
 
-    One listing gives every node document's fingerprint; nodes whose
-    fingerprint matches ``expected`` keep its entry, the others are fetched
-    in one batch.  ``fresh`` tells whether ``expected`` was right as it was.
+    One scan of the store (:meth:`~dosna_like.storage.Store.scan_documents`)
+    gives every node document's fingerprint; nodes whose fingerprint matches
+    ``expected`` keep its entry, the others are fetched in one batch (or were
+    read by the scan itself).  ``fresh`` tells whether ``expected`` was right
+    as it was.
     """
-    scheme = scheme or fingerprints_for(store)
     docs = _Documents(store, expected)
-    if isinstance(scheme, _ContentFingerprints):
-        actual = scheme.scan(store, docs.kinds, docs.offer)
-    else:
-        actual = scheme.scan(store, docs.kinds)
+    actual = store.scan_documents(docs.kinds, docs.offer)
     if "" not in actual:
         raise FileNotFoundError(f"{store.url}: no {META_KEY} at the store root (not a dosna_like file)")
     kinds = docs.kinds(actual)
@@ -107,7 +109,8 @@ def materialize(store: Store, expected: Nodes | None, scheme=None) -> tuple:
     reachable = _reachable(actual, kinds, known)
     if expected is not None and len(expected) == len(reachable) and all(p in known for p in reachable):
         return expected, True
-    nodes = {p: expected[p] if p in known else Node(fp, doc=docs.fetched[p]) for p, fp in reachable.items()}
+    nodes = {p: expected[p] if p in known else Node(fp, doc=docs.fetched[p], path=p)
+             for p, fp in reachable.items()}
     return nodes, False
 
 
@@ -148,7 +151,7 @@ def _decode_sidecar(raw, scheme_kind: str) -> Nodes | None:
         return None
     nodes = {}
     for path, entry in payload["nodes"].items():
-        node = Node.from_entry(entry)
+        node = Node.from_entry(entry, path)
         if node is None:
             return None
         nodes[path] = node

@@ -1,75 +1,89 @@
-"""Key/value access to a store root through fsspec.
+"""The store contract: key/value access to one store root, whatever the back end.
 
-``Store`` turns a URL plus ``storage_options`` into an fsspec filesystem and a
-root path (``fsspec.core.url_to_fs``, so chained URLs such as
-``simplecache::s3://...`` work) and offers the small contract the rest of the
-library needs: get, set, delete, list, each also batched.  Batches run
-concurrently: on async filesystems (s3fs...) through fsspec's own event loop,
-elsewhere in a thread pool.  Writes to a read-only store are refused here, in
-one place.  Every request is counted so tests and benchmarks can check
-request economy.
+Why a contract with one class per back end: the engine, the search index and
+the object layer need the same few operations everywhere (get, set, delete,
+list a prefix, each also batched), but the cheapest way to do each differs
+per back end (``preadv`` on a local file, many GETs in flight on S3, a LIST
+whose delimiter folds chunk keys for the index).  Each back end says what it
+can do through capability flags (:attr:`Store.batches_async`,
+:attr:`Store.can_read_into`, :attr:`Store.server_side_copy`,
+:attr:`Store.fingerprint_kind`) instead of callers testing filesystem
+classes or URLs; :func:`dosna_like.storage.open_store` chooses the class
+once, from the innermost protocol of the URL.
+
+The public methods here are the contract and the one place that counts
+requests (:attr:`Store.requests`), refuses writes to a read-only store and
+turns client-library errors (botocore...) into the builtins a user catches.
+Implementations provide the underscored primitives.
 """
 from __future__ import annotations
 
+import abc
+import copy
 import functools
-import inspect
+import hashlib
 import os
+import posixpath
 import threading
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-from fsspec.implementations.memory import MemoryFileSystem
+from fsspec.core import split_protocol
 
 from ..errors import ReadOnlyError, StoreUnreachableError
+from ..format.keys import META_KEY, node_key
 
-
+__all__ = [
+    "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "RequestCounter", "Store", "is_missing", "is_url",
+    "join_url", "md5_hex", "normalize_url", "parent_url",
+]
 
 DEFAULT_IO_CONCURRENCY = 32
 
-
-_HAS_PREADV = hasattr(os, "preadv")
-_IOV_MAX = 1024  # Linux's limit on buffers per preadv call
-
-
-def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
-    """Run ``call`` (``os.preadv`` or ``os.pwritev``) until every buffer is
-    done, resuming after short transfers; ValueError if one makes no progress."""
-    buffers = list(buffers)
-    i = 0
-    while i < len(buffers):
-        done = call(fd, buffers[i:i + _IOV_MAX], offset)
-        if done <= 0:
-            raise ValueError("file ended early" if call is os.preadv else "nothing written")
-        offset += done
-        while i < len(buffers) and done >= len(buffers[i]):
-            done -= len(buffers[i])
-            i += 1
-        if done:
-            buffers[i] = buffers[i][done:]
+# (path -> fingerprint) -> (path -> node_type or None): how a scan learns which nodes are groups
+KindsOf = Callable[[Mapping[str, str]], Mapping[str, "str | None"]]
+# (path, document bytes): a scan that reads documents hands them over so they are not read twice
+OfferDocument = Callable[[str, bytes], None]
 
 
-def _preadv_all(fd: int, buffers: list, offset: int) -> None:
-    """Fill ``buffers`` from ``fd`` at ``offset``."""
-    _vectored_all(os.preadv, fd, buffers, offset)
-
-
-def _pwritev_all(fd: int, buffers: list, offset: int) -> None:
-    """Write ``buffers`` to ``fd`` at ``offset``."""
-    _vectored_all(os.pwritev, fd, buffers, offset)
-
-
-def local_name(name) -> str:
-    """Plain paths (no URL scheme) are local directories, made absolute."""
+# ================================================================ URLs
+def is_url(name) -> bool:
+    """Whether ``name`` is an fsspec URL (a protocol or a ``::`` chain) rather than a local path."""
     name = os.fspath(name)
-    if "://" in name or "::" in name:
-        return name
-    return os.path.abspath(name)
+    return "::" in name or split_protocol(name)[0] is not None
 
 
+def normalize_url(name) -> str:
+    """The URL a store is known by: local paths made absolute, URLs without a trailing '/'."""
+    name = os.fspath(name)
+    if not is_url(name):
+        return os.path.abspath(name)
+    *outer, inner = name.split("::")
+    if split_protocol(inner)[1].rstrip("/"):  # keep 'memory://' whole
+        inner = inner.rstrip("/")
+    return "::".join([*outer, inner])
+
+
+def join_url(url: str, name: str) -> str:
+    """``name`` (a '/'-separated relative key) below the store root at ``url``."""
+    if not name:
+        return url
+    if not is_url(url):
+        return os.path.join(url, *name.split("/"))
+    *outer, inner = url.split("::")
+    return "::".join([*outer, inner + ("" if inner.endswith("/") else "/") + name])
+
+
+def parent_url(url: str) -> str:
+    """The URL of the directory (prefix) holding the store root at ``url``."""
+    if not is_url(url):
+        return os.path.dirname(url.rstrip(os.sep)) or os.sep
+    *outer, inner = url.split("::")
+    return "::".join([*outer, posixpath.dirname(inner.rstrip("/"))])
+
+
+# ====================================================== request counting
 class RequestCounter:
     """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
 
@@ -90,7 +104,9 @@ class RequestCounter:
             self._counts.clear()
 
 
-def _is_missing(exc: BaseException) -> bool:
+# ==================================================== error translation
+def is_missing(exc: BaseException) -> bool:
+    """Whether a client error means "no such object" (fsspec raises either)."""
     return isinstance(exc, (FileNotFoundError, KeyError))
 
 
@@ -107,7 +123,7 @@ def _as_builtin(exc: BaseException, url: str) -> BaseException:
 
 
 def _translating(method):
-    """Make a Store method raise builtins for client-library errors."""
+    """Make a contract method raise builtins for client-library errors."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -122,53 +138,121 @@ def _translating(method):
     return wrapper
 
 
-class Store:
+def md5_hex(raw) -> str:
+    """The MD5 of a document's bytes: the content fingerprint (and S3's ETag of a plain PUT)."""
+    return hashlib.md5(bytes(raw)).hexdigest()
+
+
+# ================================================================ store
+class Store(abc.ABC):
     """A store root: keys are '/'-separated paths relative to it.
 
-    Parameters
+    Built by :func:`~dosna_like.storage.open_store`, which picks the subclass
+    for the URL's back end.  Capability flags (class attributes; the generic
+    fsspec back end sets ``batches_async`` per filesystem):
+
+    ``batches_async``
+        :meth:`get_many` / :meth:`set_many` keep many requests in flight
+        through fsspec's event loop (S3...): callers fetch a window of chunks
+        in one batch instead of one per worker.
+    ``can_read_into``
+        :meth:`read_into` / :meth:`write_from` move bytes straight between
+        files and caller buffers (local files, ``preadv``/``pwritev``).
+    ``server_side_copy``
+        copying keys (:meth:`move_prefix`) does not pass their bytes through
+        this process.
+    ``fingerprint_kind``
+        what :meth:`scan_documents` reports per node document: ``"stat"``,
+        ``"etag"`` or ``"md5"`` (recorded in the search index's sidecar).
+
+    Attributes
     ----------
-    url: a local path or any fsspec URL.
-    storage_options: passed to the fsspec filesystem (e.g. s3fs ``key``, ``secret``,
-        ``client_kwargs``).
-    read_only: refuse every write.
+    url: the URL the store was opened with (local paths made absolute).
+    root: the root as the back end names it (a path, or ``bucket/prefix``).
+    fs: the fsspec filesystem over the root, for tools and tests; the library
+        itself goes through the methods here.
+    protocol: the innermost protocol of ``url`` (``file``, ``memory``, ``s3``...).
+    read_only: every write is refused.
     io_concurrency: how many requests a batch keeps in flight.
+    requests: counts of requests by kind.
     """
 
-    def __init__(
-        self,
-        url: str,
-        storage_options: Mapping | None = None,
-        *,
-        read_only: bool = False,
-        io_concurrency: int = DEFAULT_IO_CONCURRENCY,
-    ):
-        self.url = str(url)
-        options = dict(storage_options or {})
-        if self.url.startswith(("s3://", "s3a://")):
-            # another writer may change the bucket: never answer listings from a stale cache
-            options.setdefault("use_listings_cache", False)
-        self.fs, root = fsspec.core.url_to_fs(self.url, **options)
+    batches_async: bool = False
+    can_read_into: bool = False
+    server_side_copy: bool = False
+    fingerprint_kind: str = "md5"
+    # whether a chained URL (``simplecache::...``) may end in this back end; those that
+    # bypass fsspec (direct file or dict access) would skip the outer layers
+    serves_chains: bool = True
+
+    @classmethod
+    def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:
+        """The fsspec options to open this back end with (``storage_options`` as the user gave
+        them; for a chained URL, options of the layer named ``protocol`` sit under that key)."""
+        return storage_options
+
+    def __init__(self, url: str, root: str, fs, *, protocol: str, read_only: bool = False,
+                 io_concurrency: int = DEFAULT_IO_CONCURRENCY, storage_options: Mapping | None = None):
+        self.url = url
         self.root = root.rstrip("/")
+        self.fs = fs
+        self.protocol = protocol
         self.read_only = read_only
         self.io_concurrency = io_concurrency
+        self.storage_options = dict(storage_options or {})
         self.requests = RequestCounter()
-        self.is_local = isinstance(self.fs, LocalFileSystem)
-        self.is_memory = isinstance(self.fs, MemoryFileSystem)
-        self._async = bool(getattr(self.fs, "async_impl", False))
-        # s3fs HEADs an object before a GET to split large ones; chunks are small
-        # enough for one GET, so turn the split (and its HEAD) off
-        cat = getattr(self.fs, "_cat_file", None)
-        self._cat_kwargs = (
-            {"max_concurrency": 1}
-            if cat is not None and "max_concurrency" in inspect.signature(cat).parameters else {}
-        )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
-        self._made_dirs: set = set()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url!r}{' (read-only)' if self.read_only else ''}>"
 
     # ------------------------------------------------------------ helpers
     def path(self, key: str) -> str:
+        """The back end's name for ``key`` (root-relative)."""
         return f"{self.root}/{key}" if key else self.root
+
+    @property
+    def identity(self) -> tuple:
+        """What makes two stores the same place (h5py's file identity for ``==``)."""
+        return (self.protocol, self.root)
+
+    @property
+    def basename(self) -> str:
+        """The last component of the root: the file's name inside its parent."""
+        return self.root.rstrip("/").rsplit("/", 1)[-1]
+
+    def url_for(self, key: str) -> str:
+        """The URL of ``key`` as a store root of its own (a file below a prefix)."""
+        return join_url(self.url, key)
+
+    def sibling_url(self, name: str) -> str:
+        """Where ``name`` points when given relative to this store's parent directory.
+
+        HDF5 resolves an external link's file name against the directory of
+        the file holding the link; URLs and absolute paths stay as they are.
+        """
+        if is_url(name) or os.path.isabs(name):
+            return name
+        return join_url(parent_url(self.url), name)
+
+    def parent(self) -> "Store | None":
+        """The same back end one level up (sharing connection and request counts), or
+        None at the top (a bucket, or a root directly under '/').
+
+        The catalog walks up from an object to the file that holds it.
+        """
+        root = self.root.rstrip("/")
+        if "/" not in root.strip("/"):
+            return None
+        return self._derive(root.rsplit("/", 1)[0], parent_url(self.url))
+
+    def _derive(self, root: str, url: str) -> "Store":
+        """A store of the same class and connection at another root."""
+        other = copy.copy(self)
+        other.root, other.url = root, url
+        other._pool, other._pool_lock = None, threading.Lock()
+        return other
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -181,6 +265,7 @@ class Store:
             return self._pool
 
     def close(self) -> None:
+        """Stop this store's I/O threads (the store stays usable; they restart on demand)."""
         with self._pool_lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
@@ -191,46 +276,7 @@ class Store:
     def get(self, key: str) -> bytes | None:
         """The bytes stored at ``key``, or None when there is no such object."""
         self.requests.add("get")
-        try:
-            if self.is_local:
-                with open(self.path(key), "rb") as fh:
-                    return fh.read()
-            if self.is_memory:  # the stored bytes themselves: cat_file would copy them
-                entry = self.fs.store.get(self.fs._strip_protocol(self.path(key)))
-                return None if entry is None else entry.getvalue()
-            return self.fs.cat_file(self.path(key), **self._cat_kwargs)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-
-    @property
-    def can_read_into(self) -> bool:
-        """:meth:`read_into` and :meth:`write_from` work here (local files, ``preadv``/``pwritev``)."""
-        return self.is_local and _HAS_PREADV and hasattr(os, "pwritev")
-
-    @_translating
-    def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
-        """Scatter parts of the object at ``key`` straight into caller buffers.
-
-        ``ranges`` holds ``(offset, buffers)`` pairs: the bytes from ``offset``
-        on fill ``buffers`` (writable memoryviews) in order, with one ``preadv``
-        call per pair, so no intermediate ``bytes`` object is made.  Local
-        stores only (:attr:`can_read_into`).  Returns False when there is no
-        such object; raises ValueError when it is not ``nbytes`` long.
-        """
-        self.requests.add("get")
-        try:
-            fd = os.open(self.path(key), os.O_RDONLY)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return False
-        try:
-            size = os.fstat(fd).st_size
-            if size != nbytes:
-                raise ValueError(f"stored {size} bytes, expected {nbytes}")
-            for offset, buffers in ranges:
-                _preadv_all(fd, buffers, offset)
-        finally:
-            os.close(fd)
-        return True
+        return self._get(key)
 
     @_translating
     def get_many(self, keys: Iterable[str]) -> dict:
@@ -241,44 +287,42 @@ class Store:
         if len(keys) == 1:
             value = self.get(keys[0])
             return {} if value is None else {keys[0]: value}
-        if self._async:
-            self.requests.add("get", len(keys))
-            # cat_ranges issues one GET per key; the list form of cat() would HEAD each first.
-            results = self.fs.cat_ranges(
-                [self.path(k) for k in keys], None, None,
-                batch_size=self.io_concurrency, on_error="return", **self._cat_kwargs,
-            )
-            out = {}
-            for key, res in zip(keys, results):
-                if isinstance(res, BaseException):
-                    if _is_missing(res):
-                        continue
-                    raise res
-                out[key] = res
-            return out
-        fetched = self._threads().map(self.get, keys)
-        return {k: v for k, v in zip(keys, fetched) if v is not None}
+        self.requests.add("get", len(keys))
+        return self._get_many(keys)
+
+    @_translating
+    def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
+        """Scatter parts of the object at ``key`` straight into caller buffers.
+
+        ``ranges`` holds ``(offset, buffers)`` pairs: the bytes from ``offset``
+        on fill ``buffers`` (writable memoryviews) in order, so no intermediate
+        ``bytes`` object is made.  Only where :attr:`can_read_into`.  Returns
+        False when there is no such object; raises ValueError when it is not
+        ``nbytes`` long.
+        """
+        self.requests.add("get")
+        return self._read_into(key, nbytes, ranges)
 
     @_translating
     def exists(self, key: str) -> bool:
         self.requests.add("head")
-        return self.fs.exists(self.path(key))
+        return self._exists(key)
 
     @_translating
     def list_dir(self, prefix: str) -> list:
-        """Names of the entries directly under ``prefix`` (one LIST, delimiter-style)."""
+        """Names of the entries directly under ``prefix`` (one listing, delimiter-style)."""
         self.requests.add("list")
-        base = self.path(prefix)
-        try:
-            if self.is_local:
-                return [e.name for e in os.scandir(base)]
-            return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+        return [name for name, _ in self._list_entries(prefix)]
+
+    @_translating
+    def list_dirs(self, prefix: str) -> list:
+        """Names of the directories (common prefixes) directly under ``prefix`` (one listing)."""
+        self.requests.add("list")
+        return [name for name, is_dir in self._list_entries(prefix) if is_dir]
 
     def list_children(self, prefix: str) -> list:
         """Sorted names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
-        return sorted(self.get_children(prefix, "zarr.json"))
+        return sorted(self.get_children(prefix, META_KEY))
 
     def get_children(self, prefix: str, name: str) -> dict:
         """``{child: bytes of child/name}`` for the entries under ``prefix`` that hold ``name``.
@@ -292,64 +336,45 @@ class Store:
 
     @_translating
     def list_keys(self, prefix: str) -> list:
-        """Every key under ``prefix`` (used by rare maintenance calls, not the read path)."""
+        """Every key under ``prefix``, sorted (rare maintenance calls, not the read path)."""
         self.requests.add("list")
-        base = self.path(prefix)
-        try:
-            found = self.fs.find(base, withdirs=False)
-        except FileNotFoundError:
-            return []
-        root = self.root + "/"
-        return [p[len(root):] if p.startswith(root) else p for p in found if not p.endswith(".partial")]
+        return [k for k in self._list_keys(prefix) if not k.endswith(".partial")]
+
+    @_translating
+    def list_sizes(self, prefix: str) -> dict:
+        """``{key: size in bytes}`` for every key under ``prefix`` (one recursive listing)."""
+        self.requests.add("list")
+        return {k: n for k, n in self._list_sizes(prefix).items() if not k.endswith(".partial")}
+
+    @_translating
+    def is_empty_root(self) -> bool:
+        """True when nothing at all is stored at the root."""
+        self.requests.add("list")
+        return self._is_empty_root()
 
     # -------------------------------------------------------------- writes
     @_translating
-    def set(self, key: str, value: bytes) -> None:
-        """Store ``value`` at ``key`` atomically (local: temp file + rename)."""
+    def set(self, key: str, value) -> None:
+        """Store ``value`` at ``key`` atomically (an S3 PUT; local: temp file + rename)."""
         self._check_writable()
         self.requests.add("put")
-        path = self.path(key)
-        if self.is_local:
-            parent = os.path.dirname(path)
-            if parent not in self._made_dirs:
-                os.makedirs(parent, exist_ok=True)
-                self._made_dirs.add(parent)
-            tmp = f"{path}.{uuid.uuid4().hex}.partial"
-            with open(tmp, "wb") as fh:
-                fh.write(value)
-            os.replace(tmp, path)
-        else:
-            self.fs.pipe_file(path, bytes(value))
+        self._set(key, value)
 
     @_translating
     def write_from(self, key: str, ranges: list) -> None:
-        """Store an object gathered from caller buffers, atomically (local stores only).
+        """Store an object gathered from caller buffers, atomically (where :attr:`can_read_into`).
 
         ``ranges`` holds ``(offset, buffers)`` pairs: the object's bytes from
-        ``offset`` on are ``buffers`` (memoryviews) in order, written with one
-        ``pwritev`` call per pair, so the object is never assembled in memory.
+        ``offset`` on are ``buffers`` (memoryviews) in order, so the object is
+        never assembled in memory.
         """
         self._check_writable()
         self.requests.add("put")
-        path = self.path(key)
-        parent = os.path.dirname(path)
-        if parent not in self._made_dirs:
-            os.makedirs(parent, exist_ok=True)
-            self._made_dirs.add(parent)
-        tmp = f"{path}.{uuid.uuid4().hex}.partial"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            for offset, buffers in ranges:
-                _pwritev_all(fd, buffers, offset)
-        except BaseException:
-            os.close(fd)
-            os.remove(tmp)
-            raise
-        os.close(fd)
-        os.replace(tmp, path)
+        self._write_from(key, ranges)
 
     @_translating
     def set_many(self, items: Mapping) -> None:
+        """Store many keys concurrently."""
         items = dict(items)
         if not items:
             return
@@ -357,12 +382,9 @@ class Store:
         if len(items) == 1:
             (key, value), = items.items()
             self.set(key, value)
-        elif self._async:
-            self.requests.add("put", len(items))
-            self.fs.pipe({self.path(k): bytes(v) for k, v in items.items()},
-                         batch_size=self.io_concurrency)
-        else:
-            list(self._threads().map(lambda kv: self.set(*kv), items.items()))
+            return
+        self.requests.add("put", len(items))
+        self._set_many(items)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if it exists."""
@@ -370,66 +392,138 @@ class Store:
 
     @_translating
     def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove the keys that exist among ``keys``."""
         keys = list(keys)
         if not keys:
             return
         self._check_writable()
         self.requests.add("delete", len(keys))
-        if self.is_local:
-            for key in keys:
-                try:
-                    os.remove(self.path(key))
-                except FileNotFoundError:
-                    pass
-            return
-        paths = [self.path(k) for k in keys]
-        try:
-            self.fs.rm(paths)
-        except FileNotFoundError:
-            for p in paths:
-                try:
-                    self.fs.rm_file(p)
-                except FileNotFoundError:
-                    pass
+        self._delete_many(keys)
 
     @_translating
     def delete_prefix(self, prefix: str) -> None:
         """Remove everything under ``prefix`` (a node and its children)."""
         self._check_writable()
         self.requests.add("delete")
-        path = self.path(prefix)
-        try:
-            self.fs.rm(path, recursive=True)
-        except FileNotFoundError:
-            pass
-        self._made_dirs = {d for d in self._made_dirs if not d.startswith(path)}
+        self._delete_prefix(prefix)
 
     @_translating
     def move_prefix(self, src: str, dest: str) -> None:
         """Move every key under ``src`` to ``dest`` (a node and its children).
 
-        Local directories are renamed.  Elsewhere the objects are copied (server
-        side on S3), documents last, then removed, documents first, so neither
-        place ever shows a node whose chunks are missing.
+        Where keys cannot be renamed, they are copied documents last, then
+        removed documents first, so neither place ever shows a node whose
+        chunks are missing.
         """
         self._check_writable()
-        if self.is_local:
-            os.makedirs(os.path.dirname(self.path(dest)), exist_ok=True)
-            os.rename(self.path(src), self.path(dest))
-            self._made_dirs.clear()
-            return
-        keys = sorted(self.list_keys(src), key=lambda k: k.endswith("zarr.json"))
-        self.requests.add("put", len(keys))
-        moved = [dest + k[len(src):] for k in keys]
+        self._move_prefix(src, dest)
+
+    def _move_prefix(self, src: str, dest: str) -> None:
+        keys = sorted(self.list_keys(src), key=lambda k: k.endswith(META_KEY))
         if keys:
-            self.fs.copy([self.path(k) for k in keys], [self.path(k) for k in moved])
-        self.delete_many(sorted(keys, key=lambda k: not k.endswith("zarr.json")))
+            self._copy_keys(keys, [dest + k[len(src):] for k in keys])
+        self.delete_many(sorted(keys, key=lambda k: not k.endswith(META_KEY)))
+
+    def _copy_keys(self, keys: list, dests: list) -> None:
+        """Copy ``keys`` to ``dests`` through this process (back ends that copy server side override)."""
+        fetched = self.get_many(keys)
+        self.set_many({d: fetched[k] for k, d in zip(keys, dests) if k in fetched})
+
+    # ---------------------------------------------------- search index
+    def predicted_fingerprint(self, key: str, raw) -> str:
+        """The fingerprint :meth:`scan_documents` will report for the document just
+        written at ``key`` with bytes ``raw`` (so the index follows our own writes)."""
+        return md5_hex(raw)
 
     @_translating
-    def is_empty_root(self) -> bool:
-        """True when nothing at all is stored at the root."""
-        self.requests.add("list")
-        try:
-            return not self.fs.exists(self.root) or not self.fs.ls(self.root)
-        except FileNotFoundError:
-            return True
+    def scan_documents(self, kinds_of: KindsOf, offer: OfferDocument | None = None) -> dict:
+        """``{node path: fingerprint}`` of every node document reachable from the root.
+
+        The search index checks its sidecar against this (see
+        :mod:`dosna_like.index.live`).  Groups only are entered, so no chunk key
+        is ever listed.  ``kinds_of`` tells which of a level's new nodes are
+        groups (from the caller's index when their fingerprints match, else by
+        reading them); ``offer`` receives each document this scan reads, so the
+        caller need not read it again.  {} when the root holds no document.
+        """
+        return self._scan_documents(kinds_of, offer)
+
+    def _scan_documents(self, kinds_of: KindsOf, offer: OfferDocument | None) -> dict:
+        """The generic scan: groups walked level by level, one directory listing per
+        group (concurrent across a level), then one batch fetching the level's
+        documents, fingerprinted by their MD5.  Back ends whose listings report
+        a fingerprint override this and read no document."""
+        raw = self.get(META_KEY)
+        if raw is None:
+            return {}
+        found = {"": md5_hex(raw)}
+        if offer is not None:
+            offer("", raw)
+        level = [""]
+        while level:
+            listings = [self.list_dirs(level[0])] if len(level) == 1 else self._threads().map(self.list_dirs, level)
+            keys = {}
+            for group, names in zip(level, listings):
+                for name in names:
+                    if not name.endswith(".partial"):
+                        path = f"{group}/{name}" if group else name
+                        keys[node_key(path)] = path
+            new = {}
+            for key, raw in self.get_many(keys).items():
+                new[keys[key]] = md5_hex(raw)
+                if offer is not None:
+                    offer(keys[key], raw)
+            found.update(new)
+            kinds = kinds_of(new)
+            level = [p for p in new if kinds.get(p) == "group"]
+        return found
+
+    # ------------------------------------------------ back-end primitives
+    @abc.abstractmethod
+    def _get(self, key: str) -> bytes | None:
+        """The bytes at ``key``, None when missing (not counted, not translated)."""
+
+    def _get_many(self, keys: list) -> dict:
+        fetched = self._threads().map(self._get, keys)
+        return {k: v for k, v in zip(keys, fetched) if v is not None}
+
+    def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
+        raise NotImplementedError(f"{type(self).__name__} cannot read into buffers (see can_read_into)")
+
+    def _write_from(self, key: str, ranges: list) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot write from buffers (see can_read_into)")
+
+    @abc.abstractmethod
+    def _exists(self, key: str) -> bool:
+        """Whether ``key`` names an object or a directory."""
+
+    @abc.abstractmethod
+    def _list_entries(self, prefix: str) -> list:
+        """``[(name, is_directory)]`` directly under ``prefix``; [] when there is nothing."""
+
+    @abc.abstractmethod
+    def _list_keys(self, prefix: str) -> list:
+        """Every key under ``prefix``, sorted, root-relative."""
+
+    @abc.abstractmethod
+    def _list_sizes(self, prefix: str) -> dict:
+        """``{key: size}`` under ``prefix``, root-relative."""
+
+    @abc.abstractmethod
+    def _is_empty_root(self) -> bool:
+        """Whether the root holds nothing."""
+
+    @abc.abstractmethod
+    def _set(self, key: str, value) -> None:
+        """Store ``value`` at ``key`` atomically."""
+
+    def _set_many(self, items: dict) -> None:
+        list(self._threads().map(lambda kv: self._set(*kv), items.items()))
+
+    @abc.abstractmethod
+    def _delete_many(self, keys: list) -> None:
+        """Remove the existing keys among ``keys``."""
+
+    @abc.abstractmethod
+    def _delete_prefix(self, prefix: str) -> None:
+        """Remove everything under ``prefix``."""

@@ -8,18 +8,27 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
 import datetime
-import itertools
+import errno
 import numpy as np
+import os
 import threading
+
+from tqdm import tqdm
 
 from ..chunks.pools import default_njobs
 from ..format.dtypes import is_empty
-from ..format.reserved import RESERVED
+from ..format.reserved import edit_reserved, reserved_of
 from ..hl.copying import library_of
+from ..hl.files import INCOMPLETE, File  # INCOMPLETE: the reserved key of an unfinished import or copy
+from ..storage import is_url
+
+__all__ = [
+    "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
+    "progress_bar", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "utc_now",
+    "worker_count", "Workers",
+]
 
 
-
-INCOMPLETE = "incomplete"  # the root's reserved key while an import or copy runs
 
 
 REMOTE_WORKERS = 16  # workers on object stores, where a worker mostly waits on a request
@@ -47,7 +56,7 @@ class TransferReport:
 
 def require_h5py():
     try:
-        import h5py
+        import h5py  # optional: only HDF5 import and export need it
     except ImportError as exc:  # pragma: no cover - h5py is in the test extra
         raise ImportError("HDF5 import and export need h5py: pip install h5py") from exc
     return h5py
@@ -126,34 +135,55 @@ def progress_bar(total: int, desc: str, enabled):
     """A tqdm byte counter on a terminal (``enabled=None``: only if stderr is one)."""
     if enabled is False:
         return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
     return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
                 disable=None if enabled is None else not enabled, dynamic_ncols=True)
 
 
 def worker_count(njobs, store) -> int:
     n = njobs or default_njobs()
-    return max(n, REMOTE_WORKERS) if getattr(store, "_async", False) else n
-
-
-def regions(shape: tuple, chunks: tuple):
-    """The chunk-aligned boxes covering ``shape``, in C order, with their chunk coordinates."""
-    grid = [range(-(-s // c)) for s, c in zip(shape, chunks)]
-    for coords in itertools.product(*grid):
-        yield coords, tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, shape))
+    return max(n, REMOTE_WORKERS) if store.batches_async else n
 
 
 def box_nbytes(box: tuple, itemsize: int) -> int:
     return int(np.prod([s.stop - s.start for s in box], dtype=np.int64)) * itemsize
 
 
+def check_hdf5_source(src) -> None:
+    """A one-line error for an import source that h5py would answer with HDF5's
+    error stack: a URL, a directory (often a store given by mistake), a missing
+    file, a file that is not HDF5.  The types are those h5py raises."""
+    if not isinstance(src, (str, os.PathLike)):
+        return  # an open file object: h5py's to judge
+    path = os.fspath(src)
+    if is_url(path):
+        raise FileNotFoundError(errno.ENOENT, "import reads a local HDF5 file, not a URL (copy_store or "
+                                "`dosna-like cp` copies a store)", path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a directory (a dosna_like store?), not an HDF5 file "
+                                "(copy_store or `dosna-like cp` copies a store)", path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such HDF5 file", path)
+    if not require_h5py().is_hdf5(path):
+        raise OSError(errno.EINVAL, "Not an HDF5 file", path)
+
+
+def create_destination(url, overwrite: bool, **file_kwargs) -> File:
+    """The new file an import or copy writes (mode "w" with ``overwrite``, else "w-");
+    an existing one is refused with the way to replace it, as export does."""
+    try:
+        return File(url, "w" if overwrite else "w-", **file_kwargs)
+    except FileExistsError as exc:
+        if overwrite:
+            raise
+        raise FileExistsError(errno.EEXIST, "Unable to create file (it exists; overwrite=True or --overwrite "
+                              "replaces it)", str(url)) from exc
+
+
 def mark_incomplete(f, mark: dict | None) -> None:
-    """Set (or, with None, remove) the root's 'transfer not finished' mark."""
+    """Set (or, with None, remove) the 'transfer not finished' mark of a file's
+    root, or of a dataset whose data an import has not finished writing."""
     def update(attributes: dict) -> None:
-        reserved = attributes.setdefault(RESERVED, {})
+        reserved = edit_reserved(attributes, f._path)
         if mark is None:
             reserved.pop(INCOMPLETE, None)
         else:
@@ -164,8 +194,13 @@ def mark_incomplete(f, mark: dict | None) -> None:
 
 def incomplete_mark(root_doc: dict) -> dict | None:
     """The mark an unfinished import or copy left in a root document, or None."""
-    reserved = (root_doc.get("attributes") or {}).get(RESERVED)
-    return reserved.get(INCOMPLETE) if isinstance(reserved, dict) else None
+    return reserved_of(root_doc, "").get(INCOMPLETE)
+
+
+def hdf5_filter_ids(dset) -> list:
+    """The HDF5 filter ids of an h5py dataset, in pipeline order."""
+    plist = dset.id.get_create_plist()
+    return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
 
 
 def codec_options(obj, compression, keep) -> dict:

@@ -7,23 +7,24 @@ map of the new file by the workers.  The file is written as
 """
 from __future__ import annotations
 
+import errno
 import numpy as np
 import os
 import time
-import warnings
 
 from ..codecs.deflate_wrappers import gzip_to_zlib
-from ..codecs.pipeline import SUPPORTED
+from ..codecs.chains import hdf5_export_keywords, raw_crossing
 from ..format.dtypes import Empty
-from ..format.keys import chunk_key
+from ..format.grid import chunk_box, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
-from ..format.reserved import RESERVED
+from ..format.reserved import reserved_of
 from ..hl.copying import fill_option
 from ..hl.files import File
 from ..index.nodes import doc_nbytes
 from ..index.query import node_kind
-from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, incomplete_mark, progress_bar, regions, require_h5py, set_attrs, worker_count
+from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, hdf5_filter_ids, progress_bar, require_h5py, set_attrs, worker_count
 
+__all__ = ["export_hdf5"]
 
 
 # ================================================================= export
@@ -33,20 +34,8 @@ def _h5_compression(ds, compression) -> dict:
 
 
 def _kept_h5_codec(ds) -> dict:
-    """A dosna_like dataset's compressor as h5py keywords."""
-
-    opts: dict = {}
-    name = ds.compression
-    if name == "gzip":
-        opts = {"compression": "gzip", "compression_opts": ds.compression_opts}
-    elif name == "zlib":  # HDF5's own deflate stream (import_hdf5(deflate_as="zlib"))
-        level = (ds.compression_opts or {}).get("level", 4) if isinstance(ds.compression_opts, dict) else 4
-        opts = {"compression": "gzip", "compression_opts": int(level)}
-    elif name == "lz4":
-        opts = {"compression": "lzf"}  # h5py's fast, light codec (an import maps lzf to lz4)
-    elif name in SUPPORTED or (name is not None and not name.startswith("vlen")):
-        opts = {"compression": "gzip", "compression_opts": 4}  # HDF5 has no zstd, blosc... filter
-    return opts
+    """A dosna_like dataset's codecs as h5py keywords (the registry's HDF5 side of each)."""
+    return hdf5_export_keywords(ds._meta.codecs)
 
 
 def _h5_chunks(ds) -> tuple:
@@ -54,14 +43,14 @@ def _h5_chunks(ds) -> tuple:
     return tuple(c if m is None else max(1, min(c, m)) for c, m in zip(ds.chunks, ds.maxshape))
 
 
-def _is_contiguous(doc: dict) -> bool:
-    return bool(((doc.get("attributes") or {}).get(RESERVED) or {}).get("h5py_contiguous"))
+def _is_contiguous(doc: dict, path: str) -> bool:
+    return bool(reserved_of(doc, path).get("h5py_contiguous"))
 
 
 def _h5_options(ds, doc: dict, compression) -> dict:
     opts = {"shape": ds.shape, "dtype": ds.dtype}
     h5_compression = _h5_compression(ds, compression)
-    if ds.shape and not (_is_contiguous(doc) and not h5_compression):
+    if ds.shape and not (_is_contiguous(doc, ds._path) and not h5_compression):
         opts["chunks"] = _h5_chunks(ds)
         if tuple(ds.maxshape) != tuple(ds.shape):
             opts["maxshape"] = ds.maxshape
@@ -70,32 +59,12 @@ def _h5_options(ds, doc: dict, compression) -> dict:
     return opts
 
 
-def _stored_coords(ds) -> list:
-    """Chunk coordinates of the chunks a dataset has stored (one listing)."""
-    prefix = chunk_key(ds._path, ())
-    coords = []
-    for key in ds.file.store.list_keys(prefix):
-        if not key.startswith(prefix + "/"):
-            continue
-        tail = key[len(prefix) + 1:]
-        try:
-            coords.append(tuple(int(x) for x in tail.split("/")))
-        except ValueError:
-            continue
-    return sorted(c for c in coords if len(c) == len(ds.shape))
-
-
 def _export_raw_mode(ds, h5ds) -> str | None:
     if h5ds.chunks is None or tuple(h5ds.chunks) != tuple(ds.chunks) or ds.dtype.kind not in "biufc":
         return None
-    if ds.dtype.str != h5ds.dtype.str or ds.fletcher32 or h5ds.fletcher32:
+    if ds.dtype.str != h5ds.dtype.str:
         return None
-    if bool(ds.shuffle) != bool(h5ds.shuffle):
-        return None
-    wanted = {None: (None, "raw"), "gzip": ("gzip", "deflate"), "zlib": ("gzip", "zlib")}.get(ds.compression)
-    if wanted is None or h5ds.compression != wanted[0]:
-        return None
-    return wanted[1]
+    return raw_crossing(hdf5_filter_ids(h5ds), ds._meta.codecs, ds.dtype.itemsize)
 
 
 def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers, bar, report) -> None:
@@ -112,8 +81,7 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
     options = _h5_options(ds, doc, compression)
     contiguous = "chunks" not in options and ds.dtype.kind in "biufc" and ds.size and h5.driver == "sec2"
     if contiguous:  # space allocated now, never pre-filled: the workers write it all through a map
-        import h5py as h5py_module
-
+        h5py_module = require_h5py()
         dcpl = h5py_module.h5p.create(h5py_module.h5p.DATASET_CREATE)
         dcpl.set_alloc_time(h5py_module.h5d.ALLOC_TIME_EARLY)
         options.update(dcpl=dcpl, fill_time="never")
@@ -129,15 +97,12 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
             return
     chunks, itemsize = ds.chunks, ds.dtype.itemsize
     nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
-    store, mode = ds.file.store, _export_raw_mode(ds, h5ds)
-
-    def box_of(coords):
-        return tuple(slice(i * c, min((i + 1) * c, s)) for i, c, s in zip(coords, chunks, ds.shape))
+    io, mode = ds._io, _export_raw_mode(ds, h5ds)  # raw chunks come from the engine
 
     def fetch(coords):
-        box = box_of(coords)
+        box = chunk_box(coords, chunks, ds.shape)
         if mode is not None:
-            raw = store.get(chunk_key(ds._path, coords))
+            raw = io.get_raw(coords)
             if raw is not None:
                 if mode == "deflate":
                     data = gzip_to_zlib(raw, nbytes)
@@ -149,7 +114,7 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
                     return coords, box, data, None
         return coords, box, None, ds[box]
 
-    for coords, box, data, block in workers.ordered(fetch, _stored_coords(ds)):
+    for coords, box, data, block in workers.ordered(fetch, io.stored_chunks()):
         if data is not None:
             h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
             report.raw_chunks += 1
@@ -166,7 +131,7 @@ def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
         mapped[box] = ds[box]
         bar.update(box_nbytes(box, itemsize))
 
-    for _, box in regions(ds.shape, ds.chunks):
+    for _, box in iter_chunk_boxes(ds.shape, ds.chunks):
         workers.submit(copy, box)
     workers.after(mapped.flush)  # before h5py closes the file
 
@@ -199,8 +164,7 @@ def _link_groups(nodes: dict) -> list:
     for path, node in sorted(nodes.items()):
         if node.kind != "group":
             continue
-        reserved = (node.doc.get("attributes") or {}).get(RESERVED)
-        if isinstance(reserved, dict) and reserved.get("links"):
+        if reserved_of(node.doc, path).get("links"):
             out.append("/" + path)
     return out
 
@@ -221,13 +185,14 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
     dest_path = os.fspath(dest_path)
     if os.path.exists(dest_path) and not overwrite:
         raise FileExistsError(f"{dest_path} exists (overwrite=True / --overwrite replaces it)")
+    if os.path.isdir(dest_path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not an HDF5 file", dest_path)
+    folder = os.path.dirname(os.path.abspath(dest_path))
+    if not os.path.isdir(folder):  # checked first: h5py's error would name DEST.partial
+        raise FileNotFoundError(errno.ENOENT, "No such directory for the HDF5 file", folder)
     partial = dest_path + ".partial"
     with File(src_url, "r", njobs=njobs, storage_options=storage_options) as src:
-        nodes = src._state.index.nodes()
-        mark = incomplete_mark(nodes[""].doc)
-        if mark is not None:
-            warnings.warn(f"{src_url} is an unfinished import or copy ({mark}); exporting what is there",
-                          stacklevel=2)
+        nodes = src._state.index.nodes()  # an unfinished source has warned as it opened: what is there goes
         report = TransferReport(source=str(src_url), dest=dest_path)
         total = sum(doc_nbytes(node.doc) for node in nodes.values() if node.kind == "dataset")
         bar = progress_bar(total, "export", progress)

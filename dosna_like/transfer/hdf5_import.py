@@ -40,20 +40,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..codecs.chains import hdf5_import_keywords, raw_crossing
 from ..codecs.deflate_wrappers import zlib_to_gzip
+from ..codecs.registry import DEFLATE, REGISTRY
 from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.dtypes import Empty
-from ..format.keys import chunk_key
+from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
 from ..hl.copying import fill_option
 from ..hl.creation import new_array
-from ..hl.files import File
-from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, mark_incomplete, progress_bar, regions, require_h5py, set_attrs, utc_now, worker_count
+from .common import TransferReport, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
 
-
-
-_DEFLATE, _SHUFFLE = 1, 2  # HDF5 filter ids (H5Z_FILTER_DEFLATE, H5Z_FILTER_SHUFFLE)
+__all__ = ["import_hdf5", "stored_chunks", "UnsupportedObjectError"]
 
 
 class UnsupportedObjectError(DosnaError, TypeError):
@@ -167,29 +166,9 @@ def _compression(src, compression, deflate_as: str = "gzip") -> dict:
 
 
 def _kept_codec(src, deflate_as: str) -> dict:
-    """An HDF5 dataset's compressor as dosna_like keywords."""
-    name = src.compression
-    opts: dict = {}
-    if name == "gzip" and deflate_as == "zlib":
-        import numcodecs
-
-        opts = {"compression": numcodecs.Zlib(level=int(src.compression_opts or 4))}
-    elif name == "gzip":
-        opts = {"compression": "gzip", "compression_opts": src.compression_opts}
-    elif name == "lzf":
-        opts = {"compression": "lz4"}  # the closest fast, light codec
-    elif name is not None or _unknown_filters(src):
-        opts = {"compression": "gzip", "compression_opts": 4}
-    return opts
-
-
-def _filter_ids(dset) -> list:
-    plist = dset.id.get_create_plist()
-    return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
-
-
-def _unknown_filters(dset) -> bool:
-    return any(f not in (1, 2, 3, 4, 6, 32000) for f in _filter_ids(dset))
+    """An HDF5 dataset's filters as dosna_like keywords (the registry's import side
+    of each: deflate as ``deflate_as``, lzf as lz4, others as gzip-4)."""
+    return hdf5_import_keywords(hdf5_filter_ids(src), src.compression_opts, prefer=deflate_as)
 
 
 def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
@@ -208,17 +187,9 @@ def _raw_mode(src, dest) -> str | None:
     'deflate' (zlib wrapper rewritten as gzip), 'zlib' (as they are), or None (decode them)."""
     if src.chunks is None or dest.chunks != src.chunks or src.dtype.kind not in "biufc":
         return None
-    if dest.dtype.str != src.dtype.str or dest.fletcher32:
+    if dest.dtype.str != src.dtype.str:
         return None
-    filters = _filter_ids(src)
-    if filters not in ([], [_SHUFFLE], [_DEFLATE], [_SHUFFLE, _DEFLATE]):
-        return None
-    deflate = _DEFLATE in filters
-    if bool(dest.shuffle) != (_SHUFFLE in filters):
-        return None
-    if not deflate:
-        return "raw" if dest.compression is None else None
-    return {"gzip": "deflate", "zlib": "zlib"}.get(dest.compression)
+    return raw_crossing(hdf5_filter_ids(src), dest._meta.codecs, src.dtype.itemsize)
 
 
 def stored_chunks(dset) -> list:
@@ -259,14 +230,14 @@ class _HDF5Chunks:
 
 
 def _import_raw(src, dest, mode: str, workers: Workers, bar) -> None:
-    store, path = dest.file.store, dest._path
+    io = dest._io  # raw chunks go through the engine: its cache and fill-value rule
     chunks, itemsize = src.chunks, src.dtype.itemsize
     nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
     chunked = _HDF5Chunks(src)
 
     def copy(info) -> None:
-        coords = tuple(o // c for o, c in zip(info.chunk_offset, chunks))
-        box = tuple(slice(o, min(o + c, s)) for o, c, s in zip(info.chunk_offset, chunks, src.shape))
+        coords = chunk_of(info.chunk_offset, chunks)  # HDF5 names a chunk by its first element
+        box = chunk_box(coords, chunks, src.shape)
         mask, raw = chunked.read(info)
         data = None
         if mask == 0:
@@ -279,7 +250,7 @@ def _import_raw(src, dest, mode: str, workers: Workers, bar) -> None:
         if data is None:  # a filter was skipped for this chunk, or bytes we do not recognise
             dest[box] = src[box]
         else:
-            store.set(chunk_key(path, coords), data)
+            io.put_raw(coords, data)
             workers.count("raw_chunks")
         bar.update(box_nbytes(box, itemsize))
 
@@ -298,35 +269,39 @@ def _import_decoded(src, dest, workers: Workers, bar) -> None:
     if src.chunks is None:
         mapped = contiguous_map(src, "r")
         if mapped is not None:
-            for _, box in regions(src.shape, dest.chunks):
+            for _, box in iter_chunk_boxes(src.shape, dest.chunks):
                 if isinstance(mapped, str):  # no data was ever written: all fill
                     bar.update(box_nbytes(box, itemsize))
                 else:  # the workers read the file themselves, in parallel
                     workers.submit(lambda b: store_box(b, mapped[b]), box)
             return
     if src.chunks is not None:
-        boxes = [tuple(slice(o, min(o + c, s)) for o, c, s in zip(info.chunk_offset, src.chunks, src.shape))
+        boxes = [chunk_box(chunk_of(info.chunk_offset, src.chunks), src.chunks, src.shape)
                  for info in stored_chunks(src)]
     else:
-        boxes = [box for _, box in regions(src.shape, dest.chunks)]
+        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest.chunks)]
     for box in boxes:
         workers.submit(store_box, box, src[box])  # h5py reads in this thread, one box at a time
 
 
 def _import_dataset(src, dest_file, path: str, compression, workers: Workers, bar, report,
-                    deflate_as: str = "gzip") -> None:
+                    deflate_as: str = "gzip", mark: dict | None = None) -> bool:
+    """Create ``path`` and queue its chunks; True when it was marked incomplete
+    with ``mark`` first (its data comes later, so a failed run names it)."""
 
     if src.shape is None:
         dest_file.create_dataset(path, data=Empty(src.dtype))
-        return
+        return False
     if src.shape == () or src.size == 0:
         if src.shape == ():
             dest_file.create_dataset(path, data=src[()], dtype=src.dtype)
         else:
             dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
         report.nbytes += src.size * src.dtype.itemsize
-        return
+        return False
     dest = dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
+    if mark is not None:
+        mark_incomplete(dest, mark)
     dest.njobs = 1  # one chunk per task: the pool gives the parallelism
     mode = _raw_mode(src, dest)
     if mode is not None:
@@ -334,6 +309,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
     else:
         _import_decoded(src, dest, workers, bar)
     report.nbytes += src.size * src.dtype.itemsize
+    return mark is not None
 
 
 def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite: bool = False,
@@ -358,22 +334,27 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
         "zlib"; no decompression, the fastest).
 
     Returns a :class:`TransferReport`.  On failure the destination keeps its
-    root mark ``_dosna_like.incomplete``; ``dosna-like ls`` shows it.
+    root mark ``_dosna_like.incomplete``, and so does each dataset whose chunks
+    and attributes were not all written; ``dosna-like ls`` and ``File`` (an
+    :class:`~dosna_like.errors.IncompleteFileWarning`) report them.
     """
     h5py = require_h5py()
 
-    if deflate_as not in ("gzip", "zlib"):
-        raise ValueError(f"deflate_as is 'gzip' or 'zlib', not {deflate_as!r}")
+    if deflate_as not in REGISTRY.importers(DEFLATE):
+        raise ValueError(f"deflate_as is one of {REGISTRY.importers(DEFLATE)}, not {deflate_as!r}")
     start = time.perf_counter()
     owned = not isinstance(src, h5py.File)
+    if owned:
+        check_hdf5_source(src)
     h5 = h5py.File(src, "r") if owned else src
     try:
         items, attrs, problems = _plan(h5, skip_unsupported)
         report = TransferReport(source=h5.filename, dest=str(dest_url), skipped=problems)
-        dest = File(dest_url, "w" if overwrite else "w-", njobs=njobs, storage_options=storage_options)
+        dest = create_destination(dest_url, overwrite, njobs=njobs, storage_options=storage_options)
         try:
-            mark_incomplete(dest, {"source": h5.filename, "started": utc_now()})
-            _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as)
+            mark = {"source": h5.filename, "started": utc_now()}
+            mark_incomplete(dest, mark)
+            _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as, mark)
             set_attrs(dest, attrs["/"])
             mark_incomplete(dest, None)
         finally:
@@ -385,11 +366,12 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
     return report
 
 
-def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as) -> None:
+def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, deflate_as, mark) -> None:
 
     total = sum(i.obj.size * i.obj.dtype.itemsize for i in items
                 if i.kind == "dataset" and i.obj.shape is not None)
     bar = progress_bar(total, "import", progress)
+    marked = set()  # datasets whose mark goes once their data and attributes are in
     try:
         with Workers(worker_count(njobs, dest.store)) as workers:
             for item in items:
@@ -397,7 +379,9 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, de
                     set_attrs(dest.create_group(item.path), attrs[item.path])
                     report.groups += 1
                 elif item.kind == "dataset":
-                    _import_dataset(item.obj, dest, item.path, compression, workers, bar, report, deflate_as)
+                    if _import_dataset(item.obj, dest, item.path, compression, workers, bar, report,
+                                       deflate_as, mark):
+                        marked.add(item.path)
                     report.datasets += 1
                 elif item.kind == "datatype":
                     dest[item.path] = item.obj.dtype
@@ -406,6 +390,8 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, de
         for item in items:  # attributes and links once the data is in
             if item.kind in ("dataset", "datatype"):
                 set_attrs(dest[item.path], attrs[item.path])
+                if item.path in marked:
+                    mark_incomplete(dest[item.path], None)
             elif item.kind == "soft":
                 dest[item.path] = SoftLink(item.target[0])
                 report.links += 1

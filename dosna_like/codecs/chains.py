@@ -1,0 +1,168 @@
+"""Whole codec lists through the registry: h5py keywords to Zarr JSON and back,
+h5py's view of a list, and how a list crosses to and from HDF5.
+
+Every function here walks a list and asks each codec's
+:class:`~dosna_like.codecs.registry.CodecEntry`; none switches on a codec's
+name (h5py's own rule that a bare number means gzip aside), which is what
+keeps adding a codec to one place (:mod:`dosna_like.codecs.entries`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numcodecs.abc import Codec
+
+from ..format.dtypes import to_zarr
+from .entries import H5PY_COMPRESSION, HDF5_FILTERS
+from .registry import AS_IS, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
+
+__all__ = ["build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
+           "raw_crossing", "rebuild_keywords", "runtime_entry"]
+
+
+_COMPRESSOR = Role.COMPRESSOR.order
+
+
+def _config(spec: dict) -> dict:
+    return dict(spec.get("configuration") or {})
+
+
+def _compressor(compression, compression_opts, dtype: np.dtype) -> dict:
+    """Zarr JSON for h5py's ``compression`` (a name or a numcodecs object)."""
+    if isinstance(compression, Codec):
+        config = compression.get_config()
+        codec_id = config.pop("id")
+        return REGISTRY.for_numcodecs(codec_id).from_numcodecs(codec_id, config)
+    entry = REGISTRY.for_compression(compression) if isinstance(compression, str) else None
+    if entry is None:
+        raise ValueError(f'Compression filter "{compression}" is unavailable; supported: '
+                         + ", ".join(REGISTRY.compression_names()) + " or a numcodecs codec object")
+    return entry.from_h5py(compression_opts, dtype)
+
+
+def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuffle=None,
+                 fletcher32=None) -> list:
+    """Zarr v3 codec list for h5py's ``create_dataset`` filter keywords.
+
+    Mirrors ``h5py._hl.filters``: no compression by default; ``compression``
+    is a name (h5py's 'gzip', plus the registry's others), True (gzip at its
+    default level), an int 0-9 (gzip at that level), or, beyond h5py, any
+    numcodecs codec object; options without a compression are a TypeError,
+    a name h5py does not know a ValueError.
+    """
+    chain = [to_zarr(dtype)[1]]  # the array-to-bytes codec: bytes, or vlen-utf8/vlen-bytes
+    if compression is None and compression_opts is not None:
+        raise TypeError("Compression method must be specified")
+    if compression is True:  # h5py: gzip at its default level
+        compression = "gzip"
+    elif isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
+        if not 0 <= compression <= 9:  # h5py takes other numbers as HDF5 filter ids
+            raise ValueError(f"Unknown compression filter number: {compression}")
+        compression, compression_opts = "gzip", int(compression)
+    flagged = [REGISTRY.for_flag(flag) for flag, on in (("shuffle", shuffle), ("fletcher32", fletcher32)) if on]
+    chain.extend(e.from_h5py(None, dtype) for e in flagged if e.role.order < _COMPRESSOR)
+    if compression is not None and compression is not False:
+        chain.append(_compressor(compression, compression_opts, dtype))
+    chain.extend(e.from_h5py(None, dtype) for e in flagged if e.role.order > _COMPRESSOR)
+    return chain
+
+
+def h5py_view(codecs: list) -> H5pyView:
+    """What h5py's ``compression``, ``compression_opts``, ``shuffle`` and
+    ``fletcher32`` report for a codec list (a codec we do not know shows as
+    its name, as numcodecs codecs do)."""
+    fields: dict = {}
+    for spec in codecs:
+        name, config = spec["name"], _config(spec)
+        entry = REGISTRY.for_zarr(name)
+        if entry is None:
+            fields.update(compression=name, compression_opts=config or None)
+        else:
+            fields.update(entry.view(name, config))
+    return H5pyView(**fields)
+
+
+def rebuild_keywords(compression, compression_opts) -> dict:
+    """``create_dataset`` keywords giving a dataset of this library the
+    compressor h5py's view reports for another dataset (of either library);
+    {} when there is none, or no codec of that name (lzf, szip: stored
+    uncompressed)."""
+    if compression is None:
+        return {}
+    entry = REGISTRY.for_view(compression)
+    return {} if entry is None else entry.keywords(compression, compression_opts)
+
+
+def h5py_keywords(compression, compression_opts) -> dict:
+    """``create_dataset`` keywords giving an h5py dataset the compressor a view
+    reports, if h5py has it (gzip, lzf, szip); else {} (stored uncompressed)."""
+    if compression in H5PY_COMPRESSION:
+        return {"compression": compression, "compression_opts": compression_opts}
+    return {}
+
+
+def runtime_entry(spec: dict) -> CodecEntry:
+    """The registry entry behind one codec of a stored list (ValueError if none)."""
+    entry = REGISTRY.for_zarr(spec["name"])
+    if entry is None:
+        raise ValueError(f"unsupported codec {spec['name']!r}")
+    return entry
+
+
+# ------------------------------------------------------------- HDF5 crossings
+def hdf5_import_keywords(filter_ids: Sequence[int], compression_opts, prefer: str | None = None) -> dict:
+    """``create_dataset`` keywords for an HDF5 dataset's filters (in pipeline
+    order; ``compression_opts`` as h5py reports it) on import.
+
+    A filter an entry imports becomes that codec (``prefer`` names the entry
+    when several can, as ``import_hdf5(deflate_as=...)`` does for deflate); a
+    filter that only changes values (scaleoffset) leaves nothing, since HDF5
+    hands the values over decoded; any other filter makes the data gzip-4.
+    """
+    keywords: dict = {}
+    replaced = False
+    for filter_id in filter_ids:
+        entry = REGISTRY.importing(filter_id, prefer)
+        if entry is not None:
+            part = entry.from_hdf5(compression_opts)
+            if "compression" in part and "compression" in keywords:
+                continue  # the first compressor is the data's
+            keywords.update(part)
+        elif not getattr(HDF5_FILTERS.get(filter_id), "values_only", False):
+            replaced = True
+    if replaced and "compression" not in keywords:
+        keywords.update(FALLBACK)
+    return keywords
+
+
+def hdf5_export_keywords(codecs: list) -> dict:
+    """h5py ``create_dataset`` keywords that hold data stored with ``codecs`` in
+    an HDF5 file: each codec's own filter where h5py has it, else gzip-4."""
+    keywords: dict = {}
+    for spec in codecs:
+        name, config = spec["name"], _config(spec)
+        entry = REGISTRY.for_zarr(name)
+        keywords.update(FALLBACK if entry is None else entry.to_hdf5(name, config))
+    return keywords
+
+
+def raw_crossing(filter_ids: Sequence[int], codecs: list, itemsize: int) -> str | None:
+    """How stored chunks move between an HDF5 dataset with these filters (in
+    pipeline order) and an array with these codecs without being decoded:
+    :data:`~dosna_like.codecs.registry.RAW` (the same bytes), the outermost
+    codec's rewrapping (``"deflate"``, ``"zlib"``), or None (they must be
+    decoded).  The dtypes and chunk shapes are the caller's to compare."""
+    entries = [REGISTRY.for_zarr(spec["name"]) for spec in codecs]
+    if not entries or entries[0] is None or entries[0].chunks_cross(_config(codecs[0]), itemsize) != AS_IS:
+        return None
+    modes = []
+    for spec, entry in zip(codecs[1:], entries[1:]):
+        if entry is None:
+            return None
+        modes.append(entry.chunks_cross(_config(spec), itemsize))
+    if None in modes or [e.hdf5_filter for e in entries[1:]] != list(filter_ids):
+        return None
+    if any(mode != AS_IS for mode in modes[:-1]):
+        return None  # only the outermost codec may rewrap its bytes
+    return RAW if not modes or modes[-1] == AS_IS else modes[-1]

@@ -1,0 +1,114 @@
+"""Byte codecs at run time: encode, decode, and decode into a destination.
+
+Each runtime object is built once per array (by :class:`~dosna_like.codecs.pipeline.ChunkCodec`)
+and then only called, so nothing here looks anything up per chunk.  gzip (the
+container Zarr v3 specifies) goes through libdeflate when the ``deflate``
+package is installed (:mod:`dosna_like.codecs.libdeflate`) and the standard
+library's zlib otherwise; both release the GIL, so chunks decode in parallel
+threads.  blosc decodes straight into the destination when the frame's
+declared size fits it.  Everything else goes through numcodecs.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numcodecs
+import numcodecs.checksum32
+import numpy as np
+from numcodecs.abc import Codec
+
+from . import libdeflate
+
+__all__ = ["ByteCodec", "Crc32cRuntime", "GzipRuntime", "NumcodecRuntime", "copy_exact"]
+
+
+def copy_exact(buf, dest: np.ndarray) -> None:
+    """Copy decoded bytes into ``dest``, which they must fill exactly (ValueError if not)."""
+    src = np.frombuffer(buf, dtype=np.uint8)
+    if src.size != dest.nbytes:
+        raise ValueError(f"decoded {src.size} bytes, expected {dest.nbytes}")
+    dest.reshape(-1).view(np.uint8)[:] = src
+
+
+class ByteCodec:
+    """A byte-to-byte codec: ``encode(buf)``, ``decode(buf, size_hint)`` and
+    ``decode_into(buf, dest)`` (the last one a copy unless a codec does better)."""
+
+    def encode(self, buf):
+        raise NotImplementedError
+
+    def decode(self, buf, size_hint: int):
+        raise NotImplementedError
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        copy_exact(self.decode(buf, dest.nbytes), dest)
+
+
+class GzipRuntime(ByteCodec):
+    """Zarr v3's gzip: libdeflate when available (``fast``), zlib otherwise or on
+    anything libdeflate refuses, so both paths give zlib's verdict on bad data."""
+
+    def __init__(self, level: int, fast: bool | None = None):
+        self.level = level
+        self.fast = libdeflate.AVAILABLE if fast is None else fast
+
+    def encode(self, buf) -> bytes:
+        if self.fast:
+            return libdeflate.gzip(buf, self.level)
+        comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
+        return comp.compress(buf) + comp.flush()
+
+    def decode(self, buf, size_hint: int) -> bytes:
+        return zlib.decompress(buf, 31, size_hint or zlib.DEF_BUF_SIZE)
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        """Inflate into ``dest`` (C-contiguous bytes it must fill exactly)."""
+        if self.fast:
+            try:
+                return libdeflate.gunzip_into(buf, dest)
+            except ValueError:
+                pass  # zlib's verdict (and error message) on anything unusual
+        super().decode_into(buf, dest)
+
+
+class NumcodecRuntime(ByteCodec):
+    """A numcodecs codec object; ``typesize`` > 1 hands blosc items of that size
+    (blosc shuffles by the item size of what it is given)."""
+
+    def __init__(self, codec: Codec, typesize: int = 0):
+        self.codec = codec
+        self.typesize = typesize
+        self.blosc = isinstance(codec, numcodecs.Blosc)
+
+    def encode(self, buf):
+        if self.typesize > 1:
+            buf = np.frombuffer(buf, dtype=np.dtype((np.void, self.typesize)))
+        return self.codec.encode(buf)
+
+    def decode(self, buf, size_hint: int):
+        return self.codec.decode(buf)
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
+            self.codec.decode(buf, out=dest.reshape(-1).view(np.uint8))  # blosc writes into dest
+        else:
+            super().decode_into(buf, dest)
+
+
+def _blosc_nbytes(buf) -> int:
+    """Uncompressed size a blosc frame's header declares (bytes 4-7, little-endian)."""
+    head = memoryview(buf).cast("B")[:16]
+    return int.from_bytes(head[4:8], "little") if len(head) == 16 else -1
+
+
+class Crc32cRuntime(ByteCodec):
+    """Zarr v3's crc32c codec: a 4-byte little-endian checksum after the data.
+
+    numcodecs defines ``CRC32C`` only when a crc32c package is installed, so the
+    class is looked up when a checksum is computed, as numcodecs would fail then."""
+
+    def encode(self, buf) -> bytes:
+        return numcodecs.checksum32.CRC32C().encode(buf)
+
+    def decode(self, buf, size_hint: int):
+        return numcodecs.checksum32.CRC32C().decode(buf)  # raises when the checksum does not match

@@ -1,0 +1,143 @@
+"""Any fsspec filesystem as a store: the generic back end.
+
+Batches are what make a distant store fast: on an async filesystem
+(``async_impl``: s3fs, the latency test store...) ``cat_ranges`` and ``pipe``
+keep ``io_concurrency`` requests in flight through fsspec's own event loop;
+elsewhere a thread pool does.  For a chained URL whose outer layers are a
+cache (``simplecache::...``), content goes through the outer filesystem (so
+the cache serves repeated reads) while listings go to the innermost one,
+which is the truth about what exists.  Such a cache keeps its copy of an
+object it fetched even after the object is deleted or rewritten elsewhere
+(fsspec's simplecache is meant for read-mostly data, as the README says).
+"""
+from __future__ import annotations
+
+import inspect
+
+from .base import Store, is_missing
+
+__all__ = ["FsspecStore"]
+
+_MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+class FsspecStore(Store):
+    """A store root on any fsspec filesystem; node documents fingerprinted by MD5.
+
+    Parameters
+    ----------
+    inner_fs: the filesystem of the URL's innermost protocol, when the URL is a
+        chain of layers over the same paths (a cache); listings use it.
+    """
+
+    def __init__(self, url: str, root: str, fs, *, inner_fs=None, **settings):
+        super().__init__(url, root, fs, **settings)
+        self.inner_fs = fs if inner_fs is None else inner_fs
+        self.batches_async = bool(getattr(fs, "async_impl", False))
+        # s3fs HEADs an object before a GET to split large ones; chunks are small
+        # enough for one GET, so turn the split (and its HEAD) off
+        cat = getattr(fs, "_cat_file", None)
+        self._cat_kwargs = (
+            {"max_concurrency": 1}
+            if cat is not None and "max_concurrency" in inspect.signature(cat).parameters else {}
+        )
+
+    def _key_of(self, path: str) -> str:
+        """The root-relative key of a path the filesystem reported."""
+        path = path.rstrip("/")
+        root = self.root + "/"
+        return path[len(root):] if path.startswith(root) else path.lstrip("/")
+
+    # --------------------------------------------------------------- reads
+    def _get(self, key: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(self.path(key), **self._cat_kwargs)
+        except _MISSING:
+            return None
+
+    def _get_many(self, keys: list) -> dict:
+        if not self.batches_async:
+            return super()._get_many(keys)
+        # cat_ranges issues one GET per key; the list form of cat() would HEAD each first
+        try:
+            results = self.fs.cat_ranges(
+                [self.path(k) for k in keys], None, None,
+                batch_size=self.io_concurrency, on_error="return", **self._cat_kwargs,
+            )
+        except _MISSING:
+            # a cache layer (simplecache) downloads the batch at once and fails it whole
+            # for one missing key (a chunk never written): fetch one by one instead
+            return super()._get_many(keys)
+        out = {}
+        for key, res in zip(keys, results):
+            if isinstance(res, BaseException):
+                if is_missing(res):
+                    continue
+                raise res
+            out[key] = res
+        return out
+
+    def _exists(self, key: str) -> bool:
+        return self.inner_fs.exists(self.path(key))
+
+    def _list_entries(self, prefix: str) -> list:
+        try:
+            entries = self.inner_fs.ls(self.path(prefix), detail=True)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [(e["name"].rstrip("/").rsplit("/", 1)[-1], e.get("type") == "directory") for e in entries]
+
+    def _list_keys(self, prefix: str) -> list:
+        try:
+            found = self.inner_fs.find(self.path(prefix), withdirs=False)
+        except FileNotFoundError:
+            return []
+        return sorted(self._key_of(p) for p in found)
+
+    def _list_sizes(self, prefix: str) -> dict:
+        try:
+            found = self.inner_fs.find(self.path(prefix), withdirs=False, detail=True)
+        except FileNotFoundError:
+            return {}
+        return {self._key_of(p): int(info.get("size") or 0) for p, info in found.items()}
+
+    def _is_empty_root(self) -> bool:
+        try:
+            return not self.inner_fs.exists(self.root) or not self.inner_fs.ls(self.root)
+        except FileNotFoundError:
+            return True
+
+    # -------------------------------------------------------------- writes
+    def _set(self, key: str, value) -> None:
+        self.fs.pipe_file(self.path(key), bytes(value))
+
+    def _set_many(self, items: dict) -> None:
+        if not self.batches_async:
+            super()._set_many(items)
+            return
+        self.fs.pipe({self.path(k): bytes(v) for k, v in items.items()}, batch_size=self.io_concurrency)
+
+    def _delete_many(self, keys: list) -> None:
+        paths = [self.path(k) for k in keys]
+        try:
+            self.fs.rm(paths)
+        except FileNotFoundError:
+            for p in paths:
+                try:
+                    self.fs.rm_file(p)
+                except FileNotFoundError:
+                    pass
+
+    def _delete_prefix(self, prefix: str) -> None:
+        try:
+            self.fs.rm(self.path(prefix), recursive=True)
+        except FileNotFoundError:
+            pass
+
+    def _copy_keys(self, keys: list, dests: list) -> None:
+        try:
+            self.fs.copy([self.path(k) for k in keys], [self.path(k) for k in dests])
+        except NotImplementedError:  # a filesystem without copies: through this process
+            super()._copy_keys(keys, dests)
+            return
+        self.requests.add("put", len(keys))
