@@ -37,7 +37,8 @@ from .format.reserved import reserved_of
 from .hl.files import incomplete_datasets, incomplete_message
 from .index.nodes import doc_attrs
 from .index.query import node_kind
-from .storage import is_url, open_store
+from .storage import is_url
+from .storage.hdf5_open import is_hdf5
 from .transfer.common import incomplete_mark, require_h5py
 from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
@@ -113,6 +114,8 @@ def build_query(exprs: list, query_json: str | None) -> dict | None:
             parts.append(json.loads(query_json))
         except ValueError as exc:
             raise CommandError(f"--query is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise CommandError("--query nests too deeply") from exc
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else {"$and": parts}
@@ -226,6 +229,8 @@ def cmd_ls(args) -> int:
     _warn_incomplete(file_url, nodes)
     if inner not in nodes:
         raise CommandError(f"{args.url}: no such object in {file_url}")
+    if is_hdf5(file_url, options):
+        print(f"{file_url}: HDF5 file, read in place")
     node = nodes[inner]
     if node.kind == "dataset":
         name = args.url.rstrip("/").rsplit("/", 1)[-1]  # as asked: a link's name, not its target's
@@ -240,7 +245,7 @@ def cmd_ls(args) -> int:
 def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
     """(bytes stored, objects) under a node's chunk prefix (one listing)."""
 
-    store = open_store(file_url, options, read_only=True)
+    store = catalog.open_file_store(file_url, options)
     prefix = chunk_prefix(inner) if doc.get("node_type") == "array" else inner
     sizes = store.list_sizes(prefix)
     return int(sum(sizes.values())), len(sizes)
@@ -249,6 +254,7 @@ def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
 def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     doc = nodes[inner].doc
     info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc, inner),
+            "format": "hdf5" if is_hdf5(file_url, options) else "dosna_like",
             "attrs": {k: jsonable(v) for k, v in doc_attrs(doc, inner).items()}}
     if doc.get("node_type") == "group":
         prefix = inner + "/" if inner else ""
@@ -282,6 +288,8 @@ def _human(n: int) -> str:
 
 def _print_info(info: dict, attrs: dict) -> None:
     print(f"{info['path']}  {info['kind'].capitalize()}  in {info['url']}")
+    if info.get("format") == "hdf5":
+        print("  format        HDF5 file, read in place")
     if info["kind"] == "group":
         print(f"  members       {info['members']} ({info['groups_below']} groups, "
               f"{info['datasets_below']} datasets below)")
@@ -329,8 +337,6 @@ def _hit_json(hit) -> dict:
 def cmd_search(args) -> int:
     options = _options(args)
     query = build_query(args.expr, args.query)
-    if _is_hdf5_file(args.url):
-        raise _nothing_there(args.url)
     hits = catalog.search(args.url, query, storage_options=options, verify=not args.no_verify)
     if not hits:
         why = catalog.incomparable(args.url, query, storage_options=options, verify=not args.no_verify)
@@ -552,6 +558,10 @@ def _run(args) -> int:
         message = str(exc.args[0]) if exc.args else "not found"
     except (OSError, ValueError, TypeError, ImportError) as exc:
         message = str(exc) or type(exc).__name__
+    except (RecursionError, MemoryError) as exc:
+        message = f"input too large or too deeply nested ({type(exc).__name__})"
+    except Exception as exc:  # noqa: BLE001 - a command-line tool prints one line, never a traceback
+        message = f"{type(exc).__name__}: {exc}"
     print(f"dosna-like: error: {' '.join(message.split())}", file=sys.stderr)
     return 1
 

@@ -9,12 +9,28 @@ class Config:
 
     ``track_order``: new groups and files iterate in creation order unless told
     otherwise (h5py's default is False, and so is ours).
+
+    The read-only facts libraries check before using a feature say what a
+    store can do: no MPI driver (``mpi``), no ros3 driver (``ros3``: give an
+    ``s3://`` URL instead), no direct VFD; files open read-only by default
+    (``default_file_mode``, as in h5py 3).
     """
+
+    mpi = False
+    ros3 = False
+    direct_vfd = False
+    has_native_complex = False  # complex numbers are stored as numpy's, not as HDF5 2.0 native complex
+    default_file_mode = "r"
+    swmr_min_hdf5_version = (1, 9, 178)
+    vds_min_hdf5_version = (1, 9, 233)
+    API_16 = None
+    API_18 = None
 
     def __init__(self):
         self.track_order = False
         self.complex_names = ("r", "i")
         self.bool_names = ("FALSE", "TRUE")
+        self.trust_links = False
 
     def __repr__(self) -> str:
         return f"<dosna_like config: track_order={self.track_order}>"

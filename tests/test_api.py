@@ -67,8 +67,7 @@ def test_h5py_file_options_a_store_cannot_honour_are_refused(file_url):
     for driver in ("family", "split", "mpio", "ros3", "fileobj"):
         with pytest.raises(ValueError, match=driver):
             dosna_like.File(file_url, "r", driver=driver)
-    with pytest.raises(ValueError, match="memory://"):
-        dosna_like.File(file_url, "a", driver="core", backing_store=False)
+    # driver="core", backing_store=False is a memory store now (tests/test_compat.py)
     with dosna_like.File(file_url, "r", driver="core", libver="latest", rdcc_w0=0.5) as f:  # harmless: accepted
         np.testing.assert_array_equal(f["x"][...], np.arange(3))
         assert f.swmr_mode is False and f.driver == "fsspec"
@@ -259,8 +258,8 @@ def test_numcodecs_codec_objects_and_unknown_names(f):
     ds = f.create_dataset("x", data=np.arange(100.0), compression=numcodecs.BZ2(level=5))
     np.testing.assert_array_equal(ds[...], np.arange(100.0))
     assert ds.compression == "bz2"
-    with pytest.raises(ValueError, match="gzip"):
-        f.create_dataset("y", shape=(3,), dtype="i1", compression="lzf")
+    with pytest.raises(ValueError, match="gzip"):  # the message lists the names that exist
+        f.create_dataset("y", shape=(3,), dtype="i1", compression="no-such-codec")
     with pytest.raises(ValueError):
         f.create_dataset("z", shape=(3,), dtype="i1", compression=numcodecs.Pickle())
 

@@ -284,13 +284,13 @@ def test_njobs_propagation(cluster_url):
 
 def test_map_and_apply_run_with_the_dataset_njobs(pool, monkeypatch):
     seen = []
-    real = chunk_access.parallel_map
+    real = chunk_access.user_chunk_map
 
     def spy(func, items, njobs):
         seen.append((len(items), njobs))
         return real(func, items, njobs)
 
-    monkeypatch.setattr(chunk_access, "parallel_map", spy)
+    monkeypatch.setattr(chunk_access, "user_chunk_map", spy)
     ds = pool.create_dataset("d", data=np.arange(100.0), chunks=10, njobs=2)
     ds.apply(np.sqrt)
     out = ds.map(np.negative, "neg")

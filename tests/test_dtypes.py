@@ -161,3 +161,207 @@ def test_we_read_zarr_strings_and_compounds(tmp_path):
         assert type(f["s"][0]) is type(ref) and f["s"][0] == ref
         assert f["b"][...].tolist() == [b"ab", b"cdef"] and f["b"].dtype == np.dtype("S4")
         np.testing.assert_array_equal(f["c"][...], np.array([(1, 2.0, 3), (4, 5.0, 6)], COMPOUND))
+
+
+# ------------------------------------------- issue 12: more of h5py's types
+RECORD = np.dtype([("s", h5py.string_dtype()), ("b", h5py.string_dtype("ascii")), ("x", "<f8"), ("fb", "S3"),
+                   ("sub", "<i2", (2,)), ("n", [("p", "u1"), ("q", "<f4")])])
+OUT_OF_ORDER = np.dtype({"names": ["a", "b"], "formats": ["u1", "<f8"], "offsets": [8, 0], "itemsize": 16})
+ALIGNED = np.dtype([("a", "u1"), ("b", "<f8")], align=True)
+
+
+def _records(m):
+    rec = np.zeros(3, np.dtype([(n, m.string_dtype("ascii") if n == "b" else m.string_dtype() if n == "s"
+                                 else RECORD.fields[n][0]) for n in RECORD.names]))
+    rec["s"], rec["b"], rec["x"] = ["α", "bb", ""], [b"x", b"yy", b""], [1.5, 2.0, -1]
+    rec["fb"], rec["sub"], rec["n"]["p"] = [b"ab", b"c", b""], [[1, 2], [3, 4], [5, 6]], [7, 8, 9]
+    return rec
+
+
+def as_plain(value):
+    """Structured values as nested lists (object fields compared by value and type)."""
+    if isinstance(value, np.ndarray) and value.dtype.names:
+        return [as_plain(v) for v in value.reshape(-1)]
+    if isinstance(value, (np.void, tuple)):
+        return tuple(as_plain(v) for v in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return ("O", [as_plain(v) for v in value.reshape(-1)], value.shape)
+    if isinstance(value, np.ndarray):
+        return (str(value.dtype), value.tolist())
+    return (type(value).__name__, value.tolist() if isinstance(value, np.generic) else value)
+
+
+MORE_CASES = {
+    "vlen-int": lambda m, f: f.create_dataset("x", data=np.array([np.arange(3), np.arange(1), np.arange(0)],
+                                                                  dtype=object), dtype=m.vlen_dtype(int)),
+    "vlen-float32": lambda m, f: f.create_dataset("x", data=np.array([np.arange(2, dtype="f4"), np.ones(4, "f4")],
+                                                                      dtype=object), dtype=m.vlen_dtype(np.float32)),
+    "compound-vlen-fields": lambda m, f: f.create_dataset("x", data=_records(m)),
+    "compound-out-of-order": lambda m, f: f.create_dataset("x", data=np.ones(2, OUT_OF_ORDER)),
+    "compound-aligned": lambda m, f: f.create_dataset("x", data=np.ones(2, ALIGNED)),
+    "compound-vlen-seq-field": lambda m, f: f.create_dataset(
+        "x", data=np.array([(np.arange(3, dtype="i4"), 1)], dtype=[("v", m.vlen_dtype("i4")), ("k", "u1")])),
+    "str-list": lambda m, f: f.create_dataset("x", data=["a", "bc", "déf"]),
+    "str-list-2d": lambda m, f: f.create_dataset("x", data=[["a", "b"], ["c", "d"]]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MORE_CASES))
+def test_more_types_read_back_as_h5py_returns_them(file_url, h5_path, case):
+    def op(m, f):
+        ds = MORE_CASES[case](m, f)
+        whole = ds[...]
+        return {"all": as_plain(whole), "one": as_plain(ds[0]), "shape": ds.shape, "dtype": ds.dtype,
+                "descr": [(n, ds.dtype.fields[n][1]) for n in ds.dtype.names] if ds.dtype.names else None,
+                "itemsize": ds.dtype.itemsize if ds.dtype.names and "s" not in ds.dtype.names else None,
+                "vlen": m.check_vlen_dtype(ds.dtype), "read-dtype": whole.dtype,
+                "string": m.check_string_dtype(ds.dtype)}
+
+    want, got = both(file_url, h5_path, op)
+    assert got == want
+
+
+def test_vlen_writes_one_sequence_or_many(file_url, h5_path):
+    def op(m, f):
+        ds = f.create_dataset("x", (4,), dtype=m.vlen_dtype(np.int64))
+        ds[0] = [1, 2, 3]
+        ds[1] = np.arange(2)
+        ds[2:4] = [np.arange(1), np.arange(5)]
+        return as_plain(ds[...]), ds.fillvalue
+
+    want, got = both(file_url, h5_path, op)
+    assert got == want
+
+
+def test_vlen_attributes(file_url, h5_path):
+    def op(m, f):
+        f.attrs.create("i", [np.arange(3), np.arange(1)], dtype=m.vlen_dtype("i4"))
+        f.attrs.create("f", [np.arange(2.0), np.arange(0.0)], dtype=m.vlen_dtype("f8"))
+        return {k: (as_plain(f.attrs[k]), f.attrs[k].dtype.kind) for k in ("i", "f")}
+
+    want, got = both(file_url, h5_path, op)
+    assert got == want
+
+
+def test_compound_field_reads_and_writes(file_url, h5_path):
+    def op(m, f):
+        ds = f.create_dataset("x", data=_records(m))
+        ds[1] = ("new", b"q", 9.0, b"zz", [5, 6], (1, 2.5))
+        ds["x"] = [0.5, 0.25, 0.125]
+        return as_plain(ds[...]), ds["sub"].tolist(), as_plain(ds[1:]["n"])
+
+    want, got = both(file_url, h5_path, op)
+    assert got == want
+
+
+def test_compound_fill_values(tmp_path):
+    with dosna_like.File(str(tmp_path / "s"), "w") as f:
+        rec = _records(dosna_like)
+        ds = f.create_dataset("x", (3,), dtype=rec.dtype, fillvalue=rec[1])
+        ds[0] = rec[0]
+        assert as_plain(ds[1]) == as_plain(ds[2]) == as_plain(ds.fillvalue)
+        assert ds[2]["s"] == b"bb" and ds[2]["x"] == 2.0 and ds[0]["s"] == "α".encode()
+
+
+def test_dtype_alone_makes_an_empty_dataset(file_url, h5_path):
+    def op(m, f):
+        ds = f.create_dataset("x", dtype="i2")
+        return ds.shape, ds.size, ds.dtype, ds[()].dtype, type(ds[()]).__name__
+
+    want, got = both(file_url, h5_path, op)
+    assert got == want
+
+
+def test_lists_of_numpy_str_are_refused_as_in_h5py(tmp_path, h5_path):
+    for data in ([np.str_("a"), np.str_("bc")], [b"a", "b"], ["a", 1]):
+        with pytest.raises(TypeError), h5py.File(h5_path, "w") as hf:
+            hf.create_dataset("x", data=data)
+        with pytest.raises(TypeError), dosna_like.File(str(tmp_path / "s"), "w") as df:
+            df.create_dataset("x", data=data)
+
+
+def test_lzf_is_a_real_codec(file_url, h5_path):
+    def op(m, f):
+        ds = f.create_dataset("x", data=np.arange(5000.0).reshape(50, 100), chunks=(10, 50), compression="lzf")
+        return ds.compression, ds.compression_opts, ds[...]
+
+    want, got = both(file_url, h5_path, op)
+    assert got[:2] == want[:2]
+    np.testing.assert_array_equal(got[2], want[2])
+
+
+def test_lzf_chunks_are_compressed_and_zarr_reads_them(tmp_path):
+    url = str(tmp_path / "s")
+    data = np.full((100, 100), 3.0)
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=data, chunks=(100, 100), compression="lzf")
+        with pytest.raises(ValueError):
+            f.create_dataset("y", (4,), compression="lzf", compression_opts=3)
+        with pytest.raises(ValueError, match="szip"):
+            f.create_dataset("z", (4,), compression="szip")
+    stored = (tmp_path / "s" / "x" / "c" / "0" / "0").read_bytes()
+    assert len(stored) < data.nbytes // 20
+    assert zarr.open_group(url, mode="r")["x"].info.__class__ and np.array_equal(zarr.open_group(url, mode="r")["x"][...], data)
+
+
+def test_what_zarr_sees_of_each_new_type(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        vi = f.create_dataset("vi", (1,), dtype=dosna_like.vlen_dtype("i4"))
+        vi[0] = np.arange(2, dtype="<i4")
+        f.create_dataset("rec", data=np.ones(2, ALIGNED))
+        f.create_dataset("s", data=["a", "b"])
+    z = zarr.open_group(url, mode="r")
+    assert z["vi"][...].tolist() == [np.arange(2, dtype="<i4").tobytes()]  # little-endian values as bytes
+    assert all(isinstance(v, bytes) for v in z["rec"][...].tolist())  # one record per item
+    assert z["s"][...].tolist() == ["a", "b"]
+
+
+def test_new_types_round_trip_through_hdf5(tmp_path):
+    src = str(tmp_path / "in.h5")
+    with h5py.File(src, "w") as h5:
+        h5.create_dataset("rec", data=_records(h5py))
+        h5.create_dataset("ooo", data=np.ones(2, OUT_OF_ORDER))
+        h5.create_dataset("vi", data=np.array([np.arange(3), np.arange(1)], dtype=object),
+                          dtype=h5py.vlen_dtype("i8"))
+        h5.create_dataset("lzf", data=np.arange(1000.0), chunks=(100,), compression="lzf")
+        h5.attrs.create("va", [np.arange(2), np.arange(3)], dtype=h5py.vlen_dtype("i4"))
+        h5.create_dataset("empty", dtype="f4")
+    store, out = str(tmp_path / "s"), str(tmp_path / "out.h5")
+    dosna_like.import_hdf5(src, store)
+    dosna_like.export_hdf5(store, out)
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b, dosna_like.File(store, "r") as d:
+        for name in ("rec", "ooo", "vi", "lzf"):
+            assert as_plain(b[name][...]) == as_plain(a[name][...]) == as_plain(d[name][...]), name
+            assert b[name].dtype == a[name].dtype == d[name].dtype
+        assert b["lzf"].compression == d["lzf"].compression == "lzf"
+        assert as_plain(b.attrs["va"]) == as_plain(a.attrs["va"]) == as_plain(d.attrs["va"])
+        assert b["empty"].shape is None and d["empty"].shape is None
+
+
+@pytest.mark.parametrize("dtype", [np.longdouble, np.clongdouble])
+def test_extended_precision_as_h5py_keeps_it(file_url, h5_path, dtype):
+    if np.dtype(dtype).itemsize not in (16, 32):
+        pytest.skip("no 80-bit extended precision on this platform")
+
+    def op(m, f):
+        data = (np.arange(6) / 3).astype(dtype) * (1 + 1j if np.dtype(dtype).kind == "c" else 1)
+        ds = f.create_dataset("x", data=data, chunks=(4,))
+        return ds.dtype, ds[...].dtype, ds[...].tobytes(), ds[1].tobytes()
+
+    want, got = both(file_url, h5_path, op)
+    assert got[:2] == want[:2]
+    np.testing.assert_array_equal(np.frombuffer(got[2], dtype), np.frombuffer(want[2], dtype))
+
+
+def test_extended_precision_round_trips_through_hdf5_and_zarr_sees_raw_bytes(tmp_path):
+    data = np.arange(4, dtype=np.longdouble) / 3
+    src, store, out = str(tmp_path / "in.h5"), str(tmp_path / "s"), str(tmp_path / "out.h5")
+    with h5py.File(src, "w") as h5:
+        h5["x"] = data
+    dosna_like.import_hdf5(src, store)
+    dosna_like.export_hdf5(store, out)
+    with h5py.File(out, "r") as h5, dosna_like.File(store, "r") as f:
+        assert h5["x"].dtype == f["x"].dtype == np.longdouble
+        assert (h5["x"][...] == data).all() and (f["x"][...] == data).all()
+    assert zarr.open_group(store, mode="r")["x"].dtype.kind == "V"

@@ -25,11 +25,13 @@ from ..index.nodes import Node, Nodes, doc_attrs, doc_dtype, select_nodes
 from ..index.query import compile_query, plain
 from ..index.sidecar import decode_sidecar, encode_sidecar, verify_index
 from ..storage import Store, open_store
+from ..storage.hdf5_open import HDF5_SUFFIXES, is_hdf5, open_hdf5_store
 
 from ..format.keys import SIDECAR_KEY
 
 __all__ = [
-    "file_nodes", "find_files", "incomparable", "latest", "locate", "rebuild", "search", "SearchHit", "sidecar_is_current",
+    "file_nodes", "find_files", "incomparable", "latest", "locate", "open_file_store", "rebuild", "search", "SearchHit",
+    "sidecar_is_current",
 ]
 
 
@@ -70,6 +72,14 @@ def _root_doc(store: Store) -> dict | None:
         return None
 
 
+def open_file_store(url, storage_options: dict | None = None) -> Store:
+    """The read-only store of the file at ``url``: a store root, or an HDF5 file read in place."""
+    store = open_store(url, storage_options, read_only=True)
+    if _root_doc(store) is None:
+        return open_hdf5_store(url, storage_options) or store
+    return store
+
+
 def locate(url, storage_options: dict | None = None) -> tuple | None:
     """(file URL, path inside it) for a URL naming a file or an object inside one.
 
@@ -84,6 +94,8 @@ def locate(url, storage_options: dict | None = None) -> tuple | None:
     store = open_store(url, storage_options, read_only=True)
     below: list = []  # names under the deepest node document: links, or nothing at all
     while _root_doc(store) is None:
+        if is_hdf5(store.url, storage_options):  # an HDF5 file, or an object inside one
+            return (store.url, "") if not below else _follow_links(store.url, "/".join(below), storage_options)
         parent = store.parent()
         if parent is None:
             return None
@@ -122,7 +134,14 @@ def find_files(url, storage_options: dict | None = None) -> list:
     store = open_store(url, storage_options, read_only=True)
     files, level = [], [""]
     while level:
-        dirs = [f"{rel}/{name}" if rel else name for rel in level for name in store.list_dirs(rel)]
+        dirs = []
+        for rel in level:
+            for name, is_dir in store.list_entries(rel):
+                path = f"{rel}/{name}" if rel else name
+                if is_dir:
+                    dirs.append(path)
+                elif name.lower().endswith(HDF5_SUFFIXES) and is_hdf5(store.url_for(path), storage_options):
+                    files.append((store.url_for(path), ""))  # HDF5 and netCDF4 files are searched in place
         raws = store.get_many(node_key(d) for d in dirs)
         level = []
         for d in sorted(dirs):
@@ -141,7 +160,7 @@ def find_files(url, storage_options: dict | None = None) -> list:
 
 def file_nodes(url: str, storage_options: dict | None = None, verify: bool = True) -> Nodes:
     """The verified index of the file at ``url`` (not stored back: read-only)."""
-    store = open_store(url, storage_options, read_only=True)
+    store = open_file_store(url, storage_options)
     raw = store.get(SIDECAR_KEY)
     expected = None if raw is None else decode_sidecar(raw, store.fingerprint_kind)
     if not verify and expected is not None:

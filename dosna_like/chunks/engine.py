@@ -9,6 +9,7 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
@@ -48,6 +49,12 @@ def is_fill(chunk: np.ndarray, fill_bits) -> bool:
     if itemsize % 8 == 0:
         return bool(np.all(flat.view(np.uint64).reshape(-1, itemsize // 8) == fill_bits.view(np.uint64)))
     return bool(np.all(flat.view(np.uint8).reshape(-1, itemsize) == fill_bits))
+
+
+# Writes to one chunk serialise on one of these (striped by store, array and
+# chunk): a read-modify-write of a partial chunk must not interleave with
+# another thread's.  Never a global lock; reads never take one.
+_CHUNK_LOCKS = tuple(threading.Lock() for _ in range(256))
 
 
 _MAX_SCRATCH = 64 * 2**20  # bigger chunks get a fresh array each time
@@ -139,7 +146,29 @@ class ArrayIO:
         self.store = store
         self.path = path
         self.cache = ChunkCache(cache_nbytes)
+        self._lock_salt = hash((getattr(store, "url", None), path))
         self.set_meta(meta)
+
+    def chunk_lock(self, coords: tuple) -> threading.Lock:
+        """The lock writes of chunk ``coords`` hold (shared by every handle of
+        the array in this process)."""
+        return _CHUNK_LOCKS[hash((self._lock_salt, coords)) % len(_CHUNK_LOCKS)]
+
+    @contextlib.contextmanager
+    def _chunk_locks(self, coords_list):
+        """Hold the locks of several chunks, taken in one order (no deadlock)."""
+        locks = sorted({id(lk): lk for lk in map(self.chunk_lock, coords_list)}.items())
+        with contextlib.ExitStack() as stack:
+            for _, lk in locks:
+                stack.enter_context(lk)
+            yield
+
+    def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
+        """The chunk as stored now, never from the cache: what a read-modify-write
+        starts from, so that another handle's or process's write is not undone."""
+        if raw is None and fetch:
+            raw = self.store.get(self.key(coords))
+        return None if raw is None else self._decode(coords, raw)
 
     def set_meta(self, meta: ArrayMeta) -> None:
         self.meta = meta
@@ -395,7 +424,7 @@ class ArrayIO:
 
         def build(proj: ChunkProjection, old=None, fetch=True):
             if not proj.complete:
-                old = self._load(proj.chunk_coords, old, fetch)
+                old = self._load_fresh(proj.chunk_coords, old, fetch)
             if old is not None:
                 chunk = old.copy()
             elif proj.complete and not is_cut_by_edge(proj.chunk_coords, meta.chunks, meta.shape):
@@ -406,26 +435,26 @@ class ArrayIO:
             return proj.chunk_coords, chunk
 
         if not self.store.batches_async:
-            if self.reads_direct and value.flags.c_contiguous:
-                value_flat = _flat_bytes(value)
+            direct = self.reads_direct and value.flags.c_contiguous
+            value_flat = _flat_bytes(value) if direct else None
 
-                def store_one(proj: ChunkProjection) -> None:
-                    if not (proj.complete and self._write_direct(proj, value, value_flat)):
+            def store_one(proj: ChunkProjection) -> None:
+                with self.chunk_lock(proj.chunk_coords):
+                    if not (direct and proj.complete and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
-                parallel_map(store_one, projs, njobs)
-                return
-            parallel_map(lambda p: self._store_one(*build(p)), projs, njobs)
+            parallel_map(store_one, projs, njobs)
             return
-        # Async stores: per window, fetch the partial chunks at once, then build
-        # and encode in the pool, then store the window in one concurrent batch.
+        # Async stores: per window, fetch the partial chunks at once (never from
+        # the cache), then build and encode in the pool, then store the window
+        # in one concurrent batch, holding the window's chunk locks throughout.
         for batch in self._windows(projs, njobs):
-            wanted = [self.key(p.chunk_coords) for p in batch
-                      if not p.complete and self.cache.get(p.chunk_coords) is None]
-            raws = self.store.get_many(wanted)
-            self._store_chunks(
-                parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
-                njobs)
+            with self._chunk_locks([p.chunk_coords for p in batch]):
+                wanted = [self.key(p.chunk_coords) for p in batch if not p.complete]
+                raws = self.store.get_many(wanted)
+                self._store_chunks(
+                    parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
+                    njobs)
 
     def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
         """Store a chunk the selection covers completely straight from ``value``

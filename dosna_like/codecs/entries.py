@@ -11,8 +11,9 @@ listed here.
 
 HDF5 and this library do not have the same codecs: an import keeps deflate
 (as gzip, or as zlib with ``deflate_as="zlib"``), shuffle and fletcher32 (as
-crc32c), stores lzf as lz4 and anything else as gzip-4; an export writes gzip
-and zlib as deflate, lz4 as lzf and other compressors as gzip-4.
+crc32c) and lzf (as lzf, or as lz4 when python-lzf is missing) and stores
+anything else as gzip-4; an export writes gzip and zlib as deflate, lzf and lz4
+as lzf and other compressors as gzip-4.
 """
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ import numpy as np
 
 from ..format import dtypes
 from .registry import AS_IS, DEFLATE, CodecEntry, Example, Hdf5Filter, RefusedCodecError, Role, register
+from . import lzf
 from .runtime import Crc32cRuntime, GzipRuntime, NumcodecRuntime
+from .zlib_runtime import ZlibRuntime
 
-__all__ = ["BLOSC", "BYTES", "CRC32C", "GZIP", "H5PY_COMPRESSION", "HDF5_FILTERS", "LZ4", "NUMCODECS", "SHUFFLE",
+__all__ = ["BLOSC", "BYTES", "CRC32C", "GZIP", "H5PY_COMPRESSION", "HDF5_FILTERS", "LZ4", "LZF", "NUMCODECS", "SHUFFLE",
            "VLEN_BYTES", "VLEN_UTF8", "ZLIB", "ZSTD", "gzip_level"]
 
 # HDF5's filters (H5Zpublic.h and the HDF Group's registered plugins) as h5py knows them
@@ -121,7 +124,7 @@ class _Zlib(CodecEntry):
     """numcodecs' zlib: HDF5's deflate stream kept as it is (``deflate_as="zlib"``)."""
 
     def runtime(self, zarr_name: str, config: dict):
-        return _numcodecs_runtime("zlib", config)
+        return ZlibRuntime(int(config.get("level", 1)))
 
     def keywords(self, compression, compression_opts) -> dict:
         return _codec_object("zlib", compression_opts)
@@ -158,7 +161,7 @@ class _Zstd(CodecEntry):
 
 
 class _Lz4(CodecEntry):
-    """numcodecs' lz4 (acceleration 1 by default); stands in for HDF5's lzf."""
+    """numcodecs' lz4 (acceleration 1 by default); exported to HDF5 as lzf."""
 
     def from_h5py(self, opts, dtype: np.dtype) -> dict:
         return {"name": "numcodecs.lz4", "configuration": {"acceleration": 1 if opts is None else int(opts)}}
@@ -177,6 +180,35 @@ class _Lz4(CodecEntry):
 
     def example(self) -> Example:
         return Example({"compression": "lz4"})
+
+
+class _Lzf(CodecEntry):
+    """HDF5's LZF filter through liblzf (:mod:`dosna_like.codecs.lzf`); no options, as h5py."""
+
+    def from_h5py(self, opts, dtype: np.dtype) -> dict:
+        if opts is not None:
+            raise ValueError("LZF compression filter accepts no options")
+        if not lzf.AVAILABLE:
+            raise ValueError(lzf.INSTALL_HINT)
+        return {"name": self.zarr_name, "configuration": {}}
+
+    def runtime(self, zarr_name: str, config: dict):
+        if not lzf.AVAILABLE:
+            raise ValueError(lzf.INSTALL_HINT)
+        return lzf.LzfRuntime()
+
+    def view(self, zarr_name: str, config: dict) -> dict:
+        return {"compression": "lzf", "compression_opts": None}
+
+    def from_hdf5(self, compression_opts) -> dict:
+        # without python-lzf an import still keeps the data exact, in lz4
+        return {"compression": "lzf" if lzf.AVAILABLE else "lz4"}
+
+    def to_hdf5(self, zarr_name: str, config: dict) -> dict:
+        return {"compression": "lzf"}
+
+    def example(self) -> Example:
+        return Example({"compression": "lzf"})
 
 
 _BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
@@ -221,7 +253,9 @@ BLOSC = register(_Blosc("blosc", "blosc", Role.COMPRESSOR, h5py_keyword="compres
 ZSTD = register(_Zstd("zstd", "zstd", Role.COMPRESSOR, h5py_keyword="compression", numcodecs_id="zstd",
                       hdf5_filter=32015))
 LZ4 = register(_Lz4("lz4", "numcodecs.lz4", Role.COMPRESSOR, h5py_keyword="compression", numcodecs_id="lz4",
-                    hdf5_filter=32004, hdf5_imports=(32000,)))
+                    hdf5_filter=32004))
+LZF = register(_Lzf("lzf", "numcodecs.lzf", Role.COMPRESSOR, h5py_keyword="compression", numcodecs_id="lzf",
+                    hdf5_filter=32000, hdf5_imports=(32000,)))
 ZLIB = register(_Zlib("zlib", "numcodecs.zlib", Role.COMPRESSOR, numcodecs_id="zlib",
                       hdf5_filter=DEFLATE, hdf5_imports=(DEFLATE,), hdf5_chunks="zlib"))
 

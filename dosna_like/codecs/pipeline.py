@@ -14,7 +14,9 @@ from .chains import runtime_entry
 from .registry import REGISTRY, Role
 from .runtime import copy_exact
 
-__all__ = ["ChunkCodec"]
+__all__ = ["ChunkCodec", "MAX_VLEN_CHUNK_NBYTES"]
+
+MAX_VLEN_CHUNK_NBYTES = 256 * 2**20  # a string chunk decodes to at most this, or 64x its pointers
 
 
 class ChunkCodec:
@@ -24,6 +26,10 @@ class ChunkCodec:
         self.dtype = np.dtype(dtype)
         self.chunk_shape = tuple(chunk_shape)
         self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
+        self.items = int(np.prod(self.chunk_shape, dtype=np.int64))
+        # the most bytes a stored chunk may decode to: its size, or for strings
+        # (whose encoded size is unknown) a generous multiple of it
+        self.max_decoded = self.nbytes
         entries = [REGISTRY.for_zarr(c["name"]) for c in codecs]
         if not entries or not _is_array(entries[0]) or any(_is_array(e) for e in entries[1:]):
             raise ValueError(f"unsupported codec list {[c['name'] for c in codecs]}: "
@@ -34,6 +40,8 @@ class ChunkCodec:
                          for spec, entry in zip(codecs[1:], entries[1:])]
         # one fixed-size byte codec: it can decode straight into a destination
         self.decodes_into = self.vlen is None and len(self.pipeline) == 1
+        if self.vlen is not None:
+            self.max_decoded = max(64 * self.nbytes, MAX_VLEN_CHUNK_NBYTES)
 
     @property
     def is_raw(self) -> bool:
@@ -54,8 +62,12 @@ class ChunkCodec:
         """The chunk array (read-only view when no copy was needed). ValueError if corrupt."""
         buf = raw
         for codec in reversed(self.pipeline):
-            buf = codec.decode(buf, self.nbytes)
+            buf = codec.decode(buf, self.max_decoded)
         if self.vlen is not None:
+            head = bytes(memoryview(buf).cast("B")[:4])
+            if len(head) < 4 or int.from_bytes(head, "little") != self.items:
+                raise ValueError(f"string chunk header declares {int.from_bytes(head, 'little')} items, "
+                                 f"expected {self.items}")
             arr = self.vlen.decode(buf)
             if arr.size != int(np.prod(self.chunk_shape)):
                 raise ValueError(f"decoded {arr.size} items, expected {int(np.prod(self.chunk_shape))}")

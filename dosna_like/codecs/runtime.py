@@ -19,7 +19,8 @@ from numcodecs.abc import Codec
 
 from . import libdeflate
 
-__all__ = ["ByteCodec", "Crc32cRuntime", "GzipRuntime", "NumcodecRuntime", "copy_exact"]
+__all__ = ["ByteCodec", "Crc32cRuntime", "GzipRuntime", "NumcodecRuntime", "bounded_inflate", "copy_exact",
+           "declared_size"]
 
 
 def copy_exact(buf, dest: np.ndarray) -> None:
@@ -28,6 +29,52 @@ def copy_exact(buf, dest: np.ndarray) -> None:
     if src.size != dest.nbytes:
         raise ValueError(f"decoded {src.size} bytes, expected {dest.nbytes}")
     dest.reshape(-1).view(np.uint8)[:] = src
+
+
+def bounded_inflate(buf, wbits: int, limit: int) -> bytes:
+    """A deflate stream (zlib, gzip or raw by ``wbits``) inflated, refusing to
+    produce more than ``limit`` bytes (ValueError): a corrupt or hostile chunk
+    never costs more memory than its declared size."""
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(buf, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"not a valid deflate stream ({exc})") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise ValueError(f"inflates to more than the {limit} bytes expected")
+    if not inflater.eof:
+        raise ValueError("truncated deflate stream")
+    return out
+
+
+def _zstd_content_size(buf) -> int | None:
+    """The content size a zstd frame header declares, None when it declares none."""
+    head = bytes(memoryview(buf).cast("B")[:18])
+    if len(head) < 5 or head[:4] != b"\x28\xb5\x2f\xfd":
+        raise ValueError("not a zstd frame")
+    descriptor = head[4]
+    fcs_flag, single_segment, dict_flag = descriptor >> 6, (descriptor >> 5) & 1, descriptor & 3
+    size = (1 if single_segment else 0, 2, 4, 8)[fcs_flag]
+    if not size:
+        return None
+    start = 5 + (0 if single_segment else 1) + (0, 1, 2, 4)[dict_flag]
+    field = head[start:start + size]
+    if len(field) < size:
+        raise ValueError("truncated zstd frame header")
+    return int.from_bytes(field, "little") + (256 if size == 2 else 0)
+
+
+def declared_size(codec: Codec, buf) -> int | None:
+    """The decoded size a compressed frame's header declares, read before any
+    allocation (None when the format or frame declares none)."""
+    if isinstance(codec, numcodecs.Blosc):
+        return _blosc_nbytes(buf)
+    if isinstance(codec, numcodecs.Zstd):
+        return _zstd_content_size(buf)
+    if isinstance(codec, numcodecs.LZ4):
+        head = bytes(memoryview(buf).cast("B")[:4])
+        return int.from_bytes(head, "little") if len(head) == 4 else -1
+    return None
 
 
 class ByteCodec:
@@ -59,7 +106,7 @@ class GzipRuntime(ByteCodec):
         return comp.compress(buf) + comp.flush()
 
     def decode(self, buf, size_hint: int) -> bytes:
-        return zlib.decompress(buf, 31, size_hint or zlib.DEF_BUF_SIZE)
+        return bounded_inflate(buf, 31, size_hint)
 
     def decode_into(self, buf, dest: np.ndarray) -> None:
         """Inflate into ``dest`` (C-contiguous bytes it must fill exactly)."""
@@ -79,6 +126,7 @@ class NumcodecRuntime(ByteCodec):
         self.codec = codec
         self.typesize = typesize
         self.blosc = isinstance(codec, numcodecs.Blosc)
+        self.zlib = isinstance(codec, numcodecs.Zlib)
 
     def encode(self, buf):
         if self.typesize > 1:
@@ -86,6 +134,13 @@ class NumcodecRuntime(ByteCodec):
         return self.codec.encode(buf)
 
     def decode(self, buf, size_hint: int):
+        """Decoded bytes, at most ``size_hint`` of them (ValueError, before
+        allocating, when the frame declares more)."""
+        if self.zlib:
+            return bounded_inflate(buf, 15, size_hint)
+        declared = declared_size(self.codec, buf)
+        if declared is not None and not 0 <= declared <= size_hint:
+            raise ValueError(f"frame declares {declared} bytes, at most {size_hint} expected")
         return self.codec.decode(buf)
 
     def decode_into(self, buf, dest: np.ndarray) -> None:

@@ -12,7 +12,9 @@ import base64
 import math
 import numpy as np
 
-from .dtypes import Empty, decode_float, encode_float, is_empty, string_dtype
+from .dtypes import (Empty, decode_float, encode_float, from_stored, is_empty, ref_dtype, stored_form, string_dtype,
+                     to_stored, vlen_base, vlen_dtype)
+from .references import Reference
 
 __all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
 
@@ -65,6 +67,9 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
     if is_empty(value):
         return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
+    special = _encode_special(value, dtype, shape)
+    if special is not None:
+        return special
     if isinstance(value, np.bytes_) and dtype is None and shape is None:
         # numpy's fixed-length bytes stay bytes in h5py; Python bytes read back as str
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
@@ -77,7 +82,7 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     if shape is not None:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if arr.size != math.prod(shape):
-            raise ValueError(f"Shape of new attribute conflicts with shape of data")
+            raise ValueError("Shape of new attribute conflicts with shape of data")
         arr = arr.reshape(shape)
     kind = arr.dtype.kind
     if kind in "biufc":
@@ -103,11 +108,59 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
 
 
+def _encode_special(value, dtype, shape):
+    """References (as target paths) and vlen sequences (as lists of numbers); None for other values."""
+    if dtype is None and isinstance(value, Reference):
+        dtype = ref_dtype
+    if dtype is None and isinstance(value, np.ndarray) and stored_form(value.dtype) is not None:
+        dtype = value.dtype
+    if dtype is None or stored_form(np.dtype(dtype)) is None:
+        return None
+    dtype = np.dtype(dtype)
+    stored = to_stored(value, dtype)
+    if shape is not None:
+        stored = stored.reshape((shape,) if isinstance(shape, int) else tuple(shape))
+    if stored_form(dtype) == "ref":
+        record = {"kind": "ref"}
+        if stored.ndim:
+            record["shape"] = list(stored.shape)
+        return (stored.tolist() if stored.ndim else stored[()]), record
+    base = vlen_base(dtype)
+    items = [from_stored(b, dtype).tolist() for b in stored.reshape(-1).tolist()]
+    items = [[encode_float(x) for x in item] if base.kind == "f" else item for item in items]
+    if base.kind == "c":
+        raise TypeError("Attributes of variable-length complex sequences are not supported")
+    nested = np.empty(len(items), dtype=object)
+    nested[:] = items
+    return nested.reshape(stored.shape).tolist(), {"kind": "vlen", "base": base.str, "shape": list(stored.shape)}
+
+
+def _decode_special(value, record: dict):
+    if record["kind"] == "ref":
+        if "shape" not in record:
+            return Reference(str(value) or None)
+        arr = np.empty(len(np.array(value, dtype=object).reshape(-1)), dtype=object)
+        arr[:] = [str(v) for v in np.array(value, dtype=object).reshape(-1).tolist()]
+        return from_stored(arr.reshape(record["shape"]), ref_dtype)
+    base = np.dtype(record["base"])
+    shape = tuple(record["shape"])
+    out = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=vlen_dtype(base))
+    flat = value
+    for _ in shape[:-1] if shape else ():
+        flat = [x for row in flat for x in row]
+    flat = flat if shape else [value]
+    for i, item in enumerate(flat):
+        out[i] = np.array([decode_float(x) for x in item] if base.kind == "f" else item, dtype=base)
+    return out.reshape(shape)[()] if shape else out[0]
+
+
 def decode_attr(value, record: dict | None):
     """The value h5py would return for a stored attribute."""
     if record is None:
         return _infer(value)
     kind = record.get("kind")
+    if kind in ("ref", "vlen"):
+        return _decode_special(value, record)
     if kind == "str":
         if "shape" not in record:
             return str(value)

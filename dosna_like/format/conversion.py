@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_vlen_dtype
+from .dtypes import check_vlen_dtype, stored_form, to_stored
 
 __all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5"]
 
@@ -39,6 +39,8 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
     vlen = check_vlen_dtype(dtype)
     if vlen in (str, bytes):
         return _text_array(value, vlen, dtype)
+    if stored_form(dtype) is not None:
+        return to_stored(value, dtype, stored_ok=True)  # references and vlen sequences: the engine's stored form
     if not isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value, dtype=dtype)
     arr = np.asarray(value)

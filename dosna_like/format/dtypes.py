@@ -18,7 +18,17 @@ variable-length bytes          ``bytes`` (``vlen-bytes``)
 compound (structured)          ``structured`` with its fields (bytes)
 enum                           its base integer type; the names live in
                                the reserved ``_dosna_like`` attributes
+object reference (ref_dtype)   ``string`` (``vlen-utf8``): the target's
+                               path, "" for a null reference; reserved
+                               ``ref: "object"``
+vlen sequence ``vlen_dtype(t)``  ``bytes`` (``vlen-bytes``): each element's
+                               little-endian values; reserved ``vlen``
+                               holds the base type
 =============================  =========================================
+
+References and vlen sequences are held by the engine in their stored form
+(path strings, bytes); :func:`to_stored` and :func:`from_stored` convert at
+the dataset boundary, so the chunk machinery only ever sees text and bytes.
 """
 from __future__ import annotations
 
@@ -29,16 +39,21 @@ from collections import namedtuple
 import numpy as np
 
 from ..errors import FormatError
+from . import compound
+from .references import (Reference, RegionReference, check_ref_dtype, ref_dtype, ref_from_path, ref_to_path,
+                         regionref_dtype)
 
 
 
 __all__ = [
     # h5py's dtype helpers
     "Empty", "string_dtype", "check_string_dtype", "string_info", "vlen_dtype", "check_vlen_dtype",
-    "enum_dtype", "check_enum_dtype", "check_dtype",
+    "enum_dtype", "check_enum_dtype", "check_dtype", "ref_dtype", "regionref_dtype", "check_ref_dtype",
+    "Reference", "RegionReference",
     # the Zarr v3 mapping and scalar encoding
     "is_empty", "is_vlen_text", "to_zarr", "stored_dtype", "from_zarr", "encode_float", "decode_float",
-    "encode_scalar", "decode_scalar", "zero_fill",
+    "encode_scalar", "decode_scalar", "zero_fill", "stored_form", "to_stored", "from_stored", "vlen_base",
+    "record_carrier", "user_dtype",
 ]
 
 string_info = namedtuple("string_info", ["encoding", "length"])
@@ -133,7 +148,7 @@ def check_dtype(**kwds):
     if name == "enum":
         return check_enum_dtype(dt)
     if name == "ref":
-        return None
+        return check_ref_dtype(dt)
     raise TypeError(f'Unknown special type "{name}"')
 
 
@@ -154,6 +169,14 @@ def to_zarr(dtype) -> tuple:
     """
     dtype = np.dtype(dtype)
     vlen = check_vlen_dtype(dtype)
+    form = stored_form(dtype)
+    if form == "ref":
+        return "string", {"name": "vlen-utf8", "configuration": {}}, {"ref": "object"}
+    if form == "vlen":
+        return "bytes", {"name": "vlen-bytes", "configuration": {}}, {"vlen": vlen_base(dtype).str}
+    if form == "compound":
+        spec = compound.compound_spec(user_dtype(dtype))
+        return "bytes", {"name": "vlen-bytes", "configuration": {}}, {"compound": spec}
     if vlen is str:
         return "string", {"name": "vlen-utf8", "configuration": {}}, {}
     if vlen is bytes:
@@ -172,6 +195,9 @@ def to_zarr(dtype) -> tuple:
             fields.append([name, sub_name])
         return ({"name": "structured", "configuration": {"fields": fields}},
                 {"name": "bytes", "configuration": {"endian": "little"}}, {})
+    if _is_extended(dtype):
+        return ({"name": "raw_bytes", "configuration": {"length_bytes": dtype.itemsize}}, {"name": "bytes"},
+                {"numpy": dtype.newbyteorder("<").str})
     name = _numeric_name(dtype)
     if name is None:
         if vlen is not None:
@@ -183,11 +209,24 @@ def to_zarr(dtype) -> tuple:
     return name, {"name": "bytes", "configuration": {"endian": "big" if dtype.byteorder == ">" else "little"}}, extra
 
 
+def _is_extended(dtype: np.dtype) -> bool:
+    """x86's 80-bit extended precision as numpy holds it (float128, complex256), which h5py stores."""
+    return dtype.kind in "fc" and dtype.newbyteorder("=").name in ("float128", "complex256")
+
+
 def stored_dtype(dtype) -> np.dtype:
     """The dtype chunks hold in memory: structured types packed and little-endian."""
     dtype = np.dtype(dtype)
+    if _is_extended(dtype):
+        return dtype.newbyteorder("<")  # stored as raw little-endian bytes
     if dtype.fields is None:
-        return dtype
+        form = stored_form(dtype)
+        if form == "vlen":
+            return vlen_dtype(vlen_base(dtype))  # h5py reports the base as a numpy dtype
+        return ref_dtype if form == "ref" else dtype  # h5py's ref_dtype -> ours
+    if compound.needs_record_form(dtype):
+        compound.compound_spec(dtype)  # refuses what cannot be stored, with h5py's TypeError
+        return record_carrier(compound.hdf5_layout(dtype))  # stored record by record, offsets kept
     return np.dtype([(n, dtype.fields[n][0].newbyteorder("<")) for n in dtype.names])
 
 
@@ -199,12 +238,18 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
             # h5py marks every fixed-length string type it returns with its encoding
             enc = reserved.get("string_encoding", "ascii")
             return np.dtype(f"S{int(cfg['length_bytes'])}", metadata={"h5py_encoding": enc})
+        if name == "raw_bytes" and reserved.get("numpy"):
+            return np.dtype(reserved["numpy"])  # float128 / complex256 as h5py keeps them
         if name == "structured":
             return np.dtype([(f, _numeric_dtype(t, "little")) for f, t in cfg["fields"]])
         raise FormatError(f"unsupported Zarr v3 data type {data_type!r}")
     if data_type == "string":
-        return string_dtype()
+        return ref_dtype if reserved.get("ref") == "object" else string_dtype()
     if data_type == "bytes":
+        if reserved.get("vlen"):
+            return vlen_dtype(np.dtype(reserved["vlen"]))
+        if reserved.get("compound"):
+            return record_carrier(compound.compound_dtype(reserved["compound"]))
         return string_dtype("ascii")
     endian = (array_codec.get("configuration") or {}).get("endian")
     dtype = _numeric_dtype(data_type, endian)
@@ -243,8 +288,12 @@ def encode_scalar(value, dtype: np.dtype):
     """A fill value as Zarr v3 JSON for ``dtype``."""
     dtype = np.dtype(dtype)
     vlen = check_vlen_dtype(dtype)
-    if vlen is str:
+    if vlen is str or stored_form(dtype) == "ref":
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    if stored_form(dtype) in ("vlen", "compound"):
+        return base64.b64encode(bytes(value) if isinstance(value, bytes) else b"").decode()
+    if _is_extended(dtype):  # raw_bytes: the value's bytes, so no precision is lost
+        return base64.b64encode(np.asarray(value, dtype=dtype).tobytes()).decode()
     if vlen is bytes or dtype.kind in "SV":
         raw = value.encode() if isinstance(value, str) else bytes(np.asarray(value, dtype=dtype).tobytes()
                                                                   if dtype.kind == "V" else value)
@@ -264,9 +313,14 @@ def encode_scalar(value, dtype: np.dtype):
 def decode_scalar(value, dtype: np.dtype):
     dtype = np.dtype(dtype)
     vlen = check_vlen_dtype(dtype)
-    if vlen is str:
+    if vlen is str or stored_form(dtype) == "ref":
         return str(value)
-    if vlen is bytes or dtype.kind in "SV":
+    if stored_form(dtype) == "compound":
+        return base64.b64decode(value) if value else b""
+    if _is_extended(dtype):
+        raw = base64.b64decode(value) if isinstance(value, str) else b""
+        return np.frombuffer(raw.ljust(dtype.itemsize, b"\0"), dtype=dtype)[0]
+    if vlen is bytes or stored_form(dtype) == "vlen" or dtype.kind in "SV":
         raw = base64.b64decode(value) if value else b""
         if dtype.kind == "V":
             return np.frombuffer(raw.ljust(dtype.itemsize, b"\0"), dtype=dtype)[0]
@@ -282,8 +336,141 @@ def zero_fill(dtype: np.dtype):
     """h5py's default fill value for ``dtype``."""
     dtype = np.dtype(dtype)
     vlen = check_vlen_dtype(dtype)
-    if vlen is str:
+    form = stored_form(dtype)
+    if vlen is str or form == "ref":
         return ""
-    if vlen is bytes:
+    if vlen is bytes or form in ("vlen", "compound"):
         return b""
     return np.zeros((), dtype=dtype)[()]
+
+
+# ------------------------------------- references and vlen sequences
+def stored_form(dtype) -> str | None:
+    """"ref" for object references, "vlen" for variable-length numeric
+    sequences (both held in their stored form by the engine), else None."""
+    dtype = np.dtype(dtype)
+    if dtype.names is not None:
+        return "compound" if compound.needs_record_form(dtype) else None
+    meta = dtype.metadata
+    if not meta:
+        return None
+    if meta.get("h5py_record") is not None:
+        return "compound"
+    if meta.get("ref") is not None:
+        # h5py's ref_dtype carries h5py's class: object references are told by name
+        if meta["ref"] is not Reference and getattr(meta["ref"], "__name__", "") != "Reference":
+            raise TypeError("Region references cannot be stored by dosna_like (object references can)")
+        return "ref"
+    vlen = meta.get("vlen")
+    if vlen is not None and vlen not in (str, bytes):
+        return "vlen"
+    return None
+
+
+def vlen_base(dtype) -> np.dtype:
+    """The element type of a variable-length sequence dtype (TypeError if not storable)."""
+    base = np.dtype(check_vlen_dtype(dtype))
+    if base.kind not in "biufc" or base.metadata or base.names:
+        raise TypeError(f"Variable-length sequences of {base} cannot be stored (numbers, str and bytes can)")
+    return base
+
+
+def _item_to_stored(item, form: str, base, stored_ok: bool = False):
+    if stored_ok and isinstance(item, str if form == "ref" else bytes):
+        return item  # converted already (create_dataset converts its data once more)
+    if form == "ref":
+        return ref_to_path(item)
+    arr = np.asarray(item)
+    if arr.dtype.kind not in "biufc" or (arr.ndim > 1):
+        raise TypeError(f"Can't convert {type(item).__name__} to a sequence of {base}")
+    # stored little-endian whatever the host, so zarr readers get portable bytes
+    return np.ascontiguousarray(arr.reshape(-1).astype(base.newbyteorder("<"))).tobytes()
+
+
+def to_stored(value, dtype, shape: tuple | None = None, stored_ok: bool = False) -> np.ndarray:
+    """An object array of stored items (path strings, bytes) for a ref or vlen-sequence dtype.
+
+    ``shape``: the shape of the selection written, which tells one sequence
+    (``v[0] = [1, 2, 3]``) from a list of them (``v[:2] = [[1], [2, 3]]``).
+    """
+    form = stored_form(dtype)
+    base = vlen_base(dtype) if form == "vlen" else None
+    if form == "compound":
+        return _records_to_stored(value, user_dtype(dtype), stored_ok)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        arr = value
+    elif form == "vlen" and shape == ():
+        arr = np.empty((), dtype=object)
+        arr[()] = value
+    elif form == "vlen" and isinstance(value, (list, tuple)) and value and all(np.ndim(v) == 0 for v in value) \
+            and shape is None:
+        arr = np.empty((), dtype=object)  # one sequence given as a list of numbers
+        arr[()] = value
+    elif isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > (form == "vlen")):
+        items = list(value)
+        arr = np.empty(len(items), dtype=object)
+        for i, item in enumerate(items):
+            arr[i] = item
+    else:
+        arr = np.empty((), dtype=object)
+        arr[()] = value
+    flat = arr.reshape(-1)
+    out = np.empty(flat.shape, dtype=object)
+    for i, item in enumerate(flat.tolist()):
+        out[i] = _item_to_stored(item, form, base, stored_ok)
+    return out.reshape(arr.shape)
+
+
+def record_carrier(dtype: np.dtype) -> np.dtype:
+    """The dtype the engine holds a record-form compound in: variable-length
+    bytes (one stored item per record), carrying the compound itself."""
+    return np.dtype("O", metadata={"vlen": bytes, "h5py_record": np.dtype(dtype)})
+
+
+def user_dtype(dtype) -> np.dtype:
+    """The dtype h5py shows for an engine dtype (a record carrier's compound, else itself)."""
+    dtype = np.dtype(dtype)
+    return (dtype.metadata or {}).get("h5py_record", dtype)
+
+
+def _records_to_stored(value, dtype: np.dtype, stored_ok: bool) -> np.ndarray:
+    if stored_ok and isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return value  # converted already
+    arr = value if isinstance(value, np.ndarray) and value.dtype.names is not None else np.asarray(value, dtype=dtype)
+    if arr.dtype != dtype:
+        converted = np.zeros(arr.shape, dtype)
+        for name in dtype.names:
+            converted[name] = arr[name]
+        arr = converted
+    layout = compound.record_layout(dtype)
+    out = np.empty(arr.size, dtype=object)
+    for i, record in enumerate(arr.reshape(-1)):
+        out[i] = compound.record_to_bytes(record, dtype, layout)
+    return out.reshape(arr.shape)
+
+
+def from_stored(stored, dtype):
+    """References or arrays (h5py's read values) from stored items; scalars stay scalars."""
+    form = stored_form(dtype)
+    base = vlen_base(dtype) if form == "vlen" else None
+    if form == "compound":
+        dtype = user_dtype(dtype)
+        layout = compound.record_layout(dtype)
+        if not isinstance(stored, np.ndarray):
+            return compound.record_from_bytes(stored, dtype, layout)
+        out = np.zeros(stored.size, dtype=dtype)
+        for i, item in enumerate(stored.reshape(-1).tolist()):
+            out[i] = compound.record_from_bytes(item, dtype, layout)
+        return out.reshape(stored.shape)
+
+    def one(item):
+        if form == "ref":
+            return ref_from_path(item)
+        return np.frombuffer(bytes(item), dtype=base.newbyteorder("<")).astype(base)
+
+    if not isinstance(stored, np.ndarray):
+        return one(stored)
+    out = np.empty(stored.size, dtype=np.dtype(dtype))
+    for i, item in enumerate(stored.reshape(-1).tolist()):
+        out[i] = one(item)
+    return out.reshape(stored.shape)

@@ -1,10 +1,15 @@
-"""The reserved metadata namespace: what Zarr v3 cannot say, kept in the node's
-attributes under one key that ``.attrs`` never shows.
+"""The reserved metadata namespace: what Zarr v3 cannot say, hidden from ``.attrs``.
 
-Every node's ``attributes`` may hold ``"_dosna_like": {...}``, a JSON object
-with the keys of :data:`RESERVED_KEYS` (the one list of them).  Other Zarr
-tools see it as an ordinary attribute, so they can also damage it (zarr-python:
-``group.attrs["_dosna_like"] = "oops"``).  Every read therefore goes through
+In memory, every node document's ``attributes`` may hold ``"_dosna_like": {...}``,
+a JSON object with the keys of :data:`RESERVED_KEYS` (the one list of them).
+On the store (``documents.dumps``/``loads`` translate), an array keeps it
+outside its attributes, in the top-level Zarr v3 extension field
+``"dosna_like": {"must_understand": false, ...}`` that zarr-python 3.1 reads,
+keeps when it rewrites the document, and never shows as an attribute.  A group
+keeps it in its attributes: zarr-python 3.1 refuses any extra key in a group
+document.  Stores of the previous layout (arrays with the entry in their
+attributes) read the same and move it out when next written.  Other Zarr tools
+can damage it (``group.attrs["_dosna_like"] = "oops"``).  Every read therefore goes through
 :func:`reserved_of` / :func:`reserved_in`, which check the value and raise the
 project's :class:`~dosna_like.errors.FormatError` (an ``OSError``, what h5py
 raises for an unreadable object header) naming the node, never the
@@ -58,6 +63,14 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "string_encoding": ReservedKey((str,), None, "arrays",
                                    "fixed-length bytes: h5py's string encoding mark ('ascii' or 'utf-8')"),
     "enum": ReservedKey((dict,), (int,), "arrays", "enum dtype: member name -> integer value"),
+    "ref": ReservedKey((str,), None, "arrays",
+                       "object reference dtype ('object'): each string is the target's path, '' when null"),
+    "compound": ReservedKey((dict,), None, "arrays",
+                            "compound stored record by record (format/compound.py): fields, offsets, itemsize"),
+    "numpy": ReservedKey((str,), None, "arrays",
+                         "raw_bytes arrays: the numpy type they hold (float128 / complex256, little-endian)"),
+    "vlen": ReservedKey((str,), None, "arrays",
+                        "variable-length sequence dtype: numpy type string of the base (items stored little-endian)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",
                          "per attribute name, its numpy type record (format/attrvalues.py)"),
     "links": ReservedKey((dict,), (dict,), "groups",
@@ -67,6 +80,13 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "order": ReservedKey((list,), (str,), "groups", "member names in creation order (track_order groups)"),
     "datatype": ReservedKey((str, list), None, "groups",
                             "a committed datatype: numpy's dtype description (opened as a Datatype)"),
+    "dim_labels": ReservedKey((list,), (str, type(None)), "arrays",
+                              "h5py's dims[i].label per axis (null: none; Zarr's dimension_names then "
+                              "come from an attached scale or the phony_dim default)"),
+    "dim_scales": ReservedKey((list,), (list,), "arrays",
+                              "per axis, the attached dimension scales as [path, dimension name] pairs"),
+    "scale": ReservedKey((str,), None, "arrays",
+                         "this array is a dimension scale (h5py make_scale): its NAME"),
     "incomplete": ReservedKey((dict,), None, "the root and arrays",
                               "an import or store copy is running or failed: {source, started}; "
                               "on an array, the import has not finished writing its chunks"),

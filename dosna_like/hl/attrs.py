@@ -19,6 +19,38 @@ from ..format.reserved import RESERVED, edit_reserved
 __all__ = ["AttributeManager"]
 
 
+# ---------------------------------------------------------------- records
+def _same(a, b) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (np.ndarray, np.generic)):
+        if a.dtype != b.dtype or a.dtype.metadata != b.dtype.metadata or np.shape(a) != np.shape(b):
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    return a == b
+
+
+def _record_needed(stored, record) -> bool:
+    """Whether an attribute needs its type record: not when the plain JSON value
+    reads back as the same value and type (str, int64, float64, bool and their
+    lists), so the node's reserved entry, which a group keeps in its Zarr
+    attributes, stays away in the common case."""
+    try:
+        return not _same(decode_attr(stored, None), decode_attr(stored, record))
+    except (TypeError, ValueError, KeyError):
+        return True
+
+
+def _drop_empty(attributes: dict) -> None:
+    # an emptied reserved entry is removed, so other tools see only the user's attributes
+    reserved = attributes.get(RESERVED)
+    if isinstance(reserved, dict):
+        if reserved.get("attrs") == {}:
+            del reserved["attrs"]
+        if not reserved:
+            del attributes[RESERVED]
+
+
 # ---------------------------------------------------------------- manager
 class AttributeManager(MutableMapping):
     """Attributes of a File, Group or Dataset, with h5py's dict-like API.
@@ -67,10 +99,16 @@ class AttributeManager(MutableMapping):
         self._parent._check_writable(OSError, "Unable to create attribute")
         path = self._parent._path
 
+        needed = _record_needed(stored, record)
+
         def update(attributes: dict) -> None:
             reserved = edit_reserved(attributes, path)
             attributes[name] = stored
-            reserved.setdefault("attrs", {})[name] = record
+            if needed:
+                reserved.setdefault("attrs", {})[name] = record
+            else:
+                reserved.get("attrs", {}).pop(name, None)
+                _drop_empty(attributes)
 
         self._parent._update_attributes(update)
 
@@ -101,11 +139,15 @@ class AttributeManager(MutableMapping):
             attributes.pop(name, None)
             if RESERVED in attributes:  # a node without one (written by zarr) gets none
                 edit_reserved(attributes, path).get("attrs", {}).pop(name, None)
+                _drop_empty(attributes)
 
         self._parent._update_attributes(update)
 
     def __iter__(self):
-        return iter(sorted(k for k in self._doc_attributes() if k != RESERVED))
+        names = [k for k in self._doc_attributes() if k != RESERVED]
+        # track_order=True on the object: creation order (stored order), else by name as h5py
+        tracked = self._parent._state.reserved(self._parent._path).get("track_order")
+        return iter(names if tracked else sorted(names))
 
     def __len__(self) -> int:
         return sum(1 for k in self._doc_attributes() if k != RESERVED)

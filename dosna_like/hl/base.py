@@ -4,7 +4,10 @@ from __future__ import annotations
 import posixpath
 
 from ..errors import ClosedObjectError, read_only_error
+from ..format.references import Reference
 from .attrs import AttributeManager
+from .ident import ObjectID
+from .pickling import handle_reduce
 
 __all__ = ["HLObject"]
 
@@ -27,6 +30,21 @@ class HLObject:
     @property
     def name(self) -> str:
         return self._name or "/" + self._path
+
+    @property
+    def ref(self) -> Reference:
+        """An object reference to this node, as ``h5py``'s ``obj.ref`` (stored as its path)."""
+        self._check_open()
+        return Reference("/" + self._path)
+
+    @property
+    def id(self) -> ObjectID:
+        """h5py's ``obj.id``, for identity and ``id.valid`` (``hl/ident.py``)."""
+        return ObjectID(self)
+
+    @property
+    def regionref(self):
+        raise TypeError("Region references can only be made to datasets")
 
     @property
     def file(self):
@@ -68,6 +86,14 @@ class HLObject:
 
     def __bool__(self) -> bool:
         return not self._state.closed
+
+    def __reduce__(self):
+        """Pickle as where to find the node: store URL, options, mode, path (see ``hl/pickling.py``)."""
+        return handle_reduce(self)
+
+    def __dask_tokenize__(self):
+        """dask's name for a handle: the node's place, not its (unpicklable-to-hash) state."""
+        return (type(self).__name__, self._state.store.url, self._path, self._state.read_only)
 
     # -------------------------------------------------------------- plumbing
     def _check_open(self) -> None:

@@ -21,7 +21,7 @@ import operator
 
 import numpy as np
 
-from ..chunks.pools import parallel_map
+from ..chunks.pools import joblib_backend_chosen, user_chunk_map
 from ..codecs.chains import rebuild_keywords
 from ..format.conversion import convert_as_hdf5
 from ..format.grid import chunk_box, chunk_local_box, grid_shape, iter_chunks
@@ -37,6 +37,21 @@ def _check_index_entry(value) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"chunk indices must be integers, not {type(value).__name__}") from None
+
+
+class _ChunkFilter:
+    """One chunk of ``map``/``apply``: ``out[chunk] = func(src[chunk])``.
+
+    A picklable object rather than a closure over the engine, so that under
+    ``joblib.parallel_config(backend="dask")`` it travels to a worker as two
+    handles (store URL + path) and the user's function.
+    """
+
+    def __init__(self, src, out, func):
+        self.src, self.out, self.func = src, out, func
+
+    def __call__(self, coords: tuple) -> None:
+        self.out._write_chunk(self.out._io, coords, self.func(self.src.get_chunk_data(coords)))
 
 
 class ChunkAccess:
@@ -165,12 +180,11 @@ class ChunkAccess:
 
         ``func`` gets each chunk's in-bounds values and returns the new values
         (same shape, or broadcastable to it), converted to the dataset's dtype.
-        Runs in ``njobs`` threads.
+        Runs in ``njobs`` threads, or on the joblib backend chosen with
+        ``joblib.parallel_config`` (``backend="dask"``: a cluster's workers).
         """
         self._check_writable(OSError, "Can't write data")
-        io = self._io
-        parallel_map(lambda c: self._write_chunk(io, c, func(self.get_chunk_data(c))),
-                     self._all_coords(), self.njobs)
+        self._filter_chunks(_ChunkFilter(self, self, func), self._all_coords(), self.njobs)
 
     def map(self, func, output_name, dtype=None):
         """A new dataset ``output_name`` holding ``func(data)`` of every chunk (DosNa's ``map``).
@@ -180,7 +194,10 @@ class ChunkAccess:
         shape, chunks, compression and fill value.  Its dtype is ``dtype`` if
         given, else that of ``func``'s result on the first chunk when it is a
         numpy array or scalar, else this dataset's.  Chunks run in parallel in
-        ``njobs`` threads; returns the new dataset.
+        ``njobs`` threads, or on the joblib backend chosen with
+        ``joblib.parallel_config`` (``backend="dask"`` spreads them over a
+        dask.distributed cluster, each worker reopening the store); returns
+        the new dataset.
         """
         coords = self._all_coords()
         first = func(self.get_chunk_data(coords[0])) if coords else None
@@ -190,9 +207,29 @@ class ChunkAccess:
         out_io = out._io
         if coords:
             out._write_chunk(out_io, coords[0], first)
-        parallel_map(lambda c: out._write_chunk(out_io, c, func(self.get_chunk_data(c))),
-                     coords[1:], out.njobs)
+        self._filter_chunks(_ChunkFilter(self, out, func), coords[1:], out.njobs)
         return out
+
+    @staticmethod
+    def _filter_chunks(task: _ChunkFilter, coords: list, njobs: int) -> None:
+        """Run ``task`` over ``coords``: threads here, or the chosen joblib backend."""
+        elsewhere = joblib_backend_chosen()
+        user_chunk_map(task, coords, njobs)
+        if elsewhere:  # other processes may have written chunks this one has cached
+            task.out._io.cache.clear()
+
+    def to_dask(self):
+        """This dataset as a dask array with one block per chunk.
+
+        ``dask.array.from_array(self, chunks=self.chunks)`` under a name made of
+        the store URL and path; no lock, since reads are thread- and
+        process-safe.  The handle pickles, so the array computes on a
+        dask.distributed cluster too (each worker reopens the store once).
+        """
+        # dask is optional (the "test" extra): imported only when asked for
+        import dask.array as da
+        self._check_open()
+        return da.from_array(self, chunks=self.chunks or (), lock=False, asarray=False)
 
     def clone(self, output_name, dtype=None):
         """An empty dataset like this one (DosNa's ``clone``): same shape, chunks,

@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
+
 from ..codecs.chains import h5py_keywords, rebuild_keywords
+from ..format.compound import record_to_bytes
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
 
@@ -67,6 +70,10 @@ def fill_option(src) -> dict:
     fill = src.fillvalue
     if fill is None or (isinstance(fill, (bytes, str)) and not fill):
         return {}
+    dtype = getattr(fill, "dtype", None)
+    if dtype is not None and dtype.names and dtype.hasobject and \
+            record_to_bytes(fill, dtype) == record_to_bytes(np.zeros((), dtype)[()], dtype):
+        return {}  # the default; HDF5 cannot read back a stored fill value with variable-length members
     return {"fillvalue": fill}
 
 

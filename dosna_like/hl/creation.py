@@ -87,6 +87,14 @@ def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayM
                      codecs=build_codecs(dtype), maxshape=(), empty=True)
 
 
+def _is_str_list(data) -> bool:
+    """A (nested) list or tuple of Python ``str`` (not ``numpy.str_``, which h5py refuses)."""
+    if not isinstance(data, (list, tuple)) or not data:
+        return False
+    flat = np.asarray(data, dtype=object).reshape(-1).tolist()
+    return all(type(x) is str for x in flat)
+
+
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, **unused) -> tuple:
@@ -99,6 +107,13 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         dtype = np.dtype(dtype)
     if is_empty(data):
         return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
+    if data is None and shape is None and dtype is not None:
+        # h5py 3: a dtype alone makes a dataset with no dataspace (h5py.Empty)
+        return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
+    if dtype is None and _is_str_list(data):
+        dtype = dtypes.string_dtype()  # h5py stores a list of str as variable-length strings
+    if dtype is None and isinstance(data, dtypes.Reference):
+        dtype = dtypes.ref_dtype
     if data is not None and not isinstance(data, np.ndarray):
         data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
@@ -127,12 +142,17 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         chunks = guess_chunks(shape, maxshape, dtype.itemsize)
     else:
         chunks = _check_chunks(chunks, shape, maxshape)
-    if fillvalue is None:
+    if fillvalue is None or dtypes.stored_form(dtype) in ("ref", "vlen"):
         fill = dtypes.zero_fill(dtype)
+    elif dtypes.stored_form(dtype) == "compound":
+        record = np.asarray(fillvalue, dtype=dtypes.user_dtype(dtype)).reshape(1)
+        fill = dtypes.to_stored(record, dtype)[0]
     elif dtypes.is_vlen_text(dtype):
         fill = convert_as_hdf5(fillvalue, dtype)[()]
     else:
         fill = np.asarray(fillvalue, dtype=dtype)[()]
+    if data is not None and dtypes.stored_form(dtype) is not None:
+        data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
     attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
     meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,

@@ -11,14 +11,32 @@ from ..chunks import selection
 from ..codecs.chains import h5py_view
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
-from ..format.dtypes import Empty, check_string_dtype, check_vlen_dtype
+from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, from_stored, stored_form, to_stored,
+                             user_dtype)
+from ..format.references import RegionReference
 from ..format.reserved import reserved_of
 from .base import HLObject
 from .chunk_access import ChunkAccess
-from .dims import DimensionManager
+from .dims import DimensionManager, is_scale, make_scale
 from .views import AsStrView, AsTypeView, FieldsView, select_fields, split_fields, text_as_bytes
 
 __all__ = ["Dataset"]
+
+
+class _RegionRefMaker:
+    """``ds.regionref``: indexing it makes a :class:`RegionReference` (checked now, as h5py)."""
+
+    def __init__(self, dataset: "Dataset"):
+        self._dataset = dataset
+
+    def __getitem__(self, key) -> RegionReference:
+        shape = self._dataset.shape
+        if shape is None:
+            raise ValueError("Region references need a dataset with a dataspace")
+        if isinstance(key, (str, bytes)) or (isinstance(key, tuple) and any(isinstance(k, (str, bytes)) for k in key)):
+            raise TypeError("Region references select elements, not fields")  # h5py's type
+        selection.select(key, shape)  # refuses a bad key now, with h5py's error
+        return RegionReference("/" + self._dataset._path, key)
 
 
 class Dataset(ChunkAccess, HLObject):
@@ -41,7 +59,7 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def dtype(self) -> np.dtype:
-        return self._meta.dtype
+        return user_dtype(self._meta.dtype)
 
     @property
     def ndim(self) -> int:
@@ -54,7 +72,7 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def nbytes(self) -> int:
-        return (self.size or 0) * self._meta.dtype.itemsize
+        return (self.size or 0) * self.dtype.itemsize
 
     @property
     def chunks(self):
@@ -66,8 +84,18 @@ class Dataset(ChunkAccess, HLObject):
         return self._meta.maxshape
 
     @property
+    def regionref(self) -> "_RegionRefMaker":
+        """``ds.regionref[key]``: a region reference to that selection (h5py API)."""
+        self._check_open()
+        return _RegionRefMaker(self)
+
+    @property
     def fillvalue(self):
         meta = self._meta
+        if stored_form(meta.dtype) == "vlen":
+            return None  # as h5py reports for variable-length sequences
+        if stored_form(meta.dtype) == "compound":
+            return from_stored(meta.fill_value, meta.dtype)
         return text_as_bytes(meta.fill_value) if check_vlen_dtype(meta.dtype) is str else meta.fill_value
 
     @property
@@ -98,17 +126,32 @@ class Dataset(ChunkAccess, HLObject):
     def dims(self) -> DimensionManager:
         return DimensionManager(self)
 
+    @property
+    def is_scale(self) -> bool:
+        """True when this dataset is a dimension scale (h5py)."""
+        return is_scale(self)
+
+    def make_scale(self, name: str = "") -> None:
+        """Make this dataset a dimension scale named ``name`` (h5py)."""
+        make_scale(self, name)
+
     # -------------------------------------------------------------- reading
     def __getitem__(self, key):
+        if isinstance(key, RegionReference):
+            if key.path != "/" + self._path:
+                raise ValueError("Region reference must point to this dataset")
+            key = key.selection
         io = self._io
         meta = io.meta
         if meta.empty:
             return self._empty_access(key)
         names, key = split_fields(key)
         out = self._read(io, key)
+        if stored_form(meta.dtype) is not None:
+            out = from_stored(out, meta.dtype)  # path strings -> References, bytes -> arrays or records
         if names:
-            out = select_fields(out, names, meta.dtype)
-        if meta.dtype.metadata:
+            out = select_fields(out, names, user_dtype(meta.dtype))
+        if meta.dtype.metadata and stored_form(meta.dtype) is None:
             if check_vlen_dtype(meta.dtype) is str:
                 out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
             if isinstance(out, np.ndarray) and out.dtype.metadata != meta.dtype.metadata and not names:
@@ -128,7 +171,7 @@ class Dataset(ChunkAccess, HLObject):
 
     def _empty_access(self, key):
         if key == () or key is Ellipsis:
-            return Empty(self._meta.dtype)
+            return Empty(self.dtype)
         raise ValueError("Illegal slicing argument for an empty dataspace")
 
     def asstr(self, encoding: str | None = None, errors: str = "strict") -> AsStrView:
@@ -223,13 +266,16 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("Empty datasets hold no data to write")
         names, key = split_fields(key)
         if names:  # h5py writes single fields of a compound type: read, set, write back
-            select_fields(np.zeros((), io.meta.dtype), names, io.meta.dtype)  # validates the names
+            select_fields(np.zeros((), self.dtype), names, self.dtype)  # validates the names
             current = np.array(self[key], copy=True)
             for name in names:
                 current[name] = value if len(names) == 1 else np.asarray(value)[name]
             value = current
         sel = selection.select(key, io.meta.shape)
-        arr = convert_as_hdf5(value, io.meta.dtype)
+        if stored_form(io.meta.dtype) is not None:
+            arr = to_stored(value, io.meta.dtype, sel.shape)
+        else:
+            arr = convert_as_hdf5(value, io.meta.dtype)
         io.write(sel, selection.broadcast_value(arr, sel), self.njobs)
 
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import errno
+import itertools
 import os
+import uuid
 import warnings
 
 from ..config import get_config
@@ -13,6 +15,7 @@ from ..format.reserved import RESERVED, reserved_of
 from .group import Group
 from .state import FileState
 from ..storage import open_store
+from .in_place import is_file_object, open_in_place
 
 __all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "refresh"]
 
@@ -69,6 +72,14 @@ def _check_libver(libver) -> None:
         raise InvalidLibverError("Invalid (low,high) combination of library version bound")
 
 
+def _libver_bounds(libver) -> tuple:
+    """``File.libver``: h5py's (low, high) pair, "latest" named as the HDF5 version emulated."""
+    newest = "v114"  # compat/version.py: hdf5_version 1.14
+    low, high = ("earliest", "latest") if libver is None else (
+        (libver, "latest") if isinstance(libver, str) else tuple(libver))
+    return tuple(newest if b == "latest" else b for b in (low, high))
+
+
 def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
     """Accept h5py's File keywords that are harmless on a store; refuse, with the
     error h5py gives for an option its build cannot honour, those that are not.
@@ -85,9 +96,6 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
                                          "available in dosna_like: a file is a store at a path or URL")
     if driver not in _HARMLESS_DRIVERS:
         raise UnsupportedFileOptionError(f"Unknown driver type {driver!r}")
-    if driver == "core" and kwds.get("backing_store", True) is False:
-        raise UnsupportedFileOptionError("driver 'core' with backing_store=False (a file that is never "
-                                         "written) is not available: use a memory:// URL")
     _check_libver(libver)
     if swmr and mode == "r":
         raise UnsupportedFileOptionError("SWMR (swmr=True) is not available in dosna_like: open the file "
@@ -95,6 +103,33 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
     if swmr:  # h5py's own warning: swmr only matters for readers
         warnings.warn("swmr=True only affects read ('r') mode. For swmr write mode, set "
                       "f.swmr_mode = True after opening the file.", stacklevel=3)
+
+
+def _memory_name(name, mode: str):
+    """What ``File(name, mode, driver="core", backing_store=False)`` opens: a new
+    memory store that is gone on close, as h5py's file that is never written.
+
+    Reading an existing file is the same with or without a backing store; a
+    file opened to change it in memory only would need a copy first, which is
+    refused rather than done silently.
+    """
+    if mode == "r":
+        return name
+    if mode in ("r+", "a") and os.path.exists(os.fspath(name)):
+        raise UnsupportedFileOptionError(
+            "driver 'core' with backing_store=False on an existing file (changes kept in memory only) is "
+            "not available: copy it to a memory:// URL (dosna_like.copy_store) and open that")
+    if mode == "r+":
+        raise FileNotFoundError(errno.ENOENT, "Unable to open file (no such file)", os.fspath(name))
+    return f"memory://dosna_like-in-memory/{uuid.uuid4().hex}"
+
+
+def _replace_plain_file(name) -> None:
+    """``File(path, "w")`` on an existing local file (an HDF5 file, say) replaces
+    it, as h5py does; a directory is left to the store checks, which never wipe
+    a non-empty directory that is not a store."""
+    if isinstance(name, str | os.PathLike) and os.path.isfile(name):  # a URL is no local file
+        os.remove(name)
 
 
 def incomplete_message(url: str, mark: dict, datasets: list) -> str:
@@ -127,6 +162,9 @@ class File(Group):
     w (create, truncate), w- or x (create, fail if it exists), a (read/write,
     create if missing).  ``njobs`` sets chunk parallelism for every object of the
     file; ``rdcc_nbytes`` sizes each dataset's decoded-chunk cache (h5py's keyword).
+    ``trust_links`` (default ``get_config().trust_links``, False): follow
+    external links to any URL or absolute path; by default a link reaches only
+    files of the same back end beside this one (PermissionError otherwise).
 
     h5py's other keywords: ``libver``, the cache and file-space settings
     (``rdcc_nslots``, ``rdcc_w0``, ``fs_*``, ``page_buf_size``, ``locking``,
@@ -135,24 +173,38 @@ class File(Group):
     no effect, because they tune how HDF5 lays out or reads one local file.
     What a store cannot honour raises ValueError, as h5py does for an option
     its build lacks: ``swmr=True`` on a reader, the ``family``, ``split``,
-    ``mpio``, ``ros3`` and ``fileobj`` drivers, ``core`` without a backing
-    store.  Opening a file an import or copy has not finished warns
+    ``mpio``, ``ros3`` and ``fileobj`` drivers.  ``driver="core",
+    backing_store=False`` (and ``File.in_memory()``) gives a memory store that
+    is gone on close; on an existing file only reading is offered.  Opening a file an import or copy has not finished warns
     (:class:`~dosna_like.errors.IncompleteFileWarning`), naming the datasets
     whose missing chunks would read as the fill value.
     """
 
     def __init__(self, name, mode: str = "r", *, njobs: int | None = None,
                  rdcc_nbytes: int | None = None, storage_options: dict | None = None,
-                 driver: str | None = None, libver=None, swmr: bool = False, **kwds):
+                 driver: str | None = None, libver=None, swmr: bool = False,
+                 trust_links: bool | None = None, **kwds):
         if mode not in _MODES:
             raise ValueError("Invalid mode; must be one of r, r+, w, w-, x, a")
+        hdf5_refs = kwds.pop("hdf5_refs", None)
         _check_h5py_options(mode, driver, libver, swmr, kwds)
         if njobs is not None and (not isinstance(njobs, int) or isinstance(njobs, bool) or njobs < 1):
             raise ValueError(f"njobs must be a positive int or None, not {njobs!r}")
         must_exist, must_not_exist, truncate, writable = _MODES[mode]
-        self._filename = os.fspath(name)
-        store = open_store(name, storage_options, read_only=not writable)
-        raw = store.get(META_KEY)
+        in_memory = driver == "core" and kwds.get("backing_store", True) is False
+        if in_memory:
+            name = _memory_name(name, mode)
+        if mode == "w":
+            _replace_plain_file(name)
+        store, raw = open_in_place(name, storage_options, mode, hdf5_refs), None
+        self._filename = store.url if store is not None else os.fspath(name)
+        if store is None:
+            store = open_store(name, storage_options, read_only=not writable)
+            raw = store.get(META_KEY)
+        if raw is None and not is_file_object(name):  # an HDF5 file is read in place
+            store = open_in_place(name, storage_options, mode, hdf5_refs, path_ok=True) or store
+        if raw is None:
+            raw = store.get(META_KEY)
         exists = raw is not None
         if must_exist and not exists:
             raise FileNotFoundError(errno.ENOENT, "Unable to open file (no such file)", self._filename)
@@ -167,6 +219,9 @@ class File(Group):
             raise FileExistsError(errno.EEXIST, "Unable to create file (a non-store object exists there)",
                                   self._filename)
         state = FileState(store, not writable, njobs, rdcc_nbytes, open_file=File)
+        state.trust_links = get_config().trust_links if trust_links is None else bool(trust_links)
+        self._in_memory = in_memory and writable
+        self._libver = _libver_bounds(libver)
         if truncate and exists:
             store.delete_prefix("")
             exists = False
@@ -195,6 +250,28 @@ class File(Group):
             warnings.warn(incomplete_message(self._filename, mark, pending), IncompleteFileWarning, stacklevel=3)
 
     # ------------------------------------------------------------ h5py API
+    _in_memory_files = itertools.count()
+
+    @classmethod
+    def in_memory(cls, file_image=None, **kwds) -> "File":
+        """h5py's ``File.in_memory()``: a new, writable file that is gone on close
+        (a memory store).  ``file_image`` (HDF5's on-disk bytes) is refused:
+        write them to a ``.h5`` file and open that, which reads it in place."""
+        for key in ("driver", "locking", "backing_store"):
+            if key in kwds:
+                raise TypeError(f"File.in_memory() got an unexpected keyword argument {key!r}")
+        if file_image:
+            raise UnsupportedFileOptionError("an HDF5 file image is HDF5's on-disk format: write it to a "
+                                             ".h5 file and open that with File(path)")
+        kwds.pop("block_size", None)
+        name = f"dosna_like_in_memory_nonfile_{next(cls._in_memory_files)}"
+        return cls(name, "w", driver="core", backing_store=False, **kwds)
+
+    @property
+    def libver(self) -> tuple:
+        """The (low, high) HDF5 format bounds asked for; no effect on a store (as h5py reports them)."""
+        return getattr(self, "_libver", ("earliest", "v114"))
+
     @property
     def filename(self) -> str:
         return self._filename
@@ -237,6 +314,8 @@ class File(Group):
             for ext in self._state._external.values():
                 ext.close()
             self._state._external.clear()
+            if getattr(self, "_in_memory", False):  # backing_store=False: nothing outlives the file
+                self._state.store.delete_prefix("")
             self._state.store.close()
 
     def __enter__(self) -> "File":

@@ -7,11 +7,12 @@ import numpy as np
 
 from ..chunks.selection import select
 from ..config import get_config
-from ..errors import NodeExistsError, NodeNotFoundError
+from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedFileOptionError
 from ..format.documents import group_document
 from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, from_record, to_record
 from ..format.names import resolve_path
-from ..format.reserved import RESERVED
+from ..format.references import Reference
+from ..format.reserved import RESERVED, edit_reserved
 from .base import HLObject
 from .copying import copy_object
 from .creation import new_array
@@ -66,14 +67,40 @@ class Group(HLObject, MutableMapping):
 
     def __getitem__(self, name):
         self._check_open()
+        if isinstance(name, Reference):
+            return self._dereference(name)
         found = self._locate(name)
         if found is None:
             raise NodeNotFoundError(f"Unable to open object (object {name!r} doesn't exist)")
         return self._wrap(*found, name="/" + resolve_path(self._path, name))
 
-    def get(self, name, default=None, getclass=False, getlink=False):
-        """As ``h5py.Group.get``: the object (or its class, or its link) or ``default``."""
+    def _dereference(self, ref):
+        """``group[ref]``: the object a reference names, anywhere in this file (h5py)."""
+        if not ref:
+            raise ValueError("Invalid HDF5 object reference")
+        found = self._state.file._locate(ref.path)
+        if found is None:
+            # stored references are paths: a target moved or deleted since is gone
+            raise NodeNotFoundError(f"Unable to dereference object (no object at {ref.path!r}: "
+                                    "moved or deleted since the reference was made)")
+        return self._wrap(*found, name=ref.path)
+
+    def get(self, name, default=None, getclass=False, getlink=False, elink_mode=None, elink_locking=None,
+            elink_swmr=None):
+        """As ``h5py.Group.get``: the object (or its class, or its link) or ``default``.
+
+        ``elink_mode`` ("r", "r+" or None) is checked as h5py does: "r+" from a
+        read-only file is a ValueError; external files open with this file's
+        intent.  ``elink_locking`` has no effect (stores take no file locks);
+        ``elink_swmr=True`` is refused, as SWMR is.
+        """
         self._check_open()
+        if elink_mode not in (None, "r", "r+"):
+            raise ValueError(f"elink_mode must be 'r', 'r+' or None, not {elink_mode!r}")
+        if elink_mode == "r+" and self._state.read_only:
+            raise ValueError("Unable to open external links read/write from a file opened read-only")
+        if elink_swmr:
+            raise UnsupportedFileOptionError("SWMR (elink_swmr=True) is not available in dosna_like")
         if getlink:
             parent, base, record = self._link_record(name)
             if record is not None:
@@ -106,6 +133,15 @@ class Group(HLObject, MutableMapping):
     def __len__(self) -> int:
         self._check_open()
         return len(self._state.children(self._path))
+
+    def __reversed__(self):
+        """Member names, last first (h5py's ``reversed(group)``)."""
+        self._check_open()
+        return iter(list(self._state.children(self._path))[::-1])
+
+    def _ipython_key_completions_(self) -> list:
+        """IPython's tab completion of ``group["...``: the member names, sorted (as h5py)."""
+        return sorted(self.keys())
 
     # ----------------------------------------------------------- creation
     def _prepare_new(self, name, action: str) -> str:
@@ -164,6 +200,10 @@ class Group(HLObject, MutableMapping):
 
         if isinstance(dtype, Datatype):
             dtype = dtype.dtype
+        # attribute creation order (h5py's track_order=); HDF5's timestamps have no store counterpart
+        track_order = kwds.pop("track_order", None)
+        if kwds.pop("track_times", None) not in (None, True, False):
+            raise TypeError("track_times must be either True or False")
         meta, values = new_array(shape=shape, dtype=dtype, data=data, **kwds)
         path = self._prepare_new(name, "dataset")
         ds = Dataset(self._state, path, inherit=self)
@@ -173,7 +213,10 @@ class Group(HLObject, MutableMapping):
         if values is not None and values.size:
             sel = select(Ellipsis, meta.shape)
             io.write(sel, values.reshape(sel.mshape), ds.njobs)
-        self._state.write_doc(path, meta.to_document())
+        doc = meta.to_document()
+        if track_order if track_order is not None else get_config().track_order:
+            edit_reserved(doc["attributes"], path)["track_order"] = True
+        self._state.write_doc(path, doc)
         self._created(path)
         return ds
 
@@ -395,6 +438,8 @@ def _walk(state, parts: list, depth: int):
         if record["type"] == "external":
             try:
                 target_state = state.external_file(record["file"])._state
+            except PermissionError:
+                raise  # a link refused by confinement is an error, not a dangling link
             except OSError:
                 return None
         else:

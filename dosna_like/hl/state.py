@@ -38,6 +38,7 @@ class FileState:
         self._external: dict = {}  # files opened through external links
         self._open_file = open_file  # File(url, mode): how an external link opens its file
         self._lock = threading.Lock()
+        self.trust_links = False  # follow external links anywhere (File(..., trust_links=True))
         self.index = LiveIndex(self)  # the sidecar search index; told of every document write
 
     # --------------------------------------------------------- documents
@@ -69,9 +70,13 @@ class FileState:
             names = [n for n in self.store.list_dir(path)
                      if n != META_KEY and n != SIDECAR_KEY and not n.endswith(".partial")]
         unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
+        damaged = set()
         for key, raw in self.store.get_many(unknown).items():
-            self._docs[unknown[key]] = loads(raw, key)
-        nodes = [n for n in names if child(n) in self._docs]
+            try:
+                self._docs[unknown[key]] = loads(raw, key)
+            except FormatError:  # listed, so opening it names the damage; its siblings stay visible
+                damaged.add(unknown[key])
+        nodes = [n for n in names if child(n) in self._docs or child(n) in damaged]
         reserved = self.reserved(path)
         members = set(nodes) | set(reserved.get("links", {}))
         if reserved.get("track_order"):
@@ -98,9 +103,22 @@ class FileState:
     def update_attributes(self, path: str, update) -> None:
         """Apply ``update(attributes_dict)`` to a node's attributes and store its
         document (the array layout, if it is one, is unchanged)."""
-        doc = editable_copy(self.read_doc(path, required=True))
-        update(doc["attributes"])
-        self.write_doc(path, doc, layout_changed=False)
+        # Against the stored document, not the cached one: another handle or
+        # process may have changed it since (the store serialises the update).
+        key = node_key(path)
+        edited = {}
+
+        def change(raw) -> bytes:
+            if raw is None:
+                raise FormatError(f"node {'/' + path!r} has no {META_KEY}")
+            doc = editable_copy(loads(raw, key))
+            doc.setdefault("attributes", {})
+            update(doc["attributes"])
+            edited["doc"] = doc
+            return dumps(doc)
+
+        raw = self.store.update(key, change)
+        self._remember_doc(path, edited["doc"], raw, layout_changed=False)
 
     def update_reserved(self, path: str, update) -> None:
         """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
@@ -119,10 +137,12 @@ class FileState:
 
     def external_file(self, filename: str):
         """The File an external link points into, opened once with this file's intent."""
-        target = self.store.sibling_url(filename)  # HDF5 resolves it beside the linking file
+        # HDF5 resolves it beside the linking file; an untrusted file's links stay there
+        target = self.store.sibling_url(filename) if self.trust_links else self.store.confined_url(filename)
         f = self._external.get(target)
         if f is None or not f:
-            f = self._external[target] = self._open_file(target, "r" if self.read_only else "r+")
+            f = self._external[target] = self._open_file(target, "r" if self.read_only else "r+",
+                                                         trust_links=self.trust_links)
         return f
 
     def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
@@ -130,6 +150,10 @@ class FileState:
         attributes changed (an open array then keeps its codecs)."""
         raw = dumps(doc)
         self.store.set(node_key(path), raw)
+        self._remember_doc(path, doc, raw, layout_changed)
+
+    def _remember_doc(self, path: str, doc: dict, raw: bytes, layout_changed: bool) -> None:
+        """Cache a document just stored and tell the index and an open array."""
         self._docs[path] = doc
         self.index.written(path, doc, raw)
         io = self._arrays.get(path)

@@ -71,6 +71,7 @@ import threading
 import warnings
 
 
+from ..format.documents import consolidated_root, dumps
 from ..format.keys import node_key
 from .nodes import Node, Nodes
 from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, verify_index
@@ -228,9 +229,25 @@ class LiveIndex:
                     self._load()  # nothing to update (or moves to find): built from the documents
                 else:  # the stored sidecar plus our writes; unchecked, as readers check it
                     self._nodes, self._journal, self._kids = expected, [], None
+            self._consolidate()
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self._state.store.fingerprint_kind))
             self._unsaved = False
             return True
+
+    def _consolidate(self) -> None:
+        """Store the root document with zarr's consolidated metadata of every node
+        (before the sidecar, which records the root's new fingerprint).
+
+        The in-memory root document never holds it (``documents.loads`` drops it),
+        so it is rebuilt whole here on every flush/close that changed something.
+        """
+        root = self._nodes.get("")
+        if root is None:
+            return
+        raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()}))
+        key = node_key("")
+        self._state.store.set(key, raw)
+        self._nodes[""] = Node(self._state.store.predicted_fingerprint(key, raw), doc=root.doc, path="")
 
     def save_on_close(self) -> None:
         """:meth:`save`, warning instead of raising: the index is derived and will be rebuilt."""

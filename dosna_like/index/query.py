@@ -36,8 +36,8 @@ from ..format.attrvalues import decode_attr
 from ..format.reserved import RESERVED, reserved_in, reserved_of
 
 __all__ = [
-    "attr_value", "compile_query", "dtype_name", "FIELDS", "MISSING", "node_kind", "OPERATORS", "plain",
-    "Predicate", "query_value", "values_equal",
+    "attr_value", "check_limits", "compile_query", "dtype_name", "FIELDS", "MAX_QUERY_DEPTH", "MAX_QUERY_ITEMS",
+    "MISSING", "node_kind", "OPERATORS", "plain", "Predicate", "query_value", "values_equal",
 ]
 
 
@@ -296,6 +296,30 @@ def _combination(key: str, spec, base: str) -> Predicate:
     return lambda path, node: any(p(path, node) for p in parts)
 
 
+MAX_QUERY_DEPTH = 32  # nested dicts and lists; deeper would only exhaust Python's recursion
+MAX_QUERY_ITEMS = 100_000  # dict entries and list elements in all
+
+
+def check_limits(query) -> None:
+    """ValueError when a query nests deeper than MAX_QUERY_DEPTH or holds more
+    than MAX_QUERY_ITEMS items (walked without recursion, so any input is safe)."""
+    pending, items = [(query, 1)], 0
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, Mapping):
+            children = list(value.values())
+        elif isinstance(value, (list, tuple)):
+            children = list(value)
+        else:
+            continue
+        if depth > MAX_QUERY_DEPTH:
+            raise ValueError(f"query nests deeper than {MAX_QUERY_DEPTH} levels")
+        items += len(children)
+        if items > MAX_QUERY_ITEMS:
+            raise ValueError(f"query holds more than {MAX_QUERY_ITEMS} items")
+        pending.extend((child, depth + 1) for child in children)
+
+
 def _compile(query, base: str) -> Predicate:
     if not isinstance(query, Mapping):
         raise TypeError(f"a query is a dict, not {type(query).__name__}")
@@ -330,6 +354,7 @@ def compile_query(query=None, equals: Mapping | None = None, base: str = "") -> 
     """
     parts = []
     if query is not None:
+        check_limits(query)
         parts.append(_compile(query, base))
     if equals:
         parts.append(_compile(dict(equals), base))

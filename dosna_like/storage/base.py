@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 DEFAULT_IO_CONCURRENCY = 32
+# read-modify-writes of one key serialise on one of these within a process
+_UPDATE_LOCKS = tuple(threading.Lock() for _ in range(64))
 
 # (path -> fingerprint) -> (path -> node_type or None): how a scan learns which nodes are groups
 KindsOf = Callable[[Mapping[str, str]], Mapping[str, "str | None"]]
@@ -236,6 +238,28 @@ class Store(abc.ABC):
             return name
         return join_url(parent_url(self.url), name)
 
+    def confined_url(self, name: str) -> str:
+        """:meth:`sibling_url` of a link's file name, refused (PermissionError)
+        unless it is a relative name that stays under this store's parent
+        directory, so the file a link opens is of the same back end and under
+        the directory the user opened (no other protocol, chain, host or
+        absolute path)."""
+        if os.path.isabs(name) and not is_url(name) and not is_url(self.url):
+            folder = parent_url(self.url).rstrip(os.sep) + os.sep
+            if os.path.normpath(name).startswith(folder):  # a local file beside or below this one
+                return os.path.normpath(name)
+        if is_url(name) or os.path.isabs(name) or name.startswith(("/", "\\", "~")):
+            raise PermissionError(f"link to {name!r} leaves {self.url}: refused "
+                                  "(open the file with trust_links=True to follow it)")
+        parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+        depth = 0
+        for part in parts:
+            depth += -1 if part == ".." else 1
+            if depth < 0:
+                raise PermissionError(f"link to {name!r} leaves the directory of {self.url}: refused "
+                                      "(open the file with trust_links=True to follow it)")
+        return self.sibling_url("/".join(parts))
+
     def parent(self) -> "Store | None":
         """The same back end one level up (sharing connection and request counts), or
         None at the top (a bucket, or a root directly under '/').
@@ -320,6 +344,13 @@ class Store(abc.ABC):
         self.requests.add("list")
         return [name for name, is_dir in self._list_entries(prefix) if is_dir]
 
+    @_translating
+    def list_entries(self, prefix: str) -> list:
+        """``[(name, is_directory)]`` directly under ``prefix`` (one listing): files and
+        directories told apart, as the catalog needs to find HDF5 files beside stores."""
+        self.requests.add("list")
+        return list(self._list_entries(prefix))
+
     def list_children(self, prefix: str) -> list:
         """Sorted names directly under ``prefix`` that hold a ``zarr.json`` (child nodes)."""
         return sorted(self.get_children(prefix, META_KEY))
@@ -359,6 +390,28 @@ class Store(abc.ABC):
         self._check_writable()
         self.requests.add("put")
         self._set(key, value)
+
+    @_translating
+    def update(self, key: str, change: Callable) -> bytes:
+        """Read-modify-write of one object with no concurrent update lost.
+
+        ``change(current bytes or None)`` returns the bytes to store; it may be
+        called again with newer bytes when another writer got in first (S3's
+        conditional PUT), so it must only depend on its argument.  Serialised
+        against other writers in this process everywhere, against other
+        processes where the back end can (a directory lock locally, a PUT
+        ``If-Match`` on S3).  Returns the bytes stored.
+        """
+        self._check_writable()
+        self.requests.add("get")
+        self.requests.add("put")
+        with _UPDATE_LOCKS[hash((self.url, key)) % len(_UPDATE_LOCKS)]:
+            return self._update(key, change)
+
+    def _update(self, key: str, change: Callable) -> bytes:
+        value = change(self._get(key))
+        self._set(key, value)
+        return value
 
     @_translating
     def write_from(self, key: str, ranges: list) -> None:

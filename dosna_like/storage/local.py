@@ -9,6 +9,8 @@ by ``stat`` (size, mtime, inode): one ``scandir`` per group, no read.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import uuid
@@ -21,6 +23,14 @@ __all__ = ["LocalStore"]
 _HAS_VECTORED_IO = hasattr(os, "preadv") and hasattr(os, "pwritev")
 _IOV_MAX = 1024  # Linux's limit on buffers per preadv call
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_refusal(exc: OSError, url: str, key: str) -> OSError:
+    """ELOOP from O_NOFOLLOW: the object is a symlink, which a store never follows."""
+    if exc.errno == errno.ELOOP:
+        return PermissionError(f"{url}: {key!r} is a symlink; stores never follow one")
+    return exc
 
 
 def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
@@ -55,11 +65,27 @@ class LocalStore(Store):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._made_dirs: set = set()  # parents known to exist: one makedirs per directory
+        self._inside: set = set()  # directories checked to resolve inside the root
 
     def _derive(self, root: str, url: str) -> Store:
         other = super()._derive(root, url)
         other._made_dirs = set()
+        other._inside = set()
         return other
+
+    def _confined(self, key: str) -> str:
+        """``self.path(key)``, refused (PermissionError) when its directory
+        resolves outside the store root through a symlink.  Each directory is
+        resolved once; the object itself is opened with O_NOFOLLOW."""
+        path = self.path(key)
+        folder = os.path.dirname(path)
+        if folder not in self._inside:
+            root = os.path.realpath(self.root)
+            real = os.path.realpath(folder)
+            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                raise PermissionError(f"{self.url}: {key!r} leads out of the store through a symlink")
+            self._inside.add(folder)
+        return path
 
     def _make_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
@@ -73,16 +99,24 @@ class LocalStore(Store):
     # --------------------------------------------------------------- reads
     def _get(self, key: str) -> bytes | None:
         try:
-            with open(self.path(key), "rb") as fh:
+            fd = os.open(self._confined(key), os.O_RDONLY | _NOFOLLOW)
+        except _MISSING:
+            return None
+        except OSError as exc:
+            raise _symlink_refusal(exc, self.url, key)
+        try:
+            with open(fd, "rb") as fh:
                 return fh.read()
         except _MISSING:
             return None
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         try:
-            fd = os.open(self.path(key), os.O_RDONLY)
+            fd = os.open(self._confined(key), os.O_RDONLY | _NOFOLLOW)
         except _MISSING:
             return False
+        except OSError as exc:
+            raise _symlink_refusal(exc, self.url, key)
         try:
             size = os.fstat(fd).st_size
             if size != nbytes:
@@ -143,14 +177,29 @@ class LocalStore(Store):
     def _set(self, key: str, value) -> None:
         path = self.path(key)
         self._make_parent(path)
+        self._confined(key)
         tmp = self._temp_beside(path)
         with open(tmp, "wb") as fh:
             fh.write(value)
         os.replace(tmp, path)
 
+    def _update(self, key: str, change) -> bytes:
+        # Other processes: an exclusive flock on the object's directory (its
+        # inode outlives the renames that replace the object; no lock file).
+        path = self.path(key)
+        self._make_parent(path)
+        self._confined(key)
+        fd = os.open(os.path.dirname(path), os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return super()._update(key, change)
+        finally:
+            os.close(fd)  # releases the lock
+
     def _write_from(self, key: str, ranges: list) -> None:
         path = self.path(key)
         self._make_parent(path)
+        self._confined(key)
         tmp = self._temp_beside(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:

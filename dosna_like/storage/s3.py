@@ -27,6 +27,15 @@ from .fsspec_store import FsspecStore
 
 __all__ = ["S3Store"]
 
+_UPDATE_ATTEMPTS = 20
+
+
+def _lost_race(exc: BaseException) -> bool:
+    """Whether a conditional PUT failed because the object changed (412) or
+    another conditional write was in flight (409)."""
+    text = f"{type(exc).__name__} {exc} {exc.__cause__!r}"
+    return any(mark in text for mark in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"))
+
 
 class S3Store(FsspecStore):
     """A bucket or a prefix in one, through s3fs."""
@@ -43,6 +52,29 @@ class S3Store(FsspecStore):
         else:
             options.setdefault("use_listings_cache", False)
         return options
+
+    def _update(self, key: str, change) -> bytes:
+        """A conditional PUT (``If-Match`` the ETag read, ``If-None-Match: *``
+        when there was none), redone from the newer object when another writer
+        got in first."""
+        bucket, _, name = self.path(key).partition("/")
+        for _ in range(_UPDATE_ATTEMPTS):
+            try:
+                resp = sync(self.inner_fs.loop, self.inner_fs._call_s3, "get_object", Bucket=bucket, Key=name)
+                old, etag = sync(self.inner_fs.loop, resp["Body"].read), resp.get("ETag")
+                condition = {"IfMatch": etag}
+            except FileNotFoundError:
+                old, condition = None, {"IfNoneMatch": "*"}
+            value = change(old)
+            try:
+                sync(self.inner_fs.loop, self.inner_fs._call_s3, "put_object",
+                     Bucket=bucket, Key=name, Body=bytes(value), **condition)
+                self.inner_fs.invalidate_cache(self.path(key))
+                return value
+            except Exception as exc:  # noqa: BLE001 - 412/409: someone else wrote first
+                if not _lost_race(exc):
+                    raise
+        raise OSError(f"{self.url_for(key)}: still changing after {_UPDATE_ATTEMPTS} conditional writes")
 
     async def _list_all_pages(self, bucket: str, prefix: str) -> tuple:
         """Every LIST page under ``prefix`` with the ``/c/`` delimiter:

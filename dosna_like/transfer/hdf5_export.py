@@ -22,6 +22,9 @@ from ..hl.copying import fill_option
 from ..hl.files import File
 from ..index.nodes import doc_nbytes
 from ..index.query import node_kind
+from ..format.dtypes import stored_form
+from .references import holds_refs, refs_to_h5py
+from .scales import export_scales
 from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, hdf5_filter_ids, progress_bar, require_h5py, set_attrs, worker_count
 
 __all__ = ["export_hdf5"]
@@ -136,6 +139,30 @@ def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
     workers.after(mapped.flush)  # before h5py closes the file
 
 
+def _set_attrs_but_refs(h5, path: str, obj) -> list:
+    """Set ``obj``'s attributes on ``h5[path]`` except references: those are
+    returned as (path, name, value) to write once every target exists."""
+    values, later = {}, []
+    for name, value in obj.attrs.items():
+        if holds_refs(value):
+            later.append((path, name, value))
+        else:
+            values[name] = value
+    set_attrs(h5[path], values)
+    return later
+
+
+def _write_refs(h5, later: list) -> None:
+    """Reference attributes (name given) and reference datasets (name None)."""
+    h5py = require_h5py()
+    for path, name, value in later:
+        if name is not None:
+            h5[path].attrs[name] = refs_to_h5py(value, h5, h5py)
+            continue
+        if value.shape is not None:
+            h5[path][()] = refs_to_h5py(value[()], h5, h5py)
+
+
 def _export_links(src, h5, doc_paths: list, report) -> None:
     """Soft, external and hard links (group members that are not nodes of their own)."""
     h5py = require_h5py()
@@ -198,22 +225,32 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
         bar = progress_bar(total, "export", progress)
         try:
             with h5py.File(partial, "w") as h5, Workers(worker_count(njobs, src.store)) as workers:
-                set_attrs(h5, dict(src.attrs.items()))
+                later = []  # reference values: written once every target exists
+                later += _set_attrs_but_refs(h5, "/", src)
                 for path in sorted(p for p in nodes if p):
                     doc = nodes[path].doc
                     if node_kind(doc) == "datatype":
                         h5[path] = src[path].dtype
-                        set_attrs(h5[path], dict(src[path].attrs.items()))
+                        later += _set_attrs_but_refs(h5, path, src[path])
                     elif doc.get("node_type") == "group":
-                        set_attrs(h5.create_group(path), dict(src[path].attrs.items()))
+                        h5.create_group(path)
+                        later += _set_attrs_but_refs(h5, path, src[path])
                         report.groups += 1
                     else:
                         ds = src[path]
-                        _export_dataset(ds, doc, h5, path, compression, workers, bar, report)
-                        set_attrs(h5[path], dict(ds.attrs.items()))
+                        if stored_form(ds.dtype) == "ref":  # created now, filled once targets exist
+                            h5.create_dataset(path, shape=ds.shape, dtype=h5py.ref_dtype,
+                                              maxshape=ds.maxshape if ds.shape and ds.maxshape != ds.shape else None)
+                            later.append((path, None, ds))
+                        else:
+                            _export_dataset(ds, doc, h5, path, compression, workers, bar, report)
+                        later += _set_attrs_but_refs(h5, path, ds)
                         report.datasets += 1
                 workers.drain()  # every task done (and the maps flushed) before h5py closes the file
+                _write_refs(h5, later)
                 _export_links(src, h5, _link_groups(nodes), report)
+                export_scales(src, h5, ["/" + p for p in sorted(nodes)
+                                        if p and nodes[p].doc.get("node_type") == "array"])
         finally:
             bar.close()
     os.replace(partial, dest_path)

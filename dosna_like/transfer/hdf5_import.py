@@ -37,9 +37,11 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_import_keywords, raw_crossing
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import DEFLATE, REGISTRY
@@ -50,6 +52,8 @@ from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
 from ..hl.copying import fill_option
 from ..hl.creation import new_array
+from .references import holds_refs, refs_from_h5py
+from .scales import import_scales, is_scale_attribute
 from .common import TransferReport, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
 
 __all__ = ["import_hdf5", "stored_chunks", "UnsupportedObjectError"]
@@ -73,8 +77,12 @@ def _attr_problems(h5obj, path: str) -> tuple:
 
     values, problems = {}, []
     for name in h5obj.attrs:
+        if is_scale_attribute(h5obj, name):  # kept as dimension scales (transfer/scales.py)
+            continue
         try:
             value = h5obj.attrs[name]
+            if holds_refs(value):  # addresses in the HDF5 file -> target paths
+                value = refs_from_h5py(value, h5obj.file)
             encode_attr(value)
         except Exception as exc:  # h5py raises many types for exotic attributes
             problems.append((f"{path}@{name}", f"attribute type not supported ({exc})"))
@@ -229,40 +237,91 @@ class _HDF5Chunks:
             self.fd = None
 
 
+def _raw_chunk_data(raw: bytes, mask: int, mode: str, nbytes: int):
+    """The bytes to store for one HDF5 chunk as it is, or None when it must be decoded."""
+    if mask != 0:  # a filter was skipped for this chunk
+        return None
+    if mode == "deflate":
+        return zlib_to_gzip(raw, nbytes)
+    if mode == "zlib":  # HDF5's deflate output is a zlib stream: stored as it is
+        return raw if len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] * 256 + raw[1]) % 31 == 0 else None
+    return raw if len(raw) == nbytes else None
+
+
+def _copy_raw_chunk(src, dest, mode: str, chunked: "_HDF5Chunks", info) -> int:
+    """Copy one stored chunk of ``src`` into ``dest``: 1 when its bytes went as they are."""
+    chunks = src.chunks
+    coords = chunk_of(info.chunk_offset, chunks)  # HDF5 names a chunk by its first element
+    nbytes = int(np.prod(chunks, dtype=np.int64)) * src.dtype.itemsize
+    mask, raw = chunked.read(info)
+    data = _raw_chunk_data(raw, mask, mode, nbytes)
+    if data is None:  # bytes we do not recognise: through h5py's filters
+        box = chunk_box(coords, chunks, src.shape)
+        dest[box] = src[box]
+        return 0
+    dest._io.put_raw(coords, data)  # through the engine: its cache and fill-value rule
+    return 1
+
+
+class _ChunkRecord(NamedTuple):
+    """What ``_HDF5Chunks.read`` needs of h5py's ``StoreInfo``, in plain numbers (it travels)."""
+
+    chunk_offset: tuple
+    filter_mask: int
+    byte_offset: int
+    size: int
+
+
+class _RawChunkBatch:
+    """A batch of stored chunks copied by whichever process runs it (joblib backend):
+    it opens the HDF5 file by name, and ``dest`` is a handle that reopens its store."""
+
+    def __init__(self, filename: str, h5path: str, dest, mode: str):
+        self.filename, self.h5path, self.dest, self.mode = filename, h5path, dest, mode
+
+    def __call__(self, batch: list) -> list:
+        with require_h5py().File(self.filename, "r") as h5:
+            src = h5[self.h5path]
+            chunked = _HDF5Chunks(src)
+            try:
+                return [_copy_raw_chunk(src, self.dest, self.mode, chunked, info) for info in batch]
+            finally:
+                chunked.close()
+
+
 def _import_raw(src, dest, mode: str, workers: Workers, bar) -> None:
-    io = dest._io  # raw chunks go through the engine: its cache and fill-value rule
-    chunks, itemsize = src.chunks, src.dtype.itemsize
-    nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
+    if joblib_backend_chosen() and os.path.isfile(src.file.filename):
+        _import_raw_on_backend(src, dest, mode, workers, bar)
+        return
     chunked = _HDF5Chunks(src)
+    itemsize = src.dtype.itemsize
 
     def copy(info) -> None:
-        coords = chunk_of(info.chunk_offset, chunks)  # HDF5 names a chunk by its first element
-        box = chunk_box(coords, chunks, src.shape)
-        mask, raw = chunked.read(info)
-        data = None
-        if mask == 0:
-            if mode == "deflate":
-                data = zlib_to_gzip(raw, nbytes)
-            elif mode == "zlib":  # HDF5's deflate output is a zlib stream: stored as it is
-                data = raw if len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] * 256 + raw[1]) % 31 == 0 else None
-            else:
-                data = raw if len(raw) == nbytes else None
-        if data is None:  # a filter was skipped for this chunk, or bytes we do not recognise
-            dest[box] = src[box]
-        else:
-            io.put_raw(coords, data)
-            workers.count("raw_chunks")
-        bar.update(box_nbytes(box, itemsize))
+        workers.count("raw_chunks", _copy_raw_chunk(src, dest, mode, chunked, info))
+        bar.update(box_nbytes(chunk_box(chunk_of(info.chunk_offset, src.chunks), src.chunks, src.shape), itemsize))
 
     workers.after(chunked.close)  # tasks still in flight read through its descriptor
     for info in chunked.infos:
         workers.submit(copy, info)
 
 
+def _import_raw_on_backend(src, dest, mode: str, workers: Workers, bar) -> None:
+    """The chunks of one dataset on the joblib backend the caller chose
+    (``joblib.parallel_config(backend="dask")``: a cluster's workers)."""
+    records = [_ChunkRecord(tuple(i.chunk_offset), int(i.filter_mask), int(i.byte_offset), int(i.size))
+               for i in stored_chunks(src)]
+    copied = backend_batch_map(_RawChunkBatch(os.path.abspath(src.file.filename), src.name, dest, mode), records)
+    workers.count("raw_chunks", sum(copied))
+    dest._io.cache.clear()  # other processes wrote these chunks
+    bar.update(src.size * src.dtype.itemsize)
+
+
 def _import_decoded(src, dest, workers: Workers, bar) -> None:
     itemsize = src.dtype.itemsize
 
     def store_box(box, block) -> None:
+        if holds_refs(block):
+            block = refs_from_h5py(block, src.file)
         dest[box] = block
         bar.update(box_nbytes(box, itemsize))
 
@@ -294,7 +353,9 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
         return False
     if src.shape == () or src.size == 0:
         if src.shape == ():
-            dest_file.create_dataset(path, data=src[()], dtype=src.dtype)
+            value = src[()]
+            dest_file.create_dataset(path, data=refs_from_h5py(value, src.file) if holds_refs(value) else value,
+                                     dtype=src.dtype)
         else:
             dest_file.create_dataset(path, **_dataset_options(src, compression, deflate_as))
         report.nbytes += src.size * src.dtype.itemsize
@@ -401,6 +462,7 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, de
             elif item.kind == "hard":
                 dest[item.path] = dest[item.target[0]]
                 report.links += 1
+        import_scales(h5, dest, [i.path for i in items if i.kind == "dataset"])
     finally:
         bar.close()
 

@@ -1,0 +1,220 @@
+"""Compound types Zarr's ``structured`` type cannot hold, stored one record per item.
+
+Zarr v3's ``structured`` data type (as zarr-python 3.1 reads it) takes
+packed records of numbers.  h5py's compounds go further: variable-length
+``str``/``bytes`` fields, references, vlen sequences, fixed bytes fields,
+subarray fields, nested compounds, and offsets of their own (aligned or out
+of order).  Those arrays are stored as Zarr ``bytes`` arrays (``vlen-bytes``),
+one item per record, which zarr-python reads as ``bytes`` objects:
+
+- first the record's fixed-size fields, packed and little-endian, in field
+  order (nested compounds and subarrays included);
+- then per variable-length field, in field order, a 4-byte little-endian
+  length and the payload: UTF-8 text, bytes, a reference's target path, or
+  a vlen sequence's little-endian values.
+
+The reserved ``compound`` key keeps the type: per field its name and either
+``{"type": [numpy descr, shape]}`` or ``{"vlen": "str" | "bytes" | <base>}``
+or ``{"ref": "object"}``, plus the original offsets and item size.  An empty
+item (the fill value) is a record of zeros, empty strings and null references.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .references import ref_dtype, ref_from_path, ref_to_path
+
+__all__ = ["compound_dtype", "compound_spec", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
+           "record_to_bytes"]
+
+
+def _object_kind(sub: np.dtype):
+    """What an object field holds: "str", "bytes", "ref" or a numpy base type; None if fixed."""
+    if sub.kind != "O":
+        return None
+    meta = sub.metadata or {}
+    if meta.get("ref") is not None:
+        if getattr(meta["ref"], "__name__", "") != "Reference":
+            raise TypeError("Region references cannot be stored by dosna_like (object references can)")
+        return "ref"
+    vlen = meta.get("vlen")
+    if vlen is str:
+        return "str"
+    if vlen is bytes:
+        return "bytes"
+    if vlen is not None:
+        base = np.dtype(vlen)
+        if base.kind not in "biufc" or base.names:
+            raise TypeError(f"Variable-length sequences of {base} cannot be stored")
+        return base
+    raise TypeError(f"Object dtype {sub!r} has no native HDF5 equivalent")
+
+
+def _plain_numeric(sub: np.dtype) -> bool:
+    return sub.kind in "biufc" and not sub.shape and sub.names is None and not sub.metadata
+
+
+def needs_record_form(dtype: np.dtype) -> bool:
+    """A compound that Zarr's ``structured`` type cannot hold as it is."""
+    if dtype.names is None:
+        return False
+    if not all(_plain_numeric(dtype.fields[n][0]) for n in dtype.names):
+        return True
+    packed = np.dtype([(n, dtype.fields[n][0]) for n in dtype.names])
+    return packed.itemsize != dtype.itemsize or \
+        [dtype.fields[n][1] for n in dtype.names] != [packed.fields[n][1] for n in dtype.names]
+
+
+def hdf5_layout(dtype: np.dtype) -> np.dtype:
+    """``dtype`` as h5py reports it once stored: a packed compound's vlen
+    sequence fields take HDF5's 16 bytes (``hvl_t``), not numpy's 8."""
+    names = dtype.names
+    packed = np.dtype([(n, dtype.fields[n][0]) for n in names])
+    if packed.itemsize != dtype.itemsize or any(dtype.fields[n][1] != packed.fields[n][1] for n in names):
+        return dtype  # offsets of the user's own: kept as they are
+    offsets, pos = [], 0
+    for n in names:
+        sub = dtype.fields[n][0]
+        offsets.append(pos)
+        kind = _object_kind(sub)
+        pos += 16 if isinstance(kind, np.dtype) else sub.itemsize
+    return np.dtype({"names": list(names), "formats": [dtype.fields[n][0] for n in names], "offsets": offsets,
+                     "itemsize": pos})
+
+
+def _tuples(descr):
+    if isinstance(descr, list) and descr and isinstance(descr[0], list):
+        return [tuple([f[0], _tuples(f[1]), *([tuple(f[2])] if len(f) > 2 else [])]) for f in descr]
+    return descr
+
+
+def compound_spec(dtype: np.dtype) -> dict:
+    """The reserved ``compound`` record of ``dtype`` (TypeError for what cannot be stored)."""
+    fields = []
+    for name in dtype.names:
+        sub = dtype.fields[name][0]
+        kind = _object_kind(sub)
+        if kind is None:
+            if sub.base.names is not None and any(_object_kind(sub.base.fields[n][0]) is not None
+                                                  for n in sub.base.names):
+                raise TypeError(f"Nested compound field {name!r} with variable-length members is not supported")
+            if sub.base.kind in "OUMm":
+                raise TypeError(f"No conversion path for dtype: {sub!r}")
+            with warnings.catch_warnings():  # "metadata is not saved to npy": the marks go nowhere here
+                warnings.simplefilter("ignore", UserWarning)
+                descr = np.lib.format.dtype_to_descr(np.dtype([("f", sub)]))[0]
+            fields.append([name, {"type": [descr[1], list(descr[2]) if len(descr) > 2 else []]}])
+        elif kind == "ref":
+            fields.append([name, {"ref": "object"}])
+        else:
+            fields.append([name, {"vlen": kind if isinstance(kind, str) else kind.str}])
+    return {"fields": fields, "offsets": [int(dtype.fields[n][1]) for n in dtype.names],
+            "itemsize": int(dtype.itemsize)}
+
+
+def _field_dtype(spec: dict) -> np.dtype:
+    if "type" in spec:
+        typ, shape = spec["type"]
+        sub = np.lib.format.descr_to_dtype(_tuples(typ) if isinstance(typ, list) else typ)
+        return np.dtype((sub, tuple(shape))) if shape else sub
+    if "ref" in spec:
+        return ref_dtype
+    vlen = spec["vlen"]
+    return np.dtype("O", metadata={"vlen": str if vlen == "str" else bytes if vlen == "bytes" else np.dtype(vlen)})
+
+
+def compound_dtype(spec: dict) -> np.dtype:
+    """The numpy dtype (offsets and item size kept) a ``compound`` record describes."""
+    names = [f[0] for f in spec["fields"]]
+    formats = [_field_dtype(f[1]) for f in spec["fields"]]
+    return np.dtype({"names": names, "formats": formats, "offsets": spec["offsets"],
+                     "itemsize": spec["itemsize"]})
+
+
+def record_layout(dtype: np.dtype):
+    """(packed little-endian dtype of the fixed fields, [(name, object kind)])."""
+    fixed, objects = [], []
+    for name in dtype.names:
+        sub = dtype.fields[name][0]
+        kind = _object_kind(sub)
+        if kind is None:
+            fixed.append((name, _little(sub)))
+        else:
+            objects.append((name, kind))
+    return np.dtype(fixed) if fixed else None, objects
+
+
+def _little(sub: np.dtype) -> np.dtype:
+    if sub.subdtype is not None:
+        return np.dtype((_little(sub.subdtype[0]), sub.subdtype[1]))
+    if sub.names is not None:
+        return np.dtype([(n, _little(sub.fields[n][0])) for n in sub.names])
+    return sub.newbyteorder("<") if sub.byteorder in "<>=" and sub.itemsize > 1 else sub
+
+
+def _payload(value, kind) -> bytes:
+    if kind == "ref":
+        return ref_to_path(value).encode("utf-8")
+    if kind in ("str", "bytes"):
+        if isinstance(value, str):
+            return value.encode("utf-8")
+        if isinstance(value, (bytes, np.bytes_)):
+            return bytes(value)
+        if value is None or value == 0:
+            return b""  # a zeroed record's empty object field
+        raise TypeError(f"Can't implicitly convert {type(value).__name__} to a string")
+    if value is None or (np.ndim(value) == 0 and value == 0):
+        return b""
+    return np.ascontiguousarray(np.asarray(value).reshape(-1).astype(kind.newbyteorder("<"))).tobytes()
+
+
+def record_to_bytes(record, dtype: np.dtype, layout=None) -> bytes:
+    """One stored item for a record (an ``np.void`` or tuple) of ``dtype``."""
+    fixed, objects = layout or record_layout(dtype)
+    if not isinstance(record, np.void):
+        holder = np.zeros((), dtype)
+        holder[()] = record
+        record = holder[()]
+    parts = []
+    if fixed is not None:
+        packed = np.zeros((), fixed)
+        for name in fixed.names:
+            packed[name] = record[name]
+        parts.append(packed.tobytes())
+    for name, kind in objects:
+        payload = _payload(record[name], kind)
+        parts.append(len(payload).to_bytes(4, "little"))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def record_from_bytes(raw: bytes, dtype: np.dtype, layout=None) -> np.void:
+    """The record of ``dtype`` a stored item holds (an empty item: zeros and empty fields)."""
+    fixed, objects = layout or record_layout(dtype)
+    out = np.zeros(1, dtype)  # 1-d: an array goes into an object field as one item
+    raw = bytes(raw)
+    pos = 0
+    if raw and fixed is not None:
+        packed = np.frombuffer(raw[:fixed.itemsize], fixed)[0]
+        for name in fixed.names:
+            out[name][0] = packed[name]
+        pos = fixed.itemsize
+    for name, kind in objects:
+        if raw:
+            size = int.from_bytes(raw[pos:pos + 4], "little")
+            payload = raw[pos + 4:pos + 4 + size]
+            if len(payload) != size:
+                raise ValueError("truncated compound record")
+            pos += 4 + size
+        else:
+            payload = b""
+        if kind == "ref":
+            value = ref_from_path(payload.decode("utf-8"))
+        elif kind in ("str", "bytes"):
+            value = payload  # h5py reads variable-length strings in compounds as bytes
+        else:
+            value = np.frombuffer(payload, kind.newbyteorder("<")).astype(kind)
+        out[name][0] = value
+    return out[0]

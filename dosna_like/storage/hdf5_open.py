@@ -1,0 +1,177 @@
+"""Opening an HDF5 file in place: a path, any fsspec URL or a file object.
+
+:func:`open_hdf5_store` recognises an HDF5 file by its signature (at offset
+0 or after a userblock of 512, 1024, 2048... bytes), reads or loads its
+reference map and returns an :class:`~dosna_like.storage.hdf5_refs.Hdf5RefStore`.
+Where the map is kept (``refs=``): nowhere (``None``, it is built at each
+open), ``"beside"`` the file (``<file>.dosna-refs.json``) or in a cache
+folder (a path or URL).  A saved map carries the file's size and ETag or
+mtime; when they differ the map is rebuilt and saved again.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+
+from fsspec.core import url_to_fs
+
+from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
+from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
+                        save_reference_map, userblock_of)
+
+__all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store", "refs_location"]
+
+REFS_SUFFIX = ".dosna-refs.json"
+# names a search of a prefix tries as HDF5 files (netCDF4 files are HDF5 files)
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".he5", ".nc", ".nc4", ".h5ad", ".nwb")
+
+
+def is_file_object(name) -> bool:
+    """Whether ``name`` is a Python file object (``io.BytesIO``, an fsspec file...)."""
+    return hasattr(name, "read") and hasattr(name, "seek")
+
+
+def refs_location(url: str, refs, storage_options: dict | None):
+    """(fs, path) where the reference map of the file at ``url`` is kept, or None."""
+    if refs is None or refs is False:
+        return None
+    if refs == "beside":
+        target = url + REFS_SUFFIX
+    else:
+        folder = normalize_url(os.fspath(refs))
+        target = join_url(folder, hashlib.sha256(url.encode()).hexdigest()[:32] + REFS_SUFFIX)
+        if not is_url(target):
+            os.makedirs(folder, exist_ok=True)
+    options = storage_options if is_url(target) and refs == "beside" else {}
+    return url_to_fs(target, **(options or {}))
+
+
+def _import_h5py():
+    import h5py  # why here: h5py is needed to read a file's metadata, not to import the library
+
+    return h5py
+
+
+class HDF5ReadOnlyError(OSError):
+    """A write mode asked of an HDF5 file, which opens in place read-only."""
+
+    def __init__(self, url):
+        super().__init__(f"Unable to open {url} for writing: an HDF5 file opens in place read-only "
+                         "(mode 'r'); to write, copy it into a store first (`dosna-like import FILE STORE` "
+                         "or dosna_like.import_hdf5), or open it with h5py itself")
+        self.url = url
+
+
+def _source_of(name, storage_options: dict | None):
+    """(url, source, fingerprint, read_at, size, fs, h5py opener, counts) for ``name``, or None."""
+    counts = {"head": 0, "get": 0}
+    if is_file_object(name):
+        fs, path = getattr(name, "fs", None), getattr(name, "path", None)
+        if fs is not None and isinstance(path, str):  # an fsspec file: ranges through its filesystem
+            info = fs.info(path)
+            url = fs.unstrip_protocol(path)
+            source = ("fs", fs, path)
+            opener = lambda: _import_h5py().File(fs.open(path, "rb"), "r")  # noqa: E731
+            return url, source, hdf5_fingerprint(info), int(info.get("size") or 0), fs, opener, counts
+        if isinstance(name, io.BytesIO):
+            source = ("buffer", name.getbuffer().toreadonly())
+            size = len(source[1])
+        else:
+            source = ("fileobj", name)
+            size = name.seek(0, os.SEEK_END)
+        url = getattr(name, "name", None) if isinstance(getattr(name, "name", None), str) else repr(name)
+        return url, source, None, size, None, lambda: _import_h5py().File(name, "r"), counts
+    url = normalize_url(name)
+    if not is_url(url):
+        if not os.path.isfile(url):
+            return None
+        st = os.stat(url)
+        fingerprint = {"size": st.st_size, "mtime": str(st.st_mtime_ns)}
+        source = ("fd", os.open(url, os.O_RDONLY))
+        return url, source, fingerprint, st.st_size, None, lambda: _import_h5py().File(url, "r"), counts
+    fs, path = url_to_fs(url, **(storage_options or {}))
+    counts["head"] += 1
+    try:
+        info = fs.info(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if info.get("type") != "file":
+        return None
+    opener = lambda: _import_h5py().File(fs.open(path, "rb"), "r")  # noqa: E731
+    return url, ("fs", fs, path), hdf5_fingerprint(info), int(info.get("size") or 0), fs, opener, counts
+
+
+def _read_at(source, counts: dict):
+    def read_at(offset: int, n: int) -> bytes:
+        kind = source[0]
+        if kind == "fd":
+            return os.pread(source[1], n, offset)
+        if kind == "buffer":
+            return bytes(source[1][offset:offset + n])
+        if kind == "fs":
+            counts["get"] += 1
+            return source[1].cat_file(source[2], start=offset, end=offset + n)
+        source[1].seek(offset)
+        return source[1].read(n)
+    return read_at
+
+
+def is_hdf5(name, storage_options: dict | None = None) -> bool:
+    """Whether the path or URL ``name`` is an HDF5 file (a stat or HEAD, and its signature)."""
+    found = _source_of(name, storage_options)
+    if found is None:
+        return False
+    source, size = found[1], found[3]
+    try:
+        return userblock_of(_read_at(source, {"get": 0}), size) is not None
+    finally:
+        if source[0] == "fd":
+            os.close(source[1])
+
+
+def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool = False, refs=None,
+                    io_concurrency: int = DEFAULT_IO_CONCURRENCY) -> Hdf5RefStore | None:
+    """The HDF5 file at ``name`` as a read-only store, or None when it is not one.
+
+    Raises OSError when ``writable`` (h5py's r+/a/w on a file it cannot write
+    here), naming the ways forward.
+    """
+    found = _source_of(name, storage_options)
+    if found is None:
+        return None
+    url, source, fingerprint, size, fs, opener, counts = found
+    location = refs_location(url, refs, storage_options) if fingerprint is not None else None
+    refmap = None
+    if location is not None and not writable:  # a map that matches the file says it is HDF5
+        counts["get"] += 1
+        try:
+            raw = location[0].cat_file(location[1])
+        except OSError:  # FileNotFoundError, or a store that refuses
+            raw = None
+        refmap = load_reference_map(raw, fingerprint)
+    userblock = refmap["userblock"] if refmap is not None else userblock_of(_read_at(source, counts), size)
+    if userblock is None or writable:
+        if source[0] == "fd":
+            os.close(source[1])
+        if userblock is None and is_file_object(name):
+            raise OSError("Unable to open file (file signature not found)")
+        if userblock is None:
+            return None
+        raise HDF5ReadOnlyError(url)
+    if refmap is None:
+        h5 = opener()
+        try:
+            refmap = build_reference_map(h5, fingerprint, userblock)
+        finally:
+            h5.close()
+        if location is not None:
+            save_reference_map(refmap, *location)
+    protocol = getattr(fs, "protocol", "file") if fs is not None else "file"
+    protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
+    store = Hdf5RefStore(url, refmap, source, opener, protocol=protocol, fs=fs,
+                         batches_async=bool(getattr(fs, "async_impl", False)), io_concurrency=io_concurrency)
+    for kind, n in counts.items():
+        if n:
+            store.requests.add(kind, n)
+    return store

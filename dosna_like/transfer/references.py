@@ -1,0 +1,60 @@
+"""Object references crossing between HDF5 files and stores.
+
+An HDF5 reference is an address in its file and a dosna_like reference a
+path (:mod:`dosna_like.format.references`), so a copy turns each one into
+the other by dereferencing it in the file it came from: h5py's into the
+target's name (null stays null), ours into ``h5file[path].ref``.  An export
+writes reference values after every object exists, so a reference may point
+to an object that comes later in the walk.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..format.dtypes import ref_dtype, stored_form
+from ..format.references import Reference
+
+__all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
+
+
+def _is_ref_value(value) -> bool:
+    return type(value).__name__ in ("Reference", "RegionReference")
+
+
+def holds_refs(value) -> bool:
+    """A reference, or an array of a reference dtype (of either library)."""
+    if _is_ref_value(value):
+        return True
+    return isinstance(value, np.ndarray) and value.dtype.kind == "O" and _safe_form(value.dtype) == "ref"
+
+
+def _safe_form(dtype):
+    try:
+        return stored_form(dtype)
+    except TypeError:
+        return None
+
+
+def _map(value, one, dtype):
+    if not isinstance(value, np.ndarray):
+        return one(value)
+    out = np.empty(value.size, dtype=dtype)
+    for i, item in enumerate(value.reshape(-1).tolist()):
+        out[i] = one(item)
+    return out.reshape(value.shape)
+
+
+def refs_from_h5py(value, h5file):
+    """h5py references (or arrays of them) as dosna_like references."""
+    def one(ref):
+        if type(ref).__name__ == "RegionReference":
+            raise TypeError("Region references cannot be stored by dosna_like (object references can)")
+        return Reference(h5file[ref].name) if ref else Reference()
+    return _map(value, one, ref_dtype)
+
+
+def refs_to_h5py(value, h5file, h5py):
+    """dosna_like references (or arrays of them) as h5py references into ``h5file``."""
+    def one(ref):
+        return h5file[ref.path].ref if ref else h5py.Reference()
+    return _map(value, one, h5py.ref_dtype)

@@ -1,0 +1,409 @@
+"""Reliability and security (issue 18): concurrent writers lose nothing,
+damaged chunks and documents give a clear error or the right data with
+bounded memory, and nothing read from a store reaches outside it unless asked.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import tracemalloc
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+
+import dosna_like
+from dosna_like.errors import CorruptChunkError, FormatError
+
+
+# ------------------------------------------------------ concurrent writers
+def _threads_write_rows(ds, nthreads=4, rounds=6, nrows=32):
+    def work(t):
+        for k in range(rounds):
+            for r in range(t, nrows, nthreads):
+                ds[r] = np.full(ds.shape[1], k * 1000 + r)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(nthreads)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-handle", "handle-per-thread"])
+def test_threads_writing_rows_of_one_chunk_lose_nothing_like_h5py(file_url, h5_path, shared):
+    expected = np.array([[5 * 1000 + r] * 16 for r in range(32)])
+    with h5py.File(h5_path, "w") as f:
+        ds = f.create_dataset("x", shape=(32, 16), chunks=(32, 16), dtype="i4")
+        _threads_write_rows(ds)
+        np.testing.assert_array_equal(ds[:], expected)
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("x", shape=(32, 16), chunks=(32, 16), dtype="i4")
+    handles = [dosna_like.File(file_url, "r+") for _ in range(1 if shared else 4)]
+    try:
+        if shared:
+            _threads_write_rows(handles[0]["x"])
+        else:
+            def work(t):
+                ds = handles[t]["x"]
+                for k in range(6):
+                    for r in range(t, 32, 4):
+                        ds[r] = np.full(16, k * 1000 + r)
+            threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+    finally:
+        for h in handles:
+            h.close()
+    with dosna_like.File(file_url, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], expected)
+
+
+_WRITE_ROW = """
+import sys, numpy as np, dosna_like
+with dosna_like.File(sys.argv[1], "r+") as f:
+    f["x"][int(sys.argv[2])] = np.full(8, int(sys.argv[3]))
+"""
+
+_SET_ATTRS = """
+import sys, dosna_like
+with dosna_like.File(sys.argv[1], "r+") as f:
+    g = f["g"]
+    for i in range(int(sys.argv[3])):
+        g.attrs[sys.argv[2] + str(i)] = i
+"""
+
+
+def test_a_handles_chunk_cache_never_undoes_another_processes_write(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(8, 8), chunks=(8, 8), dtype="i4")
+    a = dosna_like.File(url, "r+")
+    a["x"][0] = np.full(8, 1)
+    subprocess.run([sys.executable, "-c", _WRITE_ROW, url, "1", "2"], check=True)
+    a["x"][2] = np.full(8, 3)
+    a.close()
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["x"][:3, 0], [1, 2, 3])
+
+
+def test_two_processes_updating_attributes_lose_none(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_group("g")
+    procs = [subprocess.Popen([sys.executable, "-c", _SET_ATTRS, url, name, "30"]) for name in "ab"]
+    for p in procs:
+        assert p.wait() == 0
+    with dosna_like.File(url, "r") as f:
+        assert sorted(f["g"].attrs) == sorted(f"{n}{i}" for n in "ab" for i in range(30))
+
+
+def test_an_open_handle_does_not_drop_attributes_set_by_another(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_group("g").attrs["old"] = 0
+    a = dosna_like.File(file_url, "r+")
+    assert list(a["g"].attrs) == ["old"]  # its document is cached now
+    with dosna_like.File(file_url, "r+") as b:
+        b["g"].attrs["b"] = 1
+    a["g"].attrs["a"] = 2
+    a.close()
+    with dosna_like.File(file_url, "r") as f:
+        assert dict(f["g"].attrs) == {"old": 0, "b": 1, "a": 2}
+
+
+def test_threads_updating_attributes_lose_none(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        g = f.create_group("g")
+
+        def work(t):
+            for i in range(10):
+                g.attrs[f"t{t}_{i}"] = i
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert len(g.attrs) == 40
+
+
+# ------------------------------------------------------------- corruption
+def _array_dir(url, name="x"):
+    return os.path.join(url, name)
+
+
+def _make(url, **kwargs):
+    data = np.arange(64, dtype="i4").reshape(8, 8)
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=data, chunks=(8, 8), **kwargs)
+    return data
+
+
+def _edit_doc(url, edit, name="x"):
+    path = os.path.join(url, name, "zarr.json")
+    with open(path) as fh:
+        doc = json.load(fh)
+    edit(doc)
+    with open(path, "w") as fh:
+        json.dump(doc, fh)
+
+
+@pytest.mark.parametrize("chunks", [[-8, 8], [0, 8], [8], ["a", 8], [2**40, 2**40]])
+def test_a_bad_chunk_shape_is_refused_naming_the_node(tmp_path, chunks):
+    url = str(tmp_path / "s")
+    _make(url)
+    _edit_doc(url, lambda d: d["chunk_grid"]["configuration"].__setitem__("chunk_shape", chunks))
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(FormatError, match="'/x'"):
+            f["x"][:]
+
+
+@pytest.mark.parametrize("shape", [[-1, 8], [8.5, 8]])
+def test_a_bad_shape_is_refused_naming_the_node(tmp_path, shape):
+    url = str(tmp_path / "s")
+    _make(url)
+    _edit_doc(url, lambda d: d.__setitem__("shape", shape))
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(FormatError, match="'/x'"):
+            f["x"][:]
+
+
+def test_a_wrong_dtype_names_the_node(tmp_path):
+    url = str(tmp_path / "s")
+    _make(url)
+    _edit_doc(url, lambda d: d.__setitem__("data_type", "no-such-type"))
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(FormatError, match="'/x'"):
+            f["x"][:]
+
+
+def _chunk_file(url):
+    return os.path.join(url, "x", "c", "0", "0")
+
+
+def _peak_bytes(call):
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zlib-fallback"])
+def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path, compression, monkeypatch):
+    if compression == "zlib-fallback":
+        from dosna_like.codecs import runtime
+        monkeypatch.setattr(runtime.GzipRuntime, "decode_into", runtime.ByteCodec.decode_into)
+    url = str(tmp_path / "s")
+    _make(url, compression="gzip")
+    with open(_chunk_file(url), "wb") as fh:
+        fh.write(gzip.compress(bytes(256 * 2**20), 9))  # ~250 KiB inflating to 256 MiB
+    with dosna_like.File(url, "r") as f:
+        ds = f["x"]
+
+        def read():
+            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+                ds[:]
+
+        assert _peak_bytes(read) < 32 * 2**20
+
+
+def test_a_zlib_bomb_is_refused_with_bounded_memory(tmp_path):
+    url = str(tmp_path / "s")
+    _make(url, compression=__import__("numcodecs").Zlib(1))
+    with open(_chunk_file(url), "wb") as fh:
+        fh.write(zlib.compress(bytes(256 * 2**20), 9))
+    with dosna_like.File(url, "r") as f:
+        ds = f["x"]
+
+        def read():
+            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+                ds[:]
+
+        assert _peak_bytes(read) < 32 * 2**20
+
+
+def test_a_blosc_header_declaring_a_huge_size_is_refused_before_allocating(tmp_path):
+    import numcodecs
+    url = str(tmp_path / "s")
+    _make(url, compression=numcodecs.Blosc())
+    path = _chunk_file(url)
+    raw = bytearray(open(path, "rb").read())
+    raw[4:8] = (2**31 - 1).to_bytes(4, "little")
+    open(path, "wb").write(bytes(raw))
+    with dosna_like.File(url, "r") as f:
+        ds = f["x"]
+
+        def read():
+            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+                ds[:]
+
+        assert _peak_bytes(read) < 32 * 2**20
+
+
+def test_a_string_chunk_declaring_billions_of_items_is_refused(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=np.array(["a", "bb"] * 4, dtype=object).reshape(1, 8),
+                         dtype=h5py.string_dtype(), chunks=(1, 8))
+    path = _chunk_file(url)
+    raw = bytearray(open(path, "rb").read())
+    raw[0:4] = (2**31).to_bytes(4, "little")
+    open(path, "wb").write(bytes(raw))
+    with dosna_like.File(url, "r") as f:
+        ds = f["x"]
+
+        def read():
+            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+                ds[:]
+
+        assert _peak_bytes(read) < 32 * 2**20
+
+
+# ------------------------------------------------------------ confinement
+_UNTRUSTED_TARGETS = ["memory://elsewhere", "http://127.0.0.1:9/x.h5", "reference::file:///etc/passwd",
+                      "/etc/passwd", "../../outside", "file:///etc/passwd"]
+
+
+@pytest.mark.parametrize("target", _UNTRUSTED_TARGETS)
+def test_external_links_out_of_the_store_are_refused_by_default(tmp_path, target):
+    url = str(tmp_path / "d" / "s")
+    with dosna_like.File(url, "w") as f:
+        f["link"] = dosna_like.ExternalLink(target, "/x")
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(PermissionError, match="trust_links"):
+            f["link"]
+
+
+def test_external_links_beside_the_file_still_work(tmp_path):
+    with dosna_like.File(str(tmp_path / "other"), "w") as g:
+        g["x"] = np.arange(3)
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f["link"] = dosna_like.ExternalLink("other", "/x")
+        f["sub"] = dosna_like.ExternalLink("./dir/../other", "/x")
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["link"][:], np.arange(3))
+        np.testing.assert_array_equal(f["sub"][:], np.arange(3))
+
+
+def test_trust_links_opts_in_per_file_and_globally(tmp_path):
+    target = str(tmp_path / "far" / "away")
+    with dosna_like.File(target, "w") as g:
+        g["x"] = np.arange(3)
+    url = str(tmp_path / "d" / "s")
+    with dosna_like.File(url, "w") as f:
+        f["link"] = dosna_like.ExternalLink(target, "/x")
+    with dosna_like.File(url, "r", trust_links=True) as f:
+        np.testing.assert_array_equal(f["link"][:], np.arange(3))
+    config = dosna_like.get_config()
+    config.trust_links = True
+    try:
+        with dosna_like.File(url, "r") as f:
+            np.testing.assert_array_equal(f["link"][:], np.arange(3))
+    finally:
+        config.trust_links = False
+
+
+def test_a_local_store_never_follows_a_symlink_out_of_its_root(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "0").write_bytes(np.full(8, 7, dtype="i4").tobytes())
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(1, 8), chunks=(1, 8), dtype="i4")
+    os.makedirs(os.path.join(url, "x", "c"), exist_ok=True)
+    os.symlink(outside, os.path.join(url, "x", "c", "0"))
+    with dosna_like.File(url, "r+") as f:
+        with pytest.raises(PermissionError):
+            f["x"][:]
+        with pytest.raises(PermissionError):
+            f["x"][0] = np.arange(8)
+    assert sorted(os.listdir(outside)) == ["0"]
+
+
+def test_a_symlinked_chunk_file_is_not_followed(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_bytes(np.full(8, 7, dtype="i4").tobytes())
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(1, 8), chunks=(1, 8), dtype="i4")
+    os.makedirs(os.path.join(url, "x", "c", "0"), exist_ok=True)
+    os.symlink(secret, os.path.join(url, "x", "c", "0", "0"))
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(PermissionError):
+            f["x"][:]
+
+
+# -------------------------------------------------------------------- CLI
+@pytest.mark.parametrize("query", [
+    "[" * 100000 + "]" * 100000,
+    json.dumps(json.loads("{" + '"$and": [{' * 200 + '"a": 1' + "}]" * 200 + "}")),
+    '{"$or": 5}', '{"$and": [1, 2]}', '{"a": {"$bogus": 1}}', "{\"a\": {\"$in\": 3}}", "nonsense",
+])
+def test_the_cli_prints_one_line_for_any_bad_query(tmp_path, capsys, query):
+    from dosna_like.cli import main
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.attrs["a"] = 1
+    assert main(["search", url, "--query", query]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1 and err.startswith("dosna-like: error:")
+
+
+@pytest.mark.parametrize("argv", [["ls", "/no/such/store"], ["info", "memory://nothing-here"],
+                                  ["ls", "{URL}", "--storage-options", "[1"], ["ls", "{URL}/../../x"]])
+def test_the_cli_prints_one_line_for_bad_paths_and_options(tmp_path, capsys, argv):
+    from dosna_like.cli import main
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w"):
+        pass
+    assert main([a.replace("{URL}", url) for a in argv]) != 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("dosna-like: error:")
+
+
+def test_query_limits():
+    from dosna_like.index.query import compile_query
+    with pytest.raises(ValueError, match="deeper"):
+        compile_query(json.loads('{"$and": [' * 40 + "{}" + "]}" * 40))
+    with pytest.raises(ValueError, match="more than"):
+        compile_query({"$or": [{"a": i} for i in range(200_000)]})
+
+
+@pytest.mark.parametrize("kwargs", [{"fletcher32": True}, {"compression": "gzip"}])
+def test_a_flipped_byte_in_a_checked_chunk_raises_naming_the_key(tmp_path, kwargs):
+    url = str(tmp_path / "s")
+    _make(url, **kwargs)
+    path = _chunk_file(url)
+    raw = bytearray(open(path, "rb").read())
+    raw[len(raw) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(raw))
+    with dosna_like.File(url, "r") as f:
+        with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+            f["x"][:]
+        with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+            f["x"][1, 2]
+
+
+def test_one_damaged_child_document_does_not_hide_its_siblings(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        for name in "abc":
+            f.create_group(name)
+    with open(os.path.join(url, "b", "zarr.json"), "w") as fh:
+        fh.write("{not json")
+    with dosna_like.File(url, "r") as f:
+        assert list(f) == ["a", "b", "c"]
+        assert isinstance(f["a"], dosna_like.Group)
+        with pytest.raises(FormatError, match="b/zarr.json"):
+            f["b"]
