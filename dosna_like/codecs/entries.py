@@ -24,8 +24,7 @@ import numpy as np
 from ..format import dtypes
 from .registry import AS_IS, DEFLATE, CodecEntry, Example, Hdf5Filter, RefusedCodecError, Role, register
 from . import lzf
-from .runtime import Crc32cRuntime, GzipRuntime, NumcodecRuntime
-from .zlib_runtime import ZlibRuntime
+from .runtime import Crc32cRuntime, GzipRuntime, NumcodecRuntime, ZlibRuntime
 
 __all__ = ["BLOSC", "BYTES", "CRC32C", "GZIP", "H5PY_COMPRESSION", "HDF5_FILTERS", "LZ4", "LZF", "NUMCODECS", "SHUFFLE",
            "VLEN_BYTES", "VLEN_UTF8", "ZLIB", "ZSTD", "gzip_level"]

@@ -19,7 +19,7 @@ from numcodecs.abc import Codec
 
 from . import libdeflate
 
-__all__ = ["ByteCodec", "Crc32cRuntime", "GzipRuntime", "NumcodecRuntime", "bounded_inflate", "copy_exact",
+__all__ = ["ByteCodec", "Crc32cRuntime", "DeflateRuntime", "GzipRuntime", "ZlibRuntime", "NumcodecRuntime", "bounded_inflate", "copy_exact",
            "declared_size"]
 
 
@@ -91,13 +91,48 @@ class ByteCodec:
         copy_exact(self.decode(buf, dest.nbytes), dest)
 
 
-class GzipRuntime(ByteCodec):
-    """Zarr v3's gzip: libdeflate when available (``fast``), zlib otherwise or on
-    anything libdeflate refuses, so both paths give zlib's verdict on bad data."""
+class DeflateRuntime(ByteCodec):
+    """Deflate data in a container (``wbits``: 31 gzip, 15 zlib): libdeflate when
+    available (``fast``), zlib otherwise or on anything libdeflate refuses, so
+    both paths give zlib's verdict on bad data; never more than the size asked."""
+
+    wbits = 31
 
     def __init__(self, level: int, fast: bool | None = None):
         self.level = level
         self.fast = libdeflate.AVAILABLE if fast is None else fast
+
+    def _fast_inflate_into(self, buf, dest: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def decode(self, buf, size_hint: int):
+        """The inflated bytes (a uint8 array when libdeflate made them: no extra copy)."""
+        if self.fast and size_hint:
+            out = np.empty(size_hint, np.uint8)
+            try:
+                self._fast_inflate_into(buf, out)
+                return out
+            except ValueError:
+                pass  # zlib's verdict (and error message) on anything unusual
+        return bounded_inflate(buf, self.wbits, size_hint)
+
+    def decode_into(self, buf, dest: np.ndarray) -> None:
+        """Inflate into ``dest`` (C-contiguous bytes it must fill exactly)."""
+        if self.fast:
+            try:
+                return self._fast_inflate_into(buf, dest)
+            except ValueError:
+                pass  # zlib's verdict (and error message) on anything unusual
+        copy_exact(bounded_inflate(buf, self.wbits, dest.nbytes), dest)
+
+
+class GzipRuntime(DeflateRuntime):
+    """Zarr v3's gzip codec (RFC 1952 members)."""
+
+    wbits = 31
+
+    def _fast_inflate_into(self, buf, dest: np.ndarray) -> None:
+        libdeflate.gunzip_into(buf, dest)
 
     def encode(self, buf) -> bytes:
         if self.fast:
@@ -105,17 +140,19 @@ class GzipRuntime(ByteCodec):
         comp = zlib.compressobj(self.level, zlib.DEFLATED, 31)
         return comp.compress(buf) + comp.flush()
 
-    def decode(self, buf, size_hint: int) -> bytes:
-        return bounded_inflate(buf, 31, size_hint)
 
-    def decode_into(self, buf, dest: np.ndarray) -> None:
-        """Inflate into ``dest`` (C-contiguous bytes it must fill exactly)."""
-        if self.fast:
-            try:
-                return libdeflate.gunzip_into(buf, dest)
-            except ValueError:
-                pass  # zlib's verdict (and error message) on anything unusual
-        super().decode_into(buf, dest)
+class ZlibRuntime(DeflateRuntime):
+    """numcodecs' zlib codec (RFC 1950 streams): exactly what HDF5's deflate filter
+    writes, so HDF5 files read in place and ``deflate_as="zlib"`` imports decode
+    straight into the output."""
+
+    wbits = 15
+
+    def _fast_inflate_into(self, buf, dest: np.ndarray) -> None:
+        libdeflate.unzlib_into(buf, dest)
+
+    def encode(self, buf) -> bytes:
+        return zlib.compress(buf, self.level)
 
 
 class NumcodecRuntime(ByteCodec):
