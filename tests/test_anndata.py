@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 import anndata  # noqa: E402,F401  (test extra: a missing one must fail, never skip)
 

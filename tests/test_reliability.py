@@ -207,6 +207,12 @@ def test_a_gzip_bomb_is_refused_with_bounded_memory(tmp_path, compression, monke
     _make(url, compression="gzip")
     with open(_chunk_file(url), "wb") as fh:
         fh.write(gzip.compress(bytes(256 * 2**20), 9))  # ~250 KiB inflating to 256 MiB
+    _assert_refused_with_bounded_memory(url)
+
+
+def _assert_refused_with_bounded_memory(url) -> None:
+    """Reading the damaged chunk of ``x`` raises the corruption error naming it,
+    with peak memory far below what the chunk claims."""
     with dosna_like.File(url, "r") as f:
         ds = f["x"]
 
@@ -222,14 +228,7 @@ def test_a_zlib_bomb_is_refused_with_bounded_memory(tmp_path):
     _make(url, compression=__import__("numcodecs").Zlib(1))
     with open(_chunk_file(url), "wb") as fh:
         fh.write(zlib.compress(bytes(256 * 2**20), 9))
-    with dosna_like.File(url, "r") as f:
-        ds = f["x"]
-
-        def read():
-            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
-                ds[:]
-
-        assert _peak_bytes(read) < 32 * 2**20
+    _assert_refused_with_bounded_memory(url)
 
 
 def test_a_blosc_header_declaring_a_huge_size_is_refused_before_allocating(tmp_path):
@@ -240,14 +239,7 @@ def test_a_blosc_header_declaring_a_huge_size_is_refused_before_allocating(tmp_p
     raw = bytearray(open(path, "rb").read())
     raw[4:8] = (2**31 - 1).to_bytes(4, "little")
     open(path, "wb").write(bytes(raw))
-    with dosna_like.File(url, "r") as f:
-        ds = f["x"]
-
-        def read():
-            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
-                ds[:]
-
-        assert _peak_bytes(read) < 32 * 2**20
+    _assert_refused_with_bounded_memory(url)
 
 
 def test_a_string_chunk_declaring_billions_of_items_is_refused(tmp_path):
@@ -259,14 +251,7 @@ def test_a_string_chunk_declaring_billions_of_items_is_refused(tmp_path):
     raw = bytearray(open(path, "rb").read())
     raw[0:4] = (2**31).to_bytes(4, "little")
     open(path, "wb").write(bytes(raw))
-    with dosna_like.File(url, "r") as f:
-        ds = f["x"]
-
-        def read():
-            with pytest.raises(CorruptChunkError, match="x/c/0/0"):
-                ds[:]
-
-        assert _peak_bytes(read) < 32 * 2**20
+    _assert_refused_with_bounded_memory(url)
 
 
 # ------------------------------------------------------------ confinement

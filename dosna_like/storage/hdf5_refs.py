@@ -44,7 +44,7 @@ from .base import Store
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
-    "build_reference_map", "hdf5_fingerprint", "load_reference_map", "save_reference_map", "userblock_of",
+    "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "save_reference_map", "userblock_of",
 ]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -125,7 +125,8 @@ def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
     return attributes, {"attrs": records} if records else {}
 
 
-def _chunk_records(dset) -> list:
+def stored_chunks(dset) -> list:
+    """HDF5's records (offset, filter mask, address, size) of a dataset's allocated chunks."""
     if hasattr(dset.id, "chunk_iter"):
         infos: list = []
         dset.id.chunk_iter(infos.append)
@@ -192,7 +193,7 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
     if not plain or codecs is None:  # types are read through h5py quietly, filters with a warning
         ref, codecs = {"kind": "h5py", "why": "filter" if plain else "type"}, []
     elif dset.chunks is not None:
-        records = _chunk_records(dset)
+        records = stored_chunks(dset)
         if any(r.filter_mask for r in records):
             ref, codecs = {"kind": "h5py", "why": "filter"}, []
         else:

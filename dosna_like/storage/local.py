@@ -97,13 +97,20 @@ class LocalStore(Store):
         return f"{path}.{uuid.uuid4().hex}.partial"
 
     # --------------------------------------------------------------- reads
-    def _get(self, key: str) -> bytes | None:
+    def _open_for_read(self, key: str) -> int | None:
+        """A descriptor of the object at ``key`` (None when missing); never through
+        a symlink or a directory outside the store root."""
         try:
-            fd = os.open(self._confined(key), os.O_RDONLY | _NOFOLLOW)
+            return os.open(self._confined(key), os.O_RDONLY | _NOFOLLOW)
         except _MISSING:
             return None
         except OSError as exc:
             raise _symlink_refusal(exc, self.url, key)
+
+    def _get(self, key: str) -> bytes | None:
+        fd = self._open_for_read(key)
+        if fd is None:
+            return None
         try:
             with open(fd, "rb") as fh:
                 return fh.read()
@@ -111,12 +118,9 @@ class LocalStore(Store):
             return None
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
-        try:
-            fd = os.open(self._confined(key), os.O_RDONLY | _NOFOLLOW)
-        except _MISSING:
+        fd = self._open_for_read(key)
+        if fd is None:
             return False
-        except OSError as exc:
-            raise _symlink_refusal(exc, self.url, key)
         try:
             size = os.fstat(fd).st_size
             if size != nbytes:

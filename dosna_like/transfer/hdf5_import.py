@@ -51,12 +51,13 @@ from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
 from ..hl.copying import fill_option
+from ..storage.hdf5_refs import stored_chunks
 from ..hl.creation import new_array
 from .references import holds_refs, refs_from_h5py
 from .scales import import_scales, is_scale_attribute
 from .common import TransferReport, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
 
-__all__ = ["import_hdf5", "stored_chunks", "UnsupportedObjectError"]
+__all__ = ["import_hdf5", "UnsupportedObjectError"]
 
 
 class UnsupportedObjectError(DosnaError, TypeError):
@@ -199,14 +200,6 @@ def _raw_mode(src, dest) -> str | None:
         return None
     return raw_crossing(hdf5_filter_ids(src), dest._meta.codecs, src.dtype.itemsize)
 
-
-def stored_chunks(dset) -> list:
-    """HDF5's records (offset, filter mask, address, size) of a dataset's allocated chunks."""
-    if hasattr(dset.id, "chunk_iter"):
-        infos: list = []
-        dset.id.chunk_iter(infos.append)
-        return infos
-    return [dset.id.get_chunk_info(i) for i in range(dset.id.get_num_chunks())]  # pragma: no cover
 
 
 class _HDF5Chunks:
