@@ -27,6 +27,7 @@ from .hl.group import Group
 from .hl import h5ds
 from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
+from .transfer.hdf5_reference import materialize_references
 from .transfer.store_copy import copy_store
 
 __all__ = [
@@ -41,5 +42,5 @@ __all__ = [
     # DosNa's
     "Cluster", "Pool", "auto_init",
     # search, HDF5 import/export and store-to-store copy
-    "copy_store", "export_hdf5", "import_hdf5", "latest", "search",
+    "copy_store", "export_hdf5", "import_hdf5", "latest", "materialize_references", "search",
 ]

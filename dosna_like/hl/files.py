@@ -314,6 +314,7 @@ class File(Group):
             for ext in self._state._external.values():
                 ext.close()
             self._state._external.clear()
+            self._state.close_sources()
             if getattr(self, "_in_memory", False):  # backing_store=False: nothing outlives the file
                 self._state.store.delete_prefix("")
             self._state.store.close()

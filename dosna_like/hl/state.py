@@ -4,6 +4,7 @@ documents are read and written.
 """
 from __future__ import annotations
 
+import os
 import threading
 
 from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
@@ -14,6 +15,7 @@ from ..format.keys import META_KEY, node_key
 from ..format.reserved import edit_reserved, reserved_of
 from ..index.live import LiveIndex
 from ..storage import Store
+from ..storage.hdf5_referencing import referencing_store
 
 from ..format.keys import SIDECAR_KEY
 
@@ -40,6 +42,7 @@ class FileState:
         self._lock = threading.Lock()
         self.trust_links = False  # follow external links anywhere (File(..., trust_links=True))
         self.index = LiveIndex(self)  # the sidecar search index; told of every document write
+        self.hdf5_sources: dict = {}  # HDF5 files arrays imported by reference read from, by URL
 
     # --------------------------------------------------------- documents
     def read_doc(self, path: str, required: bool = False) -> dict | None:
@@ -188,9 +191,18 @@ class FileState:
             with self._lock:
                 io = self._arrays.get(path)
                 if io is None:
-                    meta = ArrayMeta.from_document(self.read_doc(path, required=True), path)
-                    io = self._arrays[path] = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
+                    doc = self.read_doc(path, required=True)
+                    meta = ArrayMeta.from_document(doc, path)
+                    store = referencing_store(self.store, path, doc, self.trust_links, self.hdf5_sources)
+                    io = self._arrays[path] = ArrayIO(store, path, meta, self.rdcc_nbytes)
         return io
+
+    def close_sources(self) -> None:
+        """Close the HDF5 files opened for arrays imported by reference."""
+        for source in self.hdf5_sources.values():
+            if source[0] == "fd":
+                os.close(source[1])
+        self.hdf5_sources.clear()
 
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
         io = ArrayIO(self.store, path, meta, self.rdcc_nbytes)

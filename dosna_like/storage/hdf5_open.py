@@ -20,7 +20,8 @@ from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
 from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
 
-__all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store", "refs_location"]
+__all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store",
+           "open_source", "refs_location"]
 
 REFS_SUFFIX = ".dosna-refs.json"
 # names a search of a prefix tries as HDF5 files (netCDF4 files are HDF5 files)
@@ -100,6 +101,13 @@ def _source_of(name, storage_options: dict | None):
         return None
     opener = lambda: _import_h5py().File(fs.open(path, "rb"), "r")  # noqa: E731
     return url, ("fs", fs, path), hdf5_fingerprint(info), int(info.get("size") or 0), fs, opener, counts
+
+
+def open_source(url: str, storage_options: dict | None) -> tuple | None:
+    """(source, fingerprint) of the file at the path or URL ``url`` (see
+    :mod:`~dosna_like.storage.hdf5_ranges`), or None when there is no file there."""
+    found = _source_of(url, storage_options)
+    return None if found is None else (found[1], found[2])
 
 
 def _read_at(source, counts: dict):

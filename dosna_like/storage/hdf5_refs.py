@@ -41,6 +41,7 @@ from ..format.dtypes import check_vlen_dtype, to_zarr
 from ..format.keys import META_KEY, node_key, parse_chunk_key
 from ..format.reserved import RESERVED
 from .base import Store
+from .hdf5_ranges import read_range, read_ranges
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
@@ -50,7 +51,7 @@ __all__ = [
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAP_FORMAT = "dosna_like.hdf5-refs/1"
 VIRTUAL_CHUNK_BYTES = 4 << 20  # contiguous data is read in pieces of about this size
-_DEFLATE, _SHUFFLE, _FLETCHER32, _LZF = 1, 2, 3, 32000
+_DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
 
 
 class Hdf5FallbackWarning(UserWarning):
@@ -134,18 +135,6 @@ def stored_chunks(dset) -> list:
     return [dset.id.get_chunk_info(i) for i in range(dset.id.get_num_chunks())]  # pragma: no cover
 
 
-def _has_runtime(zarr_name: str) -> bool:
-    """Whether the codec registry can decode ``zarr_name`` here (lzf needs an optional package)."""
-    entry = REGISTRY.for_zarr(zarr_name)
-    if entry is None or entry.family:
-        return False
-    try:
-        entry.runtime(zarr_name, {})
-    except (ValueError, ImportError):
-        return False
-    return True
-
-
 def _filter_codecs(dset) -> list | None:
     """The Zarr codecs after the bytes codec for the dataset's HDF5 filters, or None
     when one has no decoder here."""
@@ -159,9 +148,8 @@ def _filter_codecs(dset) -> list | None:
             codecs.append({"name": "numcodecs.zlib", "configuration": {"level": int(values[0]) if values else 4}})
         elif code == _FLETCHER32:
             codecs.append({"name": "numcodecs.fletcher32"})
-        elif code == _LZF and _has_runtime("numcodecs.lzf"):
-            codecs.append({"name": "numcodecs.lzf"})
-        else:
+        else:  # LZF too: HDF5 stores a bare liblzf stream, the project's lzf chunks carry a size header
+            return None
             return None
     return codecs
 
@@ -223,13 +211,20 @@ def _with_reserved(doc: dict, reserved: dict) -> dict:
 def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int = 0) -> dict:
     """Node documents and chunk references of every object of an open ``h5py.File``.
 
-    Soft and external links become link records, a second hard link to an
-    object a second node with the same references.  Attributes whose type the
+    Soft and external links become link records, and so does every name of an
+    object after the first one it is reached by (a hard link record), so the
+    object is one node, as in h5py.  Attributes whose type the
     store cannot hold are left out, named in ``"skipped"``.
     """
     import h5py  # why here: h5py is only needed to build a map, not to read one
 
     nodes, refs, skipped = {}, {}, []
+    first_name: dict = {}  # object identity -> the path it was first reached by
+
+    def identity(obj) -> tuple:
+        info = h5py.h5o.get_info(obj.id)
+        token = getattr(info, "token", None)
+        return ("token", token) if token is not None else ("addr", info.addr)
 
     def visit(group, path: str) -> None:
         attributes, reserved = _attributes(group, path or "/")
@@ -244,6 +239,11 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
                 links[name] = {"type": "external", "file": link.filename, "path": link.path}
                 continue
             obj = group.get(name)
+            key = identity(obj)
+            if key in first_name:  # another name of an object already mapped: one node, as in h5py
+                links[name] = {"type": "hard", "path": "/" + first_name[key]}
+                continue
+            first_name[key] = child
             if isinstance(obj, h5py.Group):
                 visit(obj, child)
             elif isinstance(obj, h5py.Dataset):
@@ -260,6 +260,7 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
             reserved["links"] = links
         nodes[path] = _with_reserved(group_document(attributes), reserved)
 
+    first_name[identity(h5file)] = ""
     visit(h5file, "")
     return {"format": MAP_FORMAT, "source": fingerprint or {}, "userblock": userblock,
             "nodes": nodes, "refs": refs, "skipped": skipped}
@@ -336,7 +337,6 @@ class Hdf5RefStore(Store):
         self._open_h5py = open_h5py
         self._h5 = None
         self._h5_lock = threading.Lock()
-        self._io_lock = threading.Lock()
         self._warned: set = set()
         children: dict = {}
         for path in self._docs:
@@ -377,17 +377,7 @@ class Hdf5RefStore(Store):
         return None
 
     def _read_range(self, offset: int, size: int) -> bytes:
-        kind = self.source[0]
-        if kind == "fd":
-            return os.pread(self.source[1], size, offset)
-        if kind == "buffer":
-            return bytes(self.source[1][offset:offset + size])
-        if kind == "fs":
-            _, fs, path = self.source
-            return fs.cat_file(path, start=offset, end=offset + size)
-        with self._io_lock:
-            self.source[1].seek(offset)
-            return self.source[1].read(size)
+        return read_range(self.source, offset, size)
 
     def _via_h5py(self, ds: _Dataset, coords: tuple) -> bytes:
         if ds.path not in self._warned and ds.ref.get("why") == "filter":
@@ -465,11 +455,9 @@ class Hdf5RefStore(Store):
             else:
                 ranged[key] = (located, found)
         if ranged:
-            _, fs, path = self.source
-            starts = [f[0] for _, f in ranged.values()]
-            ends = [f[0] + f[1] for _, f in ranged.values()]
-            results = fs.cat_ranges([path] * len(starts), starts, ends, batch_size=self.io_concurrency)
-            for (key, (located, _)), data in zip(ranged.items(), results):
+            pieces, requests = read_ranges(self.source, [f[:2] for _, f in ranged.values()], self.io_concurrency)
+            self.requests.add("get", requests - len(ranged))  # touching ranges went as one request
+            for (key, (located, _)), data in zip(ranged.items(), pieces):
                 out[key] = self._chunk(*located, data=data)
         return out
 

@@ -16,6 +16,7 @@ import threading
 from tqdm import tqdm
 
 from ..chunks.pools import default_njobs
+from ..errors import DosnaError
 from ..format.dtypes import is_empty
 from ..format.reserved import edit_reserved, reserved_of
 from ..hl.copying import library_of
@@ -24,11 +25,15 @@ from ..storage import is_url
 
 __all__ = [
     "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
-    "progress_bar", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "utc_now",
+    "progress_bar", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "UnsupportedObjectError", "utc_now",
     "worker_count", "Workers",
 ]
 
 
+
+
+class UnsupportedObjectError(DosnaError, TypeError):
+    """An HDF5 object (dataset type, attribute, link...) the store cannot hold; names it."""
 
 
 REMOTE_WORKERS = 16  # workers on object stores, where a worker mostly waits on a request
@@ -45,6 +50,8 @@ class TransferReport:
     links: int = 0
     nbytes: int = 0  # logical bytes of the datasets copied
     raw_chunks: int = 0  # chunks copied without decoding
+    referenced_chunks: int = 0  # chunks left in the HDF5 file, referenced (zero-copy import)
+    copied_datasets: list = field(default_factory=list)  # a zero-copy import's datasets copied anyway
     skipped: list = field(default_factory=list)  # (name, why)
     seconds: float = 0.0
 

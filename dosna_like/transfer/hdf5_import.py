@@ -45,7 +45,6 @@ from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_import_keywords, raw_crossing
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import DEFLATE, REGISTRY
-from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
@@ -53,15 +52,12 @@ from ..format.links import ExternalLink, SoftLink
 from ..hl.copying import fill_option
 from ..storage.hdf5_refs import stored_chunks
 from ..hl.creation import new_array
+from .hdf5_reference import import_by_reference
 from .references import holds_refs, refs_from_h5py
 from .scales import import_scales, is_scale_attribute
-from .common import TransferReport, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
+from .common import TransferReport, UnsupportedObjectError, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
 
 __all__ = ["import_hdf5", "UnsupportedObjectError"]
-
-
-class UnsupportedObjectError(DosnaError, TypeError):
-    """An HDF5 object (dataset type, attribute, link...) the store cannot hold; names it."""
 
 
 # ================================================================= import
@@ -368,7 +364,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
 
 def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite: bool = False,
                 skip_unsupported: bool = False, njobs: int | None = None, progress=None,
-                compression="keep", deflate_as: str = "gzip") -> TransferReport:
+                compression="keep", deflate_as: str = "gzip", reference: bool = False) -> TransferReport:
     """Copy an HDF5 file (groups, datasets, attributes, links) into a store at ``dest_url``.
 
     Parameters
@@ -386,6 +382,13 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
         (each chunk decompressed once, for the checksum), or "zlib", HDF5's
         bytes unchanged (codec ``numcodecs.zlib``; ``compression`` reads
         "zlib"; no decompression, the fastest).
+    reference: zero-copy import (``dosna-like import --reference``): the store
+        keeps only metadata and, per dataset, where its chunks are in ``src``
+        (which may then be a URL too); reads go to the file, a write stores the
+        written chunk in the store (the file is never written), and
+        :func:`~dosna_like.materialize_references` copies the rest later.
+        zarr-python refuses such datasets until then (docs/hdf5.md).
+        ``compression`` and ``deflate_as`` do not apply.
 
     Returns a :class:`TransferReport`.  On failure the destination keeps its
     root mark ``_dosna_like.incomplete``, and so does each dataset whose chunks
@@ -393,7 +396,11 @@ def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite
     :class:`~dosna_like.errors.IncompleteFileWarning`) report them.
     """
     h5py = require_h5py()
-
+    if reference:
+        if isinstance(src, h5py.File):
+            src = src.filename
+        return import_by_reference(src, dest_url, storage_options=storage_options, overwrite=overwrite,
+                                   skip_unsupported=skip_unsupported, njobs=njobs)
     if deflate_as not in REGISTRY.importers(DEFLATE):
         raise ValueError(f"deflate_as is one of {REGISTRY.importers(DEFLATE)}, not {deflate_as!r}")
     start = time.perf_counter()
