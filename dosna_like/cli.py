@@ -5,6 +5,7 @@
     dosna-like search URL EXPR... [--json]   EXPR: sample=mouse-1  temp>=300  path~*raw*
     dosna-like reindex URL [--check]         rebuild (or check) the sidecar search index
     dosna-like import SRC.h5 DEST_URL        an HDF5 file into a store
+    dosna-like import --reference SRC.h5 DEST_URL   ... by reference (zero-copy)
     dosna-like export SRC_URL DEST.h5        a store into an HDF5 file
     dosna-like cp SRC DEST                   between stores, or to/from HDF5
 
@@ -42,6 +43,7 @@ from .storage.hdf5_open import is_hdf5
 from .transfer.common import incomplete_mark, require_h5py
 from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
+from .transfer.hdf5_reference import materialize_references
 from .transfer.store_copy import copy_store
 
 __all__ = [
@@ -385,11 +387,25 @@ def _report(verb: str, report) -> None:
 
 def cmd_import(args) -> int:
 
+    if args.materialize:
+        if args.dest is not None or args.reference:
+            raise CommandError("--materialize takes one STORE_URL (a store imported with --reference)")
+        report = materialize_references(args.src, storage_options=_options(args), njobs=args.njobs)
+        print(f"materialized {report.referenced_chunks} referenced chunks of {report.datasets} datasets of "
+              f"{report.dest} ({_human(report.nbytes)} in {report.seconds:.2f} s); it no longer needs the HDF5 file")
+        return 0
+    if args.dest is None:
+        raise CommandError("import needs SRC.h5 and DEST_URL")
     report = import_hdf5(args.src, args.dest, storage_options=_options(args), overwrite=args.overwrite,
                          skip_unsupported=args.skip_unsupported, njobs=args.njobs,
                          progress=_progress_flag(args), compression=_compression_arg(args.compression),
-                         deflate_as=args.deflate_as)
+                         deflate_as=args.deflate_as, reference=args.reference)
     _report("imported", report)
+    if args.reference:
+        print(f"  {report.referenced_chunks} chunks referenced in {report.source} (not copied; "
+              f"`dosna-like import --materialize {args.dest}` copies them)")
+        for name in report.copied_datasets:
+            print(f"  copied {name} (its filters or type are read through h5py)")
     return 0
 
 
@@ -503,7 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Copy an HDF5 file (groups, datasets, attributes, links) into a new "
                        "file at DEST_URL, chunk by chunk, in parallel.")
     p.add_argument("src", metavar="SRC.h5")
-    p.add_argument("dest", metavar="DEST_URL")
+    p.add_argument("dest", metavar="DEST_URL", nargs="?")
+    p.add_argument("--reference", action="store_true",
+                   help="zero-copy: the store's chunks stay in SRC.h5 (byte ranges); writes copy on write")
+    p.add_argument("--materialize", action="store_true",
+                   help="copy the referenced chunks of the store SRC (imported with --reference) into it")
     p.add_argument("--compression", metavar="C", help="keep (default), none, a codec name or a gzip level")
     p.add_argument("--deflate-as", choices=REGISTRY.importers(DEFLATE), default="gzip",
                    help="gzip data: Zarr's gzip codec (default; one decompression per chunk) or HDF5's "

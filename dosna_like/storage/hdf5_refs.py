@@ -147,7 +147,7 @@ def _filter_codecs(dset) -> list | None:
         elif code == _DEFLATE:
             codecs.append({"name": "numcodecs.zlib", "configuration": {"level": int(values[0]) if values else 4}})
         elif code == _FLETCHER32:
-            codecs.append({"name": "numcodecs.fletcher32"})
+            codecs.append({"name": "numcodecs.fletcher32", "configuration": {}})
         else:  # LZF too: HDF5 stores a bare liblzf stream, the project's lzf chunks carry a size header
             return None
             return None
