@@ -8,6 +8,8 @@ destination (libdeflate for gzip, blosc into its output buffer).
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .chains import runtime_entry
@@ -38,8 +40,11 @@ class ChunkCodec:
         # runtime_entry names a codec we do not know in its ValueError
         self.pipeline = [(entry or runtime_entry(spec)).runtime(spec["name"], dict(spec.get("configuration") or {}))
                          for spec, entry in zip(codecs[1:], entries[1:])]
-        # one fixed-size byte codec: it can decode straight into a destination
-        self.decodes_into = self.vlen is None and len(self.pipeline) == 1
+        # one fixed-size byte codec: it can decode straight into a destination; so can a
+        # size-keeping filter (shuffle) after one, through a per-thread scratch buffer
+        self.two_stage = self.vlen is None and len(self.pipeline) == 2 and \
+            getattr(self.pipeline[0], "unshuffles_into", False)
+        self.decodes_into = self.vlen is None and (len(self.pipeline) == 1 or self.two_stage)
         if self.vlen is not None:
             self.max_decoded = max(64 * self.nbytes, MAX_VLEN_CHUNK_NBYTES)
 
@@ -83,11 +88,29 @@ class ChunkCodec:
         over :meth:`decode` when :attr:`decodes_into`."""
         if self.vlen is not None:
             raise TypeError("variable-length chunks have no fixed-size destination")
-        if self.decodes_into:
+        if self.two_stage:  # e.g. deflate into scratch, then unshuffle into dest
+            scratch = _scratch(self.nbytes)
+            self.pipeline[1].decode_into(raw, scratch)
+            self.pipeline[0].decode_into(scratch, dest)
+        elif self.decodes_into:
             self.pipeline[0].decode_into(raw, dest)
         else:
             copy_exact(self.decode(raw), dest)
         return dest
+
+
+_SCRATCH = threading.local()
+_SCRATCH_KEPT = 64 << 20  # larger chunks get a buffer of their own, not kept per thread
+
+
+def _scratch(nbytes: int) -> np.ndarray:
+    """This thread's reusable byte buffer of ``nbytes`` (no page faults of a fresh one per chunk)."""
+    if nbytes > _SCRATCH_KEPT:
+        return np.empty(nbytes, np.uint8)
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _SCRATCH.buf = np.empty(nbytes, np.uint8)
+    return buf[:nbytes]
 
 
 def _is_array(entry) -> bool:

@@ -164,6 +164,8 @@ class NumcodecRuntime(ByteCodec):
         self.typesize = typesize
         self.blosc = isinstance(codec, numcodecs.Blosc)
         self.zlib = isinstance(codec, numcodecs.Zlib)
+        # byte shuffle unshuffles straight into a destination of its size (no allocation)
+        self.unshuffles_into = isinstance(codec, numcodecs.Shuffle) and codec.elementsize > 1
 
     def encode(self, buf):
         if self.typesize > 1:
@@ -183,6 +185,8 @@ class NumcodecRuntime(ByteCodec):
     def decode_into(self, buf, dest: np.ndarray) -> None:
         if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
             self.codec.decode(buf, out=dest.reshape(-1).view(np.uint8))  # blosc writes into dest
+        elif self.unshuffles_into and memoryview(buf).nbytes == dest.nbytes:
+            self.codec.decode(np.frombuffer(buf, np.uint8), out=dest.reshape(-1).view(np.uint8))
         else:
             super().decode_into(buf, dest)
 

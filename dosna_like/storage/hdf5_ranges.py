@@ -42,9 +42,10 @@ def read_range(source: tuple, offset: int, size: int) -> bytes:
         return source[1].read(size)
 
 
-def merged_runs(ranges: list, limit: int = MERGE_LIMIT) -> list:
+def merged_runs(ranges: list, limit: int | None = None) -> list:
     """Touching ``(offset, size)`` ranges grouped into runs of at most ``limit`` bytes:
     ``[(run offset, run size, [indices of the ranges in it])]``, in file order."""
+    limit = MERGE_LIMIT if limit is None else limit
     order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
     runs: list = []
     for i in order:
