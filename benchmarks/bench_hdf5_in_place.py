@@ -34,6 +34,7 @@ if ROOT not in sys.path:
 import h5py  # noqa: E402
 
 import dosna_like  # noqa: E402
+from dosna_like.storage import hdf5_ranges  # noqa: E402
 
 FILTERS = {"gzip4+shuffle": {"compression": "gzip", "compression_opts": 4, "shuffle": True}, "none": {}}
 
@@ -124,13 +125,21 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="64 MiB files, 3 repetitions")
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--no-s3", action="store_true")
+    parser.add_argument("--no-local", action="store_true", help="S3 cases only (the files are still written)")
+    parser.add_argument("--merge-mib", type=float, help="merge touching byte ranges into requests of up to "
+                        "this many MiB (default: dosna_like.storage.hdf5_ranges.MERGE_LIMIT)")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args(argv)
     mib = 64 if args.quick else 256
     repeat = args.repeat or (3 if args.quick else 5)
+    if args.merge_mib:
+        hdf5_ranges.MERGE_LIMIT = int(args.merge_mib * 2**20)
+    print(f"merge limit {hdf5_ranges.MERGE_LIMIT / 2**20:g} MiB", flush=True)
     data = make_data(mib)
     with tempfile.TemporaryDirectory() as folder:
         rows = local_cases(folder, data, repeat)
+        if args.no_local:
+            rows = []
         if not args.no_s3:
             rows += s3_cases(folder, data, repeat)
     print(f"{'case':<22}{'h5py s':>10}{'dosna_like s':>14}{'ratio':>8}  requests (h5py / dosna_like reopen)")

@@ -98,8 +98,9 @@ def _values_equal(x, y) -> bool:
     return np.array_equal(x, y)
 
 
-def compare(ours, theirs) -> list:
-    """Differences between a dosna_like file and h5py's view of the same HDF5 file."""
+def compare(ours, theirs, layout: bool = True) -> list:
+    """Differences between a dosna_like file and h5py's view of the same HDF5 file
+    (``layout``: also chunks and compression as h5py reports them)."""
     found = []
 
     def attrs(a, b, where):
@@ -127,12 +128,18 @@ def compare(ours, theirs) -> list:
             if isinstance(b, h5py.Group):
                 visit(a, b, f"{path}/{name}")
                 continue
-            if (a.shape, a.dtype, a.chunks if b.chunks else None, a.maxshape if b.shape is not None else None,
+            if (a.shape, a.dtype, a.chunks if b.chunks or layout else None, a.maxshape if b.shape is not None else None,
                     str(a.fillvalue) if a.shape else 0) != \
                     (b.shape, b.dtype, b.chunks, b.maxshape, str(b.fillvalue) if b.shape else 0):
                 found.append(f"{path}/{name}: {(a.shape, a.dtype, a.chunks, a.maxshape)} != "
                              f"{(b.shape, b.dtype, b.chunks, b.maxshape)}")
                 continue
+            mine, theirs_ = (a.chunks, a.compression, a.shuffle, a.fletcher32), \
+                (b.chunks, b.compression, b.shuffle, b.fletcher32)
+            if layout and mine != theirs_:
+                found.append(f"{path}/{name}: layout {mine} != {theirs_}")
+            if layout and b.compression == "gzip" and a.compression_opts != b.compression_opts:
+                found.append(f"{path}/{name}: gzip level {a.compression_opts} != {b.compression_opts}")
             attrs(a.attrs, b.attrs, f"{path}/{name}")
             if b.is_scale != a.is_scale or [d.label for d in a.dims] != [d.label for d in b.dims] or \
                     [[s.name for s in d.values()] for d in a.dims] != [[s.name for s in d.values()] for d in b.dims]:
@@ -336,3 +343,36 @@ def test_selections_equal_h5py(catalogue):
             assert _values_equal(f[name][key], h[name][key]), (name, key)
 
         check()
+
+
+def test_pickled_in_place_handle_reopens_with_its_saved_map(tmp_path):
+    path = str(tmp_path / "p.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.arange(50.0), chunks=(10,), compression="gzip")
+    with dosna_like.File(path, "r", hdf5_refs="beside") as f:
+        restore, (file_cls, handle_cls, spec, own) = f["x"].__reduce__()
+        assert spec["hdf5_refs"] == "beside"
+    os.remove(path + ".dosna-refs.json")
+    ds = restore(file_cls, handle_cls, {**spec, "pid": -1}, own)  # as a worker process opens it
+    assert ds.file.store.hdf5_refs == "beside"
+    assert os.path.exists(path + ".dosna-refs.json")  # the worker kept the map where the user asked
+    np.testing.assert_array_equal(ds[()], np.arange(50.0))
+    ds.file.close()
+
+
+def test_hard_links_are_one_object_and_layout_as_h5py(tmp_path):
+    path = str(tmp_path / "h.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("g", data=np.arange(100.0), chunks=(10,), compression="gzip", compression_opts=6)
+        f.create_dataset("c", data=np.arange(10))
+        grp = f.create_group("grp")
+        grp["loop"] = grp  # a group that contains itself
+        f["alias"] = grp
+        f["h"] = f["g"]
+    with dosna_like.File(path, "r") as ours, h5py.File(path, "r") as theirs:
+        for a, b in (("h", "g"), ("alias", "grp"), ("grp/loop", "grp"), ("c", "g")):
+            assert (ours[a] == ours[b]) == (theirs[a] == theirs[b]), (a, b)
+            assert ours[a].name == theirs[a].name
+        for name in ("g", "c", "h"):
+            assert (ours[name].chunks, ours[name].compression, ours[name].compression_opts) == \
+                (theirs[name].chunks, theirs[name].compression, theirs[name].compression_opts)

@@ -60,6 +60,10 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
                          "h5py.Empty: no dataspace (stored as a 0-d array)"),
     "h5py_contiguous": ReservedKey((bool,), None, "arrays",
                                    "created without chunks in h5py terms (resize refused, exported contiguous)"),
+    "hdf5": ReservedKey((dict,), (str,), "arrays",
+                        "a dataset of an HDF5 file opened in place: what h5py reports of it ('layout': "
+                        "'contiguous' or 'compact' -> chunks None; 'compression': 'gzip' for HDF5's deflate, "
+                        "'gzip_level')"),
     "string_encoding": ReservedKey((str,), None, "arrays",
                                    "fixed-length bytes: h5py's string encoding mark ('ascii' or 'utf-8')"),
     "enum": ReservedKey((dict,), (int,), "arrays", "enum dtype: member name -> integer value"),

@@ -14,7 +14,7 @@ from ..format.conversion import convert_as_hdf5
 from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, from_stored, stored_form, to_stored,
                              user_dtype)
 from ..format.references import RegionReference
-from ..format.reserved import reserved_of
+from ..format.reserved import reserved_in, reserved_of
 from .base import HLObject
 from .chunk_access import ChunkAccess
 from .dims import DimensionManager, is_scale, make_scale
@@ -76,8 +76,15 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def chunks(self):
-        """The chunk shape (always chunked; None only for scalar datasets, as h5py)."""
+        """The chunk shape (always chunked; None only for scalar datasets, as h5py,
+        and for unchunked datasets of an HDF5 file opened in place)."""
+        if self._hdf5_view().get("layout") in ("contiguous", "compact"):
+            return None
         return self._meta.chunks or None
+
+    def _hdf5_view(self) -> dict:
+        """What h5py reports of a dataset of an HDF5 file opened in place (reserved ``hdf5``)."""
+        return reserved_in(self._meta.attributes, self._path).get("hdf5") or {}
 
     @property
     def maxshape(self) -> tuple:
@@ -100,19 +107,28 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def compression(self):
+        hdf5 = self._hdf5_view()
+        if "compression" in hdf5:  # a dataset of an HDF5 file: its filters as h5py names them
+            return hdf5["compression"] or None
         return h5py_view(self._meta.codecs).compression
 
     @property
     def compression_opts(self):
-        return h5py_view(self._meta.codecs).compression_opts
+        view, hdf5 = h5py_view(self._meta.codecs), self._hdf5_view()
+        if "compression" in hdf5:
+            return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
+        return view.compression_opts
 
     @property
     def shuffle(self) -> bool:
-        return h5py_view(self._meta.codecs).shuffle
+        filters = self._hdf5_view().get("filters")
+        return "shuffle" in filters.split(",") if filters is not None else h5py_view(self._meta.codecs).shuffle
 
     @property
     def fletcher32(self) -> bool:
-        return h5py_view(self._meta.codecs).fletcher32
+        filters = self._hdf5_view().get("filters")
+        return "fletcher32" in filters.split(",") if filters is not None \
+            else h5py_view(self._meta.codecs).fletcher32
 
     @property
     def scaleoffset(self):

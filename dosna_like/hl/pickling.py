@@ -50,7 +50,8 @@ def file_spec(state) -> dict:
     return {"url": store.url, "storage_options": dict(store.storage_options),
             "mode": "r" if state.read_only else "r+", "njobs": state.njobs,
             "rdcc_nbytes": state.rdcc_nbytes, "pid": os.getpid(),
-            "trust_links": bool(getattr(state, "trust_links", False))}
+            "trust_links": bool(getattr(state, "trust_links", False)),
+            "hdf5_refs": getattr(store, "hdf5_refs", None)}  # an HDF5 file opened in place: its map's place
 
 
 def _cache_key(spec: dict) -> tuple:
@@ -73,6 +74,8 @@ def open_for_worker(file_cls, spec: dict):
                 warnings.simplefilter("ignore", IncompleteFileWarning)
                 # no chunk cache in a worker: other processes' chunk writes must be seen
                 extra = {"trust_links": True} if spec.get("trust_links") else {}
+                if spec.get("hdf5_refs") is not None:
+                    extra["hdf5_refs"] = spec["hdf5_refs"]
                 f = _opened[key] = file_cls(spec["url"], spec["mode"], njobs=spec["njobs"], rdcc_nbytes=0,
                                             storage_options=spec["storage_options"] or None, **extra)
         return f

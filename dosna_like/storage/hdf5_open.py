@@ -179,6 +179,7 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
     protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
     store = Hdf5RefStore(url, refmap, source, opener, protocol=protocol, fs=fs,
                          batches_async=bool(getattr(fs, "async_impl", False)), io_concurrency=io_concurrency)
+    store.hdf5_refs = None if refs is None or refs is False else (refs if refs == "beside" else os.fspath(refs))
     for kind, n in counts.items():
         if n:
             store.requests.add(kind, n)

@@ -198,6 +198,14 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
     chunks = tuple(max(1, c) for c in chunks)
     if dset.chunks is None:  # the project's mark for data h5py holds unchunked
         reserved = {**reserved, "h5py_contiguous": True}
+    hdf5 = {"layout": "compact" if layout == 0 else "contiguous"} if dset.chunks is None else {}
+    # as h5py reports the filters, whatever the codecs that read them (deflate is "gzip"; a
+    # dataset read through h5py has none; fletcher32 is numcodecs' own checksum here)
+    hdf5["compression"] = "" if dset.compression is None else str(dset.compression)
+    if dset.compression == "gzip":
+        hdf5["gzip_level"] = str(dset.compression_opts)
+    hdf5["filters"] = ",".join(name for name, on in (("shuffle", dset.shuffle), ("fletcher32", dset.fletcher32)) if on)
+    reserved = {**reserved, "hdf5": hdf5}
     meta = ArrayMeta(shape, dtype, chunks, dset.fillvalue, [bytes_codec] + codecs, maxshape, attributes)
     return _with_reserved(meta.to_document(), reserved), ref
 
@@ -324,6 +332,7 @@ class Hdf5RefStore(Store):
     """
 
     fingerprint_kind = "md5"
+    hdf5_refs = None  # where the reference map is kept (File(..., hdf5_refs=)), so a pickled handle reopens alike
 
     def __init__(self, url: str, refmap: dict, source: tuple, open_h5py, *, protocol: str = "hdf5",
                  fs=None, batches_async: bool = False, io_concurrency: int = 32):

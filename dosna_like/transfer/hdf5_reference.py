@@ -21,8 +21,9 @@ import os
 import time
 import warnings
 
-from ..format.documents import ArrayMeta
+from ..format.documents import ArrayMeta, editable_copy
 from ..format.grid import iter_chunk_boxes
+from ..format.reserved import edit_reserved, reserved_in
 from ..format.keys import chunk_key, chunk_prefix, node_key
 from ..hl.files import File
 from ..storage import is_url, parent_url
@@ -109,6 +110,7 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
             report.groups += 1
             continue
         report.datasets += 1
+        doc = _as_store_dataset(doc, path)
         shape = tuple(doc["shape"])
         chunks = tuple(doc["chunk_grid"]["configuration"]["chunk_shape"])
         itemsize = _itemsize(doc)
@@ -135,6 +137,20 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
             state.write_doc(path, doc)
     root = dict(refmap["nodes"][""])
     state.write_doc("", root)
+
+
+def _as_store_dataset(doc: dict, path: str) -> dict:
+    """``doc`` of a dataset in place, as a store's: chunked in h5py's view too (the
+    chunks are the file's, or virtual ones for contiguous data), as a copying import is."""
+    hdf5 = reserved_in(doc.get("attributes") or {}, path).get("hdf5") or {}
+    if "layout" not in hdf5:
+        return doc
+    doc = editable_copy(doc)
+    reserved = edit_reserved(doc["attributes"], path)
+    reserved["hdf5"] = {k: v for k, v in hdf5.items() if k != "layout"}
+    if not reserved["hdf5"]:
+        del reserved["hdf5"]
+    return doc
 
 
 def _itemsize(doc: dict) -> int:
