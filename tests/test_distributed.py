@@ -196,3 +196,38 @@ def test_import_under_the_dask_backend_equals_the_threaded_import(client, kind, 
         np.testing.assert_array_equal(f["a/gz"][:], data)
         np.testing.assert_array_equal(f["raw"][:], counts)
         assert f["raw"].attrs["unit"] == "count"
+
+
+def test_export_and_decoded_import_under_the_dask_backend(client, tmp_path):
+    import h5py as h5  # the real h5py: the export's reader and the import's source
+
+    data, counts = _data(6), np.arange(64 * 48, dtype="i4").reshape(SHAPE)
+    url = _url("local", tmp_path)
+    with h5py.File(url, "w") as f:
+        f.create_dataset("gz", data=data, chunks=CHUNKS, compression="gzip")
+        f.create_dataset("flat", data=counts)  # created without chunks: exported contiguous
+        f.create_dataset("sparse", shape=SHAPE, chunks=CHUNKS, fillvalue=-1, dtype="i4")
+        f["sparse"][0:16, 0:16] = 5
+    threaded = str(tmp_path / "threaded.h5")
+    spread = str(tmp_path / "spread.h5")
+    h5py.export_hdf5(url, threaded, progress=False)
+    with joblib.parallel_config(backend="dask"):
+        report = h5py.export_hdf5(url, spread, progress=False)
+    assert set(report.processes) - {os.getpid()}, report.processes  # the chunk work left this process
+    with h5.File(threaded, "r") as a, h5.File(spread, "r") as b:
+        for name in ("gz", "flat", "sparse"):
+            np.testing.assert_array_equal(a[name][()], b[name][()])
+            assert (a[name].chunks, a[name].compression) == (b[name].chunks, b[name].compression)
+        np.testing.assert_array_equal(b["gz"][()], data)
+        np.testing.assert_array_equal(b["flat"][()], counts)
+    # decoded import: a contiguous source and a filter the store does not keep as it is
+    source = str(tmp_path / "decoded.h5")
+    with h5.File(source, "w") as f:
+        f.create_dataset("flat", data=counts)
+        f.create_dataset("scaled", data=counts, chunks=(16, 48), scaleoffset=0)
+    with joblib.parallel_config(backend="dask"):
+        report = h5py.import_hdf5(source, _url("local", tmp_path), progress=False)
+    assert report.raw_chunks == 0 and set(report.processes) - {os.getpid()}, report
+    with h5py.File(report.dest, "r") as f:
+        np.testing.assert_array_equal(f["flat"][()], counts)
+        np.testing.assert_array_equal(f["scaled"][()], counts)

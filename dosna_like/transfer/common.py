@@ -53,6 +53,7 @@ class TransferReport:
     referenced_chunks: int = 0  # chunks left in the HDF5 file, referenced (zero-copy import)
     copied_datasets: list = field(default_factory=list)  # a zero-copy import's datasets copied anyway
     skipped: list = field(default_factory=list)  # (name, why)
+    processes: list = field(default_factory=list)  # process ids that ran chunk work on a joblib backend
     seconds: float = 0.0
 
     @property
@@ -81,6 +82,7 @@ class Workers:
         self._lock = threading.Lock()
         self.ahead = 2 * workers
         self.counts: dict = {}
+        self.processes: set = set()  # ids of the processes that ran chunk work on a joblib backend
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:

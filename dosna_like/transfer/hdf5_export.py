@@ -12,6 +12,9 @@ import numpy as np
 import os
 import time
 
+import joblib
+
+from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.deflate_wrappers import gzip_to_zlib
 from ..codecs.chains import hdf5_export_keywords, raw_crossing
 from ..format.dtypes import Empty
@@ -25,6 +28,7 @@ from ..index.query import node_kind
 from ..format.dtypes import stored_form
 from .references import holds_refs, refs_to_h5py
 from .scales import export_scales
+from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows
 from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, hdf5_filter_ids, progress_bar, require_h5py, set_attrs, worker_count
 
 __all__ = ["export_hdf5"]
@@ -93,11 +97,21 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
     if not ds.size:
         return
     ds.njobs = 1  # one chunk per task: the pool gives the parallelism
+    on_backend = joblib_backend_chosen()
     if contiguous:
         mapped = contiguous_map(h5ds, "r+", h5.filename)
+        if isinstance(mapped, np.memmap) and on_backend:
+            boxes = [box for _, box in iter_chunk_boxes(ds.shape, ds.chunks)]
+            batch = MappedExportBatch(ds, os.path.abspath(h5.filename), int(mapped.offset))
+            workers.processes.update(backend_batch_map(batch, boxes))
+            bar.update(ds.size * ds.dtype.itemsize)
+            return
         if isinstance(mapped, np.memmap):
             _export_mapped(ds, mapped, workers, bar)
             return
+    if on_backend:
+        _export_chunks_on_backend(ds, h5ds, workers, bar, report)
+        return
     chunks, itemsize = ds.chunks, ds.dtype.itemsize
     nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
     io, mode = ds._io, _export_raw_mode(ds, h5ds)  # raw chunks come from the engine
@@ -123,6 +137,22 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
             report.raw_chunks += 1
         else:
             h5ds[box] = block
+        bar.update(box_nbytes(box, itemsize))
+
+
+def _export_chunks_on_backend(ds, h5ds, workers: Workers, bar, report) -> None:
+    """The stored chunks of ``ds`` fetched (and decoded where they cannot cross as they
+    are) on the chosen joblib backend's workers, written here, a window at a time."""
+    itemsize = ds.dtype.itemsize
+    window = WINDOW_PER_WORKER * max(1, joblib.effective_n_jobs())
+    batch = ExportFetchBatch(ds, _export_raw_mode(ds, h5ds))
+    for coords, box, data, block, pid in backend_windows(batch, list(ds._io.stored_chunks()), window):
+        if data is not None:
+            h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
+            report.raw_chunks += 1
+        else:
+            h5ds[box] = block
+        workers.processes.add(pid)
         bar.update(box_nbytes(box, itemsize))
 
 
@@ -247,6 +277,7 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
                         later += _set_attrs_but_refs(h5, path, ds)
                         report.datasets += 1
                 workers.drain()  # every task done (and the maps flushed) before h5py closes the file
+                report.processes = sorted(workers.processes)
                 _write_refs(h5, later)
                 _export_links(src, h5, _link_groups(nodes), report)
                 export_scales(src, h5, ["/" + p for p in sorted(nodes)

@@ -52,6 +52,7 @@ from ..format.links import ExternalLink, SoftLink
 from ..hl.copying import fill_option
 from ..storage.hdf5_refs import stored_chunks
 from ..hl.creation import new_array
+from .backend_tasks import DecodedImportBatch
 from .hdf5_reference import import_by_reference
 from .references import holds_refs, refs_from_h5py
 from .scales import import_scales, is_scale_attribute
@@ -273,7 +274,7 @@ class _RawChunkBatch:
             src = h5[self.h5path]
             chunked = _HDF5Chunks(src)
             try:
-                return [_copy_raw_chunk(src, self.dest, self.mode, chunked, info) for info in batch]
+                return [(_copy_raw_chunk(src, self.dest, self.mode, chunked, info), os.getpid()) for info in batch]
             finally:
                 chunked.close()
 
@@ -300,13 +301,17 @@ def _import_raw_on_backend(src, dest, mode: str, workers: Workers, bar) -> None:
     records = [_ChunkRecord(tuple(i.chunk_offset), int(i.filter_mask), int(i.byte_offset), int(i.size))
                for i in stored_chunks(src)]
     copied = backend_batch_map(_RawChunkBatch(os.path.abspath(src.file.filename), src.name, dest, mode), records)
-    workers.count("raw_chunks", sum(copied))
+    workers.count("raw_chunks", sum(n for n, _ in copied))
+    workers.processes.update(pid for _, pid in copied)
     dest._io.cache.clear()  # other processes wrote these chunks
     bar.update(src.size * src.dtype.itemsize)
 
 
 def _import_decoded(src, dest, workers: Workers, bar) -> None:
     itemsize = src.dtype.itemsize
+    if joblib_backend_chosen() and os.path.isfile(src.file.filename):
+        _import_decoded_on_backend(src, dest, workers, bar)
+        return
 
     def store_box(box, block) -> None:
         if holds_refs(block):
@@ -330,6 +335,22 @@ def _import_decoded(src, dest, workers: Workers, bar) -> None:
         boxes = [box for _, box in iter_chunk_boxes(src.shape, dest.chunks)]
     for box in boxes:
         workers.submit(store_box, box, src[box])  # h5py reads in this thread, one box at a time
+
+
+def _import_decoded_on_backend(src, dest, workers: Workers, bar) -> None:
+    """The boxes of one dataset decoded by h5py on the chosen joblib backend's workers."""
+    if src.chunks is not None:
+        boxes = [chunk_box(chunk_of(info.chunk_offset, src.chunks), src.chunks, src.shape)
+                 for info in stored_chunks(src)]
+    elif isinstance(contiguous_map(src, "r"), str):  # never written: all fill
+        boxes = []
+    else:
+        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest.chunks)]
+    if boxes:
+        batch = DecodedImportBatch(os.path.abspath(src.file.filename), src.name, dest)
+        workers.processes.update(backend_batch_map(batch, boxes))
+    dest._io.cache.clear()  # other processes wrote these chunks
+    bar.update(src.size * src.dtype.itemsize)
 
 
 def _import_dataset(src, dest_file, path: str, compression, workers: Workers, bar, report,
@@ -448,6 +469,7 @@ def _copy_items(h5, dest, items, attrs, compression, report, njobs, progress, de
                     dest[item.path] = item.obj.dtype
             workers.drain()
         report.raw_chunks += workers.counts.get("raw_chunks", 0)
+        report.processes = sorted(workers.processes)
         for item in items:  # attributes and links once the data is in
             if item.kind in ("dataset", "datatype"):
                 set_attrs(dest[item.path], attrs[item.path])
