@@ -10,6 +10,8 @@ What is timed, in one run, on a local directory store:
   on a ``LocalCluster`` of 1 and of 2 worker processes (one thread each).
 - ``import``: ``import_hdf5`` of a gzip HDF5 file with the same data (raw
   chunks, no decoding), threads versus the cluster.
+- ``export``: ``export_hdf5`` of the store to an HDF5 file (the chunk reads
+  on the workers, the HDF5 writes in the caller), threads versus the cluster.
 - overhead: ``map`` of a function that returns its chunk, over 256 small
   chunks, on W workers minus the same in W local threads, divided by the
   joblib tasks (4 batches of chunks per worker) and by the chunks.
@@ -98,6 +100,9 @@ def main(argv=None) -> dict:
         def do_import() -> None:
             dosna_like.import_hdf5(str(source), str(work / f"imported-{next(counter)}.h5"), progress=False)
 
+        def do_export() -> None:
+            dosna_like.export_hdf5(url, str(work / f"exported-{next(counter)}.h5"), progress=False)
+
         with dosna_like.File(url, "r+") as f:
             ds, small = f["data"], f["small"]
             for njobs in (1, 2):
@@ -107,6 +112,7 @@ def main(argv=None) -> dict:
                 small.njobs = njobs
                 results[f"identity map threads njobs={njobs}"] = timed(lambda: run_map(small, identity, "i"), repeat)
             results["import threads"] = timed(do_import, repeat)
+            results["export threads"] = timed(do_export, repeat)
             for workers in (1, 2):
                 with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, Client(cluster), \
@@ -114,6 +120,7 @@ def main(argv=None) -> dict:
                     run_map(small, identity, "warm")  # each worker opens the store once, untimed
                     results[f"map dask workers={workers}"] = timed(lambda: run_map(ds, fft_filter, "m"), repeat)
                     results[f"import dask workers={workers}"] = timed(do_import, repeat)
+                    results[f"export dask workers={workers}"] = timed(do_export, repeat)
                     results[f"identity map dask workers={workers}"] = timed(
                         lambda: run_map(small, identity, "i"), repeat)
         nchunks = int(np.prod([s // c for s, c in zip(small_shape, small_chunks)]))
@@ -123,6 +130,7 @@ def main(argv=None) -> dict:
             results[f"overhead per chunk ms, workers={workers}"] = 1000 * extra / nchunks
         results["map speed-up 2 vs 1 worker"] = results["map dask workers=1"] / results["map dask workers=2"]
         results["import speed-up 2 vs 1 worker"] = results["import dask workers=1"] / results["import dask workers=2"]
+        results["export speed-up 2 vs 1 worker"] = results["export dask workers=1"] / results["export dask workers=2"]
         results["map dask 2 workers / threads njobs=2"] = results["map dask workers=2"] / results["map threads njobs=2"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
