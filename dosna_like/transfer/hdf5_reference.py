@@ -101,10 +101,12 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
     file_name = reference_name(h5store.url, store.url)
     fingerprint = refmap["source"]
     for path in sorted(refmap["nodes"], key=lambda p: (p.count("/"), p)):
-        if not path:
-            continue  # the root document goes last: it also removes the incomplete mark
         doc = refmap["nodes"][path]
         ref = refmap["refs"].get(path)
+        if ref is None:
+            report.links += len(reserved_in(doc.get("attributes") or {}, path).get("links") or {})
+        if not path:
+            continue  # the root document goes last: it also removes the incomplete mark
         if ref is None:
             state.write_doc(path, doc)
             report.groups += 1
