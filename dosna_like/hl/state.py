@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
+from ..chunks.sharded import open_array_io
 from ..chunks.pools import default_njobs
 from ..errors import FormatError
 from ..format.documents import ArrayMeta, dumps, editable_copy, loads
@@ -189,10 +190,10 @@ class FileState:
                 io = self._arrays.get(path)
                 if io is None:
                     meta = ArrayMeta.from_document(self.read_doc(path, required=True), path)
-                    io = self._arrays[path] = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
+                    io = self._arrays[path] = open_array_io(self.store, path, meta, self.rdcc_nbytes)
         return io
 
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
-        io = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
+        io = open_array_io(self.store, path, meta, self.rdcc_nbytes)
         self._arrays[path] = io
         return io
