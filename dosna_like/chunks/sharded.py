@@ -32,7 +32,7 @@ from ..format.documents import ArrayMeta
 from ..format.grid import chunk_extent, chunk_local_box, grid_shape, is_cut_by_edge
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
 
-__all__ = ["ShardedArrayIO", "WINDOW_NBYTES", "open_array_io"]
+__all__ = ["INDEX_CACHE_ENTRIES", "MAX_GAP_NBYTES", "MAX_RUN_NBYTES", "ShardedArrayIO", "WINDOW_NBYTES", "open_array_io"]
 
 WINDOW_NBYTES = 128 * 2**20  # decoded bytes of inner chunks handled per batch
 MAX_RUN_NBYTES = 8 * 2**20  # longer runs are split so that several requests are in flight
@@ -127,7 +127,7 @@ class ShardedArrayIO(ArrayIO):
     def _decode_index(self, shard: tuple, raw, shard_nbytes: int | None = None) -> ShardIndex:
         try:
             return ShardIndex.decode(raw, self.spec, self.meta.chunks, shard_nbytes)
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:  # numcodecs' crc32c raises RuntimeError
             raise CorruptChunkError(f"shard {self.shard_key(shard)!r}: index cannot be decoded: {exc}") from exc
 
     def _indexes_of(self, shards, refresh: bool = False) -> dict:
