@@ -5,7 +5,8 @@ do on plain chunks; what changes is where a chunk's bytes are.  Reads fetch
 each touched shard's index once (a ranged GET of its head or tail, then kept
 per shard in a bounded cache) and then only the byte ranges of the inner
 chunks the selection needs, one request per contiguous run, all of a window
-in one concurrent batch, decoded in the pool.  Writes work shard by shard
+in one concurrent batch, decoded in the pool; a shard with no cached index
+of which half the chunks are wanted is fetched whole in one GET instead.  Writes work shard by shard
 under the shard's write lock: a shard the selection covers completely is
 built and stored in one PUT without being read; any other shard is read
 whole, its untouched inner chunks kept as they are (no re-encoding), the
@@ -154,6 +155,7 @@ class ShardedArrayIO(ArrayIO):
         n = self.index_nbytes
         head = view[-n:] if self.spec.index_location == "end" else view[:n]
         index = self._decode_index(shard, head if len(view) >= n else view, len(view))
+        self._indexes.put(shard, index)
         return {i: view[span[0]:span[1]] for i in range(index.nbytes.size)
                 if (span := index.span(i)) is not None}
 
@@ -164,6 +166,17 @@ class ShardedArrayIO(ArrayIO):
         for coords in coords_list:
             shard, flat = self.shard_of(coords)
             by_shard.setdefault(shard, []).append((flat, coords))
+        out = {}
+        # A shard whose index is not cached and half of whose chunks are wanted:
+        # one GET of the whole shard beats an index read and then the ranges.
+        whole = [s for s, items in by_shard.items()
+                 if 2 * len(items) >= self._shard_chunks_in_bounds(s) and (not retry or self._indexes.get(s) is None)]
+        raws = self.store.get_many([self.shard_key(s) for s in whole])
+        for shard in whole:
+            parts = self._parts_of(shard, raws.get(self.shard_key(shard)))
+            for flat, coords in by_shard.pop(shard):
+                if flat in parts:
+                    out[coords] = parts[flat]
         indexes = self._indexes_of(by_shard, refresh=not retry)
         requests, members = [], []
         for shard, items in by_shard.items():
@@ -182,7 +195,7 @@ class ShardedArrayIO(ArrayIO):
             if run:
                 requests.append((self.shard_key(shard), run[0][1], run[-1][2]))
                 members.append((shard, run))
-        out, stale = {}, set()
+        stale = set()
         for (_, first, last), raw, (shard, run) in zip(requests, self.store.get_ranges(requests), members):
             if raw is None or len(raw) != last - first:
                 stale.add(shard)
