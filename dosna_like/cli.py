@@ -4,6 +4,7 @@
     dosna-like info URL/path                 chunks, compression, stored bytes, attributes
     dosna-like search URL EXPR... [--json]   EXPR: sample=mouse-1  temp>=300  path~*raw*
     dosna-like reindex URL [--check]         rebuild (or check) the sidecar search index
+    dosna-like upgrade URL                   rewrite an older store's documents in the current layout
     dosna-like import SRC.h5 DEST_URL        an HDF5 file into a store
     dosna-like export SRC_URL DEST.h5        a store into an HDF5 file
     dosna-like cp SRC DEST                   between stores, or to/from HDF5
@@ -43,10 +44,11 @@ from .transfer.common import incomplete_mark, require_h5py
 from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
 from .transfer.store_copy import copy_store
+from .transfer.upgrade import upgrade_store
 
 __all__ = [
     "build_parser", "build_query", "cmd_cp", "cmd_export", "cmd_import", "cmd_info", "cmd_ls",
-    "cmd_reindex", "cmd_search", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
+    "cmd_reindex", "cmd_search", "cmd_upgrade", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
 ]
 
 
@@ -371,6 +373,12 @@ def cmd_reindex(args) -> int:
     return status
 
 
+def cmd_upgrade(args) -> int:
+    report = upgrade_store(args.url, _options(args))
+    print(f"{args.url}: rewrote {len(report.rewritten)} of {report.nodes} node documents")
+    return 0
+
+
 def _progress_flag(args):
     return False if args.no_progress else None
 
@@ -490,6 +498,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("upgrade", help="rewrite an older store's node documents in the current layout",
+                       description="Rewrite every node document of the file at URL in the current layout "
+                       "(reserved metadata out of array attributes, dimension_names, consolidated metadata); "
+                       "documents already current are left alone, so running it again changes nothing.")
+    p.add_argument("url", metavar="URL")
+    p.set_defaults(func=cmd_upgrade)
 
     def transfer_options(p, skip=True):
         p.add_argument("--overwrite", action="store_true", help="replace the destination if it exists")
