@@ -257,3 +257,20 @@ def test_s3_requests_one_index_per_shard_ranges_and_whole_shard_puts(s3_file):
         np.testing.assert_array_equal(ds[40, 40, 3], data[40, 40, 3])
         assert http.take() == {"GET": 1}  # index kept from that read: one ranged GET of one inner chunk
     probe.close()
+
+
+def test_copies_clones_and_likes_keep_the_shards(tmp_path):
+    import h5py
+
+    data = np.arange(300, dtype="i4").reshape(20, 15)
+    with dosna_like.File(str(tmp_path / "a"), "w") as f, h5py.File(str(tmp_path / "b.h5"), "w") as h:
+        src = f.create_dataset("src", data=data, chunks=(5, 5), shards=(10, 15), compression="gzip")
+        f.copy(src, "copied")
+        like = f.create_dataset_like("like", src)
+        clone = src.clone("cloned")
+        for ds in (f["copied"], like, clone):
+            assert ds.shards == (10, 15) and ds.chunks == (5, 5)
+        np.testing.assert_array_equal(f["copied"][...], data)
+        f.copy(src, h, "in_hdf5")  # HDF5 has no shards: the inner chunks stay
+        assert h["in_hdf5"].chunks == (5, 5)
+        np.testing.assert_array_equal(h["in_hdf5"][...], data)
