@@ -274,3 +274,24 @@ def test_copies_clones_and_likes_keep_the_shards(tmp_path):
         f.copy(src, h, "in_hdf5")  # HDF5 has no shards: the inner chunks stay
         assert h["in_hdf5"].chunks == (5, 5)
         np.testing.assert_array_equal(h["in_hdf5"][...], data)
+
+
+def test_strings_in_shards_and_xarray_dask_open_sharded_stores(tmp_path):
+    import dask.array as da
+    import xarray as xr
+
+    url = str(tmp_path / "s")
+    words = [f"w{i}" * i for i in range(7)]
+    grid = np.arange(24.0).reshape(4, 6)
+    with dosna_like.File(url, "w") as f:
+        s = f.create_dataset("s", shape=(10,), dtype=dosna_like.string_dtype(), chunks=(2,), shards=(4,))
+        s[:7] = words
+        f.create_dataset("x", data=grid, chunks=(2, 3), shards=(4, 6))
+    assert zarr.open_group(url, mode="r")["s"][...].tolist() == words + ["", "", ""]
+    with dosna_like.File(url, "r") as f:
+        assert [v.decode() for v in f["s"][...]] == words + ["", "", ""]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opened = xr.open_zarr(url)
+    np.testing.assert_array_equal(opened["x"].values, grid)
+    np.testing.assert_array_equal(da.from_zarr(url, component="x").compute(), grid)
