@@ -270,9 +270,10 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     view = h5py_view(meta.codecs)
     stored, objects = _stored_bytes(file_url, inner, doc, options)
     logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
-    grid = list(grid_shape(meta.shape, meta.chunks))
+    grid = list(grid_shape(meta.shape, meta.grid_chunks))  # of stored objects: shards when sharded
+    shards = None if meta.sharding is None else list(meta.sharding.shards)
     info.update(shape=list(meta.shape), maxshape=list(meta.maxshape), dtype=str(meta.dtype),
-                chunks=list(meta.chunks), chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
+                chunks=list(meta.chunks), shards=shards, chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
                 chunks_stored=objects, compression=view.compression, compression_opts=jsonable(view.compression_opts),
                 shuffle=view.shuffle, fletcher32=view.fletcher32,
                 fillvalue=jsonable(meta.fill_value), nbytes=logical, stored_bytes=stored,
@@ -299,8 +300,9 @@ def _print_info(info: dict, attrs: dict) -> None:
         print(f"  shape         {_shape_text(info['shape'])}  maxshape "
               f"{_shape_text(tuple('None' if m is None else m for m in info['maxshape']))}")
         print(f"  dtype         {info['dtype']}")
-        print(f"  chunks        {_shape_text(info['chunks'])}  ({info['chunks_stored']} of "
-              f"{info['chunks_total']} stored)")
+        sharded = f" in shards {_shape_text(info['shards'])}" if info.get("shards") else ""
+        print(f"  chunks        {_shape_text(info['chunks'])}{sharded}  ({info['chunks_stored']} of "
+              f"{info['chunks_total']} {'shards ' if sharded else ''}stored)")
         comp = info["compression"] or "none"
         if info["compression_opts"] is not None:
             comp += f" ({info['compression_opts']})"

@@ -295,3 +295,19 @@ def test_strings_in_shards_and_xarray_dask_open_sharded_stores(tmp_path):
         opened = xr.open_zarr(url)
     np.testing.assert_array_equal(opened["x"].values, grid)
     np.testing.assert_array_equal(da.from_zarr(url, component="x").compute(), grid)
+
+
+def test_export_and_info_of_a_sharded_dataset(tmp_path, capsys):
+    import h5py
+    from dosna_like.cli import main
+
+    data = np.arange(600, dtype="f8").reshape(20, 30)
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=data, chunks=(5, 5), shards=(10, 30), compression="gzip")
+    assert main(["info", url + "/x"]) == 0
+    assert "chunks        (5, 5) in shards (10, 30)  (2 of 2 shards stored)" in capsys.readouterr().out
+    assert main(["export", url, str(tmp_path / "o.h5"), "--no-progress"]) == 0
+    with h5py.File(tmp_path / "o.h5", "r") as h:
+        assert h["x"].chunks == (5, 5) and h["x"].compression == "gzip"
+        np.testing.assert_array_equal(h["x"][...], data)
