@@ -311,3 +311,18 @@ def test_export_and_info_of_a_sharded_dataset(tmp_path, capsys):
     with h5py.File(tmp_path / "o.h5", "r") as h:
         assert h["x"].chunks == (5, 5) and h["x"].compression == "gzip"
         np.testing.assert_array_equal(h["x"][...], data)
+
+
+def test_apply_and_map_rewrite_each_shard_once(tmp_path):
+    url = str(tmp_path / "m")
+    data = np.arange(32 * 40, dtype="i4").reshape(32, 40)
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("x", data=data, chunks=(4, 5), shards=(16, 20))  # 4 shards of 16 inner chunks
+        store = f.store
+        before = store.requests.snapshot().get("put", 0)
+        ds.apply(lambda block: block * 2)
+        assert store.requests.snapshot().get("put", 0) - before == 4  # one PUT per shard, not per inner chunk
+        np.testing.assert_array_equal(ds[...], data * 2)
+        out = ds.map(lambda block: block + 1, "y")
+        assert out.shards == (16, 20)
+        np.testing.assert_array_equal(out[...], data * 2 + 1)

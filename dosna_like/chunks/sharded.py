@@ -344,6 +344,12 @@ class ShardedArrayIO(ArrayIO):
             self._remember(coords, chunk, raw)
 
     # ------------------------------------------------ chunks by coordinates
+    def object_groups(self, coords_list) -> list:
+        groups: dict = {}
+        for coords in coords_list:
+            groups.setdefault(self.shard_of(coords)[0], []).append(coords)
+        return list(groups.values())
+
     def get_raw(self, coords: tuple) -> bytes | None:
         raw = self._fetch_inner([coords]).get(coords)
         return None if raw is None else bytes(raw)
