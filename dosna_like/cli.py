@@ -4,6 +4,7 @@
     dosna-like info URL/path                 chunks, compression, stored bytes, attributes
     dosna-like search URL EXPR... [--json]   EXPR: sample=mouse-1  temp>=300  path~*raw*
     dosna-like reindex URL [--check]         rebuild (or check) the sidecar search index
+    dosna-like upgrade URL                   rewrite an older store's documents in the current layout
     dosna-like import SRC.h5 DEST_URL        an HDF5 file into a store
     dosna-like import --reference SRC.h5 DEST_URL   ... by reference (zero-copy)
     dosna-like export SRC_URL DEST.h5        a store into an HDF5 file
@@ -45,10 +46,11 @@ from .transfer.hdf5_export import export_hdf5
 from .transfer.hdf5_import import import_hdf5
 from .transfer.hdf5_reference import materialize_references
 from .transfer.store_copy import copy_store
+from .transfer.upgrade import upgrade_store
 
 __all__ = [
     "build_parser", "build_query", "cmd_cp", "cmd_export", "cmd_import", "cmd_info", "cmd_ls",
-    "cmd_reindex", "cmd_search", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
+    "cmd_reindex", "cmd_search", "cmd_upgrade", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
 ]
 
 
@@ -270,9 +272,10 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     view = h5py_view(meta.codecs)
     stored, objects = _stored_bytes(file_url, inner, doc, options)
     logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
-    grid = list(grid_shape(meta.shape, meta.chunks))
+    grid = list(grid_shape(meta.shape, meta.grid_chunks))  # of stored objects: shards when sharded
+    shards = None if meta.sharding is None else list(meta.sharding.shards)
     info.update(shape=list(meta.shape), maxshape=list(meta.maxshape), dtype=str(meta.dtype),
-                chunks=list(meta.chunks), chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
+                chunks=list(meta.chunks), shards=shards, chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
                 chunks_stored=objects, compression=view.compression, compression_opts=jsonable(view.compression_opts),
                 shuffle=view.shuffle, fletcher32=view.fletcher32,
                 fillvalue=jsonable(meta.fill_value), nbytes=logical, stored_bytes=stored,
@@ -299,8 +302,9 @@ def _print_info(info: dict, attrs: dict) -> None:
         print(f"  shape         {_shape_text(info['shape'])}  maxshape "
               f"{_shape_text(tuple('None' if m is None else m for m in info['maxshape']))}")
         print(f"  dtype         {info['dtype']}")
-        print(f"  chunks        {_shape_text(info['chunks'])}  ({info['chunks_stored']} of "
-              f"{info['chunks_total']} stored)")
+        sharded = f" in shards {_shape_text(info['shards'])}" if info.get("shards") else ""
+        print(f"  chunks        {_shape_text(info['chunks'])}{sharded}  ({info['chunks_stored']} of "
+              f"{info['chunks_total']} {'shards ' if sharded else ''}stored)")
         comp = info["compression"] or "none"
         if info["compression_opts"] is not None:
             comp += f" ({info['compression_opts']})"
@@ -371,6 +375,12 @@ def cmd_reindex(args) -> int:
         datasets = sum(1 for node in nodes.values() if node.kind == "dataset")
         print(f"{file_url}: indexed {len(nodes) - datasets} groups and {datasets} datasets")
     return status
+
+
+def cmd_upgrade(args) -> int:
+    report = upgrade_store(args.url, _options(args))
+    print(f"{args.url}: rewrote {len(report.rewritten)} of {report.nodes} node documents")
+    return 0
 
 
 def _progress_flag(args):
@@ -506,6 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL")
     p.add_argument("--check", action="store_true", help="only report whether the index is up to date (exit 1 if not)")
     p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("upgrade", help="rewrite an older store's node documents in the current layout",
+                       description="Rewrite every node document of the file at URL in the current layout "
+                       "(reserved metadata out of array attributes, dimension_names, consolidated metadata); "
+                       "documents already current are left alone, so running it again changes nothing.")
+    p.add_argument("url", metavar="URL")
+    p.set_defaults(func=cmd_upgrade)
 
     def transfer_options(p, skip=True):
         p.add_argument("--overwrite", action="store_true", help="replace the destination if it exists")

@@ -138,6 +138,50 @@ def test_the_previous_layout_still_opens_and_migrates_on_write(tmp_path):
     assert doc["dimension_names"] == ["phony_dim_6"]
 
 
+def _to_previous_layout(store_dir) -> None:
+    """Every array document back to the previous layout (entry in the attributes,
+    no dimension_names), and no consolidated metadata at the root."""
+    for key in store_dir.rglob("zarr.json"):
+        doc = json.loads(key.read_text())
+        doc.pop("consolidated_metadata", None)
+        if "dosna_like" in doc:
+            entry = doc.pop("dosna_like")
+            labels = entry.get("dim_labels") or []
+            doc["attributes"][RESERVED] = {k: v for k, v in entry.items() if k not in ("must_understand", "dim_labels")}
+            doc.pop("dimension_names", None)
+            if any(labels):  # the previous layout kept h5py labels as dimension_names
+                doc["dimension_names"] = labels
+        key.write_text(json.dumps(doc))
+
+
+def test_upgrade_rewrites_a_previous_layout_store_once(tmp_path, capsys):
+    from dosna_like.cli import main
+
+    url = str(tmp_path / "old.h5")
+    write_sample(url)
+    with dosna_like.File(url, "r") as f:
+        before = {name: (f[name][...], f[name].maxshape, dict(f[name].attrs)) for name in ["plain", "square", "v", "g/b"]}
+    _to_previous_layout(tmp_path / "old.h5")
+    assert RESERVED in zarr.open_group(url, mode="r")["square"].attrs  # what zarr showed before
+    assert main(["upgrade", url]) == 0
+    assert "rewrote 7 of 8 node documents" in capsys.readouterr().out  # group g was current already
+    for name in ["plain", "square", "v", "g/b"]:
+        assert RESERVED not in zarr.open_group(url, mode="r", use_consolidated=False)[name].attrs
+    root = json.loads((tmp_path / "old.h5" / "zarr.json").read_text())
+    assert set(root["consolidated_metadata"]["metadata"]) == {"plain", "square", "x", "t", "v", "g", "g/b"}
+    with dosna_like.File(url, "r") as f:
+        for name, (values, maxshape, attrs) in before.items():
+            np.testing.assert_array_equal(f[name][...], values)
+            assert f[name].maxshape == maxshape and dict(f[name].attrs).keys() == attrs.keys()
+        assert f["g/b"].dims[0].label == "k" and f.search(units="m") == [f["v"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert set(xr.open_zarr(url).data_vars) >= {"plain", "square", "v"}
+    assert main(["upgrade", url]) == 0  # idempotent: nothing left to rewrite
+    assert "rewrote 0 of 8 node documents" in capsys.readouterr().out
+    assert main(["upgrade", str(tmp_path / "nothing")]) == 1
+
+
 # ------------------------------------------------- dimension scales, compared with h5py
 def scale_story(m, f):
     """netCDF4-style dimension scale use; returns what it saw."""

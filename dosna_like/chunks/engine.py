@@ -282,6 +282,15 @@ class ArrayIO:
         value); a chunk equal to the fill value is deleted rather than stored."""
         self._store_one(coords, chunk)
 
+    def put_chunks(self, items: list) -> None:
+        """:meth:`put_chunk` for several ``(coords, chunk)`` pairs, stored in one batch."""
+        self._store_chunks(items, 1)
+
+    def object_groups(self, coords_list) -> list:
+        """``coords_list`` cut into groups stored together (one chunk each here;
+        a sharded array groups the chunks of one shard), for per-chunk work."""
+        return [[coords] for coords in coords_list]
+
     def has_chunk(self, coords: tuple) -> bool:
         """Whether chunk ``coords`` is stored (one that equals the fill value never is)."""
         return self.store.exists(self.key(coords))

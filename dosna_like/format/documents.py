@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import FormatError
 from . import dtypes
 from .reserved import RESERVED, reserved_in
+from .sharding import ShardSpec, sharding_codec, unwrap_sharding
 
 EXTENSION = "dosna_like"  # the top-level extension field holding an array's reserved entry
 
@@ -42,6 +43,8 @@ class ArrayMeta:
     attributes: dict = field(default_factory=dict)
     dimension_names: list | None = None
     empty: bool = False  # h5py.Empty: no dataspace at all (stored as a 0-d array)
+    # sharded (format/sharding.py): ``chunks`` and ``codecs`` are then the inner ones
+    sharding: ShardSpec | None = None
 
     def to_document(self) -> dict:
         data_type, _, extra = dtypes.to_zarr(self.dtype)
@@ -57,36 +60,43 @@ class ArrayMeta:
             "node_type": "array",
             "shape": list(self.shape),
             "data_type": data_type,
-            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.chunks)}},
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": list(self.grid_chunks)}},
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
             "fill_value": dtypes.encode_scalar(self.fill_value, self.dtype),
-            "codecs": self.codecs,
+            "codecs": self.codecs if self.sharding is None else [
+                sharding_codec(self.sharding, self.chunks, self.codecs)],
             "attributes": attributes,
         }
         if self.dimension_names is not None:
             doc["dimension_names"] = self.dimension_names
         return with_dimension_names(doc)
 
+    @property
+    def grid_chunks(self) -> tuple:
+        """The shape of one stored object: the shard shape, or the chunk shape."""
+        return self.chunks if self.sharding is None else self.sharding.shards
+
     @classmethod
     def from_document(cls, doc: dict, path: str | None = None) -> "ArrayMeta":
         """The array a Zarr v3 document describes; FormatError (naming the node at
         ``path`` when given) for anything this library cannot read."""
         try:
-            codecs = doc["codecs"]
-            attributes = doc.get("attributes") or {}
-            reserved = reserved_in(attributes, path)
-            dtype = dtypes.from_zarr(doc["data_type"], codecs[0], reserved)
             grid = doc["chunk_grid"]
             if grid["name"] != "regular":
                 raise FormatError(f"unsupported chunk grid {grid['name']!r}")
+            chunks, codecs, sharding = unwrap_sharding(doc["codecs"], tuple(grid["configuration"]["chunk_shape"]))
+            attributes = doc.get("attributes") or {}
+            reserved = reserved_in(attributes, path)
+            dtype = dtypes.from_zarr(doc["data_type"], codecs[0], reserved)
             enc = doc.get("chunk_key_encoding", {"name": "default"})
             sep = (enc.get("configuration") or {}).get("separator", "/")
             if enc["name"] != "default" or sep != "/":
                 raise FormatError(f"unsupported chunk key encoding {enc}")
             shape = tuple(doc["shape"])
             maxshape = tuple(reserved.get("maxshape", shape))
-            chunks = tuple(grid["configuration"]["chunk_shape"])
             _check_layout(shape, chunks, dtype)
+            if sharding is not None:
+                _check_layout(shape, sharding.shards, dtype, limit=False)
             return cls(
                 shape=shape,
                 dtype=dtype,
@@ -97,6 +107,7 @@ class ArrayMeta:
                 attributes=attributes,
                 dimension_names=doc.get("dimension_names"),
                 empty=bool(reserved.get("empty")),
+                sharding=sharding,
             )
         except FormatError as exc:
             if path is None or repr("/" + path.strip("/")) in str(exc):
@@ -112,7 +123,7 @@ class ArrayMeta:
 MAX_CHUNK_NBYTES = 2**32
 
 
-def _check_layout(shape: tuple, chunks: tuple, dtype) -> None:
+def _check_layout(shape: tuple, chunks: tuple, dtype, limit: bool = True) -> None:
     """Shape and chunk shape a reader can trust: integers, shapes >= 0, chunks
     >= 1 per axis, one per axis, and a chunk of at most MAX_CHUNK_NBYTES."""
     if len(chunks) != len(shape):
@@ -126,7 +137,7 @@ def _check_layout(shape: tuple, chunks: tuple, dtype) -> None:
     nbytes = dtype.itemsize
     for n in chunks:
         nbytes *= n
-    if nbytes > MAX_CHUNK_NBYTES:
+    if limit and nbytes > MAX_CHUNK_NBYTES:
         raise FormatError(f"chunk shape {list(chunks)} declares {nbytes} bytes per chunk "
                           f"(more than {MAX_CHUNK_NBYTES})")
 

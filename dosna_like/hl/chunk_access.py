@@ -50,8 +50,11 @@ class _ChunkFilter:
     def __init__(self, src, out, func):
         self.src, self.out, self.func = src, out, func
 
-    def __call__(self, coords: tuple) -> None:
-        self.out._write_chunk(self.out._io, coords, self.func(self.src.get_chunk_data(coords)))
+    def __call__(self, group: list) -> None:
+        # the chunks of one stored object (a shard holds many): built, then stored together
+        io = self.out._io
+        io.put_chunks([(coords, self.out._built_chunk(io, coords, self.func(self.src.get_chunk_data(coords))))
+                       for coords in group])
 
 
 class ChunkAccess:
@@ -141,6 +144,11 @@ class ChunkAccess:
         self._write_chunk(self._io, self._chunk_coords(idx), values, slices)
 
     def _write_chunk(self, io, coords: tuple, values, slices=None) -> None:
+        io.put_chunk(coords, self._built_chunk(io, coords, values, slices))
+
+    def _built_chunk(self, io, coords: tuple, values, slices=None) -> np.ndarray:
+        """The whole chunk ``coords`` with ``values`` written into its in-bounds part
+        (or ``[slices]`` of it); its padding holds the fill value."""
         meta = io.meta
         values = convert_as_hdf5(values, meta.dtype)
         old = io.get_chunk(coords) if slices is not None else None
@@ -151,7 +159,7 @@ class ChunkAccess:
             part[...] = values
         else:
             part[slices] = values
-        io.put_chunk(coords, chunk)
+        return chunk
 
     def has_chunk(self, idx) -> bool:
         """Whether chunk ``idx`` is stored (DosNa's ``has_chunk``).
@@ -184,7 +192,7 @@ class ChunkAccess:
         ``joblib.parallel_config`` (``backend="dask"``: a cluster's workers).
         """
         self._check_writable(OSError, "Can't write data")
-        self._filter_chunks(_ChunkFilter(self, self, func), self._all_coords(), self.njobs)
+        self._filter_chunks(_ChunkFilter(self, self, func), self._io.object_groups(self._all_coords()), self.njobs)
 
     def map(self, func, output_name, dtype=None):
         """A new dataset ``output_name`` holding ``func(data)`` of every chunk (DosNa's ``map``).
@@ -207,14 +215,14 @@ class ChunkAccess:
         out_io = out._io
         if coords:
             out._write_chunk(out_io, coords[0], first)
-        self._filter_chunks(_ChunkFilter(self, out, func), coords[1:], out.njobs)
+        self._filter_chunks(_ChunkFilter(self, out, func), out_io.object_groups(coords[1:]), out.njobs)
         return out
 
     @staticmethod
-    def _filter_chunks(task: _ChunkFilter, coords: list, njobs: int) -> None:
-        """Run ``task`` over ``coords``: threads here, or the chosen joblib backend."""
+    def _filter_chunks(task: _ChunkFilter, groups: list, njobs: int) -> None:
+        """Run ``task`` over groups of chunk coordinates: threads here, or the chosen joblib backend."""
         elsewhere = joblib_backend_chosen()
-        user_chunk_map(task, coords, njobs)
+        user_chunk_map(task, groups, njobs)
         if elsewhere:  # other processes may have written chunks this one has cached
             task.out._io.cache.clear()
 
@@ -243,6 +251,7 @@ class ChunkAccess:
         out = self.parent.create_dataset(
             output_name, shape=self.shape, dtype=dtype,
             chunks=self.chunks if self.shape else None,
+            shards=getattr(self, "shards", None) if self.shape else None,
             maxshape=self.maxshape if self.shape else None,
             fillvalue=self._fill_as(dtype),
             fletcher32=self.fletcher32 or None,

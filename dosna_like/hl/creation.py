@@ -17,6 +17,7 @@ from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
+from ..format.sharding import ShardSpec, check_shards
 
 __all__ = ["CHUNK_TARGET_BYTES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
@@ -87,6 +88,22 @@ def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayM
                      codecs=build_codecs(dtype), maxshape=(), empty=True)
 
 
+def _shard_spec(shards, chunks: tuple) -> ShardSpec | None:
+    """The sharding of a new array from ``create_dataset(shards=...)``."""
+    if shards is None:
+        return None
+    location = "end"
+    if isinstance(shards, dict):
+        unknown = set(shards) - {"shape", "index_location"}
+        if unknown or "shape" not in shards:
+            raise TypeError(f"shards as a dict takes 'shape' and 'index_location', not {sorted(unknown)}")
+        location = shards.get("index_location", "end")
+        if location not in ("start", "end"):
+            raise ValueError(f"index_location must be 'start' or 'end', not {location!r}")
+        shards = shards["shape"]
+    return ShardSpec(check_shards(shards, chunks), index_location=location)
+
+
 def _is_str_list(data) -> bool:
     """A (nested) list or tuple of Python ``str`` (not ``numpy.str_``, which h5py refuses)."""
     if not isinstance(data, (list, tuple)) or not data:
@@ -97,8 +114,15 @@ def _is_str_list(data) -> bool:
 
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
-              fletcher32=None, **unused) -> tuple:
-    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments."""
+              fletcher32=None, shards=None, **unused) -> tuple:
+    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
+
+    ``shards`` (beyond h5py, named as in ``zarr.create_array``): the shape of
+    a shard, a whole multiple of ``chunks`` on every axis, or a dict
+    ``{"shape": ..., "index_location": "end" or "start"}``; the array is then
+    stored with Zarr v3's ``sharding_indexed`` codec, one object per shard,
+    and ``chunks`` (with the filters) apply to the inner chunks.
+    """
     if unused:
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
     if scaleoffset is not None:
@@ -133,7 +157,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
     maxshape = _check_maxshape(maxshape, shape)
-    contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle
+    contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
+        and shards is None
+    if shape == () and shards is not None:
+        raise TypeError("Scalar datasets don't support chunk/filter options")
     if shape == ():
         if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32:
             raise TypeError("Scalar datasets don't support chunk/filter options")
@@ -156,5 +183,5 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
     attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
     meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
-                     maxshape=maxshape, attributes=attributes)
+                     maxshape=maxshape, attributes=attributes, sharding=_shard_spec(shards, chunks))
     return meta, data

@@ -106,6 +106,14 @@ class Dataset(ChunkAccess, HLObject):
         return text_as_bytes(meta.fill_value) if check_vlen_dtype(meta.dtype) is str else meta.fill_value
 
     @property
+    def shards(self) -> tuple | None:
+        """The shard shape of a sharded dataset (``create_dataset(shards=...)``), else None.
+
+        As ``zarr.Array.shards``; ``chunks`` is then the inner chunk shape."""
+        sharding = self._meta.sharding
+        return None if sharding is None else sharding.shards
+
+    @property
     def compression(self):
         hdf5 = self._hdf5_view()
         if "compression" in hdf5:  # a dataset of an HDF5 file: its filters as h5py names them

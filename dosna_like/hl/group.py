@@ -342,7 +342,7 @@ class Group(HLObject, MutableMapping):
         opts = {"shape": other.shape, "dtype": other.dtype, "chunks": other.chunks,
                 "maxshape": other.maxshape, "fillvalue": other.fillvalue,
                 "compression": other.compression, "compression_opts": other.compression_opts,
-                "shuffle": getattr(other, "shuffle", None)}
+                "shuffle": getattr(other, "shuffle", None), "shards": getattr(other, "shards", None)}
         if tuple(opts["maxshape"] or ()) == tuple(other.shape or ()):
             opts.pop("maxshape")
         opts.update(kwupdate)

@@ -8,6 +8,7 @@ import os
 import threading
 
 from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
+from ..chunks.sharded import open_array_io
 from ..chunks.pools import default_njobs
 from ..errors import FormatError
 from ..format.documents import ArrayMeta, dumps, editable_copy, loads
@@ -194,7 +195,7 @@ class FileState:
                     doc = self.read_doc(path, required=True)
                     meta = ArrayMeta.from_document(doc, path)
                     store = referencing_store(self.store, path, doc, self.trust_links, self.hdf5_sources)
-                    io = self._arrays[path] = ArrayIO(store, path, meta, self.rdcc_nbytes)
+                    io = self._arrays[path] = open_array_io(store, path, meta, self.rdcc_nbytes)
         return io
 
     def close_sources(self) -> None:
@@ -205,6 +206,6 @@ class FileState:
         self.hdf5_sources.clear()
 
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
-        io = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
+        io = open_array_io(self.store, path, meta, self.rdcc_nbytes)
         self._arrays[path] = io
         return io

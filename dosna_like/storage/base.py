@@ -315,6 +315,15 @@ class Store(abc.ABC):
         return self._get_many(keys)
 
     @_translating
+    def get_ranges(self, requests: list) -> list:
+        """The bytes of each ``(key, start, stop)`` range, one request each, concurrently (``start`` < 0,
+        ``stop`` None: the last bytes); None for a missing object, short past its end."""
+        if not requests:
+            return []
+        self.requests.add("get", len(requests))
+        return self._get_ranges(list(requests))
+
+    @_translating
     def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         """Scatter parts of the object at ``key`` straight into caller buffers.
 
@@ -539,6 +548,14 @@ class Store(abc.ABC):
     def _get_many(self, keys: list) -> dict:
         fetched = self._threads().map(self._get, keys)
         return {k: v for k, v in zip(keys, fetched) if v is not None}
+
+    def _get_range(self, key: str, start: int, stop: int | None) -> bytes | None:
+        # back ends without ranged reads: the whole object, cut here
+        whole = self._get(key)
+        return None if whole is None else bytes(memoryview(whole)[slice(start, stop)])
+
+    def _get_ranges(self, requests: list) -> list:
+        return list(self._threads().map(lambda r: self._get_range(*r), requests))
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         raise NotImplementedError(f"{type(self).__name__} cannot read into buffers (see can_read_into)")

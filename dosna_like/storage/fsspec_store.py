@@ -77,6 +77,30 @@ class FsspecStore(Store):
             out[key] = res
         return out
 
+    def _get_range(self, key: str, start: int, stop: int | None) -> bytes | None:
+        try:
+            return self.fs.cat_file(self.path(key), start=start, end=stop, **self._cat_kwargs)
+        except _MISSING:
+            return None
+
+    def _get_ranges(self, requests: list) -> list:
+        if not self.batches_async or len(requests) == 1:
+            return super()._get_ranges(requests)
+        try:
+            results = self.fs.cat_ranges(
+                [self.path(k) for k, _, _ in requests], [r[1] for r in requests], [r[2] for r in requests],
+                batch_size=self.io_concurrency, on_error="return", **self._cat_kwargs)
+        except _MISSING:  # a cache layer fails the batch whole for one missing object
+            return super()._get_ranges(requests)
+        out = []
+        for res in results:
+            if isinstance(res, BaseException):
+                if not is_missing(res):
+                    raise res
+                res = None
+            out.append(res)
+        return out
+
     def _exists(self, key: str) -> bool:
         return self.inner_fs.exists(self.path(key))
 

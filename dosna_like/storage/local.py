@@ -117,6 +117,17 @@ class LocalStore(Store):
         except _MISSING:
             return None
 
+    def _get_range(self, key: str, start: int, stop: int | None) -> bytes | None:
+        fd = self._open_for_read(key)
+        if fd is None:
+            return None
+        try:
+            if start < 0 or stop is None:
+                start, stop, _ = slice(start, stop).indices(os.fstat(fd).st_size)
+            return os.pread(fd, max(0, stop - start), start)
+        finally:
+            os.close(fd)
+
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         fd = self._open_for_read(key)
         if fd is None:
