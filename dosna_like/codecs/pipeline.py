@@ -38,15 +38,18 @@ class ChunkCodec:
         # runtime_entry names a codec we do not know in its ValueError
         self.pipeline = [(entry or runtime_entry(spec)).runtime(spec["name"], dict(spec.get("configuration") or {}))
                          for spec, entry in zip(codecs[1:], entries[1:])]
-        # one fixed-size byte codec: it can decode straight into a destination
-        self.decodes_into = self.vlen is None and len(self.pipeline) == 1
+        # a checksum last is checked first, on the stored bytes, and costs no copy
+        self.checksum = self.pipeline.pop() if self.pipeline and self.pipeline[-1].checksum else None
+        # one fixed-size byte codec (a checksum aside): it decodes straight into a destination
+        self.decodes_into = self.vlen is None and (len(self.pipeline) == 1
+                                                   or (not self.pipeline and self.checksum is not None))
         if self.vlen is not None:
             self.max_decoded = max(64 * self.nbytes, MAX_VLEN_CHUNK_NBYTES)
 
     @property
     def is_raw(self) -> bool:
         """Stored bytes are the chunk's bytes as they are."""
-        return not self.pipeline and self.vlen is None
+        return not self.pipeline and self.vlen is None and self.checksum is None
 
     def encode(self, chunk: np.ndarray):
         """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
@@ -56,11 +59,11 @@ class ChunkCodec:
             buf = np.ascontiguousarray(chunk, dtype=self.dtype).reshape(-1).view(np.uint8).data
         for codec in self.pipeline:
             buf = codec.encode(buf)
-        return buf
+        return buf if self.checksum is None else self.checksum.encode(buf)
 
     def decode(self, raw) -> np.ndarray:
         """The chunk array (read-only view when no copy was needed). ValueError if corrupt."""
-        buf = raw
+        buf = raw if self.checksum is None else self.checksum.decode(raw, 0)
         for codec in reversed(self.pipeline):
             buf = codec.decode(buf, self.max_decoded)
         if self.vlen is not None:
@@ -84,7 +87,11 @@ class ChunkCodec:
         if self.vlen is not None:
             raise TypeError("variable-length chunks have no fixed-size destination")
         if self.decodes_into:
-            self.pipeline[0].decode_into(raw, dest)
+            buf = raw if self.checksum is None else self.checksum.decode(raw, 0)
+            if self.pipeline:
+                self.pipeline[0].decode_into(buf, dest)
+            else:
+                copy_exact(buf, dest)
         else:
             copy_exact(self.decode(raw), dest)
         return dest

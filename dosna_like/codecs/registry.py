@@ -175,6 +175,13 @@ class CodecEntry:
         """:attr:`hdf5_chunks` for this configuration on items of ``itemsize`` bytes."""
         return self.hdf5_chunks
 
+    # ------------------------------------------------------------ integrity
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        """Whether decoding checks the stored bytes against a checksum, so that a
+        damaged chunk fails to decode (a checksum codec; gzip's CRC-32 trailer;
+        zstd written with its checksum on...)."""
+        return self.role is Role.CHECKSUM
+
     # ----------------------------------------------------------- testing
     def example(self) -> Example:
         """Keywords that select this codec (fresh objects on each call)."""

@@ -100,19 +100,19 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def compression(self):
-        return h5py_view(self._meta.codecs).compression
+        return h5py_view(self._meta.codecs, self._meta.attributes).compression
 
     @property
     def compression_opts(self):
-        return h5py_view(self._meta.codecs).compression_opts
+        return h5py_view(self._meta.codecs, self._meta.attributes).compression_opts
 
     @property
     def shuffle(self) -> bool:
-        return h5py_view(self._meta.codecs).shuffle
+        return h5py_view(self._meta.codecs, self._meta.attributes).shuffle
 
     @property
     def fletcher32(self) -> bool:
-        return h5py_view(self._meta.codecs).fletcher32
+        return h5py_view(self._meta.codecs, self._meta.attributes).fletcher32
 
     @property
     def scaleoffset(self):

@@ -38,7 +38,7 @@ def _h5_compression(ds, compression) -> dict:
 
 def _kept_h5_codec(ds) -> dict:
     """A dosna_like dataset's codecs as h5py keywords (the registry's HDF5 side of each)."""
-    return hdf5_export_keywords(ds._meta.codecs)
+    return hdf5_export_keywords(ds._meta.codecs, ds._meta.attributes)
 
 
 def _h5_chunks(ds) -> tuple:
