@@ -179,7 +179,10 @@ class ArrayIO:
         # Raw chunks on a local store that are too big for the chunk cache (HDF5
         # bypasses its cache for those too) go from their files straight into
         # the output: no intermediate bytes, no copy.
-        self.reads_direct = self.store.can_read_into and self.codec.is_raw and not self._caches_chunks
+        # So do raw chunks with a checksum after them (the default), when a
+        # whole chunk is read, so that the checksum is checked.
+        self.reads_direct = self.store.can_read_into and (self.codec.is_raw or self.codec.checked_raw) \
+            and not self._caches_chunks
 
     def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
         """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
@@ -193,13 +196,23 @@ class ArrayIO:
             counts.append(cs.stop - cs.start)
             starts.append(cs.start)
             out_starts.append(os_.start)
+        checked = self.codec.checked_raw
+        if checked and (any(starts) or tuple(counts) != self.meta.chunks):
+            return None  # a checksum covers the whole chunk: read it whole
         plan = read_plan(self.meta.chunks, out.itemsize, starts, counts, out.shape, out_starts)
         if plan is None:
             return None
         file_offsets, dest_offsets, run = plan
         ranges = [(f, [out_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, dest_offsets)]
         try:
-            return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
+            if not checked:
+                return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
+            trailer = bytearray(self.codec.TRAILER)
+            found = self.store.read_into(self.key(coords), self.codec.nbytes + len(trailer),
+                                         [*ranges, (self.codec.nbytes, [memoryview(trailer)])])
+            if found:
+                self.codec.check([piece for _, pieces in ranges for piece in pieces], trailer)
+            return found
         except ValueError as exc:
             raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
 
@@ -477,8 +490,11 @@ class ArrayIO:
             self.store.delete(self.key(coords))
         else:
             file_offsets, src_offsets, run = plan
-            self.store.write_from(self.key(coords), [
-                (f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)])
+            ranges = [(f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)]
+            if self.codec.checked_raw:  # the checksum follows the chunk's bytes
+                pieces = [piece for _, row in ranges for piece in row]
+                ranges.append((self.codec.nbytes, [memoryview(self.codec.trailer(pieces))]))
+            self.store.write_from(self.key(coords), ranges)
         self.cache.discard(coords)
         return True
 

@@ -16,7 +16,7 @@ from numcodecs.abc import Codec
 from ..format.dtypes import to_zarr
 from ..format.reserved import reserved_in
 from .entries import H5PY_COMPRESSION, HDF5_FILTERS
-from .registry import AS_IS, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
+from .registry import AS_IS, CHECKSUMMED, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
 
 __all__ = ["CHECKSUM_MARK", "asked_codecs", "build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
            "raw_crossing", "rebuild_keywords", "runtime_entry", "verifies", "with_checksum"]
@@ -184,12 +184,23 @@ def hdf5_export_keywords(codecs: list, attributes=None) -> dict:
     return keywords
 
 
-def raw_crossing(filter_ids: Sequence[int], codecs: list, itemsize: int) -> str | None:
+def raw_crossing(filter_ids: Sequence[int], codecs: list, itemsize: int, attributes=None) -> str | None:
     """How stored chunks move between an HDF5 dataset with these filters (in
     pipeline order) and an array with these codecs without being decoded:
-    :data:`~dosna_like.codecs.registry.RAW` (the same bytes), the outermost
-    codec's rewrapping (``"deflate"``, ``"zlib"``), or None (they must be
-    decoded).  The dtypes and chunk shapes are the caller's to compare."""
+    :data:`~dosna_like.codecs.registry.RAW` (the same bytes),
+    :data:`~dosna_like.codecs.registry.CHECKSUMMED` (the same bytes plus the
+    checksum added by default, see :func:`asked_codecs`; ``attributes`` are
+    the array's), the outermost codec's rewrapping (``"deflate"``, ``"zlib"``),
+    or None (they must be decoded).  The dtypes and chunk shapes are the
+    caller's to compare."""
+    asked = asked_codecs(codecs, attributes)
+    mode = _crossing(filter_ids, asked, itemsize)
+    if len(asked) == len(codecs):
+        return mode
+    return CHECKSUMMED if mode == RAW else None
+
+
+def _crossing(filter_ids: Sequence[int], codecs: list, itemsize: int) -> str | None:
     entries = [REGISTRY.for_zarr(spec["name"]) for spec in codecs]
     if not entries or entries[0] is None or entries[0].chunks_cross(_config(codecs[0]), itemsize) != AS_IS:
         return None

@@ -51,6 +51,23 @@ class ChunkCodec:
         """Stored bytes are the chunk's bytes as they are."""
         return not self.pipeline and self.vlen is None and self.checksum is None
 
+    @property
+    def checked_raw(self) -> bool:
+        """Stored bytes are the chunk's bytes as they are, then a checksum of
+        :attr:`TRAILER` bytes (:meth:`trailer`, :meth:`check`)."""
+        return not self.pipeline and self.vlen is None and self.checksum is not None
+
+    TRAILER = 4
+
+    def trailer(self, pieces) -> bytes:
+        """The checksum stored after a :attr:`checked_raw` chunk made of ``pieces`` (in order)."""
+        return self.checksum.trailer(pieces)
+
+    def check(self, pieces, trailer) -> None:
+        """ValueError unless ``trailer`` is the checksum of a :attr:`checked_raw`
+        chunk read into ``pieces`` (in order)."""
+        self.checksum.check(pieces, trailer)
+
     def encode(self, chunk: np.ndarray):
         """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
         if self.vlen is not None:
