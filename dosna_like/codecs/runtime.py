@@ -10,6 +10,8 @@ declared size fits it.  Everything else goes through numcodecs.
 """
 from __future__ import annotations
 
+import bz2
+import lzma
 import zlib
 
 import google_crc32c
@@ -44,6 +46,20 @@ def bounded_inflate(buf, wbits: int, limit: int) -> bytes:
         raise ValueError(f"inflates to more than the {limit} bytes expected")
     if not inflater.eof:
         raise ValueError("truncated deflate stream")
+    return out
+
+
+def _bounded_stream(decompressor, buf, limit: int) -> bytes:
+    """``buf`` through a standard-library decompressor object (bz2, lzma),
+    refusing to produce more than ``limit`` bytes (ValueError)."""
+    try:
+        out = decompressor.decompress(bytes(memoryview(buf).cast("B")), limit + 1)
+    except (OSError, EOFError, lzma.LZMAError) as exc:
+        raise ValueError(f"not a valid compressed stream ({exc})") from exc
+    if len(out) > limit:
+        raise ValueError(f"decompresses to more than the {limit} bytes expected")
+    if not decompressor.eof:
+        raise ValueError("truncated compressed stream")
     return out
 
 
@@ -167,6 +183,12 @@ class NumcodecRuntime(ByteCodec):
         self.typesize = typesize
         self.blosc = isinstance(codec, numcodecs.Blosc)
         self.zlib = isinstance(codec, numcodecs.Zlib)
+        self.zstd = isinstance(codec, numcodecs.Zstd)
+        # bz2 and lzma through the standard library's decompressors, which take a bound
+        self.stream = {"bz2": bz2.BZ2Decompressor,
+                       "lzma": lambda: lzma.LZMADecompressor(format=getattr(codec, "format", lzma.FORMAT_AUTO),
+                                                             filters=getattr(codec, "filters", None))
+                       }.get(getattr(codec, "codec_id", None))
 
     def encode(self, buf):
         if self.typesize > 1:
@@ -178,10 +200,24 @@ class NumcodecRuntime(ByteCodec):
         allocating, when the frame declares more)."""
         if self.zlib:
             return bounded_inflate(buf, 15, size_hint)
+        if self.stream is not None:
+            return _bounded_stream(self.stream(), buf, size_hint)
         declared = declared_size(self.codec, buf)
         if declared is not None and not 0 <= declared <= size_hint:
             raise ValueError(f"frame declares {declared} bytes, at most {size_hint} expected")
-        return self.codec.decode(buf)
+        if declared is None and self.zstd:
+            # no content size in the frame: decoded into a buffer of the expected
+            # size, which zstd refuses to overrun (a frame of another size fails)
+            out = np.empty(size_hint, dtype=np.uint8)
+            try:
+                self.codec.decode(buf, out=out)
+            except RuntimeError as exc:
+                raise ValueError(f"zstd frame without a content size: {exc}") from exc
+            return out
+        out = self.codec.decode(buf)
+        if np.asarray(out).nbytes > size_hint:  # a codec that declares nothing: checked after the fact
+            raise ValueError(f"decoded {np.asarray(out).nbytes} bytes, at most {size_hint} expected")
+        return out
 
     def decode_into(self, buf, dest: np.ndarray) -> None:
         if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
