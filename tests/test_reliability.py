@@ -726,3 +726,32 @@ def test_w_over_a_store_leaves_nothing_behind(tmp_path):
         f.create_dataset("x", shape=(16,), dtype="i8", chunks=(4,))
         np.testing.assert_array_equal(f["x"][...], np.zeros(16))
     assert os.listdir(tmp_path) == ["s"]
+
+
+# ------------------------------------------------------ corruption catalogue
+def _catalogue():
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", "corruption_catalogue.py")
+    spec = importlib.util.spec_from_file_location("corruption_catalogue", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_corruption_catalogue_finds_no_silent_or_unclear_case(tmp_path):
+    """The quick version of scripts/reliability/corruption_catalogue.py (its
+    bombs are test_every_codec_refuses_a_bomb_with_bounded_memory)."""
+    catalogue = _catalogue()
+    results = catalogue.chunk_cases(str(tmp_path), ["default", "blosc", "zstd", "strings"])
+    results += catalogue.document_cases(str(tmp_path))
+    bad = [r for r in results if r["outcome"] not in ("error", "right")]
+    assert bad == []
+    assert sum(r["outcome"] == "error" for r in results) > len(results) * 0.9
+
+
+def test_the_catalogue_classifier_catches_a_planted_silent_corruption(tmp_path):
+    catalogue = _catalogue()
+    results = catalogue.chunk_cases(str(tmp_path), ["plain"])  # no checksum: a flipped byte reads wrong
+    outcomes = {r["case"]: r["outcome"] for r in results}
+    assert outcomes["chunk plain flip-middle-byte rdcc=0"] == "silent"
+    assert outcomes["chunk plain truncate-1 rdcc=0"] == "error"

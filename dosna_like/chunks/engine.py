@@ -20,10 +20,11 @@ from .cache import ChunkCache
 from .pools import parallel_map
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
-from ..errors import CorruptChunkError
+from ..errors import CorruptChunkError, FormatError
 from ..format.documents import ArrayMeta
 from ..format.grid import chunk_extent, chunk_local_box, is_cut_by_edge
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
+from ..format.reserved import node_label
 
 __all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill", "read_plan"]
 
@@ -172,7 +173,10 @@ class ArrayIO:
 
     def set_meta(self, meta: ArrayMeta) -> None:
         self.meta = meta
-        self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+        try:
+            self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+        except (ValueError, TypeError) as exc:  # a stored codec list nothing here runs: name the node
+            raise FormatError(f"{node_label(self.path)}: its codecs cannot be used ({exc})") from exc
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
         self._objects = meta.dtype.kind == "O"
         self._caches_chunks = self.cache.capacity >= self.codec.nbytes
