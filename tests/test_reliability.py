@@ -755,3 +755,25 @@ def test_the_catalogue_classifier_catches_a_planted_silent_corruption(tmp_path):
     outcomes = {r["case"]: r["outcome"] for r in results}
     assert outcomes["chunk plain flip-middle-byte rdcc=0"] == "silent"
     assert outcomes["chunk plain truncate-1 rdcc=0"] == "error"
+
+
+_ROWS = """
+import sys, numpy as np, dosna_like
+first = int(sys.argv[2])
+with dosna_like.File(sys.argv[1], "r+") as f:
+    ds = f["x"]
+    for k in range(15):
+        for r in range(first, 32, 2):
+            ds[r] = np.full(16, k * 1000 + r)
+"""
+
+
+def test_two_processes_writing_disjoint_rows_of_shared_chunks_lose_nothing(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(32, 16), chunks=(8, 16), dtype="i8")
+    procs = [subprocess.Popen([sys.executable, "-c", _ROWS, url, str(first)]) for first in (0, 1)]
+    for p in procs:
+        assert p.wait() == 0
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], [[14 * 1000 + r] * 16 for r in range(32)])

@@ -457,7 +457,9 @@ class ArrayIO:
 
             def store_one(proj: ChunkProjection) -> None:
                 with self.chunk_lock(proj.chunk_coords):
-                    if not (direct and proj.complete and self._write_direct(proj, value, value_flat)):
+                    if not proj.complete:
+                        self._update_one(proj, build)
+                    elif not (direct and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
             parallel_map(store_one, projs, njobs)
@@ -472,6 +474,21 @@ class ArrayIO:
                 self._store_chunks(
                     parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
                     njobs)
+
+    def _update_one(self, proj: ChunkProjection, build) -> None:
+        """A partial chunk's read-modify-write as one :meth:`Store.update`, so that
+        another process writing other parts of the chunk loses nothing (a
+        directory lock locally).  A chunk that becomes all fill is stored, not
+        deleted: it reads the same."""
+        built = {}
+
+        def change(raw):
+            coords, chunk = build(proj, raw, False)
+            built["chunk"] = chunk
+            return self.codec.encode(chunk)
+
+        raw = self.store.update(self.key(proj.chunk_coords), change)
+        self._remember(proj.chunk_coords, built["chunk"], raw)
 
     def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
         """Store a chunk the selection covers completely straight from ``value``
