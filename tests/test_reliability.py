@@ -20,6 +20,8 @@ import pytest
 import dosna_like
 from dosna_like.errors import CorruptChunkError, FormatError
 
+from .conftest import S3_BUCKET
+
 
 # ------------------------------------------------------ concurrent writers
 def _threads_write_rows(ds, nthreads=4, rounds=6, nrows=32):
@@ -768,8 +770,12 @@ with dosna_like.File(sys.argv[1], "r+") as f:
 """
 
 
-def test_two_processes_writing_disjoint_rows_of_shared_chunks_lose_nothing(tmp_path):
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_two_processes_writing_disjoint_rows_of_shared_chunks_lose_nothing(tmp_path, kind, request):
     url = str(tmp_path / "s")
+    if kind == "s3":  # the endpoint's address is in the environment the writers inherit
+        request.getfixturevalue("s3_server")
+        url = f"s3://{S3_BUCKET}/rows-{os.urandom(6).hex()}"
     with dosna_like.File(url, "w") as f:
         f.create_dataset("x", shape=(32, 16), chunks=(8, 16), dtype="i8")
     procs = [subprocess.Popen([sys.executable, "-c", _ROWS, url, str(first)]) for first in (0, 1)]

@@ -464,16 +464,16 @@ class ArrayIO:
 
             parallel_map(store_one, projs, njobs)
             return
-        # Async stores: per window, fetch the partial chunks at once (never from
-        # the cache), then build and encode in the pool, then store the window
-        # in one concurrent batch, holding the window's chunk locks throughout.
+        # Async stores: per window, build and encode the whole chunks in the
+        # pool and store them in one concurrent batch; partial chunks are each
+        # one conditional read-modify-write (S3 If-Match), in the pool too.
+        # The window's chunk locks are held throughout.
         for batch in self._windows(projs, njobs):
             with self._chunk_locks([p.chunk_coords for p in batch]):
-                wanted = [self.key(p.chunk_coords) for p in batch if not p.complete]
-                raws = self.store.get_many(wanted)
-                self._store_chunks(
-                    parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
-                    njobs)
+                whole = [p for p in batch if p.complete]
+                if whole:
+                    self._store_chunks(parallel_map(build, whole, njobs), njobs)
+                parallel_map(lambda p: self._update_one(p, build), [p for p in batch if not p.complete], njobs)
 
     def _update_one(self, proj: ChunkProjection, build) -> None:
         """A partial chunk's read-modify-write as one :meth:`Store.update`, so that
