@@ -269,7 +269,7 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
         return info
 
     meta = ArrayMeta.from_document(doc, inner)
-    view = h5py_view(meta.codecs)
+    view = h5py_view(meta.codecs, meta.attributes)
     stored, objects = _stored_bytes(file_url, inner, doc, options)
     logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
     grid = list(grid_shape(meta.shape, meta.grid_chunks))  # of stored objects: shards when sharded

@@ -14,6 +14,11 @@ class Config:
     store can do: no MPI driver (``mpi``), no ros3 driver (``ros3``: give an
     ``s3://`` URL instead), no direct VFD; files open read-only by default
     (``default_file_mode``, as in h5py 3).
+
+    ``chunk_checksum``: new datasets whose codecs check nothing get Zarr v3's
+    crc32c as their last codec, so a damaged chunk raises instead of reading
+    wrong (True by default; False writes zarr-python's plain layout, as does
+    ``create_dataset(..., checksum=False)``).
     """
 
     mpi = False
@@ -31,6 +36,7 @@ class Config:
         self.complex_names = ("r", "i")
         self.bool_names = ("FALSE", "TRUE")
         self.trust_links = False
+        self.chunk_checksum = True
 
     def __repr__(self) -> str:
         return f"<dosna_like config: track_order={self.track_order}>"

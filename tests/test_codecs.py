@@ -22,7 +22,8 @@ from zarr.registry import get_codec_class
 import dosna_like
 from dosna_like.codecs.lzf import AVAILABLE as LZF_AVAILABLE
 from dosna_like.codecs import REGISTRY, ChunkCodec, RefusedCodecError, Role, build_codecs, h5py_view
-from dosna_like.codecs.chains import hdf5_export_keywords, hdf5_import_keywords, raw_crossing, rebuild_keywords
+from dosna_like.codecs.chains import (asked_codecs, hdf5_export_keywords, hdf5_import_keywords, raw_crossing,
+                                      rebuild_keywords, verifies)
 from dosna_like.codecs.entries import H5PY_COMPRESSION, HDF5_FILTERS
 from dosna_like.codecs.registry import DEFLATE, RAW, CodecEntry, Example
 from dosna_like.codecs.runtime import NumcodecRuntime
@@ -109,7 +110,7 @@ def test_every_codec_has_an_h5py_view_that_rebuilds_it(entry, tmp_path):
         assert (ds.compression, ds.compression_opts, ds.shuffle, ds.fletcher32) == (
             view.compression, view.compression_opts, view.shuffle, view.fletcher32)
     with dosna_like.File(url, "r") as f:
-        assert h5py_view(f["x"]._meta.codecs) == view
+        assert h5py_view(f["x"]._meta.codecs, f["x"]._meta.attributes) == view
         assert_values(f["x"][...], sample(dtype))
     again = build_codecs(dtype, **rebuild_keywords(view.compression, view.compression_opts),
                          shuffle=view.shuffle, fletcher32=view.fletcher32)
@@ -162,12 +163,14 @@ def test_every_codec_crosses_to_hdf5_and_back(entry, tmp_path):
     url = str(tmp_path / "imported.h5")
     report = dosna_like.import_hdf5(h5path, url, deflate_as=deflate_as, progress=False)
     with dosna_like.File(url, "r") as f:
-        imported = f["x"]._meta.codecs
+        imported, imported_attrs = f["x"]._meta.codecs, f["x"]._meta.attributes
         assert_values(f["x"][...], data)
-    assert imported == build_codecs(dtype, **hdf5_import_keywords(filters, h5ds_opts(h5path), deflate_as))
+    asked = asked_codecs(imported, imported_attrs)
+    assert asked == build_codecs(dtype, **hdf5_import_keywords(filters, h5ds_opts(h5path), deflate_as))
+    assert verifies(imported)  # checked on read: its own checksum, or the one added by default
     if entry.hdf5_filter in entry.hdf5_imports:  # the codec HDF5 data of its own filter comes back as
         assert entry in entries_in(imported)
-    crossing = raw_crossing(filters, imported, dtype.itemsize) if dtype.kind in "biufc" else None
+    crossing = raw_crossing(filters, imported, dtype.itemsize, imported_attrs) if dtype.kind in "biufc" else None
     assert report.raw_chunks == (N_CHUNKS if crossing is not None else 0)
     if entry.hdf5_chunks is not None and entry.role is not Role.ARRAY and h5py.h5z.filter_avail(entry.hdf5_filter):
         assert crossing is not None  # e.g. gzip, zlib, shuffle: chunks move without decoding
@@ -360,7 +363,7 @@ def test_one_entry_adds_a_codec(bz2_entry, tmp_path):
         ds = f.create_dataset("x", data=np.arange(50.0), chunks=(16,), compression="bz2", compression_opts=5)
         assert (ds.compression, ds.compression_opts) == ("bz2", 5)
         np.testing.assert_array_equal(ds[...], np.arange(50.0))
-        assert ds._meta.codecs[-1] == {"name": "numcodecs.bz2", "configuration": {"level": 5}}
+        assert ds._meta.codecs[1] == {"name": "numcodecs.bz2", "configuration": {"level": 5}}
         clone = ds.clone("y")
         assert clone._meta.codecs == ds._meta.codecs
     REGISTRY.unregister("bz2")

@@ -20,6 +20,8 @@ import pytest
 import dosna_like
 from dosna_like.errors import CorruptChunkError, FormatError
 
+from .conftest import S3_BUCKET
+
 
 # ------------------------------------------------------ concurrent writers
 def _threads_write_rows(ds, nthreads=4, rounds=6, nrows=32):
@@ -392,3 +394,392 @@ def test_one_damaged_child_document_does_not_hide_its_siblings(tmp_path):
         assert isinstance(f["a"], dosna_like.Group)
         with pytest.raises(FormatError, match="b/zarr.json"):
             f["b"]
+
+
+# ------------------------------------------------- integrity by default
+# Every chunk written with codecs that check nothing carries Zarr v3's crc32c:
+# one flipped byte raises the corruption error naming the chunk on every read
+# path (direct preadv reads, the cache, partial reads, batched S3 reads).
+_CHECKED_KINDS = {
+    "raw": {},
+    "blosc": {"compression": "blosc"},
+    "zstd": {"compression": "zstd"},
+    "lz4": {"compression": "lz4"},
+    "shuffle": {"shuffle": True},
+}
+
+
+def _flip_a_byte(f, key: str, where: float = 0.5) -> None:
+    raw = bytearray(f.store.get(key))
+    raw[int(len(raw) * where)] ^= 0x10
+    f.store.set(key, bytes(raw))
+
+
+@pytest.mark.parametrize("kind", sorted(_CHECKED_KINDS))
+@pytest.mark.parametrize("rdcc_nbytes", [0, 2**20], ids=["direct", "cached"])
+def test_a_flipped_byte_in_any_default_chunk_raises_naming_the_key(file_url, kind, rdcc_nbytes):
+    data = np.arange(4096, dtype="f8").reshape(64, 64)
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=data, chunks=(32, 32), **_CHECKED_KINDS[kind])
+        assert ds._meta.codecs[-1] == {"name": "crc32c"} and not ds.fletcher32  # h5py's view: as asked
+        _flip_a_byte(f, "x/c/1/0")
+    with dosna_like.File(file_url, "r", rdcc_nbytes=rdcc_nbytes) as f:
+        ds = f["x"]
+        np.testing.assert_array_equal(ds[:32], data[:32])  # the other chunks read right
+        for sel in (np.s_[:], np.s_[32:64, 0:32], np.s_[40, 3], np.s_[33:35, 1:30:3], np.s_[[40, 50], :]):
+            with pytest.raises(CorruptChunkError, match="x/c/1/0"):
+                ds[sel]
+        out = np.empty((32, 32))
+        with pytest.raises(CorruptChunkError, match="x/c/1/0"):
+            ds.read_direct(out, np.s_[32:64, 0:32])
+
+
+def test_a_flipped_byte_in_a_string_chunk_raises_naming_the_key(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("x", data=np.array(["alpha", "beta", "gamma", "delta"] * 4, dtype=object),
+                         dtype=h5py.string_dtype(), chunks=(8,))
+        for where in (0.2, 0.5, 0.9):
+            raw = bytearray(f.store.get("x/c/1"))
+            raw[int(len(raw) * where)] ^= 0x01
+            f.store.set("x/c/0", bytes(raw))
+            with dosna_like.File(file_url, "r") as g:
+                with pytest.raises(CorruptChunkError, match="x/c/0"):
+                    g["x"][:]
+
+
+def test_the_checksum_covers_the_trailer_and_a_truncated_chunk(tmp_path):
+    url = str(tmp_path / "s")
+    data = _make(url)
+    path = _chunk_file(url)
+    raw = open(path, "rb").read()
+    assert len(raw) == data.nbytes + 4
+    for damaged in (raw[:-1], raw[:-4], raw[:-1] + bytes([raw[-1] ^ 1]), raw + b"\0"):
+        open(path, "wb").write(damaged)
+        for rdcc in (0, 2**20):
+            with dosna_like.File(url, "r", rdcc_nbytes=rdcc) as f:
+                with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+                    f["x"][:]
+
+
+def test_direct_writes_store_the_checksum_zarr_python_checks(tmp_path):
+    import zarr
+    url = str(tmp_path / "s")
+    data = np.random.default_rng(1).random((256, 300))
+    with dosna_like.File(url, "w", rdcc_nbytes=0) as f:
+        ds = f.create_dataset("x", shape=data.shape, dtype="f8", chunks=(128, 150))
+        assert ds._io.reads_direct  # whole chunks go through pwritev, with their checksum
+        ds[...] = data
+    np.testing.assert_array_equal(zarr.open_group(url, mode="r")["x"][...], data)
+    path = os.path.join(url, "x", "c", "1", "1")
+    raw = bytearray(open(path, "rb").read())
+    raw[100] ^= 1
+    open(path, "wb").write(bytes(raw))
+    with pytest.raises(Exception, match="checksum"):
+        zarr.open_group(url, mode="r")["x"][...]
+
+
+@pytest.mark.parametrize("kind", ["raw", "blosc", "zstd", "strings"])
+def test_zarr_python_reads_and_checks_the_default_layout(tmp_path, kind):
+    import zarr
+    url = str(tmp_path / "s")
+    if kind == "strings":
+        data = np.array(["a", "bb", "ccc", ""] * 8, dtype=object)
+        kwargs = {"dtype": h5py.string_dtype()}
+    else:
+        data = np.arange(32 * 8, dtype="i4").reshape(32, 8)
+        kwargs = _CHECKED_KINDS[kind]
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=data, chunks=(16,) + data.shape[1:], **kwargs)
+    got = zarr.open_group(url, mode="r")["x"][...]
+    np.testing.assert_array_equal(got.astype(object) if kind == "strings" else got, data)
+    doc = json.load(open(os.path.join(url, "x", "zarr.json")))
+    assert doc["codecs"][-1] == {"name": "crc32c"}
+
+
+def test_the_checksum_opt_out_writes_zarr_pythons_plain_layout(tmp_path):
+    url = str(tmp_path / "s")
+    data = np.arange(64, dtype="i4").reshape(8, 8)
+    config = dosna_like.get_config()
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("off", data=data, chunks=(8, 8), checksum=False)
+        f.create_dataset("fletcher", data=data, chunks=(8, 8), fletcher32=True)
+        f.create_dataset("gzip", data=data, chunks=(8, 8), compression="gzip")  # gzip checks its own CRC-32
+        config.chunk_checksum = False
+        try:
+            f.create_dataset("global-off", data=data, chunks=(8, 8))
+        finally:
+            config.chunk_checksum = True
+    with dosna_like.File(url, "r") as f:
+        assert [c["name"] for c in f["off"]._meta.codecs] == ["bytes"]
+        assert [c["name"] for c in f["global-off"]._meta.codecs] == ["bytes"]
+        assert [c["name"] for c in f["fletcher"]._meta.codecs] == ["bytes", "crc32c"] and f["fletcher"].fletcher32
+        assert [c["name"] for c in f["gzip"]._meta.codecs] == ["bytes", "gzip"]
+    assert open(os.path.join(url, "off", "c", "0", "0"), "rb").read() == data.tobytes()
+
+
+def test_h5py_sees_no_filter_for_the_default_checksum(tmp_path):
+    url, out = str(tmp_path / "s"), str(tmp_path / "out.h5")
+    data = np.arange(64, dtype="i4").reshape(8, 8)
+    with dosna_like.File(url, "w") as f:
+        ours = f.create_dataset("x", data=data, chunks=(4, 8))
+    with h5py.File(str(tmp_path / "ref.h5"), "w") as f:
+        ref = f.create_dataset("x", data=data, chunks=(4, 8))
+        assert (ref.fletcher32, ref.compression, ref.shuffle) == (False, None, False)
+    with dosna_like.File(url, "r") as f:
+        assert (f["x"].fletcher32, f["x"].compression, f["x"].shuffle) == (False, None, False)
+    report = dosna_like.export_hdf5(url, out, progress=False)
+    assert report.raw_chunks == 2  # checked, then moved without decoding
+    with h5py.File(out, "r") as f:
+        assert not f["x"].fletcher32 and f["x"].compression is None
+        np.testing.assert_array_equal(f["x"][...], data)
+
+
+def test_a_damaged_chunk_is_not_exported_as_it_is(tmp_path):
+    url = str(tmp_path / "s")
+    _make(url)
+    path = _chunk_file(url)
+    raw = bytearray(open(path, "rb").read())
+    raw[3] ^= 1
+    open(path, "wb").write(bytes(raw))
+    with pytest.raises(CorruptChunkError, match="x/c/0/0"):
+        dosna_like.export_hdf5(url, str(tmp_path / "out.h5"), progress=False)
+
+
+# ------------------------------------------------------- bounded decoding
+# A small chunk that inflates far past its declared size is refused with memory
+# bounded far below what it would inflate to, for every codec (the long
+# version, 1 KiB-ish chunks inflating to 1 GiB measured by RSS, is
+# scripts/reliability/corruption_catalogue.py).
+_BOMB = 128 * 2**20
+
+
+def _deflate_bomb(wbits: int) -> bytes:
+    comp = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = bytes(2**20)
+    return b"".join(comp.compress(block) for _ in range(_BOMB // len(block))) + comp.flush()
+
+
+def _stream_bomb(comp) -> bytes:
+    block = bytes(2**20)
+    return b"".join(comp.compress(block) for _ in range(_BOMB // len(block))) + comp.flush()
+
+
+def zstd_rle_frame(nbytes: int, content_size: bool) -> bytes:
+    """A zstd frame of ``nbytes`` zeros made of RLE blocks (4 bytes per 128 KiB),
+    with or without a content size in its header (RFC 8878)."""
+    block = 128 * 1024
+    if content_size:
+        head = b"\x28\xb5\x2f\xfd" + bytes([0x80 | 0x20]) + nbytes.to_bytes(4, "little")  # 4-byte FCS, single segment
+    else:
+        head = b"\x28\xb5\x2f\xfd" + bytes([0x00, (17 - 10) << 3])  # no FCS, window 128 KiB
+    blocks = []
+    left = nbytes
+    while left:
+        size = min(block, left)
+        left -= size
+        header = (size << 3) | (1 << 1) | (0 if left else 1)  # RLE block, last flag
+        blocks.append(header.to_bytes(3, "little") + b"\0")
+    return head + b"".join(blocks)
+
+
+def _bombs():
+    import bz2
+    import lzma
+    import numcodecs
+    return {
+        "gzip": ({"compression": "gzip"}, lambda: _deflate_bomb(31)),
+        "zlib": ({"compression": numcodecs.Zlib(1)}, lambda: _deflate_bomb(15)),
+        "zstd-sized": ({"compression": "zstd"}, lambda: zstd_rle_frame(_BOMB, True)),
+        "zstd-unsized": ({"compression": "zstd"}, lambda: zstd_rle_frame(_BOMB, False)),
+        "bz2": ({"compression": numcodecs.BZ2(1)}, lambda: _stream_bomb(bz2.BZ2Compressor(1))),
+        "lzma": ({"compression": numcodecs.LZMA(preset=0)}, lambda: _stream_bomb(lzma.LZMACompressor(preset=0))),
+        "lz4": ({"compression": "lz4"}, lambda: (2**31 - 1).to_bytes(4, "little") + b"\x1f\0\x01\0" * 8),
+    }
+
+
+@pytest.mark.parametrize("checksum", [True, False], ids=["checked", "plain"])
+@pytest.mark.parametrize("codec", ["gzip", "zlib", "zstd-sized", "zstd-unsized", "bz2", "lzma", "lz4"])
+def test_every_codec_refuses_a_bomb_with_bounded_memory(tmp_path, codec, checksum):
+    from dosna_like.codecs.runtime import Crc32cRuntime
+    kwargs, build = _bombs()[codec]
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("x", data=np.arange(64, dtype="i4").reshape(8, 8), chunks=(8, 8),
+                              checksum=checksum, **kwargs)
+        payload = build()
+        if ds._io.codec.checksum is not None:  # a valid checksum: the decompressor must hold
+            payload = bytes(Crc32cRuntime().encode(payload))
+        f.store.set("x/c/0/0", payload)
+    _assert_refused_with_bounded_memory(url)
+
+
+def test_a_zstd_frame_without_a_content_size_still_reads(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(1024,), dtype="u1", chunks=(1024,), compression="zstd", checksum=False)
+        f.store.set("x/c/0", zstd_rle_frame(1024, False))  # what a streaming writer stores
+        f.create_dataset("y", data=np.ones(1024, "u1"), chunks=(1024,), compression="zstd", checksum=False)
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], np.zeros(1024, "u1"))
+        f["y"][:]
+
+
+# ------------------------------------------------------------ crash safety
+def _crash_trials():
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", "crash_trials.py")
+    spec = importlib.util.spec_from_file_location("crash_trials", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_kill_9_trials(tmp_path):
+    """The quick version of scripts/reliability/crash_trials.py: a writer, a
+    creator, a deleter and File(path, "w") killed at random points."""
+    report = _crash_trials().run_trials(1, seed=int.from_bytes(os.urandom(2), "little"), workdir=str(tmp_path))
+    assert report["summary"]["trials"] == 4
+    assert [r["problems"] for r in report["trials"]] == [[]] * 4, report["trials"]
+
+
+def test_the_crash_checker_finds_resurfacing_chunks(tmp_path):
+    """The harness's own check fails on a store where a dead create's chunks would show."""
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        for name in ("d0", "d1", "g/d2"):
+            f.create_dataset(name, data=np.full((256, 256), 7), chunks=(32, 32))
+    # what the previous version left: the document gone, the chunks still there
+    os.remove(os.path.join(url, "d1", "zarr.json"))
+    from dosna_like.storage.base import Store
+    original = Store.clear_leftovers
+    Store.clear_leftovers = lambda self, prefix: None
+    try:
+        problems = _crash_trials().check_store("create", url)
+    finally:
+        Store.clear_leftovers = original
+    assert any("resurfaced" in p for p in problems)
+
+
+def test_leftovers_of_a_killed_create_never_show_through(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_group("g")
+        # chunks of a create killed before its document, and a deleted group's child
+        f.store.set("x/c/0/0", np.full((4, 4), 9, "i4").tobytes())
+        f.store.set("g/y/c/0", np.full(4, 9, "i4").tobytes())
+        f.store.set("h/z/zarr.json", f.store.get("g/zarr.json"))
+        x = f.create_dataset("x", shape=(8, 8), dtype="i4", chunks=(4, 4), checksum=False)
+        np.testing.assert_array_equal(x[...], np.zeros((8, 8)))
+        y = f["g"].create_dataset("y", shape=(8,), dtype="i4", chunks=(4,), checksum=False)
+        np.testing.assert_array_equal(y[...], np.zeros(8))
+        f.create_group("h")
+        assert list(f["h"]) == []  # the dead group's child does not come back
+
+
+def test_a_deleted_node_goes_document_first(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("x", data=np.arange(16), chunks=(4,))
+        store = f.store
+        order = []
+        original = store._delete_many
+        store._delete_many = lambda keys: (order.append(list(keys)), original(keys))[1]
+        del f["x"]
+        assert order[0] == ["x/zarr.json"]
+        assert "x" not in f
+
+
+def test_names_that_look_internal_are_ordinary_names(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_group("x.partial").create_dataset("d.partial", data=[1, 2])
+        f.create_dataset("y.partial", data=np.arange(3))
+        with pytest.raises(ValueError, match="reserved"):
+            f.create_group("_dosna_like_index.json.gz")
+    with dosna_like.File(file_url, "r") as f:
+        assert sorted(f) == ["x.partial", "y.partial"]
+        assert list(f["x.partial"]) == ["d.partial"]
+        visited = []
+        f.visit(visited.append)
+        assert sorted(visited) == ["x.partial", "x.partial/d.partial", "y.partial"]
+
+
+def test_temporary_files_of_dead_writers_are_cleaned(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=np.arange(16), chunks=(4,))
+    folder = os.path.join(url, "x", "c")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    stale = [os.path.join(folder, f"0.{dead}-0123456789abcdef.partial"), os.path.join(folder, "1.0a1b.partial")]
+    live = os.path.join(folder, f"2.{os.getpid()}-0123456789abcdef.partial")
+    for path in stale + [live]:
+        open(path, "wb").write(b"half a chunk")
+    with dosna_like.File(url, "r+") as f:
+        f["x"][0] = 5
+    assert not any(os.path.exists(p) for p in stale)
+    assert os.path.exists(live)  # its writer (this process) may still rename it
+
+
+def test_w_over_a_store_leaves_nothing_behind(tmp_path):
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", data=np.arange(16), chunks=(4,))
+        f.create_group("g").attrs["a"] = 1
+    with dosna_like.File(url, "w") as f:
+        assert list(f) == []
+        f.create_dataset("x", shape=(16,), dtype="i8", chunks=(4,))
+        np.testing.assert_array_equal(f["x"][...], np.zeros(16))
+    assert os.listdir(tmp_path) == ["s"]
+
+
+# ------------------------------------------------------ corruption catalogue
+def _catalogue():
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", "corruption_catalogue.py")
+    spec = importlib.util.spec_from_file_location("corruption_catalogue", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_corruption_catalogue_finds_no_silent_or_unclear_case(tmp_path):
+    """The quick version of scripts/reliability/corruption_catalogue.py (its
+    bombs are test_every_codec_refuses_a_bomb_with_bounded_memory)."""
+    catalogue = _catalogue()
+    results = catalogue.chunk_cases(str(tmp_path), ["default", "blosc", "zstd", "strings"])
+    results += catalogue.document_cases(str(tmp_path))
+    bad = [r for r in results if r["outcome"] not in ("error", "right")]
+    assert bad == []
+    assert sum(r["outcome"] == "error" for r in results) > len(results) * 0.9
+
+
+def test_the_catalogue_classifier_catches_a_planted_silent_corruption(tmp_path):
+    catalogue = _catalogue()
+    results = catalogue.chunk_cases(str(tmp_path), ["plain"])  # no checksum: a flipped byte reads wrong
+    outcomes = {r["case"]: r["outcome"] for r in results}
+    assert outcomes["chunk plain flip-middle-byte rdcc=0"] == "silent"
+    assert outcomes["chunk plain truncate-1 rdcc=0"] == "error"
+
+
+_ROWS = """
+import sys, numpy as np, dosna_like
+first = int(sys.argv[2])
+with dosna_like.File(sys.argv[1], "r+") as f:
+    ds = f["x"]
+    for k in range(15):
+        for r in range(first, 32, 2):
+            ds[r] = np.full(16, k * 1000 + r)
+"""
+
+
+@pytest.mark.parametrize("kind", ["local", "s3"])
+def test_two_processes_writing_disjoint_rows_of_shared_chunks_lose_nothing(tmp_path, kind, request):
+    url = str(tmp_path / "s")
+    if kind == "s3":  # the endpoint's address is in the environment the writers inherit
+        request.getfixturevalue("s3_server")
+        url = f"s3://{S3_BUCKET}/rows-{os.urandom(6).hex()}"
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", shape=(32, 16), chunks=(8, 16), dtype="i8")
+    procs = [subprocess.Popen([sys.executable, "-c", _ROWS, url, str(first)]) for first in (0, 1)]
+    for p in procs:
+        assert p.wait() == 0
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["x"][:], [[14 * 1000 + r] * 16 for r in range(32)])

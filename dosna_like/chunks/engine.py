@@ -20,10 +20,11 @@ from .cache import ChunkCache
 from .pools import parallel_map
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
-from ..errors import CorruptChunkError
+from ..errors import CorruptChunkError, FormatError
 from ..format.documents import ArrayMeta
 from ..format.grid import chunk_extent, chunk_local_box, is_cut_by_edge
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
+from ..format.reserved import node_label
 
 __all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill", "read_plan"]
 
@@ -172,14 +173,20 @@ class ArrayIO:
 
     def set_meta(self, meta: ArrayMeta) -> None:
         self.meta = meta
-        self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+        try:
+            self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+        except (ValueError, TypeError) as exc:  # a stored codec list nothing here runs: name the node
+            raise FormatError(f"{node_label(self.path)}: its codecs cannot be used ({exc})") from exc
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
         self._objects = meta.dtype.kind == "O"
         self._caches_chunks = self.cache.capacity >= self.codec.nbytes
         # Raw chunks on a local store that are too big for the chunk cache (HDF5
         # bypasses its cache for those too) go from their files straight into
         # the output: no intermediate bytes, no copy.
-        self.reads_direct = self.store.can_read_into and self.codec.is_raw and not self._caches_chunks
+        # So do raw chunks with a checksum after them (the default), when a
+        # whole chunk is read, so that the checksum is checked.
+        self.reads_direct = self.store.can_read_into and (self.codec.is_raw or self.codec.checked_raw) \
+            and not self._caches_chunks
 
     def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
         """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
@@ -193,13 +200,23 @@ class ArrayIO:
             counts.append(cs.stop - cs.start)
             starts.append(cs.start)
             out_starts.append(os_.start)
+        checked = self.codec.checked_raw
+        if checked and (any(starts) or tuple(counts) != self.meta.chunks):
+            return None  # a checksum covers the whole chunk: read it whole
         plan = read_plan(self.meta.chunks, out.itemsize, starts, counts, out.shape, out_starts)
         if plan is None:
             return None
         file_offsets, dest_offsets, run = plan
         ranges = [(f, [out_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, dest_offsets)]
         try:
-            return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
+            if not checked:
+                return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
+            trailer = bytearray(self.codec.TRAILER)
+            found = self.store.read_into(self.key(coords), self.codec.nbytes + len(trailer),
+                                         [*ranges, (self.codec.nbytes, [memoryview(trailer)])])
+            if found:
+                self.codec.check([piece for _, pieces in ranges for piece in pieces], trailer)
+            return found
         except ValueError as exc:
             raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
 
@@ -449,21 +466,38 @@ class ArrayIO:
 
             def store_one(proj: ChunkProjection) -> None:
                 with self.chunk_lock(proj.chunk_coords):
-                    if not (direct and proj.complete and self._write_direct(proj, value, value_flat)):
+                    if not proj.complete:
+                        self._update_one(proj, build)
+                    elif not (direct and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
             parallel_map(store_one, projs, njobs)
             return
-        # Async stores: per window, fetch the partial chunks at once (never from
-        # the cache), then build and encode in the pool, then store the window
-        # in one concurrent batch, holding the window's chunk locks throughout.
+        # Async stores: per window, build and encode the whole chunks in the
+        # pool and store them in one concurrent batch; partial chunks are each
+        # one conditional read-modify-write (S3 If-Match), in the pool too.
+        # The window's chunk locks are held throughout.
         for batch in self._windows(projs, njobs):
             with self._chunk_locks([p.chunk_coords for p in batch]):
-                wanted = [self.key(p.chunk_coords) for p in batch if not p.complete]
-                raws = self.store.get_many(wanted)
-                self._store_chunks(
-                    parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
-                    njobs)
+                whole = [p for p in batch if p.complete]
+                if whole:
+                    self._store_chunks(parallel_map(build, whole, njobs), njobs)
+                parallel_map(lambda p: self._update_one(p, build), [p for p in batch if not p.complete], njobs)
+
+    def _update_one(self, proj: ChunkProjection, build) -> None:
+        """A partial chunk's read-modify-write as one :meth:`Store.update`, so that
+        another process writing other parts of the chunk loses nothing (a
+        directory lock locally).  A chunk that becomes all fill is stored, not
+        deleted: it reads the same."""
+        built = {}
+
+        def change(raw):
+            coords, chunk = build(proj, raw, False)
+            built["chunk"] = chunk
+            return self.codec.encode(chunk)
+
+        raw = self.store.update(self.key(proj.chunk_coords), change)
+        self._remember(proj.chunk_coords, built["chunk"], raw)
 
     def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
         """Store a chunk the selection covers completely straight from ``value``
@@ -486,8 +520,11 @@ class ArrayIO:
             self.store.delete(self.key(coords))
         else:
             file_offsets, src_offsets, run = plan
-            self.store.write_from(self.key(coords), [
-                (f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)])
+            ranges = [(f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)]
+            if self.codec.checked_raw:  # the checksum follows the chunk's bytes
+                pieces = [piece for _, row in ranges for piece in row]
+                ranges.append((self.codec.nbytes, [memoryview(self.codec.trailer(pieces))]))
+            self.store.write_from(self.key(coords), ranges)
         self.cache.discard(coords)
         return True
 

@@ -14,11 +14,12 @@ import numpy as np
 from numcodecs.abc import Codec
 
 from ..format.dtypes import to_zarr
+from ..format.reserved import reserved_in
 from .entries import H5PY_COMPRESSION, HDF5_FILTERS
-from .registry import AS_IS, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
+from .registry import AS_IS, CHECKSUMMED, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
 
-__all__ = ["build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
-           "raw_crossing", "rebuild_keywords", "runtime_entry"]
+__all__ = ["CHECKSUM_MARK", "asked_codecs", "build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
+           "raw_crossing", "rebuild_keywords", "runtime_entry", "verifies", "with_checksum"]
 
 
 _COMPRESSOR = Role.COMPRESSOR.order
@@ -68,12 +69,47 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     return chain
 
 
-def h5py_view(codecs: list) -> H5pyView:
+# Integrity by default: a chunk whose codecs check nothing gets Zarr v3's crc32c
+# last, so a damaged chunk fails to decode (zarr-python reads and checks it
+# too).  The array's reserved entry then says ``"checksum": "crc32c"``: the
+# codec was added for integrity, not asked for, so h5py's view shows no
+# ``fletcher32`` and an HDF5 export adds no filter for it.
+CHECKSUM_MARK = ("checksum", "crc32c")  # (reserved key, value)
+
+
+def verifies(codecs: list) -> bool:
+    """Whether decoding a chunk with ``codecs`` checks its stored bytes."""
+    for spec in codecs:
+        entry = REGISTRY.for_zarr(spec["name"])
+        if entry is not None and entry.verifies(spec["name"], _config(spec)):
+            return True
+    return False
+
+
+def with_checksum(codecs: list) -> tuple:
+    """``(codecs, added)``: the list with crc32c appended when nothing in it
+    verifies the stored bytes (``added`` True), else the list unchanged."""
+    if verifies(codecs):
+        return codecs, False
+    return [*codecs, REGISTRY.for_flag("fletcher32").from_h5py(None, np.dtype("u1"))], True
+
+
+def asked_codecs(codecs: list, attributes=None) -> list:
+    """The codecs a dataset was asked for: ``codecs`` without the checksum the
+    library added by default (``attributes``: the array's, holding the mark)."""
+    key, value = CHECKSUM_MARK
+    if codecs and codecs[-1]["name"] == value and reserved_in(attributes, None).get(key) == value:
+        return codecs[:-1]
+    return codecs
+
+
+def h5py_view(codecs: list, attributes=None) -> H5pyView:
     """What h5py's ``compression``, ``compression_opts``, ``shuffle`` and
     ``fletcher32`` report for a codec list (a codec we do not know shows as
-    its name, as numcodecs codecs do)."""
+    its name, as numcodecs codecs do); ``attributes`` (the array's) tell a
+    checksum added by default, which h5py's view does not show."""
     fields: dict = {}
-    for spec in codecs:
+    for spec in asked_codecs(codecs, attributes):
         name, config = spec["name"], _config(spec)
         entry = REGISTRY.for_zarr(name)
         if entry is None:
@@ -136,23 +172,35 @@ def hdf5_import_keywords(filter_ids: Sequence[int], compression_opts, prefer: st
     return keywords
 
 
-def hdf5_export_keywords(codecs: list) -> dict:
+def hdf5_export_keywords(codecs: list, attributes=None) -> dict:
     """h5py ``create_dataset`` keywords that hold data stored with ``codecs`` in
-    an HDF5 file: each codec's own filter where h5py has it, else gzip-4."""
+    an HDF5 file: each codec's own filter where h5py has it, else gzip-4 (a
+    checksum added by default, see :func:`asked_codecs`, is left out)."""
     keywords: dict = {}
-    for spec in codecs:
+    for spec in asked_codecs(codecs, attributes):
         name, config = spec["name"], _config(spec)
         entry = REGISTRY.for_zarr(name)
         keywords.update(FALLBACK if entry is None else entry.to_hdf5(name, config))
     return keywords
 
 
-def raw_crossing(filter_ids: Sequence[int], codecs: list, itemsize: int) -> str | None:
+def raw_crossing(filter_ids: Sequence[int], codecs: list, itemsize: int, attributes=None) -> str | None:
     """How stored chunks move between an HDF5 dataset with these filters (in
     pipeline order) and an array with these codecs without being decoded:
-    :data:`~dosna_like.codecs.registry.RAW` (the same bytes), the outermost
-    codec's rewrapping (``"deflate"``, ``"zlib"``), or None (they must be
-    decoded).  The dtypes and chunk shapes are the caller's to compare."""
+    :data:`~dosna_like.codecs.registry.RAW` (the same bytes),
+    :data:`~dosna_like.codecs.registry.CHECKSUMMED` (the same bytes plus the
+    checksum added by default, see :func:`asked_codecs`; ``attributes`` are
+    the array's), the outermost codec's rewrapping (``"deflate"``, ``"zlib"``),
+    or None (they must be decoded).  The dtypes and chunk shapes are the
+    caller's to compare."""
+    asked = asked_codecs(codecs, attributes)
+    mode = _crossing(filter_ids, asked, itemsize)
+    if len(asked) == len(codecs):
+        return mode
+    return CHECKSUMMED if mode == RAW else None
+
+
+def _crossing(filter_ids: Sequence[int], codecs: list, itemsize: int) -> str | None:
     entries = [REGISTRY.for_zarr(spec["name"]) for spec in codecs]
     if not entries or entries[0] is None or entries[0].chunks_cross(_config(codecs[0]), itemsize) != AS_IS:
         return None

@@ -115,6 +115,9 @@ class _Gzip(CodecEntry):
     def to_hdf5(self, zarr_name: str, config: dict) -> dict:
         return {"compression": "gzip", "compression_opts": config.get("level")}
 
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        return True  # every gzip member ends with the CRC-32 of its data
+
     def example(self) -> Example:
         return Example({"compression": "gzip", "compression_opts": 5})
 
@@ -133,6 +136,9 @@ class _Zlib(CodecEntry):
 
     def from_hdf5(self, compression_opts) -> dict:
         return {"compression": numcodecs.Zlib(level=4 if compression_opts is None else int(compression_opts))}
+
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        return True  # every zlib stream ends with the Adler-32 of its data
 
     def example(self) -> Example:
         return Example({"compression": numcodecs.Zlib(level=3)})
@@ -154,6 +160,9 @@ class _Zstd(CodecEntry):
 
     def view(self, zarr_name: str, config: dict) -> dict:
         return {"compression": "zstd", "compression_opts": config.get("level")}
+
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        return bool(config.get("checksum", False))  # the frame's XXH64 of its content
 
     def example(self) -> Example:
         return Example({"compression": "zstd", "compression_opts": 5})
@@ -298,6 +307,8 @@ CRC32C = register(_Crc32c("crc32c", "crc32c", Role.CHECKSUM, h5py_keyword="fletc
 
 # ------------------------------------------------- any other numcodecs codec
 _REFUSED_IDS = frozenset({"pickle"})  # never unpickle anything read from a store
+# numcodecs codecs that check what they decode: checksums, and bz2's per-block CRC
+_VERIFYING_IDS = frozenset({"crc32", "crc32c", "adler32", "fletcher32", "jenkins_lookup3", "bz2"})
 
 
 def _refuse(codec_id: str) -> None:
@@ -320,6 +331,9 @@ class _Numcodecs(CodecEntry):
 
     def view(self, zarr_name: str, config: dict) -> dict:
         return {"compression": zarr_name[len(self.zarr_name):], "compression_opts": config or None}
+
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        return zarr_name[len(self.zarr_name):] in _VERIFYING_IDS
 
     def keywords(self, compression, compression_opts) -> dict:
         _refuse(compression)

@@ -40,18 +40,38 @@ class ChunkCodec:
         # runtime_entry names a codec we do not know in its ValueError
         self.pipeline = [(entry or runtime_entry(spec)).runtime(spec["name"], dict(spec.get("configuration") or {}))
                          for spec, entry in zip(codecs[1:], entries[1:])]
-        # one fixed-size byte codec: it can decode straight into a destination; so can a
-        # size-keeping filter (shuffle) after one, through a per-thread scratch buffer
+        # a checksum last is checked first, on the stored bytes, and costs no copy
+        self.checksum = self.pipeline.pop() if self.pipeline and self.pipeline[-1].checksum else None
+        # one fixed-size byte codec (a checksum aside): it can decode straight into a destination;
+        # so can a size-keeping filter (shuffle) before one, through a per-thread scratch buffer
         self.two_stage = self.vlen is None and len(self.pipeline) == 2 and \
             getattr(self.pipeline[0], "unshuffles_into", False)
-        self.decodes_into = self.vlen is None and (len(self.pipeline) == 1 or self.two_stage)
+        self.decodes_into = self.vlen is None and (len(self.pipeline) == 1 or self.two_stage
+                                                   or (not self.pipeline and self.checksum is not None))
         if self.vlen is not None:
             self.max_decoded = max(64 * self.nbytes, MAX_VLEN_CHUNK_NBYTES)
 
     @property
     def is_raw(self) -> bool:
         """Stored bytes are the chunk's bytes as they are."""
-        return not self.pipeline and self.vlen is None
+        return not self.pipeline and self.vlen is None and self.checksum is None
+
+    @property
+    def checked_raw(self) -> bool:
+        """Stored bytes are the chunk's bytes as they are, then a checksum of
+        :attr:`TRAILER` bytes (:meth:`trailer`, :meth:`check`)."""
+        return not self.pipeline and self.vlen is None and self.checksum is not None
+
+    TRAILER = 4
+
+    def trailer(self, pieces) -> bytes:
+        """The checksum stored after a :attr:`checked_raw` chunk made of ``pieces`` (in order)."""
+        return self.checksum.trailer(pieces)
+
+    def check(self, pieces, trailer) -> None:
+        """ValueError unless ``trailer`` is the checksum of a :attr:`checked_raw`
+        chunk read into ``pieces`` (in order)."""
+        self.checksum.check(pieces, trailer)
 
     def encode(self, chunk: np.ndarray):
         """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
@@ -61,11 +81,11 @@ class ChunkCodec:
             buf = np.ascontiguousarray(chunk, dtype=self.dtype).reshape(-1).view(np.uint8).data
         for codec in self.pipeline:
             buf = codec.encode(buf)
-        return buf
+        return buf if self.checksum is None else self.checksum.encode(buf)
 
     def decode(self, raw) -> np.ndarray:
         """The chunk array (read-only view when no copy was needed). ValueError if corrupt."""
-        buf = raw
+        buf = raw if self.checksum is None else self.checksum.decode(raw, 0)
         for codec in reversed(self.pipeline):
             buf = codec.decode(buf, self.max_decoded)
         if self.vlen is not None:
@@ -88,12 +108,16 @@ class ChunkCodec:
         over :meth:`decode` when :attr:`decodes_into`."""
         if self.vlen is not None:
             raise TypeError("variable-length chunks have no fixed-size destination")
-        if self.two_stage:  # e.g. deflate into scratch, then unshuffle into dest
-            scratch = _scratch(self.nbytes)
-            self.pipeline[1].decode_into(raw, scratch)
-            self.pipeline[0].decode_into(scratch, dest)
-        elif self.decodes_into:
-            self.pipeline[0].decode_into(raw, dest)
+        if self.decodes_into:
+            buf = raw if self.checksum is None else self.checksum.decode(raw, 0)
+            if self.two_stage:  # e.g. deflate into scratch, then unshuffle into dest
+                scratch = _scratch(self.nbytes)
+                self.pipeline[1].decode_into(buf, scratch)
+                self.pipeline[0].decode_into(scratch, dest)
+            elif self.pipeline:
+                self.pipeline[0].decode_into(buf, dest)
+            else:
+                copy_exact(buf, dest)
         else:
             copy_exact(self.decode(raw), dest)
         return dest

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import DosnaError
 
-__all__ = ["AS_IS", "DEFLATE", "FALLBACK", "RAW", "REGISTRY", "CodecEntry", "Example", "H5pyView", "Hdf5Filter",
+__all__ = ["AS_IS", "CHECKSUMMED", "DEFLATE", "FALLBACK", "RAW", "REGISTRY", "CodecEntry", "Example", "H5pyView", "Hdf5Filter",
            "RefusedCodecError", "Registry", "Role", "register"]
 
 
@@ -83,6 +83,7 @@ class Hdf5Filter:
 # How stored chunks cross to and from an HDF5 file without being decoded
 AS_IS = "as-is"  # a codec whose bytes are those of its HDF5 filter (shuffle)
 RAW = "raw"  # a list of AS_IS codecs (or none): the chunk's bytes, checked by their size
+CHECKSUMMED = "crc32c"  # RAW plus the crc32c the library adds by default: appended / checked and cut off
 DEFLATE = 1  # HDF5's deflate filter: import_hdf5(deflate_as=...) names who holds its data
 FALLBACK = {"compression": "gzip", "compression_opts": 4}  # what a format lacking a codec gets
 
@@ -174,6 +175,13 @@ class CodecEntry:
     def chunks_cross(self, config: dict, itemsize: int) -> str | None:
         """:attr:`hdf5_chunks` for this configuration on items of ``itemsize`` bytes."""
         return self.hdf5_chunks
+
+    # ------------------------------------------------------------ integrity
+    def verifies(self, zarr_name: str, config: dict) -> bool:
+        """Whether decoding checks the stored bytes against a checksum, so that a
+        damaged chunk fails to decode (a checksum codec; gzip's CRC-32 trailer;
+        zstd written with its checksum on...)."""
+        return self.role is Role.CHECKSUM
 
     # ----------------------------------------------------------- testing
     def example(self) -> Example:

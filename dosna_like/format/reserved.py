@@ -91,6 +91,9 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
                               "per axis, the attached dimension scales as [path, dimension name] pairs"),
     "scale": ReservedKey((str,), None, "arrays",
                          "this array is a dimension scale (h5py make_scale): its NAME"),
+    "checksum": ReservedKey((str,), None, "arrays",
+                            "'crc32c': the last codec is a checksum the library added for integrity "
+                            "(not asked for as fletcher32; h5py's view and HDF5 exports leave it out)"),
     "incomplete": ReservedKey((dict,), None, "the root and arrays",
                               "an import or store copy is running or failed: {source, started}; "
                               "on an array, the import has not finished writing its chunks"),

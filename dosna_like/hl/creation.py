@@ -10,7 +10,8 @@ import math
 
 import numpy as np
 
-from ..codecs.chains import build_codecs
+from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
+from ..config import get_config
 from ..format import dtypes
 from ..format.conversion import convert_as_hdf5
 from ..format.documents import ArrayMeta
@@ -114,7 +115,7 @@ def _is_str_list(data) -> bool:
 
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
-              fletcher32=None, shards=None, **unused) -> tuple:
+              fletcher32=None, shards=None, checksum=None, **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
 
     ``shards`` (beyond h5py, named as in ``zarr.create_array``): the shape of
@@ -122,6 +123,9 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     ``{"shape": ..., "index_location": "end" or "start"}``; the array is then
     stored with Zarr v3's ``sharding_indexed`` codec, one object per shard,
     and ``chunks`` (with the filters) apply to the inner chunks.
+
+    ``checksum`` (beyond h5py): False stores chunks without the crc32c added by
+    default to codecs that check nothing (``get_config().chunk_checksum``).
     """
     if unused:
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
@@ -181,7 +185,12 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
-    attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
+    reserved = {"h5py_contiguous": True} if contiguous_like else {}
+    if get_config().chunk_checksum if checksum is None else checksum:
+        codecs, added = with_checksum(codecs)
+        if added:
+            reserved[CHECKSUM_MARK[0]] = CHECKSUM_MARK[1]
+    attributes = {RESERVED: reserved} if reserved else {}
     meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
                      maxshape=maxshape, attributes=attributes, sharding=_shard_spec(shards, chunks))
     return meta, data

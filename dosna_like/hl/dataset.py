@@ -118,11 +118,11 @@ class Dataset(ChunkAccess, HLObject):
         hdf5 = self._hdf5_view()
         if "compression" in hdf5:  # a dataset of an HDF5 file: its filters as h5py names them
             return hdf5["compression"] or None
-        return h5py_view(self._meta.codecs).compression
+        return h5py_view(self._meta.codecs, self._meta.attributes).compression
 
     @property
     def compression_opts(self):
-        view, hdf5 = h5py_view(self._meta.codecs), self._hdf5_view()
+        view, hdf5 = h5py_view(self._meta.codecs, self._meta.attributes), self._hdf5_view()
         if "compression" in hdf5:
             return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
         return view.compression_opts
@@ -130,13 +130,13 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def shuffle(self) -> bool:
         filters = self._hdf5_view().get("filters")
-        return "shuffle" in filters.split(",") if filters is not None else h5py_view(self._meta.codecs).shuffle
+        return "shuffle" in filters.split(",") if filters is not None else h5py_view(self._meta.codecs, self._meta.attributes).shuffle
 
     @property
     def fletcher32(self) -> bool:
         filters = self._hdf5_view().get("filters")
         return "fletcher32" in filters.split(",") if filters is not None \
-            else h5py_view(self._meta.codecs).fletcher32
+            else h5py_view(self._meta.codecs, self._meta.attributes).fletcher32
 
     @property
     def scaleoffset(self):

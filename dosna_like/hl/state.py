@@ -18,8 +18,6 @@ from ..index.live import LiveIndex
 from ..storage import Store
 from ..storage.hdf5_referencing import referencing_store
 
-from ..format.keys import SIDECAR_KEY
-
 __all__ = ["FileState"]
 
 
@@ -71,8 +69,8 @@ class FileState:
 
         names = self.index.child_names(path)  # this session's verified index, if it is loaded
         if names is None:
-            names = [n for n in self.store.list_dir(path)
-                     if n != META_KEY and n != SIDECAR_KEY and not n.endswith(".partial")]
+            # directories only: a node is one; the sidecar and temporary files are files
+            names = self.store.list_dirs(path)
         unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
         damaged = set()
         for key, raw in self.store.get_many(unknown).items():

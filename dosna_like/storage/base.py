@@ -370,7 +370,8 @@ class Store(abc.ABC):
         One listing plus one concurrent batch of GETs, however many children
         there are (a recursive listing would walk into every child).
         """
-        children = [n for n in self.list_dir(prefix) if n != name and not n.endswith(".partial")]
+        # directories only: a node is one, temporary files and the sidecar never are
+        children = [n for n in self.list_dirs(prefix) if n != name]
         keys = {(f"{prefix}/{n}" if prefix else n) + "/" + name: n for n in children}
         return {keys[k]: raw for k, raw in self.get_many(keys).items()}
 
@@ -464,10 +465,23 @@ class Store(abc.ABC):
 
     @_translating
     def delete_prefix(self, prefix: str) -> None:
-        """Remove everything under ``prefix`` (a node and its children)."""
+        """Remove everything under ``prefix`` (a node and its children).
+
+        A node's document goes first: from then on the node is gone, and a
+        kill halfway leaves only leftovers no listing shows, which
+        :meth:`clear_leftovers` removes before the name is used again."""
         self._check_writable()
         self.requests.add("delete")
+        if prefix:
+            self._delete_many([node_key(prefix)])
         self._delete_prefix(prefix)
+
+    def clear_leftovers(self, prefix: str) -> None:
+        """Remove whatever lies under ``prefix``, where no node is (chunks or children
+        of a killed create or delete); one listing when there is nothing."""
+        inside = prefix.rstrip("/") + "/"
+        if any(k.startswith(inside) for k in self.list_keys(prefix)):
+            self.delete_prefix(prefix)
 
     @_translating
     def move_prefix(self, src: str, dest: str) -> None:
@@ -526,10 +540,9 @@ class Store(abc.ABC):
             listings = [self.list_dirs(level[0])] if len(level) == 1 else self._threads().map(self.list_dirs, level)
             keys = {}
             for group, names in zip(level, listings):
-                for name in names:
-                    if not name.endswith(".partial"):
-                        path = f"{group}/{name}" if group else name
-                        keys[node_key(path)] = path
+                for name in names:  # directories: never a temporary file
+                    path = f"{group}/{name}" if group else name
+                    keys[node_key(path)] = path
             new = {}
             for key, raw in self.get_many(keys).items():
                 new[keys[key]] = md5_hex(raw)

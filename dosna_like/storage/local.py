@@ -6,19 +6,31 @@ saves a copy per chunk, which is what lets uncompressed reads match HDF5;
 fsspec has no such call.  Writes go to a temporary file renamed over the
 key, so a reader never sees half a chunk.  Node documents are fingerprinted
 by ``stat`` (size, mtime, inode): one ``scandir`` per group, no read.
+
+Crash safety (a writer killed at any point): a temporary file is named
+``<key>.<pid>-<random>.partial`` and is always a file, while every node is a
+directory, so listings tell them apart by kind and never by name (a user may
+name a group ``x.partial``); a directory's leftovers of dead writers are
+removed the first time this store writes there.  A node is deleted document
+first, so a kill halfway leaves only unreachable leftovers, which the next
+node created under that name clears.  The whole store (``File(path, "w")``)
+is emptied by swapping the root directory with an empty one in one
+``renameat2(RENAME_EXCHANGE)``: the root is the old store or an empty one,
+never a wedged half.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
 import shutil
 import uuid
 
-from ..format.keys import META_KEY, SIDECAR_KEY
+from ..format.keys import META_KEY
 from .base import KindsOf, OfferDocument, Store
 
-__all__ = ["LocalStore"]
+__all__ = ["LocalStore", "remove_dead_temporaries"]
 
 _HAS_VECTORED_IO = hasattr(os, "preadv") and hasattr(os, "pwritev")
 _IOV_MAX = 1024  # Linux's limit on buffers per preadv call
@@ -50,8 +62,92 @@ def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
             buffers[i] = buffers[i][done:]
 
 
+_TEMP_SUFFIX = ".partial"
+_TRASH_SUFFIX = ".dosna-trash"  # a swapped-out store root, beside the root, being removed
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _load_renameat2():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        call = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return call
+
+
+_renameat2 = _load_renameat2()
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    if _renameat2 is None:
+        return False
+    at_fdcwd = -100
+    if _renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EPERM, errno.EXDEV, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), a)
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the temporary file ``name`` may still be in use: its writer's
+    process (``.<pid>-<random>.partial``) still runs, or it is not ours to judge."""
+    tag = name[:-len(_TEMP_SUFFIX)].rpartition(".")[2]
+    pid, dash, _ = tag.partition("-")
+    if not dash or not pid.isdigit():
+        return False  # the previous naming (no pid): from a writer long gone
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_dead_temporaries(folder: str) -> int:
+    """Remove the temporary files of dead writers in ``folder`` (not below); how many."""
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            doomed = [e.path for e in entries
+                      if e.name.endswith(_TEMP_SUFFIX) and e.is_file(follow_symlinks=False)
+                      and not _writer_alive(e.name)]
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for path in doomed:
+        try:
+            os.remove(path)
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
 def _stat_fingerprint(st: os.stat_result) -> str:
     return f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}"
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        pass
+
+
+def _trash_beside(parent: str, name: str) -> list:
+    """Swapped-out roots of the store ``name`` left in ``parent`` by a killed writer."""
+    head = f".{name}."
+    try:
+        with os.scandir(parent or ".") as entries:
+            return [e.path for e in entries if e.name.startswith(head) and e.name.endswith(_TRASH_SUFFIX)
+                    and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
 
 
 class LocalStore(Store):
@@ -91,10 +187,11 @@ class LocalStore(Store):
         parent = os.path.dirname(path)
         if parent not in self._made_dirs:
             os.makedirs(parent, exist_ok=True)
+            remove_dead_temporaries(parent)  # once per directory and store handle
             self._made_dirs.add(parent)
 
     def _temp_beside(self, path: str) -> str:
-        return f"{path}.{uuid.uuid4().hex}.partial"
+        return f"{path}.{os.getpid()}-{uuid.uuid4().hex[:16]}{_TEMP_SUFFIX}"
 
     # --------------------------------------------------------------- reads
     def _open_for_read(self, key: str) -> int | None:
@@ -194,9 +291,13 @@ class LocalStore(Store):
         self._make_parent(path)
         self._confined(key)
         tmp = self._temp_beside(path)
-        with open(tmp, "wb") as fh:
-            fh.write(value)
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(value)
+            os.replace(tmp, path)
+        except BaseException:
+            _remove_quietly(tmp)
+            raise
 
     def _update(self, key: str, change) -> bytes:
         # Other processes: an exclusive flock on the object's directory (its
@@ -236,13 +337,50 @@ class LocalStore(Store):
 
     def _delete_prefix(self, prefix: str) -> None:
         path = self.path(prefix)
-        try:
-            shutil.rmtree(path)
-        except NotADirectoryError:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
+        if prefix == "":
+            self._empty_root()
+        else:
+            try:
+                shutil.rmtree(path)
+            except NotADirectoryError:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
         self._made_dirs = {d for d in self._made_dirs if not d.startswith(path)}
+        self._inside = {d for d in self._inside if not d.startswith(path)}
+
+    def _empty_root(self) -> None:
+        """Leave the root an empty directory: swapped with a fresh one at once where
+        the system can (the old tree is then removed beside it), else emptied
+        with the root document last, so a kill never leaves a wedged store."""
+        root = self.root.rstrip(os.sep)
+        parent, name = os.path.split(root)
+        for entry in _trash_beside(parent, name):  # a previous swap's leftovers
+            shutil.rmtree(entry, ignore_errors=True)
+        if not os.path.isdir(root):
+            return
+        trash = os.path.join(parent, f".{name}.{os.getpid()}-{uuid.uuid4().hex[:16]}{_TRASH_SUFFIX}")
+        try:
+            os.mkdir(trash)
+        except OSError:
+            trash = None  # a parent we may not write: empty the root in place
+        if trash is not None and _exchange(root, trash):
+            shutil.rmtree(trash, ignore_errors=True)
+            return
+        if trash is not None:
+            os.rmdir(trash)
+        with os.scandir(root) as entries:
+            names = [e.name for e in entries if e.name != META_KEY]
+        for entry in names:
+            full = os.path.join(root, entry)
+            _remove_quietly(os.path.join(full, META_KEY))  # each child node gone at once
+        for entry in names:
+            full = os.path.join(root, entry)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                _remove_quietly(full)
+        _remove_quietly(os.path.join(root, META_KEY))
 
     def _move_prefix(self, src: str, dest: str) -> None:
         os.makedirs(os.path.dirname(self.path(dest)), exist_ok=True)
@@ -272,9 +410,7 @@ class LocalStore(Store):
                         entries = [e for e in scanned if e.is_dir()]
                 except (FileNotFoundError, NotADirectoryError):
                     continue
-                for entry in entries:
-                    if entry.name.endswith(".partial") or entry.name in (META_KEY, SIDECAR_KEY):
-                        continue
+                for entry in entries:  # directories only: temporary files and the sidecar are files
                     try:
                         st = os.stat(os.path.join(entry.path, META_KEY))
                     except (FileNotFoundError, NotADirectoryError):

@@ -44,7 +44,9 @@ import numpy as np
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_import_keywords, raw_crossing
 from ..codecs.deflate_wrappers import zlib_to_gzip
-from ..codecs.registry import DEFLATE, REGISTRY
+from ..codecs.registry import CHECKSUMMED, DEFLATE, REGISTRY
+from ..codecs.runtime import Crc32cRuntime
+from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
@@ -195,7 +197,7 @@ def _raw_mode(src, dest) -> str | None:
         return None
     if dest.dtype.str != src.dtype.str:
         return None
-    return raw_crossing(hdf5_filter_ids(src), dest._meta.codecs, src.dtype.itemsize)
+    return raw_crossing(hdf5_filter_ids(src), dest._meta.codecs, src.dtype.itemsize, dest._meta.attributes)
 
 
 
@@ -235,7 +237,9 @@ def _raw_chunk_data(raw: bytes, mask: int, mode: str, nbytes: int):
         return zlib_to_gzip(raw, nbytes)
     if mode == "zlib":  # HDF5's deflate output is a zlib stream: stored as it is
         return raw if len(raw) > 2 and raw[0] & 0x0F == 8 and (raw[0] * 256 + raw[1]) % 31 == 0 else None
-    return raw if len(raw) == nbytes else None
+    if len(raw) != nbytes:
+        return None
+    return Crc32cRuntime().encode(raw) if mode == CHECKSUMMED else raw
 
 
 def _copy_raw_chunk(src, dest, mode: str, chunked: "_HDF5Chunks", info) -> int:
