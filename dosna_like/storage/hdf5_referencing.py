@@ -252,7 +252,16 @@ class ReferencingStore(Store):
         self._drop([key])
 
     def _update(self, key, change):
-        return self.inner._update(key, change)
+        ref = self._ref(key)
+        if ref is None:
+            return self.inner._update(key, change)
+
+        def from_reference(raw):  # the first write of a referenced chunk starts from the file's bytes
+            return change(self._padded(read_range(self._source(), *ref)) if raw is None else raw)
+
+        value = self.inner._update(key, from_reference)
+        self._drop([key])
+        return value
 
     def _delete_many(self, keys: list) -> None:
         self.inner._delete_many(keys)
