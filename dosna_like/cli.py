@@ -546,7 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_serve(args) -> int:
     try:
-        from .serve import serve  # optional: needs the serve extra (h5grove, tornado)
+        from .serve.server import serve  # optional: needs the serve extra (h5grove, tornado)
     except ImportError as exc:
         raise CommandError(f"dosna-like serve needs h5grove and tornado: pip install 'dosna_like[serve]' ({exc})")
     serve(args.url, _options(args), host=args.host, port=args.port, open_browser=args.open,

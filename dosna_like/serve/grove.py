@@ -30,13 +30,13 @@ grove_content = _content
 grove_encoders = _encoders
 grove_utils = _utils
 
-__all__ = ["content_for", "DatasetContent", "DatatypeContent", "filters_of", "grove_encoders", "grove_utils", "GroupContent",
+__all__ = ["content_for", "DatasetContent", "DatatypeContent", "grove_content", "filters_of", "grove_encoders", "grove_utils", "GroupContent",
            "type_metadata"]
 
 # HDF5's H5T_class_t, H5T_order_t, H5T_sign_t, H5T_cset_t, H5T_str_t values
 _INTEGER, _FLOAT, _STRING, _OPAQUE, _COMPOUND, _REFERENCE, _ENUM, _VLEN, _ARRAY = 0, 1, 3, 5, 6, 7, 8, 9, 10
 _FILTER_IDS = {f.h5py_name: f.filter_id for f in HDF5_FILTERS.values()}
-X
+_HDF5_NAMES = {"gzip": "deflate", "zlib": "deflate"}  # h5py's name -> the name HDF5 records in the file
 _ORDER = {"<": 0, ">": 1, "|": 0, "=": 0 if np.little_endian else 1}
 
 
@@ -49,7 +49,7 @@ def type_metadata(dtype: np.dtype) -> dict:
     if string is not None:
         utf8 = string.encoding == "utf-8"
         if string.length is None:
-            return {**base, "class": _STRING, "size": 16, "cset": int(utf8), "strpad": 0, "vlen": True}
+            return {**base, "class": _STRING, "size": 8, "cset": int(utf8), "strpad": 0, "vlen": True}
         return {**base, "class": _STRING, "cset": int(utf8), "strpad": 1, "vlen": False}
     if check_ref_dtype(dtype) is not None:
         return {**base, "class": _REFERENCE, "size": 8}

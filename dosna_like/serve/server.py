@@ -145,6 +145,9 @@ class DataHandler(_ApiHandler):
         data = grove_utils.convert(data, self.arg("dtype"))
         if grove_utils.parse_bool_arg(self.arg("flatten"), fallback=False) and isinstance(data, np.ndarray):
             data = np.ravel(data)
+        if self.arg("format") in (None, "json") and isinstance(data, (np.ndarray, np.generic)) \
+                and data.dtype.byteorder == ">":  # orjson takes native byte order only; the values are the same
+            data = data.astype(data.dtype.newbyteorder("="))
         return grove_encoders.encode(data, self.arg("format"))
 
 
