@@ -75,10 +75,10 @@ def reference(tmp_path_factory) -> Path:
 class Server:
     """``dosna-like serve URL --port 0`` in a subprocess, stopped at the end."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, cwd: Path | None = None):
         assert SCRIPT.exists(), f"console script {SCRIPT.name} is not installed"
         self.proc = subprocess.Popen([str(SCRIPT), "serve", url, "--port", "0"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, cwd=cwd)
         line = self.proc.stdout.readline()
         if " at http" not in line:
             self.stop()
@@ -114,9 +114,13 @@ def served(request, reference, tmp_path_factory):
     if kind == "hdf5":
         url, name = str(reference), reference.name
     elif kind == "local":
-        url = str(tmp_path_factory.mktemp("store") / "run.dosna")
-        dosna_like.import_hdf5(str(reference), url, progress=False)
-        name = "run.dosna"
+        folder = tmp_path_factory.mktemp("store")
+        dosna_like.import_hdf5(str(reference), str(folder / "run.dosna"), progress=False)
+        url, name = "run.dosna", "run.dosna"  # relative to the server's folder, as a user types it
+        server = Server(url, cwd=folder)
+        yield server, name, kind
+        server.stop()
+        return
     else:
         request.getfixturevalue("s3_server")
         name = f"run-{uuid.uuid4().hex[:8]}.dosna"
@@ -350,6 +354,7 @@ def test_page_in_headless_chromium(served):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.on("request", lambda r: errors.append(f"request elsewhere: {r.url}")
                     if not r.url.startswith(server.address) and not r.url.startswith(("data:", "blob:")) else None)
             page.goto(server.address)
@@ -364,8 +369,8 @@ def test_page_in_headless_chromium(served):
             page.get_by_role("treeitem", name="image").first.click()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "serve-heatmap.png"))
-            page.get_by_label("search").fill("sample=mouse-1")
-            page.get_by_role("button", name="Search").click()
+            page.get_by_role("textbox", name="search", exact=True).fill("sample=mouse-1")
+            page.get_by_role("button", name="Search", exact=True).click()
             page.get_by_test_id("hits").get_by_text("/raw").wait_for(timeout=30_000)
         finally:
             browser.close()
