@@ -375,3 +375,81 @@ def test_page_in_headless_chromium(served):
         finally:
             browser.close()
     assert errors == []
+
+
+# ------------------------------------------------- several files, memory://
+def test_a_prefix_of_several_files(tmp_path, reference):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    shutil.copy(reference, folder / "in_place.h5")
+    dosna_like.import_hdf5(str(reference), str(folder / "day1.dosna"), progress=False)
+    with dosna_like.File(str(folder / "day2.dosna"), "w") as f:
+        f.create_dataset("other", data=np.arange(6).reshape(2, 3)).attrs["sample"] = "mouse-2"
+    server = Server(str(folder))
+    try:
+        assert sorted(server.json("api/files")["files"]) == ["day1.dosna", "day2.dosna", "in_place.h5"]
+        assert server.json("api/data", file="day2.dosna", path="/other") == [[0, 1, 2], [3, 4, 5]]
+        with h5py.File(reference, "r") as f:
+            for name in ("day1.dosna", "in_place.h5"):
+                got = _normalise(server.json("api/meta", file=name, path="/raw"))
+                assert got == _reference_meta(f, "/raw")
+        hits = server.json("api/search", q="sample~mouse-*")["hits"]
+        assert sorted((h["file"], h["path"]) for h in hits) == [
+            ("day1.dosna", "/raw"), ("day2.dosna", "/other"), ("in_place.h5", "/raw")]
+        status, body = server.get("api/meta", path="/")  # which file? several are served
+        assert status == 400 and b"several" in body
+        status, _ = server.get("api/meta", file="runs/day1.dosna", path="/")
+        assert status == 404
+    finally:
+        server.stop()
+
+
+def test_memory_store_served_in_process():
+    """memory:// lives in one process: the server runs in this one, on a thread."""
+    import asyncio  # only this test runs a server in the test process
+    import threading
+
+    import tornado.httpserver
+    import tornado.netutil
+
+    from dosna_like.serve import grove
+    from dosna_like.serve.server import make_app
+    from dosna_like.serve.sources import Served
+    import h5grove.content
+
+    assert h5grove.content.h5py is h5py  # the process's h5grove is still bound to the real h5py
+    assert grove.grove_content is not h5grove.content
+
+    url = f"memory://serve-{uuid.uuid4().hex[:8]}/run.h5"
+    data = np.arange(24, dtype="f8").reshape(4, 6)
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("grid", data=data, chunks=(2, 3)).attrs["sample"] = "mouse-3"
+    started, state = threading.Event(), {}
+
+    def run():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+        server = tornado.httpserver.HTTPServer(make_app(Served(url)))
+        server.add_sockets(sockets)
+        state.update(loop=loop, port=sockets[0].getsockname()[1])
+        started.set()
+        loop.run_forever()
+        server.stop()
+        loop.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert started.wait(30)
+    try:
+        base = f"http://127.0.0.1:{state['port']}/api/"
+        with urllib.request.urlopen(base + "data?file=run.h5&path=/grid&selection=1:3,2") as r:
+            assert json.loads(r.read()) == data[1:3, 2].tolist()
+        with urllib.request.urlopen(base + "meta?file=run.h5&path=/grid") as r:
+            meta = json.loads(r.read())
+        assert (meta["shape"], meta["chunks"], meta["type"]["dtype"]) == ([4, 6], [2, 3], "<f8")
+        with urllib.request.urlopen(base + "attr?file=run.h5&path=/grid") as r:
+            assert json.loads(r.read()) == {"sample": "mouse-3"}
+    finally:
+        state["loop"].call_soon_threadsafe(state["loop"].stop)
+        thread.join(30)

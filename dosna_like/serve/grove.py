@@ -10,6 +10,9 @@ list, in h5grove's JSON shapes, so h5web reads it unchanged.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+
 import numpy as np
 
 from ..compat.install import as_h5py
@@ -20,18 +23,35 @@ from ..hl.datatype import Datatype
 from ..hl.group import Group
 from ..format.dtypes import Empty, check_enum_dtype, check_ref_dtype, check_string_dtype, check_vlen_dtype
 
-with as_h5py():  # h5grove binds `h5py` when imported: dosna_like's module tree, kept after the block
-    from h5grove import content as _content
-    from h5grove import encoders as _encoders
-    from h5grove import utils as _utils
+__all__ = ["content_for", "DatasetContent", "DatatypeContent", "filters_of", "grove_content", "grove_encoders",
+           "grove_utils", "GroupContent", "type_metadata"]
 
-# h5grove's modules, as this package uses them (imported above, under as_h5py)
-grove_content = _content
-grove_encoders = _encoders
-grove_utils = _utils
 
-__all__ = ["content_for", "DatasetContent", "DatatypeContent", "grove_content", "filters_of", "grove_encoders", "grove_utils", "GroupContent",
-           "type_metadata"]
+def _h5grove_on_dosna_like() -> dict:
+    """h5grove's modules imported afresh with dosna_like standing for h5py.
+
+    h5grove binds ``h5py`` when imported, so these module objects keep
+    dosna_like's module tree after ``as_h5py`` ends.  They are this package's
+    own copies: an h5grove the process imported before (bound to the real
+    h5py) is put back untouched, and one imported later is the real one.
+    """
+    def names():
+        return [n for n in sys.modules if n == "h5grove" or n.startswith("h5grove.")]
+
+    saved = {n: sys.modules.pop(n) for n in names()}
+    try:
+        with as_h5py():
+            return {n: importlib.import_module(f"h5grove.{n}") for n in ("content", "encoders", "utils")}
+    finally:
+        for n in names():
+            del sys.modules[n]
+        sys.modules.update(saved)
+
+
+_GROVE = _h5grove_on_dosna_like()
+grove_content = _GROVE["content"]
+grove_encoders = _GROVE["encoders"]
+grove_utils = _GROVE["utils"]
 
 # HDF5's H5T_class_t, H5T_order_t, H5T_sign_t, H5T_cset_t, H5T_str_t values
 _INTEGER, _FLOAT, _STRING, _OPAQUE, _COMPOUND, _REFERENCE, _ENUM, _VLEN, _ARRAY = 0, 1, 3, 5, 6, 7, 8, 9, 10
