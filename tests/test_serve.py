@@ -114,13 +114,9 @@ def served(request, reference, tmp_path_factory):
     if kind == "hdf5":
         url, name = str(reference), reference.name
     elif kind == "local":
-        folder = tmp_path_factory.mktemp("store")
-        dosna_like.import_hdf5(str(reference), str(folder / "run.dosna"), progress=False)
-        url, name = "run.dosna", "run.dosna"  # relative to the server's folder, as a user types it
-        server = Server(url, cwd=folder)
-        yield server, name, kind
-        server.stop()
-        return
+        url = str(tmp_path_factory.mktemp("store") / "run.dosna")
+        dosna_like.import_hdf5(str(reference), url, progress=False)
+        name = "run.dosna"
     else:
         request.getfixturevalue("s3_server")
         name = f"run-{uuid.uuid4().hex[:8]}.dosna"
@@ -136,27 +132,50 @@ PATHS = ["/", "/raw", "/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian",
 
 
 def _reference_meta(h5file, path: str) -> dict:
+    """h5grove's metadata on real h5py, with what a served store does differently
+    on purpose: the big dataset is shown decimated."""
     meta = json.loads(encode(create_content(h5file, path).metadata()).content)
-    return _normalise(meta)
+    return _without_chunks(_decimate_big(meta))
 
 
-def _normalise(meta: dict) -> dict:
-    """What a store does differently on purpose: every dataset is chunked (a
-    contiguous HDF5 dataset has none), and the big dataset is decimated."""
+def _decimate_big(meta: dict) -> dict:
+    meta = dict(meta)
+    if meta.get("kind") == "dataset" and meta.get("name") == "big":
+        steps = decimation_steps(BIG)
+        meta.update(shape=list(view_shape(BIG, steps)), chunks=None,
+                    decimated={"shape": list(BIG), "steps": list(steps)})
+    if "children" in meta:
+        meta["children"] = [_decimate_big(c) for c in meta["children"]]
+    return meta
+
+
+def _without_chunks(meta: dict) -> dict:
+    """Every dataset of a store is chunked, where a contiguous HDF5 dataset has no
+    chunks (compared separately in test_chunks_are_reported)."""
     meta = dict(meta)
     if meta.get("kind") == "dataset":
         meta.pop("chunks", None)
-        if meta.get("name") == "big":
-            meta["shape"] = list(view_shape(BIG, decimation_steps(BIG)))
     if "children" in meta:
-        meta["children"] = [_normalise(c) for c in meta["children"]]
+        meta["children"] = [_without_chunks(c) for c in meta["children"]]
     return meta
+
+
+def test_the_comparison_catches_planted_differences(reference):
+    with h5py.File(reference, "r") as f:
+        expected = _reference_meta(f, "/raw")
+        image = json.loads(encode(create_content(f, "/raw/image").metadata()).content)
+    assert _without_chunks(expected) == expected
+    planted = json.loads(json.dumps(expected))
+    planted["children"][0]["type"]["size"] += 1
+    assert _without_chunks(planted) != expected
+    assert _without_chunks({**image, "shape": [1, 1]}) != _without_chunks(image)
+    assert _decimate_big({"kind": "dataset", "name": "big", "shape": list(BIG)})["shape"] != list(BIG)
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_meta_matches_h5grove_on_h5py(served, reference, path):
     server, name, _kind = served
-    got = _normalise(server.json("api/meta", file=name, path=path))
+    got = _without_chunks(server.json("api/meta", file=name, path=path))
     with h5py.File(reference, "r") as f:
         assert got == _reference_meta(f, path)
 
@@ -166,6 +185,7 @@ def test_chunks_are_reported(served, reference):
     with h5py.File(reference, "r") as f:
         for path in ("/raw/image", "/raw/cube"):
             assert server.json("api/meta", file=name, path=path)["chunks"] == list(f[path].chunks)
+        assert server.json("api/meta", file=name, path="/big")["chunks"] is None  # not the view's
 
 
 @pytest.mark.parametrize("path", ["/", "/raw", "/raw/image", "/latest"])
@@ -338,12 +358,12 @@ def _chromium() -> str:
     return path
 
 
-def test_page_in_headless_chromium(served):
-    server, name, kind = served
-    if kind != "local":  # one browser run: the page does not depend on the store kind
-        return
+def test_page_in_headless_chromium(reference, tmp_path):
+    """One browser run, on a local store (the page does not depend on the store kind)."""
     from playwright.sync_api import sync_playwright  # the browser driver: only this test needs it
 
+    dosna_like.import_hdf5(str(reference), str(tmp_path / "run.dosna"), progress=False)
+    server = Server("run.dosna", cwd=tmp_path)  # relative, as a user types it (and as the screenshot shows it)
     errors = []
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
@@ -374,6 +394,7 @@ def test_page_in_headless_chromium(served):
             page.get_by_test_id("hits").get_by_text("/raw").wait_for(timeout=30_000)
         finally:
             browser.close()
+            server.stop()
     assert errors == []
 
 
@@ -391,7 +412,7 @@ def test_a_prefix_of_several_files(tmp_path, reference):
         assert server.json("api/data", file="day2.dosna", path="/other") == [[0, 1, 2], [3, 4, 5]]
         with h5py.File(reference, "r") as f:
             for name in ("day1.dosna", "in_place.h5"):
-                got = _normalise(server.json("api/meta", file=name, path="/raw"))
+                got = _without_chunks(server.json("api/meta", file=name, path="/raw"))
                 assert got == _reference_meta(f, "/raw")
         hits = server.json("api/search", q="sample~mouse-*")["hits"]
         assert sorted((h["file"], h["path"]) for h in hits) == [

@@ -112,6 +112,7 @@ def _decimated_meta(meta: dict, shape) -> dict:
     if any(s > 1 for s in steps):
         meta["shape"] = view_shape(shape, steps)
         meta["chunks"] = None  # chunks of the full-resolution array: not those of the view
+        meta["decimated"] = {"shape": list(shape), "steps": list(steps)}  # h5web ignores it; other clients need not
     return meta
 
 
