@@ -391,7 +391,10 @@ def test_page_in_headless_chromium(reference, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "serve-heatmap.png"))
             page.get_by_role("textbox", name="search", exact=True).fill("sample=mouse-1")
             page.get_by_role("button", name="Search", exact=True).click()
-            page.get_by_test_id("hits").get_by_text("/raw").wait_for(timeout=30_000)
+            hit = page.get_by_test_id("hits").get_by_role("button", name="run.dosna:/raw")
+            hit.wait_for(timeout=30_000)
+            hit.click()  # opens the hit: the tree selects it
+            page.get_by_role("treeitem", name="raw", selected=True).wait_for(timeout=30_000)
         finally:
             browser.close()
             server.stop()
