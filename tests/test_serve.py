@@ -263,6 +263,7 @@ def test_files_and_search(served):
 
 @pytest.mark.parametrize("params,status", [
     ({"path": "/nowhere"}, 404),
+    ({"path": "/données/☃"}, 404),
     ({"path": "/raw/nowhere/deeper"}, 404),
     ({"path": "/raw/../raw"}, 400),
     ({"path": "raw"}, 400),

@@ -35,13 +35,21 @@ from .limits import (MAX_RESPONSE_BYTES, SelectionError, TooLargeError, decimati
                      view_shape)
 from .sources import NodeNotServed, PathRefused, Served, resolve
 
-__all__ = ["AttrHandler", "DataHandler", "FilesHandler", "make_app", "MAX_HITS", "MAX_PATHS", "MetaHandler",
+__all__ = ["ApiError", "AttrHandler", "DataHandler", "FilesHandler", "make_app", "MAX_HITS", "MAX_PATHS", "MetaHandler",
            "PathsHandler", "SearchHandler", "serve", "STATIC_DIR", "StatsHandler", "StatusHandler"]
 
 STATIC_DIR = str(importlib.resources.files(__package__) / "static")
 MAX_HITS = 1000
 MAX_PATHS = 100_000
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class ApiError(tornado.web.HTTPError):
+    """An HTTP error whose message goes in the JSON body (any text; the status line keeps its standard phrase)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(status)
+        self.message = message
 
 
 class _ApiHandler(tornado.web.RequestHandler):
@@ -54,7 +62,7 @@ class _ApiHandler(tornado.web.RequestHandler):
         # a page elsewhere must not reach a server on loopback through a name it controls (DNS rebinding)
         host = self.request.host.rsplit(":", 1)[0] if not self.request.host.endswith("]") else self.request.host
         if self.loopback_only and host not in _LOOPBACK:
-            raise tornado.web.HTTPError(403, reason=f"host {self.request.host!r} refused")
+            raise ApiError(403, f"host {self.request.host!r} refused")
 
     def arg(self, name: str, default=None):
         return self.get_query_argument(name, default, strip=False)
@@ -63,14 +71,14 @@ class _ApiHandler(tornado.web.RequestHandler):
         try:
             response = await tornado.ioloop.IOLoop.current().run_in_executor(self.pool, self.work)
         except (NodeNotServed, KeyError) as exc:
-            raise tornado.web.HTTPError(404, reason=_message(exc)) from exc
+            raise ApiError(404, _message(exc)) from exc
         except (PathRefused, SelectionError, TooLargeError, TypeError, ValueError, IndexError) as exc:
-            raise tornado.web.HTTPError(400, reason=_message(exc)) from exc
+            raise ApiError(400, _message(exc)) from exc
         except OSError as exc:
-            raise tornado.web.HTTPError(502, reason=_message(exc)) from exc
+            raise ApiError(502, _message(exc)) from exc
         if len(response.content) > MAX_RESPONSE_BYTES:
-            raise tornado.web.HTTPError(400, reason=f"the response would hold {len(response.content)} bytes, "
-                                        f"more than {MAX_RESPONSE_BYTES}")
+            raise ApiError(400, f"the response would hold {len(response.content)} bytes, "
+                           f"more than {MAX_RESPONSE_BYTES}")
         for key, value in response.headers.items():
             self.set_header(key, value)
         self.finish(response.content)
@@ -80,7 +88,8 @@ class _ApiHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(grove_encoders.orjson_encode({"message": self._reason}))
+        error = kwargs.get("exc_info", (None, None))[1]
+        self.finish(grove_encoders.orjson_encode({"message": getattr(error, "message", self._reason)}))
 
     def content(self):
         f = self.served.file(self.arg("file"))
