@@ -8,7 +8,7 @@ INSTALL_LOG := $(VENV)/install.log
 # bash for `set -o pipefail`: the install pipes pip's output through a progress filter
 SHELL := bash
 
-.PHONY: demo test venv bench clean
+.PHONY: demo test venv bench clean chromium
 
 # pip's output (and setuptools' warnings) go to $(INSTALL_LOG); the terminal gets
 # one dot per package, and the end of the log only when the install fails.
@@ -32,7 +32,17 @@ demo: venv
 	$(PY) benchmarks/run.py --quick
 	@echo "==> next: '. $(VENV)/bin/activate', then 'python examples/quickstart.py' or 'dosna-like --help'"
 
-test: venv
+# the browser test of `dosna-like serve` drives Debian's Chromium (apt-get, with sudo when not root)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium > /dev/null 2>&1 || command -v chromium-browser > /dev/null 2>&1 || { \
+		echo "==> installing Chromium for the browser test (apt-get; log: $(VENV)/chromium.log)"; \
+		mkdir -p $(VENV); \
+		$(SUDO) apt-get update -qq > $(VENV)/chromium.log 2>&1 \
+		&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >> $(VENV)/chromium.log 2>&1 \
+		|| { echo "==> installing Chromium failed; the end of $(VENV)/chromium.log:"; tail -n 20 $(VENV)/chromium.log; exit 1; }; }
+
+test: venv chromium
 	$(PY) -m pytest -n 2 -q tests
 
 bench: venv

@@ -9,6 +9,7 @@
     dosna-like import --reference SRC.h5 DEST_URL   ... by reference (zero-copy)
     dosna-like export SRC_URL DEST.h5        a store into an HDF5 file
     dosna-like cp SRC DEST                   between stores, or to/from HDF5
+    dosna-like serve URL [--port N] [--open] h5web's viewer in a browser (read-only, on 127.0.0.1)
 
 URLs are local paths or fsspec URLs (``s3://bucket/run.h5``); a path inside a
 file follows the file's URL (``s3://bucket/run.h5/raw/temp``).  Errors print
@@ -20,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import warnings
 
@@ -50,7 +52,7 @@ from .transfer.upgrade import upgrade_store
 
 __all__ = [
     "build_parser", "build_query", "cmd_cp", "cmd_export", "cmd_import", "cmd_info", "cmd_ls",
-    "cmd_reindex", "cmd_search", "cmd_upgrade", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
+    "cmd_reindex", "cmd_search", "cmd_serve", "cmd_upgrade", "CommandError", "main", "parse_expr", "SPECIAL_KEYS",
 ]
 
 
@@ -566,9 +568,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what DEST is (auto: HDF5 only if it is an existing HDF5 file)")
     transfer_options(p)
     p.set_defaults(func=cmd_cp)
+    p = sub.add_parser("serve", help="look at a file (or every file under a prefix) in a browser",
+                       description="Serve h5web's viewer and h5grove's API, read-only, for one store, HDF5 "
+                       "file or prefix of files; prints the address.")
+    p.add_argument("url", metavar="URL")
+    p.add_argument("--port", type=int, default=8765, help="TCP port (0: any free one; default 8765)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--open", action="store_true", help="open the page in a web browser")
+    p.set_defaults(func=cmd_serve)
     for command in sub.choices.values():  # accepted after the command too; SUPPRESS keeps an earlier one
         command.add_argument("--storage-options", metavar="JSON", default=argparse.SUPPRESS, help=options_help)
     return parser
+
+
+def cmd_serve(args) -> int:
+    try:
+        from .serve.server import serve  # optional: needs the serve extra (h5grove, tornado)
+    except ImportError as exc:
+        raise CommandError(f"dosna-like serve needs h5grove and tornado: pip install 'dosna_like[serve]' ({exc})")
+    serve(args.url, _options(args), host=args.host, port=args.port, open_browser=args.open,
+          parse_query=lambda text: build_query(shlex.split(text), None))
+    return 0
 
 
 def main(argv: list | None = None) -> int:

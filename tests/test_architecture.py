@@ -38,7 +38,7 @@ LAYERS = {
     "index": 5,
     "hl": 6,
     "catalog": 7, "transfer": 7,
-    "cli": 8, "compat": 8, "__init__": 8,
+    "cli": 8, "compat": 8, "serve": 8, "__init__": 8,
 }
 
 

@@ -24,7 +24,7 @@ from .conftest import S3_BUCKET
 from .test_hdf5io import assert_same_file, make_hdf5
 
 SCRIPT = Path(sys.executable).with_name("dosna-like")
-COMMANDS = ["ls", "info", "search", "reindex", "import", "export", "cp"]
+COMMANDS = ["ls", "info", "search", "reindex", "import", "export", "cp", "serve"]
 
 
 def run(*args, ok: bool = True) -> subprocess.CompletedProcess:
