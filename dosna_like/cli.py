@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shlex
 import sys
 import warnings
 
@@ -40,6 +38,7 @@ from .format.keys import chunk_prefix
 from .format.reserved import reserved_of
 from .hl.files import incomplete_datasets, incomplete_message
 from .index.nodes import doc_attrs
+from .index.expressions import SPECIAL_KEYS, build_query, parse_expr, parse_query_text
 from .index.query import node_kind
 from .storage import is_url
 from .storage.hdf5_open import is_hdf5
@@ -56,75 +55,8 @@ __all__ = [
 ]
 
 
-SPECIAL_KEYS = {"path": "$path", "kind": "$kind", "ndim": "$ndim", "dtype": "$dtype"}
-_EXPR = re.compile(r"^(?P<key>[^=!<>~]+?)\s*(?P<op>>=|<=|!=|==|=|>|<|~)(?P<value>.*)$", re.S)
-_OPS = {"=": "$eq", "==": "$eq", "!=": "$ne", ">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "~": "$glob"}
-_SWAPPED = {"=>": ">=", "=<": "<=", "<>": "!=", "=!": "!="}  # operators typed the wrong way round
-
-
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
-
-
-# ============================================================ expressions
-def _literal(text: str):
-    """A JSON literal (number, true/false/null, "quoted", [list]) or the text itself."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def parse_expr(expr: str) -> dict:
-    """One command-line condition as a query dict.
-
-    ``key=value`` (equality; a value that reads as a number or true/false
-    also matches the same text stored as a string), ``!=``, ``>``, ``>=``,
-    ``<``, ``<=``, ``key~glob``; a bare ``key`` means the attribute exists and
-    ``!key`` that it does not.  ``path``, ``kind``, ``ndim`` and ``dtype``
-    mean the node's own fields; write ``attrs.path`` for an attribute named so.
-    """
-    match = _EXPR.match(expr)
-    if match is None:
-        name = expr.strip()
-        if not name or any(c in name for c in "=<>~"):
-            raise CommandError(f"cannot read the condition {expr!r}")
-        if name.startswith("!"):
-            return {name[1:].strip(): {"$exists": False}}
-        return {name: {"$exists": True}}
-    key, op, text = match["key"].strip(), _OPS[match["op"]], match["value"].strip()
-    if text[:1] in ("=", "<", ">", "!", "~"):  # temp=>300 is a typo, not temp = ">300"
-        fix = _SWAPPED.get(match["op"] + text[0])
-        hint = f"did you mean '{key}{fix}{text[1:].strip()}'? " if fix else ""
-        raise CommandError(f"cannot read the condition {expr!r}: {hint}(a value that really starts with "
-                           f"{text[0]!r} is written as JSON: {key}{match['op']}'\"{text}\"')")
-    if key.startswith("attrs."):
-        key = key[len("attrs."):]
-    else:
-        key = SPECIAL_KEYS.get(key, key)
-    if op == "$glob":
-        return {key: {"$glob": text}}
-    if not text and op not in ("$eq", "$ne"):
-        raise CommandError(f"the condition {expr!r} has no value")
-    value = _literal(text)
-    if op in ("$eq", "$ne") and not isinstance(value, str) and not key.startswith("$"):
-        choices = [value, text]  # 2 matches 2 and "2"
-        return {key: {"$in" if op == "$eq" else "$nin": choices}}
-    return {key: {op: value}}
-
-
-def build_query(exprs: list, query_json: str | None) -> dict | None:
-    parts = [parse_expr(e) for e in exprs]
-    if query_json:
-        try:
-            parts.append(json.loads(query_json))
-        except ValueError as exc:
-            raise CommandError(f"--query is not JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise CommandError("--query nests too deeply") from exc
-    if not parts:
-        return None
-    return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
 # ================================================================ output
@@ -587,7 +519,7 @@ def cmd_serve(args) -> int:
     except ImportError as exc:
         raise CommandError(f"dosna-like serve needs h5grove and tornado: pip install 'dosna_like[serve]' ({exc})")
     serve(args.url, _options(args), host=args.host, port=args.port, open_browser=args.open,
-          parse_query=lambda text: build_query(shlex.split(text), None))
+          parse_query=parse_query_text)
     return 0
 
 
