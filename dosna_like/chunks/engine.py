@@ -9,7 +9,6 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import threading
@@ -17,7 +16,7 @@ import threading
 import numpy as np
 
 from .cache import ChunkCache
-from .pools import parallel_map
+from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
 from ..errors import CorruptChunkError
@@ -153,15 +152,6 @@ class ArrayIO:
         """The lock writes of chunk ``coords`` hold (shared by every handle of
         the array in this process)."""
         return _CHUNK_LOCKS[hash((self._lock_salt, coords)) % len(_CHUNK_LOCKS)]
-
-    @contextlib.contextmanager
-    def _chunk_locks(self, coords_list):
-        """Hold the locks of several chunks, taken in one order (no deadlock)."""
-        locks = sorted({id(lk): lk for lk in map(self.chunk_lock, coords_list)}.items())
-        with contextlib.ExitStack() as stack:
-            for _, lk in locks:
-                stack.enter_context(lk)
-            yield
 
     def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
         """The chunk as stored now, never from the cache: what a read-modify-write
@@ -403,10 +393,17 @@ class ArrayIO:
             # (raw local chunks: preadv straight into ``out``).
             parallel_map(place_direct if self.reads_direct else place, projs, njobs)
             return
-        # Async stores (S3...): many GETs in flight per window, decode in the pool.
-        for batch in self._windows(projs, njobs):
-            raws = self.store.get_many([self.key(p.chunk_coords) for p in batch])
-            parallel_map(lambda p: place(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs)
+        # Async stores (S3...): io_concurrency GETs in flight until the read is done,
+        # each chunk decoded in the pool as its bytes arrive (storage/pipeline.py).
+        by_key: dict = {}
+        for proj in projs:
+            by_key.setdefault(self.key(proj.chunk_coords), []).append(proj)
+
+        def arrived(key, raw) -> None:
+            for proj in by_key[key]:
+                place(proj, raw, False)
+
+        self.store.get_each(list(by_key), arrived, submitter(njobs))
 
     # -------------------------------------------------------------- writes
     def write(self, sel: Selection, value: np.ndarray, njobs: int) -> None:
@@ -445,16 +442,25 @@ class ArrayIO:
 
             parallel_map(store_one, projs, njobs)
             return
-        # Async stores: per window, fetch the partial chunks at once (never from
-        # the cache), then build and encode in the pool, then store the window
-        # in one concurrent batch, holding the window's chunk locks throughout.
-        for batch in self._windows(projs, njobs):
-            with self._chunk_locks([p.chunk_coords for p in batch]):
-                wanted = [self.key(p.chunk_coords) for p in batch if not p.complete]
-                raws = self.store.get_many(wanted)
-                self._store_chunks(
-                    parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
-                    njobs)
+        # Async stores: one pipeline, no windows: per chunk, under its lock, fetch it
+        # when partial (never from the cache), build and encode it in the pool,
+        # store it, io_concurrency requests in flight throughout.
+        by_key = {self.key(p.chunk_coords): p for p in projs}
+
+        def encoded(key, raw):
+            coords, chunk = build(by_key[key], raw, False)
+            stored = self._encode(chunk)
+            self._remember(coords, chunk, stored)
+            return stored
+
+        try:
+            self.store.transform_each(list(by_key), encoded, submitter(njobs),
+                                      fetch=[k for k, p in by_key.items() if not p.complete],
+                                      lock_of=lambda key: self.chunk_lock(by_key[key].chunk_coords))
+        except BaseException:
+            for proj in projs:  # what the cache holds may not have been stored
+                self.cache.discard(proj.chunk_coords)
+            raise
 
     def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
         """Store a chunk the selection covers completely straight from ``value``
@@ -481,11 +487,6 @@ class ArrayIO:
                 (f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)])
         self.cache.discard(coords)
         return True
-
-    def _windows(self, projs: list, njobs: int):
-        window = max(self.store.io_concurrency, 4 * njobs)
-        for i in range(0, len(projs), window):
-            yield projs[i:i + window]
 
     def _encode(self, chunk: np.ndarray):
         """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""

@@ -19,13 +19,13 @@ Implementations provide the underscored primitives.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import functools
 import hashlib
 import os
 import posixpath
 import threading
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping
 
@@ -33,6 +33,8 @@ from fsspec.core import split_protocol
 
 from ..errors import ReadOnlyError, StoreUnreachableError
 from ..format.keys import META_KEY, node_key
+from .pipeline import Submit, in_threads
+from .requests import RequestCounter
 
 __all__ = [
     "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "RequestCounter", "Store", "is_missing", "is_url",
@@ -83,27 +85,6 @@ def parent_url(url: str) -> str:
         return os.path.dirname(url.rstrip(os.sep)) or os.sep
     *outer, inner = url.split("::")
     return "::".join([*outer, posixpath.dirname(inner.rstrip("/"))])
-
-
-# ====================================================== request counting
-class RequestCounter:
-    """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts: Counter = Counter()
-
-    def add(self, kind: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[kind] += n
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
 
 
 # ==================================================== error translation
@@ -313,6 +294,24 @@ class Store(abc.ABC):
             return {} if value is None else {keys[0]: value}
         self.requests.add("get", len(keys))
         return self._get_many(keys)
+
+    @_translating
+    def get_each(self, keys: Iterable[str], handle: Callable, submit: Submit) -> None:
+        """``handle(key, bytes or None)`` in a worker (``submit``) for every key, each as soon
+        as its bytes arrive, ``io_concurrency`` requests in flight (:mod:`.pipeline`)."""
+        keys = list(keys)
+        self.requests.add("get", len(keys))
+        self._get_each(keys, handle, submit)
+
+    @_translating
+    def transform_each(self, keys: Iterable[str], handle: Callable, submit: Submit, fetch=(),
+                       lock_of: Callable | None = None) -> None:
+        """For every key, holding ``lock_of(key)``: ``handle(key, its bytes when in
+        ``fetch``, else None)`` in a worker returns the bytes to store (None: delete the key)."""
+        self._check_writable()
+        keys, fetch = list(keys), set(fetch)
+        self.requests.add("get", len(fetch))
+        self._transform_each(keys, handle, submit, fetch, lock_of)
 
     @_translating
     def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
@@ -539,6 +538,20 @@ class Store(abc.ABC):
     def _get_many(self, keys: list) -> dict:
         fetched = self._threads().map(self._get, keys)
         return {k: v for k, v in zip(keys, fetched) if v is not None}
+
+    def _get_each(self, keys: list, handle: Callable, submit: Submit) -> None:
+        in_threads(keys, lambda key: handle(key, self._get(key)), submit)
+
+    def _transform_each(self, keys: list, handle: Callable, submit: Submit, fetch: set, lock_of) -> None:
+        def transform(key):
+            with lock_of(key) if lock_of is not None else contextlib.nullcontext():
+                value = handle(key, self._get(key) if key in fetch else None)
+                self.requests.add("delete" if value is None else "put")
+                if value is None:
+                    self._delete_many([key])
+                else:
+                    self._set(key, value)
+        in_threads(keys, transform, submit)
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         raise NotImplementedError(f"{type(self).__name__} cannot read into buffers (see can_read_into)")

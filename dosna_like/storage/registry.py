@@ -20,7 +20,7 @@ from .local import LocalStore
 from .memory import MemoryStore
 from .s3 import S3Store
 
-__all__ = ["BACKENDS", "open_store"]
+__all__ = ["BACKENDS", "filesystem_for", "open_store"]
 
 # innermost protocol -> back end; anything else is a generic fsspec store
 BACKENDS: dict = {
@@ -62,3 +62,12 @@ def open_store(url, storage_options: Mapping | None = None, *, read_only: bool =
     if not cls.serves_chains:
         cls = FsspecStore
     return cls(url, root, fs, inner_fs=inner_fs, **settings)
+
+
+def filesystem_for(url: str, storage_options: Mapping | None = None):
+    """``(fs, path)`` for ``url`` with the options its back end opens it with (for code that
+    reads files through fsspec directly, such as HDF5 files opened in place)."""
+    *outer, innermost = url.split("::")
+    protocol = get_protocol(innermost)
+    cls = BACKENDS.get(protocol, FsspecStore)
+    return url_to_fs(url, **cls.prepare_options(dict(storage_options or {}), protocol, bool(outer)))
