@@ -17,7 +17,9 @@ kinds object stores really produce:
 
 ``black_hole = True`` makes it accept connections, read requests and never
 answer (a dead endpoint behind a live load balancer).  ``counts`` says how many
-requests it saw and how many faults of each kind it injected.  Tests use it
+requests it saw and how many faults of each kind it injected; ``take()`` gives
+the requests by HTTP method (with ``fault_rate=0`` it is a request counter that
+sees every client library alike).  Tests use it
 in-process (it runs in daemon threads); it never connects anywhere but the
 upstream port on 127.0.0.1.
 """
@@ -95,6 +97,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 request = _read_request(self.rfile, self.wfile)
                 if request is None:
                     return
+                proxy.saw(request[0])
                 if proxy.black_hole:
                     while proxy.black_hole and not proxy.stopping:
                         time.sleep(0.05)
@@ -166,11 +169,23 @@ class FaultProxy:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.counts: collections.Counter = collections.Counter()
+        self.methods: collections.Counter = collections.Counter()
         self._server: _Server | None = None
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{HOST}:{self._server.server_address[1]}"
+
+    def saw(self, method: str) -> None:
+        with self._lock:
+            self.methods[method] += 1
+
+    def take(self) -> dict:
+        """Requests by HTTP method since the last ``take()`` (whatever client sent them)."""
+        with self._lock:
+            out = dict(self.methods)
+            self.methods.clear()
+            return out
 
     def roll(self) -> str | None:
         """The fault for the next request (None: forward it untouched); counted."""

@@ -180,6 +180,7 @@ def test_a_mixed_workload_under_ten_percent_faults(s3_server):
                         again = f.create_dataset(f"made{step}", shape=(20, 20), dtype="i4", chunks=(8, 8))
                         if again[...].any():  # nothing of the failed create shows through
                             wrong.append((step, "leftover chunks"))
+    print(f"faults: {dict(proxy.counts)}; outcomes: {dict(outcome)}")  # shown with pytest -s
     assert proxy.counts["requests"] > 300 and sum(proxy.counts[k] for k in ("503", "500", "reset",
                                                   "applied_reset", "truncate", "delay")) > 20, proxy.counts
     assert not foreign, foreign

@@ -27,7 +27,7 @@ from typing import Awaitable, Callable, Mapping
 
 from ..config import get_config
 
-__all__ = ["RetryBudget", "TruncatedBodyError", "final_error", "is_transient"]
+__all__ = ["RequestRefused", "RetryBudget", "TruncatedBodyError", "final_error", "is_transient"]
 
 _TIMEOUTS = {"ReadTimeoutError", "ConnectTimeoutError", "TimeoutError", "timeout", "ServerTimeoutError",
              "FSTimeoutError"}
@@ -43,6 +43,10 @@ _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout",
 _MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "ExpiredToken",
            "InvalidToken", "AllAccessDisabled"}
+
+
+class RequestRefused(OSError):
+    """The store answered and refused the request (a 4xx other than throttling): not retried."""
 
 
 class TruncatedBodyError(Exception):
@@ -71,6 +75,8 @@ def _status(err) -> tuple:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether another attempt may succeed (timeouts, lost connections, 5xx, throttling, damaged bodies)."""
+    if isinstance(exc, RequestRefused):
+        return False
     err = _client_error(exc)
     if err is not None:
         status, code = _status(err)
@@ -99,7 +105,7 @@ def final_error(op: str, url: str, exc: BaseException, attempts: int, elapsed: f
             return PermissionError(errno.EACCES, f"{where}: access denied ({code}: {message})")
         return OSError(errno.EIO, f"{where}: HTTP {status} {code}: {message} ({tries})")
     names = _names(exc)
-    if isinstance(exc, (FileNotFoundError, PermissionError, FileExistsError)):
+    if isinstance(exc, (FileNotFoundError, PermissionError, FileExistsError, RequestRefused)):
         return type(exc)(exc.errno or errno.EIO, f"{where}: {exc.strerror or exc}")
     if names & _CREDENTIALS:
         return PermissionError(errno.EACCES, f"{where}: no usable credentials ({exc})")
