@@ -107,6 +107,8 @@ class _Handler(socketserver.StreamRequestHandler):
                     code = "SlowDown" if fault == "503" else "InternalError"
                     body = _ERROR_BODY.format(code=code).encode()
                     reason = "Slow Down" if fault == "503" else "Internal Server Error"
+                    if request[0] == "HEAD":  # a HEAD answer has no body
+                        body = b""
                     self.wfile.write(f"HTTP/1.1 {fault} {reason}\r\nContent-Type: application/xml\r\n"
                                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
                     self.wfile.flush()
@@ -122,9 +124,11 @@ class _Handler(socketserver.StreamRequestHandler):
                     return
                 if fault == "delay":
                     time.sleep(proxy.delay)
+                is_head = request[0] == "HEAD"  # its Content-Length is the object's, with no body
                 head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(
-                    f"{k}: {v}\r\n" for k, v in headers if k.lower() not in _HOP_HEADERS | {"content-length"})
-                head += f"Content-Length: {len(body)}\r\n\r\n"
+                    f"{k}: {v}\r\n" for k, v in headers
+                    if k.lower() not in _HOP_HEADERS | ({"content-length"} if not is_head else set()))
+                head += "\r\n" if is_head else f"Content-Length: {len(body)}\r\n\r\n"
                 if fault == "truncate" and len(body) > 1:
                     self.wfile.write(head.encode("latin-1") + body[:len(body) // 2])
                     self.wfile.flush()

@@ -105,8 +105,10 @@ def final_error(op: str, url: str, exc: BaseException, attempts: int, elapsed: f
             return PermissionError(errno.EACCES, f"{where}: access denied ({code}: {message})")
         return OSError(errno.EIO, f"{where}: HTTP {status} {code}: {message} ({tries})")
     names = _names(exc)
-    if isinstance(exc, (FileNotFoundError, PermissionError, FileExistsError, RequestRefused)):
+    if isinstance(exc, (FileNotFoundError, PermissionError, FileExistsError)):
         return type(exc)(exc.errno or errno.EIO, f"{where}: {exc.strerror or exc}")
+    if isinstance(exc, RequestRefused):
+        return OSError(exc.errno or errno.EIO, f"{where}: {exc.strerror or exc}")
     if names & _CREDENTIALS:
         return PermissionError(errno.EACCES, f"{where}: no usable credentials ({exc})")
     if names & _TIMEOUTS or isinstance(exc, asyncio.TimeoutError):

@@ -134,7 +134,7 @@ class S3Store(FsspecStore):
     async def _get_once(self, key: str):
         bucket, _, name = self.path(key).partition("/")
         if self._bodies is not None and _is_chunk(key):
-            return await self._bodies.get(name, f"S3 GET {self.url_for(key)}")
+            return await self._bodies.get(name)
         try:
             resp = await self._call("get_object", Bucket=bucket, Key=name)
         except Exception as exc:  # noqa: BLE001 - only "no such key" is an answer here
@@ -151,7 +151,7 @@ class S3Store(FsspecStore):
     async def _put_once(self, key: str, value) -> None:
         bucket, _, name = self.path(key).partition("/")
         if self._bodies is not None and _is_chunk(key):
-            await self._bodies.put(name, value, f"S3 PUT {self.url_for(key)}")
+            await self._bodies.put(name, value)
             return
         await self._call("put_object", Bucket=bucket, Key=name, Body=value)
 
@@ -174,7 +174,7 @@ class S3Store(FsspecStore):
     async def _delete_once(self, key: str) -> None:
         bucket, _, name = self.path(key).partition("/")
         if self._bodies is not None and _is_chunk(key):
-            await self._bodies.delete(name, f"S3 DELETE {self.url_for(key)}")
+            await self._bodies.delete(name)
             return
         await self._call("delete_object", Bucket=bucket, Key=name)
 

@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - exercised where obstore is not install
 __all__ = ["ObstoreBodies", "usable_for"]
 
 _CREDENTIAL_LIFETIME = datetime.timedelta(minutes=5)
-_STATUS = re.compile(r"\b([1-5]\d\d)\b")
+_STATUS = re.compile(r"status(?: code)?: ([1-5]\d\d)\b")
 
 
 def usable_for(fs) -> bool:
@@ -43,24 +43,27 @@ def usable_for(fs) -> bool:
             and not getattr(fs, "version_aware", False) and not getattr(fs, "requester_pays", False))
 
 
-def _as_builtin(exc: BaseException, what: str) -> BaseException:
+def _as_builtin(exc: BaseException) -> BaseException:
+    """An obstore error as the builtin the retry layer sorts (it adds the operation and key)."""
     name = type(exc).__name__
-    text = (str(exc).splitlines() or [""])[0]  # the rest is obstore's debug dump (its retry settings...)
+    full = str(exc)
+    text = (full.splitlines() or [""])[0]  # the rest is obstore's debug dump
     if name == "NotFoundError" or isinstance(exc, FileNotFoundError):
-        return FileNotFoundError(errno.ENOENT, what)
+        return FileNotFoundError(errno.ENOENT, "no such key")
     if name in ("PermissionDeniedError", "UnauthenticatedError") or isinstance(exc, PermissionError):
-        return PermissionError(errno.EACCES, f"{what}: {text or name}")
+        return PermissionError(errno.EACCES, text or name)
     if name in ("PreconditionError", "AlreadyExistsError", "NotModifiedError"):
-        return RequestRefused(errno.EEXIST, f"{what}: HTTP 412 PreconditionFailed")
-    lowered = text.lower()
-    if "timed out" in lowered or "timeout" in lowered:
-        return TimeoutError(errno.ETIMEDOUT, f"{what}: {name}")
-    status = next((int(s) for s in _STATUS.findall(text) if s.startswith(("4", "5"))), None)
+        return RequestRefused(errno.EEXIST, "HTTP 412 PreconditionFailed")
+    status = next((int(s) for s in _STATUS.findall(full)), None)
     if status is not None and 400 <= status < 500 and status not in (408, 429):
-        return RequestRefused(errno.EIO, f"{what}: HTTP {status}: {text}")
-    if "body" in lowered or "decoding" in lowered:
-        return TruncatedBodyError(f"{what}: {text}")
-    return ConnectionError(errno.ECONNRESET, f"{what}: {name}: {text}")
+        return RequestRefused(errno.EIO, f"HTTP {status}: {text}")
+    if status is not None:
+        return OSError(errno.EIO, f"HTTP {status}: {text}")  # 5xx, 408, 429: retried
+    if "timed out" in full or "TimedOut" in full:
+        return TimeoutError(errno.ETIMEDOUT, text)
+    if "body" in full.lower() or "decoding" in full.lower():
+        return TruncatedBodyError(text)
+    return ConnectionError(errno.ECONNRESET, text or name)
 
 
 class ObstoreBodies:
@@ -106,34 +109,34 @@ class ObstoreBodies:
             kwargs["credential_provider"] = provide
         return _ObjectStore(self.bucket, **kwargs)
 
-    async def get(self, name: str, what: str):
+    async def get(self, name: str):
         """The object's bytes, or None when there is no such object."""
         store = await self._object_store()
         try:
             result = await obstore.get_async(store, name)
             data = await result.bytes_async()
         except Exception as exc:  # noqa: BLE001 - turned into a builtin below
-            translated = _as_builtin(exc, what)
+            translated = _as_builtin(exc)
             if isinstance(translated, FileNotFoundError):
                 return None
             raise translated from exc
         size = result.meta.get("size")
         if size is not None and len(data) != size:
-            raise TruncatedBodyError(f"{what}: got {len(data)} of {size} bytes")
+            raise TruncatedBodyError(f"got {len(data)} of {size} bytes")
         return bytes(data)
 
-    async def put(self, name: str, value, what: str) -> None:
+    async def put(self, name: str, value) -> None:
         store = await self._object_store()
         try:
             await obstore.put_async(store, name, value)
         except Exception as exc:  # noqa: BLE001 - turned into a builtin below
-            raise _as_builtin(exc, what) from exc
+            raise _as_builtin(exc) from exc
 
-    async def delete(self, name: str, what: str) -> None:
+    async def delete(self, name: str) -> None:
         store = await self._object_store()
         try:
             await obstore.delete_async(store, name)
         except Exception as exc:  # noqa: BLE001 - turned into a builtin below
-            translated = _as_builtin(exc, what)
+            translated = _as_builtin(exc)
             if not isinstance(translated, FileNotFoundError):
                 raise translated from exc
