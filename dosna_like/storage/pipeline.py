@@ -42,51 +42,65 @@ def call_on_loop(loop, func, *args):
 
 
 async def _pump(keys, fetch, handle, submit, finish, limit, room, guard):
+    loop = asyncio.get_running_loop()
     in_flight = asyncio.Semaphore(limit)
     slots = asyncio.Semaphore(room)
     errors: list = []
-    tasks: set = set()
     workers: list = []
-    wake = asyncio.Event()
+    tasks: set = set()
+    state = {"open": 0, "launched": False}
+    settled = asyncio.Event()  # every key done, or an error
 
-    async def one(key):
+    def finished(error) -> None:
+        state["open"] -= 1
+        slots.release()
+        if error is not None:
+            errors.append(error)
+            settled.set()
+        elif state["launched"] and state["open"] == 0:
+            settled.set()
+
+    def after_worker(future, release) -> None:
+        if release is not None:
+            release()
+        finished(None if future.cancelled() else future.exception())
+
+    async def one(key) -> None:
         release = await guard(key) if guard is not None else None
         try:
-            if fetch is None:
-                raw = None
-            else:
+            raw = None
+            if fetch is not None:
                 async with in_flight:
                     raw = await fetch(key)
             future = submit(handle, key, raw)
             workers.append(future)
+            if finish is None:  # the worker's end settles the key: no future chained here
+                handed, release = release, None
+                future.add_done_callback(lambda f: loop.call_soon_threadsafe(after_worker, f, handed))
+                return
             result = await asyncio.wrap_future(future)
-            if finish is not None:
-                async with in_flight:
-                    await finish(key, result)
-        finally:
-            if release is not None:
-                release()
-            slots.release()
-
-    def done(task):
-        tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            errors.append(task.exception())
-            wake.set()
-        elif not tasks:
-            wake.set()
+            async with in_flight:
+                await finish(key, result)
+            error = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through ``errors``
+            error = None if isinstance(exc, asyncio.CancelledError) else exc
+        if release is not None:
+            release()
+        finished(error)
 
     try:
         for key in keys:
             await slots.acquire()
             if errors:
                 break
+            state["open"] += 1
             task = asyncio.ensure_future(one(key))
             tasks.add(task)
-            task.add_done_callback(done)
-        while tasks and not errors:
-            wake.clear()
-            await wake.wait()
+            task.add_done_callback(tasks.discard)
+        state["launched"] = True
+        if state["open"] == 0 or errors:
+            settled.set()
+        await settled.wait()
     finally:
         for task in list(tasks):
             task.cancel()

@@ -124,6 +124,18 @@ def final_error(op: str, url: str, exc: BaseException, attempts: int, elapsed: f
     return exc  # a programming error: not dressed up as an I/O failure
 
 
+async def _within(awaitable, seconds: float):
+    """``await awaitable``, cut off after ``seconds`` (asyncio.timeout where there is one:
+    wait_for costs a task per request)."""
+    if _timeout is None:  # Python 3.10
+        return await asyncio.wait_for(awaitable, seconds)
+    async with _timeout(seconds):
+        return await awaitable
+
+
+_timeout = getattr(asyncio, "timeout", None)
+
+
 @dataclass(frozen=True)
 class RetryBudget:
     """At most ``attempts`` tries and ``seconds`` in all for one request.
@@ -158,7 +170,7 @@ class RetryBudget:
                 break
             tries += 1
             try:
-                return await asyncio.wait_for(attempt(), remaining)
+                return await _within(attempt(), remaining)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - sorted below, never swallowed
