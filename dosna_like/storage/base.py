@@ -167,6 +167,7 @@ class Store(abc.ABC):
     # whether a chained URL (``simplecache::...``) may end in this back end; those that
     # bypass fsspec (direct file or dict access) would skip the outer layers
     serves_chains: bool = True
+    own_options: tuple = ()  # storage options this back end reads itself, never passed to fsspec
 
     @classmethod
     def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:

@@ -65,9 +65,10 @@ def open_store(url, storage_options: Mapping | None = None, *, read_only: bool =
 
 
 def filesystem_for(url: str, storage_options: Mapping | None = None):
-    """``(fs, path)`` for ``url`` with the options its back end opens it with (for code that
-    reads files through fsspec directly, such as HDF5 files opened in place)."""
+    """``(fs, path)`` for ``url`` through fsspec directly (HDF5 files opened in place), with
+    the options only dosna_like reads (the S3 retry budget...) left out."""
     *outer, innermost = url.split("::")
-    protocol = get_protocol(innermost)
-    cls = BACKENDS.get(protocol, FsspecStore)
-    return url_to_fs(url, **cls.prepare_options(dict(storage_options or {}), protocol, bool(outer)))
+    own = BACKENDS.get(get_protocol(innermost), FsspecStore).own_options
+    options = {k: (v if not isinstance(v, dict) else {k2: v2 for k2, v2 in v.items() if k2 not in own})
+               for k, v in dict(storage_options or {}).items() if k not in own}
+    return url_to_fs(url, **options)

@@ -87,6 +87,7 @@ class S3Store(FsspecStore):
 
     server_side_copy = True
     fingerprint_kind = "etag"
+    own_options = _BUDGET_OPTIONS
 
     @classmethod
     def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:
