@@ -26,6 +26,10 @@ class Config:
     direct_vfd = False
     has_native_complex = False  # complex numbers are stored as numpy's, not as HDF5 2.0 native complex
     default_file_mode = "r"
+    # one retry layer for object storage (storage/retrying.py): per request, at most
+    # this many attempts and this many seconds in all
+    io_retry_attempts = 5
+    io_retry_seconds = 30.0
     swmr_min_hdf5_version = (1, 9, 178)
     vds_min_hdf5_version = (1, 9, 233)
     API_16 = None

@@ -9,7 +9,6 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import threading
@@ -17,7 +16,7 @@ import threading
 import numpy as np
 
 from .cache import ChunkCache
-from .pools import parallel_map
+from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
 from ..errors import CorruptChunkError, FormatError
@@ -154,15 +153,6 @@ class ArrayIO:
         """The lock writes of chunk ``coords`` hold (shared by every handle of
         the array in this process)."""
         return _CHUNK_LOCKS[hash((self._lock_salt, coords)) % len(_CHUNK_LOCKS)]
-
-    @contextlib.contextmanager
-    def _chunk_locks(self, coords_list):
-        """Hold the locks of several chunks, taken in one order (no deadlock)."""
-        locks = sorted({id(lk): lk for lk in map(self.chunk_lock, coords_list)}.items())
-        with contextlib.ExitStack() as stack:
-            for _, lk in locks:
-                stack.enter_context(lk)
-            yield
 
     def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
         """The chunk as stored now, never from the cache: what a read-modify-write
@@ -429,10 +419,17 @@ class ArrayIO:
             # (raw local chunks: preadv straight into ``out``).
             parallel_map(place_direct if self.reads_direct else place, projs, njobs)
             return
-        # Async stores (S3...): many GETs in flight per window, decode in the pool.
-        for batch in self._windows(projs, njobs):
-            raws = self.store.get_many([self.key(p.chunk_coords) for p in batch])
-            parallel_map(lambda p: place(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs)
+        # Async stores (S3...): io_concurrency GETs in flight until the read is done,
+        # each chunk decoded in the pool as its bytes arrive (storage/pipeline.py).
+        by_key: dict = {}
+        for proj in projs:
+            by_key.setdefault(self.key(proj.chunk_coords), []).append(proj)
+
+        def arrived(key, raw) -> None:
+            for proj in by_key[key]:
+                place(proj, raw, False)
+
+        self.store.get_each(list(by_key), arrived, submitter(njobs))
 
     # -------------------------------------------------------------- writes
     def write(self, sel: Selection, value: np.ndarray, njobs: int) -> None:
@@ -473,16 +470,32 @@ class ArrayIO:
 
             parallel_map(store_one, projs, njobs)
             return
-        # Async stores: per window, build and encode the whole chunks in the
-        # pool and store them in one concurrent batch; partial chunks are each
-        # one conditional read-modify-write (S3 If-Match), in the pool too.
-        # The window's chunk locks are held throughout.
-        for batch in self._windows(projs, njobs):
-            with self._chunk_locks([p.chunk_coords for p in batch]):
-                whole = [p for p in batch if p.complete]
-                if whole:
-                    self._store_chunks(parallel_map(build, whole, njobs), njobs)
-                parallel_map(lambda p: self._update_one(p, build), [p for p in batch if not p.complete], njobs)
+        # Async stores: the whole chunks go through one pipeline, no windows: per
+        # chunk, under its lock, built and encoded in the pool and stored,
+        # io_concurrency requests in flight throughout.  A partial chunk is one
+        # conditional read-modify-write each (S3 If-Match), in the pool, so that
+        # another process writing other parts of it loses nothing.
+        whole = {self.key(p.chunk_coords): p for p in projs if p.complete}
+
+        def encoded(key, raw):
+            coords, chunk = build(whole[key], raw, False)
+            stored = self._encode(chunk)
+            self._remember(coords, chunk, stored)
+            return stored
+
+        def update_locked(proj: ChunkProjection) -> None:
+            with self.chunk_lock(proj.chunk_coords):
+                self._update_one(proj, build)
+
+        try:
+            if whole:
+                self.store.transform_each(list(whole), encoded, submitter(njobs),
+                                          lock_of=lambda key: self.chunk_lock(whole[key].chunk_coords))
+            parallel_map(update_locked, [p for p in projs if not p.complete], njobs)
+        except BaseException:
+            for proj in projs:  # what the cache holds may not have been stored
+                self.cache.discard(proj.chunk_coords)
+            raise
 
     def _update_one(self, proj: ChunkProjection, build) -> None:
         """A partial chunk's read-modify-write as one :meth:`Store.update`, so that
@@ -527,11 +540,6 @@ class ArrayIO:
             self.store.write_from(self.key(coords), ranges)
         self.cache.discard(coords)
         return True
-
-    def _windows(self, projs: list, njobs: int):
-        window = max(self.store.io_concurrency, 4 * njobs)
-        for i in range(0, len(projs), window):
-            yield projs[i:i + window]
 
     def _encode(self, chunk: np.ndarray):
         """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""

@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import threading
 
-__all__ = ["backend_batch_map", "default_njobs", "joblib_backend_chosen", "parallel_map", "user_chunk_map"]
+__all__ = ["backend_batch_map", "default_njobs", "joblib_backend_chosen", "parallel_map", "submitter",
+           "user_chunk_map"]
 
 
 def default_njobs() -> int:
@@ -19,12 +20,25 @@ _pools: dict = {}
 _pools_lock = threading.Lock()
 
 
-def _pool(njobs: int) -> ThreadPoolExecutor:
+def _pool(njobs: int, nested: bool = False) -> ThreadPoolExecutor:
     with _pools_lock:
-        pool = _pools.get(njobs)
+        pool = _pools.get((njobs, nested))
         if pool is None:
-            pool = _pools[njobs] = ThreadPoolExecutor(njobs, thread_name_prefix=f"dosna-chunk{njobs}")
+            name = f"dosna-{'nested' if nested else 'chunk'}{njobs}"
+            pool = _pools[(njobs, nested)] = ThreadPoolExecutor(njobs, thread_name_prefix=name)
         return pool
+
+
+def submitter(njobs: int):
+    """``submit(func, *args) -> Future`` on ``njobs`` persistent threads, for work handed
+    over as it arrives (the store's fetch pipeline decodes each chunk as its bytes come).
+
+    Called from one of those threads (per-chunk user work that reads a dataset),
+    it hands out a second set, since a pool waiting on itself would deadlock.
+    """
+    njobs = max(1, njobs)
+    nested = threading.current_thread().name.startswith(f"dosna-chunk{njobs}_")
+    return _pool(njobs, nested).submit
 
 
 def parallel_map(func, items: list, njobs: int) -> list:

@@ -1,6 +1,8 @@
 """``Group``: h5py's group object, a mapping of names to groups and datasets."""
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -216,7 +218,13 @@ class Group(HLObject, MutableMapping):
         io = self._state.new_array_io(path, meta)
         if values is not None and values.size:
             sel = select(Ellipsis, meta.shape)
-            io.write(sel, values.reshape(sel.mshape), ds.njobs)
+            try:
+                io.write(sel, values.reshape(sel.mshape), ds.njobs)
+            except BaseException:
+                # a failed create leaves no chunks a later dataset of this name would show
+                with contextlib.suppress(OSError):
+                    self._state.store.delete_prefix(path)
+                raise
         doc = meta.to_document()
         if track_order if track_order is not None else get_config().track_order:
             edit_reserved(doc["attributes"], path)["track_order"] = True

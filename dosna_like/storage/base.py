@@ -19,20 +19,20 @@ Implementations provide the underscored primitives.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import functools
 import hashlib
 import os
-import posixpath
 import threading
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping
 
-from fsspec.core import split_protocol
-
 from ..errors import ReadOnlyError, StoreUnreachableError
 from ..format.keys import META_KEY, node_key
+from .pipeline import Submit, in_threads
+from .requests import RequestCounter
+from .urls import is_url, join_url, normalize_url, parent_url
 
 __all__ = [
     "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "RequestCounter", "Store", "is_missing", "is_url",
@@ -47,63 +47,6 @@ _UPDATE_LOCKS = tuple(threading.Lock() for _ in range(64))
 KindsOf = Callable[[Mapping[str, str]], Mapping[str, "str | None"]]
 # (path, document bytes): a scan that reads documents hands them over so they are not read twice
 OfferDocument = Callable[[str, bytes], None]
-
-
-# ================================================================ URLs
-def is_url(name) -> bool:
-    """Whether ``name`` is an fsspec URL (a protocol or a ``::`` chain) rather than a local path."""
-    name = os.fspath(name)
-    return "::" in name or split_protocol(name)[0] is not None
-
-
-def normalize_url(name) -> str:
-    """The URL a store is known by: local paths made absolute, URLs without a trailing '/'."""
-    name = os.fspath(name)
-    if not is_url(name):
-        return os.path.abspath(name)
-    *outer, inner = name.split("::")
-    if split_protocol(inner)[1].rstrip("/"):  # keep 'memory://' whole
-        inner = inner.rstrip("/")
-    return "::".join([*outer, inner])
-
-
-def join_url(url: str, name: str) -> str:
-    """``name`` (a '/'-separated relative key) below the store root at ``url``."""
-    if not name:
-        return url
-    if not is_url(url):
-        return os.path.join(url, *name.split("/"))
-    *outer, inner = url.split("::")
-    return "::".join([*outer, inner + ("" if inner.endswith("/") else "/") + name])
-
-
-def parent_url(url: str) -> str:
-    """The URL of the directory (prefix) holding the store root at ``url``."""
-    if not is_url(url):
-        return os.path.dirname(url.rstrip(os.sep)) or os.sep
-    *outer, inner = url.split("::")
-    return "::".join([*outer, posixpath.dirname(inner.rstrip("/"))])
-
-
-# ====================================================== request counting
-class RequestCounter:
-    """Thread-safe counts of store requests by kind (get, put, delete, list, head)."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts: Counter = Counter()
-
-    def add(self, kind: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[kind] += n
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._counts.clear()
 
 
 # ==================================================== error translation
@@ -186,6 +129,7 @@ class Store(abc.ABC):
     # whether a chained URL (``simplecache::...``) may end in this back end; those that
     # bypass fsspec (direct file or dict access) would skip the outer layers
     serves_chains: bool = True
+    own_options: tuple = ()  # storage options this back end reads itself, never passed to fsspec
 
     @classmethod
     def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:
@@ -322,6 +266,24 @@ class Store(abc.ABC):
             return []
         self.requests.add("get", len(requests))
         return self._get_ranges(list(requests))
+
+    @_translating
+    def get_each(self, keys: Iterable[str], handle: Callable, submit: Submit) -> None:
+        """``handle(key, bytes or None)`` in a worker (``submit``) for every key, each as soon
+        as its bytes arrive, ``io_concurrency`` requests in flight (:mod:`.pipeline`)."""
+        keys = list(keys)
+        self.requests.add("get", len(keys))
+        self._get_each(keys, handle, submit)
+
+    @_translating
+    def transform_each(self, keys: Iterable[str], handle: Callable, submit: Submit, fetch=(),
+                       lock_of: Callable | None = None) -> None:
+        """For every key, holding ``lock_of(key)``: ``handle(key, its bytes when in
+        ``fetch``, else None)`` in a worker returns the bytes to store (None: delete the key)."""
+        self._check_writable()
+        keys, fetch = list(keys), set(fetch)
+        self.requests.add("get", len(fetch))
+        self._transform_each(keys, handle, submit, fetch, lock_of)
 
     @_translating
     def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
@@ -569,6 +531,20 @@ class Store(abc.ABC):
 
     def _get_ranges(self, requests: list) -> list:
         return list(self._threads().map(lambda r: self._get_range(*r), requests))
+
+    def _get_each(self, keys: list, handle: Callable, submit: Submit) -> None:
+        in_threads(keys, lambda key: handle(key, self._get(key)), submit)
+
+    def _transform_each(self, keys: list, handle: Callable, submit: Submit, fetch: set, lock_of) -> None:
+        def transform(key):
+            with lock_of(key) if lock_of is not None else contextlib.nullcontext():
+                value = handle(key, self._get(key) if key in fetch else None)
+                self.requests.add("delete" if value is None else "put")
+                if value is None:
+                    self._delete_many([key])
+                else:
+                    self._set(key, value)
+        in_threads(keys, transform, submit)
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         raise NotImplementedError(f"{type(self).__name__} cannot read into buffers (see can_read_into)")

@@ -1,9 +1,10 @@
 """Any fsspec filesystem as a store: the generic back end.
 
 Batches are what make a distant store fast: on an async filesystem
-(``async_impl``: s3fs, the latency test store...) ``cat_ranges`` and ``pipe``
-keep ``io_concurrency`` requests in flight through fsspec's own event loop;
-elsewhere a thread pool does.  For a chained URL whose outer layers are a
+(``async_impl``: s3fs, the latency test store...) every batch is a
+continuous pipeline on fsspec's own event loop (:mod:`.pipeline`) keeping
+``io_concurrency`` requests in flight until it is done; elsewhere a thread
+pool does.  For a chained URL whose outer layers are a
 cache (``simplecache::...``), content goes through the outer filesystem (so
 the cache serves repeated reads) while listings go to the innermost one,
 which is the truth about what exists.  Such a cache keeps its copy of an
@@ -12,9 +13,11 @@ object it fetched even after the object is deleted or rewritten elsewhere
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 
-from .base import Store, is_missing
+from .base import Store
+from .pipeline import Submit, inline_submit, polling_guard, run_pipeline
 
 __all__ = ["FsspecStore"]
 
@@ -33,7 +36,9 @@ class FsspecStore(Store):
     def __init__(self, url: str, root: str, fs, *, inner_fs=None, **settings):
         super().__init__(url, root, fs, **settings)
         self.inner_fs = fs if inner_fs is None else inner_fs
-        self.batches_async = bool(getattr(fs, "async_impl", False))
+        self.batches_async = bool(getattr(self.inner_fs, "async_impl", False))
+        # a chain's outer layers (a cache) are synchronous: its batches run them in threads
+        self._through_layers = self.inner_fs is not fs
         # s3fs HEADs an object before a GET to split large ones; chunks are small
         # enough for one GET, so turn the split (and its HEAD) off
         cat = getattr(fs, "_cat_file", None)
@@ -55,27 +60,55 @@ class FsspecStore(Store):
         except _MISSING:
             return None
 
+    # The async primitives every batch is made of (the S3 back end adds its retry budget).
+    async def _fetch_async(self, key: str):
+        if self._through_layers:
+            return await asyncio.get_running_loop().run_in_executor(self._threads(), self._get, key)
+        try:
+            return await self.fs._cat_file(self.path(key), **self._cat_kwargs)
+        except _MISSING:
+            return None
+
+    async def _store_async(self, key: str, value) -> None:
+        """Store ``value`` at ``key``, or delete the key when ``value`` is None."""
+        if self._through_layers:
+            store = self._set if value is not None else lambda k, _: self._delete_many([k])
+            await asyncio.get_running_loop().run_in_executor(self._threads(), store, key, value)
+        elif value is None:
+            try:
+                await self.fs._rm_file(self.path(key))
+            except FileNotFoundError:
+                pass
+        else:
+            await self.fs._pipe_file(self.path(key), bytes(value))
+
     def _get_many(self, keys: list) -> dict:
         if not self.batches_async:
             return super()._get_many(keys)
-        # cat_ranges issues one GET per key; the list form of cat() would HEAD each first
-        try:
-            results = self.fs.cat_ranges(
-                [self.path(k) for k in keys], None, None,
-                batch_size=self.io_concurrency, on_error="return", **self._cat_kwargs,
-            )
-        except _MISSING:
-            # a cache layer (simplecache) downloads the batch at once and fails it whole
-            # for one missing key (a chunk never written): fetch one by one instead
-            return super()._get_many(keys)
-        out = {}
-        for key, res in zip(keys, results):
-            if isinstance(res, BaseException):
-                if is_missing(res):
-                    continue
-                raise res
-            out[key] = res
-        return out
+        out: dict = {}
+        self._get_each(keys, out.__setitem__, inline_submit)
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _get_each(self, keys: list, handle, submit: Submit) -> None:
+        if not self.batches_async:
+            super()._get_each(keys, handle, submit)
+            return
+        run_pipeline(self.inner_fs.loop, keys, handle, submit, limit=self.io_concurrency, fetch=self._fetch_async)
+
+    def _transform_each(self, keys: list, handle, submit: Submit, fetch: set, lock_of) -> None:
+        if not self.batches_async:
+            super()._transform_each(keys, handle, submit, fetch, lock_of)
+            return
+
+        async def fetch_wanted(key):
+            return await self._fetch_async(key) if key in fetch else None
+
+        async def store(key, value):
+            self.requests.add("delete" if value is None else "put")  # known once the worker decided
+            await self._store_async(key, value)
+
+        run_pipeline(self.inner_fs.loop, keys, handle, submit, limit=self.io_concurrency, fetch=fetch_wanted,
+                     finish=store, guard=None if lock_of is None else polling_guard(lock_of))
 
     def _get_range(self, key: str, start: int, stop: int | None) -> bytes | None:
         try:
@@ -139,7 +172,8 @@ class FsspecStore(Store):
         if not self.batches_async:
             super()._set_many(items)
             return
-        self.fs.pipe({self.path(k): bytes(v) for k, v in items.items()}, batch_size=self.io_concurrency)
+        run_pipeline(self.inner_fs.loop, list(items), lambda key, _: items[key], inline_submit,
+                     limit=self.io_concurrency, finish=self._store_async)
 
     def _delete_many(self, keys: list) -> None:
         paths = [self.path(k) for k in keys]

@@ -14,11 +14,10 @@ import hashlib
 import io
 import os
 
-from fsspec.core import url_to_fs
-
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
 from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
+from .registry import filesystem_for
 
 __all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store",
            "open_source", "refs_location"]
@@ -45,7 +44,7 @@ def refs_location(url: str, refs, storage_options: dict | None):
         if not is_url(target):
             os.makedirs(folder, exist_ok=True)
     options = storage_options if is_url(target) and refs == "beside" else {}
-    return url_to_fs(target, **(options or {}))
+    return filesystem_for(target, options)
 
 
 def _import_h5py():
@@ -91,7 +90,7 @@ def _source_of(name, storage_options: dict | None):
         fingerprint = {"size": st.st_size, "mtime": str(st.st_mtime_ns)}
         source = ("fd", os.open(url, os.O_RDONLY))
         return url, source, fingerprint, st.st_size, None, lambda: _import_h5py().File(url, "r"), counts
-    fs, path = url_to_fs(url, **(storage_options or {}))
+    fs, path = filesystem_for(url, storage_options)
     counts["head"] += 1
     try:
         info = fs.info(path)

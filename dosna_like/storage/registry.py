@@ -20,7 +20,7 @@ from .local import LocalStore
 from .memory import MemoryStore
 from .s3 import S3Store
 
-__all__ = ["BACKENDS", "open_store"]
+__all__ = ["BACKENDS", "filesystem_for", "open_store"]
 
 # innermost protocol -> back end; anything else is a generic fsspec store
 BACKENDS: dict = {
@@ -62,3 +62,13 @@ def open_store(url, storage_options: Mapping | None = None, *, read_only: bool =
     if not cls.serves_chains:
         cls = FsspecStore
     return cls(url, root, fs, inner_fs=inner_fs, **settings)
+
+
+def filesystem_for(url: str, storage_options: Mapping | None = None):
+    """``(fs, path)`` for ``url`` through fsspec directly (HDF5 files opened in place), with
+    the options only dosna_like reads (the S3 retry budget...) left out."""
+    *outer, innermost = url.split("::")
+    own = BACKENDS.get(get_protocol(innermost), FsspecStore).own_options
+    options = {k: (v if not isinstance(v, dict) else {k2: v2 for k2, v2 in v.items() if k2 not in own})
+               for k, v in dict(storage_options or {}).items() if k not in own}
+    return url_to_fs(url, **options)

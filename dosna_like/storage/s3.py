@@ -14,20 +14,65 @@ What S3 adds to the generic fsspec back end:
 
 Reads of a chained URL go through its outer (caching) layers; listings and
 the index scan go to the s3fs filesystem underneath (``inner_fs``).
+
+Every request runs under one retry layer (:mod:`.retrying`): botocore makes
+one attempt and s3fs none of its own, and each request gets at most
+``retry_attempts`` tries and ``retry_seconds`` in all (storage options, or
+``get_config().io_retry_attempts``/``io_retry_seconds``), so a dead or silent
+endpoint fails within that time with a builtin error naming the operation and
+the key.  Objects are read with one GET each (no HEAD), and a body shorter
+than its ``Content-Length`` is retried, never returned.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
+import weakref
 
-from fsspec.asyn import sync
 
 from ..format.keys import CHUNK_DELIMITER, META_KEY
 from .base import KindsOf, OfferDocument
 from .fsspec_store import FsspecStore
+from .pipeline import call_on_loop
+from .retrying import RetryBudget, TruncatedBodyError
+from .s3_obstore import ObstoreBodies, usable_for
+
+# storage options that set our retry budget, not s3fs's
+_BUDGET_OPTIONS = ("retry_attempts", "retry_seconds", "body_client")
+# s3fs filesystem -> {bucket: ObstoreBodies}: one connection pool per endpoint and bucket
+_BODIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 __all__ = ["S3Store"]
 
 _UPDATE_ATTEMPTS = 20
+
+
+def _single_attempt(options: dict) -> dict:
+    """s3fs options with botocore's own retries off (ours replace them), unless the user set
+    botocore's retries explicitly."""
+    config = dict(options.get("config_kwargs") or {})
+    config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
+    options["config_kwargs"] = config
+    return options
+
+
+def _is_chunk(key: str) -> bool:
+    """Chunk objects go through obstore; node documents and the sidecar stay on botocore,
+    whose ETags and request hooks the search index and its tests rely on."""
+    return CHUNK_DELIMITER in "/" + key
+
+
+def _is_no_such_key(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return isinstance(exc, FileNotFoundError)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return response.get("Error", {}).get("Code") in ("NoSuchKey", "404") or status == 404
+
+
+async def _sync_in_thread(func, *args):
+    """An s3fs call made through its sync API, from a thread, so the retry layer can time it out."""
+    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
 
 def _lost_race(exc: BaseException) -> bool:
@@ -42,36 +87,169 @@ class S3Store(FsspecStore):
 
     server_side_copy = True
     fingerprint_kind = "etag"
+    own_options = _BUDGET_OPTIONS
 
     @classmethod
     def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:
         # another writer may change the bucket: never answer listings from a stale cache
-        options = dict(storage_options)
+        options = {k: v for k, v in storage_options.items() if k not in _BUDGET_OPTIONS}
         if chained:  # fsspec hands each layer of a chain the options under its protocol's name
-            options[protocol] = {"use_listings_cache": False, **options.get(protocol, {})}
+            options[protocol] = _single_attempt({"use_listings_cache": False, **options.get(protocol, {})})
         else:
-            options.setdefault("use_listings_cache", False)
+            options = _single_attempt({"use_listings_cache": False, **options})
         return options
+
+    def __init__(self, url: str, root: str, fs, **settings):
+        super().__init__(url, root, fs, **settings)
+        options = self.storage_options
+        nested = options.get(self.protocol) if isinstance(options.get(self.protocol), dict) else {}
+        self.budget = RetryBudget.from_options({**nested, **options})
+        self.inner_fs.retries = 1  # s3fs's own retry loops (a class attribute, not an option): off
+        # object bodies through obstore where it can carry them ("body_client": "botocore" opts out)
+        client = {**nested, **options}.get("body_client", "auto")
+        if client not in ("auto", "obstore", "botocore"):
+            raise ValueError(f"body_client must be 'auto', 'obstore' or 'botocore', not {client!r}")
+        self._bodies = None
+        if client != "botocore" and not self._through_layers and usable_for(self.inner_fs):
+            bucket = self.root.partition("/")[0]
+            self._bodies = _BODIES.setdefault(self.inner_fs, {}).setdefault(
+                bucket, ObstoreBodies(self.inner_fs, bucket))
+        elif client == "obstore":
+            raise ValueError("body_client='obstore' needs the obstore package and a plain s3:// URL")
+
+    # ------------------------------------------------ one retry layer
+    def _run(self, op: str, key: str, attempt):
+        """Run ``attempt()`` (a coroutine factory) under the retry budget, from a thread."""
+        return call_on_loop(self.inner_fs.loop, self.budget.run, op, self.url_for(key), attempt)
+
+    async def _client(self, bucket: str):
+        await self.inner_fs.set_session()
+        return await self.inner_fs.get_s3(bucket)
+
+    async def _call(self, name: str, **kwargs):
+        """One botocore call, with the s3fs filesystem's extra request arguments."""
+        client = await self._client(kwargs.get("Bucket"))
+        method = getattr(client, name)
+        return await method(**self.inner_fs._get_s3_method_kwargs(method, **kwargs))
+
+    async def _get_once(self, key: str):
+        bucket, _, name = self.path(key).partition("/")
+        if self._bodies is not None and _is_chunk(key):
+            return await self._bodies.get(name)
+        try:
+            resp = await self._call("get_object", Bucket=bucket, Key=name)
+        except Exception as exc:  # noqa: BLE001 - only "no such key" is an answer here
+            if _is_no_such_key(exc):
+                return None
+            raise
+        async with resp["Body"] as body:
+            data = await body.read()
+        expected = resp.get("ContentLength")
+        if expected is not None and len(data) != expected:
+            raise TruncatedBodyError(f"got {len(data)} of {expected} bytes")
+        return data
+
+    async def _put_once(self, key: str, value) -> None:
+        bucket, _, name = self.path(key).partition("/")
+        if self._bodies is not None and _is_chunk(key):
+            await self._bodies.put(name, value)
+            return
+        await self._call("put_object", Bucket=bucket, Key=name, Body=value)
+
+    async def _fetch_async(self, key: str):
+        if self._through_layers:
+            return await super()._fetch_async(key)
+        return await self.budget.run("GET", self.url_for(key), lambda: self._get_once(key))
+
+    async def _store_async(self, key: str, value) -> None:
+        if self._through_layers:
+            await super()._store_async(key, value)
+        elif value is None:
+            await self.budget.run("DELETE", self.url_for(key), lambda: self._delete_once(key))
+        else:
+            value = bytes(value)
+            await self.budget.run("PUT", self.url_for(key), lambda: self._put_once(key, value))
+        if not self._through_layers:
+            self.inner_fs.invalidate_cache(self.path(key))
+
+    async def _delete_once(self, key: str) -> None:
+        bucket, _, name = self.path(key).partition("/")
+        if self._bodies is not None and _is_chunk(key):
+            await self._bodies.delete(name)
+            return
+        await self._call("delete_object", Bucket=bucket, Key=name)
+
+    def _get(self, key: str):
+        if self._through_layers:
+            return super()._get(key)
+        return self._run("GET", key, lambda: self._get_once(key))
+
+    def _set(self, key: str, value) -> None:
+        if self._through_layers:
+            super()._set(key, value)
+            return
+        value = bytes(value)
+        self._run("PUT", key, lambda: self._put_once(key, value))
+        self.inner_fs.invalidate_cache(self.path(key))
+
+    def _exists(self, key: str) -> bool:
+        async def probe():
+            try:
+                await self.inner_fs._info(self.path(key))
+                return True
+            except FileNotFoundError:
+                return False
+        return self._run("HEAD", key, probe)
+
+    def _list_entries(self, prefix: str) -> list:
+        return self._run("LIST", prefix, lambda: _sync_in_thread(super(S3Store, self)._list_entries, prefix))
+
+    def _list_keys(self, prefix: str) -> list:
+        return self._run("LIST", prefix, lambda: _sync_in_thread(super(S3Store, self)._list_keys, prefix))
+
+    def _list_sizes(self, prefix: str) -> dict:
+        return self._run("LIST", prefix, lambda: _sync_in_thread(super(S3Store, self)._list_sizes, prefix))
+
+    def _is_empty_root(self) -> bool:
+        return self._run("LIST", "", lambda: _sync_in_thread(super(S3Store, self)._is_empty_root))
+
+    def _delete_many(self, keys: list) -> None:
+        self._run("DELETE", keys[0], lambda: _sync_in_thread(super(S3Store, self)._delete_many, keys))
+
+    def _delete_prefix(self, prefix: str) -> None:
+        self._run("DELETE", prefix, lambda: _sync_in_thread(super(S3Store, self)._delete_prefix, prefix))
+
+    def _copy_keys(self, keys: list, dests: list) -> None:
+        self._run("COPY", keys[0], lambda: _sync_in_thread(super(S3Store, self)._copy_keys, keys, dests))
 
     def _update(self, key: str, change) -> bytes:
         """A conditional PUT (``If-Match`` the ETag read, ``If-None-Match: *``
         when there was none), redone from the newer object when another writer
         got in first."""
         bucket, _, name = self.path(key).partition("/")
+
+        async def read():
+            try:
+                resp = await self._call("get_object", Bucket=bucket, Key=name)
+            except Exception as exc:  # noqa: BLE001 - only "no such key" is an answer here
+                if _is_no_such_key(exc):
+                    return None, {"IfNoneMatch": "*"}
+                raise
+            async with resp["Body"] as body:
+                data = await body.read()
+            if resp.get("ContentLength") not in (None, len(data)):
+                raise TruncatedBodyError(f"got {len(data)} of {resp['ContentLength']} bytes")
+            return data, {"IfMatch": resp["ETag"]}
+
         for _ in range(_UPDATE_ATTEMPTS):
+            old, condition = self._run("GET", key, read)
+            value = bytes(change(old))
             try:
-                resp = sync(self.inner_fs.loop, self.inner_fs._call_s3, "get_object", Bucket=bucket, Key=name)
-                old, etag = sync(self.inner_fs.loop, resp["Body"].read), resp.get("ETag")
-                condition = {"IfMatch": etag}
-            except FileNotFoundError:
-                old, condition = None, {"IfNoneMatch": "*"}
-            value = change(old)
-            try:
-                sync(self.inner_fs.loop, self.inner_fs._call_s3, "put_object",
-                     Bucket=bucket, Key=name, Body=bytes(value), **condition)
+                self._run("PUT", key, lambda: self._call("put_object", Bucket=bucket, Key=name, Body=value,
+                                                         **condition))
                 self.inner_fs.invalidate_cache(self.path(key))
                 return value
-            except Exception as exc:  # noqa: BLE001 - 412/409: someone else wrote first
+            except OSError as exc:  # 412/409: someone else wrote first
                 if not _lost_race(exc):
                     raise
         raise OSError(f"{self.url_for(key)}: still changing after {_UPDATE_ATTEMPTS} conditional writes")
@@ -97,12 +275,14 @@ class S3Store(FsspecStore):
         found, listed, pending = {}, set(), [base]
 
         async def gather(prefixes):
-            return await asyncio.gather(*(self._list_all_pages(bucket, p) for p in prefixes))
+            return await asyncio.gather(*(self.budget.run("LIST", f"s3://{bucket}/{p}",
+                                                          functools.partial(self._list_all_pages, bucket, p))
+                                          for p in prefixes))
 
         while pending:
             listed.update(pending)
             owners = set()
-            for contents, prefixes, pages in sync(self.inner_fs.loop, gather, pending):
+            for contents, prefixes, pages in call_on_loop(self.inner_fs.loop, gather, pending):
                 self.requests.add("list", pages)
                 for key, etag in contents:
                     rel = key[len(base):]
