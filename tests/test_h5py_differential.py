@@ -933,6 +933,78 @@ add_file("ro-require-existing", readonly(lambda m, f: (f.require_group("g/h").na
 add_file("ro-err-require-group-new", readonly(lambda m, f: f.require_group("new")), raises=True, post=contents)
 
 
+# ---------------------------------------------------------------------------
+# subarray dtypes: each element an array, read as trailing axes
+# ---------------------------------------------------------------------------
+
+SUB = np.arange(4 * 5 * 3 * 2, dtype="f4").reshape(4, 5, 3, 2)
+SUB.setflags(write=False)
+COMPOUND2 = np.dtype([("a", "<i4"), ("b", "<f4")])
+
+
+def sub_ds(f, name="s", **kw):
+    """A (4, 5) dataset of ('f4', (3, 2)) elements, chunks cutting both axes, filled with SUB."""
+    ds = f.create_dataset(name, (4, 5), dtype=("f4", (3, 2)), chunks=(3, 2), **kw)
+    ds[...] = SUB
+    return ds
+
+
+def sub_props(ds):
+    return (ds.shape, ds.dtype, ds.chunks, ds.maxshape, ds.size, ds.nbytes, ds.ndim, ds.fillvalue)
+
+
+add("subarray-props", lambda m, f: sub_props(f.create_dataset("s", (4,), dtype="(3,2)f4", chunks=(2,))))
+add("subarray-props-scalar", lambda m, f: sub_props(f.create_dataset("s", (), dtype="(2,)i2")))
+add("subarray-props-maxshape", lambda m, f: sub_props(
+    f.create_dataset("s", (3, 4), dtype="(2,)u1", chunks=(2, 2), maxshape=(None, 8))))
+for _label, _key in [("all", Ellipsis), ("empty-tuple", ()), ("int", 1), ("neg-int", (-1, 2)),
+                     ("slice", np.s_[1:3, ::2]), ("step", np.s_[::3, 1:5:2]), ("list", np.s_[[0, 2, 3], 1]),
+                     ("ellipsis-int", np.s_[..., 4]), ("zero-len", np.s_[2:2]), ("empty-list", np.s_[:, []]),
+                     ("mask-1d-axis", np.s_[np.array([True, False, True, True])]),
+                     ("mask-full", SUB[..., 0, 0] % 3 == 0),
+                     ("err-too-many", (0, 1, 2)), ("err-newaxis", np.s_[None, 0]), ("err-field", "a")]:
+    add(f"subarray-read-{_label}", lambda m, f, key=_key: sub_ds(f)[key], raises=_label.startswith("err"))
+for _label, _key, _value in [
+        ("int", 2, np.full((5, 3, 2), 7.5)), ("row-list", np.s_[1, :], [[[1, 2], [3, 4], [5, 6]]] * 5),
+        ("broadcast-leading", np.s_[0:2, 1], np.ones((1, 3, 2))), ("list", np.s_[[0, 3], 2], -np.ones((2, 3, 2))),
+        ("mask", np.isin(np.arange(20).reshape(4, 5), [1, 4, 7, 13, 18]), np.zeros((5, 3, 2))), ("scalar-elem", (), 9 * np.ones((4, 5, 3, 2))),
+        ("err-scalar", np.s_[0, 0], 3.0), ("err-last-axes", np.s_[0, 0], np.ones((2, 3))),
+        ("err-broadcast", np.s_[0:2, 0], np.ones((3, 3, 2)))]:
+    add(f"subarray-write-{_label}", lambda m, f, key=_key, value=_value: sub_ds(f).__setitem__(key, value),
+        raises=_label.startswith("err"), post=full("s"))
+add("subarray-scalar-dataset", lambda m, f: (lambda ds: (ds.__setitem__((), [[1, 2], [3, 4], [5, 6]]),
+                                                        ds[()], ds[...])[1:])(
+    f.create_dataset("s", (), dtype="(3,2)i8")))
+add("subarray-3int8-list", lambda m, f: (lambda ds: (ds.__setitem__(0, [1, 2, 3]), ds[:],
+                                                    ds.__setitem__(slice(None), [[4, 5, 6]]), ds[:])[1::2])(
+    f.create_dataset("s", (1,), dtype="3int8")))
+add("subarray-resize", lambda m, f: (lambda ds: (ds.resize((6, 5)), ds.shape, ds[...], ds.resize(1, axis=0),
+                                                ds[...])[1:])(sub_ds(f, maxshape=(None, 5))))
+add("subarray-iter", lambda m, f: [x for x in sub_ds(f)])
+add("subarray-iter-chunks", lambda m, f: list(sub_ds(f).iter_chunks()))
+add("subarray-astype-same-shape", lambda m, f: sub_ds(f).astype(("f8", (3, 2)))[1:3])
+add("subarray-err-astype-base", lambda m, f: sub_ds(f).astype("f8")[1:3], raises=True)
+add("subarray-err-data", lambda m, f: f.create_dataset("s", data=np.ones((5, 3)), dtype="(3,)f8"), raises=True)
+add("subarray-err-fillvalue", lambda m, f: f.create_dataset("s", (3,), dtype="(3,)f8", fillvalue=5), raises=True)
+add("subarray-of-fixed-bytes", lambda m, f: (lambda ds: (ds.__setitem__(1, [b"ab", b"cde"]), ds.dtype, ds[...])[1:])(
+    f.create_dataset("s", (3,), dtype=("S3", (2,)))))
+add("subarray-of-compound", lambda m, f: (lambda ds: (ds.__setitem__(1, np.array([(1, 2.5), (3, 4.5)], COMPOUND2)),
+                                                     ds.dtype, ds[...], ds[1])[1:])(
+    f.create_dataset("s", (3,), dtype=(COMPOUND2, (2,)))))
+add("subarray-of-compound-err-field", lambda m, f: f.create_dataset("s", (3,), dtype=(COMPOUND2, (2,)))["a"],
+    raises=True)
+
+
+def _subarray_reopen(m, p):
+    with m.File(p, "w") as f:
+        sub_ds(f)
+    with m.File(p, "r") as f:
+        return sub_props(f["s"]), f["s"][...], f["s"][1, 2]
+
+
+add_file("subarray-reopen", _subarray_reopen)
+
+
 _IDS = [c.id for c in CASES]
 assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
 

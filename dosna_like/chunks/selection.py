@@ -245,6 +245,27 @@ class Selection:
             # points come from a mask, so they are unique: all there means complete
             yield ChunkProjection(coords, tuple(local.T), (group,), len(group) == extent)
 
+    def with_trailing(self, lengths: tuple) -> "Selection":
+        """This selection with whole trailing axes of ``lengths`` added: the axes
+        of a subarray dtype, which every element carries whole.
+
+        ``shape`` gains the axes at its end; for a mask selection, whose points
+        are listed one by one, each point becomes all its elements' points
+        (``mshape`` is then flat, and reshapes to ``shape``).
+        """
+        lengths = tuple(lengths)
+        if not lengths:
+            return self
+        array_shape = self.array_shape + lengths
+        if self.points is None:
+            return Selection(self.axes + [_SliceAxis(0, n, 1) for n in lengths], array_shape)
+        inner = np.indices(lengths).reshape(len(lengths), -1).T
+        points = np.concatenate([np.repeat(self.points, len(inner), axis=0),
+                                 np.tile(inner, (len(self.points), 1))], axis=1).astype(np.int64)
+        out = Selection([], array_shape, points=points)
+        out.shape = self.shape + lengths
+        return out
+
     def chunk_slices(self, chunks: Sequence[int]) -> Iterator[tuple]:
         """Per chunk, the slices of the array covered by this selection (h5py's
         ``iter_chunks``: ints count as length-1 slices; steps and lists are refused)."""

@@ -120,6 +120,11 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     """
     if target.kind in "UMm":
         return TypeError(f"No conversion path for dtype: {target!r}")
+    if source.subdtype is not None or target.subdtype is not None:
+        # HDF5 converts an array type only to an array type of the same shape
+        if source.shape != target.shape or source.subdtype is None or target.subdtype is None:
+            return OSError("Can't read data (no appropriate function for conversion path)")
+        return conversion_path_error(source.base, target.base)
     source_class, target_class = _hdf5_class(source), _hdf5_class(target)
     if source_class not in _PATHS:
         return None

@@ -69,6 +69,9 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
                             "compound stored record by record (format/compound.py): fields, offsets, itemsize"),
     "numpy": ReservedKey((str,), None, "arrays",
                          "raw_bytes arrays: the numpy type they hold (float128 / complex256, little-endian)"),
+    "subarray": ReservedKey((list,), (int,), "arrays",
+                            "subarray dtype (h5py dtype=('f4', (3, 2))): the lengths of the trailing axes "
+                            "that hold each element's subarray"),
     "vlen": ReservedKey((str,), None, "arrays",
                         "variable-length sequence dtype: numpy type string of the base (items stored little-endian)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",

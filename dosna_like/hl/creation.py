@@ -105,6 +105,9 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
         dtype = np.dtype(dtype)
+    dtype, subshape = _split_subarray(dtype, data, fillvalue)
+    if subshape and shape is None:
+        raise TypeError("A subarray dtype needs a shape (an Empty dataset of one cannot be stored)")
     if is_empty(data):
         return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
     if data is None and shape is None and dtype is not None:
@@ -139,7 +142,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
     elif chunks in (None, True, False):
-        chunks = guess_chunks(shape, maxshape, dtype.itemsize)
+        chunks = guess_chunks(shape, maxshape, dtype.itemsize * math.prod(subshape))
     else:
         chunks = _check_chunks(chunks, shape, maxshape)
     if fillvalue is None or dtypes.stored_form(dtype) in ("ref", "vlen"):
@@ -155,6 +158,28 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
     attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
-    meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
-                     maxshape=maxshape, attributes=attributes)
+    meta = ArrayMeta(shape=shape + subshape, dtype=dtype, chunks=chunks + subshape, fill_value=fill, codecs=codecs,
+                     maxshape=maxshape + subshape, attributes=attributes, subshape=subshape)
     return meta, data
+
+
+def _split_subarray(dtype, data, fillvalue) -> tuple:
+    """(base dtype, subarray shape) of a subarray dtype (``("f4", (3, 2))``), else (dtype, ()).
+
+    Its elements are stored as trailing axes.  As in h5py, such a dataset is
+    created empty: ``data=`` has no conversion path (OSError) nor has a fill
+    value (ValueError).
+    """
+    if dtype is None or dtype.subdtype is None:
+        return dtype, ()
+    if data is not None and not is_empty(data):
+        raise OSError("Can't write data (no appropriate function for conversion path)")
+    if fillvalue is not None:
+        raise ValueError("Unable to create dataset (no appropriate function for conversion path)")
+    subshape = ()
+    while dtype.subdtype is not None:  # numpy keeps a subarray of subarrays nested
+        dtype, inner = dtype.subdtype
+        subshape += tuple(int(n) for n in inner)
+    if not all(subshape):
+        raise ValueError(f"Subarray dtypes need lengths of at least 1 (got {subshape})")
+    return dtype, subshape

@@ -55,20 +55,20 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def shape(self) -> tuple | None:
         meta = self._meta
-        return None if meta.empty else meta.shape
+        return None if meta.empty else meta.h5_shape
 
     @property
     def dtype(self) -> np.dtype:
-        return user_dtype(self._meta.dtype)
+        return self._meta.h5_dtype
 
     @property
     def ndim(self) -> int:
-        return len(self._meta.shape)
+        return len(self._meta.h5_shape)
 
     @property
     def size(self) -> int | None:
         meta = self._meta
-        return None if meta.empty else int(np.prod(meta.shape, dtype=np.int64))
+        return None if meta.empty else int(np.prod(meta.h5_shape, dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
@@ -77,11 +77,11 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def chunks(self):
         """The chunk shape (always chunked; None only for scalar datasets, as h5py)."""
-        return self._meta.chunks or None
+        return self._meta.h5_chunks or None
 
     @property
     def maxshape(self) -> tuple:
-        return self._meta.maxshape
+        return self._meta.h5_maxshape
 
     @property
     def regionref(self) -> "_RegionRefMaker":
@@ -92,6 +92,8 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def fillvalue(self):
         meta = self._meta
+        if meta.subshape:  # every element of the subarray holds the fill value
+            return np.full(meta.subshape, meta.fill_value, dtype=meta.dtype)
         if stored_form(meta.dtype) == "vlen":
             return None  # as h5py reports for variable-length sequences
         if stored_form(meta.dtype) == "compound":
@@ -150,7 +152,7 @@ class Dataset(ChunkAccess, HLObject):
         if stored_form(meta.dtype) is not None:
             out = from_stored(out, meta.dtype)  # path strings -> References, bytes -> arrays or records
         if names:
-            out = select_fields(out, names, user_dtype(meta.dtype))
+            out = select_fields(out, names, meta.h5_dtype)
         if meta.dtype.metadata and stored_form(meta.dtype) is None:
             if check_vlen_dtype(meta.dtype) is str:
                 out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
@@ -160,6 +162,8 @@ class Dataset(ChunkAccess, HLObject):
 
     def _read(self, io, key):
         meta = io.meta
+        if meta.subshape:
+            return self._read_subarray(io, key)
         hit = selection.basic_single_chunk(key, meta.shape, meta.chunks)
         if hit is not None:
             return io.read_chunk_part(*hit)
@@ -168,6 +172,25 @@ class Dataset(ChunkAccess, HLObject):
         if sel.shape == () and not (key is Ellipsis and meta.shape == ()):
             return out[()]  # h5py returns numpy scalars for all-int keys and ds[()]
         return out
+
+    def _read_subarray(self, io, key) -> np.ndarray:
+        """A read of a subarray dataset: each element's subarray fills the
+        trailing axes of the result, as h5py gives it."""
+        meta = io.meta
+        sel = selection.select(key, meta.h5_shape).with_trailing(meta.subshape)
+        return io.read(sel, self.njobs)
+
+    def _subarray_value(self, value, sel) -> np.ndarray:
+        """A write value for a subarray dataset, with h5py's TypeErrors: its last
+        axes must be the subarray's (no scalar broadcasting)."""
+        sub = self._meta.subshape
+        arr = convert_as_hdf5(value, self._meta.dtype)
+        if arr.ndim == 0:
+            raise TypeError("Scalar broadcasting is not supported for array dtypes")
+        if arr.shape[arr.ndim - len(sub):] != sub:
+            raise TypeError("When writing to array types, last N dimensions have to match "
+                            f"(got {arr.shape[max(arr.ndim - len(sub), 0):]}, but should be {sub})")
+        return selection.broadcast_value(arr, sel.with_trailing(sub))
 
     def _empty_access(self, key):
         if key == () or key is Ellipsis:
@@ -241,7 +264,7 @@ class Dataset(ChunkAccess, HLObject):
         come in h5py's order (the source selection's first)."""
         io = self._io
         meta = io.meta
-        if (meta.empty or meta.shape == () or dest.dtype != meta.dtype or meta.dtype.metadata
+        if (meta.empty or meta.shape == () or meta.subshape or dest.dtype != meta.dtype or meta.dtype.metadata
                 or meta.dtype.names or meta.dtype.kind == "O" or split_fields(source)[0]):
             return False
         sel = selection.select(source, meta.shape)
@@ -256,7 +279,7 @@ class Dataset(ChunkAccess, HLObject):
         """Yield, per chunk the selection touches, the slices of that part (h5py API)."""
         if not self.shape:
             raise TypeError("Chunked dataset required")
-        yield from selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.chunks)
+        yield from selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.h5_chunks)
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, key, value) -> None:
@@ -271,6 +294,10 @@ class Dataset(ChunkAccess, HLObject):
             for name in names:
                 current[name] = value if len(names) == 1 else np.asarray(value)[name]
             value = current
+        if io.meta.subshape:
+            sel = selection.select(key, io.meta.h5_shape)
+            io.write(sel.with_trailing(io.meta.subshape), self._subarray_value(value, sel), self.njobs)
+            return
         sel = selection.select(key, io.meta.shape)
         if stored_form(io.meta.dtype) is not None:
             arr = to_stored(value, io.meta.dtype, sel.shape)
@@ -309,6 +336,7 @@ class Dataset(ChunkAccess, HLObject):
         if new_shape == shape:
             return
         io = self._io
+        new_shape += io.meta.subshape  # a subarray's axes stay whole
         if any(n < s for n, s in zip(new_shape, shape)):
             io.drop_outside(new_shape)
         doc = dict(doc)

@@ -182,13 +182,19 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
         return _with_reserved(meta.to_document(), reserved), {"kind": "empty"}
     shape = tuple(dset.shape)
     maxshape = tuple(dset.maxshape) if dset.maxshape is not None else shape
+    fill = dset.fillvalue
+    subshape = ()
+    if dtype.subdtype is not None:  # stored as trailing axes, each chunk holding whole elements
+        dtype, subshape = dtype.subdtype
+        fill = np.asarray(fill, dtype=dtype).reshape(-1)[0]  # HDF5 sets no fill value of an array type
     bytes_codec = to_zarr(dtype)[1]
     plist = dset.id.get_create_plist()
     layout = plist.get_layout()
     # virtual datasets and external raw-data files have no bytes of their own in this file
     plain = dtype.kind in "biufS" and dtype.fields is None and layout in (0, 1, 2) and not plist.get_external_count()
     codecs = _filter_codecs(dset) if dset.chunks is not None else []
-    chunks = tuple(dset.chunks) if dset.chunks is not None else _virtual_chunks(shape, dtype.itemsize)
+    chunks = tuple(dset.chunks) if dset.chunks is not None else \
+        _virtual_chunks(shape, dset.dtype.itemsize)
     ref: dict
     if not plain or codecs is None:  # types are read through h5py quietly, filters with a warning
         ref, codecs = {"kind": "h5py", "why": "filter" if plain else "type"}, []
@@ -198,7 +204,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
             ref, codecs = {"kind": "h5py", "why": "filter"}, []
         else:
             ref = {"kind": "chunks",
-                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] for r in records],
+                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] + [0] * len(subshape)
+                              for r in records],
                    "offsets": [int(r.byte_offset) for r in records], "sizes": [int(r.size) for r in records]}
     elif layout == 0:  # compact: the bytes live in the object header, so in the map
         ref = {"kind": "inline", "data": base64.b64encode(np.ascontiguousarray(dset[()]).tobytes()).decode()}
@@ -210,7 +217,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
     chunks = tuple(max(1, c) for c in chunks)
     if dset.chunks is None:  # the project's mark for data h5py holds unchunked
         reserved = {**reserved, "h5py_contiguous": True}
-    meta = ArrayMeta(shape, dtype, chunks, dset.fillvalue, [bytes_codec] + codecs, maxshape, attributes)
+    meta = ArrayMeta(shape + subshape, dtype, chunks + subshape, fill, [bytes_codec] + codecs, maxshape + subshape,
+                     attributes, subshape=subshape)
     return _with_reserved(meta.to_document(), reserved), ref
 
 
@@ -395,6 +403,7 @@ class Hdf5RefStore(Store):
             warnings.warn(f"/{ds.path}: its HDF5 filters have no decoder here (szip, a plugin, or a "
                           "skipped filter); read through h5py", Hdf5FallbackWarning, stacklevel=2)
         box = tuple(slice(c * n, min((c + 1) * n, s)) for c, n, s in zip(coords, ds.meta.chunks, ds.meta.shape))
+        box = box[:len(box) - len(ds.meta.subshape)]  # h5py gives a subarray's axes whole
         with self._h5_lock:
             if self._h5 is None:
                 self._h5 = self._open_h5py()
@@ -404,7 +413,7 @@ class Hdf5RefStore(Store):
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
-        chunk[tuple(slice(0, b.stop - b.start) for b in box)] = part
+        chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
 
     def _chunk(self, ds: _Dataset, coords: tuple, data: bytes | None = None) -> bytes | None:

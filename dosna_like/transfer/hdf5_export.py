@@ -78,6 +78,9 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
         return
     if ds.shape == ():
         value = ds[()]
+        if ds.dtype.subdtype is not None:  # h5py writes a subarray element only into an existing dataset
+            h5.create_dataset(path, shape=(), dtype=ds.dtype)[()] = value
+            return
         h5.create_dataset(path, data=h5py.Empty(ds.dtype) if isinstance(value, Empty)
                           else value, dtype=ds.dtype)
         return
