@@ -414,3 +414,14 @@ def test_a_damaged_subarray_record_is_a_format_error(tmp_path):
     doc_path.write_text(json.dumps(doc))
     with dosna_like.File(url, "r") as f, pytest.raises(dosna_like.errors.FormatError, match="subarray"):
         f["x"].dtype
+
+
+def test_fill_time_never_reads_unwritten_space_as_zeros(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", (10,), "f4", chunks=(4,), fillvalue=4.0, fill_time="never", maxshape=(None,))
+        ds[5] = 1.0
+        ds.resize((12,))
+        assert ds.fillvalue == 4.0
+        np.testing.assert_array_equal(ds[...], np.where(np.arange(12) == 5, 1.0, 0.0).astype("f4"))
+    with dosna_like.File(file_url, "r") as f:
+        assert f["x"].fillvalue == 4.0 and f["x"][0] == 0.0

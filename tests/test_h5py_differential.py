@@ -1005,6 +1005,28 @@ def _subarray_reopen(m, p):
 add_file("subarray-reopen", _subarray_reopen)
 
 
+# ---------------------------------------------------------------------------
+# fill_time: when HDF5 writes the fill value
+# ---------------------------------------------------------------------------
+
+def _fill_time_props(ds):
+    return ds.fillvalue, ds.id.get_create_plist().get_fill_time(), ds.dtype
+
+
+for _ft in [None, "ifset", "alloc", "never"]:
+    # (what unfilled space reads as is undefined in HDF5: never compared)
+    add(f"fill-time-{_ft}", lambda m, f, ft=_ft: (lambda ds: (_fill_time_props(ds), ds[2:4],
+                                                              ds[1] if ft != "never" else None))(
+        (lambda ds: (ds.__setitem__(slice(2, 4), [1.5, 2.5]), ds)[1])(
+            f.create_dataset("x", (10,), "f4", chunks=(2,), fillvalue=4.0, fill_time=ft))))
+    add(f"fill-time-{_ft}-written-reads", lambda m, f, ft=_ft: (lambda ds: (ds.__setitem__(Ellipsis, np.arange(6)),
+                                                                           ds[...], _fill_time_props(ds))[1:])(
+        f.create_dataset("x", (6,), "i2", fillvalue=-1, fill_time=ft, maxshape=(None,))))
+for _ft in ["fill_bad", 2, "NEVER", b"never"]:
+    add(f"fill-time-err-{_ft!r}", lambda m, f, ft=_ft: f.create_dataset("x", (10,), "f4", fill_time=ft),
+        raises=True)
+
+
 _IDS = [c.id for c in CASES]
 assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
 

@@ -7,8 +7,9 @@ name of ``dosna_like`` (and looks up anything else there), h5py's
 A separate module object, rather than ``dosna_like`` itself, is what lets
 ``h5py.__version__`` pass h5py 3.x version gates while
 ``dosna_like.__version__`` stays the library's own.  Submodules that are
-HDF5's low-level API (``h5py.h5s``, ``h5py.h5d``...) are not there: importing
-them raises ModuleNotFoundError.
+HDF5's low-level API (``h5py.h5s``, ``h5py.h5a``...) are not there: importing
+them raises ModuleNotFoundError (``h5py.h5p`` and ``h5py.h5d`` hold only the
+constants that high-level calls answer with).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.files import File
 from ..hl.group import Group
-from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED
+from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET, FILL_TIME_NEVER
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
@@ -86,15 +87,17 @@ def h5py_modules(package: types.ModuleType) -> dict:
     h5 = _module("h5py.h5", "Library configuration (the rest of h5py.h5 is HDF5's).", get_config=get_config)
     h5p = _module("h5py.h5p", "Creation-order flags (property lists are HDF5's).",
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
+    h5d = _module("h5py.h5d", "Fill times, as get_create_plist().get_fill_time() answers (the rest is HDF5's).",
+                  FILL_TIME_ALLOC=FILL_TIME_ALLOC, FILL_TIME_NEVER=FILL_TIME_NEVER, FILL_TIME_IFSET=FILL_TIME_IFSET)
     top = types.ModuleType("h5py", package.__doc__)
     top.__dict__.update({k: v for k, v in vars(package).items() if not k.startswith("__")})
     top.__dict__.update(
         __version__=version.version, __dosna_like_version__=package.__version__, __file__=package.__file__,
-        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, filters=filters,
+        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, h5d=h5d, filters=filters,
         _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
         __getattr__=lambda name: getattr(package, name),  # names added to dosna_like later
     )
-    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p,
+    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p, "h5py.h5d": h5d,
                "h5py.filters": filters,
                "h5py._hl": hl_package, "h5py._objects": objects, "h5py.h5py_warnings": warnings_module}
     modules.update({f"h5py._hl.{name}": module for name, module in hl.items()})

@@ -72,6 +72,11 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "subarray": ReservedKey((list,), (int,), "arrays",
                             "subarray dtype (h5py dtype=('f4', (3, 2))): the lengths of the trailing axes "
                             "that hold each element's subarray"),
+    "fill_time": ReservedKey((str,), None, "arrays",
+                             "h5py's fill_time ('alloc', 'never'; absent: 'ifset', the default)"),
+    "h5py_fill_value": ReservedKey((bool, int, float, str, list), None, "arrays",
+                                   "fill_time='never': the fill value h5py reports (encoded as Zarr's fill_value), "
+                                   "while chunks never written read as zeros"),
     "vlen": ReservedKey((str,), None, "arrays",
                         "variable-length sequence dtype: numpy type string of the base (items stored little-endian)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",

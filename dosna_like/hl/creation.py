@@ -97,10 +97,11 @@ def _is_str_list(data) -> bool:
 
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
-              fletcher32=None, **unused) -> tuple:
+              fletcher32=None, fill_time=None, **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments."""
     if unused:
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
+    reserved = _fill_time_reserved(fill_time)
     if scaleoffset is not None:
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
@@ -157,10 +158,30 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
-    attributes = {RESERVED: {"h5py_contiguous": True}} if contiguous_like else {}
+    if contiguous_like:
+        reserved["h5py_contiguous"] = True
+    if reserved.get("fill_time") == "never":
+        # HDF5 leaves space it allocates unfilled; unwritten chunks read as zeros here
+        reserved["h5py_fill_value"] = dtypes.encode_scalar(fill, dtype)
+        fill = dtypes.zero_fill(dtype)
+    attributes = {RESERVED: reserved} if reserved else {}
     meta = ArrayMeta(shape=shape + subshape, dtype=dtype, chunks=chunks + subshape, fill_value=fill, codecs=codecs,
                      maxshape=maxshape + subshape, attributes=attributes, subshape=subshape)
     return meta, data
+
+
+FILL_TIMES = ("alloc", "never", "ifset")
+
+
+def _fill_time_reserved(fill_time) -> dict:
+    """The reserved record of h5py's ``fill_time=`` (ValueError for anything but
+    'alloc', 'never' or 'ifset', as h5py); 'ifset', the default, is not written."""
+    if fill_time is None or (isinstance(fill_time, str) and fill_time == "ifset"):
+        return {}
+    if not isinstance(fill_time, str) or fill_time not in FILL_TIMES:
+        raise ValueError("fill_time must be one of the following choices: 'alloc', "
+                         f"'never' or 'ifset', but it is {fill_time}.")
+    return {"fill_time": fill_time}
 
 
 def _split_subarray(dtype, data, fillvalue) -> tuple:

@@ -11,10 +11,11 @@ from ..chunks import selection
 from ..codecs.chains import h5py_view
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
-from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, from_stored, stored_form, to_stored,
+from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
+                             to_stored,
                              user_dtype)
 from ..format.references import RegionReference
-from ..format.reserved import reserved_of
+from ..format.reserved import reserved_in, reserved_of
 from .base import HLObject
 from .chunk_access import ChunkAccess
 from .dims import DimensionManager, is_scale, make_scale
@@ -92,13 +93,17 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def fillvalue(self):
         meta = self._meta
+        fill = meta.fill_value
+        reserved = reserved_in(meta.attributes, self._path)
+        if "h5py_fill_value" in reserved:  # fill_time="never": Zarr's fill value is zero, h5py's this
+            fill = decode_scalar(reserved["h5py_fill_value"], meta.dtype)
         if meta.subshape:  # every element of the subarray holds the fill value
-            return np.full(meta.subshape, meta.fill_value, dtype=meta.dtype)
+            return np.full(meta.subshape, fill, dtype=meta.dtype)
         if stored_form(meta.dtype) == "vlen":
             return None  # as h5py reports for variable-length sequences
         if stored_form(meta.dtype) == "compound":
-            return from_stored(meta.fill_value, meta.dtype)
-        return text_as_bytes(meta.fill_value) if check_vlen_dtype(meta.dtype) is str else meta.fill_value
+            return from_stored(fill, meta.dtype)
+        return text_as_bytes(fill) if check_vlen_dtype(meta.dtype) is str else fill
 
     @property
     def compression(self):

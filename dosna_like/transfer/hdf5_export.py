@@ -59,6 +59,9 @@ def _h5_options(ds, doc: dict, compression) -> dict:
             opts["maxshape"] = ds.maxshape
     opts.update(h5_compression)
     opts.update(fill_option(ds))
+    fill_time = reserved_of(doc, ds._path).get("fill_time")
+    if fill_time:
+        opts["fill_time"] = fill_time
     return opts
 
 
