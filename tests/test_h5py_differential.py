@@ -1027,6 +1027,40 @@ for _ft in ["fill_bad", 2, "NEVER", b"never"]:
         raises=True)
 
 
+# ---------------------------------------------------------------------------
+# numpy's variable-width strings (StringDType, "T"): stored as h5py's vlen str
+# ---------------------------------------------------------------------------
+
+TEXT = [["foo", "bär"], ["hello world", ""]]
+
+
+def _text_out(ds):
+    return ds.dtype, ds[...], ds.astype("T")[...], ds.astype("T")[0, 1], ds.asstr()[...], ds.fillvalue
+
+
+add("npystr-create-dtype-T", lambda m, f: (lambda ds: (ds.__setitem__(Ellipsis, TEXT), _text_out(ds))[1])(
+    f.create_dataset("x", (2, 2), dtype="T")))
+add("npystr-from-T-array", lambda m, f: _text_out(f.create_dataset("x", data=np.array(TEXT, dtype="T"))))
+add("npystr-data-with-dtype-T", lambda m, f: _text_out(f.create_dataset("x", data=TEXT, dtype="T")))
+add("npystr-fillvalue", lambda m, f: (lambda ds: (ds.fillvalue, ds[0], ds.astype("T")[...]))(
+    f.create_dataset("x", (2,), dtype="T", fillvalue="foo")))
+add("npystr-resized", lambda m, f: (lambda ds: (ds.resize((5,)), ds[...], ds.astype("T")[...])[1:])(
+    f.create_dataset("x", data=np.array(["a", "bc"], dtype="T"), maxshape=(None,))))
+add("npystr-write-T-into-vlen", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="T")),
+                                                         ds[...])[1])(
+    f.create_dataset("x", data=["foo", "b"], dtype=m.string_dtype())))
+add("npystr-write-T-into-fixed", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="T")),
+                                                          ds[...], ds.astype("T")[...])[1:])(
+    f.create_dataset("x", data=["foo", "longer"], dtype=m.string_dtype(length=8))))
+add("npystr-read-as-fixed", lambda m, f: (lambda ds: (ds.astype("S3")[...], ds.astype("S20")[...]))(
+    f.create_dataset("x", data=["foo", "longer than 8 bytes"], dtype="T")))
+add("npystr-write-object", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="O")), ds[...])[1])(
+    f.create_dataset("x", data=["foo"], dtype="T")))
+add("npystr-err-astype-number", lambda m, f: f.create_dataset("x", (2,), dtype="i8").astype("T"), raises=True)
+add("astype-same-dtype-is-the-dataset", lambda m, f: (lambda ds: ds.astype("i8") is ds)(
+    f.create_dataset("x", (2,), dtype="i8")))
+
+
 _IDS = [c.id for c in CASES]
 assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
 

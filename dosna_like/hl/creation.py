@@ -106,6 +106,11 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
         dtype = np.dtype(dtype)
+        if dtype.kind == "T":  # numpy's variable-width strings: stored as h5py stores them
+            dtype = dtypes.string_dtype()
+    if isinstance(data, np.ndarray) and data.dtype.kind == "T":
+        data = data.astype(object)
+        dtype = dtypes.string_dtype() if dtype is None else dtype
     dtype, subshape = _split_subarray(dtype, data, fillvalue)
     if subshape and shape is None:
         raise TypeError("A subarray dtype needs a shape (an Empty dataset of one cannot be stored)")

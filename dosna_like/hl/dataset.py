@@ -239,8 +239,17 @@ class Dataset(ChunkAccess, HLObject):
         for i in range(shape[0]):
             yield self[i]
 
-    def astype(self, dtype) -> AsTypeView:
-        """A view reading the data converted to ``dtype`` as HDF5 does (h5py's ``Dataset.astype``)."""
+    def astype(self, dtype) -> "AsTypeView | Dataset":
+        """A view reading the data converted to ``dtype`` as HDF5 does (h5py's ``Dataset.astype``).
+
+        The dataset itself when ``dtype`` is its dtype; TypeError for numpy's
+        variable-width strings (``"T"``) from a dataset that holds no text, as h5py 3.
+        """
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind == "T" and check_string_dtype(self.dtype) is None:
+            raise TypeError(f"dset.astype({dtype}) can only be used on datasets with an HDF5 string datatype")
         return AsTypeView(self, dtype)
 
     def read_direct(self, dest: np.ndarray, source_sel=None, dest_sel=None) -> None:
