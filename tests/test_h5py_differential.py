@@ -1061,6 +1061,74 @@ add("astype-same-dtype-is-the-dataset", lambda m, f: (lambda ds: ds.astype("i8")
     f.create_dataset("x", (2,), dtype="i8")))
 
 
+# ---------------------------------------------------------------------------
+# complex numbers of either byte order (h5py's test_native_complex, high-level part)
+# ---------------------------------------------------------------------------
+
+for _dt in ["<c8", ">c8", "<c16", ">c16", "=c8", "=c16"]:
+    add(f"complex-{_dt}-dataset-and-attr", lambda m, f, dt=_dt: (lambda ds: (
+        ds.attrs.__setitem__("c", np.array(1.9 + 6.7j, dtype=dt)), ds.dtype, ds[...], ds[3], ds.attrs["c"],
+        ds.astype("c16")[:2], ds.fillvalue)[1:])(
+        f.create_dataset("x", data=(np.arange(10) + 1j * np.arange(10)[::-1]).astype(dt), chunks=(4,))))
+    add(f"complex-{_dt}-explicit-dtype", lambda m, f, dt=_dt: (lambda ds: (
+        ds.__setitem__(Ellipsis, np.array([1 + 2j, -3.5j, 4], dtype=dt)), ds.dtype, ds[...])[1:])(
+        f.create_dataset("x", (3,), dtype=dt)))
+
+
+# ---------------------------------------------------------------------------
+# dtypes guessed from Python data; small h5py 3.16 surface of datasets
+# ---------------------------------------------------------------------------
+
+for _label, _data in [("bytes-list", [b"a", b"bc"]), ("bytes-scalar", b"abc"), ("str-scalar", "abc"),
+                      ("bytes-nested", [[b"a"], [b"b"]]), ("bytes-object-array", np.array([b"x", b"yz"], dtype=object)),
+                      ("str-object-array", np.array([["x", "yz"]], dtype=object)),
+                      ("np-bytes-list", [np.bytes_(b"a")]), ("mixed-list", [1.5, b"a"]),
+                      ("err-mixed-object-array", np.array([b"x", "y"], dtype=object)),
+                      ("err-np-str-list", [np.str_("a")])]:
+    add(f"guess-dtype-{_label}", lambda m, f, data=_data: (lambda ds: (
+        ds.dtype, m.check_string_dtype(ds.dtype) and tuple(m.check_string_dtype(ds.dtype)), ds[()]))(
+        f.create_dataset("x", data=data)), raises=_label.startswith("err"))
+add("guess-dtype-bool-select-bytes", lambda m, f: (lambda ds: (ds[np.array([True, False, True])],
+                                                              ds[np.array([True, False, True]), :]))(
+    f.create_dataset("x", data=np.array([s.encode() for s in "abcdefghi"], dtype=object).reshape(3, 3))))
+add("err-newaxis", lambda m, f: d1(f)[np.newaxis, :], raises=True)
+add("err-newaxis-alone", lambda m, f: d3(f)[None], raises=True)
+add("empty-dataset-maxshape-chunks", lambda m, f: (lambda ds: (ds.shape, ds.maxshape, ds.chunks))(
+    f.create_dataset("x", dtype="i4")))
+add("err-empty-read-direct", lambda m, f: f.create_dataset("x", dtype="i8").read_direct(
+    np.ones(100, "i8"), np.s_[0:10], np.s_[50:60]), raises=True)
+add("err-write-direct-fortran", lambda m, f: d3(f).write_direct(np.asfortranarray(A3)), raises=True)
+add("err-array-copy-false", lambda m, f: np.array(d1(f), copy=False), raises=True)
+add("array-copy-none", lambda m, f: np.array(d1(f), copy=None))
+add("err-compound-fill-scalar", lambda m, f: f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=42), raises=True)
+add("err-compound-fill-tuple", lambda m, f: f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=(4, 2.5)),
+    raises=True)
+add("compound-fill-record", lambda m, f: (lambda ds: (ds.fillvalue, ds[1]))(
+    f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=np.array((4, 2.5), COMPOUND2))))
+add("err-iter-chunks-scalar", lambda m, f: f.create_dataset("x", (), dtype="f4").iter_chunks(), raises=True)
+add("err-iter-chunks-rank", lambda m, f: d1(f).iter_chunks((slice(1, 5), 2)), raises=True)
+add("iter-chunks-int", lambda m, f: list(d1(f).iter_chunks(np.s_[4])))
+add("regionref-shape-selection", lambda m, f: (lambda ds: (ds.regionref.shape(ds.regionref[1:3, ::2]),
+                                                          ds.regionref.selection(ds.regionref[1:3, ::2]),
+                                                          ds.regionref.selection(ds.regionref[...])))(d3(f)))
+for _kw in [{}, {"compression": "gzip", "shuffle": True, "fletcher32": True}, {"compression": 5},
+            {"shuffle": True}]:
+    add(f"filter-ids-names-{sorted(_kw)}", lambda m, f, kw=_kw: (lambda ds: (ds.filter_ids, ds.filter_names))(
+        f.create_dataset("x", (100,), "f4", **kw)))
+add("bind-dataset-from-id", lambda m, f: (lambda ds: (m.Dataset(ds.id).name, m.Dataset(ds.id)[2]))(d1(f)))
+add("err-bind-dataset-from-group-id", lambda m, f: m.Dataset(f["/"].id), raises=True)
+add("err-bind-datatype-from-group-id", lambda m, f: m.Datatype(f["/"].id), raises=True)
+add("warn-create-without-dtype", lambda m, f: (lambda w: (sorted({x.category.__name__ for x in w})))(
+    _recorded(lambda: f.create_dataset("x", (5,)))))
+
+
+def _recorded(fn) -> list:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return caught
+
+
 _IDS = [c.id for c in CASES]
 assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
 

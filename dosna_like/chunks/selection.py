@@ -455,6 +455,8 @@ def select(key, shape: Sequence[int]) -> Selection:
         if key.shape != shape:
             raise TypeError("Boolean indexing array has incompatible shape")
         return Selection([], shape, points=np.argwhere(key).astype(np.int64))
+    if key is None or (isinstance(key, tuple) and any(k is None for k in key)):
+        raise TypeError("Indexing with None (or np.newaxis) is not supported")
     if isinstance(key, tuple) and key == ():
         key = Ellipsis
     axes = []

@@ -17,8 +17,11 @@ from ..format.dtypes import to_zarr
 from .entries import H5PY_COMPRESSION, HDF5_FILTERS
 from .registry import AS_IS, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
 
-__all__ = ["build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
-           "raw_crossing", "rebuild_keywords", "runtime_entry"]
+__all__ = ["build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_filters",
+           "hdf5_import_keywords", "raw_crossing", "rebuild_keywords", "runtime_entry"]
+
+# HDF5's own name of a filter where it is not h5py's keyword (h5py's ``filter_names``)
+_STORED_FILTER_NAMES = {1: "deflate"}
 
 
 _COMPRESSOR = Role.COMPRESSOR.order
@@ -134,6 +137,20 @@ def hdf5_import_keywords(filter_ids: Sequence[int], compression_opts, prefer: st
     if replaced and "compression" not in keywords:
         keywords.update(FALLBACK)
     return keywords
+
+
+def hdf5_filters(codecs: list) -> tuple:
+    """((HDF5 filter id, HDF5's name), ...) of the codecs after the array codec,
+    in pipeline order: h5py's ``filter_ids`` and ``filter_names``.  A codec no
+    HDF5 filter does the job of has no entry."""
+    out = []
+    for spec in codecs[1:]:
+        entry = REGISTRY.for_zarr(spec["name"])
+        filter_id = None if entry is None else entry.hdf5_filter
+        if filter_id is not None:
+            known = HDF5_FILTERS.get(filter_id)
+            out.append((filter_id, _STORED_FILTER_NAMES.get(filter_id, known.h5py_name if known else str(filter_id))))
+    return tuple(out)
 
 
 def hdf5_export_keywords(codecs: list) -> dict:

@@ -18,6 +18,7 @@ import threading
 import types
 
 from ..config import get_config
+from ..errors import H5pyDeprecationWarning
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, HardLink, SoftLink
 from ..hl.attrs import AttributeManager
@@ -33,8 +34,6 @@ from . import filters, h5t, h5z, version
 __all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_modules"]
 
 
-class H5pyDeprecationWarning(UserWarning):
-    """``h5py.h5py_warnings.H5pyDeprecationWarning``, which code filters by name."""
 
 
 def _module(name: str, doc: str, **names) -> types.ModuleType:

@@ -7,10 +7,12 @@ chunk shapes checked against the shape and maxshape, gzip levels 0-9.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ..codecs.chains import build_codecs
+from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
 from ..format.conversion import convert_as_hdf5
 from ..format.documents import ArrayMeta
@@ -18,7 +20,7 @@ from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 
-__all__ = ["CHUNK_TARGET_BYTES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
+__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
@@ -87,12 +89,32 @@ def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayM
                      codecs=build_codecs(dtype), maxshape=(), empty=True)
 
 
-def _is_str_list(data) -> bool:
-    """A (nested) list or tuple of Python ``str`` (not ``numpy.str_``, which h5py refuses)."""
-    if not isinstance(data, (list, tuple)) or not data:
-        return False
-    flat = np.asarray(data, dtype=object).reshape(-1).tolist()
-    return all(type(x) is str for x in flat)
+def _item_type(data):
+    """The one type of the items of ``data`` (a scalar, nested lists and tuples,
+    or an object array), else None; h5py's ``find_item_type``."""
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind != "O" or data.dtype.metadata:
+            return None
+        types = {type(x) for x in data.reshape(-1).tolist()}
+    elif isinstance(data, (list, tuple)):
+        types = {_item_type(x) for x in data}
+    else:
+        return type(data)
+    return types.pop() if len(types) == 1 else None
+
+
+def _guess_dtype(data):
+    """The dtype h5py gives data of Python text or references: variable-length
+    UTF-8 for ``str``, variable-length ASCII for ``bytes`` (``numpy.str_`` and
+    ``numpy.bytes_`` are left to numpy, as h5py does)."""
+    kind = _item_type(data)
+    if kind is str:
+        return dtypes.string_dtype()
+    if kind is bytes:
+        return dtypes.string_dtype("ascii")
+    if kind is dtypes.Reference:
+        return dtypes.ref_dtype
+    return None
 
 
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
@@ -119,10 +141,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if data is None and shape is None and dtype is not None:
         # h5py 3: a dtype alone makes a dataset with no dataspace (h5py.Empty)
         return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
-    if dtype is None and _is_str_list(data):
-        dtype = dtypes.string_dtype()  # h5py stores a list of str as variable-length strings
-    if dtype is None and isinstance(data, dtypes.Reference):
-        dtype = dtypes.ref_dtype
+    if dtype is None and data is not None:
+        dtype = _guess_dtype(data)
     if data is not None and not isinstance(data, np.ndarray):
         data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
@@ -139,6 +159,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             data = data.reshape(shape)
         dtype = data.dtype if dtype is None else dtype
     shape = _shape_tuple(shape)
+    if dtype is None and data is None:
+        warnings.warn("Creating a dataset without passing data or dtype is deprecated. Pass an explicit dtype. "
+                      "Using dtype='f4' will keep the current default behaviour.", H5pyDeprecationWarning,
+                      stacklevel=3)
     dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
     maxshape = _check_maxshape(maxshape, shape)
@@ -153,6 +177,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         chunks = _check_chunks(chunks, shape, maxshape)
     if fillvalue is None or dtypes.stored_form(dtype) in ("ref", "vlen"):
         fill = dtypes.zero_fill(dtype)
+    elif dtypes.user_dtype(dtype).names is not None and not _is_record(fillvalue):
+        raise ValueError(f"Fill value {fillvalue!r} cannot be converted to the compound type")
     elif dtypes.stored_form(dtype) == "compound":
         record = np.asarray(fillvalue, dtype=dtypes.user_dtype(dtype)).reshape(1)
         fill = dtypes.to_stored(record, dtype)[0]
@@ -173,6 +199,12 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     meta = ArrayMeta(shape=shape + subshape, dtype=dtype, chunks=chunks + subshape, fill_value=fill, codecs=codecs,
                      maxshape=maxshape + subshape, attributes=attributes, subshape=subshape)
     return meta, data
+
+
+def _is_record(value) -> bool:
+    """A compound value h5py takes as a fill value: a numpy record or an array of
+    records (``np.array`` of a tuple is a plain array, which HDF5 cannot convert)."""
+    return isinstance(value, np.void) or (isinstance(value, np.ndarray) and value.dtype.names is not None)
 
 
 FILL_TIMES = ("alloc", "never", "ifset")

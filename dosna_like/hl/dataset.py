@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunks import selection
-from ..codecs.chains import h5py_view
+from ..codecs.chains import h5py_view, hdf5_filters
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
 from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
@@ -29,6 +29,19 @@ class _RegionRefMaker:
 
     def __init__(self, dataset: "Dataset"):
         self._dataset = dataset
+
+    def shape(self, ref: RegionReference) -> tuple:
+        """The shape of the dataset ``ref`` points into (h5py's ``regionref.shape``)."""
+        return self._target(ref).shape
+
+    def selection(self, ref: RegionReference) -> tuple:
+        """The shape of the selection ``ref`` holds (h5py's ``regionref.selection``)."""
+        return selection.select(ref.selection, self._target(ref).shape).shape
+
+    def _target(self, ref: RegionReference) -> "Dataset":
+        if not isinstance(ref, RegionReference):
+            raise TypeError(f"A region reference is needed, not {type(ref).__name__}")
+        return self._dataset.file[ref.path]
 
     def __getitem__(self, key) -> RegionReference:
         shape = self._dataset.shape
@@ -81,8 +94,9 @@ class Dataset(ChunkAccess, HLObject):
         return self._meta.h5_chunks or None
 
     @property
-    def maxshape(self) -> tuple:
-        return self._meta.h5_maxshape
+    def maxshape(self) -> tuple | None:
+        meta = self._meta
+        return None if meta.empty else meta.h5_maxshape
 
     @property
     def regionref(self) -> "_RegionRefMaker":
@@ -112,6 +126,16 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def compression_opts(self):
         return h5py_view(self._meta.codecs).compression_opts
+
+    @property
+    def filter_ids(self) -> tuple:
+        """The HDF5 filter ids of the dataset's codecs, in pipeline order (h5py 3.16)."""
+        return tuple(i for i, _ in hdf5_filters(self._meta.codecs))
+
+    @property
+    def filter_names(self) -> tuple:
+        """HDF5's names of those filters ('deflate' for gzip), as h5py 3.16 gives them."""
+        return tuple(name for _, name in hdf5_filters(self._meta.codecs))
 
     @property
     def shuffle(self) -> bool:
@@ -220,6 +244,8 @@ class Dataset(ChunkAccess, HLObject):
         return FieldsView(self, names)
 
     def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("Dataset.__array__ received copy=False but memory allocation cannot be avoided on read")
         out = np.asarray(self[...])
         return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype))
 
@@ -258,6 +284,8 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("dest must be a C-contiguous numpy array")
         if not dest.flags.writeable:
             raise TypeError("dest must be writeable")
+        if self.shape is None:
+            raise TypeError("An empty dataset (no dataspace) has nothing to read")
         source = () if source_sel is None else source_sel
         target_key = () if dest_sel is None else dest_sel
         if self._read_into(source, dest, target_key):
@@ -290,10 +318,13 @@ class Dataset(ChunkAccess, HLObject):
         return True
 
     def iter_chunks(self, sel=None):
-        """Yield, per chunk the selection touches, the slices of that part (h5py API)."""
+        """An iterator giving, per chunk the selection touches, the slices of that
+        part (h5py API); a bad selection raises here, not when iterated."""
         if not self.shape:
             raise TypeError("Chunked dataset required")
-        yield from selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.h5_chunks)
+        if sel is not None and len(sel if isinstance(sel, tuple) else (sel,)) != len(self.shape):
+            raise ValueError("Invalid selection - selection region must have same rank as dataset")
+        return selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.h5_chunks)
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, key, value) -> None:
@@ -322,6 +353,8 @@ class Dataset(ChunkAccess, HLObject):
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:
         """Write from an array, as ``h5py.Dataset.write_direct``."""
         source = np.asarray(source)
+        if not source.flags.c_contiguous:
+            raise TypeError("source must be a C-contiguous array")
         self[() if dest_sel is None else dest_sel] = source[() if source_sel is None else source_sel]
 
     def resize(self, size, axis=None) -> None:
