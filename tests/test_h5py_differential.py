@@ -1121,6 +1121,26 @@ add("err-bind-datatype-from-group-id", lambda m, f: m.Datatype(f["/"].id), raise
 add("warn-create-without-dtype", lambda m, f: (lambda w: (sorted({x.category.__name__ for x in w})))(
     _recorded(lambda: f.create_dataset("x", (5,)))))
 
+add("err-ascii-vlen-non-ascii-str", lambda m, f: f.create_dataset("x", (3,), dtype=m.string_dtype("ascii")).__setitem__(
+    0, "fàilte"), raises=True)
+add("ascii-vlen-ascii-str", lambda m, f: (lambda ds: (ds.__setitem__(0, "abc"), ds[...])[1])(
+    f.create_dataset("x", (2,), dtype=m.string_dtype("ascii"))))
+add("vlen-int-2d-numeric-array", lambda m, f: (lambda ds: (
+    ds.__setitem__((slice(None), slice(None)), np.arange(8).reshape(2, 2, 2)), [x.tolist() for x in ds[...].ravel()],
+    ds.__setitem__(0, np.array([np.arange(3), np.arange(1)], dtype=object)),
+    [x.tolist() for x in ds[...].ravel()])[1::2])(f.create_dataset("x", (2, 2), dtype=m.vlen_dtype(int))))
+add("field-write-from-compound", lambda m, f: (lambda ds: (
+    ds.__setitem__("a", np.array([(7, 1.5), (8, 2.5), (9, 3.5)], COMPOUND2)), ds[...])[1])(
+    f.create_dataset("x", data=np.zeros(3, COMPOUND2))))
+add("err-multiblock-zero-count", lambda m, f: m.MultiBlockSlice(start=8, stride=4, block=3).indices(10), raises=True)
+add("multiblock-count", lambda m, f: m.MultiBlockSlice(start=1, stride=3, block=2).indices(10))
+for _label, _key, _value in [("err-col-into-int-axis", np.s_[:, 1, 0], np.zeros((4, 1))),
+                             ("row-1xn-into-int-axis", np.s_[1, :, 0], np.ones((1, 5))),
+                             ("err-n1-into-slice-int", np.s_[0:2, 0, 0], np.ones((2, 1))),
+                             ("leading-ones", np.s_[0, 0, :], np.ones((1, 1, 6))),
+                             ("err-extra-axis", np.s_[0, 0, :], np.ones((2, 6)))]:
+    add(f"broadcast-{_label}", setter(_key, _value), raises=_label.startswith("err"), post=full())
+
 
 def _recorded(fn) -> list:
     with warnings.catch_warnings(record=True) as caught:

@@ -356,7 +356,9 @@ class MultiBlockSlice:
         """(start, stride, count, block) for an axis of ``length``, as h5py."""
         count = self.count
         if count is None:
-            count = max(0, (length - self.start - self.block) // self.stride + 1)
+            count = (length - self.start - self.block) // self.stride + 1
+            if count <= 0:
+                raise ValueError(f"{self!r} has no full block in an axis of length {length} (calculated count 0)")
         if self.start + (count - 1) * self.stride + self.block > length and count:
             raise ValueError(f"{self!r} range ({self.start} - {self.start + (count - 1) * self.stride + self.block})"
                              f" extends beyond maximum index ({length})")
@@ -491,9 +493,24 @@ def broadcast_value(value: np.ndarray, sel: Selection) -> np.ndarray:
         try:
             value = np.broadcast_to(value, target)
         except ValueError:
-            squeezed = tuple(d for d in value.shape if d != 1)
-            if squeezed == tuple(d for d in target if d != 1):
-                value = value.reshape(target)
-            else:
-                raise TypeError(f"Can't broadcast {value.shape} -> {target}") from None
+            return np.broadcast_to(value.reshape(_expand_shape(value.shape, sel)), sel.mshape)
     return value.reshape(sel.mshape)
+
+
+def _expand_shape(source: tuple, sel: Selection) -> tuple:
+    """``source`` with length-1 axes put where h5py puts them (its ``expand_shape``):
+    the value's axes match the selection's from the last, integer axes taking
+    none; anything else is h5py's TypeError."""
+    drops = [False] * len(sel.mshape) if sel.points is not None else [a.drops for a in sel.axes]
+    remaining, expanded = list(source), []
+    for n, drop in zip(reversed(sel.mshape), reversed(drops)):
+        if not remaining or drop:
+            expanded.append(1)
+            continue
+        t = remaining.pop()
+        if t != 1 and t != n:
+            raise TypeError(f"Can't broadcast {source} -> {sel.shape}")
+        expanded.append(t)
+    if any(n > 1 for n in remaining):
+        raise TypeError(f"Can't broadcast {source} -> {sel.shape}")
+    return tuple(reversed(expanded))

@@ -20,8 +20,8 @@ def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
     for i, item in enumerate(flat.tolist()):
         if isinstance(item, (bytes, np.bytes_)):
             item = bytes(item).decode("utf-8") if kind is str else bytes(item)
-        elif isinstance(item, str):
-            item = str(item) if kind is str else item.encode("utf-8")
+        elif isinstance(item, str):  # variable-length bytes are HDF5's ASCII strings
+            item = str(item) if kind is str else item.encode("ascii")
         else:
             raise TypeError(f"Can't implicitly convert {type(item).__name__} to a string")
         out[i] = item

@@ -402,6 +402,10 @@ def to_stored(value, dtype, shape: tuple | None = None, stored_ok: bool = False)
     elif form == "vlen" and shape == ():
         arr = np.empty((), dtype=object)
         arr[()] = value
+    elif form == "vlen" and isinstance(value, np.ndarray) and shape is not None and value.ndim == len(shape) + 1:
+        arr = np.empty(value.shape[:-1], dtype=object)  # a numeric array: its last axis holds each sequence
+        for index in np.ndindex(arr.shape):
+            arr[index] = value[index]
     elif form == "vlen" and isinstance(value, (list, tuple)) and value and all(np.ndim(v) == 0 for v in value) \
             and shape is None:
         arr = np.empty((), dtype=object)  # one sequence given as a list of numbers

@@ -337,7 +337,9 @@ class Dataset(ChunkAccess, HLObject):
             select_fields(np.zeros((), self.dtype), names, self.dtype)  # validates the names
             current = np.array(self[key], copy=True)
             for name in names:
-                current[name] = value if len(names) == 1 else np.asarray(value)[name]
+                given = value.dtype.names if isinstance(value, np.ndarray) else None
+                # a compound value gives the named fields its own (h5py writes only those)
+                current[name] = np.asarray(value)[name] if given and name in given or len(names) > 1 else value
             value = current
         if io.meta.subshape:
             sel = selection.select(key, io.meta.h5_shape)
