@@ -425,3 +425,22 @@ def test_fill_time_never_reads_unwritten_space_as_zeros(file_url):
         np.testing.assert_array_equal(ds[...], np.where(np.arange(12) == 5, 1.0, 0.0).astype("f4"))
     with dosna_like.File(file_url, "r") as f:
         assert f["x"].fillvalue == 4.0 and f["x"][0] == 0.0
+
+
+def test_opaque_types_round_trip_through_hdf5_and_zarr_sees_raw_bytes(tmp_path):
+    src, store, out = str(tmp_path / "in.h5"), str(tmp_path / "s"), str(tmp_path / "out.h5")
+    stamp = h5py.opaque_dtype(np.dtype(">M8[ms]"))
+    with h5py.File(src, "w") as h5:
+        h5.create_dataset("void", data=np.frombuffer(bytes(range(12)), "V4"))
+        h5.create_dataset("stamp", data=np.arange(5, dtype="i8").view(">M8[ms]").astype(stamp), dtype=stamp)
+    dosna_like.import_hdf5(src, store)
+    dosna_like.export_hdf5(store, out)
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b, dosna_like.File(store, "r") as d, \
+            dosna_like.File(src, "r") as in_place:
+        for name in ("void", "stamp"):
+            for other in (b, d, in_place):
+                assert other[name].dtype == a[name].dtype, name
+                assert dosna_like.check_opaque_dtype(other[name].dtype) == h5py.check_opaque_dtype(a[name].dtype)
+                assert other[name][...].tobytes() == a[name][...].tobytes(), name
+    z = zarr.open_group(store, mode="r")
+    assert z["void"].dtype.kind == "V" and z["void"][...].tobytes() == bytes(range(12))

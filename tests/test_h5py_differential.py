@@ -1142,6 +1142,28 @@ for _label, _key, _value in [("err-col-into-int-axis", np.s_[:, 1, 0], np.zeros(
     add(f"broadcast-{_label}", setter(_key, _value), raises=_label.startswith("err"), post=full())
 
 
+# opaque types (V<n>, datetimes and timedeltas marked with opaque_dtype) and h5py's complex compound
+for _descr in ["<M8[s]", ">M8[ns]", "<m8[D]", ">m8[us]", "<M8[Y]"]:
+    add(f"opaque-{_descr}", lambda m, f, descr=_descr: (lambda dt: (lambda ds: (
+        ds.dtype, m.check_opaque_dtype(ds.dtype), ds[...], ds[1], ds.fillvalue))(
+        f.create_dataset("x", data=np.arange(3, dtype="i8").view(descr).astype(dt), dtype=dt, chunks=(2,))))(
+        m.opaque_dtype(np.dtype(descr))))
+add("err-datetime-unmarked", lambda m, f: f.create_dataset("x", data=np.arange(3).astype("<M8[s]")), raises=True)
+add("opaque-void", lambda m, f: (lambda ds: (ds.dtype, m.check_opaque_dtype(ds.dtype), ds[...], ds[1], ds.fillvalue))(
+    f.create_dataset("x", data=np.frombuffer(bytes(range(12)), "V3"))))
+add("opaque-helpers", lambda m, f: (m.check_opaque_dtype(m.opaque_dtype("i4")), m.opaque_dtype("<M8[s]"),
+                                    m.check_opaque_dtype(np.dtype("V2"))))
+for _dt in ["c8", ">c16", "=c8"]:
+    add(f"complex-compat-{_dt}", lambda m, f, dt=_dt: (lambda c: (c, m.check_complex_dtype(c), (lambda ds: (
+        ds.__setitem__(Ellipsis, np.arange(3) * (1 + 2j)), ds.dtype, ds[...]))(
+        f.create_dataset("x", (3,), dtype=c))[1:]))(m.complex_compat_dtype(np.dtype(dt))))
+add("complex-compat-from-data", lambda m, f: (lambda ds: (ds.dtype, ds[...]))(f.create_dataset(
+    "x", data=np.array([(1.0, 2.0), (3.0, -4.0)], dtype=[("r", ">f8"), ("i", ">f8")]))))
+add("complex-check-not-complex", lambda m, f: (m.check_complex_dtype(np.dtype("f4")),
+                                               m.check_complex_dtype(np.dtype([("a", "f4"), ("b", "f4")])),
+                                               m.check_complex_dtype(np.dtype([("r", "f4"), ("i", "f8")]))))
+
+
 def _recorded(fn) -> list:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

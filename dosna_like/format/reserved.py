@@ -77,6 +77,8 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "h5py_fill_value": ReservedKey((bool, int, float, str, list), None, "arrays",
                                    "fill_time='never': the fill value h5py reports (encoded as Zarr's fill_value), "
                                    "while chunks never written read as zeros"),
+    "opaque": ReservedKey((bool,), None, "arrays",
+                          "raw_bytes arrays: the numpy type carries h5py's opaque mark (opaque_dtype)"),
     "vlen": ReservedKey((str,), None, "arrays",
                         "variable-length sequence dtype: numpy type string of the base (items stored little-endian)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",

@@ -130,6 +130,12 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         dtype = np.dtype(dtype)
         if dtype.kind == "T":  # numpy's variable-width strings: stored as h5py stores them
             dtype = dtypes.string_dtype()
+    if dtype is not None and dtype.names is not None and dtypes.check_complex_dtype(dtype) is not None:
+        dtype = dtypes.check_complex_dtype(dtype)  # h5py reads a compound of members r, i as complex
+    if isinstance(data, np.ndarray) and data.dtype.names is not None and dtypes.check_complex_dtype(data.dtype):
+        complex_type = dtypes.check_complex_dtype(data.dtype)
+        real, imag = data.dtype.names
+        data = (data[real] + 1j * data[imag]).astype(complex_type)
     if isinstance(data, np.ndarray) and data.dtype.kind == "T":
         data = data.astype(object)
         dtype = dtypes.string_dtype() if dtype is None else dtype
