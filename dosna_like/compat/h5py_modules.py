@@ -21,6 +21,7 @@ from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, HardLink, SoftLink
+from ..format.references import Reference, RegionReference
 from ..hl.attrs import AttributeManager
 from ..hl.base import HLObject
 from ..hl.dataset import Dataset
@@ -88,15 +89,17 @@ def h5py_modules(package: types.ModuleType) -> dict:
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
     h5d = _module("h5py.h5d", "Fill times, as get_create_plist().get_fill_time() answers (the rest is HDF5's).",
                   FILL_TIME_ALLOC=FILL_TIME_ALLOC, FILL_TIME_NEVER=FILL_TIME_NEVER, FILL_TIME_IFSET=FILL_TIME_IFSET)
+    h5r = _module("h5py.h5r", "Where h5py defines its reference classes (the rest is HDF5's).",
+                  Reference=Reference, RegionReference=RegionReference)
     top = types.ModuleType("h5py", package.__doc__)
     top.__dict__.update({k: v for k, v in vars(package).items() if not k.startswith("__")})
     top.__dict__.update(
         __version__=version.version, __dosna_like_version__=package.__version__, __file__=package.__file__,
-        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, h5d=h5d, filters=filters,
+        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, h5d=h5d, h5r=h5r, filters=filters,
         _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
         __getattr__=lambda name: getattr(package, name),  # names added to dosna_like later
     )
-    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p, "h5py.h5d": h5d,
+    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p, "h5py.h5d": h5d, "h5py.h5r": h5r,
                "h5py.filters": filters,
                "h5py._hl": hl_package, "h5py._objects": objects, "h5py.h5py_warnings": warnings_module}
     modules.update({f"h5py._hl.{name}": module for name, module in hl.items()})

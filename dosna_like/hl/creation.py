@@ -119,10 +119,21 @@ def _guess_dtype(data):
 
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
-              fletcher32=None, fill_time=None, **unused) -> tuple:
-    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments."""
+              fletcher32=None, fill_time=None, external=None, efile_prefix=None, virtual_prefix=None,
+              allow_unknown_filter=False, **unused) -> tuple:
+    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
+
+    ``virtual_prefix`` and ``efile_prefix`` only say where HDF5 looks for the
+    files of virtual and external datasets, which a store has none of: they are
+    accepted and change nothing.  ``external=`` (raw data in files of the
+    user's naming, outside the file) is HDF5 storage a store has no form for:
+    ValueError.
+    """
     if unused:
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
+    if external:
+        raise ValueError("external= (raw data in separate files) is HDF5 storage a store has no counterpart for; "
+                         "the data is stored in the dataset's chunks instead when external is not given")
     reserved = _fill_time_reserved(fill_time)
     if scaleoffset is not None:
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
@@ -171,6 +182,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
                       stacklevel=3)
     dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
+    if chunks is False and any((compression, shuffle, fletcher32, maxshape)):  # h5py's test, truthiness and all
+        raise ValueError("Chunked format required for given storage options")
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle
     if shape == ():
