@@ -17,7 +17,7 @@ import os
 from fsspec.core import url_to_fs
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
-from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
+from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map, real_h5py,
                         save_reference_map, userblock_of)
 
 __all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store", "refs_location"]
@@ -160,11 +160,12 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
             return None
         raise HDF5ReadOnlyError(url)
     if refmap is None:
-        h5 = opener()
-        try:
-            refmap = build_reference_map(h5, fingerprint, userblock)
-        finally:
-            h5.close()
+        with real_h5py():
+            h5 = opener()
+            try:
+                refmap = build_reference_map(h5, fingerprint, userblock)
+            finally:
+                h5.close()
         if location is not None:
             save_reference_map(refmap, *location)
     protocol = getattr(fs, "protocol", "file") if fs is not None else "file"

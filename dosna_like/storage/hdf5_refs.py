@@ -24,9 +24,11 @@ costs one HEAD and one GET; a stale map is rebuilt.
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 import json
 import math
 import os
+import sys
 import threading
 import warnings
 
@@ -44,7 +46,8 @@ from .base import Store
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
-    "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "save_reference_map", "userblock_of",
+    "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "real_h5py",
+    "save_reference_map", "userblock_of",
 ]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -55,6 +58,42 @@ _DEFLATE, _SHUFFLE, _FLETCHER32, _LZF = 1, 2, 3, 32000
 
 class Hdf5FallbackWarning(UserWarning):
     """A dataset of an HDF5 file opened in place is read through h5py (its filters or type)."""
+
+
+_SWAP_LOCK = threading.RLock()
+
+
+def _h5py_module_names() -> list:
+    return [name for name in sys.modules if name == "h5py" or name.startswith("h5py.")]
+
+
+@contextmanager
+def real_h5py():
+    """``with real_h5py() as h5py:`` the h5py package itself, also while
+    ``install_as_h5py()`` has put dosna_like's stand-in in its place.
+
+    h5py imports some of its own modules when first used (``obj.attrs`` does
+    ``from . import attrs``), so its objects are used inside the block, with
+    its modules back in ``sys.modules`` for that time; the stand-in's
+    ``__real_h5py_modules__`` keeps them in between (importing h5py the first
+    time, when it was not imported before the stand-in was installed).
+    """
+    top = sys.modules.get("h5py")
+    real = getattr(top, "__real_h5py_modules__", None) if top is not None else None
+    if real is None:  # not replaced: import h5py gives h5py
+        import h5py  # why here: h5py is only needed to read HDF5 files
+        yield h5py
+        return
+    with _SWAP_LOCK:
+        stand_ins = {name: sys.modules.pop(name) for name in _h5py_module_names()}
+        sys.modules.update(real)
+        try:
+            import h5py  # why here: as above, and after the swap
+            yield h5py
+        finally:
+            real.clear()
+            real.update({name: sys.modules.pop(name) for name in _h5py_module_names()})
+            sys.modules.update(stand_ins)
 
 
 # ------------------------------------------------------------ detection
@@ -235,7 +274,7 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
     object a second node with the same references.  Attributes whose type the
     store cannot hold are left out, named in ``"skipped"``.
     """
-    import h5py  # why here: h5py is only needed to build a map, not to read one
+    import h5py  # why here: h5py is only needed to build a map, not to read one (callers hold real_h5py())
 
     nodes, refs, skipped = {}, {}, []
 
@@ -365,7 +404,8 @@ class Hdf5RefStore(Store):
         super().close()
         with self._h5_lock:
             if self._h5 is not None:
-                self._h5.close()
+                with real_h5py():
+                    self._h5.close()
                 self._h5 = None
         if self.source[0] == "fd" and self.source[1] is not None:
             os.close(self.source[1])
@@ -404,7 +444,7 @@ class Hdf5RefStore(Store):
                           "skipped filter); read through h5py", Hdf5FallbackWarning, stacklevel=2)
         box = tuple(slice(c * n, min((c + 1) * n, s)) for c, n, s in zip(coords, ds.meta.chunks, ds.meta.shape))
         box = box[:len(box) - len(ds.meta.subshape)]  # h5py gives a subarray's axes whole
-        with self._h5_lock:
+        with self._h5_lock, real_h5py():
             if self._h5 is None:
                 self._h5 = self._open_h5py()
             part = self._h5["/" + ds.path][box] if box else self._h5["/" + ds.path][()]
