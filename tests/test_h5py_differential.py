@@ -1164,6 +1164,25 @@ add("complex-check-not-complex", lambda m, f: (m.check_complex_dtype(np.dtype("f
                                                m.check_complex_dtype(np.dtype([("r", "f4"), ("i", "f8")]))))
 
 
+# variable-length sequences of enums and of compounds; committed compounds with vlen fields
+REC = np.dtype([("id", "<i4"), ("value", "<f8"), ("name", "S10")])
+add("vlen-enum", lambda m, f: (lambda ds: (ds.__setitem__(slice(None), np.array([[1], [1, 2]], dtype=object)),
+                                          [x.tolist() for x in ds[...]], m.check_enum_dtype(m.check_vlen_dtype(ds.dtype)),
+                                          m.check_vlen_dtype(ds.dtype))[1:])(
+    f.create_dataset("x", (2,), dtype=m.vlen_dtype(m.enum_dtype({"foo": 1, "bar": 2}, "i")))))
+add("enum-member-order", lambda m, f: [m.check_enum_dtype(f.create_dataset(str(i), (2,), dtype=m.enum_dtype(e, "i")).dtype)
+                                       for i, e in enumerate([{"foo": 1, "bar": 2}, {"b": 5, "a": 1, "c": 3}])])
+add("vlen-compound", lambda m, f: (lambda ds: (
+    ds.__setitem__(0, np.array([(1, 3.14, b"test1"), (2, 2.71, b"test2")], REC)),
+    ds.__setitem__(1, np.array([], REC)), ds[0], ds[1], ds[2], m.check_vlen_dtype(ds.dtype))[2:])(
+    f.create_dataset("x", (3,), dtype=m.vlen_dtype(REC))))
+add("vlen-compound-list-of-tuples", lambda m, f: (lambda ds: (ds.__setitem__(0, [(5, 0.5, b"x")]), ds[0])[1])(
+    f.create_dataset("x", (1,), dtype=m.vlen_dtype(REC))))
+add("committed-compound-vlen-field", lambda m, f: (
+    f.__setitem__("t", np.dtype([("field_1", m.string_dtype()), ("field_2", np.int32)])),
+    tuple(m.check_string_dtype(f["t"].dtype.fields["field_1"][0])), f["t"].dtype.names)[1:])
+
+
 def _recorded(fn) -> list:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
