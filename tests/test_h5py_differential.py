@@ -1183,6 +1183,17 @@ add("committed-compound-vlen-field", lambda m, f: (
     tuple(m.check_string_dtype(f["t"].dtype.fields["field_1"][0])), f["t"].dtype.names)[1:])
 
 
+# h5py's filter objects (h5py.filters.Gzip; hdf5plugin's filters subclass FilterRefBase)
+add("filter-ref-gzip", lambda m, f: (lambda g: (dict(**g), g == m.filters.Gzip(level=8), g != m.filters.Gzip(level=7),
+                                                (lambda ds: (ds.compression, ds.compression_opts, ds.filter_ids))(
+                                                    f.create_dataset("x", (100,), "u4", compression=g))))(
+    m.filters.Gzip(level=8)))
+add("filter-ref-lzf-subclass", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts, ds.filter_names))(
+    f.create_dataset("x", (100,), "u4", compression=type("Lzf", (m.filters.FilterRefBase,), {"filter_id": 32000})())))
+add("err-filter-ref-negative", lambda m, f: f.create_dataset(
+    "x", (100,), "u4", compression=type("Bad", (m.filters.FilterRefBase,), {"filter_id": -999})()), raises=True)
+
+
 def _recorded(fn) -> list:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

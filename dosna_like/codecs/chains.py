@@ -44,6 +44,18 @@ def _compressor(compression, compression_opts, dtype: np.dtype) -> dict:
     return entry.from_h5py(compression_opts, dtype)
 
 
+def _by_filter_id(filter_id: int, options: tuple) -> tuple:
+    """(compression, compression_opts) for an HDF5 filter id h5py takes as a compression."""
+    known = HDF5_FILTERS.get(filter_id)
+    if filter_id < 0:
+        raise ValueError(f"Invalid filter id: {filter_id}")
+    if known is None or not known.h5py_compression or known.h5py_name not in REGISTRY.compression_names():
+        raise ValueError(f"Unknown compression filter number: {filter_id}")
+    if known.h5py_name == "gzip":
+        return "gzip", options[0] if options else None
+    return known.h5py_name, options or None
+
+
 def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuffle=None,
                  fletcher32=None) -> list:
     """Zarr v3 codec list for h5py's ``create_dataset`` filter keywords.
@@ -55,6 +67,9 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     a name h5py does not know a ValueError.
     """
     chain = [to_zarr(dtype)[1]]  # the array-to-bytes codec: bytes, or vlen-utf8/vlen-bytes
+    if hasattr(compression, "filter_id") and hasattr(compression, "filter_options"):
+        # h5py's filter objects (h5py.filters.Gzip, hdf5plugin's): an HDF5 filter id and its options
+        compression, compression_opts = _by_filter_id(compression.filter_id, tuple(compression.filter_options))
     if compression is None and compression_opts is not None:
         raise TypeError("Compression method must be specified")
     if compression is True:  # h5py: gzip at its default level
