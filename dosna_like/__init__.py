@@ -12,7 +12,8 @@ from .catalog.search import latest, search
 from .compat import filters, h5t, version
 from .compat.h5t import special_dtype
 from .compat.install import as_h5py, install_as_h5py, is_installed_as_h5py, uninstall_as_h5py
-from .format.dtypes import (Empty, check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
+from .format.dtypes import (Empty, check_complex_dtype, check_dtype, check_enum_dtype, check_opaque_dtype,
+                            check_string_dtype, check_vlen_dtype, complex_compat_dtype, enum_dtype, opaque_dtype,
                             string_dtype, string_info, vlen_dtype)
 from .format.references import Reference, RegionReference, check_ref_dtype, ref_dtype, regionref_dtype
 from .config import get_config
@@ -35,7 +36,7 @@ __all__ = [
     "AttributeManager", "Dataset", "Datatype", "Empty", "ExternalLink", "File", "Group", "HardLink",
     "MultiBlockSlice", "SoftLink", "__version__", "check_dtype", "check_enum_dtype", "check_string_dtype",
     "check_vlen_dtype", "enum_dtype", "filters", "get_config", "h5ds", "h5t", "special_dtype", "string_dtype", "string_info",
-    "version", "vlen_dtype",
+    "version", "vlen_dtype", "check_complex_dtype", "check_opaque_dtype", "complex_compat_dtype", "opaque_dtype",
     "Reference", "RegionReference", "check_ref_dtype", "ref_dtype", "regionref_dtype",
     # third-party libraries' `import h5py` (README, "Using libraries built on h5py")
     "as_h5py", "install_as_h5py", "is_installed_as_h5py", "uninstall_as_h5py",

@@ -9,6 +9,7 @@ __all__ = [
     "ClosedObjectError", "CorruptChunkError", "DosnaError", "FormatError", "InvalidNameError",
     "NodeExistsError", "NodeNotFoundError", "read_only_error", "ReadOnlyError", "ResizeError",
     "StoreUnreachableError", "UnsupportedFileOptionError", "InvalidLibverError", "IncompleteFileWarning",
+    "H5pyDeprecationWarning",
 ]
 
 
@@ -92,6 +93,11 @@ class InvalidLibverError(DosnaError, ValueError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
         return str(self.args[0]) if self.args else ""
+
+
+class H5pyDeprecationWarning(UserWarning):
+    """``h5py.h5py_warnings.H5pyDeprecationWarning``: what h5py 3 warns of before
+    h5py 4 removes it (code filters it by name)."""
 
 
 class IncompleteFileWarning(UserWarning):

@@ -365,3 +365,82 @@ def test_extended_precision_round_trips_through_hdf5_and_zarr_sees_raw_bytes(tmp
         assert h5["x"].dtype == f["x"].dtype == np.longdouble
         assert (h5["x"][...] == data).all() and (f["x"][...] == data).all()
     assert zarr.open_group(store, mode="r")["x"].dtype.kind == "V"
+
+
+def test_subarray_elements_are_trailing_axes_zarr_sees(tmp_path):
+    url = str(tmp_path / "s")
+    data = np.arange(5 * 3 * 2, dtype="<f4").reshape(5, 3, 2)
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("x", (5,), dtype=("<f4", (3, 2)), chunks=(2,), maxshape=(None,))
+        ds[...] = data
+    z = zarr.open_group(url, mode="r")["x"]
+    assert (z.shape, z.chunks, z.dtype) == ((5, 3, 2), (2, 3, 2), np.dtype("<f4"))
+    assert np.array_equal(z[...], data)
+    assert list(z.attrs) == []  # the subarray record is reserved metadata, not a user attribute
+    with dosna_like.File(url, "r") as f:
+        assert (f["x"].shape, f["x"].dtype, f["x"].maxshape) == ((5,), np.dtype(("<f4", (3, 2))), (None,))
+
+
+def test_subarray_datasets_round_trip_through_hdf5_and_open_in_place(tmp_path):
+    src, store, out = str(tmp_path / "in.h5"), str(tmp_path / "s"), str(tmp_path / "out.h5")
+    data = np.arange(40 * 6, dtype="f4").reshape(40, 3, 2)
+    with h5py.File(src, "w") as h5:
+        h5.create_dataset("chunked", (40,), dtype="(3,2)f4", chunks=(7,))[...] = data
+        h5.create_dataset("contiguous", (40,), dtype="(3,2)f4")[...] = data
+        h5.create_dataset("shuffled", (40,), dtype="(3,2)f4", chunks=(9,), compression="gzip", shuffle=True)[...] = data
+        h5.create_dataset("scalar", (), dtype="(2,)i2")[()] = [1, 2]
+        h5.create_dataset("text", (2,), dtype=("S2", (2,)))[...] = [[b"a", b"bc"], [b"d", b""]]
+    dosna_like.import_hdf5(src, store)
+    dosna_like.export_hdf5(store, out)
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b, dosna_like.File(store, "r") as d, \
+            dosna_like.File(src, "r") as in_place:
+        for name in a:
+            for other in (b, d, in_place):
+                assert other[name].dtype == a[name].dtype and other[name].shape == a[name].shape, name
+                assert np.array_equal(other[name][...], a[name][...]), name
+                assert np.array_equal(other[name][1:3] if a[name].shape else other[name][()],
+                                      a[name][1:3] if a[name].shape else a[name][()]), name
+
+
+def test_a_damaged_subarray_record_is_a_format_error(tmp_path):
+    import json
+
+    url = str(tmp_path / "s")
+    with dosna_like.File(url, "w") as f:
+        f.create_dataset("x", (4,), dtype=("i2", (3,)))
+    doc_path = tmp_path / "s" / "x" / "zarr.json"
+    doc = json.loads(doc_path.read_text())
+    doc["dosna_like"]["subarray"] = [5]  # not the trailing axis
+    doc_path.write_text(json.dumps(doc))
+    with dosna_like.File(url, "r") as f, pytest.raises(dosna_like.errors.FormatError, match="subarray"):
+        f["x"].dtype
+
+
+def test_fill_time_never_reads_unwritten_space_as_zeros(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", (10,), "f4", chunks=(4,), fillvalue=4.0, fill_time="never", maxshape=(None,))
+        ds[5] = 1.0
+        ds.resize((12,))
+        assert ds.fillvalue == 4.0
+        np.testing.assert_array_equal(ds[...], np.where(np.arange(12) == 5, 1.0, 0.0).astype("f4"))
+    with dosna_like.File(file_url, "r") as f:
+        assert f["x"].fillvalue == 4.0 and f["x"][0] == 0.0
+
+
+def test_opaque_types_round_trip_through_hdf5_and_zarr_sees_raw_bytes(tmp_path):
+    src, store, out = str(tmp_path / "in.h5"), str(tmp_path / "s"), str(tmp_path / "out.h5")
+    stamp = h5py.opaque_dtype(np.dtype(">M8[ms]"))
+    with h5py.File(src, "w") as h5:
+        h5.create_dataset("void", data=np.frombuffer(bytes(range(12)), "V4"))
+        h5.create_dataset("stamp", data=np.arange(5, dtype="i8").view(">M8[ms]").astype(stamp), dtype=stamp)
+    dosna_like.import_hdf5(src, store)
+    dosna_like.export_hdf5(store, out)
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b, dosna_like.File(store, "r") as d, \
+            dosna_like.File(src, "r") as in_place:
+        for name in ("void", "stamp"):
+            for other in (b, d, in_place):
+                assert other[name].dtype == a[name].dtype, name
+                assert dosna_like.check_opaque_dtype(other[name].dtype) == h5py.check_opaque_dtype(a[name].dtype)
+                assert other[name][...].tobytes() == a[name][...].tobytes(), name
+    z = zarr.open_group(store, mode="r")
+    assert z["void"].dtype.kind == "V" and z["void"][...].tobytes() == bytes(range(12))

@@ -933,6 +933,274 @@ add_file("ro-require-existing", readonly(lambda m, f: (f.require_group("g/h").na
 add_file("ro-err-require-group-new", readonly(lambda m, f: f.require_group("new")), raises=True, post=contents)
 
 
+# ---------------------------------------------------------------------------
+# subarray dtypes: each element an array, read as trailing axes
+# ---------------------------------------------------------------------------
+
+SUB = np.arange(4 * 5 * 3 * 2, dtype="f4").reshape(4, 5, 3, 2)
+SUB.setflags(write=False)
+COMPOUND2 = np.dtype([("a", "<i4"), ("b", "<f4")])
+
+
+def sub_ds(f, name="s", **kw):
+    """A (4, 5) dataset of ('f4', (3, 2)) elements, chunks cutting both axes, filled with SUB."""
+    ds = f.create_dataset(name, (4, 5), dtype=("f4", (3, 2)), chunks=(3, 2), **kw)
+    ds[...] = SUB
+    return ds
+
+
+def sub_props(ds):
+    return (ds.shape, ds.dtype, ds.chunks, ds.maxshape, ds.size, ds.nbytes, ds.ndim, ds.fillvalue)
+
+
+add("subarray-props", lambda m, f: sub_props(f.create_dataset("s", (4,), dtype="(3,2)f4", chunks=(2,))))
+add("subarray-props-scalar", lambda m, f: sub_props(f.create_dataset("s", (), dtype="(2,)i2")))
+add("subarray-props-maxshape", lambda m, f: sub_props(
+    f.create_dataset("s", (3, 4), dtype="(2,)u1", chunks=(2, 2), maxshape=(None, 8))))
+for _label, _key in [("all", Ellipsis), ("empty-tuple", ()), ("int", 1), ("neg-int", (-1, 2)),
+                     ("slice", np.s_[1:3, ::2]), ("step", np.s_[::3, 1:5:2]), ("list", np.s_[[0, 2, 3], 1]),
+                     ("ellipsis-int", np.s_[..., 4]), ("zero-len", np.s_[2:2]), ("empty-list", np.s_[:, []]),
+                     ("mask-1d-axis", np.s_[np.array([True, False, True, True])]),
+                     ("mask-full", SUB[..., 0, 0] % 3 == 0),
+                     ("err-too-many", (0, 1, 2)), ("err-newaxis", np.s_[None, 0]), ("err-field", "a")]:
+    add(f"subarray-read-{_label}", lambda m, f, key=_key: sub_ds(f)[key], raises=_label.startswith("err"))
+for _label, _key, _value in [
+        ("int", 2, np.full((5, 3, 2), 7.5)), ("row-list", np.s_[1, :], [[[1, 2], [3, 4], [5, 6]]] * 5),
+        ("broadcast-leading", np.s_[0:2, 1], np.ones((1, 3, 2))), ("list", np.s_[[0, 3], 2], -np.ones((2, 3, 2))),
+        ("mask", np.isin(np.arange(20).reshape(4, 5), [1, 4, 7, 13, 18]), np.zeros((5, 3, 2))), ("scalar-elem", (), 9 * np.ones((4, 5, 3, 2))),
+        ("err-scalar", np.s_[0, 0], 3.0), ("err-last-axes", np.s_[0, 0], np.ones((2, 3))),
+        ("err-broadcast", np.s_[0:2, 0], np.ones((3, 3, 2)))]:
+    add(f"subarray-write-{_label}", lambda m, f, key=_key, value=_value: sub_ds(f).__setitem__(key, value),
+        raises=_label.startswith("err"), post=full("s"))
+add("subarray-scalar-dataset", lambda m, f: (lambda ds: (ds.__setitem__((), [[1, 2], [3, 4], [5, 6]]),
+                                                        ds[()], ds[...])[1:])(
+    f.create_dataset("s", (), dtype="(3,2)i8")))
+add("subarray-3int8-list", lambda m, f: (lambda ds: (ds.__setitem__(0, [1, 2, 3]), ds[:],
+                                                    ds.__setitem__(slice(None), [[4, 5, 6]]), ds[:])[1::2])(
+    f.create_dataset("s", (1,), dtype="3int8")))
+add("subarray-resize", lambda m, f: (lambda ds: (ds.resize((6, 5)), ds.shape, ds[...], ds.resize(1, axis=0),
+                                                ds[...])[1:])(sub_ds(f, maxshape=(None, 5))))
+add("subarray-iter", lambda m, f: [x for x in sub_ds(f)])
+add("subarray-iter-chunks", lambda m, f: list(sub_ds(f).iter_chunks()))
+add("subarray-astype-same-shape", lambda m, f: sub_ds(f).astype(("f8", (3, 2)))[1:3])
+add("subarray-err-astype-base", lambda m, f: sub_ds(f).astype("f8")[1:3], raises=True)
+add("subarray-err-data", lambda m, f: f.create_dataset("s", data=np.ones((5, 3)), dtype="(3,)f8"), raises=True)
+add("subarray-err-fillvalue", lambda m, f: f.create_dataset("s", (3,), dtype="(3,)f8", fillvalue=5), raises=True)
+add("subarray-of-fixed-bytes", lambda m, f: (lambda ds: (ds.__setitem__(1, [b"ab", b"cde"]), ds.dtype, ds[...])[1:])(
+    f.create_dataset("s", (3,), dtype=("S3", (2,)))))
+add("subarray-of-compound", lambda m, f: (lambda ds: (ds.__setitem__(1, np.array([(1, 2.5), (3, 4.5)], COMPOUND2)),
+                                                     ds.dtype, ds[...], ds[1])[1:])(
+    f.create_dataset("s", (3,), dtype=(COMPOUND2, (2,)))))
+add("subarray-of-compound-err-field", lambda m, f: f.create_dataset("s", (3,), dtype=(COMPOUND2, (2,)))["a"],
+    raises=True)
+
+
+def _subarray_reopen(m, p):
+    with m.File(p, "w") as f:
+        sub_ds(f)
+    with m.File(p, "r") as f:
+        return sub_props(f["s"]), f["s"][...], f["s"][1, 2]
+
+
+add_file("subarray-reopen", _subarray_reopen)
+
+
+# ---------------------------------------------------------------------------
+# fill_time: when HDF5 writes the fill value
+# ---------------------------------------------------------------------------
+
+def _fill_time_props(ds):
+    return ds.fillvalue, ds.id.get_create_plist().get_fill_time(), ds.dtype
+
+
+for _ft in [None, "ifset", "alloc", "never"]:
+    # (what unfilled space reads as is undefined in HDF5: never compared)
+    add(f"fill-time-{_ft}", lambda m, f, ft=_ft: (lambda ds: (_fill_time_props(ds), ds[2:4],
+                                                              ds[1] if ft != "never" else None))(
+        (lambda ds: (ds.__setitem__(slice(2, 4), [1.5, 2.5]), ds)[1])(
+            f.create_dataset("x", (10,), "f4", chunks=(2,), fillvalue=4.0, fill_time=ft))))
+    add(f"fill-time-{_ft}-written-reads", lambda m, f, ft=_ft: (lambda ds: (ds.__setitem__(Ellipsis, np.arange(6)),
+                                                                           ds[...], _fill_time_props(ds))[1:])(
+        f.create_dataset("x", (6,), "i2", fillvalue=-1, fill_time=ft, maxshape=(None,))))
+for _ft in ["fill_bad", 2, "NEVER", b"never"]:
+    add(f"fill-time-err-{_ft!r}", lambda m, f, ft=_ft: f.create_dataset("x", (10,), "f4", fill_time=ft),
+        raises=True)
+
+
+# ---------------------------------------------------------------------------
+# numpy's variable-width strings (StringDType, "T"): stored as h5py's vlen str
+# ---------------------------------------------------------------------------
+
+TEXT = [["foo", "bär"], ["hello world", ""]]
+
+
+def _text_out(ds):
+    return ds.dtype, ds[...], ds.astype("T")[...], ds.astype("T")[0, 1], ds.asstr()[...], ds.fillvalue
+
+
+add("npystr-create-dtype-T", lambda m, f: (lambda ds: (ds.__setitem__(Ellipsis, TEXT), _text_out(ds))[1])(
+    f.create_dataset("x", (2, 2), dtype="T")))
+add("npystr-from-T-array", lambda m, f: _text_out(f.create_dataset("x", data=np.array(TEXT, dtype="T"))))
+add("npystr-data-with-dtype-T", lambda m, f: _text_out(f.create_dataset("x", data=TEXT, dtype="T")))
+add("npystr-fillvalue", lambda m, f: (lambda ds: (ds.fillvalue, ds[0], ds.astype("T")[...]))(
+    f.create_dataset("x", (2,), dtype="T", fillvalue="foo")))
+add("npystr-resized", lambda m, f: (lambda ds: (ds.resize((5,)), ds[...], ds.astype("T")[...])[1:])(
+    f.create_dataset("x", data=np.array(["a", "bc"], dtype="T"), maxshape=(None,))))
+add("npystr-write-T-into-vlen", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="T")),
+                                                         ds[...])[1])(
+    f.create_dataset("x", data=["foo", "b"], dtype=m.string_dtype())))
+add("npystr-write-T-into-fixed", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="T")),
+                                                          ds[...], ds.astype("T")[...])[1:])(
+    f.create_dataset("x", data=["foo", "longer"], dtype=m.string_dtype(length=8))))
+add("npystr-read-as-fixed", lambda m, f: (lambda ds: (ds.astype("S3")[...], ds.astype("S20")[...]))(
+    f.create_dataset("x", data=["foo", "longer than 8 bytes"], dtype="T")))
+add("npystr-write-object", lambda m, f: (lambda ds: (ds.__setitem__(0, np.asarray("1234", dtype="O")), ds[...])[1])(
+    f.create_dataset("x", data=["foo"], dtype="T")))
+add("npystr-err-astype-number", lambda m, f: f.create_dataset("x", (2,), dtype="i8").astype("T"), raises=True)
+add("astype-same-dtype-is-the-dataset", lambda m, f: (lambda ds: ds.astype("i8") is ds)(
+    f.create_dataset("x", (2,), dtype="i8")))
+
+
+# ---------------------------------------------------------------------------
+# complex numbers of either byte order (h5py's test_native_complex, high-level part)
+# ---------------------------------------------------------------------------
+
+for _dt in ["<c8", ">c8", "<c16", ">c16", "=c8", "=c16"]:
+    add(f"complex-{_dt}-dataset-and-attr", lambda m, f, dt=_dt: (lambda ds: (
+        ds.attrs.__setitem__("c", np.array(1.9 + 6.7j, dtype=dt)), ds.dtype, ds[...], ds[3], ds.attrs["c"],
+        ds.astype("c16")[:2], ds.fillvalue)[1:])(
+        f.create_dataset("x", data=(np.arange(10) + 1j * np.arange(10)[::-1]).astype(dt), chunks=(4,))))
+    add(f"complex-{_dt}-explicit-dtype", lambda m, f, dt=_dt: (lambda ds: (
+        ds.__setitem__(Ellipsis, np.array([1 + 2j, -3.5j, 4], dtype=dt)), ds.dtype, ds[...])[1:])(
+        f.create_dataset("x", (3,), dtype=dt)))
+
+
+# ---------------------------------------------------------------------------
+# dtypes guessed from Python data; small h5py 3.16 surface of datasets
+# ---------------------------------------------------------------------------
+
+for _label, _data in [("bytes-list", [b"a", b"bc"]), ("bytes-scalar", b"abc"), ("str-scalar", "abc"),
+                      ("bytes-nested", [[b"a"], [b"b"]]), ("bytes-object-array", np.array([b"x", b"yz"], dtype=object)),
+                      ("str-object-array", np.array([["x", "yz"]], dtype=object)),
+                      ("np-bytes-list", [np.bytes_(b"a")]), ("mixed-list", [1.5, b"a"]),
+                      ("err-mixed-object-array", np.array([b"x", "y"], dtype=object)),
+                      ("err-np-str-list", [np.str_("a")])]:
+    add(f"guess-dtype-{_label}", lambda m, f, data=_data: (lambda ds: (
+        ds.dtype, m.check_string_dtype(ds.dtype) and tuple(m.check_string_dtype(ds.dtype)), ds[()]))(
+        f.create_dataset("x", data=data)), raises=_label.startswith("err"))
+add("guess-dtype-bool-select-bytes", lambda m, f: (lambda ds: (ds[np.array([True, False, True])],
+                                                              ds[np.array([True, False, True]), :]))(
+    f.create_dataset("x", data=np.array([s.encode() for s in "abcdefghi"], dtype=object).reshape(3, 3))))
+add("err-newaxis", lambda m, f: d1(f)[np.newaxis, :], raises=True)
+add("err-newaxis-alone", lambda m, f: d3(f)[None], raises=True)
+add("empty-dataset-maxshape-chunks", lambda m, f: (lambda ds: (ds.shape, ds.maxshape, ds.chunks))(
+    f.create_dataset("x", dtype="i4")))
+add("err-empty-read-direct", lambda m, f: f.create_dataset("x", dtype="i8").read_direct(
+    np.ones(100, "i8"), np.s_[0:10], np.s_[50:60]), raises=True)
+add("err-write-direct-fortran", lambda m, f: d3(f).write_direct(np.asfortranarray(A3)), raises=True)
+add("err-array-copy-false", lambda m, f: np.array(d1(f), copy=False), raises=True)
+add("array-copy-none", lambda m, f: np.array(d1(f), copy=None))
+add("err-compound-fill-scalar", lambda m, f: f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=42), raises=True)
+add("err-compound-fill-tuple", lambda m, f: f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=(4, 2.5)),
+    raises=True)
+add("compound-fill-record", lambda m, f: (lambda ds: (ds.fillvalue, ds[1]))(
+    f.create_dataset("x", (3,), dtype=COMPOUND2, fillvalue=np.array((4, 2.5), COMPOUND2))))
+add("err-iter-chunks-scalar", lambda m, f: f.create_dataset("x", (), dtype="f4").iter_chunks(), raises=True)
+add("err-iter-chunks-rank", lambda m, f: d1(f).iter_chunks((slice(1, 5), 2)), raises=True)
+add("iter-chunks-int", lambda m, f: list(d1(f).iter_chunks(np.s_[4])))
+add("regionref-shape-selection", lambda m, f: (lambda ds: (ds.regionref.shape(ds.regionref[1:3, ::2]),
+                                                          ds.regionref.selection(ds.regionref[1:3, ::2]),
+                                                          ds.regionref.selection(ds.regionref[...])))(d3(f)))
+for _kw in [{}, {"compression": "gzip", "shuffle": True, "fletcher32": True}, {"compression": 5},
+            {"shuffle": True}]:
+    add(f"filter-ids-names-{sorted(_kw)}", lambda m, f, kw=_kw: (lambda ds: (ds.filter_ids, ds.filter_names))(
+        f.create_dataset("x", (100,), "f4", **kw)))
+add("bind-dataset-from-id", lambda m, f: (lambda ds: (m.Dataset(ds.id).name, m.Dataset(ds.id)[2]))(d1(f)))
+add("err-bind-dataset-from-group-id", lambda m, f: m.Dataset(f["/"].id), raises=True)
+add("err-bind-datatype-from-group-id", lambda m, f: m.Datatype(f["/"].id), raises=True)
+add("warn-create-without-dtype", lambda m, f: (lambda w: (sorted({x.category.__name__ for x in w})))(
+    _recorded(lambda: f.create_dataset("x", (5,)))))
+
+add("err-ascii-vlen-non-ascii-str", lambda m, f: f.create_dataset("x", (3,), dtype=m.string_dtype("ascii")).__setitem__(
+    0, "fàilte"), raises=True)
+add("ascii-vlen-ascii-str", lambda m, f: (lambda ds: (ds.__setitem__(0, "abc"), ds[...])[1])(
+    f.create_dataset("x", (2,), dtype=m.string_dtype("ascii"))))
+add("vlen-int-2d-numeric-array", lambda m, f: (lambda ds: (
+    ds.__setitem__((slice(None), slice(None)), np.arange(8).reshape(2, 2, 2)), [x.tolist() for x in ds[...].ravel()],
+    ds.__setitem__(0, np.array([np.arange(3), np.arange(1)], dtype=object)),
+    [x.tolist() for x in ds[...].ravel()])[1::2])(f.create_dataset("x", (2, 2), dtype=m.vlen_dtype(int))))
+add("field-write-from-compound", lambda m, f: (lambda ds: (
+    ds.__setitem__("a", np.array([(7, 1.5), (8, 2.5), (9, 3.5)], COMPOUND2)), ds[...])[1])(
+    f.create_dataset("x", data=np.zeros(3, COMPOUND2))))
+add("err-multiblock-zero-count", lambda m, f: m.MultiBlockSlice(start=8, stride=4, block=3).indices(10), raises=True)
+add("multiblock-count", lambda m, f: m.MultiBlockSlice(start=1, stride=3, block=2).indices(10))
+for _label, _key, _value in [("err-col-into-int-axis", np.s_[:, 1, 0], np.zeros((4, 1))),
+                             ("row-1xn-into-int-axis", np.s_[1, :, 0], np.ones((1, 5))),
+                             ("err-n1-into-slice-int", np.s_[0:2, 0, 0], np.ones((2, 1))),
+                             ("leading-ones", np.s_[0, 0, :], np.ones((1, 1, 6))),
+                             ("err-extra-axis", np.s_[0, 0, :], np.ones((2, 6)))]:
+    add(f"broadcast-{_label}", setter(_key, _value), raises=_label.startswith("err"), post=full())
+
+
+# opaque types (V<n>, datetimes and timedeltas marked with opaque_dtype) and h5py's complex compound
+for _descr in ["<M8[s]", ">M8[ns]", "<m8[D]", ">m8[us]", "<M8[Y]"]:
+    add(f"opaque-{_descr}", lambda m, f, descr=_descr: (lambda dt: (lambda ds: (
+        ds.dtype, m.check_opaque_dtype(ds.dtype), ds[...], ds[1], ds.fillvalue))(
+        f.create_dataset("x", data=np.arange(3, dtype="i8").view(descr).astype(dt), dtype=dt, chunks=(2,))))(
+        m.opaque_dtype(np.dtype(descr))))
+add("err-datetime-unmarked", lambda m, f: f.create_dataset("x", data=np.arange(3).astype("<M8[s]")), raises=True)
+add("opaque-void", lambda m, f: (lambda ds: (ds.dtype, m.check_opaque_dtype(ds.dtype), ds[...], ds[1], ds.fillvalue))(
+    f.create_dataset("x", data=np.frombuffer(bytes(range(12)), "V3"))))
+add("opaque-helpers", lambda m, f: (m.check_opaque_dtype(m.opaque_dtype("i4")), m.opaque_dtype("<M8[s]"),
+                                    m.check_opaque_dtype(np.dtype("V2"))))
+for _dt in ["c8", ">c16", "=c8"]:
+    add(f"complex-compat-{_dt}", lambda m, f, dt=_dt: (lambda c: (c, m.check_complex_dtype(c), (lambda ds: (
+        ds.__setitem__(Ellipsis, np.arange(3) * (1 + 2j)), ds.dtype, ds[...]))(
+        f.create_dataset("x", (3,), dtype=c))[1:]))(m.complex_compat_dtype(np.dtype(dt))))
+add("complex-compat-from-data", lambda m, f: (lambda ds: (ds.dtype, ds[...]))(f.create_dataset(
+    "x", data=np.array([(1.0, 2.0), (3.0, -4.0)], dtype=[("r", ">f8"), ("i", ">f8")]))))
+add("complex-check-not-complex", lambda m, f: (m.check_complex_dtype(np.dtype("f4")),
+                                               m.check_complex_dtype(np.dtype([("a", "f4"), ("b", "f4")])),
+                                               m.check_complex_dtype(np.dtype([("r", "f4"), ("i", "f8")]))))
+
+
+# variable-length sequences of enums and of compounds; committed compounds with vlen fields
+REC = np.dtype([("id", "<i4"), ("value", "<f8"), ("name", "S10")])
+add("vlen-enum", lambda m, f: (lambda ds: (ds.__setitem__(slice(None), np.array([[1], [1, 2]], dtype=object)),
+                                          [x.tolist() for x in ds[...]], m.check_enum_dtype(m.check_vlen_dtype(ds.dtype)),
+                                          m.check_vlen_dtype(ds.dtype))[1:])(
+    f.create_dataset("x", (2,), dtype=m.vlen_dtype(m.enum_dtype({"foo": 1, "bar": 2}, "i")))))
+add("enum-member-order", lambda m, f: [m.check_enum_dtype(f.create_dataset(str(i), (2,), dtype=m.enum_dtype(e, "i")).dtype)
+                                       for i, e in enumerate([{"foo": 1, "bar": 2}, {"b": 5, "a": 1, "c": 3}])])
+add("vlen-compound", lambda m, f: (lambda ds: (
+    ds.__setitem__(0, np.array([(1, 3.14, b"test1"), (2, 2.71, b"test2")], REC)),
+    ds.__setitem__(1, np.array([], REC)), ds[0], ds[1], ds[2], m.check_vlen_dtype(ds.dtype))[2:])(
+    f.create_dataset("x", (3,), dtype=m.vlen_dtype(REC))))
+add("vlen-compound-list-of-tuples", lambda m, f: (lambda ds: (ds.__setitem__(0, [(5, 0.5, b"x")]), ds[0])[1])(
+    f.create_dataset("x", (1,), dtype=m.vlen_dtype(REC))))
+add("committed-compound-vlen-field", lambda m, f: (
+    f.__setitem__("t", np.dtype([("field_1", m.string_dtype()), ("field_2", np.int32)])),
+    tuple(m.check_string_dtype(f["t"].dtype.fields["field_1"][0])), f["t"].dtype.names)[1:])
+
+
+# h5py's filter objects (h5py.filters.Gzip; hdf5plugin's filters subclass FilterRefBase)
+add("filter-ref-gzip", lambda m, f: (lambda g: (dict(**g), g == m.filters.Gzip(level=8), g != m.filters.Gzip(level=7),
+                                                (lambda ds: (ds.compression, ds.compression_opts, ds.filter_ids))(
+                                                    f.create_dataset("x", (100,), "u4", compression=g))))(
+    m.filters.Gzip(level=8)))
+add("filter-ref-lzf-subclass", lambda m, f: (lambda ds: (ds.compression, ds.compression_opts, ds.filter_names))(
+    f.create_dataset("x", (100,), "u4", compression=type("Lzf", (m.filters.FilterRefBase,), {"filter_id": 32000})())))
+add("err-filter-ref-negative", lambda m, f: f.create_dataset(
+    "x", (100,), "u4", compression=type("Bad", (m.filters.FilterRefBase,), {"filter_id": -999})()), raises=True)
+
+
+def _recorded(fn) -> list:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn()
+    return caught
+
+
 _IDS = [c.id for c in CASES]
 assert len(_IDS) == len(set(_IDS)), sorted({i for i in _IDS if _IDS.count(i) > 1})
 

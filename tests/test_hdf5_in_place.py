@@ -376,3 +376,29 @@ def test_hard_links_are_one_object_and_layout_as_h5py(tmp_path):
         for name in ("g", "c", "h"):
             assert (ours[name].chunks, ours[name].compression, ours[name].compression_opts) == \
                 (theirs[name].chunks, theirs[name].compression, theirs[name].compression_opts)
+
+
+def test_in_place_reading_works_while_dosna_like_stands_in_for_h5py(tmp_path):
+    """Opening an HDF5 file reads its metadata with the real h5py, also when
+    ``import h5py`` gives dosna_like (a library reading an existing .h5ad/.nc)."""
+    import sys
+
+    path = str(tmp_path / "in.h5")
+    with h5py.File(path, "w") as h5:
+        records = np.zeros(50, [("a", "<i4"), ("b", "<f8")])
+        records["b"] = np.arange(50.0)
+        h5.create_dataset("records", data=records, chunks=(7,))  # a compound: read through h5py, chunk by chunk
+        h5.create_dataset("text", data=["a", "bc"], dtype=h5py.string_dtype())
+        h5.attrs["note"] = "hi"
+    real = sys.modules["h5py"]
+    with dosna_like.as_h5py() as standin:
+        import h5py as swapped
+        assert swapped is standin
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Hdf5FallbackWarning)
+            with swapped.File(path, "r") as f:
+                assert isinstance(f, dosna_like.File)
+                assert f.attrs["note"] == "hi" and f["text"][1] == b"bc"
+                np.testing.assert_array_equal(f["records"]["b"], np.arange(50.0))
+        assert sys.modules["h5py"] is standin  # still standing in after the reads
+    assert sys.modules["h5py"] is real

@@ -245,6 +245,27 @@ class Selection:
             # points come from a mask, so they are unique: all there means complete
             yield ChunkProjection(coords, tuple(local.T), (group,), len(group) == extent)
 
+    def with_trailing(self, lengths: tuple) -> "Selection":
+        """This selection with whole trailing axes of ``lengths`` added: the axes
+        of a subarray dtype, which every element carries whole.
+
+        ``shape`` gains the axes at its end; for a mask selection, whose points
+        are listed one by one, each point becomes all its elements' points
+        (``mshape`` is then flat, and reshapes to ``shape``).
+        """
+        lengths = tuple(lengths)
+        if not lengths:
+            return self
+        array_shape = self.array_shape + lengths
+        if self.points is None:
+            return Selection(self.axes + [_SliceAxis(0, n, 1) for n in lengths], array_shape)
+        inner = np.indices(lengths).reshape(len(lengths), -1).T
+        points = np.concatenate([np.repeat(self.points, len(inner), axis=0),
+                                 np.tile(inner, (len(self.points), 1))], axis=1).astype(np.int64)
+        out = Selection([], array_shape, points=points)
+        out.shape = self.shape + lengths
+        return out
+
     def chunk_slices(self, chunks: Sequence[int]) -> Iterator[tuple]:
         """Per chunk, the slices of the array covered by this selection (h5py's
         ``iter_chunks``: ints count as length-1 slices; steps and lists are refused)."""
@@ -335,7 +356,9 @@ class MultiBlockSlice:
         """(start, stride, count, block) for an axis of ``length``, as h5py."""
         count = self.count
         if count is None:
-            count = max(0, (length - self.start - self.block) // self.stride + 1)
+            count = (length - self.start - self.block) // self.stride + 1
+            if count <= 0:
+                raise ValueError(f"{self!r} has no full block in an axis of length {length} (calculated count 0)")
         if self.start + (count - 1) * self.stride + self.block > length and count:
             raise ValueError(f"{self!r} range ({self.start} - {self.start + (count - 1) * self.stride + self.block})"
                              f" extends beyond maximum index ({length})")
@@ -434,6 +457,8 @@ def select(key, shape: Sequence[int]) -> Selection:
         if key.shape != shape:
             raise TypeError("Boolean indexing array has incompatible shape")
         return Selection([], shape, points=np.argwhere(key).astype(np.int64))
+    if key is None or (isinstance(key, tuple) and any(k is None for k in key)):
+        raise TypeError("Indexing with None (or np.newaxis) is not supported")
     if isinstance(key, tuple) and key == ():
         key = Ellipsis
     axes = []
@@ -468,9 +493,24 @@ def broadcast_value(value: np.ndarray, sel: Selection) -> np.ndarray:
         try:
             value = np.broadcast_to(value, target)
         except ValueError:
-            squeezed = tuple(d for d in value.shape if d != 1)
-            if squeezed == tuple(d for d in target if d != 1):
-                value = value.reshape(target)
-            else:
-                raise TypeError(f"Can't broadcast {value.shape} -> {target}") from None
+            return np.broadcast_to(value.reshape(_expand_shape(value.shape, sel)), sel.mshape)
     return value.reshape(sel.mshape)
+
+
+def _expand_shape(source: tuple, sel: Selection) -> tuple:
+    """``source`` with length-1 axes put where h5py puts them (its ``expand_shape``):
+    the value's axes match the selection's from the last, integer axes taking
+    none; anything else is h5py's TypeError."""
+    drops = [False] * len(sel.mshape) if sel.points is not None else [a.drops for a in sel.axes]
+    remaining, expanded = list(source), []
+    for n, drop in zip(reversed(sel.mshape), reversed(drops)):
+        if not remaining or drop:
+            expanded.append(1)
+            continue
+        t = remaining.pop()
+        if t != 1 and t != n:
+            raise TypeError(f"Can't broadcast {source} -> {sel.shape}")
+        expanded.append(t)
+    if any(n > 1 for n in remaining):
+        raise TypeError(f"Can't broadcast {source} -> {sel.shape}")
+    return tuple(reversed(expanded))

@@ -19,6 +19,7 @@ be read again.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections import OrderedDict
@@ -242,6 +243,15 @@ class ShardedArrayIO(ArrayIO):
             parallel_map(lambda p: place(p, raws.get(p.chunk_coords)), batch, njobs)
 
     # ---------------------------------------------------------------- writes
+    @contextlib.contextmanager
+    def _chunk_locks(self, coords_list):
+        """Hold the write locks of several shards, taken in one order (no deadlock)."""
+        locks = sorted({id(lk): lk for lk in map(self.chunk_lock, coords_list)}.items(), key=lambda item: item[0])
+        with contextlib.ExitStack() as stack:
+            for _, lk in locks:
+                stack.enter_context(lk)
+            yield
+
     def _shard_windows(self, shards: list, weights: dict, njobs: int):
         """Shards in groups of about WINDOW_NBYTES of inner chunks (``weights``: chunks per shard)."""
         step = self._window_len(njobs)

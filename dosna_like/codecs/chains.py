@@ -18,8 +18,12 @@ from ..format.reserved import reserved_in
 from .entries import H5PY_COMPRESSION, HDF5_FILTERS
 from .registry import AS_IS, CHECKSUMMED, FALLBACK, RAW, REGISTRY, CodecEntry, H5pyView, Role
 
-__all__ = ["CHECKSUM_MARK", "asked_codecs", "build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords", "hdf5_import_keywords",
-           "raw_crossing", "rebuild_keywords", "runtime_entry", "verifies", "with_checksum"]
+__all__ = ["CHECKSUM_MARK", "asked_codecs", "build_codecs", "h5py_keywords", "h5py_view", "hdf5_export_keywords",
+           "hdf5_filters", "hdf5_import_keywords", "raw_crossing", "rebuild_keywords", "runtime_entry", "verifies",
+           "with_checksum"]
+
+# HDF5's own name of a filter where it is not h5py's keyword (h5py's ``filter_names``)
+_STORED_FILTER_NAMES = {1: "deflate"}
 
 
 _COMPRESSOR = Role.COMPRESSOR.order
@@ -42,6 +46,18 @@ def _compressor(compression, compression_opts, dtype: np.dtype) -> dict:
     return entry.from_h5py(compression_opts, dtype)
 
 
+def _by_filter_id(filter_id: int, options: tuple) -> tuple:
+    """(compression, compression_opts) for an HDF5 filter id h5py takes as a compression."""
+    known = HDF5_FILTERS.get(filter_id)
+    if filter_id < 0:
+        raise ValueError(f"Invalid filter id: {filter_id}")
+    if known is None or not known.h5py_compression or known.h5py_name not in REGISTRY.compression_names():
+        raise ValueError(f"Unknown compression filter number: {filter_id}")
+    if known.h5py_name == "gzip":
+        return "gzip", options[0] if options else None
+    return known.h5py_name, options or None
+
+
 def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuffle=None,
                  fletcher32=None) -> list:
     """Zarr v3 codec list for h5py's ``create_dataset`` filter keywords.
@@ -53,6 +69,9 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     a name h5py does not know a ValueError.
     """
     chain = [to_zarr(dtype)[1]]  # the array-to-bytes codec: bytes, or vlen-utf8/vlen-bytes
+    if hasattr(compression, "filter_id") and hasattr(compression, "filter_options"):
+        # h5py's filter objects (h5py.filters.Gzip, hdf5plugin's): an HDF5 filter id and its options
+        compression, compression_opts = _by_filter_id(compression.filter_id, tuple(compression.filter_options))
     if compression is None and compression_opts is not None:
         raise TypeError("Compression method must be specified")
     if compression is True:  # h5py: gzip at its default level
@@ -170,6 +189,20 @@ def hdf5_import_keywords(filter_ids: Sequence[int], compression_opts, prefer: st
     if replaced and "compression" not in keywords:
         keywords.update(FALLBACK)
     return keywords
+
+
+def hdf5_filters(codecs: list) -> tuple:
+    """((HDF5 filter id, HDF5's name), ...) of the codecs after the array codec,
+    in pipeline order: h5py's ``filter_ids`` and ``filter_names``.  A codec no
+    HDF5 filter does the job of has no entry."""
+    out = []
+    for spec in codecs[1:]:
+        entry = REGISTRY.for_zarr(spec["name"])
+        filter_id = None if entry is None else entry.hdf5_filter
+        if filter_id is not None:
+            known = HDF5_FILTERS.get(filter_id)
+            out.append((filter_id, _STORED_FILTER_NAMES.get(filter_id, known.h5py_name if known else str(filter_id))))
+    return tuple(out)
 
 
 def hdf5_export_keywords(codecs: list, attributes=None) -> dict:

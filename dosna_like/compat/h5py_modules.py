@@ -7,8 +7,9 @@ name of ``dosna_like`` (and looks up anything else there), h5py's
 A separate module object, rather than ``dosna_like`` itself, is what lets
 ``h5py.__version__`` pass h5py 3.x version gates while
 ``dosna_like.__version__`` stays the library's own.  Submodules that are
-HDF5's low-level API (``h5py.h5s``, ``h5py.h5d``...) are not there: importing
-them raises ModuleNotFoundError.
+HDF5's low-level API (``h5py.h5s``, ``h5py.h5a``...) are not there: importing
+them raises ModuleNotFoundError (``h5py.h5p`` and ``h5py.h5d`` hold only the
+constants that high-level calls answer with).
 """
 from __future__ import annotations
 
@@ -17,23 +18,23 @@ import threading
 import types
 
 from ..config import get_config
+from ..errors import H5pyDeprecationWarning
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, HardLink, SoftLink
+from ..format.references import Reference, RegionReference
 from ..hl.attrs import AttributeManager
 from ..hl.base import HLObject
 from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.files import File
 from ..hl.group import Group
-from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED
+from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET, FILL_TIME_NEVER
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
 __all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_modules"]
 
 
-class H5pyDeprecationWarning(UserWarning):
-    """``h5py.h5py_warnings.H5pyDeprecationWarning``, which code filters by name."""
 
 
 def _module(name: str, doc: str, **names) -> types.ModuleType:
@@ -86,15 +87,19 @@ def h5py_modules(package: types.ModuleType) -> dict:
     h5 = _module("h5py.h5", "Library configuration (the rest of h5py.h5 is HDF5's).", get_config=get_config)
     h5p = _module("h5py.h5p", "Creation-order flags (property lists are HDF5's).",
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
+    h5d = _module("h5py.h5d", "Fill times, as get_create_plist().get_fill_time() answers (the rest is HDF5's).",
+                  FILL_TIME_ALLOC=FILL_TIME_ALLOC, FILL_TIME_NEVER=FILL_TIME_NEVER, FILL_TIME_IFSET=FILL_TIME_IFSET)
+    h5r = _module("h5py.h5r", "Where h5py defines its reference classes (the rest is HDF5's).",
+                  Reference=Reference, RegionReference=RegionReference)
     top = types.ModuleType("h5py", package.__doc__)
     top.__dict__.update({k: v for k, v in vars(package).items() if not k.startswith("__")})
     top.__dict__.update(
         __version__=version.version, __dosna_like_version__=package.__version__, __file__=package.__file__,
-        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, filters=filters,
+        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, h5d=h5d, h5r=h5r, filters=filters,
         _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
         __getattr__=lambda name: getattr(package, name),  # names added to dosna_like later
     )
-    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p,
+    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p, "h5py.h5d": h5d, "h5py.h5r": h5r,
                "h5py.filters": filters,
                "h5py._hl": hl_package, "h5py._objects": objects, "h5py.h5py_warnings": warnings_module}
     modules.update({f"h5py._hl.{name}": module for name, module in hl.items()})

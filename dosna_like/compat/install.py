@@ -41,6 +41,10 @@ def install_as_h5py() -> types.ModuleType:
     saved = {name: sys.modules.pop(name) for name in _h5py_names()}
     _SAVED.append(saved)
     modules = h5py_modules(_package())
+    # the real h5py, for dosna_like's own reading of HDF5 files (storage/hdf5_refs.py: real_h5py)
+    # (shared with an install this one nests in; filled when first needed if h5py was not imported)
+    previous = getattr(saved.get("h5py"), "__real_h5py_modules__", None)
+    modules["h5py"].__real_h5py_modules__ = saved if previous is None else previous
     sys.modules.update(modules)
     return modules["h5py"]
 

@@ -126,6 +126,8 @@ def _encode_special(value, dtype, shape):
             record["shape"] = list(stored.shape)
         return (stored.tolist() if stored.ndim else stored[()]), record
     base = vlen_base(dtype)
+    if base.names is not None or base.metadata:
+        raise TypeError(f"Attributes of variable-length sequences of {base} are not supported (of numbers are)")
     items = [from_stored(b, dtype).tolist() for b in stored.reshape(-1).tolist()]
     items = [[encode_float(x) for x in item] if base.kind == "f" else item for item in items]
     if base.kind == "c":

@@ -20,12 +20,21 @@ def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
     for i, item in enumerate(flat.tolist()):
         if isinstance(item, (bytes, np.bytes_)):
             item = bytes(item).decode("utf-8") if kind is str else bytes(item)
-        elif isinstance(item, str):
-            item = str(item) if kind is str else item.encode("utf-8")
+        elif isinstance(item, str):  # variable-length bytes are HDF5's ASCII strings
+            item = str(item) if kind is str else item.encode("ascii")
         else:
             raise TypeError(f"Can't implicitly convert {type(item).__name__} to a string")
         out[i] = item
     return out.reshape(arr.shape)
+
+
+def _npy_strings(value, dtype: np.dtype) -> np.ndarray:
+    """Text as numpy's variable-width strings (``StringDType``): bytes decoded as UTF-8."""
+    arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+    if arr.dtype.kind in "ST" or arr.dtype.kind == "U":
+        return arr.astype(dtype) if arr.dtype.kind != "S" else np.char.decode(arr, "utf-8").astype(dtype)
+    flat = [bytes(x).decode("utf-8") if isinstance(x, (bytes, np.bytes_)) else x for x in arr.reshape(-1).tolist()]
+    return np.array(flat, dtype=dtype).reshape(arr.shape)
 
 
 def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
@@ -39,6 +48,8 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
     vlen = check_vlen_dtype(dtype)
     if vlen in (str, bytes):
         return _text_array(value, vlen, dtype)
+    if dtype.kind == "T":
+        return _npy_strings(value, dtype)
     if stored_form(dtype) is not None:
         return to_stored(value, dtype, stored_ok=True)  # references and vlen sequences: the engine's stored form
     if not isinstance(value, (np.ndarray, np.generic)):
@@ -120,6 +131,15 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     """
     if target.kind in "UMm":
         return TypeError(f"No conversion path for dtype: {target!r}")
+    if target.kind == "T":  # numpy's variable-width strings read any HDF5 string
+        if _hdf5_class(source) in ("string", "vlen-string"):
+            return None
+        return TypeError(f"dset.astype({target}) can only be used on datasets with an HDF5 string datatype")
+    if source.subdtype is not None or target.subdtype is not None:
+        # HDF5 converts an array type only to an array type of the same shape
+        if source.shape != target.shape or source.subdtype is None or target.subdtype is None:
+            return OSError("Can't read data (no appropriate function for conversion path)")
+        return conversion_path_error(source.base, target.base)
     source_class, target_class = _hdf5_class(source), _hdf5_class(target)
     if source_class not in _PATHS:
         return None

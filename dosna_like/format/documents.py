@@ -45,6 +45,29 @@ class ArrayMeta:
     empty: bool = False  # h5py.Empty: no dataspace at all (stored as a 0-d array)
     # sharded (format/sharding.py): ``chunks`` and ``codecs`` are then the inner ones
     sharding: ShardSpec | None = None
+    # a subarray dtype (h5py ``dtype=("f4", (3, 2))``): the element's axes, stored as the
+    # trailing axes of ``shape`` and ``chunks`` (whole in every chunk), so other Zarr tools
+    # see a plain array of the base type; ``dtype`` is that base type
+    subshape: tuple = ()
+
+    @property
+    def h5_shape(self) -> tuple:
+        """The shape h5py shows: the stored shape without the subarray's axes."""
+        return self.shape[:len(self.shape) - len(self.subshape)]
+
+    @property
+    def h5_chunks(self) -> tuple:
+        return self.chunks[:len(self.chunks) - len(self.subshape)]
+
+    @property
+    def h5_maxshape(self) -> tuple:
+        return self.maxshape[:len(self.maxshape) - len(self.subshape)]
+
+    @property
+    def h5_dtype(self) -> np.dtype:
+        """The dtype h5py shows: a record carrier's compound, a subarray type, else ``dtype``."""
+        base = dtypes.user_dtype(self.dtype)
+        return np.dtype((base, self.subshape)) if self.subshape else base
 
     def to_document(self) -> dict:
         data_type, _, extra = dtypes.to_zarr(self.dtype)
@@ -54,6 +77,8 @@ class ArrayMeta:
         reserved["maxshape"] = [None if m is None else int(m) for m in self.maxshape]
         if self.empty:
             reserved["empty"] = True
+        if self.subshape:
+            reserved["subarray"] = [int(n) for n in self.subshape]
         attributes[RESERVED] = reserved
         doc = {
             "zarr_format": 3,
@@ -97,6 +122,12 @@ class ArrayMeta:
             _check_layout(shape, chunks, dtype)
             if sharding is not None:
                 _check_layout(shape, sharding.shards, dtype, limit=False)
+            subshape = tuple(reserved.get("subarray", ()))
+            k = len(subshape)
+            if k and (k > len(shape) or shape[-k:] != subshape or chunks[-k:] != subshape
+                      or maxshape[-k:] != subshape):
+                raise FormatError(f"subarray axes {list(subshape)} are not the whole trailing axes of "
+                                  f"shape {list(shape)}, chunks {list(chunks)}")
             return cls(
                 shape=shape,
                 dtype=dtype,
@@ -108,6 +139,7 @@ class ArrayMeta:
                 dimension_names=doc.get("dimension_names"),
                 empty=bool(reserved.get("empty")),
                 sharding=sharding,
+                subshape=subshape,
             )
         except FormatError as exc:
             if path is None or repr("/" + path.strip("/")) in str(exc):

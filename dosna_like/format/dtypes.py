@@ -38,6 +38,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..config import get_config
 from ..errors import FormatError
 from . import compound
 from .references import (Reference, RegionReference, check_ref_dtype, ref_dtype, ref_from_path, ref_to_path,
@@ -49,7 +50,8 @@ __all__ = [
     # h5py's dtype helpers
     "Empty", "string_dtype", "check_string_dtype", "string_info", "vlen_dtype", "check_vlen_dtype",
     "enum_dtype", "check_enum_dtype", "check_dtype", "ref_dtype", "regionref_dtype", "check_ref_dtype",
-    "Reference", "RegionReference",
+    "Reference", "RegionReference", "opaque_dtype", "check_opaque_dtype", "complex_compat_dtype",
+    "check_complex_dtype",
     # the Zarr v3 mapping and scalar encoding
     "is_empty", "is_vlen_text", "to_zarr", "stored_dtype", "from_zarr", "encode_float", "decode_float",
     "encode_scalar", "decode_scalar", "zero_fill", "stored_form", "to_stored", "from_stored", "vlen_base",
@@ -152,6 +154,43 @@ def check_dtype(**kwds):
     raise TypeError(f'Unknown special type "{name}"')
 
 
+def opaque_dtype(dt) -> np.dtype:
+    """``dt`` marked to be stored as HDF5 opaque bytes (h5py's ``opaque_dtype``;
+    datetimes and timedeltas are stored this way)."""
+    return np.dtype(dt, metadata={"h5py_opaque": True})
+
+
+def check_opaque_dtype(dt) -> bool:
+    """Whether ``dt`` carries h5py's opaque mark (a plain ``V<n>`` does not, as in h5py)."""
+    return bool((np.dtype(dt).metadata or {}).get("h5py_opaque", False))
+
+
+def complex_compat_dtype(dt) -> np.dtype:
+    """The two-float compound h5py stores a complex type as (members named by
+    ``get_config().complex_names``), as ``h5py.complex_compat_dtype``."""
+    dt = np.dtype(dt)
+    if dt.kind != "c":
+        raise TypeError(f"A complex dtype is needed, not {dt}")
+    part = np.dtype(f"{dt.byteorder}f{dt.itemsize // 2}")
+    real, imag = get_config().complex_names
+    return np.dtype([(real, part), (imag, part)])
+
+
+def check_complex_dtype(dt) -> np.dtype | None:
+    """The complex dtype ``dt`` stands for: itself if complex, the complex type of a
+    compound of two equal floats named as ``get_config().complex_names``, else None."""
+    dt = np.dtype(dt)
+    if dt.kind == "c":
+        return dt
+    if dt.names is None or tuple(dt.names) != tuple(get_config().complex_names):
+        return None
+    real, imag = (dt.fields[n][0] for n in dt.names)
+    if real != imag or real.kind != "f" or real.itemsize not in (4, 8) or dt.itemsize != 2 * real.itemsize \
+            or dt.fields[dt.names[1]][1] != real.itemsize:
+        return None
+    return np.dtype(f"{real.byteorder}c{2 * real.itemsize}")
+
+
 def is_vlen_text(dtype: np.dtype) -> bool:
     return check_vlen_dtype(dtype) in (str, bytes)
 
@@ -173,7 +212,7 @@ def to_zarr(dtype) -> tuple:
     if form == "ref":
         return "string", {"name": "vlen-utf8", "configuration": {}}, {"ref": "object"}
     if form == "vlen":
-        return "bytes", {"name": "vlen-bytes", "configuration": {}}, {"vlen": vlen_base(dtype).str}
+        return "bytes", {"name": "vlen-bytes", "configuration": {}}, _vlen_record(vlen_base(dtype))
     if form == "compound":
         spec = compound.compound_spec(user_dtype(dtype))
         return "bytes", {"name": "vlen-bytes", "configuration": {}}, {"compound": spec}
@@ -198,6 +237,9 @@ def to_zarr(dtype) -> tuple:
     if _is_extended(dtype):
         return ({"name": "raw_bytes", "configuration": {"length_bytes": dtype.itemsize}}, {"name": "bytes"},
                 {"numpy": dtype.newbyteorder("<").str})
+    if _is_opaque(dtype):  # bytes with no byte order: kept as they are in memory
+        return ({"name": "raw_bytes", "configuration": {"length_bytes": dtype.itemsize}}, {"name": "bytes"},
+                {"numpy": dtype.str, **({"opaque": True} if check_opaque_dtype(dtype) else {})})
     name = _numeric_name(dtype)
     if name is None:
         if vlen is not None:
@@ -212,6 +254,17 @@ def to_zarr(dtype) -> tuple:
 def _is_extended(dtype: np.dtype) -> bool:
     """x86's 80-bit extended precision as numpy holds it (float128, complex256), which h5py stores."""
     return dtype.kind in "fc" and dtype.newbyteorder("=").name in ("float128", "complex256")
+
+
+def _is_opaque(dtype: np.dtype) -> bool:
+    """HDF5's opaque class as h5py maps it: ``V<n>`` with no fields, or a dtype
+    with h5py's opaque mark (datetime64, timedelta64...)."""
+    return (dtype.kind == "V" and dtype.names is None and dtype.subdtype is None) or (
+        check_opaque_dtype(dtype) and dtype.kind in "MmV")
+
+
+def _is_raw(dtype: np.dtype) -> bool:
+    return _is_extended(dtype) or _is_opaque(dtype)
 
 
 def stored_dtype(dtype) -> np.dtype:
@@ -239,7 +292,8 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
             enc = reserved.get("string_encoding", "ascii")
             return np.dtype(f"S{int(cfg['length_bytes'])}", metadata={"h5py_encoding": enc})
         if name == "raw_bytes" and reserved.get("numpy"):
-            return np.dtype(reserved["numpy"])  # float128 / complex256 as h5py keeps them
+            # float128 / complex256 as h5py keeps them; opaque types (V<n>, marked datetimes)
+            return opaque_dtype(reserved["numpy"]) if reserved.get("opaque") else np.dtype(reserved["numpy"])
         if name == "structured":
             return np.dtype([(f, _numeric_dtype(t, "little")) for f, t in cfg["fields"]])
         raise FormatError(f"unsupported Zarr v3 data type {data_type!r}")
@@ -247,14 +301,14 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
         return ref_dtype if reserved.get("ref") == "object" else string_dtype()
     if data_type == "bytes":
         if reserved.get("vlen"):
-            return vlen_dtype(np.dtype(reserved["vlen"]))
+            return vlen_dtype(_vlen_base_from(reserved))
         if reserved.get("compound"):
             return record_carrier(compound.compound_dtype(reserved["compound"]))
         return string_dtype("ascii")
     endian = (array_codec.get("configuration") or {}).get("endian")
     dtype = _numeric_dtype(data_type, endian)
     if reserved.get("enum"):
-        dtype = np.dtype(dtype, metadata={"enum": dict(reserved["enum"])})
+        dtype = np.dtype(dtype, metadata={"enum": _hdf5_member_order(reserved["enum"])})
     return dtype
 
 
@@ -292,7 +346,7 @@ def encode_scalar(value, dtype: np.dtype):
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
     if stored_form(dtype) in ("vlen", "compound"):
         return base64.b64encode(bytes(value) if isinstance(value, bytes) else b"").decode()
-    if _is_extended(dtype):  # raw_bytes: the value's bytes, so no precision is lost
+    if _is_raw(dtype):  # raw_bytes: the value's bytes, so no precision is lost
         return base64.b64encode(np.asarray(value, dtype=dtype).tobytes()).decode()
     if vlen is bytes or dtype.kind in "SV":
         raw = value.encode() if isinstance(value, str) else bytes(np.asarray(value, dtype=dtype).tobytes()
@@ -317,7 +371,7 @@ def decode_scalar(value, dtype: np.dtype):
         return str(value)
     if stored_form(dtype) == "compound":
         return base64.b64decode(value) if value else b""
-    if _is_extended(dtype):
+    if _is_raw(dtype):
         raw = base64.b64decode(value) if isinstance(value, str) else b""
         return np.frombuffer(raw.ljust(dtype.itemsize, b"\0"), dtype=dtype)[0]
     if vlen is bytes or stored_form(dtype) == "vlen" or dtype.kind in "SV":
@@ -370,9 +424,38 @@ def stored_form(dtype) -> str | None:
 def vlen_base(dtype) -> np.dtype:
     """The element type of a variable-length sequence dtype (TypeError if not storable)."""
     base = np.dtype(check_vlen_dtype(dtype))
-    if base.kind not in "biufc" or base.metadata or base.names:
-        raise TypeError(f"Variable-length sequences of {base} cannot be stored (numbers, str and bytes can)")
+    numbers = base.kind in "biufc" and base.names is None and set(base.metadata or {}) <= {"enum"}
+    records = base.names is not None and not base.hasobject and not base.metadata
+    if not (numbers or records):
+        raise TypeError(f"Variable-length sequences of {base} cannot be stored "
+                        "(numbers, enums, compounds of fixed-size fields, str and bytes can)")
     return base
+
+
+def _vlen_record(base: np.dtype) -> dict:
+    """The reserved record of a sequence's element type: its numpy type string, or
+    for a compound its numpy descr (little-endian); an enum's members beside it."""
+    record = {"vlen": base.str if base.names is None else np.lib.format.dtype_to_descr(base.newbyteorder("<"))}
+    if check_enum_dtype(base):
+        record["vlen_enum"] = dict(check_enum_dtype(base))
+    return record
+
+
+def _vlen_base_from(reserved) -> np.dtype:
+    def tuples(descr):  # JSON turned numpy's descr tuples into lists
+        if not isinstance(descr, list):
+            return descr
+        return [tuple([f[0], tuples(f[1]), *[tuple(x) if isinstance(x, list) else x for x in f[2:]]])
+                for f in descr]
+
+    base = reserved["vlen"]
+    base = np.lib.format.descr_to_dtype(tuples(base)) if isinstance(base, list) else np.dtype(base)
+    return enum_dtype(_hdf5_member_order(reserved["vlen_enum"]), base) if reserved.get("vlen_enum") else base
+
+
+def _hdf5_member_order(members: dict) -> dict:
+    """An enum's members in the order h5py reads them back from HDF5: by name."""
+    return dict(sorted(members.items()))
 
 
 def _item_to_stored(item, form: str, base, stored_ok: bool = False):
@@ -380,6 +463,16 @@ def _item_to_stored(item, form: str, base, stored_ok: bool = False):
         return item  # converted already (create_dataset converts its data once more)
     if form == "ref":
         return ref_to_path(item)
+    if base.names is not None:  # a sequence of records: each record's bytes, little-endian
+        if isinstance(item, np.ndarray) and item.dtype.names is not None:
+            arr = np.zeros(item.shape, base)
+            for name in base.names:  # by name, as HDF5 converts compounds
+                arr[name] = item[name]
+        else:
+            arr = np.asarray(item, dtype=base)
+        if arr.ndim > 1:
+            raise TypeError(f"Can't convert {type(item).__name__} to a sequence of {base}")
+        return np.ascontiguousarray(arr.reshape(-1).astype(base.newbyteorder("<"))).tobytes()
     arr = np.asarray(item)
     if arr.dtype.kind not in "biufc" or (arr.ndim > 1):
         raise TypeError(f"Can't convert {type(item).__name__} to a sequence of {base}")
@@ -402,6 +495,10 @@ def to_stored(value, dtype, shape: tuple | None = None, stored_ok: bool = False)
     elif form == "vlen" and shape == ():
         arr = np.empty((), dtype=object)
         arr[()] = value
+    elif form == "vlen" and isinstance(value, np.ndarray) and shape is not None and value.ndim == len(shape) + 1:
+        arr = np.empty(value.shape[:-1], dtype=object)  # a numeric array: its last axis holds each sequence
+        for index in np.ndindex(arr.shape):
+            arr[index] = value[index]
     elif form == "vlen" and isinstance(value, (list, tuple)) and value and all(np.ndim(v) == 0 for v in value) \
             and shape is None:
         arr = np.empty((), dtype=object)  # one sequence given as a list of numbers

@@ -73,8 +73,21 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
                             "compound stored record by record (format/compound.py): fields, offsets, itemsize"),
     "numpy": ReservedKey((str,), None, "arrays",
                          "raw_bytes arrays: the numpy type they hold (float128 / complex256, little-endian)"),
-    "vlen": ReservedKey((str,), None, "arrays",
-                        "variable-length sequence dtype: numpy type string of the base (items stored little-endian)"),
+    "subarray": ReservedKey((list,), (int,), "arrays",
+                            "subarray dtype (h5py dtype=('f4', (3, 2))): the lengths of the trailing axes "
+                            "that hold each element's subarray"),
+    "fill_time": ReservedKey((str,), None, "arrays",
+                             "h5py's fill_time ('alloc', 'never'; absent: 'ifset', the default)"),
+    "h5py_fill_value": ReservedKey((bool, int, float, str, list), None, "arrays",
+                                   "fill_time='never': the fill value h5py reports (encoded as Zarr's fill_value), "
+                                   "while chunks never written read as zeros"),
+    "opaque": ReservedKey((bool,), None, "arrays",
+                          "raw_bytes arrays: the numpy type carries h5py's opaque mark (opaque_dtype)"),
+    "vlen_enum": ReservedKey((dict,), (int,), "arrays",
+                             "variable-length sequence of an enum: member name -> integer value"),
+    "vlen": ReservedKey((str, list), None, "arrays",
+                        "variable-length sequence dtype: the base's numpy type string, or numpy descr for a compound "
+                        "(items stored little-endian)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",
                          "per attribute name, its numpy type record (format/attrvalues.py)"),
     "links": ReservedKey((dict,), (dict,), "groups",
@@ -82,8 +95,9 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "track_order": ReservedKey((bool,), None, "groups",
                                "members (and the order list below) kept in creation order"),
     "order": ReservedKey((list,), (str,), "groups", "member names in creation order (track_order groups)"),
-    "datatype": ReservedKey((str, list), None, "groups",
-                            "a committed datatype: numpy's dtype description (opened as a Datatype)"),
+    "datatype": ReservedKey((str, list, dict), None, "groups",
+                            "a committed datatype: numpy's dtype description, or a compound's record-form spec "
+                            "(format/compound.py) when it has variable-length fields (opened as a Datatype)"),
     "dim_labels": ReservedKey((list,), (str, type(None)), "arrays",
                               "h5py's dims[i].label per axis (null: none; Zarr's dimension_names then "
                               "come from an attached scale or the phony_dim default)"),

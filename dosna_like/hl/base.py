@@ -19,7 +19,12 @@ class HLObject:
     ``attrs`` are properties; equality is node identity.
     """
 
-    def __init__(self, state, path: str, inherit=None, name: str | None = None):
+    def __init__(self, state, path: str | None = None, inherit=None, name: str | None = None):
+        if path is None:  # h5py's ``Dataset(bind)``: a handle on the object another's ``id`` names
+            bind = state
+            if not (isinstance(bind, ObjectID) and isinstance(bind._obj, type(self))):
+                raise ValueError(f"{bind!r} is not a {type(self).__name__} identifier")
+            state, path, inherit, name = bind._obj._state, bind._obj._path, bind._obj, bind._obj._name
         self._state = state
         self._path = path
         self._inherit = inherit  # where njobs comes from unless overridden

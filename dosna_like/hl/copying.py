@@ -70,8 +70,9 @@ def fill_option(src) -> dict:
     """``{"fillvalue": ...}`` to carry a dataset's fill value over ({} for none
     and for the empty string or bytes, which is what a string dataset has)."""
     fill = src.fillvalue
-    if fill is None or (isinstance(fill, (bytes, str)) and not fill):
-        return {}
+    if fill is None or (isinstance(fill, (bytes, str)) and not fill) or src.dtype.subdtype is not None \
+            or (src.dtype.metadata or {}).get("h5py_opaque"):
+        return {}  # (h5py sets no fill value of a subarray type, nor of a marked opaque type)
     dtype = getattr(fill, "dtype", None)
     if dtype is not None and dtype.names and dtype.hasobject and \
             record_to_bytes(fill, dtype) == record_to_bytes(np.zeros((), dtype)[()], dtype):

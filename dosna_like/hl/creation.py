@@ -7,11 +7,13 @@ chunk shapes checked against the shape and maxshape, gzip levels 0-9.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
 from ..config import get_config
+from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
 from ..format.conversion import convert_as_hdf5
 from ..format.documents import ArrayMeta
@@ -20,7 +22,7 @@ from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 from ..format.sharding import ShardSpec, check_shards
 
-__all__ = ["CHUNK_TARGET_BYTES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
+__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
@@ -113,9 +115,38 @@ def _is_str_list(data) -> bool:
     return all(type(x) is str for x in flat)
 
 
+def _item_type(data):
+    """The one type of the items of ``data`` (a scalar, nested lists and tuples,
+    or an object array), else None; h5py's ``find_item_type``."""
+    if isinstance(data, np.ndarray):
+        if data.dtype.kind != "O" or data.dtype.metadata:
+            return None
+        types = {type(x) for x in data.reshape(-1).tolist()}
+    elif isinstance(data, (list, tuple)):
+        types = {_item_type(x) for x in data}
+    else:
+        return type(data)
+    return types.pop() if len(types) == 1 else None
+
+
+def _guess_dtype(data):
+    """The dtype h5py gives data of Python text or references: variable-length
+    UTF-8 for ``str``, variable-length ASCII for ``bytes`` (``numpy.str_`` and
+    ``numpy.bytes_`` are left to numpy, as h5py does)."""
+    kind = _item_type(data)
+    if kind is str:
+        return dtypes.string_dtype()
+    if kind is bytes:
+        return dtypes.string_dtype("ascii")
+    if kind is dtypes.Reference:
+        return dtypes.ref_dtype
+    return None
+
+
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
-              fletcher32=None, shards=None, checksum=None, **unused) -> tuple:
+              fletcher32=None, shards=None, checksum=None, fill_time=None, external=None, efile_prefix=None,
+              virtual_prefix=None, allow_unknown_filter=False, **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
 
     ``shards`` (beyond h5py, named as in ``zarr.create_array``): the shape of
@@ -126,22 +157,44 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
 
     ``checksum`` (beyond h5py): False stores chunks without the crc32c added by
     default to codecs that check nothing (``get_config().chunk_checksum``).
+
+    ``virtual_prefix`` and ``efile_prefix`` only say where HDF5 looks for the
+    files of virtual and external datasets, which a store has none of: they are
+    accepted and change nothing.  ``external=`` (raw data in files of the
+    user's naming, outside the file) is HDF5 storage a store has no form for:
+    ValueError.
     """
     if unused:
         raise TypeError(f"create_dataset() got unexpected keyword arguments {sorted(unused)}")
+    if external:
+        raise ValueError("external= (raw data in separate files) is HDF5 storage a store has no counterpart for; "
+                         "the data is stored in the dataset's chunks instead when external is not given")
+    reserved = _fill_time_reserved(fill_time)
     if scaleoffset is not None:
         raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
         dtype = np.dtype(dtype)
+        if dtype.kind == "T":  # numpy's variable-width strings: stored as h5py stores them
+            dtype = dtypes.string_dtype()
+    if dtype is not None and dtype.names is not None and dtypes.check_complex_dtype(dtype) is not None:
+        dtype = dtypes.check_complex_dtype(dtype)  # h5py reads a compound of members r, i as complex
+    if isinstance(data, np.ndarray) and data.dtype.names is not None and dtypes.check_complex_dtype(data.dtype):
+        complex_type = dtypes.check_complex_dtype(data.dtype)
+        real, imag = data.dtype.names
+        data = (data[real] + 1j * data[imag]).astype(complex_type)
+    if isinstance(data, np.ndarray) and data.dtype.kind == "T":
+        data = data.astype(object)
+        dtype = dtypes.string_dtype() if dtype is None else dtype
+    dtype, subshape = _split_subarray(dtype, data, fillvalue)
+    if subshape and shape is None:
+        raise TypeError("A subarray dtype needs a shape (an Empty dataset of one cannot be stored)")
     if is_empty(data):
         return _empty_array(dtype or data.dtype, shape, chunks, maxshape, compression, shuffle), None
     if data is None and shape is None and dtype is not None:
         # h5py 3: a dtype alone makes a dataset with no dataspace (h5py.Empty)
         return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
-    if dtype is None and _is_str_list(data):
-        dtype = dtypes.string_dtype()  # h5py stores a list of str as variable-length strings
-    if dtype is None and isinstance(data, dtypes.Reference):
-        dtype = dtypes.ref_dtype
+    if dtype is None and data is not None:
+        dtype = _guess_dtype(data)
     if data is not None and not isinstance(data, np.ndarray):
         data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
@@ -158,8 +211,14 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             data = data.reshape(shape)
         dtype = data.dtype if dtype is None else dtype
     shape = _shape_tuple(shape)
+    if dtype is None and data is None:
+        warnings.warn("Creating a dataset without passing data or dtype is deprecated. Pass an explicit dtype. "
+                      "Using dtype='f4' will keep the current default behaviour.", H5pyDeprecationWarning,
+                      stacklevel=3)
     dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
+    if chunks is False and any((compression, shuffle, fletcher32, maxshape)):  # h5py's test, truthiness and all
+        raise ValueError("Chunked format required for given storage options")
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
         and shards is None
@@ -170,11 +229,13 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
     elif chunks in (None, True, False):
-        chunks = guess_chunks(shape, maxshape, dtype.itemsize)
+        chunks = guess_chunks(shape, maxshape, dtype.itemsize * math.prod(subshape))
     else:
         chunks = _check_chunks(chunks, shape, maxshape)
     if fillvalue is None or dtypes.stored_form(dtype) in ("ref", "vlen"):
         fill = dtypes.zero_fill(dtype)
+    elif dtypes.user_dtype(dtype).names is not None and not _is_record(fillvalue):
+        raise ValueError(f"Fill value {fillvalue!r} cannot be converted to the compound type")
     elif dtypes.stored_form(dtype) == "compound":
         record = np.asarray(fillvalue, dtype=dtypes.user_dtype(dtype)).reshape(1)
         fill = dtypes.to_stored(record, dtype)[0]
@@ -185,12 +246,65 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
-    reserved = {"h5py_contiguous": True} if contiguous_like else {}
+    if contiguous_like:
+        reserved["h5py_contiguous"] = True
+    if reserved.get("fill_time") == "never":
+        # HDF5 leaves space it allocates unfilled; unwritten chunks read as zeros here
+        reserved["h5py_fill_value"] = dtypes.encode_scalar(fill, dtype)
+        fill = dtypes.zero_fill(dtype)
     if get_config().chunk_checksum if checksum is None else checksum:
         codecs, added = with_checksum(codecs)
         if added:
             reserved[CHECKSUM_MARK[0]] = CHECKSUM_MARK[1]
+    if subshape and shards is not None:  # a shard holds whole elements: the subarray axes are whole
+        if not isinstance(shards, (tuple, list, dict)) or (isinstance(shards, dict) and "shape" not in shards):
+            raise TypeError(f"shards must be a shape or a dict with 'shape', not {shards!r}")
+        shards = ({**shards, "shape": tuple(shards["shape"]) + subshape} if isinstance(shards, dict)
+                  else tuple(shards) + subshape)
     attributes = {RESERVED: reserved} if reserved else {}
-    meta = ArrayMeta(shape=shape, dtype=dtype, chunks=chunks, fill_value=fill, codecs=codecs,
-                     maxshape=maxshape, attributes=attributes, sharding=_shard_spec(shards, chunks))
+    meta = ArrayMeta(shape=shape + subshape, dtype=dtype, chunks=chunks + subshape, fill_value=fill, codecs=codecs,
+                     maxshape=maxshape + subshape, attributes=attributes, subshape=subshape,
+                     sharding=_shard_spec(shards, chunks + subshape))
     return meta, data
+
+
+def _is_record(value) -> bool:
+    """A compound value h5py takes as a fill value: a numpy record or an array of
+    records (``np.array`` of a tuple is a plain array, which HDF5 cannot convert)."""
+    return isinstance(value, np.void) or (isinstance(value, np.ndarray) and value.dtype.names is not None)
+
+
+FILL_TIMES = ("alloc", "never", "ifset")
+
+
+def _fill_time_reserved(fill_time) -> dict:
+    """The reserved record of h5py's ``fill_time=`` (ValueError for anything but
+    'alloc', 'never' or 'ifset', as h5py); 'ifset', the default, is not written."""
+    if fill_time is None or (isinstance(fill_time, str) and fill_time == "ifset"):
+        return {}
+    if not isinstance(fill_time, str) or fill_time not in FILL_TIMES:
+        raise ValueError("fill_time must be one of the following choices: 'alloc', "
+                         f"'never' or 'ifset', but it is {fill_time}.")
+    return {"fill_time": fill_time}
+
+
+def _split_subarray(dtype, data, fillvalue) -> tuple:
+    """(base dtype, subarray shape) of a subarray dtype (``("f4", (3, 2))``), else (dtype, ()).
+
+    Its elements are stored as trailing axes.  As in h5py, such a dataset is
+    created empty: ``data=`` has no conversion path (OSError) nor has a fill
+    value (ValueError).
+    """
+    if dtype is None or dtype.subdtype is None:
+        return dtype, ()
+    if data is not None and not is_empty(data):
+        raise OSError("Can't write data (no appropriate function for conversion path)")
+    if fillvalue is not None:
+        raise ValueError("Unable to create dataset (no appropriate function for conversion path)")
+    subshape = ()
+    while dtype.subdtype is not None:  # numpy keeps a subarray of subarrays nested
+        dtype, inner = dtype.subdtype
+        subshape += tuple(int(n) for n in inner)
+    if not all(subshape):
+        raise ValueError(f"Subarray dtypes need lengths of at least 1 (got {subshape})")
+    return dtype, subshape

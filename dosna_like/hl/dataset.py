@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunks import selection
-from ..codecs.chains import h5py_view
+from ..codecs.chains import h5py_view, hdf5_filters
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
-from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, from_stored, stored_form, to_stored,
+from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
+                             to_stored,
                              user_dtype)
 from ..format.references import RegionReference
 from ..format.reserved import reserved_in, reserved_of
@@ -28,6 +29,19 @@ class _RegionRefMaker:
 
     def __init__(self, dataset: "Dataset"):
         self._dataset = dataset
+
+    def shape(self, ref: RegionReference) -> tuple:
+        """The shape of the dataset ``ref`` points into (h5py's ``regionref.shape``)."""
+        return self._target(ref).shape
+
+    def selection(self, ref: RegionReference) -> tuple:
+        """The shape of the selection ``ref`` holds (h5py's ``regionref.selection``)."""
+        return selection.select(ref.selection, self._target(ref).shape).shape
+
+    def _target(self, ref: RegionReference) -> "Dataset":
+        if not isinstance(ref, RegionReference):
+            raise TypeError(f"A region reference is needed, not {type(ref).__name__}")
+        return self._dataset.file[ref.path]
 
     def __getitem__(self, key) -> RegionReference:
         shape = self._dataset.shape
@@ -55,20 +69,20 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def shape(self) -> tuple | None:
         meta = self._meta
-        return None if meta.empty else meta.shape
+        return None if meta.empty else meta.h5_shape
 
     @property
     def dtype(self) -> np.dtype:
-        return user_dtype(self._meta.dtype)
+        return self._meta.h5_dtype
 
     @property
     def ndim(self) -> int:
-        return len(self._meta.shape)
+        return len(self._meta.h5_shape)
 
     @property
     def size(self) -> int | None:
         meta = self._meta
-        return None if meta.empty else int(np.prod(meta.shape, dtype=np.int64))
+        return None if meta.empty else int(np.prod(meta.h5_shape, dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
@@ -80,15 +94,16 @@ class Dataset(ChunkAccess, HLObject):
         and for unchunked datasets of an HDF5 file opened in place)."""
         if self._hdf5_view().get("layout") in ("contiguous", "compact"):
             return None
-        return self._meta.chunks or None
+        return self._meta.h5_chunks or None
 
     def _hdf5_view(self) -> dict:
         """What h5py reports of a dataset of an HDF5 file opened in place (reserved ``hdf5``)."""
         return reserved_in(self._meta.attributes, self._path).get("hdf5") or {}
 
     @property
-    def maxshape(self) -> tuple:
-        return self._meta.maxshape
+    def maxshape(self) -> tuple | None:
+        meta = self._meta
+        return None if meta.empty else meta.h5_maxshape
 
     @property
     def regionref(self) -> "_RegionRefMaker":
@@ -99,19 +114,27 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def fillvalue(self):
         meta = self._meta
+        fill = meta.fill_value
+        reserved = reserved_in(meta.attributes, self._path)
+        if "h5py_fill_value" in reserved:  # fill_time="never": Zarr's fill value is zero, h5py's this
+            fill = decode_scalar(reserved["h5py_fill_value"], meta.dtype)
+        if meta.subshape:  # every element of the subarray holds the fill value
+            return np.full(meta.subshape, fill, dtype=meta.dtype)
         if stored_form(meta.dtype) == "vlen":
             return None  # as h5py reports for variable-length sequences
         if stored_form(meta.dtype) == "compound":
-            return from_stored(meta.fill_value, meta.dtype)
-        return text_as_bytes(meta.fill_value) if check_vlen_dtype(meta.dtype) is str else meta.fill_value
+            return from_stored(fill, meta.dtype)
+        return text_as_bytes(fill) if check_vlen_dtype(meta.dtype) is str else fill
 
     @property
     def shards(self) -> tuple | None:
         """The shard shape of a sharded dataset (``create_dataset(shards=...)``), else None.
 
         As ``zarr.Array.shards``; ``chunks`` is then the inner chunk shape."""
-        sharding = self._meta.sharding
-        return None if sharding is None else sharding.shards
+        meta = self._meta
+        if meta.sharding is None:
+            return None
+        return meta.sharding.shards[:len(meta.sharding.shards) - len(meta.subshape)]  # as h5py's shape shows
 
     @property
     def compression(self):
@@ -126,6 +149,16 @@ class Dataset(ChunkAccess, HLObject):
         if "compression" in hdf5:
             return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
         return view.compression_opts
+
+    @property
+    def filter_ids(self) -> tuple:
+        """The HDF5 filter ids of the dataset's codecs, in pipeline order (h5py 3.16)."""
+        return tuple(i for i, _ in hdf5_filters(self._meta.codecs))
+
+    @property
+    def filter_names(self) -> tuple:
+        """HDF5's names of those filters ('deflate' for gzip), as h5py 3.16 gives them."""
+        return tuple(name for _, name in hdf5_filters(self._meta.codecs))
 
     @property
     def shuffle(self) -> bool:
@@ -174,7 +207,7 @@ class Dataset(ChunkAccess, HLObject):
         if stored_form(meta.dtype) is not None:
             out = from_stored(out, meta.dtype)  # path strings -> References, bytes -> arrays or records
         if names:
-            out = select_fields(out, names, user_dtype(meta.dtype))
+            out = select_fields(out, names, meta.h5_dtype)
         if meta.dtype.metadata and stored_form(meta.dtype) is None:
             if check_vlen_dtype(meta.dtype) is str:
                 out = text_as_bytes(out)  # h5py 3 returns variable-length strings as bytes
@@ -184,6 +217,8 @@ class Dataset(ChunkAccess, HLObject):
 
     def _read(self, io, key):
         meta = io.meta
+        if meta.subshape:
+            return self._read_subarray(io, key)
         hit = selection.basic_single_chunk(key, meta.shape, meta.chunks)
         if hit is not None:
             return io.read_chunk_part(*hit)
@@ -192,6 +227,25 @@ class Dataset(ChunkAccess, HLObject):
         if sel.shape == () and not (key is Ellipsis and meta.shape == ()):
             return out[()]  # h5py returns numpy scalars for all-int keys and ds[()]
         return out
+
+    def _read_subarray(self, io, key) -> np.ndarray:
+        """A read of a subarray dataset: each element's subarray fills the
+        trailing axes of the result, as h5py gives it."""
+        meta = io.meta
+        sel = selection.select(key, meta.h5_shape).with_trailing(meta.subshape)
+        return io.read(sel, self.njobs)
+
+    def _subarray_value(self, value, sel) -> np.ndarray:
+        """A write value for a subarray dataset, with h5py's TypeErrors: its last
+        axes must be the subarray's (no scalar broadcasting)."""
+        sub = self._meta.subshape
+        arr = convert_as_hdf5(value, self._meta.dtype)
+        if arr.ndim == 0:
+            raise TypeError("Scalar broadcasting is not supported for array dtypes")
+        if arr.shape[arr.ndim - len(sub):] != sub:
+            raise TypeError("When writing to array types, last N dimensions have to match "
+                            f"(got {arr.shape[max(arr.ndim - len(sub), 0):]}, but should be {sub})")
+        return selection.broadcast_value(arr, sel.with_trailing(sub))
 
     def _empty_access(self, key):
         if key == () or key is Ellipsis:
@@ -216,6 +270,8 @@ class Dataset(ChunkAccess, HLObject):
         return FieldsView(self, names)
 
     def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError("Dataset.__array__ received copy=False but memory allocation cannot be avoided on read")
         out = np.asarray(self[...])
         return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype))
 
@@ -235,8 +291,17 @@ class Dataset(ChunkAccess, HLObject):
         for i in range(shape[0]):
             yield self[i]
 
-    def astype(self, dtype) -> AsTypeView:
-        """A view reading the data converted to ``dtype`` as HDF5 does (h5py's ``Dataset.astype``)."""
+    def astype(self, dtype) -> "AsTypeView | Dataset":
+        """A view reading the data converted to ``dtype`` as HDF5 does (h5py's ``Dataset.astype``).
+
+        The dataset itself when ``dtype`` is its dtype; TypeError for numpy's
+        variable-width strings (``"T"``) from a dataset that holds no text, as h5py 3.
+        """
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        if dtype.kind == "T" and check_string_dtype(self.dtype) is None:
+            raise TypeError(f"dset.astype({dtype}) can only be used on datasets with an HDF5 string datatype")
         return AsTypeView(self, dtype)
 
     def read_direct(self, dest: np.ndarray, source_sel=None, dest_sel=None) -> None:
@@ -245,6 +310,8 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("dest must be a C-contiguous numpy array")
         if not dest.flags.writeable:
             raise TypeError("dest must be writeable")
+        if self.shape is None:
+            raise TypeError("An empty dataset (no dataspace) has nothing to read")
         source = () if source_sel is None else source_sel
         target_key = () if dest_sel is None else dest_sel
         if self._read_into(source, dest, target_key):
@@ -265,7 +332,7 @@ class Dataset(ChunkAccess, HLObject):
         come in h5py's order (the source selection's first)."""
         io = self._io
         meta = io.meta
-        if (meta.empty or meta.shape == () or dest.dtype != meta.dtype or meta.dtype.metadata
+        if (meta.empty or meta.shape == () or meta.subshape or dest.dtype != meta.dtype or meta.dtype.metadata
                 or meta.dtype.names or meta.dtype.kind == "O" or split_fields(source)[0]):
             return False
         sel = selection.select(source, meta.shape)
@@ -277,10 +344,13 @@ class Dataset(ChunkAccess, HLObject):
         return True
 
     def iter_chunks(self, sel=None):
-        """Yield, per chunk the selection touches, the slices of that part (h5py API)."""
+        """An iterator giving, per chunk the selection touches, the slices of that
+        part (h5py API); a bad selection raises here, not when iterated."""
         if not self.shape:
             raise TypeError("Chunked dataset required")
-        yield from selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.chunks)
+        if sel is not None and len(sel if isinstance(sel, tuple) else (sel,)) != len(self.shape):
+            raise ValueError("Invalid selection - selection region must have same rank as dataset")
+        return selection.select(... if sel is None else sel, self.shape).chunk_slices(self._meta.h5_chunks)
 
     # -------------------------------------------------------------- writing
     def __setitem__(self, key, value) -> None:
@@ -293,8 +363,14 @@ class Dataset(ChunkAccess, HLObject):
             select_fields(np.zeros((), self.dtype), names, self.dtype)  # validates the names
             current = np.array(self[key], copy=True)
             for name in names:
-                current[name] = value if len(names) == 1 else np.asarray(value)[name]
+                given = value.dtype.names if isinstance(value, np.ndarray) else None
+                # a compound value gives the named fields its own (h5py writes only those)
+                current[name] = np.asarray(value)[name] if given and name in given or len(names) > 1 else value
             value = current
+        if io.meta.subshape:
+            sel = selection.select(key, io.meta.h5_shape)
+            io.write(sel.with_trailing(io.meta.subshape), self._subarray_value(value, sel), self.njobs)
+            return
         sel = selection.select(key, io.meta.shape)
         if stored_form(io.meta.dtype) is not None:
             arr = to_stored(value, io.meta.dtype, sel.shape)
@@ -305,6 +381,8 @@ class Dataset(ChunkAccess, HLObject):
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:
         """Write from an array, as ``h5py.Dataset.write_direct``."""
         source = np.asarray(source)
+        if not source.flags.c_contiguous:
+            raise TypeError("source must be a C-contiguous array")
         self[() if dest_sel is None else dest_sel] = source[() if source_sel is None else source_sel]
 
     def resize(self, size, axis=None) -> None:
@@ -333,6 +411,7 @@ class Dataset(ChunkAccess, HLObject):
         if new_shape == shape:
             return
         io = self._io
+        new_shape += io.meta.subshape  # a subarray's axes stay whole
         if any(n < s for n, s in zip(new_shape, shape)):
             io.drop_outside(new_shape)
         doc = dict(doc)

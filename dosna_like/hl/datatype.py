@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..format import compound
 from ..format.attrvalues import dtype_descr, dtype_from_descr
 from .base import HLObject
 
@@ -16,7 +17,12 @@ __all__ = ["Datatype", "datatype_reserved"]
 
 
 def datatype_reserved(dtype: np.dtype) -> dict:
-    return {"datatype": dtype_descr(np.dtype(dtype))}
+    """The reserved record of a committed dtype: numpy's descr, or for a compound
+    with variable-length or other marked fields the record-form spec that keeps them."""
+    dtype = np.dtype(dtype)
+    if dtype.names is not None and compound.needs_record_form(dtype):
+        return {"datatype": compound.compound_spec(dtype)}
+    return {"datatype": dtype_descr(dtype)}
 
 
 class Datatype(HLObject):
@@ -25,7 +31,8 @@ class Datatype(HLObject):
     @property
     def dtype(self) -> np.dtype:
         self._check_open()
-        return dtype_from_descr(self._state.reserved(self._path)["datatype"])
+        record = self._state.reserved(self._path)["datatype"]
+        return compound.compound_dtype(record) if isinstance(record, dict) else dtype_from_descr(record)
 
     def __repr__(self) -> str:
         if not self:

@@ -10,21 +10,33 @@ and asking for one raises AttributeError saying so.
 """
 from __future__ import annotations
 
-__all__ = ["CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CreatePlist", "ObjectID"]
+__all__ = ["CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET",
+           "FILL_TIME_NEVER", "ObjectID"]
 
 # HDF5's creation-order flags (h5py.h5p.CRT_ORDER_TRACKED / _INDEXED)
 CRT_ORDER_TRACKED = 1
 CRT_ORDER_INDEXED = 2
+# HDF5's fill times (h5py.h5d.FILL_TIME_*), as create_dataset(fill_time=) names them
+FILL_TIME_ALLOC = 0
+FILL_TIME_NEVER = 1
+FILL_TIME_IFSET = 2
+_FILL_TIMES = {"alloc": FILL_TIME_ALLOC, "never": FILL_TIME_NEVER, "ifset": FILL_TIME_IFSET}
 
 
 class CreatePlist:
     """The creation settings of a group or dataset, as far as code asks for them:
-    whether links and attributes are kept in creation order (``track_order``)."""
+    whether links and attributes are kept in creation order (``track_order``),
+    and a dataset's fill time."""
 
-    __slots__ = ("_order",)
+    __slots__ = ("_order", "_fill_time")
 
-    def __init__(self, track_order: bool):
+    def __init__(self, track_order: bool, fill_time: str = "ifset"):
         self._order = CRT_ORDER_TRACKED | CRT_ORDER_INDEXED if track_order else 0
+        self._fill_time = _FILL_TIMES.get(fill_time, FILL_TIME_IFSET)
+
+    def get_fill_time(self) -> int:
+        """When HDF5 writes the fill value (``h5py.h5d.FILL_TIME_*``)."""
+        return self._fill_time
 
     def get_link_creation_order(self) -> int:
         return self._order
@@ -54,7 +66,8 @@ class ObjectID:
         ``get_attr_creation_order()`` from the node's ``track_order``."""
         obj = self._obj
         obj._check_open()
-        return CreatePlist(bool(obj._state.reserved(obj._path).get("track_order")))
+        reserved = obj._state.reserved(obj._path)
+        return CreatePlist(bool(reserved.get("track_order")), reserved.get("fill_time", "ifset"))
 
     def _key(self) -> tuple:
         return (self._obj._state.store_id, self._obj._path)

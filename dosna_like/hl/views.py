@@ -103,6 +103,8 @@ class AsTypeView(DatasetView):
         if error is not None:
             raise error
         arr = np.asarray(data)
+        if self._dtype.subdtype is not None:  # a subarray dataset read: its axes are the array's last
+            return convert_as_hdf5(arr, self._dtype.base)
         if arr.dtype != self._dtype and (arr.dtype.names is not None or self._dtype.names is not None):
             out = convert_compound_as_hdf5(arr, self._dtype)
         else:

@@ -15,7 +15,7 @@ import io
 import os
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
-from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
+from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map, real_h5py,
                         save_reference_map, userblock_of)
 from .registry import filesystem_for
 
@@ -167,11 +167,12 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
             return None
         raise HDF5ReadOnlyError(url)
     if refmap is None:
-        h5 = opener()
-        try:
-            refmap = build_reference_map(h5, fingerprint, userblock)
-        finally:
-            h5.close()
+        with real_h5py():
+            h5 = opener()
+            try:
+                refmap = build_reference_map(h5, fingerprint, userblock)
+            finally:
+                h5.close()
         if location is not None:
             save_reference_map(refmap, *location)
     protocol = getattr(fs, "protocol", "file") if fs is not None else "file"

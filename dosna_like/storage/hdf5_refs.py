@@ -24,9 +24,11 @@ costs one HEAD and one GET; a stale map is rebuilt.
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 import json
 import math
 import os
+import sys
 import threading
 import warnings
 
@@ -45,7 +47,8 @@ from .hdf5_ranges import read_range, read_ranges
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
-    "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "save_reference_map", "userblock_of",
+    "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "real_h5py",
+    "save_reference_map", "userblock_of",
 ]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -56,6 +59,42 @@ _DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
 
 class Hdf5FallbackWarning(UserWarning):
     """A dataset of an HDF5 file opened in place is read through h5py (its filters or type)."""
+
+
+_SWAP_LOCK = threading.RLock()
+
+
+def _h5py_module_names() -> list:
+    return [name for name in sys.modules if name == "h5py" or name.startswith("h5py.")]
+
+
+@contextmanager
+def real_h5py():
+    """``with real_h5py() as h5py:`` the h5py package itself, also while
+    ``install_as_h5py()`` has put dosna_like's stand-in in its place.
+
+    h5py imports some of its own modules when first used (``obj.attrs`` does
+    ``from . import attrs``), so its objects are used inside the block, with
+    its modules back in ``sys.modules`` for that time; the stand-in's
+    ``__real_h5py_modules__`` keeps them in between (importing h5py the first
+    time, when it was not imported before the stand-in was installed).
+    """
+    top = sys.modules.get("h5py")
+    real = getattr(top, "__real_h5py_modules__", None) if top is not None else None
+    if real is None:  # not replaced: import h5py gives h5py
+        import h5py  # why here: h5py is only needed to read HDF5 files
+        yield h5py
+        return
+    with _SWAP_LOCK:
+        stand_ins = {name: sys.modules.pop(name) for name in _h5py_module_names()}
+        sys.modules.update(real)
+        try:
+            import h5py  # why here: as above, and after the swap
+            yield h5py
+        finally:
+            real.clear()
+            real.update({name: sys.modules.pop(name) for name in _h5py_module_names()})
+            sys.modules.update(stand_ins)
 
 
 # ------------------------------------------------------------ detection
@@ -170,13 +209,19 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
         return _with_reserved(meta.to_document(), reserved), {"kind": "empty"}
     shape = tuple(dset.shape)
     maxshape = tuple(dset.maxshape) if dset.maxshape is not None else shape
+    fill = dset.fillvalue
+    subshape = ()
+    if dtype.subdtype is not None:  # stored as trailing axes, each chunk holding whole elements
+        dtype, subshape = dtype.subdtype
+        fill = np.asarray(fill, dtype=dtype).reshape(-1)[0]  # HDF5 sets no fill value of an array type
     bytes_codec = to_zarr(dtype)[1]
     plist = dset.id.get_create_plist()
     layout = plist.get_layout()
     # virtual datasets and external raw-data files have no bytes of their own in this file
     plain = dtype.kind in "biufS" and dtype.fields is None and layout in (0, 1, 2) and not plist.get_external_count()
     codecs = _filter_codecs(dset) if dset.chunks is not None else []
-    chunks = tuple(dset.chunks) if dset.chunks is not None else _virtual_chunks(shape, dtype.itemsize)
+    chunks = tuple(dset.chunks) if dset.chunks is not None else \
+        _virtual_chunks(shape, dset.dtype.itemsize)
     ref: dict
     if not plain or codecs is None:  # types are read through h5py quietly, filters with a warning
         ref, codecs = {"kind": "h5py", "why": "filter" if plain else "type"}, []
@@ -186,7 +231,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
             ref, codecs = {"kind": "h5py", "why": "filter"}, []
         else:
             ref = {"kind": "chunks",
-                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] for r in records],
+                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] + [0] * len(subshape)
+                              for r in records],
                    "offsets": [int(r.byte_offset) for r in records], "sizes": [int(r.size) for r in records]}
     elif layout == 0:  # compact: the bytes live in the object header, so in the map
         ref = {"kind": "inline", "data": base64.b64encode(np.ascontiguousarray(dset[()]).tobytes()).decode()}
@@ -206,7 +252,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
         hdf5["gzip_level"] = str(dset.compression_opts)
     hdf5["filters"] = ",".join(name for name, on in (("shuffle", dset.shuffle), ("fletcher32", dset.fletcher32)) if on)
     reserved = {**reserved, "hdf5": hdf5}
-    meta = ArrayMeta(shape, dtype, chunks, dset.fillvalue, [bytes_codec] + codecs, maxshape, attributes)
+    meta = ArrayMeta(shape + subshape, dtype, chunks + subshape, fill, [bytes_codec] + codecs, maxshape + subshape,
+                     attributes, subshape=subshape)
     return _with_reserved(meta.to_document(), reserved), ref
 
 
@@ -224,7 +271,7 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
     object is one node, as in h5py.  Attributes whose type the
     store cannot hold are left out, named in ``"skipped"``.
     """
-    import h5py  # why here: h5py is only needed to build a map, not to read one
+    import h5py  # why here: h5py is only needed to build a map, not to read one (callers hold real_h5py())
 
     nodes, refs, skipped = {}, {}, []
     first_name: dict = {}  # object identity -> the path it was first reached by
@@ -366,7 +413,8 @@ class Hdf5RefStore(Store):
         super().close()
         with self._h5_lock:
             if self._h5 is not None:
-                self._h5.close()
+                with real_h5py():
+                    self._h5.close()
                 self._h5 = None
         if self.source[0] == "fd" and self.source[1] is not None:
             os.close(self.source[1])
@@ -394,7 +442,8 @@ class Hdf5RefStore(Store):
             warnings.warn(f"/{ds.path}: its HDF5 filters have no decoder here (szip, a plugin, or a "
                           "skipped filter); read through h5py", Hdf5FallbackWarning, stacklevel=2)
         box = tuple(slice(c * n, min((c + 1) * n, s)) for c, n, s in zip(coords, ds.meta.chunks, ds.meta.shape))
-        with self._h5_lock:
+        box = box[:len(box) - len(ds.meta.subshape)]  # h5py gives a subarray's axes whole
+        with self._h5_lock, real_h5py():
             if self._h5 is None:
                 self._h5 = self._open_h5py()
             part = self._h5["/" + ds.path][box] if box else self._h5["/" + ds.path][()]
@@ -403,7 +452,7 @@ class Hdf5RefStore(Store):
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
-        chunk[tuple(slice(0, b.stop - b.start) for b in box)] = part
+        chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
 
     def _chunk(self, ds: _Dataset, coords: tuple, data: bytes | None = None) -> bytes | None:

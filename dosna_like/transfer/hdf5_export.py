@@ -65,6 +65,9 @@ def _h5_options(ds, doc: dict, compression) -> dict:
             opts["maxshape"] = ds.maxshape
     opts.update(h5_compression)
     opts.update(fill_option(ds))
+    fill_time = reserved_of(doc, ds._path).get("fill_time")
+    if fill_time:
+        opts["fill_time"] = fill_time
     return opts
 
 
@@ -93,6 +96,9 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
         return
     if ds.shape == ():
         value = ds[()]
+        if ds.dtype.subdtype is not None:  # h5py writes a subarray element only into an existing dataset
+            h5.create_dataset(path, shape=(), dtype=ds.dtype)[()] = value
+            return
         h5.create_dataset(path, data=h5py.Empty(ds.dtype) if isinstance(value, Empty)
                           else value, dtype=ds.dtype)
         return

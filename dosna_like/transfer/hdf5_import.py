@@ -366,7 +366,9 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
         dest_file.create_dataset(path, data=Empty(src.dtype))
         return False
     if src.shape == () or src.size == 0:
-        if src.shape == ():
+        if src.shape == () and src.dtype.subdtype is not None:  # as h5py: created, then written
+            dest_file.create_dataset(path, shape=(), dtype=src.dtype)[()] = src[()]
+        elif src.shape == ():
             value = src[()]
             dest_file.create_dataset(path, data=refs_from_h5py(value, src.file) if holds_refs(value) else value,
                                      dtype=src.dtype)
