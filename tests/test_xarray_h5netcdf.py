@@ -54,9 +54,5 @@ def test_round_trip_with_real_h5py(tmp_path):
     assert out["unlimited"] == ["time"] and out["temp_compression"] == [True, 4]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "h5netcdf recognises h5py objects by type(obj).__module__.startswith('h5py.') and then asks "
-    "ds.id.get_type().get_class() (HDF5 low-level type ids), and reads dimensions through dimension "
-    "scales (issue 12 item 4, another helper)"))
 def test_round_trip_through_install_as_h5py_equals_real_h5py(tmp_path):
     assert _round_trip("dosna_like", tmp_path / "ours.nc") == _round_trip("h5py", tmp_path / "real.nc")

@@ -29,7 +29,7 @@ from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
-__all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_modules"]
+__all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_class_modules", "h5py_modules"]
 
 
 class H5pyDeprecationWarning(UserWarning):
@@ -71,6 +71,13 @@ def _hl_modules() -> dict:
         "compat": _module("h5py._hl.compat", "Filename encoding.", filename_encode=filename_encode,
                           filename_decode=filename_decode),
     }
+
+
+def h5py_class_modules() -> dict:
+    """``{class: h5py's module of the same class}`` for the object model's classes."""
+    return {File: "h5py._hl.files", Group: "h5py._hl.group", Dataset: "h5py._hl.dataset",
+            Datatype: "h5py._hl.datatype", AttributeManager: "h5py._hl.attrs", HLObject: "h5py._hl.base",
+            AsStrView: "h5py._hl.dataset", AsTypeView: "h5py._hl.dataset", FieldsView: "h5py._hl.dataset"}
 
 
 def h5py_modules(package: types.ModuleType) -> dict:

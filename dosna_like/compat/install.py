@@ -7,6 +7,13 @@ use dosna_like.  It is explicit and undoable: ``uninstall_as_h5py()`` puts
 back whatever ``h5py`` modules were there (the real h5py, or none), and
 ``as_h5py()`` does both around a ``with`` block.  A library that imported the
 real h5py before the call keeps it (it holds the module object already).
+
+While installed, the object-model classes also carry h5py's module names
+(``type(ds).__module__ == "h5py._hl.dataset"``), because libraries tell an
+h5py object from an h5py-like one that way (h5netcdf does, before asking the
+HDF5 type of a variable).  Each keeps its home module in ``_home_module`` (handles
+pickle by it, so a worker without the install can rebuild them); the last
+uninstall puts the names back.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from contextlib import contextmanager
 import sys
 import types
 
-from .h5py_modules import h5py_modules
+from .h5py_modules import h5py_modules, h5py_class_modules
 
 __all__ = ["as_h5py", "install_as_h5py", "is_installed_as_h5py", "uninstall_as_h5py"]
 
@@ -40,6 +47,10 @@ def install_as_h5py() -> types.ModuleType:
     """
     saved = {name: sys.modules.pop(name) for name in _h5py_names()}
     _SAVED.append(saved)
+    if len(_SAVED) == 1:
+        for cls, module in h5py_class_modules().items():
+            cls._home_module = cls.__module__
+            cls.__module__ = module
     modules = h5py_modules(_package())
     sys.modules.update(modules)
     return modules["h5py"]
@@ -54,6 +65,9 @@ def uninstall_as_h5py() -> bool:
     for name in _h5py_names():
         del sys.modules[name]
     sys.modules.update(saved)
+    if not _SAVED:
+        for cls in h5py_class_modules():
+            cls.__module__ = vars(cls).get("_home_module", cls.__module__)
     return True
 
 

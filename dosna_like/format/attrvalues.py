@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+import warnings
 import numpy as np
 
 from .dtypes import (Empty, decode_float, encode_float, from_stored, is_empty, ref_dtype, stored_form, string_dtype,
@@ -188,7 +189,11 @@ def decode_attr(value, record: dict | None):
 
 
 def dtype_descr(dtype: np.dtype):
-    return np.lib.format.dtype_to_descr(dtype)
+    # h5py's marks on a dtype (a fixed string's encoding...) are numpy metadata, which the
+    # descr leaves out (numpy warns that it does); the kind="str"/"vlen" records keep what matters
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="metadata on a dtype", category=UserWarning)
+        return np.lib.format.dtype_to_descr(dtype)
 
 
 def dtype_from_descr(descr) -> np.dtype:

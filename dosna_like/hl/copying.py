@@ -16,6 +16,9 @@ from ..codecs.chains import h5py_keywords, rebuild_keywords
 from ..format.compound import record_to_bytes
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
+from .attrs import AttributeManager
+from .base import HLObject
+from .scale_attrs import is_derived
 
 __all__ = [
     "BLOCK_BYTES", "blocks", "copy_attrs", "copy_dataset", "copy_group", "copy_object", "fill_option",
@@ -27,7 +30,8 @@ BLOCK_BYTES = 64 * 1024 * 1024  # upper bound on one block held in memory
 
 
 def is_h5py(obj) -> bool:
-    return type(obj).__module__.startswith("h5py")
+    """An object of the real h5py (ours carry h5py's module names while ``install_as_h5py()`` is on)."""
+    return type(obj).__module__.startswith("h5py") and not isinstance(obj, (HLObject, AttributeManager))
 
 
 def is_dataset(obj) -> bool:
@@ -107,8 +111,10 @@ def copy_dataset(src, dest_group, name: str, without_attrs: bool = False):
 
 
 def copy_attrs(src, dest) -> None:
+    """Copy attributes; dimension-scale ones (``hl/scale_attrs.py``) are not, a copy has no scales."""
     for key in src.attrs:
-        dest.attrs[key] = src.attrs[key]
+        if not (is_derived(src, key) or is_derived(dest, key)):
+            dest.attrs[key] = src.attrs[key]
 
 
 def copy_group(src, dest_group, name: str, shallow: bool = False, expand_soft: bool = False,

@@ -4,13 +4,23 @@ h5py's ``obj.id`` is a handle on HDF5's low-level API (``DatasetID``,
 ``GroupID``...).  Libraries mostly use it as an identity (``a.id == b.id``,
 as a dict key) or to ask whether the object is still open (``id.valid``,
 ``bool(id)``); that is what this one does, plus ``get_create_plist()`` as far
-as h5netcdf reads it (whether a group tracks creation order).  Its other
+as h5netcdf reads it (whether a group tracks creation order), and a
+dataset's ``get_type()``: a ``TypeID`` answering HDF5's type class
+(``get_class()``, compared with ``h5py.h5t``'s constants), size, dtype and
+type equality, all derived from the dtype (``format/typeclass.py``).
+``attrs.get_id(name)`` gives an ``AttrID`` (name, dtype, shape, type) and a
+committed datatype's ``id`` is a ``TypeID`` too, as in h5py.  Its other
 low-level methods (``get_access_plist``, ``read_direct_chunk``...) are HDF5's,
 and asking for one raises AttributeError saying so.
 """
 from __future__ import annotations
 
-__all__ = ["CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CreatePlist", "ObjectID"]
+import numpy as np
+
+from ..format.typeclass import type_class, type_key, type_size
+
+__all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CommittedTypeID", "CreatePlist", "ObjectID",
+           "TypeID"]
 
 # HDF5's creation-order flags (h5py.h5p.CRT_ORDER_TRACKED / _INDEXED)
 CRT_ORDER_TRACKED = 1
@@ -56,6 +66,14 @@ class ObjectID:
         obj._check_open()
         return CreatePlist(bool(obj._state.reserved(obj._path).get("track_order")))
 
+    def get_type(self) -> "TypeID":
+        """A dataset's HDF5 type (h5py's ``DatasetID.get_type()``)."""
+        obj = self._obj
+        obj._check_open()
+        if not hasattr(obj, "shape"):
+            raise AttributeError(f"HDF5 low-level API: {type(obj).__name__}.id has no get_type() (datasets have)")
+        return TypeID(obj.dtype)
+
     def _key(self) -> tuple:
         return (self._obj._state.store_id, self._obj._path)
 
@@ -75,3 +93,89 @@ class ObjectID:
 
     def __repr__(self) -> str:
         return f"<dosna_like ObjectID of {self._obj.name!r} ({'valid' if self.valid else 'closed'})>"
+
+
+class _TypeMixin:
+    """What h5py's ``TypeID`` answers, from a dtype: class, size, dtype, equality (``H5Tequal``)."""
+
+    __slots__ = ()
+
+    def get_class(self) -> int:
+        """HDF5's type class, one of ``h5py.h5t.INTEGER``, ``FLOAT``, ``STRING``, ``COMPOUND``..."""
+        return type_class(self.dtype)
+
+    def get_size(self) -> int:
+        return type_size(self.dtype)
+
+    def _type_key(self) -> tuple:
+        return type_key(self.dtype)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _TypeMixin):
+            return NotImplemented
+        return self._type_key() == other._type_key()
+
+    def __hash__(self) -> int:
+        return hash(repr(self._type_key()))
+
+
+class TypeID(_TypeMixin):
+    """The HDF5 type of a dataset or attribute (``ds.id.get_type()``)."""
+
+    __slots__ = ("_dtype",)
+
+    def __init__(self, dtype):
+        self._dtype = np.dtype(dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    def __repr__(self) -> str:
+        return f"<dosna_like TypeID (class {self.get_class()}, dtype {self._dtype})>"
+
+
+class CommittedTypeID(_TypeMixin, ObjectID):
+    """A committed datatype's ``id``: an object id (``valid``) and a type id at once,
+    equal to any type with the same HDF5 type (as h5py's)."""
+
+    __slots__ = ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._obj.dtype
+
+    __eq__ = _TypeMixin.__eq__
+    __hash__ = _TypeMixin.__hash__
+
+
+class AttrID:
+    """``attrs.get_id(name)``: an attribute's name, dtype, shape and type, as h5py's ``AttrID``."""
+
+    __slots__ = ("_name", "_dtype", "_shape")
+
+    def __init__(self, name: str, dtype, shape):
+        self._name, self._dtype, self._shape = name, np.dtype(dtype), shape
+
+    @property
+    def name(self) -> bytes:
+        return self._name.encode("utf-8")
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def shape(self):
+        """The attribute's shape; None for an empty (``h5py.Empty``) attribute."""
+        return self._shape
+
+    @property
+    def valid(self) -> bool:
+        return True
+
+    def get_type(self) -> TypeID:
+        return TypeID(self._dtype)
+
+    def __repr__(self) -> str:
+        return f"<dosna_like AttrID {self._name!r} (dtype {self._dtype}, shape {self._shape})>"
