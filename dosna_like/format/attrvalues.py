@@ -64,10 +64,25 @@ def _as_text(x) -> str | None:
     return None
 
 
+def _refuse_nul(text) -> None:
+    """HDF5's variable-length strings end at a NUL, so h5py refuses one inside."""
+    if text is not None and "\x00" in text:
+        raise ValueError("VLEN strings do not support embedded NULLs")
+
+
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
     if is_empty(value):
         return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "U":  # numpy's UTF-32 has no HDF5 type (h5py)
+        raise TypeError(f"No conversion path for dtype: {value.dtype!r}")
+    if dtype is not None and dtype.subdtype is not None:
+        # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes
+        base, subshape = dtype.subdtype
+        value = np.asarray(value, dtype=base)
+        if value.shape[value.ndim - len(subshape):] != subshape or value.ndim < len(subshape):
+            raise ValueError(f"Array dtype shape {subshape} is incompatible with data shape {value.shape}")
+        dtype = base
     special = _encode_special(value, dtype, shape)
     if special is not None:
         return special
@@ -76,6 +91,7 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
     if isinstance(value, (str, bytes, np.str_)) and dtype is None and shape is None:
         text = _as_text(value)
+        _refuse_nul(text)
         if text is None:
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
         return str(text), {"kind": "str"}
@@ -100,6 +116,8 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         texts = [_as_text(x) for x in arr.ravel().tolist()]
         if any(t is None for t in texts):
             raise TypeError(_NO_EQUIVALENT)
+        for text in texts:
+            _refuse_nul(text)
         if arr.ndim == 0:
             return texts[0], {"kind": "str"}
         record = {"kind": "str", "shape": list(arr.shape)}

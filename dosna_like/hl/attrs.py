@@ -159,7 +159,7 @@ class AttributeManager(MutableMapping):
             raise TypeError("Shape of data is incompatible with existing attribute")
         dtype = getattr(old, "dtype", None)
         if dtype is not None and dtype.kind != "O":
-            self.create(name, np.asarray(value), dtype=dtype)
+            self.create(name, value, dtype=dtype)  # converted straight to the attribute's type
         else:
             self.create(name, value)
 

@@ -5,6 +5,7 @@ import posixpath
 
 from ..errors import ClosedObjectError, read_only_error
 from ..format.references import Reference
+from .anonymous import is_anonymous
 from .attrs import AttributeManager
 from .ident import ObjectID
 from .pickling import handle_reduce
@@ -28,7 +29,10 @@ class HLObject:
 
     # --------------------------------------------------------------- identity
     @property
-    def name(self) -> str:
+    def name(self) -> str | None:
+        """The path this object was reached by; None for an anonymous object (h5py)."""
+        if self._name is None and is_anonymous(self._path):
+            return None
         return self._name or "/" + self._path
 
     @property
@@ -54,6 +58,8 @@ class HLObject:
     @property
     def parent(self):
         self._check_open()
+        if self.name is None:
+            raise ValueError("Parent of an anonymous object is undefined")
         return self._state.file[posixpath.dirname(self.name)]
 
     @property

@@ -325,5 +325,5 @@ class Dataset(ChunkAccess, HLObject):
     def __repr__(self) -> str:
         if not self:
             return "<Closed dosna_like dataset>"
-        base = self.name.rsplit("/", 1)[-1] or "/"
-        return f'<dosna_like dataset "{base}": shape {self.shape}, type "{self.dtype.str}">'
+        shown = "(anonymous)" if self.name is None else '"%s"' % (self.name.rsplit("/", 1)[-1] or "/")
+        return f'<dosna_like dataset {shown}: shape {self.shape}, type "{self.dtype.str}">'

@@ -12,6 +12,7 @@ from ..errors import FormatError, IncompleteFileWarning, InvalidLibverError, Uns
 from ..format.documents import group_document, loads
 from ..format.keys import META_KEY
 from ..format.reserved import RESERVED, reserved_of
+from .anonymous import discard as discard_anonymous
 from .group import Group
 from .state import FileState
 from ..storage import open_store
@@ -307,6 +308,7 @@ class File(Group):
 
     def close(self) -> None:
         if not self._state.closed:
+            discard_anonymous(self._state)
             self._state.index.save_on_close()
             self._state.closed = True
             self._state._arrays.clear()

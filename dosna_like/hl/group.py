@@ -13,6 +13,7 @@ from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, fro
 from ..format.names import resolve_path
 from ..format.references import Reference
 from ..format.reserved import RESERVED, edit_reserved
+from .anonymous import adopt, is_anonymous, new_path, renamed
 from .base import HLObject
 from .copying import copy_object
 from .creation import new_array
@@ -78,12 +79,13 @@ class Group(HLObject, MutableMapping):
         """``group[ref]``: the object a reference names, anywhere in this file (h5py)."""
         if not ref:
             raise ValueError("Invalid HDF5 object reference")
-        found = self._state.file._locate(ref.path)
+        path = renamed(self._state, ref.path.lstrip("/"))
+        found = self._state.file._locate("/" + path)
         if found is None:
             # stored references are paths: a target moved or deleted since is gone
             raise NodeNotFoundError(f"Unable to dereference object (no object at {ref.path!r}: "
                                     "moved or deleted since the reference was made)")
-        return self._wrap(*found, name=ref.path)
+        return self._wrap(*found, name="/" + found[1])
 
     def get(self, name, default=None, getclass=False, getlink=False, elink_mode=None, elink_locking=None,
             elink_swmr=None):
@@ -150,6 +152,12 @@ class Group(HLObject, MutableMapping):
         A parent reached through a soft link is followed, as HDF5 does.
         """
         self._check_writable(ValueError, f"Unable to create {action}")
+        if name is None:  # an anonymous object (hl/anonymous.py)
+            path = new_path(self._state)
+            for ancestor in (path.rsplit("/", 2)[0], path.rsplit("/", 1)[0]):
+                if self._state.read_doc(ancestor) is None:
+                    self._state.write_doc(ancestor, group_document())
+            return path
         path = resolve_path(self._path, name)
         if path == "" or name in self:
             raise NodeExistsError(f"Unable to create {action} (name already exists)")
@@ -183,7 +191,8 @@ class Group(HLObject, MutableMapping):
         if track_order is None:
             track_order = get_config().track_order
         self._state.write_doc(path, group_document({RESERVED: {"track_order": True}} if track_order else None))
-        self._created(path)
+        if name is not None:
+            self._created(path)
         return Group(self._state, path, inherit=self)
 
     def require_group(self, name) -> "Group":
@@ -217,7 +226,8 @@ class Group(HLObject, MutableMapping):
         if track_order if track_order is not None else get_config().track_order:
             edit_reserved(doc["attributes"], path)["track_order"] = True
         self._state.write_doc(path, doc)
-        self._created(path)
+        if name is not None:
+            self._created(path)
         return ds
 
     def require_dataset(self, name, shape, dtype, exact=False, **kwds):
@@ -249,6 +259,9 @@ class Group(HLObject, MutableMapping):
         if isinstance(obj, HLObject):
             if obj._state is not self._state:
                 raise OSError("Unable to create link (interfile hard links are not allowed)")
+            if obj.name is None and is_anonymous(obj._path):  # its first name: the node moves there
+                self._adopt(name, obj)
+                return
             self._add_link(name, to_record(None, hard_target="/" + obj._path))
         elif isinstance(obj, (SoftLink, ExternalLink)):
             self._add_link(name, to_record(obj))
@@ -258,6 +271,15 @@ class Group(HLObject, MutableMapping):
             self._created(path)
         else:
             self.create_dataset(name, data=obj)
+
+    def _adopt(self, name, obj) -> None:
+        target = resolve_path(self._path, name)
+        parent = target.rpartition("/")[0]
+        if parent:
+            self.require_group("/" + parent)
+        adopt(self._state, obj._path, target)
+        obj._path = target
+        self._created(target)
 
     def _add_link(self, name, record: dict) -> None:
         parent, base, _ = self._link_record(name)
@@ -365,6 +387,8 @@ class Group(HLObject, MutableMapping):
         docs = self._state._docs
         out = []
         for path in select_nodes(nodes, self._path, predicate):
+            if is_anonymous(path):
+                continue
             docs.setdefault(path, nodes[path].doc)
             out.append(self._wrap(self._state, path, docs[path]))
         return out
@@ -411,7 +435,8 @@ class Group(HLObject, MutableMapping):
     def __repr__(self) -> str:
         if not self:
             return "<Closed dosna_like group>"
-        return f'<dosna_like group "{self.name}" ({len(self)} members)>'
+        shown = "(anonymous)" if self.name is None else f'"{self.name}"'
+        return f'<dosna_like group {shown} ({len(self)} members)>'
 
 
 def _walk(state, parts: list, depth: int):

@@ -16,6 +16,7 @@ from ..index.live import LiveIndex
 from ..storage import Store
 
 from ..format.keys import SIDECAR_KEY
+from .anonymous import ANONYMOUS
 
 __all__ = ["FileState"]
 
@@ -76,7 +77,8 @@ class FileState:
                 self._docs[unknown[key]] = loads(raw, key)
             except FormatError:  # listed, so opening it names the damage; its siblings stay visible
                 damaged.add(unknown[key])
-        nodes = [n for n in names if child(n) in self._docs or child(n) in damaged]
+        nodes = [n for n in names if (child(n) in self._docs or child(n) in damaged)
+                 and (path or n != ANONYMOUS)]  # anonymous objects are not members (hl/anonymous.py)
         reserved = self.reserved(path)
         members = set(nodes) | set(reserved.get("links", {}))
         if reserved.get("track_order"):
