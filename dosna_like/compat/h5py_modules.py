@@ -25,7 +25,7 @@ from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.files import File
 from ..hl.group import Group
-from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED
+from ..hl.ident import AttrID, CRT_ORDER_INDEXED, CRT_ORDER_TRACKED
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
@@ -91,17 +91,18 @@ def h5py_modules(package: types.ModuleType) -> dict:
     warnings_module = _module("h5py.h5py_warnings", "h5py's warning classes.",
                               H5pyDeprecationWarning=H5pyDeprecationWarning)
     h5 = _module("h5py.h5", "Library configuration (the rest of h5py.h5 is HDF5's).", get_config=get_config)
+    h5a = _module("h5py.h5a", "The class of attrs.get_id() (the rest of h5py.h5a is HDF5's).", AttrID=AttrID)
     h5p = _module("h5py.h5p", "Creation-order flags (property lists are HDF5's).",
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
     top = types.ModuleType("h5py", package.__doc__)
     top.__dict__.update({k: v for k, v in vars(package).items() if not k.startswith("__")})
     top.__dict__.update(
         __version__=version.version, __dosna_like_version__=package.__version__, __file__=package.__file__,
-        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, filters=filters,
+        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5a=h5a, h5p=h5p, filters=filters,
         _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
         __getattr__=lambda name: getattr(package, name),  # names added to dosna_like later
     )
-    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p,
+    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5a": h5a, "h5py.h5p": h5p,
                "h5py.filters": filters,
                "h5py._hl": hl_package, "h5py._objects": objects, "h5py.h5py_warnings": warnings_module}
     modules.update({f"h5py._hl.{name}": module for name, module in hl.items()})

@@ -15,6 +15,7 @@ import numpy as np
 
 from .dtypes import (Empty, decode_float, encode_float, from_stored, is_empty, ref_dtype, stored_form, string_dtype,
                      to_stored, vlen_base, vlen_dtype)
+from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
 __all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
@@ -108,6 +109,11 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         if enum:
             record["enum"] = dict(enum)
         return _to_json(arr), record
+    if arr.dtype.names is not None and any(arr.dtype.fields[n][0].hasobject for n in arr.dtype.names):
+        # compounds with variable-length fields: one stored record per item (format/compound.py)
+        layout = record_layout(arr.dtype)
+        items = [base64.b64encode(record_to_bytes(r, arr.dtype, layout)).decode() for r in arr.reshape(-1)]
+        return items, {"kind": "records", "compound": compound_spec(arr.dtype), "shape": list(arr.shape)}
     if (kind == "S" and isinstance(value, np.ndarray)) or arr.dtype.names is not None:
         # fixed-length bytes arrays and compound values: their bytes, losslessly
         raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
@@ -193,6 +199,14 @@ def decode_attr(value, record: dict | None):
         return np.bytes_(base64.b64decode(value))
     if kind == "empty":
         return Empty(dtype_from_descr(record["descr"]))
+    if kind == "records":
+        dtype = compound_dtype(record["compound"])
+        layout = record_layout(dtype)
+        arr = np.empty(len(value), dtype)
+        for i, item in enumerate(value):
+            arr[i] = record_from_bytes(base64.b64decode(item), dtype, layout)
+        arr = arr.reshape(record["shape"])
+        return arr[()] if arr.ndim == 0 else arr
     if kind == "raw":
         dtype = dtype_from_descr(record["descr"])
         if dtype.kind == "S":

@@ -20,7 +20,12 @@ class HLObject:
     ``attrs`` are properties; equality is node identity.
     """
 
-    def __init__(self, state, path: str, inherit=None, name: str | None = None):
+    def __init__(self, state, path: str | None = None, inherit=None, name: str | None = None):
+        if path is None and isinstance(state, ObjectID):  # h5py's Group(gid) / Dataset(dsid)
+            obj = state._obj
+            if not isinstance(obj, type(self)):
+                raise ValueError(f"{type(obj).__name__} id is not a valid {type(self).__name__} identifier")
+            state, path, inherit, name = obj._state, obj._path, obj._inherit, obj._name
         self._state = state
         self._path = path
         self._inherit = inherit  # where njobs comes from unless overridden

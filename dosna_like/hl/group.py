@@ -19,6 +19,7 @@ from .copying import copy_object
 from .creation import new_array
 from .dataset import Dataset
 from .datatype import Datatype, datatype_reserved
+from .mapping import ItemsViewHDF5, KeysViewHDF5, ValuesViewHDF5
 from ..index.nodes import select_nodes
 from ..index.query import compile_query
 
@@ -44,7 +45,7 @@ class Group(HLObject, MutableMapping):
         return cls(state, path, inherit=self if same_file else None,
                    name=name if same_file and name != "/" + path else None)
 
-    def _locate(self, name):
+    def _locate(self, name, elink_mode: str | None = None):
         """(file state, node path, document) that ``name`` leads to, following links.
 
         Returns None when nothing is there (a missing member or a dangling link).
@@ -55,7 +56,7 @@ class Group(HLObject, MutableMapping):
         doc = self._state.read_doc(path)
         if doc is not None:
             return self._state, path, doc
-        return _walk(self._state, path.split("/") if path else [], 0)
+        return _walk(self._state, path.split("/") if path else [], 0, elink_mode)
 
     def _link_record(self, name):
         """(parent path, member name, link record or None) for the last component of ``name``."""
@@ -111,7 +112,7 @@ class Group(HLObject, MutableMapping):
             if self._locate(name) is None:
                 return default
             return HardLink if getclass else HardLink()
-        found = self._locate(name)
+        found = self._locate(name, elink_mode)
         if found is None:
             return default
         obj = self._wrap(*found)
@@ -123,7 +124,8 @@ class Group(HLObject, MutableMapping):
             resolve_path(self._path, name)  # an invalid name is not there
         except (TypeError, ValueError):
             return False
-        self._check_open()
+        if not self:  # h5py: nothing is in a closed file
+            return False
         if self._locate(name) is not None:
             return True
         return self._link_record(name)[2] is not None
@@ -140,6 +142,15 @@ class Group(HLObject, MutableMapping):
         """Member names, last first (h5py's ``reversed(group)``)."""
         self._check_open()
         return iter(list(self._state.children(self._path))[::-1])
+
+    def keys(self) -> KeysViewHDF5:
+        return KeysViewHDF5(self)
+
+    def values(self) -> ValuesViewHDF5:
+        return ValuesViewHDF5(self)
+
+    def items(self) -> ItemsViewHDF5:
+        return ItemsViewHDF5(self)
 
     def _ipython_key_completions_(self) -> list:
         """IPython's tab completion of ``group["...``: the member names, sorted (as h5py)."""
@@ -240,7 +251,10 @@ class Group(HLObject, MutableMapping):
             raise TypeError(f"Incompatible object ({type(dset).__name__}) already exists")
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
         if shape != dset.shape:
-            raise TypeError(f"Shapes do not match (existing {dset.shape} vs new {shape})")
+            if "maxshape" not in kwds:
+                raise TypeError(f"Shapes do not match (existing {dset.shape} vs new {shape})")
+            if tuple(kwds["maxshape"] or ()) != tuple(dset.maxshape or ()):
+                raise TypeError(f"Max shapes do not match (existing {dset.maxshape} vs new {kwds['maxshape']})")
         dtype = np.dtype(dtype)
         if exact:
             if dtype != dset.dtype:
@@ -417,7 +431,8 @@ class Group(HLObject, MutableMapping):
 
     def _visit_into(self, prefix: str, group: "Group", func, links: bool):
         records = self._state.reserved(group._path).get("links", {})
-        for n in group:
+        # by name, whatever the creation order (HDF5 visits with its name index, byte order)
+        for n in sorted(group, key=lambda name: name.encode("utf-8")):
             rel = f"{prefix}{n}"
             if n in records:
                 result = func(rel, from_record(records[n])) if links else None
@@ -439,7 +454,7 @@ class Group(HLObject, MutableMapping):
         return f'<dosna_like group {shown} ({len(self)} members)>'
 
 
-def _walk(state, parts: list, depth: int):
+def _walk(state, parts: list, depth: int, elink_mode: str | None = None):
     """Follow ``parts`` from the root of ``state``'s file through groups and links.
 
     Returns (state, node path, document) or None when something on the way is
@@ -462,7 +477,7 @@ def _walk(state, parts: list, depth: int):
             return None
         if record["type"] == "external":
             try:
-                target_state = state.external_file(record["file"])._state
+                target_state = state.external_file(record["file"], elink_mode)._state
             except PermissionError:
                 raise  # a link refused by confinement is an error, not a dangling link
             except OSError:
@@ -470,7 +485,7 @@ def _walk(state, parts: list, depth: int):
         else:
             target_state = state
         target = resolve_path(path if record["type"] == "soft" else "", record["path"])
-        found = _walk(target_state, target.split("/") if target else [], depth + 1)
+        found = _walk(target_state, target.split("/") if target else [], depth + 1, elink_mode)
         if found is None:
             return None
         state, path, doc = found

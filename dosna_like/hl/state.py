@@ -137,14 +137,15 @@ class FileState:
 
         self.update_reserved(path, update)
 
-    def external_file(self, filename: str):
-        """The File an external link points into, opened once with this file's intent."""
+    def external_file(self, filename: str, mode: str | None = None):
+        """The File an external link points into, opened once per mode: ``mode``
+        ("r" or "r+", h5py's ``elink_mode``) or this file's intent."""
         # HDF5 resolves it beside the linking file; an untrusted file's links stay there
         target = self.store.sibling_url(filename) if self.trust_links else self.store.confined_url(filename)
-        f = self._external.get(target)
+        mode = mode or ("r" if self.read_only else "r+")
+        f = self._external.get((target, mode))
         if f is None or not f:
-            f = self._external[target] = self._open_file(target, "r" if self.read_only else "r+",
-                                                         trust_links=self.trust_links)
+            f = self._external[target, mode] = self._open_file(target, mode, trust_links=self.trust_links)
         return f
 
     def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
