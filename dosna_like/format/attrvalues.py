@@ -13,7 +13,8 @@ import math
 import warnings
 import numpy as np
 
-from .dtypes import (Empty, decode_float, encode_float, from_stored, is_empty, ref_dtype, stored_form, string_dtype,
+from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, ref_dtype,
+                     stored_form, string_dtype,
                      to_stored, vlen_base, vlen_dtype)
 from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
@@ -127,7 +128,8 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         if arr.ndim == 0:
             return texts[0], {"kind": "str"}
         record = {"kind": "str", "shape": list(arr.shape)}
-        if kind == "S" or any(isinstance(x, bytes) for x in arr.ravel().tolist()):
+        if kind == "S" or check_string_dtype(arr.dtype) == ("ascii", None) or \
+                any(isinstance(x, bytes) for x in arr.ravel().tolist()):
             record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
         return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")

@@ -106,7 +106,9 @@ class AttributeManager(MutableMapping):
         value = self[name]
         if is_empty(value):
             return AttrID(self._check_name(name), value.dtype, None)
-        if isinstance(value, str):
+        if isinstance(value, (np.ndarray, np.generic)):
+            dtype = value.dtype
+        elif isinstance(value, str):
             dtype = string_dtype("utf-8")
         elif isinstance(value, Reference):
             dtype = ref_dtype

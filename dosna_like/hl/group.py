@@ -182,6 +182,7 @@ class Group(HLObject, MutableMapping):
             doc = self._state.read_doc(ancestor)
             if doc is None:
                 self._state.write_doc(ancestor, group_document())
+                self._created(ancestor)  # a member of its parent, in creation order too
             elif doc["node_type"] != "group":
                 # h5py's error types differ here: TypeError for datasets, ValueError for groups
                 exc = TypeError if action == "dataset" else ValueError
