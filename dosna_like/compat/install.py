@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import sys
 import types
 
+from ..storage.real_h5py import remember_real_h5py
 from .h5py_modules import h5py_modules, h5py_class_modules
 
 __all__ = ["as_h5py", "install_as_h5py", "is_installed_as_h5py", "uninstall_as_h5py"]
@@ -47,6 +48,7 @@ def install_as_h5py() -> types.ModuleType:
     """
     saved = {name: sys.modules.pop(name) for name in _h5py_names()}
     _SAVED.append(saved)
+    remember_real_h5py(saved)  # reading .h5 files in place still uses the real one
     if len(_SAVED) == 1:
         for cls, module in h5py_class_modules().items():
             cls._home_module = cls.__module__

@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 
 from fsspec.core import url_to_fs
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
+from .real_h5py import real_h5py
 from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
 
@@ -48,9 +50,8 @@ def refs_location(url: str, refs, storage_options: dict | None):
 
 
 def _import_h5py():
-    import h5py  # why here: h5py is needed to read a file's metadata, not to import the library
-
-    return h5py
+    """The real h5py module (callers hold ``real_h5py()`` around its use)."""
+    return sys.modules["h5py"]
 
 
 class HDF5ReadOnlyError(OSError):
@@ -160,11 +161,12 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
             return None
         raise HDF5ReadOnlyError(url)
     if refmap is None:
-        h5 = opener()
-        try:
-            refmap = build_reference_map(h5, fingerprint, userblock)
-        finally:
-            h5.close()
+        with real_h5py():  # the real one, also while install_as_h5py() is on
+            h5 = opener()
+            try:
+                refmap = build_reference_map(h5, fingerprint, userblock)
+            finally:
+                h5.close()
         if location is not None:
             save_reference_map(refmap, *location)
     protocol = getattr(fs, "protocol", "file") if fs is not None else "file"

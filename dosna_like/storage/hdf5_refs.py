@@ -41,6 +41,7 @@ from ..format.dtypes import check_vlen_dtype, to_zarr
 from ..format.keys import META_KEY, node_key, parse_chunk_key
 from ..format.reserved import RESERVED
 from .base import Store
+from .real_h5py import real_h5py
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
@@ -355,7 +356,7 @@ class Hdf5RefStore(Store):
 
     def close(self) -> None:
         super().close()
-        with self._h5_lock:
+        with self._h5_lock, real_h5py():
             if self._h5 is not None:
                 self._h5.close()
                 self._h5 = None
@@ -395,7 +396,7 @@ class Hdf5RefStore(Store):
             warnings.warn(f"/{ds.path}: its HDF5 filters have no decoder here (szip, a plugin, or a "
                           "skipped filter); read through h5py", Hdf5FallbackWarning, stacklevel=2)
         box = tuple(slice(c * n, min((c + 1) * n, s)) for c, n, s in zip(coords, ds.meta.chunks, ds.meta.shape))
-        with self._h5_lock:
+        with self._h5_lock, real_h5py():
             if self._h5 is None:
                 self._h5 = self._open_h5py()
             part = self._h5["/" + ds.path][box] if box else self._h5["/" + ds.path][()]
