@@ -74,10 +74,10 @@ def _hl_modules() -> dict:
 
 
 def h5py_class_modules() -> dict:
-    """``{class: h5py's module of the same class}`` for the object model's classes."""
+    """``{class: h5py's module of the same class}`` for the handle classes (which pickle
+    by their home module, ``hl/pickling.py``; classes pickled by reference keep theirs)."""
     return {File: "h5py._hl.files", Group: "h5py._hl.group", Dataset: "h5py._hl.dataset",
-            Datatype: "h5py._hl.datatype", AttributeManager: "h5py._hl.attrs", HLObject: "h5py._hl.base",
-            AsStrView: "h5py._hl.dataset", AsTypeView: "h5py._hl.dataset", FieldsView: "h5py._hl.dataset"}
+            Datatype: "h5py._hl.datatype"}
 
 
 def h5py_modules(package: types.ModuleType) -> dict:

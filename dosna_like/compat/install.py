@@ -8,7 +8,7 @@ back whatever ``h5py`` modules were there (the real h5py, or none), and
 ``as_h5py()`` does both around a ``with`` block.  A library that imported the
 real h5py before the call keeps it (it holds the module object already).
 
-While installed, the object-model classes also carry h5py's module names
+While installed, the handle classes (File, Group, Dataset, Datatype) also carry h5py's module names
 (``type(ds).__module__ == "h5py._hl.dataset"``), because libraries tell an
 h5py object from an h5py-like one that way (h5netcdf does, before asking the
 HDF5 type of a variable).  Each keeps its home module in ``_home_module`` (handles
