@@ -376,3 +376,30 @@ def test_classes_carry_h5pys_module_names_only_while_installed(tmp_path):
     back = pickle.loads(blob)  # a handle pickled while installed is rebuilt without the install
     assert type(back) is dosna_like.Dataset and back[...].tolist() == [0, 1, 2]
     back.file.close()
+
+
+# ----------------------------------------------------------- copies and refs
+def test_copied_references_point_where_h5py_points(tmp_path):
+    got = []
+    for mod, tag in ((h5py, "h"), (dosna_like, "d")):
+        with mod.File(str(tmp_path / f"{tag}1.h5"), "w") as f1, mod.File(str(tmp_path / f"{tag}2.h5"), "w") as f2:
+            f1["foo"] = [1, 2, 3]
+            f1["bar"] = [4, 5, 6]
+            f1["foo"].attrs["bar"] = f1["bar"].ref
+            f1.create_dataset("refs", data=np.array([f1["bar"].ref, f1["foo"].ref], dtype=mod.ref_dtype))
+            f2["bar"] = [7, 7, 7]  # what a path copied as it is would wrongly name
+            seen = []
+            f1.copy("foo", "same")  # within a file: attribute references null, dataset ones kept
+            f1.copy("refs", "refs_same")
+            seen.append((bool(f1["same"].attrs["bar"]), [f1[r].name for r in f1["refs_same"][...]]))
+            f1.copy("foo", f2, "nox")  # into another file: a null reference
+            seen.append(bool(f2["nox"].attrs["bar"]))
+            f1.copy("refs", f2, "refs")
+            seen.append([bool(r) for r in f2["refs"][...]])
+            f1.copy("foo", f1, "baz", expand_refs=True)  # the target comes along, once
+            target = f1[f1["baz"].attrs["bar"]]
+            seen.append((target[...].tolist(), target.name != "/bar"))
+            f1.copy("/", f2, "q", expand_refs=True)  # inside the copied tree: its copy
+            seen.append((f2[f2["q/foo"].attrs["bar"]].name, [f2[r].name for r in f2["q/refs"][...]]))
+            got.append(seen)
+    assert got[1] == got[0]

@@ -15,7 +15,7 @@ from ..format.references import Reference
 from ..format.reserved import RESERVED, edit_reserved
 from .anonymous import adopt, is_anonymous, new_path, renamed
 from .base import HLObject
-from .copying import copy_object
+from .copying import copy_object, map_references
 from .creation import new_array
 from .dataset import Dataset
 from .datatype import Datatype, datatype_reserved
@@ -345,8 +345,9 @@ class Group(HLObject, MutableMapping):
             raise RuntimeError("Unable to copy object (destination object already exists)")
         if name == "/":
             raise ValueError("a copy of a root group needs a name")
-        copy_object(source, dest, name, shallow=shallow, expand_soft=expand_soft,
-                    expand_external=expand_external, without_attrs=without_attrs)
+        copy = copy_object(source, dest, name, shallow=shallow, expand_soft=expand_soft,
+                           expand_external=expand_external, without_attrs=without_attrs)
+        map_references(source, copy, expand_refs)
 
     def move(self, source, dest) -> None:
         """Rename a member (a node or a link) within this file, as ``h5py.Group.move``."""
