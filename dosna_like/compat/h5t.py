@@ -15,11 +15,13 @@ from ..format.dtypes import (check_dtype, check_enum_dtype, check_string_dtype, 
                              string_dtype, string_info, vlen_dtype)
 from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER, NO_CLASS, OPAQUE, REFERENCE, STRING,
                                 TIME, VLEN)
-from ..hl.ident import TypeID
+from ..hl.ident import (CSET_ASCII, CSET_UTF8, TypeArrayID, TypeBitfieldID, TypeCompoundID, TypeEnumID, TypeFloatID,
+                        TypeID, TypeIntegerID, TypeOpaqueID, TypeReferenceID, TypeStringID, TypeTimeID, TypeVlenID)
 
 __all__ = [
     "ARRAY", "BITFIELD", "COMPOUND", "ENUM", "FLOAT", "INTEGER", "NO_CLASS", "OPAQUE", "REFERENCE", "STRING", "TIME",
-    "TypeID", "VLEN",
+    "CSET_ASCII", "CSET_UTF8", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID", "TypeEnumID", "TypeFloatID",
+    "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID", "TypeStringID", "TypeTimeID", "TypeVlenID", "VLEN",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype",
     "special_dtype", "string_dtype", "string_info", "vlen_dtype",
 ]

@@ -17,11 +17,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format.typeclass import type_class, type_key, type_size
+from ..format.dtypes import check_string_dtype
+from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER, OPAQUE, REFERENCE, STRING, TIME, VLEN,
+                                type_class, type_key, type_size)
 
-__all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CommittedTypeID", "CreatePlist", "ObjectID",
-           "TypeID"]
+__all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII", "CSET_UTF8", "CommittedTypeID",
+           "CreatePlist", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
+           "TypeEnumID", "TypeFloatID", "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID",
+           "TypeStringID", "TypeTimeID", "TypeVlenID", "type_id"]
 
+# HDF5's character sets of strings (h5py.h5t.CSET_ASCII / CSET_UTF8)
+CSET_ASCII = 0
+CSET_UTF8 = 1
 # HDF5's creation-order flags (h5py.h5p.CRT_ORDER_TRACKED / _INDEXED)
 CRT_ORDER_TRACKED = 1
 CRT_ORDER_INDEXED = 2
@@ -72,7 +79,7 @@ class ObjectID:
         obj._check_open()
         if not hasattr(obj, "shape"):
             raise AttributeError(f"HDF5 low-level API: {type(obj).__name__}.id has no get_type() (datasets have)")
-        return TypeID(obj.dtype)
+        return type_id(obj.dtype)
 
     def _key(self) -> tuple:
         return (self._obj._state.store_id, self._obj._path)
@@ -107,6 +114,10 @@ class _TypeMixin:
     def get_size(self) -> int:
         return type_size(self.dtype)
 
+    def committed(self) -> bool:
+        """Whether this is a committed (named) datatype's id."""
+        return False
+
     def _type_key(self) -> tuple:
         return type_key(self.dtype)
 
@@ -132,7 +143,70 @@ class TypeID(_TypeMixin):
         return self._dtype
 
     def __repr__(self) -> str:
-        return f"<dosna_like TypeID (class {self.get_class()}, dtype {self._dtype})>"
+        return f"<dosna_like {type(self).__name__} (dtype {self._dtype})>"
+
+
+class TypeIntegerID(TypeID):
+    __slots__ = ()
+
+
+class TypeFloatID(TypeID):
+    __slots__ = ()
+
+
+class TypeTimeID(TypeID):
+    __slots__ = ()
+
+
+class TypeStringID(TypeID):
+    """A string type: its character set and whether it is variable-length."""
+
+    __slots__ = ()
+
+    def get_cset(self) -> int:
+        return CSET_UTF8 if check_string_dtype(self._dtype).encoding == "utf-8" else CSET_ASCII
+
+    def is_variable_str(self) -> bool:
+        return check_string_dtype(self._dtype).length is None
+
+
+class TypeBitfieldID(TypeID):
+    __slots__ = ()
+
+
+class TypeOpaqueID(TypeID):
+    __slots__ = ()
+
+
+class TypeCompoundID(TypeID):
+    __slots__ = ()
+
+
+class TypeReferenceID(TypeID):
+    __slots__ = ()
+
+
+class TypeEnumID(TypeID):
+    __slots__ = ()
+
+
+class TypeVlenID(TypeID):
+    __slots__ = ()
+
+
+class TypeArrayID(TypeID):
+    __slots__ = ()
+
+
+# h5py.h5t's id class of each HDF5 type class
+TYPE_ID_CLASSES = {INTEGER: TypeIntegerID, FLOAT: TypeFloatID, TIME: TypeTimeID, STRING: TypeStringID,
+                   BITFIELD: TypeBitfieldID, OPAQUE: TypeOpaqueID, COMPOUND: TypeCompoundID,
+                   REFERENCE: TypeReferenceID, ENUM: TypeEnumID, VLEN: TypeVlenID, ARRAY: TypeArrayID}
+
+
+def type_id(dtype) -> TypeID:
+    """The type id of ``dtype``, of h5py's class for its HDF5 type class (``TypeStringID``...)."""
+    return TYPE_ID_CLASSES.get(type_class(dtype), TypeID)(dtype)
 
 
 class CommittedTypeID(_TypeMixin, ObjectID):
@@ -144,6 +218,9 @@ class CommittedTypeID(_TypeMixin, ObjectID):
     @property
     def dtype(self) -> np.dtype:
         return self._obj.dtype
+
+    def committed(self) -> bool:
+        return True
 
     __eq__ = _TypeMixin.__eq__
     __hash__ = _TypeMixin.__hash__
@@ -175,7 +252,7 @@ class AttrID:
         return True
 
     def get_type(self) -> TypeID:
-        return TypeID(self._dtype)
+        return type_id(self._dtype)
 
     def __repr__(self) -> str:
         return f"<dosna_like AttrID {self._name!r} (dtype {self._dtype}, shape {self._shape})>"
