@@ -54,7 +54,8 @@ def test_outcome_comparison_catches_a_planted_difference():
 
 # ------------------------------------------------------------------ type ids
 DTYPES = [np.dtype("i4"), np.dtype(">f4"), np.dtype("f8"), np.dtype("u1"), np.dtype("?"), np.dtype("c8"),
-          np.dtype("S5"), h5py.string_dtype(), h5py.string_dtype("ascii"), h5py.vlen_dtype(np.int32),
+          np.dtype("S5"), h5py.string_dtype(), h5py.string_dtype("ascii"), h5py.string_dtype("utf-8", 4),
+          h5py.vlen_dtype(np.int32),
           h5py.ref_dtype, np.dtype([("a", "i4"), ("b", "f8")]),
           h5py.enum_dtype({"a": 1, "b": 2}, basetype="i1")]
 
@@ -67,12 +68,14 @@ def test_dataset_type_id_matches_h5py(both, dtype):
         b = f.create_dataset("b", (3,), dtype=dtype)
         other = f.create_dataset("other", (2,), dtype="i8")
         t = a.id.get_type()
-        got.append((t.get_class(), t.get_size(), t == b.id.get_type(), t == other.id.get_type(), t.dtype))
+        text = (t.get_cset(), t.is_variable_str()) if t.get_class() == h5py.h5t.STRING else None
+        got.append((type(t).__name__, t.get_class(), t.get_size(), t == b.id.get_type(), t == other.id.get_type(),
+                    t.dtype, text, t.committed()))
     assert got[1] == got[0]
 
 
 def test_type_classes_are_h5pys_constants():
-    for name in ("NO_CLASS", "INTEGER", "FLOAT", "TIME", "STRING", "BITFIELD", "OPAQUE", "COMPOUND", "REFERENCE",
+    for name in ("CSET_ASCII", "CSET_UTF8", "NO_CLASS", "INTEGER", "FLOAT", "TIME", "STRING", "BITFIELD", "OPAQUE", "COMPOUND", "REFERENCE",
                  "ENUM", "VLEN", "ARRAY"):
         assert getattr(dosna_like.h5t, name) == getattr(h5py.h5t, name), name
 
