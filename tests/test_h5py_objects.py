@@ -406,3 +406,18 @@ def test_copied_references_point_where_h5py_points(tmp_path):
             seen.append((f2[f2["q/foo"].attrs["bar"]].name, [f2[r].name for r in f2["q/refs"][...]]))
             got.append(seen)
     assert got[1] == got[0]
+
+
+def test_handles_follow_moved_objects_as_in_h5py(both):
+    got = []
+    for f in both:
+        grp = f.create_group("x")
+        inner = f.create_dataset("x/d", data=np.arange(3))
+        f.move("x", "y")
+        seen = [f["y"] == grp, grp.name, inner.name, inner[...].tolist()]
+        f.create_group("x")  # a new object at the old name is another object
+        seen += [f["x"] == grp, grp.name]
+        f.move("y", "z/nested")
+        seen += [f["z/nested"] == grp, grp.name, inner.name, sorted(f)]
+        got.append(seen)
+    assert got[1] == got[0]

@@ -27,12 +27,33 @@ class HLObject:
                 raise ValueError(f"{type(obj).__name__} id is not a valid {type(self).__name__} identifier")
             state, path, inherit, name = obj._state, obj._path, obj._inherit, obj._name
         self._state = state
-        self._path = path
+        self._path = path  # the node's path now: see the _path property
         self._inherit = inherit  # where njobs comes from unless overridden
         self._njobs = None
         self._name = name  # the path it was reached by, when that went through a link
 
     # --------------------------------------------------------------- identity
+    @property
+    def _path(self) -> str:
+        """The node's store path now.  As in HDF5, a handle follows its object when
+        it is moved (``Group.move``, an anonymous object's first link): moves made
+        since the handle last looked are applied, earlier ones never are."""
+        moves = self._state.moves
+        if len(moves) > self._moves_seen:
+            path, name = self._node_path, self._name
+            for src, dest in moves[self._moves_seen:]:
+                if path == src:
+                    path, name = dest, None
+                elif path.startswith(src + "/"):  # HDF5 keeps the name a member was opened by
+                    path, name = dest + path[len(src):], name or "/" + path
+            self._node_path, self._name, self._moves_seen = path, name, len(moves)
+        return self._node_path
+
+    @_path.setter
+    def _path(self, value: str) -> None:
+        self._node_path = value
+        self._moves_seen = len(getattr(self._state, "moves", ()))
+
     @property
     def name(self) -> str | None:
         """The path this object was reached by; None for an anonymous object (h5py)."""

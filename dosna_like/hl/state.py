@@ -40,6 +40,7 @@ class FileState:
         self._open_file = open_file  # File(url, mode): how an external link opens its file
         self._lock = threading.Lock()
         self.trust_links = False  # follow external links anywhere (File(..., trust_links=True))
+        self.moves: list = []  # (source, destination) of every node moved, so handles follow their objects
         self.index = LiveIndex(self)  # the sidecar search index; told of every document write
 
     # --------------------------------------------------------- documents
@@ -174,6 +175,7 @@ class FileState:
                 del table[p]
 
     def move_node(self, src: str, dest: str) -> None:
+        self.moves.append((src, dest))
         self.store.move_prefix(src, dest)
         self.forget(src)
         self.forget(dest)
