@@ -98,23 +98,33 @@ def _values_equal(x, y) -> bool:
     return np.array_equal(x, y)
 
 
+def _scale_refs(f, value) -> list:
+    """HDF5's dimension-scale reference attributes as the names they point to."""
+    if value.dtype.names:  # REFERENCE_LIST: (dataset, axis) records
+        return sorted((f[ref].name, int(axis)) for ref, axis in value.tolist())
+    return [[f[ref].name for ref in refs] for refs in value]
+
+
 def compare(ours, theirs, layout: bool = True) -> list:
     """Differences between a dosna_like file and h5py's view of the same HDF5 file
     (``layout``: also chunks and compression as h5py reports them)."""
     found = []
 
-    def attrs(a, b, where):
-        hidden = {"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "DIMENSION_LABELS"}
-        if sorted(a.keys()) != sorted(k for k in b.keys() if k not in hidden):
+    def attrs(obj_a, obj_b, where):
+        a, b = obj_a.attrs, obj_b.attrs
+        if sorted(a.keys()) != sorted(b.keys()):
             found.append(f"{where}: attr names {sorted(a.keys())} != {sorted(b.keys())}")
             return
         for name in a.keys():
             x, y = a[name], b[name]
-            if type(x) is not type(y) or not _values_equal(x, y):
+            if name in ("REFERENCE_LIST", "DIMENSION_LIST"):  # references: compare their targets
+                if _scale_refs(obj_a.file, x) != _scale_refs(obj_b.file, y) or x.dtype != y.dtype:
+                    found.append(f"{where}@{name}: {x!r} != {y!r}")
+            elif type(x) is not type(y) or not _values_equal(x, y):
                 found.append(f"{where}@{name}: {x!r} != {y!r}")
 
     def visit(g_ours, g_theirs, path):
-        attrs(g_ours.attrs, g_theirs.attrs, path)
+        attrs(g_ours, g_theirs, path)
         if sorted(g_ours) != sorted(g_theirs):
             found.append(f"{path}: members {sorted(g_ours)} != {sorted(g_theirs)}")
         for name in g_theirs:
@@ -140,7 +150,7 @@ def compare(ours, theirs, layout: bool = True) -> list:
                 found.append(f"{path}/{name}: layout {mine} != {theirs_}")
             if layout and b.compression == "gzip" and a.compression_opts != b.compression_opts:
                 found.append(f"{path}/{name}: gzip level {a.compression_opts} != {b.compression_opts}")
-            attrs(a.attrs, b.attrs, f"{path}/{name}")
+            attrs(a, b, f"{path}/{name}")
             if b.is_scale != a.is_scale or [d.label for d in a.dims] != [d.label for d in b.dims] or \
                     [[s.name for s in d.values()] for d in a.dims] != [[s.name for s in d.values()] for d in b.dims]:
                 found.append(f"{path}/{name}: dimension scales differ")

@@ -521,7 +521,7 @@ def test_h5py_sees_no_filter_for_the_default_checksum(tmp_path):
     url, out = str(tmp_path / "s"), str(tmp_path / "out.h5")
     data = np.arange(64, dtype="i4").reshape(8, 8)
     with dosna_like.File(url, "w") as f:
-        ours = f.create_dataset("x", data=data, chunks=(4, 8))
+        f.create_dataset("x", data=data, chunks=(4, 8))
     with h5py.File(str(tmp_path / "ref.h5"), "w") as f:
         ref = f.create_dataset("x", data=data, chunks=(4, 8))
         assert (ref.fletcher32, ref.compression, ref.shuffle) == (False, None, False)

@@ -11,7 +11,6 @@ playwright; a missing Chromium fails the test (``make test`` installs it).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 import shutil
 import subprocess

@@ -28,11 +28,12 @@ from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.files import File
 from ..hl.group import Group
-from ..hl.ident import CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET, FILL_TIME_NEVER
+from ..hl.ident import (AttrID, CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET,
+                        FILL_TIME_NEVER)
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
-__all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_modules"]
+__all__ = ["H5pyDeprecationWarning", "filename_decode", "filename_encode", "h5py_class_modules", "h5py_modules"]
 
 
 
@@ -74,6 +75,13 @@ def _hl_modules() -> dict:
     }
 
 
+def h5py_class_modules() -> dict:
+    """``{class: h5py's module of the same class}`` for the handle classes (which pickle
+    by their home module, ``hl/pickling.py``; classes pickled by reference keep theirs)."""
+    return {File: "h5py._hl.files", Group: "h5py._hl.group", Dataset: "h5py._hl.dataset",
+            Datatype: "h5py._hl.datatype"}
+
+
 def h5py_modules(package: types.ModuleType) -> dict:
     """``{module name: module}`` for ``sys.modules``: ``h5py`` standing for ``package``
     (``dosna_like``) and its submodules."""
@@ -85,6 +93,7 @@ def h5py_modules(package: types.ModuleType) -> dict:
     warnings_module = _module("h5py.h5py_warnings", "h5py's warning classes.",
                               H5pyDeprecationWarning=H5pyDeprecationWarning)
     h5 = _module("h5py.h5", "Library configuration (the rest of h5py.h5 is HDF5's).", get_config=get_config)
+    h5a = _module("h5py.h5a", "The class of attrs.get_id() (the rest of h5py.h5a is HDF5's).", AttrID=AttrID)
     h5p = _module("h5py.h5p", "Creation-order flags (property lists are HDF5's).",
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
     h5d = _module("h5py.h5d", "Fill times, as get_create_plist().get_fill_time() answers (the rest is HDF5's).",
@@ -95,11 +104,12 @@ def h5py_modules(package: types.ModuleType) -> dict:
     top.__dict__.update({k: v for k, v in vars(package).items() if not k.startswith("__")})
     top.__dict__.update(
         __version__=version.version, __dosna_like_version__=package.__version__, __file__=package.__file__,
-        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5p=h5p, h5d=h5d, h5r=h5r, filters=filters,
-        _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
+        __path__=[], __all__=list(package.__all__), version=version, h5t=h5t, h5z=h5z, h5=h5, h5a=h5a, h5p=h5p, h5d=h5d,
+        h5r=h5r, filters=filters, _hl=hl_package, _objects=objects, h5py_warnings=warnings_module,
         __getattr__=lambda name: getattr(package, name),  # names added to dosna_like later
     )
-    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5p": h5p, "h5py.h5d": h5d, "h5py.h5r": h5r,
+    modules = {"h5py": top, "h5py.version": version, "h5py.h5t": h5t, "h5py.h5z": h5z, "h5py.h5": h5, "h5py.h5a": h5a,
+               "h5py.h5p": h5p, "h5py.h5d": h5d, "h5py.h5r": h5r,
                "h5py.filters": filters,
                "h5py._hl": hl_package, "h5py._objects": objects, "h5py.h5py_warnings": warnings_module}
     modules.update({f"h5py._hl.{name}": module for name, module in hl.items()})

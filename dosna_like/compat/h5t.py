@@ -1,8 +1,11 @@
 """``h5py.h5t``'s dtype helpers, the names h5py keeps there as well as at top level,
 and h5py's older ``special_dtype``.
 
-Only the Python-level helpers exist: HDF5 type identifiers (``TypeID``,
-``py_create``...) belong to HDF5's low-level API, which dosna_like does not have.
+The Python-level helpers exist, and the type classes code compares
+``ds.id.get_type().get_class()`` with (``INTEGER``, ``STRING``, ``COMPOUND``...;
+``TypeID`` is the class of ``get_type()``).  Building HDF5 types
+(``py_create``, ``C_S1.copy()``...) belongs to HDF5's low-level API, which
+dosna_like does not have.
 """
 from __future__ import annotations
 
@@ -10,8 +13,15 @@ import numpy as np
 
 from ..format.dtypes import (check_dtype, check_enum_dtype, check_string_dtype, check_vlen_dtype, enum_dtype,
                              string_dtype, string_info, vlen_dtype)
+from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER, NO_CLASS, OPAQUE, REFERENCE, STRING,
+                                TIME, VLEN)
+from ..hl.ident import (CSET_ASCII, CSET_UTF8, TypeArrayID, TypeBitfieldID, TypeCompoundID, TypeEnumID, TypeFloatID,
+                        TypeID, TypeIntegerID, TypeOpaqueID, TypeReferenceID, TypeStringID, TypeTimeID, TypeVlenID)
 
 __all__ = [
+    "ARRAY", "BITFIELD", "COMPOUND", "ENUM", "FLOAT", "INTEGER", "NO_CLASS", "OPAQUE", "REFERENCE", "STRING", "TIME",
+    "CSET_ASCII", "CSET_UTF8", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID", "TypeEnumID", "TypeFloatID",
+    "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID", "TypeStringID", "TypeTimeID", "TypeVlenID", "VLEN",
     "check_dtype", "check_enum_dtype", "check_string_dtype", "check_vlen_dtype", "enum_dtype",
     "special_dtype", "string_dtype", "string_info", "vlen_dtype",
 ]

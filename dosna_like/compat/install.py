@@ -7,6 +7,13 @@ use dosna_like.  It is explicit and undoable: ``uninstall_as_h5py()`` puts
 back whatever ``h5py`` modules were there (the real h5py, or none), and
 ``as_h5py()`` does both around a ``with`` block.  A library that imported the
 real h5py before the call keeps it (it holds the module object already).
+
+While installed, the handle classes (File, Group, Dataset, Datatype) also carry h5py's module names
+(``type(ds).__module__ == "h5py._hl.dataset"``), because libraries tell an
+h5py object from an h5py-like one that way (h5netcdf does, before asking the
+HDF5 type of a variable).  Each keeps its home module in ``_home_module`` (handles
+pickle by it, so a worker without the install can rebuild them); the last
+uninstall puts the names back.
 """
 from __future__ import annotations
 
@@ -14,7 +21,8 @@ from contextlib import contextmanager
 import sys
 import types
 
-from .h5py_modules import h5py_modules
+from ..storage.real_h5py import remember_real_h5py
+from .h5py_modules import h5py_modules, h5py_class_modules
 
 __all__ = ["as_h5py", "install_as_h5py", "is_installed_as_h5py", "uninstall_as_h5py"]
 
@@ -40,11 +48,12 @@ def install_as_h5py() -> types.ModuleType:
     """
     saved = {name: sys.modules.pop(name) for name in _h5py_names()}
     _SAVED.append(saved)
+    remember_real_h5py(saved)  # reading .h5 files in place still uses the real one
+    if len(_SAVED) == 1:
+        for cls, module in h5py_class_modules().items():
+            cls._home_module = cls.__module__
+            cls.__module__ = module
     modules = h5py_modules(_package())
-    # the real h5py, for dosna_like's own reading of HDF5 files (storage/hdf5_refs.py: real_h5py)
-    # (shared with an install this one nests in; filled when first needed if h5py was not imported)
-    previous = getattr(saved.get("h5py"), "__real_h5py_modules__", None)
-    modules["h5py"].__real_h5py_modules__ = saved if previous is None else previous
     sys.modules.update(modules)
     return modules["h5py"]
 
@@ -58,6 +67,9 @@ def uninstall_as_h5py() -> bool:
     for name in _h5py_names():
         del sys.modules[name]
     sys.modules.update(saved)
+    if not _SAVED:
+        for cls in h5py_class_modules():
+            cls.__module__ = vars(cls).get("_home_module", cls.__module__)
     return True
 
 

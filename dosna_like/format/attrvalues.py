@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import math
+import warnings
 import numpy as np
 
-from .dtypes import (Empty, decode_float, encode_float, from_stored, is_empty, ref_dtype, stored_form, string_dtype,
+from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, ref_dtype,
+                     stored_form, string_dtype,
                      to_stored, vlen_base, vlen_dtype)
+from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
 __all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
@@ -63,10 +66,25 @@ def _as_text(x) -> str | None:
     return None
 
 
+def _refuse_nul(text) -> None:
+    """HDF5's variable-length strings end at a NUL, so h5py refuses one inside."""
+    if text is not None and "\x00" in text:
+        raise ValueError("VLEN strings do not support embedded NULLs")
+
+
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
     if is_empty(value):
         return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "U":  # numpy's UTF-32 has no HDF5 type (h5py)
+        raise TypeError(f"No conversion path for dtype: {value.dtype!r}")
+    if dtype is not None and dtype.subdtype is not None:
+        # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes
+        base, subshape = dtype.subdtype
+        value = np.asarray(value, dtype=base)
+        if value.shape[value.ndim - len(subshape):] != subshape or value.ndim < len(subshape):
+            raise ValueError(f"Array dtype shape {subshape} is incompatible with data shape {value.shape}")
+        dtype = base
     special = _encode_special(value, dtype, shape)
     if special is not None:
         return special
@@ -75,6 +93,7 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
     if isinstance(value, (str, bytes, np.str_)) and dtype is None and shape is None:
         text = _as_text(value)
+        _refuse_nul(text)
         if text is None:
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
         return str(text), {"kind": "str"}
@@ -91,6 +110,11 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         if enum:
             record["enum"] = dict(enum)
         return _to_json(arr), record
+    if arr.dtype.names is not None and any(arr.dtype.fields[n][0].hasobject for n in arr.dtype.names):
+        # compounds with variable-length fields: one stored record per item (format/compound.py)
+        layout = record_layout(arr.dtype)
+        items = [base64.b64encode(record_to_bytes(r, arr.dtype, layout)).decode() for r in arr.reshape(-1)]
+        return items, {"kind": "records", "compound": compound_spec(arr.dtype), "shape": list(arr.shape)}
     if (kind == "S" and isinstance(value, np.ndarray)) or arr.dtype.names is not None:
         # fixed-length bytes arrays and compound values: their bytes, losslessly
         raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
@@ -99,10 +123,13 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
         texts = [_as_text(x) for x in arr.ravel().tolist()]
         if any(t is None for t in texts):
             raise TypeError(_NO_EQUIVALENT)
+        for text in texts:
+            _refuse_nul(text)
         if arr.ndim == 0:
             return texts[0], {"kind": "str"}
         record = {"kind": "str", "shape": list(arr.shape)}
-        if kind == "S" or any(isinstance(x, bytes) for x in arr.ravel().tolist()):
+        if kind == "S" or check_string_dtype(arr.dtype) == ("ascii", None) or \
+                any(isinstance(x, bytes) for x in arr.ravel().tolist()):
             record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
         return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
@@ -176,6 +203,14 @@ def decode_attr(value, record: dict | None):
         return np.bytes_(base64.b64decode(value))
     if kind == "empty":
         return Empty(dtype_from_descr(record["descr"]))
+    if kind == "records":
+        dtype = compound_dtype(record["compound"])
+        layout = record_layout(dtype)
+        arr = np.empty(len(value), dtype)
+        for i, item in enumerate(value):
+            arr[i] = record_from_bytes(base64.b64decode(item), dtype, layout)
+        arr = arr.reshape(record["shape"])
+        return arr[()] if arr.ndim == 0 else arr
     if kind == "raw":
         dtype = dtype_from_descr(record["descr"])
         if dtype.kind == "S":
@@ -190,7 +225,11 @@ def decode_attr(value, record: dict | None):
 
 
 def dtype_descr(dtype: np.dtype):
-    return np.lib.format.dtype_to_descr(dtype)
+    # h5py's marks on a dtype (a fixed string's encoding...) are numpy metadata, which the
+    # descr leaves out (numpy warns that it does); the kind="str"/"vlen" records keep what matters
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="metadata on a dtype", category=UserWarning)
+        return np.lib.format.dtype_to_descr(dtype)
 
 
 def dtype_from_descr(descr) -> np.dtype:

@@ -4,7 +4,9 @@ Attributes are stored as plain JSON in the node's Zarr ``attributes`` (so
 zarr-python sees ordinary values); the numpy type and shape h5py would give
 back live beside them in the reserved ``_dosna_like`` entry.  Values come back
 as h5py returns them: numpy scalars and arrays for numbers, ``str`` for
-strings, object arrays of ``str`` for string lists.
+strings, object arrays of ``str`` for string lists.  A dataset's HDF5
+dimension-scale attributes (``CLASS``, ``DIMENSION_LIST``...) are shown
+from its scales (``hl/scale_attrs.py``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,12 @@ import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
 from ..format.attrvalues import decode_attr, encode_attr
+from ..format.dtypes import is_empty, string_dtype
+from ..format.references import Reference, ref_dtype
 from ..format.reserved import RESERVED, edit_reserved
+from .ident import AttrID
+from .mapping import ItemsViewHDF5, KeysViewHDF5, ValuesViewHDF5
+from .scale_attrs import del_scale_attribute, derived_names, get_scale_attribute, is_derived, set_scale_attribute
 
 __all__ = ["AttributeManager"]
 
@@ -80,6 +87,11 @@ class AttributeManager(MutableMapping):
         name = self._check_name(name)
         attributes = self._doc_attributes()
         if name not in attributes:
+            if is_derived(self._parent, name):
+                try:
+                    return get_scale_attribute(self._parent, name)
+                except KeyError:
+                    pass
             raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
         # the file's checked entry of this same document: checked once, not per attribute
         record = self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
@@ -88,9 +100,35 @@ class AttributeManager(MutableMapping):
     def __setitem__(self, name, value) -> None:
         self.create(name, value)
 
+    def get_id(self, name) -> AttrID:
+        """h5py's ``attrs.get_id(name)``: the attribute's name, dtype, shape and HDF5 type
+        (a ``str`` value is a variable-length UTF-8 string, as h5py stores it)."""
+        value = self[name]
+        if is_empty(value):
+            return AttrID(self._check_name(name), value.dtype, None)
+        if isinstance(value, (np.ndarray, np.generic)):
+            dtype = value.dtype
+        elif isinstance(value, str):
+            dtype = string_dtype("utf-8")
+        elif isinstance(value, Reference):
+            dtype = ref_dtype
+        elif isinstance(value, bytes):
+            dtype = string_dtype("ascii")
+        else:
+            dtype = np.asarray(value).dtype if not hasattr(value, "dtype") else value.dtype
+        return AttrID(self._check_name(name), dtype, np.shape(value) if not isinstance(value, Reference) else ())
+
+    def _ipython_key_completions_(self) -> list:
+        """IPython's tab completion of ``obj.attrs["...``: the attribute names, sorted (as h5py)."""
+        return sorted(self)
+
     def create(self, name, data, shape=None, dtype=None) -> None:
         """Create (or overwrite) an attribute, as ``h5py.AttributeManager.create``."""
         name = self._check_name(name)
+        if is_derived(self._parent, name):
+            self._parent._check_writable(OSError, "Unable to create attribute")
+            set_scale_attribute(self._parent, name, data)
+            return
         if dtype is not None:
             dtype = np.dtype(dtype)
         stored, record = encode_attr(data, dtype, shape)
@@ -124,13 +162,18 @@ class AttributeManager(MutableMapping):
             raise TypeError("Shape of data is incompatible with existing attribute")
         dtype = getattr(old, "dtype", None)
         if dtype is not None and dtype.kind != "O":
-            self.create(name, np.asarray(value), dtype=dtype)
+            self.create(name, value, dtype=dtype)  # converted straight to the attribute's type
         else:
             self.create(name, value)
 
     def __delitem__(self, name) -> None:
         name = self._check_name(name)
         self._parent._check_writable(KeyError, "Unable to delete attribute")
+        if name not in self._doc_attributes() and is_derived(self._parent, name):
+            try:
+                return del_scale_attribute(self._parent, name)
+            except KeyError:
+                pass
         if name not in self._doc_attributes():
             raise NodeNotFoundError("Unable to delete attribute (can't locate attribute)")
         path = self._parent._path
@@ -145,19 +188,33 @@ class AttributeManager(MutableMapping):
 
     def __iter__(self):
         names = [k for k in self._doc_attributes() if k != RESERVED]
+        names += [k for k in derived_names(self._parent) if k not in names]
         # track_order=True on the object: creation order (stored order), else by name as h5py
         tracked = self._parent._state.reserved(self._parent._path).get("track_order")
         return iter(names if tracked else sorted(names))
 
     def __len__(self) -> int:
-        return sum(1 for k in self._doc_attributes() if k != RESERVED)
+        return sum(1 for _ in self)
+
+    def __reversed__(self):
+        return iter(list(self)[::-1])
+
+    def keys(self) -> KeysViewHDF5:
+        return KeysViewHDF5(self)
+
+    def values(self) -> ValuesViewHDF5:
+        return ValuesViewHDF5(self)
+
+    def items(self) -> ItemsViewHDF5:
+        return ItemsViewHDF5(self)
 
     def __contains__(self, name) -> bool:
         try:
             name = self._check_name(name)
         except (TypeError, ValueError):
             return False
-        return name in self._doc_attributes()
+        return name in self._doc_attributes() or (is_derived(self._parent, name)
+                                                  and name in derived_names(self._parent))
 
     def __repr__(self) -> str:
         if not self._parent:

@@ -5,6 +5,7 @@ import posixpath
 
 from ..errors import ClosedObjectError, read_only_error
 from ..format.references import Reference
+from .anonymous import is_anonymous
 from .attrs import AttributeManager
 from .ident import ObjectID
 from .pickling import handle_reduce
@@ -20,20 +21,44 @@ class HLObject:
     """
 
     def __init__(self, state, path: str | None = None, inherit=None, name: str | None = None):
-        if path is None:  # h5py's ``Dataset(bind)``: a handle on the object another's ``id`` names
-            bind = state
-            if not (isinstance(bind, ObjectID) and isinstance(bind._obj, type(self))):
-                raise ValueError(f"{bind!r} is not a {type(self).__name__} identifier")
-            state, path, inherit, name = bind._obj._state, bind._obj._path, bind._obj, bind._obj._name
+        if path is None and isinstance(state, ObjectID):  # h5py's Group(gid) / Dataset(dsid)
+            obj = state._obj
+            if not isinstance(obj, type(self)):
+                raise ValueError(f"{type(obj).__name__} id is not a valid {type(self).__name__} identifier")
+            state, path, inherit, name = obj._state, obj._path, obj._inherit, obj._name
         self._state = state
-        self._path = path
+        self._path = path  # the node's path now: see the _path property
         self._inherit = inherit  # where njobs comes from unless overridden
         self._njobs = None
         self._name = name  # the path it was reached by, when that went through a link
 
     # --------------------------------------------------------------- identity
     @property
-    def name(self) -> str:
+    def _path(self) -> str:
+        """The node's store path now.  As in HDF5, a handle follows its object when
+        it is moved (``Group.move``, an anonymous object's first link): moves made
+        since the handle last looked are applied, earlier ones never are."""
+        moves = self._state.moves
+        if len(moves) > self._moves_seen:
+            path, name = self._node_path, self._name
+            for src, dest in moves[self._moves_seen:]:
+                if path == src:
+                    path, name = dest, None
+                elif path.startswith(src + "/"):  # HDF5 keeps the name a member was opened by
+                    path, name = dest + path[len(src):], name or "/" + path
+            self._node_path, self._name, self._moves_seen = path, name, len(moves)
+        return self._node_path
+
+    @_path.setter
+    def _path(self, value: str) -> None:
+        self._node_path = value
+        self._moves_seen = len(getattr(self._state, "moves", ()))
+
+    @property
+    def name(self) -> str | None:
+        """The path this object was reached by; None for an anonymous object (h5py)."""
+        if self._name is None and is_anonymous(self._path):
+            return None
         return self._name or "/" + self._path
 
     @property
@@ -59,6 +84,8 @@ class HLObject:
     @property
     def parent(self):
         self._check_open()
+        if self.name is None:
+            raise ValueError("Parent of an anonymous object is undefined")
         return self._state.file[posixpath.dirname(self.name)]
 
     @property

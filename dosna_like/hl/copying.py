@@ -16,10 +16,14 @@ from ..codecs.chains import h5py_keywords, rebuild_keywords
 from ..format.compound import record_to_bytes
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
+from ..format.references import Reference, check_ref_dtype
+from .attrs import AttributeManager
+from .base import HLObject
+from .scale_attrs import is_derived
 
 __all__ = [
     "BLOCK_BYTES", "blocks", "copy_attrs", "copy_dataset", "copy_group", "copy_object", "fill_option",
-    "is_dataset", "is_h5py", "library_of",
+    "is_dataset", "is_h5py", "library_of", "map_references",
 ]
 
 
@@ -27,7 +31,8 @@ BLOCK_BYTES = 64 * 1024 * 1024  # upper bound on one block held in memory
 
 
 def is_h5py(obj) -> bool:
-    return type(obj).__module__.startswith("h5py")
+    """An object of the real h5py (ours carry h5py's module names while ``install_as_h5py()`` is on)."""
+    return type(obj).__module__.startswith("h5py") and not isinstance(obj, (HLObject, AttributeManager))
 
 
 def is_dataset(obj) -> bool:
@@ -110,8 +115,10 @@ def copy_dataset(src, dest_group, name: str, without_attrs: bool = False):
 
 
 def copy_attrs(src, dest) -> None:
+    """Copy attributes; dimension-scale ones (``hl/scale_attrs.py``) are not, a copy has no scales."""
     for key in src.attrs:
-        dest.attrs[key] = src.attrs[key]
+        if not (is_derived(src, key) or is_derived(dest, key)):
+            dest.attrs[key] = src.attrs[key]
 
 
 def copy_group(src, dest_group, name: str, shallow: bool = False, expand_soft: bool = False,
@@ -145,3 +152,85 @@ def copy_object(src, dest_group, name: str, shallow: bool = False, expand_soft: 
     if is_dataset(src):
         return copy_dataset(src, dest_group, name, without_attrs)
     return copy_group(src, dest_group, name, shallow, expand_soft, expand_external, without_attrs, _depth)
+
+
+# ------------------------------------------------------------------ references
+_POINTED_PREFIX = "~obj_pointed_by_"  # HDF5's name for an object a copy brought along (expand_refs)
+
+
+class _ReferenceMap:
+    """Where the references of a copy (``source`` copied to ``copy``) point, as HDF5's
+    object copy decides.  Without ``expand_refs``: references in attributes become
+    null; those in reference datasets keep their target within one file and become
+    null across files.  With it, a target inside the copied tree is its copy, one
+    outside is copied once to the destination's root as ``~obj_pointed_by_<n>``."""
+
+    def __init__(self, source, copy, expand_refs: bool):
+        self.same_file = source._state is copy._state
+        self.expand = expand_refs
+        self.src_file, self.dest_file = source.file, copy.file
+        self.moved = {source._path: copy._path}  # source path -> its copy's path
+        self.pending = []  # copies brought along whose references are still to map
+
+    def target(self, path: str) -> str | None:
+        for src, dest in self.moved.items():
+            if path == src or path.startswith(src + "/") or src == "":
+                rest = path[len(src):].lstrip("/")
+                return "/".join(p for p in (dest, rest) if p)
+        if not self.expand:
+            return path if self.same_file else None
+        found = self.src_file.get("/" + path)
+        if found is None:
+            return None
+        taken = set(self.dest_file)
+        name = next(f"{_POINTED_PREFIX}{n}" for n in range(1, len(taken) + 2) if f"{_POINTED_PREFIX}{n}" not in taken)
+        self.moved[path] = name
+        copy_object(found, self.dest_file, name)
+        self.pending.append(self.dest_file[name])
+        return name
+
+    def ref(self, ref, in_attribute: bool):
+        if not isinstance(ref, Reference) or not ref:
+            return ref
+        if not self.expand:
+            return ref if self.same_file and not in_attribute else Reference()
+        path = self.target(ref.path.lstrip("/"))
+        return Reference("/" + path if path is not None else None)
+
+    def value(self, value, in_attribute: bool = True):
+        if isinstance(value, Reference):
+            return self.ref(value, in_attribute)
+        if isinstance(value, np.ndarray) and check_ref_dtype(value.dtype) is not None:
+            out = np.empty(value.shape, dtype=value.dtype)
+            out.reshape(-1)[:] = [self.ref(r, in_attribute) for r in value.reshape(-1).tolist()]
+            return out
+        return value
+
+
+def _objects_below(obj) -> list:
+    out = [obj]
+    if not is_dataset(obj):
+        obj.visititems(lambda name, member: out.append(member))
+    return out
+
+
+def map_references(source, copy, expand_refs: bool = False) -> None:
+    """After ``copy_object``: point the copy's object references (attributes and
+    reference datasets) where HDF5's object copy would (see ``_ReferenceMap``).
+    Only between dosna_like objects; references are paths, so without this a
+    reference copied into another file would name whatever sits there."""
+    if not isinstance(source, HLObject) or not isinstance(copy, HLObject):
+        return
+    refs = _ReferenceMap(source, copy, expand_refs)
+    work = [copy]
+    while work:
+        for obj in _objects_below(work.pop()):
+            for key in list(obj.attrs):
+                value = obj.attrs[key]
+                mapped = refs.value(value)
+                if mapped is not value:
+                    obj.attrs[key] = mapped
+            if is_dataset(obj) and check_ref_dtype(obj.dtype) is not None and obj.shape:
+                obj[...] = refs.value(obj[...], in_attribute=False)
+        work.extend(refs.pending)
+        refs.pending = []

@@ -12,8 +12,7 @@ from ..codecs.chains import h5py_view, hdf5_filters
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
 from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
-                             to_stored,
-                             user_dtype)
+                             to_stored)
 from ..format.references import RegionReference
 from ..format.reserved import reserved_in, reserved_of
 from .base import HLObject
@@ -428,5 +427,5 @@ class Dataset(ChunkAccess, HLObject):
     def __repr__(self) -> str:
         if not self:
             return "<Closed dosna_like dataset>"
-        base = self.name.rsplit("/", 1)[-1] or "/"
-        return f'<dosna_like dataset "{base}": shape {self.shape}, type "{self.dtype.str}">'
+        shown = "(anonymous)" if self.name is None else '"%s"' % (self.name.rsplit("/", 1)[-1] or "/")
+        return f'<dosna_like dataset {shown}: shape {self.shape}, type "{self.dtype.str}">'

@@ -12,6 +12,7 @@ import numpy as np
 from ..format import compound
 from ..format.attrvalues import dtype_descr, dtype_from_descr
 from .base import HLObject
+from .ident import CommittedTypeID
 
 __all__ = ["Datatype", "datatype_reserved"]
 
@@ -27,6 +28,12 @@ def datatype_reserved(dtype: np.dtype) -> dict:
 
 class Datatype(HLObject):
     """A committed datatype, with h5py's ``Datatype`` API (``dtype``, ``name``, ``attrs``)."""
+
+    @property
+    def id(self) -> CommittedTypeID:
+        """h5py's ``Datatype.id``: a type id (``get_class()``, equal to the same type
+        of any dataset) that is also this object's id (``valid``)."""
+        return CommittedTypeID(self)
 
     @property
     def dtype(self) -> np.dtype:

@@ -57,7 +57,8 @@ def make_scale(dset: "Dataset", name: str = "") -> None:
     scales attached."""
     if any(_reserved(dset).get("dim_scales") or []):
         raise RuntimeError("Unable to set scale (dataset has attached dimension scales)")
-    _edit(dset, "Unable to set scale", lambda r: r.__setitem__("scale", str(name)))
+    name = name.decode("utf-8") if isinstance(name, bytes) else str(name)  # h5py takes bytes too
+    _edit(dset, "Unable to set scale", lambda r: r.__setitem__("scale", name))
 
 
 class DimensionProxy:
@@ -65,6 +66,15 @@ class DimensionProxy:
 
     def __init__(self, dset: "Dataset", index: int):
         self._dset, self._index = dset, index
+
+    def __eq__(self, other) -> bool:
+        """The same axis of the same dataset (h5py compares the dataset id and the axis)."""
+        if not isinstance(other, DimensionProxy):
+            return NotImplemented
+        return self._dset == other._dset and self._index == other._index
+
+    def __hash__(self) -> int:
+        return hash((DimensionProxy, self._dset, self._index))
 
     def _entries(self) -> list:
         scales = _reserved(self._dset).get("dim_scales") or []
@@ -79,8 +89,10 @@ class DimensionProxy:
 
     @label.setter
     def label(self, value: str) -> None:
+        text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
         def update(reserved: dict) -> None:
-            reserved["dim_labels"][self._index] = str(value) or None
+            reserved["dim_labels"][self._index] = text or None
         _edit(self._dset, "Unable to set dimension label", update)
 
     def attach_scale(self, scale: "Dataset") -> None:
@@ -129,8 +141,13 @@ class DimensionProxy:
         return [(scale_name(s), s) for s in self._scales()]
 
     def __getitem__(self, item):
-        """h5py: by position, or the first scale whose NAME is ``item``."""
+        """h5py: by position, or the first scale whose NAME is ``item``; RuntimeError
+        on an axis with no scale (HDF5's H5DSiterate refuses to iterate over none)."""
         scales = self._scales()
+        if not scales:
+            raise RuntimeError("Unable to iterate over dimension scales (the dimension has no scale)")
+        if isinstance(item, bytes):
+            item = item.decode("utf-8")
         if isinstance(item, int):
             return scales[item]
         for s in scales:

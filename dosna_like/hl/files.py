@@ -12,6 +12,7 @@ from ..errors import FormatError, IncompleteFileWarning, InvalidLibverError, Uns
 from ..format.documents import group_document, loads
 from ..format.keys import META_KEY
 from ..format.reserved import RESERVED, reserved_of
+from .anonymous import discard as discard_anonymous
 from .group import Group
 from .state import FileState
 from ..storage import open_store
@@ -33,7 +34,7 @@ _MODES = {
 # does not have: accepted and without effect (README, "What works").  driver=,
 # libver= and swmr= are checked by _check_h5py_options: they can mean something.
 _IGNORED_KWARGS = {
-    "userblock_size", "rdcc_nslots", "rdcc_w0", "track_order", "track_times",
+    "rdcc_nslots", "rdcc_w0", "track_order", "track_times",
     "fs_strategy", "fs_persist", "fs_threshold", "fs_page_size", "page_buf_size",
     "min_meta_keep", "min_raw_keep", "locking", "alignment_threshold", "alignment_interval",
     "meta_block_size",
@@ -87,7 +88,7 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
     SWMR is refused: a store reader caches node documents, so it would not see
     a concurrent writer's new shapes, which is what ``swmr=True`` promises.
     """
-    allowed = _IGNORED_KWARGS | _DRIVER_KWARGS.get(driver, set())
+    allowed = _IGNORED_KWARGS | _DRIVER_KWARGS.get(driver, set()) | {"userblock_size"}
     unknown = set(kwds) - allowed
     if unknown:
         raise TypeError(f"File() got unexpected keyword arguments {sorted(unknown)}")
@@ -96,13 +97,32 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
                                          "available in dosna_like: a file is a store at a path or URL")
     if driver not in _HARMLESS_DRIVERS:
         raise UnsupportedFileOptionError(f"Unknown driver type {driver!r}")
+    _check_userblock(mode, kwds.get("userblock_size"))
     _check_libver(libver)
+    if kwds.get("locking") not in (None, True, False, "best-effort"):
+        raise ValueError(f"Unsupported locking value: {kwds['locking']!r}")
     if swmr and mode == "r":
         raise UnsupportedFileOptionError("SWMR (swmr=True) is not available in dosna_like: open the file "
                                          "again to see a writer's new datasets and shapes")
     if swmr:  # h5py's own warning: swmr only matters for readers
         warnings.warn("swmr=True only affects read ('r') mode. For swmr write mode, set "
                       "f.swmr_mode = True after opening the file.", stacklevel=3)
+
+
+def _check_userblock(mode: str, size) -> None:
+    """A userblock is bytes ahead of HDF5's superblock in a .h5 file; a store has no
+    such place (README, "What a directory store cannot do").  h5py's own checks come
+    first (ValueError for a size on a file opened to read, or not a power of 2 >= 512)."""
+    if size in (None, 0):
+        return
+    if mode in ("r", "r+"):
+        raise ValueError("User block may only be specified when creating a file")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 512 or size & (size - 1):
+        raise ValueError(f"User block size must be a power of 2 and at least 512, not {size!r}")
+    raise UnsupportedFileOptionError(
+        f"userblock_size={size}: a store has no user block (bytes ahead of an HDF5 file's superblock); "
+        "keep the bytes in an attribute or beside the store, or export to HDF5 "
+        "(dosna_like.export_hdf5) and write the block into that file")
 
 
 def _memory_name(name, mode: str):
@@ -167,13 +187,13 @@ class File(Group):
     files of the same back end beside this one (PermissionError otherwise).
 
     h5py's other keywords: ``libver``, the cache and file-space settings
-    (``rdcc_nslots``, ``rdcc_w0``, ``fs_*``, ``page_buf_size``, ``locking``,
-    ``userblock_size``...) and the local drivers ``sec2``, ``stdio`` and
-    ``core`` (with its default ``backing_store=True``) are accepted and have
-    no effect, because they tune how HDF5 lays out or reads one local file.
-    What a store cannot honour raises ValueError, as h5py does for an option
-    its build lacks: ``swmr=True`` on a reader, the ``family``, ``split``,
-    ``mpio``, ``ros3`` and ``fileobj`` drivers.  ``driver="core",
+    (``rdcc_nslots``, ``rdcc_w0``, ``fs_*``, ``page_buf_size``, ``locking``...)
+    and the local drivers ``sec2``, ``stdio`` and ``core`` (with its default
+    ``backing_store=True``) are accepted and have no effect, because they tune
+    how HDF5 lays out or reads one local file (``File.driver`` reports the one
+    asked for).  What a store cannot honour raises ValueError, as h5py does for
+    an option its build lacks: ``swmr=True`` on a reader, a ``userblock_size``
+    above 0, the ``family``, ``split``, ``mpio``, ``ros3`` and ``fileobj`` drivers.  ``driver="core",
     backing_store=False`` (and ``File.in_memory()``) gives a memory store that
     is gone on close; on an existing file only reading is offered.  Opening a file an import or copy has not finished warns
     (:class:`~dosna_like.errors.IncompleteFileWarning`), naming the datasets
@@ -222,6 +242,7 @@ class File(Group):
         state.trust_links = get_config().trust_links if trust_links is None else bool(trust_links)
         self._in_memory = in_memory and writable
         self._libver = _libver_bounds(libver)
+        self._driver = driver or "fsspec"
         if truncate and exists:
             store.delete_prefix("")
             exists = False
@@ -282,7 +303,8 @@ class File(Group):
 
     @property
     def driver(self) -> str:
-        return "fsspec"
+        """The driver asked for (``sec2``, ``stdio``, ``core``: all read the same store), else "fsspec"."""
+        return getattr(self, "_driver", "fsspec")
 
     @property
     def swmr_mode(self) -> bool:
@@ -307,6 +329,7 @@ class File(Group):
 
     def close(self) -> None:
         if not self._state.closed:
+            discard_anonymous(self._state)
             self._state.index.save_on_close()
             self._state.closed = True
             self._state._arrays.clear()

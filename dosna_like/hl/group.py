@@ -15,11 +15,13 @@ from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, fro
 from ..format.names import resolve_path
 from ..format.references import Reference
 from ..format.reserved import RESERVED, edit_reserved
+from .anonymous import adopt, is_anonymous, new_path, renamed
 from .base import HLObject
-from .copying import copy_object
+from .copying import copy_object, map_references
 from .creation import new_array
 from .dataset import Dataset
 from .datatype import Datatype, datatype_reserved
+from .mapping import ItemsViewHDF5, KeysViewHDF5, ValuesViewHDF5
 from ..index.nodes import select_nodes
 from ..index.query import compile_query
 
@@ -45,7 +47,7 @@ class Group(HLObject, MutableMapping):
         return cls(state, path, inherit=self if same_file else None,
                    name=name if same_file and name != "/" + path else None)
 
-    def _locate(self, name):
+    def _locate(self, name, elink_mode: str | None = None):
         """(file state, node path, document) that ``name`` leads to, following links.
 
         Returns None when nothing is there (a missing member or a dangling link).
@@ -56,7 +58,7 @@ class Group(HLObject, MutableMapping):
         doc = self._state.read_doc(path)
         if doc is not None:
             return self._state, path, doc
-        return _walk(self._state, path.split("/") if path else [], 0)
+        return _walk(self._state, path.split("/") if path else [], 0, elink_mode)
 
     def _link_record(self, name):
         """(parent path, member name, link record or None) for the last component of ``name``."""
@@ -80,12 +82,13 @@ class Group(HLObject, MutableMapping):
         """``group[ref]``: the object a reference names, anywhere in this file (h5py)."""
         if not ref:
             raise ValueError("Invalid HDF5 object reference")
-        found = self._state.file._locate(ref.path)
+        path = renamed(self._state, ref.path.lstrip("/"))
+        found = self._state.file._locate("/" + path)
         if found is None:
             # stored references are paths: a target moved or deleted since is gone
             raise NodeNotFoundError(f"Unable to dereference object (no object at {ref.path!r}: "
                                     "moved or deleted since the reference was made)")
-        return self._wrap(*found, name=ref.path)
+        return self._wrap(*found, name="/" + found[1])
 
     def get(self, name, default=None, getclass=False, getlink=False, elink_mode=None, elink_locking=None,
             elink_swmr=None):
@@ -111,7 +114,7 @@ class Group(HLObject, MutableMapping):
             if self._locate(name) is None:
                 return default
             return HardLink if getclass else HardLink()
-        found = self._locate(name)
+        found = self._locate(name, elink_mode)
         if found is None:
             return default
         obj = self._wrap(*found)
@@ -123,7 +126,8 @@ class Group(HLObject, MutableMapping):
             resolve_path(self._path, name)  # an invalid name is not there
         except (TypeError, ValueError):
             return False
-        self._check_open()
+        if not self:  # h5py: nothing is in a closed file
+            return False
         if self._locate(name) is not None:
             return True
         return self._link_record(name)[2] is not None
@@ -141,6 +145,15 @@ class Group(HLObject, MutableMapping):
         self._check_open()
         return iter(list(self._state.children(self._path))[::-1])
 
+    def keys(self) -> KeysViewHDF5:
+        return KeysViewHDF5(self)
+
+    def values(self) -> ValuesViewHDF5:
+        return ValuesViewHDF5(self)
+
+    def items(self) -> ItemsViewHDF5:
+        return ItemsViewHDF5(self)
+
     def _ipython_key_completions_(self) -> list:
         """IPython's tab completion of ``group["...``: the member names, sorted (as h5py)."""
         return sorted(self.keys())
@@ -152,6 +165,12 @@ class Group(HLObject, MutableMapping):
         A parent reached through a soft link is followed, as HDF5 does.
         """
         self._check_writable(ValueError, f"Unable to create {action}")
+        if name is None:  # an anonymous object (hl/anonymous.py)
+            path = new_path(self._state)
+            for ancestor in (path.rsplit("/", 2)[0], path.rsplit("/", 1)[0]):
+                if self._state.read_doc(ancestor) is None:
+                    self._state.write_doc(ancestor, group_document())
+            return path
         path = resolve_path(self._path, name)
         if path == "" or name in self:
             raise NodeExistsError(f"Unable to create {action} (name already exists)")
@@ -166,6 +185,7 @@ class Group(HLObject, MutableMapping):
             if doc is None:
                 self._state.store.clear_leftovers(ancestor)  # of a killed create or delete
                 self._state.write_doc(ancestor, group_document())
+                self._created(ancestor)  # a member of its parent, in creation order too
             elif doc["node_type"] != "group":
                 # h5py's error types differ here: TypeError for datasets, ValueError for groups
                 exc = TypeError if action == "dataset" else ValueError
@@ -189,7 +209,8 @@ class Group(HLObject, MutableMapping):
         if track_order is None:
             track_order = get_config().track_order
         self._state.write_doc(path, group_document({RESERVED: {"track_order": True}} if track_order else None))
-        self._created(path)
+        if name is not None:
+            self._created(path)
         return Group(self._state, path, inherit=self)
 
     def require_group(self, name) -> "Group":
@@ -229,7 +250,8 @@ class Group(HLObject, MutableMapping):
         if track_order if track_order is not None else get_config().track_order:
             edit_reserved(doc["attributes"], path)["track_order"] = True
         self._state.write_doc(path, doc)
-        self._created(path)
+        if name is not None:
+            self._created(path)
         return ds
 
     def require_dataset(self, name, shape, dtype, exact=False, **kwds):
@@ -242,7 +264,10 @@ class Group(HLObject, MutableMapping):
             raise TypeError(f"Incompatible object ({type(dset).__name__}) already exists")
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
         if shape != dset.shape:
-            raise TypeError(f"Shapes do not match (existing {dset.shape} vs new {shape})")
+            if "maxshape" not in kwds:
+                raise TypeError(f"Shapes do not match (existing {dset.shape} vs new {shape})")
+            if tuple(kwds["maxshape"] or ()) != tuple(dset.maxshape or ()):
+                raise TypeError(f"Max shapes do not match (existing {dset.maxshape} vs new {kwds['maxshape']})")
         dtype = np.dtype(dtype)
         if exact:
             if dtype != dset.dtype:
@@ -261,6 +286,9 @@ class Group(HLObject, MutableMapping):
         if isinstance(obj, HLObject):
             if obj._state is not self._state:
                 raise OSError("Unable to create link (interfile hard links are not allowed)")
+            if obj.name is None and is_anonymous(obj._path):  # its first name: the node moves there
+                self._adopt(name, obj)
+                return
             self._add_link(name, to_record(None, hard_target="/" + obj._path))
         elif isinstance(obj, (SoftLink, ExternalLink)):
             self._add_link(name, to_record(obj))
@@ -270,6 +298,15 @@ class Group(HLObject, MutableMapping):
             self._created(path)
         else:
             self.create_dataset(name, data=obj)
+
+    def _adopt(self, name, obj) -> None:
+        target = resolve_path(self._path, name)
+        parent = target.rpartition("/")[0]
+        if parent:
+            self.require_group("/" + parent)
+        adopt(self._state, obj._path, target)
+        obj._path = target
+        self._created(target)
 
     def _add_link(self, name, record: dict) -> None:
         parent, base, _ = self._link_record(name)
@@ -320,8 +357,9 @@ class Group(HLObject, MutableMapping):
             raise RuntimeError("Unable to copy object (destination object already exists)")
         if name == "/":
             raise ValueError("a copy of a root group needs a name")
-        copy_object(source, dest, name, shallow=shallow, expand_soft=expand_soft,
-                    expand_external=expand_external, without_attrs=without_attrs)
+        copy = copy_object(source, dest, name, shallow=shallow, expand_soft=expand_soft,
+                           expand_external=expand_external, without_attrs=without_attrs)
+        map_references(source, copy, expand_refs)
 
     def move(self, source, dest) -> None:
         """Rename a member (a node or a link) within this file, as ``h5py.Group.move``."""
@@ -377,6 +415,8 @@ class Group(HLObject, MutableMapping):
         docs = self._state._docs
         out = []
         for path in select_nodes(nodes, self._path, predicate):
+            if is_anonymous(path):
+                continue
             docs.setdefault(path, nodes[path].doc)
             out.append(self._wrap(self._state, path, docs[path]))
         return out
@@ -405,7 +445,8 @@ class Group(HLObject, MutableMapping):
 
     def _visit_into(self, prefix: str, group: "Group", func, links: bool):
         records = self._state.reserved(group._path).get("links", {})
-        for n in group:
+        # by name, whatever the creation order (HDF5 visits with its name index, byte order)
+        for n in sorted(group, key=lambda name: name.encode("utf-8")):
             rel = f"{prefix}{n}"
             if n in records:
                 result = func(rel, from_record(records[n])) if links else None
@@ -423,10 +464,11 @@ class Group(HLObject, MutableMapping):
     def __repr__(self) -> str:
         if not self:
             return "<Closed dosna_like group>"
-        return f'<dosna_like group "{self.name}" ({len(self)} members)>'
+        shown = "(anonymous)" if self.name is None else f'"{self.name}"'
+        return f'<dosna_like group {shown} ({len(self)} members)>'
 
 
-def _walk(state, parts: list, depth: int):
+def _walk(state, parts: list, depth: int, elink_mode: str | None = None):
     """Follow ``parts`` from the root of ``state``'s file through groups and links.
 
     Returns (state, node path, document) or None when something on the way is
@@ -449,7 +491,7 @@ def _walk(state, parts: list, depth: int):
             return None
         if record["type"] == "external":
             try:
-                target_state = state.external_file(record["file"])._state
+                target_state = state.external_file(record["file"], elink_mode)._state
             except PermissionError:
                 raise  # a link refused by confinement is an error, not a dangling link
             except OSError:
@@ -457,7 +499,7 @@ def _walk(state, parts: list, depth: int):
         else:
             target_state = state
         target = resolve_path(path if record["type"] == "soft" else "", record["path"])
-        found = _walk(target_state, target.split("/") if target else [], depth + 1)
+        found = _walk(target_state, target.split("/") if target else [], depth + 1, elink_mode)
         if found is None:
             return None
         state, path, doc = found

@@ -68,8 +68,12 @@ def set_label(dsid, idx: int, label) -> None:
 
 def iterate(dsid, idx: int, func, startidx: int = 0):
     """Call ``func(scale)`` for each scale attached to axis ``idx`` from ``startidx``;
-    stop at and return the first result that is not None (h5py's contract)."""
-    for scale in DimensionProxy(_dataset(dsid), idx).values()[startidx:]:
+    stop at and return the first result that is not None (h5py's contract).  An axis
+    with no scale is a RuntimeError, as HDF5's H5DSiterate gives."""
+    scales = DimensionProxy(_dataset(dsid), idx).values()
+    if not scales:
+        raise RuntimeError("Unable to iterate over dimension scales (the dimension has no scale)")
+    for scale in scales[startidx:]:
         result = func(scale)
         if result is not None:
             return result

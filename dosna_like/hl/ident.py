@@ -4,15 +4,31 @@ h5py's ``obj.id`` is a handle on HDF5's low-level API (``DatasetID``,
 ``GroupID``...).  Libraries mostly use it as an identity (``a.id == b.id``,
 as a dict key) or to ask whether the object is still open (``id.valid``,
 ``bool(id)``); that is what this one does, plus ``get_create_plist()`` as far
-as h5netcdf reads it (whether a group tracks creation order).  Its other
+as h5netcdf reads it (whether a group tracks creation order), and a
+dataset's ``get_type()``: a ``TypeID`` answering HDF5's type class
+(``get_class()``, compared with ``h5py.h5t``'s constants), size, dtype and
+type equality, all derived from the dtype (``format/typeclass.py``).
+``attrs.get_id(name)`` gives an ``AttrID`` (name, dtype, shape, type) and a
+committed datatype's ``id`` is a ``TypeID`` too, as in h5py.  Its other
 low-level methods (``get_access_plist``, ``read_direct_chunk``...) are HDF5's,
 and asking for one raises AttributeError saying so.
 """
 from __future__ import annotations
 
-__all__ = ["CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET",
-           "FILL_TIME_NEVER", "ObjectID"]
+import numpy as np
 
+from ..format.dtypes import check_string_dtype
+from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER, OPAQUE, REFERENCE, STRING, TIME, VLEN,
+                                type_class, type_key, type_size)
+
+__all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII", "CSET_UTF8", "CommittedTypeID",
+           "CreatePlist", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
+           "TypeEnumID", "TypeFloatID", "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID",
+           "TypeStringID", "TypeTimeID", "TypeVlenID", "type_id"]
+
+# HDF5's character sets of strings (h5py.h5t.CSET_ASCII / CSET_UTF8)
+CSET_ASCII = 0
+CSET_UTF8 = 1
 # HDF5's creation-order flags (h5py.h5p.CRT_ORDER_TRACKED / _INDEXED)
 CRT_ORDER_TRACKED = 1
 CRT_ORDER_INDEXED = 2
@@ -69,6 +85,14 @@ class ObjectID:
         reserved = obj._state.reserved(obj._path)
         return CreatePlist(bool(reserved.get("track_order")), reserved.get("fill_time", "ifset"))
 
+    def get_type(self) -> "TypeID":
+        """A dataset's HDF5 type (h5py's ``DatasetID.get_type()``)."""
+        obj = self._obj
+        obj._check_open()
+        if not hasattr(obj, "shape"):
+            raise AttributeError(f"HDF5 low-level API: {type(obj).__name__}.id has no get_type() (datasets have)")
+        return type_id(obj.dtype)
+
     def _key(self) -> tuple:
         return (self._obj._state.store_id, self._obj._path)
 
@@ -88,3 +112,159 @@ class ObjectID:
 
     def __repr__(self) -> str:
         return f"<dosna_like ObjectID of {self._obj.name!r} ({'valid' if self.valid else 'closed'})>"
+
+
+class _TypeMixin:
+    """What h5py's ``TypeID`` answers, from a dtype: class, size, dtype, equality (``H5Tequal``)."""
+
+    __slots__ = ()
+
+    def get_class(self) -> int:
+        """HDF5's type class, one of ``h5py.h5t.INTEGER``, ``FLOAT``, ``STRING``, ``COMPOUND``..."""
+        return type_class(self.dtype)
+
+    def get_size(self) -> int:
+        return type_size(self.dtype)
+
+    def committed(self) -> bool:
+        """Whether this is a committed (named) datatype's id."""
+        return False
+
+    def _type_key(self) -> tuple:
+        return type_key(self.dtype)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _TypeMixin):
+            return NotImplemented
+        return self._type_key() == other._type_key()
+
+    def __hash__(self) -> int:
+        return hash(repr(self._type_key()))
+
+
+class TypeID(_TypeMixin):
+    """The HDF5 type of a dataset or attribute (``ds.id.get_type()``)."""
+
+    __slots__ = ("_dtype",)
+
+    def __init__(self, dtype):
+        self._dtype = np.dtype(dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    def __repr__(self) -> str:
+        return f"<dosna_like {type(self).__name__} (dtype {self._dtype})>"
+
+
+class TypeIntegerID(TypeID):
+    __slots__ = ()
+
+
+class TypeFloatID(TypeID):
+    __slots__ = ()
+
+
+class TypeTimeID(TypeID):
+    __slots__ = ()
+
+
+class TypeStringID(TypeID):
+    """A string type: its character set and whether it is variable-length."""
+
+    __slots__ = ()
+
+    def get_cset(self) -> int:
+        return CSET_UTF8 if check_string_dtype(self._dtype).encoding == "utf-8" else CSET_ASCII
+
+    def is_variable_str(self) -> bool:
+        return check_string_dtype(self._dtype).length is None
+
+
+class TypeBitfieldID(TypeID):
+    __slots__ = ()
+
+
+class TypeOpaqueID(TypeID):
+    __slots__ = ()
+
+
+class TypeCompoundID(TypeID):
+    __slots__ = ()
+
+
+class TypeReferenceID(TypeID):
+    __slots__ = ()
+
+
+class TypeEnumID(TypeID):
+    __slots__ = ()
+
+
+class TypeVlenID(TypeID):
+    __slots__ = ()
+
+
+class TypeArrayID(TypeID):
+    __slots__ = ()
+
+
+# h5py.h5t's id class of each HDF5 type class
+TYPE_ID_CLASSES = {INTEGER: TypeIntegerID, FLOAT: TypeFloatID, TIME: TypeTimeID, STRING: TypeStringID,
+                   BITFIELD: TypeBitfieldID, OPAQUE: TypeOpaqueID, COMPOUND: TypeCompoundID,
+                   REFERENCE: TypeReferenceID, ENUM: TypeEnumID, VLEN: TypeVlenID, ARRAY: TypeArrayID}
+
+
+def type_id(dtype) -> TypeID:
+    """The type id of ``dtype``, of h5py's class for its HDF5 type class (``TypeStringID``...)."""
+    return TYPE_ID_CLASSES.get(type_class(dtype), TypeID)(dtype)
+
+
+class CommittedTypeID(_TypeMixin, ObjectID):
+    """A committed datatype's ``id``: an object id (``valid``) and a type id at once,
+    equal to any type with the same HDF5 type (as h5py's)."""
+
+    __slots__ = ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._obj.dtype
+
+    def committed(self) -> bool:
+        return True
+
+    __eq__ = _TypeMixin.__eq__
+    __hash__ = _TypeMixin.__hash__
+
+
+class AttrID:
+    """``attrs.get_id(name)``: an attribute's name, dtype, shape and type, as h5py's ``AttrID``."""
+
+    __slots__ = ("_name", "_dtype", "_shape")
+
+    def __init__(self, name: str, dtype, shape):
+        self._name, self._dtype, self._shape = name, np.dtype(dtype), shape
+
+    @property
+    def name(self) -> bytes:
+        return self._name.encode("utf-8")
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def shape(self):
+        """The attribute's shape; None for an empty (``h5py.Empty``) attribute."""
+        return self._shape
+
+    @property
+    def valid(self) -> bool:
+        return True
+
+    def get_type(self) -> TypeID:
+        return type_id(self._dtype)
+
+    def __repr__(self) -> str:
+        return f"<dosna_like AttrID {self._name!r} (dtype {self._dtype}, shape {self._shape})>"

@@ -22,6 +22,7 @@ Why this cache and these rules:
 """
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 import warnings
@@ -93,7 +94,24 @@ def handle_reduce(handle) -> tuple:
     meta = _layout(state, handle._path) if getattr(type(handle), "_io", None) is not None else None
     own = {"path": handle._path, "name": handle._name, "njobs": handle._njobs, "meta": meta,
            "is_file": handle is file}
-    return restore_handle, (type(file), type(handle), spec, own)
+    return restore_handle, (_class_ref(type(file)), _class_ref(type(handle)), spec, own)
+
+
+def _class_ref(cls) -> tuple:
+    """(module, name) of a handle class where it is defined: ``install_as_h5py()`` gives
+    the classes h5py's module names (``h5py._hl.dataset``), which a worker without
+    the install could not import, so the home module it records is used."""
+    return vars(cls).get("_home_module", cls.__module__), cls.__qualname__
+
+
+def _class_from_ref(ref):
+    if isinstance(ref, type):  # a handle pickled before classes were sent by name
+        return ref
+    module, qualname = ref
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _layout(state, path: str):
@@ -107,6 +125,7 @@ def _layout(state, path: str):
 
 def restore_handle(file_cls, handle_cls, spec: dict, own: dict):
     """Rebuild a pickled handle over this process's open file of ``spec``."""
+    file_cls, handle_cls = _class_from_ref(file_cls), _class_from_ref(handle_cls)
     f = open_for_worker(file_cls, spec)
     if own["is_file"]:
         return f

@@ -17,6 +17,7 @@ from ..format.reserved import edit_reserved, reserved_of
 from ..index.live import LiveIndex
 from ..storage import Store
 from ..storage.hdf5_referencing import referencing_store
+from .anonymous import ANONYMOUS
 
 __all__ = ["FileState"]
 
@@ -40,6 +41,7 @@ class FileState:
         self._open_file = open_file  # File(url, mode): how an external link opens its file
         self._lock = threading.Lock()
         self.trust_links = False  # follow external links anywhere (File(..., trust_links=True))
+        self.moves: list = []  # (source, destination) of every node moved, so handles follow their objects
         self.index = LiveIndex(self)  # the sidecar search index; told of every document write
         self.hdf5_sources: dict = {}  # HDF5 files arrays imported by reference read from, by URL
 
@@ -78,7 +80,8 @@ class FileState:
                 self._docs[unknown[key]] = loads(raw, key)
             except FormatError:  # listed, so opening it names the damage; its siblings stay visible
                 damaged.add(unknown[key])
-        nodes = [n for n in names if child(n) in self._docs or child(n) in damaged]
+        nodes = [n for n in names if (child(n) in self._docs or child(n) in damaged)
+                 and (path or n != ANONYMOUS)]  # anonymous objects are not members (hl/anonymous.py)
         reserved = self.reserved(path)
         members = set(nodes) | set(reserved.get("links", {}))
         if reserved.get("track_order"):
@@ -137,14 +140,15 @@ class FileState:
 
         self.update_reserved(path, update)
 
-    def external_file(self, filename: str):
-        """The File an external link points into, opened once with this file's intent."""
+    def external_file(self, filename: str, mode: str | None = None):
+        """The File an external link points into, opened once per mode: ``mode``
+        ("r" or "r+", h5py's ``elink_mode``) or this file's intent."""
         # HDF5 resolves it beside the linking file; an untrusted file's links stay there
         target = self.store.sibling_url(filename) if self.trust_links else self.store.confined_url(filename)
-        f = self._external.get(target)
+        mode = mode or ("r" if self.read_only else "r+")
+        f = self._external.get((target, mode))
         if f is None or not f:
-            f = self._external[target] = self._open_file(target, "r" if self.read_only else "r+",
-                                                         trust_links=self.trust_links)
+            f = self._external[target, mode] = self._open_file(target, mode, trust_links=self.trust_links)
         return f
 
     def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
@@ -173,6 +177,7 @@ class FileState:
                 del table[p]
 
     def move_node(self, src: str, dest: str) -> None:
+        self.moves.append((src, dest))
         self.store.move_prefix(src, dest)
         self.forget(src)
         self.forget(dest)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 
-from .base import Store
+from .base import Store, is_missing
 from .pipeline import Submit, inline_submit, polling_guard, run_pipeline
 
 __all__ = ["FsspecStore"]

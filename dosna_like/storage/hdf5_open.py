@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import sys
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
-from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map, real_h5py,
+from .real_h5py import real_h5py
+from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
 from .registry import filesystem_for
 
@@ -48,9 +50,8 @@ def refs_location(url: str, refs, storage_options: dict | None):
 
 
 def _import_h5py():
-    import h5py  # why here: h5py is needed to read a file's metadata, not to import the library
-
-    return h5py
+    """The real h5py module (callers hold ``real_h5py()`` around its use)."""
+    return sys.modules["h5py"]
 
 
 class HDF5ReadOnlyError(OSError):
@@ -167,7 +168,7 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
             return None
         raise HDF5ReadOnlyError(url)
     if refmap is None:
-        with real_h5py():
+        with real_h5py():  # the real one, also while install_as_h5py() is on
             h5 = opener()
             try:
                 refmap = build_reference_map(h5, fingerprint, userblock)

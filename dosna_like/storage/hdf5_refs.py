@@ -24,18 +24,15 @@ costs one HEAD and one GET; a stale map is rebuilt.
 from __future__ import annotations
 
 import base64
-from contextlib import contextmanager
 import json
 import math
 import os
-import sys
 import threading
 import warnings
 
 import numpy as np
 
 from ..codecs.pipeline import ChunkCodec
-from ..codecs.registry import REGISTRY
 from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.documents import ArrayMeta, dumps, group_document
@@ -44,6 +41,7 @@ from ..format.keys import META_KEY, node_key, parse_chunk_key
 from ..format.reserved import RESERVED
 from .base import Store
 from .hdf5_ranges import read_range, read_ranges
+from .real_h5py import real_h5py
 
 __all__ = [
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
@@ -59,42 +57,6 @@ _DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
 
 class Hdf5FallbackWarning(UserWarning):
     """A dataset of an HDF5 file opened in place is read through h5py (its filters or type)."""
-
-
-_SWAP_LOCK = threading.RLock()
-
-
-def _h5py_module_names() -> list:
-    return [name for name in sys.modules if name == "h5py" or name.startswith("h5py.")]
-
-
-@contextmanager
-def real_h5py():
-    """``with real_h5py() as h5py:`` the h5py package itself, also while
-    ``install_as_h5py()`` has put dosna_like's stand-in in its place.
-
-    h5py imports some of its own modules when first used (``obj.attrs`` does
-    ``from . import attrs``), so its objects are used inside the block, with
-    its modules back in ``sys.modules`` for that time; the stand-in's
-    ``__real_h5py_modules__`` keeps them in between (importing h5py the first
-    time, when it was not imported before the stand-in was installed).
-    """
-    top = sys.modules.get("h5py")
-    real = getattr(top, "__real_h5py_modules__", None) if top is not None else None
-    if real is None:  # not replaced: import h5py gives h5py
-        import h5py  # why here: h5py is only needed to read HDF5 files
-        yield h5py
-        return
-    with _SWAP_LOCK:
-        stand_ins = {name: sys.modules.pop(name) for name in _h5py_module_names()}
-        sys.modules.update(real)
-        try:
-            import h5py  # why here: as above, and after the swap
-            yield h5py
-        finally:
-            real.clear()
-            real.update({name: sys.modules.pop(name) for name in _h5py_module_names()})
-            sys.modules.update(stand_ins)
 
 
 # ------------------------------------------------------------ detection
@@ -411,7 +373,7 @@ class Hdf5RefStore(Store):
 
     def close(self) -> None:
         super().close()
-        with self._h5_lock:
+        with self._h5_lock, real_h5py():
             if self._h5 is not None:
                 with real_h5py():
                     self._h5.close()

@@ -31,6 +31,7 @@ from ..format.dtypes import stored_form
 from .references import holds_refs, refs_to_h5py
 from .scales import export_scales
 from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows
+from ..hl.scale_attrs import is_derived
 from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, hdf5_filter_ids, progress_bar, require_h5py, set_attrs, worker_count
 
 __all__ = ["export_hdf5"]
@@ -193,6 +194,8 @@ def _set_attrs_but_refs(h5, path: str, obj) -> list:
     returned as (path, name, value) to write once every target exists."""
     values, later = {}, []
     for name, value in obj.attrs.items():
+        if is_derived(obj, name):  # dimension scales: remade by export_scales
+            continue
         if holds_refs(value):
             later.append((path, name, value))
         else:

@@ -46,7 +46,6 @@ from ..codecs.chains import hdf5_import_keywords, raw_crossing
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import CHECKSUMMED, DEFLATE, REGISTRY
 from ..codecs.runtime import Crc32cRuntime
-from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
