@@ -80,6 +80,9 @@ class LocalStore(Store):
         path = self.path(key)
         folder = os.path.dirname(path)
         if folder not in self._inside:
+            if os.path.dirname(folder) in self._inside and not os.path.islink(folder):
+                self._inside.add(folder)  # a real directory in a checked one: one lstat, not a realpath
+                return path
             root = os.path.realpath(self.root)
             real = os.path.realpath(folder)
             if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
