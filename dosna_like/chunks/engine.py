@@ -163,6 +163,20 @@ class ArrayIO:
                 stack.enter_context(lk)
             yield
 
+    def _never_stored(self, coords: tuple) -> bool:
+        """Whether chunk ``coords`` lies past the shape this array had before it grew
+        and was not written since (call with the chunk's lock held)."""
+        chunks = self.meta.chunks
+        return (any(c * n >= u for c, n, u in zip(coords, chunks, self._unstored_from))
+                and coords not in self._written_past)
+
+    def _first_write(self, coords: tuple) -> bool:
+        """:meth:`_never_stored`, and from now on it may be stored (lock held)."""
+        if self._never_stored(coords):
+            self._written_past.add(coords)
+            return True
+        return False
+
     def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
         """The chunk as stored now, never from the cache: what a read-modify-write
         starts from, so that another handle's or process's write is not undone."""
@@ -171,6 +185,14 @@ class ArrayIO:
         return None if raw is None else self._decode(coords, raw)
 
     def set_meta(self, meta: ArrayMeta) -> None:
+        # Chunks wholly past the smallest shape the array has had here are not
+        # stored (a shrink deletes them) until this object writes them: a partial
+        # write there starts from the fill value instead of a fetch (appends).
+        before = getattr(self, "_unstored_from", None)
+        same_rank = before is not None and len(before) == len(meta.shape)
+        self._unstored_from = tuple(map(min, before, meta.shape)) if same_rank else tuple(meta.shape)
+        if not same_rank:
+            self._written_past = set()  # chunks written past _unstored_from
         self.meta = meta
         self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
@@ -423,7 +445,7 @@ class ArrayIO:
         projs = list(sel.projections(meta.chunks))
 
         def build(proj: ChunkProjection, old=None, fetch=True):
-            if not proj.complete:
+            if not self._first_write(proj.chunk_coords) and not proj.complete:
                 old = self._load_fresh(proj.chunk_coords, old, fetch)
             if old is not None:
                 chunk = old.copy()
@@ -450,7 +472,8 @@ class ArrayIO:
         # in one concurrent batch, holding the window's chunk locks throughout.
         for batch in self._windows(projs, njobs):
             with self._chunk_locks([p.chunk_coords for p in batch]):
-                wanted = [self.key(p.chunk_coords) for p in batch if not p.complete]
+                wanted = [self.key(p.chunk_coords) for p in batch
+                          if not p.complete and not self._never_stored(p.chunk_coords)]
                 raws = self.store.get_many(wanted)
                 self._store_chunks(
                     parallel_map(lambda p: build(p, raws.get(self.key(p.chunk_coords)), False), batch, njobs),
@@ -473,6 +496,7 @@ class ArrayIO:
         if plan is None:
             return False
         view = value[proj.out_sel]
+        self._first_write(coords)
         if is_fill(view, self.fill_bits):
             self.store.delete(self.key(coords))
         else:

@@ -140,6 +140,8 @@ class FileState:
         then keeps its codecs).  The root document of a new file is stored at once,
         so the file exists from ``File(...)`` on, as HDF5's does."""
         known = path in self._docs  # else a new node: an open array was just made from its layout
+        if not known and path and doc.get("node_type") == "group":  # an array's chunks may be here already
+            self._clear_leftovers(path)
         self.documents.put(self.store, path, doc)
         if path == "":
             self.documents.flush(self.store)
@@ -226,7 +228,17 @@ class FileState:
                     io = self._arrays[path] = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
         return io
 
+    def _clear_leftovers(self, path: str) -> None:
+        """Before a node is created at ``path``: delete what a killed writer left there
+        (chunks of a dataset whose document was never stored), so it never shows
+        through the new node.  Below a group created since the last flush there is
+        nothing left to check: that group's creation cleared its place."""
+        if path not in self._docs and not self.documents.is_new(path.rpartition("/")[0]) \
+                and self.store.exists(path):
+            self.store.delete_prefix(path)
+
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
+        self._clear_leftovers(path)
         io = ArrayIO(self.store, path, meta, self.rdcc_nbytes)
         self._arrays[path] = io
         return io
