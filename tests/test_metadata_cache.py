@@ -102,6 +102,19 @@ def test_a_second_file_of_the_store_shares_the_pending_state(file_url):
         assert dict(f["g"].attrs) == {"a": 1, "b": 2, "c": 3}
 
 
+def test_a_resize_reaches_the_open_datasets_of_every_file_of_the_store(file_url):
+    with dosna_like.File(file_url, "w") as a:
+        x = a.create_dataset("x", data=np.arange(4), maxshape=(None,), chunks=(4,))
+        with dosna_like.File(file_url, "r+") as b:
+            other = b["x"]
+            assert other.shape == (4,)
+            x.resize((10,))
+            x.attrs["n"] = 10
+            assert other.shape == (10,) and other.attrs["n"] == 10
+            other[8:] = [8, 9]
+            np.testing.assert_array_equal(x[:], [0, 1, 2, 3, 0, 0, 0, 0, 8, 9])
+
+
 def _write_behind(url: str, path: str, edit) -> None:
     """Another writer (another process, zarr-python...) changes a stored document."""
     store = open_store(url)

@@ -185,6 +185,11 @@ class DocumentCache:
                 self._finalizers[id(state)] = weakref.finalize(state, _store_left, state.store,
                                                                self._pending, self.docs)
 
+    def users(self) -> list:
+        """The open files' states attached to this cache."""
+        with self._lock:
+            return list(self._users)
+
     def detach(self, state) -> None:
         """``state``'s file closed (after its flush): the last one out empties the cache."""
         with self._lock:

@@ -105,8 +105,7 @@ class FileState:
         conditional read-modify-write: ``update`` must depend on its argument only.
         """
         doc = self.documents.edit(self.store, path, update)
-        io = self._arrays.get(path)
-        if io is not None:
+        for io in self._open_arrays(path):
             io.meta.attributes = doc.get("attributes") or {}
 
     def update_reserved(self, path: str, update) -> None:
@@ -139,13 +138,13 @@ class FileState:
         ``layout_changed=False`` when only its attributes changed (an open array
         then keeps its codecs).  The root document of a new file is stored at once,
         so the file exists from ``File(...)`` on, as HDF5's does."""
-        known = path in self._docs  # else a new node: an open array was just made from its layout
-        if not known and path and doc.get("node_type") == "group":  # an array's chunks may be here already
+        if path not in self._docs and path and doc.get("node_type") == "group":  # an array's chunks may be here
             self._clear_leftovers(path)
         self.documents.put(self.store, path, doc)
         if path == "":
             self.documents.flush(self.store)
-        self._new_layout(path, doc, layout_changed and known)
+        # an open array reads its layout from the document (dtype marks as h5py reports them)
+        self._new_layout(path, doc, layout_changed)
 
     def set_layout(self, path: str, doc: dict) -> None:
         """An existing node's new layout (``doc``'s shape...) at the next flush; the
@@ -153,11 +152,16 @@ class FileState:
         self.documents.put_layout(self.store, path, doc)
         self._new_layout(path, doc, True)
 
+    def _open_arrays(self, path: str) -> list:
+        """The open array at ``path`` of every File sharing this file's documents."""
+        return [io for io in (state._arrays.get(path) for state in self.documents.users()) if io is not None]
+
     def _new_layout(self, path: str, doc: dict, layout_changed: bool) -> None:
-        io = self._arrays.get(path)
-        if io is not None:
+        meta = None
+        for io in self._open_arrays(path):
             if layout_changed:
-                io.set_meta(ArrayMeta.from_document(doc, path))
+                meta = meta or ArrayMeta.from_document(doc, path)
+                io.set_meta(meta)
             else:
                 io.meta.attributes = doc.get("attributes") or {}
 
