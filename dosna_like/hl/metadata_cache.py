@@ -57,10 +57,12 @@ MAX_PENDING_NODES = 4096
 class _Pending:
     """What a flush must store for one node."""
 
-    __slots__ = ("created", "layout", "edits")
+    __slots__ = ("doc", "created", "fresh", "layout", "edits")
 
-    def __init__(self, created: bool):
-        self.created = created  # made by this file: stored whole (plain write)
+    def __init__(self, doc: dict, created: bool, fresh: bool = False):
+        self.doc = doc          # the node's document with every change made here
+        self.created = created  # stored whole (plain write): a node made here, or replaced whole
+        self.fresh = fresh      # made here and never stored: nothing of it is in the store
         self.layout = None      # an existing node's new document, attributes aside (resize)
         self.edits: list = []   # attribute updates of an existing node, in order
 
@@ -84,20 +86,20 @@ def _merged(raw, key: str, path: str, entry: _Pending) -> dict:
 
 
 def _store_pending(store, pending: dict, docs: dict, threads: int) -> tuple:
-    """Store ``pending`` ({path: _Pending}, current documents in ``docs``),
-    parents first; returns ([(path, document, raw)] stored, first error or None).
-    Stored nodes leave ``pending``; failed ones stay."""
+    """Store ``pending`` ({path: _Pending}) parents first, and put the stored
+    documents in ``docs``; returns ([(path, document, raw)] stored, first error
+    or None).  Stored nodes leave ``pending``; failed ones stay."""
     stored, error = [], None
     for depth in sorted({_depth(p) for p in pending}):
         level = [p for p in pending if _depth(p) == depth]
-        created = {p: dumps(docs[p]) for p in level if pending[p].created}
+        created = {p: dumps(pending[p].doc) for p in level if pending[p].created}
         try:
             if threads > 1:
                 store.set_many({node_key(p): raw for p, raw in created.items()})
             else:  # no thread pool (at interpreter exit they take no more work)
                 for p, raw in created.items():
                     store.set(node_key(p), raw)
-            stored += [(p, docs[p], raw) for p, raw in created.items()]
+            stored += [(p, pending[p].doc, raw) for p, raw in created.items()]
         except Exception as exc:  # noqa: BLE001 - kept pending, raised after the rest is stored
             error = error or exc
             created = {}
@@ -118,12 +120,12 @@ def _store_pending(store, pending: dict, docs: dict, threads: int) -> tuple:
         for path, doc, raw, exc in parallel_map(merge, [p for p in level if not pending[p].created],
                                                 min(threads, len(level))):
             if exc is None:
-                docs[path] = doc
                 stored.append((path, doc, raw))
             else:
                 error = error or exc
-        for path, _, _ in stored:
-            pending.pop(path, None)
+        for path, doc, _ in stored:
+            if pending.pop(path, None) is not None:
+                docs[path] = doc
         if error is not None:
             break  # children stay pending while a parent could not be stored
     return stored, error
@@ -226,7 +228,7 @@ class DocumentCache:
         """Whether ``path`` is a node created here and not stored yet: the store
         holds no member of it (anything there is a killed writer's leftover)."""
         entry = self._pending.get(path)
-        return entry is not None and entry.created
+        return entry is not None and entry.fresh
 
     def new_children(self, path: str) -> set:
         """Names of the children of ``path`` created here and not stored yet."""
@@ -236,7 +238,7 @@ class DocumentCache:
     def pending_documents(self) -> dict:
         """{path: document} of every node with changes not stored yet."""
         with self._lock:
-            return {p: self.docs[p] for p in self._pending}
+            return {p: entry.doc for p, entry in self._pending.items()}
 
     # ------------------------------------------------------------ changes
     def put(self, store, path: str, doc: dict) -> None:
@@ -244,13 +246,14 @@ class DocumentCache:
         with self._lock:
             entry = self._pending.get(path)
             if entry is None:
-                entry = self._pending[path] = _Pending(created=True)
-                if path:
+                fresh = path not in self.docs  # else a stored node replaced whole
+                entry = self._pending[path] = _Pending(doc, created=True, fresh=fresh)
+                if fresh and path:
                     parent, _, name = path.rpartition("/")
                     self._new_kids.setdefault(parent, set()).add(name)
             elif not entry.created:  # an existing node replaced whole: stored as given
                 entry.created, entry.layout, entry.edits = True, None, []
-            self.docs[path] = doc
+            entry.doc = self.docs[path] = doc
             self._check_limit(store)
 
     def put_layout(self, store, path: str, doc: dict) -> None:
@@ -258,10 +261,10 @@ class DocumentCache:
         new shape): at flush it replaces the stored layout, keeping the stored attributes."""
         with self._lock:
             self.get(store, path, required=True)
-            entry = self._pending.setdefault(path, _Pending(created=False))
+            entry = self._pending.setdefault(path, _Pending(doc, created=False))
             if not entry.created:
                 entry.layout = doc
-            self.docs[path] = doc
+            entry.doc = self.docs[path] = doc
             self._check_limit(store)
 
     def edit(self, store, path: str, update) -> dict:
@@ -269,13 +272,14 @@ class DocumentCache:
         again at flush to the stored document (so ``update`` must depend on its
         argument only).  Returns the new document."""
         with self._lock:
-            doc = editable_copy(self.get(store, path, required=True))
+            entry = self._pending.get(path)
+            doc = editable_copy(entry.doc if entry is not None else self.get(store, path, required=True))
             attributes = doc.setdefault("attributes", {})
             update(attributes)  # an error here changes nothing
-            entry = self._pending.setdefault(path, _Pending(created=False))
+            entry = entry or self._pending.setdefault(path, _Pending(doc, created=False))
             if not entry.created:
                 entry.edits.append(update)
-            self.docs[path] = doc
+            entry.doc = self.docs[path] = doc
             self._check_limit(store)
             return doc
 

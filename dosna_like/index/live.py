@@ -193,7 +193,7 @@ class LiveIndex:
             for name in names:
                 child = f"{path}/{name}" if path else name
                 if child not in docs:
-                    docs[child] = self._nodes[child].doc
+                    docs.setdefault(child, self._nodes[child].doc)  # a change made meanwhile wins
             return names
 
     def _expected(self) -> Nodes | None:
