@@ -117,6 +117,8 @@ def goals(rows, memory) -> list:
     def speedup(case, variant, ref, target, what):
         row = _row(rows, case, variant, "dosna_like")
         ref_row = _row(rows, case, variant, ref)
+        if row is None and ref_row is None:
+            return  # a run of other cases
         value = getattr(row, f"speedup_vs_{ref}", None) if row else None
         runs = paired_ratios(ref_row, row) if value is not None else []
         bound = None
