@@ -282,13 +282,18 @@ def case_cold_small(bench: Bench) -> None:
 # -------------------------------------------------------- append with resize
 def case_append(bench: Bench) -> None:
     """Start empty along axis 0 (maxshape None), then grow by one chunk row at a
-    time: resize + write, until the full dataset is there. Time of the whole."""
+    time: resize + write, until the full dataset is there. Time of the whole.
+    Full mode also grows by 100 rows at a time (not a multiple of the chunk
+    rows, so every step rewrites the chunk row it started in)."""
     data, cfg = bench.data, bench.cfg
-    step = cfg.chunks[0]
     maxshape = (None,) + data.shape[1:]
     start_shape = (0,) + data.shape[1:]
     # gzip writes are slow for every peer and the write case has them already
-    for comp in [c for c in cfg.compressions if c != "gzip"][:1 if cfg.quick else None]:
+    comps = [c for c in cfg.compressions if c != "gzip"][:1 if cfg.quick else None]
+    variants = [(c, cfg.chunks[0], c) for c in comps]
+    if not cfg.quick:
+        variants.append(("none", 100, "none, 100-row steps"))
+    for comp, step, variant in variants:
         def grow(peer, path):
             peer.remove(path)
             with peer.create(path, start_shape, data.dtype, cfg.chunks, comp, maxshape) as ds:
@@ -307,7 +312,7 @@ def case_append(bench: Bench) -> None:
             grow(peer, path)
             return time.perf_counter() - t0
 
-        measure(bench, "append", comp, bench.base, trial, warmup=warmup,
+        measure(bench, "append", variant, bench.base, trial, warmup=warmup,
                 nbytes=data.nbytes, unavailable=bench.unavailable(comp))
 
 

@@ -32,12 +32,12 @@ import numpy as np  # noqa: E402
 from cases import CASES, LOCAL_FILES, Bench, Config, ensure_files, file_sizes  # noqa: E402
 from harness import log  # noqa: E402
 from peers import CODEC_LABEL, fake_dosna, FAKE_ENV, load_dosna, make_peers, PEER_NAMES  # noqa: E402
-from report import add_ratios, markdown, plot_ratios, write_json  # noqa: E402
+from report import add_ratios, markdown, plot_ratios, QUICK_NOTE, write_json  # noqa: E402
 
 MiB = 2**20
 # quick mode (make demo) leaves out the slow cases; --cases can still ask for them
 QUICK_CASES = ("write", "read_full", "hyperslab", "strided_fancy", "warm_small", "cold_small",
-               "append", "latency", "memory")
+               "append", "many_small", "latency", "memory")
 
 
 def make_config(args) -> Config:
@@ -194,6 +194,8 @@ def main(argv=None) -> int:
     print(table)
     log(f"wrote {args.out}/results.json, results.md and {len(plots)} plot(s) "
         f"in {time.perf_counter() - started:.0f} s")
+    if cfg.quick:
+        log(QUICK_NOTE)
     return 0
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import dosna_like
-from dosna_like.chunks.engine import read_plan
+from dosna_like.chunks.plans import read_plan
 from dosna_like.errors import CorruptChunkError
 from dosna_like.format.keys import chunk_key
 

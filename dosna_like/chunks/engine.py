@@ -9,13 +9,12 @@ Decoded chunks are kept in a per-dataset LRU cache of ``rdcc_nbytes``.
 """
 from __future__ import annotations
 
-import functools
-import math
 import threading
 
 import numpy as np
 
 from .cache import ChunkCache
+from .plans import read_plan
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
@@ -25,7 +24,7 @@ from ..format.grid import chunk_extent, chunk_local_box, is_cut_by_edge
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
 from ..format.reserved import node_label
 
-__all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill", "read_plan"]
+__all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill"]
 
 
 DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
@@ -76,69 +75,6 @@ def _flat_bytes(arr: np.ndarray) -> memoryview:
     return memoryview(arr.reshape(-1).view(np.uint8))
 
 
-def _box_offsets(starts, counts, strides) -> np.ndarray:
-    """Byte offsets, in C order, of every index of a box (``starts``/``counts`` per axis)."""
-    off = np.array([sum(a * st for a, st in zip(starts, strides))], dtype=np.int64)
-    for n, st in zip(counts, strides):
-        off = (off[:, None] + np.arange(n, dtype=np.int64) * st).reshape(-1)
-    return off
-
-
-def _contiguous_from(counts, shape) -> int:
-    """First axis of the trailing block that a box of ``counts`` in a C-ordered
-    array of ``shape`` holds as one contiguous run of bytes."""
-    k = len(shape) - 1
-    while k > 0 and counts[k] == shape[k]:
-        k -= 1
-    return k
-
-
-def _c_strides(shape, itemsize) -> tuple:
-    strides, step = [], itemsize
-    for n in reversed(shape):
-        strides.append(step)
-        step *= n
-    return tuple(reversed(strides))
-
-
-_MIN_BYTES_PER_CALL = 65536  # fewer bytes per preadv than this: reading the whole chunk is cheaper
-_MIN_BYTES_PER_PIECE = 1024  # smaller pieces of the output, many of them: same
-
-
-def read_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape, out_starts):
-    """How to read a box of a raw chunk file straight into a C-ordered output.
-
-    Returns ``(file_offsets, dest_offsets, run)``: one ``preadv`` per file
-    offset (a contiguous stretch of the chunk file), each filling its row of
-    ``dest_offsets`` (starts of ``run``-byte pieces of the output).  None when
-    that would take more system calls than reading the whole chunk is worth.
-    """
-    shape_plan = _shape_plan(tuple(chunk_shape), itemsize, tuple(chunk_starts), tuple(counts), tuple(out_shape))
-    if shape_plan is None:
-        return None
-    file_offsets, dest_rows, run = shape_plan
-    base = sum(a * st for a, st in zip(out_starts, _c_strides(out_shape, itemsize)))
-    return file_offsets, [[base + d for d in row] for row in dest_rows], run
-
-
-@functools.lru_cache(maxsize=256)
-def _shape_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape):
-    """:func:`read_plan` with the output box at the origin (every interior chunk
-    of a read has the same one, so it is worked out once)."""
-    k_src = _contiguous_from(counts, chunk_shape)
-    k_dst = _contiguous_from(counts, out_shape)
-    k = max(k_src, k_dst)
-    ngroups = math.prod(counts[:k_src])
-    if ngroups > max(1, math.prod(chunk_shape) * itemsize // _MIN_BYTES_PER_CALL):
-        return None
-    run = math.prod(counts[k:]) * itemsize
-    if run < _MIN_BYTES_PER_PIECE and math.prod(counts[:k]) > 16:
-        return None  # many tiny pieces: a copy through one buffer is cheaper
-    file_offsets = _box_offsets(chunk_starts, counts[:k_src], _c_strides(chunk_shape, itemsize))
-    dest = _box_offsets((0,) * len(counts), counts[:k], _c_strides(out_shape, itemsize))
-    return file_offsets.tolist(), dest.reshape(len(file_offsets), -1).tolist(), run
-
-
 class ArrayIO:
     """Chunk I/O for one stored array (shared by every handle of that dataset)."""
 
@@ -154,6 +90,20 @@ class ArrayIO:
         the array in this process)."""
         return _CHUNK_LOCKS[hash((self._lock_salt, coords)) % len(_CHUNK_LOCKS)]
 
+    def _never_stored(self, coords: tuple) -> bool:
+        """Whether chunk ``coords`` lies past the shape this array had before it grew
+        and was not written since (call with the chunk's lock held)."""
+        chunks = self.meta.chunks
+        return (any(c * n >= u for c, n, u in zip(coords, chunks, self._unstored_from))
+                and coords not in self._written_past)
+
+    def _first_write(self, coords: tuple) -> bool:
+        """:meth:`_never_stored`, and from now on it may be stored (lock held)."""
+        if self._never_stored(coords):
+            self._written_past.add(coords)
+            return True
+        return False
+
     def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True) -> np.ndarray | None:
         """The chunk as stored now, never from the cache: what a read-modify-write
         starts from, so that another handle's or process's write is not undone."""
@@ -162,6 +112,14 @@ class ArrayIO:
         return None if raw is None else self._decode(coords, raw)
 
     def set_meta(self, meta: ArrayMeta) -> None:
+        # Chunks wholly past the smallest shape the array has had here are not
+        # stored (a shrink deletes them) until this object writes them: a partial
+        # write there starts from the fill value instead of a fetch (appends).
+        before = getattr(self, "_unstored_from", None)
+        same_rank = before is not None and len(before) == len(meta.shape)
+        self._unstored_from = tuple(map(min, before, meta.shape)) if same_rank else tuple(meta.shape)
+        if not same_rank:
+            self._written_past = set()  # chunks written past _unstored_from
         self.meta = meta
         try:
             self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
@@ -446,7 +404,7 @@ class ArrayIO:
         projs = list(sel.projections(meta.chunks))
 
         def build(proj: ChunkProjection, old=None, fetch=True):
-            if not proj.complete:
+            if not self._first_write(proj.chunk_coords) and not proj.complete:
                 old = self._load_fresh(proj.chunk_coords, old, fetch)
             if old is not None:
                 chunk = old.copy()
@@ -457,6 +415,12 @@ class ArrayIO:
             chunk[proj.chunk_sel] = value[proj.out_sel]
             return proj.chunk_coords, chunk
 
+        def write_partial(proj: ChunkProjection) -> None:  # with the chunk's lock held
+            if self._first_write(proj.chunk_coords):  # past the old shape: nothing stored to start from
+                self._store_one(*build(proj, None, False))
+            else:
+                self._update_one(proj, build)
+
         if not self.store.batches_async:
             direct = self.reads_direct and value.flags.c_contiguous
             value_flat = _flat_bytes(value) if direct else None
@@ -464,7 +428,7 @@ class ArrayIO:
             def store_one(proj: ChunkProjection) -> None:
                 with self.chunk_lock(proj.chunk_coords):
                     if not proj.complete:
-                        self._update_one(proj, build)
+                        write_partial(proj)
                     elif not (direct and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
@@ -485,7 +449,7 @@ class ArrayIO:
 
         def update_locked(proj: ChunkProjection) -> None:
             with self.chunk_lock(proj.chunk_coords):
-                self._update_one(proj, build)
+                write_partial(proj)
 
         try:
             if whole:
@@ -529,6 +493,7 @@ class ArrayIO:
         if plan is None:
             return False
         view = value[proj.out_sel]
+        self._first_write(coords)
         if is_fill(view, self.fill_bits):
             self.store.delete(self.key(coords))
         else:

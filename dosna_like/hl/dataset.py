@@ -415,10 +415,12 @@ class Dataset(ChunkAccess, HLObject):
             io.drop_outside(new_shape)
         doc = dict(doc)
         doc["shape"] = list(new_shape)
-        self._state.write_doc(self._path, doc)
+        self._state.set_layout(self._path, doc)
 
     def flush(self) -> None:
-        """Writes are stored as they happen; nothing is buffered."""
+        """Store the file's metadata kept in memory (chunks are stored as they are written)."""
+        self._check_open()
+        self._state.flush_documents()
 
     def refresh(self) -> None:
         self._state.forget(self._path)

@@ -250,10 +250,10 @@ class File(Group):
             track = kwds.get("track_order")
             track = get_config().track_order if track is None else track
             root = group_document({RESERVED: {"track_order": True}} if track else None)
-            state.index.start_new()
+            state.start_new()
             state.write_doc("", root)
         else:
-            state._docs[""] = doc
+            state._docs.setdefault("", doc)  # another open File of this store may hold a newer one
         state.file = self
         super().__init__(state, "", inherit=None)
         if exists:
@@ -323,24 +323,23 @@ class File(Group):
         return self._state.store
 
     def flush(self) -> None:
-        """Every write is stored when it is made; only the search index waits for flush/close."""
+        """Store the metadata kept in memory (documents, then the search index); chunks are stored as written."""
         self._check_open()
-        self._state.index.save()
+        self._state.flush()
 
     def close(self) -> None:
         if not self._state.closed:
             discard_anonymous(self._state)
-            self._state.index.save_on_close()
-            self._state.closed = True
-            self._state._arrays.clear()
-            self._state._docs.clear()
-            for ext in self._state._external.values():
-                ext.close()
-            self._state._external.clear()
-            self._state.close_sources()
-            if getattr(self, "_in_memory", False):  # backing_store=False: nothing outlives the file
-                self._state.store.delete_prefix("")
-            self._state.store.close()
+            try:
+                self._state.close()
+            finally:
+                for ext in self._state._external.values():
+                    ext.close()
+                self._state._external.clear()
+                self._state.close_sources()
+                if getattr(self, "_in_memory", False):  # backing_store=False: nothing outlives the file
+                    self._state.store.delete_prefix("")
+                self._state.store.close()
 
     def __enter__(self) -> "File":
         return self

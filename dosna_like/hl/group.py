@@ -183,16 +183,12 @@ class Group(HLObject, MutableMapping):
             ancestor = "/".join(parts[:i])
             doc = self._state.read_doc(ancestor)
             if doc is None:
-                self._state.store.clear_leftovers(ancestor)  # of a killed create or delete
                 self._state.write_doc(ancestor, group_document())
                 self._created(ancestor)  # a member of its parent, in creation order too
             elif doc["node_type"] != "group":
                 # h5py's error types differ here: TypeError for datasets, ValueError for groups
                 exc = TypeError if action == "dataset" else ValueError
                 raise exc(f"Unable to create {action}: {'/' + ancestor!r} is a dataset, not a group")
-        # a killed create or delete may have left chunks or children here without
-        # a document: they must never show through the new node
-        self._state.store.clear_leftovers(path)
         return path
 
     def _created(self, path: str, added: bool = True) -> None:

@@ -86,6 +86,7 @@ def handle_reduce(handle) -> tuple:
     """``__reduce__`` of a File, Group or Dataset (a closed one refuses, as h5py's closed ids do)."""
     handle._check_open()
     state = handle._state
+    state.flush_documents()  # another process reads the node documents from the store
     spec = file_spec(state)
     file = state.file
     if file is not None and spec["pid"] == os.getpid():

@@ -1,6 +1,7 @@
 """``FileState``: what every handle of one open file shares (store, mode,
 document cache, open arrays, the live search index), and the one place node
-documents are read and written.
+documents are read and changed (through the write-back
+:class:`~dosna_like.hl.metadata_cache.DocumentCache`).
 """
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
 from ..chunks.sharded import open_array_io
 from ..chunks.pools import default_njobs
 from ..errors import FormatError
-from ..format.documents import ArrayMeta, dumps, editable_copy, loads
-from ..format.keys import META_KEY, node_key
+from ..format.documents import ArrayMeta, loads
+from ..format.keys import node_key
 from ..format.reserved import edit_reserved, reserved_of
 from ..index.live import LiveIndex
 from ..storage import Store
 from ..storage.hdf5_referencing import referencing_store
 from .anonymous import ANONYMOUS
+from .metadata_cache import shared_cache
 
 __all__ = ["FileState"]
 
@@ -34,7 +36,8 @@ class FileState:
         self.rdcc_nbytes = DEFAULT_RDCC_NBYTES if rdcc_nbytes is None else int(rdcc_nbytes)
         self.closed = False
         self.file = None
-        self._docs: dict = {}
+        self.documents = shared_cache(store)  # the store's node documents, changes not yet flushed included
+        self._docs = self.documents.docs
         self._reserved: dict = {}  # path -> (document, its checked reserved entry)
         self._arrays: dict = {}
         self._external: dict = {}  # files opened through external links
@@ -42,42 +45,37 @@ class FileState:
         self._lock = threading.Lock()
         self.trust_links = False  # follow external links anywhere (File(..., trust_links=True))
         self.moves: list = []  # (source, destination) of every node moved, so handles follow their objects
-        self.index = LiveIndex(self)  # the sidecar search index; told of every document write
+        self.index = LiveIndex(self)  # the sidecar search index; told of the documents each flush stores
         self.hdf5_sources: dict = {}  # HDF5 files arrays imported by reference read from, by URL
+        self.documents.attach(self)
 
     # --------------------------------------------------------- documents
     def read_doc(self, path: str, required: bool = False) -> dict | None:
-        doc = self._docs.get(path)
-        if doc is None:
-            key = node_key(path)
-            raw = self.store.get(key)
-            if raw is None:
-                if required:
-                    raise FormatError(f"node {'/' + path!r} has no {META_KEY}")
-                return None
-            doc = loads(raw, key)
-            self._docs[path] = doc
-        return doc
+        """A node's document as this file knows it (changes not yet flushed included)."""
+        return self.documents.get(self.store, path, required)
 
     def children(self, path: str) -> list:
         """Sorted names of the child nodes of the group at ``path``.
 
         One listing, then one concurrent batch fetching the documents not yet
         cached (a directory without a document, such as a dataset whose first
-        write never finished, is not a node).
+        write never finished, is not a node); children created since the last
+        flush come from the document cache.  A group created since then has
+        no stored members: the store is not listed.
         """
         def child(name: str) -> str:
             return f"{path}/{name}" if path else name
 
-        names = self.index.child_names(path)  # this session's verified index, if it is loaded
+        names = [] if self.documents.is_new(path) else self.index.child_names(path)  # verified index
         if names is None:
             # directories only: a node is one; the sidecar and temporary files are files
             names = self.store.list_dirs(path)
+        names = sorted(set(names) | self.documents.new_children(path))
         unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
         damaged = set()
         for key, raw in self.store.get_many(unknown).items():
             try:
-                self._docs[unknown[key]] = loads(raw, key)
+                self._docs.setdefault(unknown[key], loads(raw, key))
             except FormatError:  # listed, so opening it names the damage; its siblings stay visible
                 damaged.add(unknown[key])
         nodes = [n for n in names if (child(n) in self._docs or child(n) in damaged)
@@ -106,24 +104,16 @@ class FileState:
         return reserved
 
     def update_attributes(self, path: str, update) -> None:
-        """Apply ``update(attributes_dict)`` to a node's attributes and store its
-        document (the array layout, if it is one, is unchanged)."""
-        # Against the stored document, not the cached one: another handle or
-        # process may have changed it since (the store serialises the update).
-        key = node_key(path)
-        edited = {}
+        """Apply ``update(attributes_dict)`` to a node's attributes (the array layout,
+        if it is one, is unchanged).
 
-        def change(raw) -> bytes:
-            if raw is None:
-                raise FormatError(f"node {'/' + path!r} has no {META_KEY}")
-            doc = editable_copy(loads(raw, key))
-            doc.setdefault("attributes", {})
-            update(doc["attributes"])
-            edited["doc"] = doc
-            return dumps(doc)
-
-        raw = self.store.update(key, change)
-        self._remember_doc(path, edited["doc"], raw, layout_changed=False)
+        Now in the cached document, and at flush once more to the stored one
+        (another handle or process may have changed it since), by the store's
+        conditional read-modify-write: ``update`` must depend on its argument only.
+        """
+        doc = self.documents.edit(self.store, path, update)
+        for io in self._open_arrays(path):
+            io.meta.attributes = doc.get("attributes") or {}
 
     def update_reserved(self, path: str, update) -> None:
         """Apply ``update(reserved_dict)`` to the node's reserved entry and store the document."""
@@ -152,31 +142,82 @@ class FileState:
         return f
 
     def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
-        """Store a node's document; ``layout_changed=False`` when only its
-        attributes changed (an open array then keeps its codecs)."""
-        raw = dumps(doc)
-        self.store.set(node_key(path), raw)
-        self._remember_doc(path, doc, raw, layout_changed)
+        """Store a new node's whole document (or replace a node's), at the next flush;
+        ``layout_changed=False`` when only its attributes changed (an open array
+        then keeps its codecs).  The root document of a new file is stored at once,
+        so the file exists from ``File(...)`` on, as HDF5's does."""
+        if path not in self._docs and path and doc.get("node_type") == "group":  # an array's chunks may be here
+            self._clear_leftovers(path)
+        self.documents.put(self.store, path, doc)
+        if path == "":
+            self.documents.flush(self.store)
+        # an open array reads its layout from the document (dtype marks as h5py reports them)
+        self._new_layout(path, doc, layout_changed)
 
-    def _remember_doc(self, path: str, doc: dict, raw: bytes, layout_changed: bool) -> None:
-        """Cache a document just stored and tell the index and an open array."""
-        self._docs[path] = doc
-        self.index.written(path, doc, raw)
-        io = self._arrays.get(path)
-        if io is not None:
+    def set_layout(self, path: str, doc: dict) -> None:
+        """An existing node's new layout (``doc``'s shape...) at the next flush; the
+        attributes stored then are kept and this file's attribute changes applied."""
+        self.documents.put_layout(self.store, path, doc)
+        self._new_layout(path, doc, True)
+
+    def _open_arrays(self, path: str) -> list:
+        """The open array at ``path`` of every File sharing this file's documents."""
+        return [io for io in (state._arrays.get(path) for state in self.documents.users()) if io is not None]
+
+    def _new_layout(self, path: str, doc: dict, layout_changed: bool) -> None:
+        meta = None
+        for io in self._open_arrays(path):
             if layout_changed:
-                io.set_meta(ArrayMeta.from_document(doc, path))
+                meta = meta or ArrayMeta.from_document(doc, path)
+                io.set_meta(meta)
             else:
                 io.meta.attributes = doc.get("attributes") or {}
 
+    def _stored(self, stored: list) -> None:
+        """``[(path, document, raw)]`` a flush stored: the index and open arrays hear of them."""
+        self.index.written_many(stored)
+        for path, doc, _ in stored:
+            io = self._arrays.get(path)
+            if io is not None:  # attributes merged with another writer's
+                io.meta.attributes = doc.get("attributes") or {}
+
+    def start_new(self) -> None:
+        """The file was just created, or truncated: no document, pending or stored, survives."""
+        self.documents.reset()
+        self.index.start_new()
+
+    def flush_documents(self) -> None:
+        """Store the pending document changes (not the search index)."""
+        if not self.read_only:
+            self.documents.flush(self.store)
+
+    def flush(self) -> None:
+        """``File.flush()``: pending documents, then the search index and consolidated metadata."""
+        self.flush_documents()
+        self.index.save()
+
+    def close(self) -> None:
+        """``File.close()``: flush (the index warning instead of raising), then forget
+        the documents, even when the flush raised."""
+        try:
+            self.flush_documents()
+            self.index.save_on_close()
+        finally:
+            self.closed = True
+            self.documents.detach(self)
+            self._arrays.clear()
+
     def forget(self, path: str) -> None:
-        """Drop cached documents and chunk caches of ``path`` and everything below it."""
+        """Drop cached documents and chunk caches of ``path`` and everything below it
+        (documents with changes not yet flushed stay: they are newer than the store's)."""
+        self.documents.forget(path)
         prefix = path + "/"
-        for table in (self._docs, self._reserved, self._arrays):
+        for table in (self._reserved, self._arrays):
             for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
                 del table[p]
 
     def move_node(self, src: str, dest: str) -> None:
+        self.flush_documents()  # the store moves what is stored
         self.moves.append((src, dest))
         self.store.move_prefix(src, dest)
         self.forget(src)
@@ -184,6 +225,7 @@ class FileState:
         self.index.moved(src, dest)
 
     def delete_node(self, path: str) -> None:
+        self.documents.discard(path)
         self.store.delete_prefix(path)
         self.forget(path)
         self.index.deleted(path)
@@ -208,7 +250,17 @@ class FileState:
                 os.close(source[1])
         self.hdf5_sources.clear()
 
+    def _clear_leftovers(self, path: str) -> None:
+        """Before a node is created at ``path``: delete what a killed writer left there
+        (chunks of a dataset whose document was never stored), so it never shows
+        through the new node.  Below a group created since the last flush there is
+        nothing left to check: that group's creation cleared its place."""
+        if path not in self._docs and not self.documents.is_new(path.rpartition("/")[0]) \
+                and self.store.exists(path):
+            self.store.delete_prefix(path)
+
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
+        self._clear_leftovers(path)
         io = open_array_io(self.store, path, meta, self.rdcc_nbytes)
         self._arrays[path] = io
         return io

@@ -42,8 +42,10 @@ existing parent document when it adds a node, so such a token cannot see its
 writes; only a listing can, and an honest index must.
 
 Within one open file the verified index is kept in memory and follows this
-process's own writes (``FileState.write_doc`` / ``delete_node`` / ``move_node``
-report them), so later searches and listings cost no requests; the sidecar
+process's own writes (each flush of the file's document cache reports what it
+stored, once: ``written_many``; ``FileState.delete_node`` / ``move_node``
+report the rest; a search also sees the documents not yet flushed), so later
+searches and listings cost no requests; the sidecar
 is written back on ``flush()``/``close()`` when the session changed or
 rebuilt it (one PUT; a session that wrote without searching first updates the
 stored sidecar with its writes).  Saving does not list the store: every
@@ -108,16 +110,33 @@ class LiveIndex:
             self._verified = True
 
     def written(self, path: str, doc: dict, raw) -> None:
-        fp = self._state.store.predicted_fingerprint(node_key(path), raw)
+        self.written_many([(path, doc, raw)])
+
+    def written_many(self, stored: list) -> None:
+        """Documents a flush stored: ``[(path, document, raw bytes)]``."""
+        store = self._state.store
+        fps = [store.predicted_fingerprint(node_key(path), raw) for path, _, raw in stored]
         with self._lock:
-            if self._nodes is not None:
-                if path not in self._nodes and self._kids is not None and path:
-                    parent, _, name = path.rpartition("/")
-                    self._kids.setdefault(parent, set()).add(name)
-                self._nodes[path] = Node(fp, doc=doc, path=path)
-            else:
-                self._journal.append((path, fp, doc))
+            for (path, doc, _), fp in zip(stored, fps):
+                if self._nodes is not None:
+                    self._put(path, Node(fp, doc=doc, path=path))
+                else:
+                    self._journal.append((path, fp, doc))
             self._unsaved = True
+
+    def _put(self, path: str, node: Node) -> None:
+        if path not in self._nodes and self._kids is not None and path:
+            parent, _, name = path.rpartition("/")
+            self._kids.setdefault(parent, set()).add(name)
+        self._nodes[path] = node
+
+    def _overlay_pending(self) -> None:
+        """Put the file's documents not yet flushed into the loaded index, so a
+        search sees them (fingerprint unknown until the flush stores them)."""
+        for path, doc in self._state.documents.pending_documents().items():
+            node = self._nodes.get(path)
+            if node is None or not node.holds(doc):
+                self._put(path, Node("", doc=doc, path=path))
 
     def deleted(self, path: str) -> None:
         with self._lock:
@@ -150,6 +169,7 @@ class LiveIndex:
         with self._lock:
             if self._nodes is None or not self._verified:
                 self._load()
+            self._overlay_pending()
             return self._nodes
 
     def child_names(self, path: str) -> list | None:
@@ -173,7 +193,7 @@ class LiveIndex:
             for name in names:
                 child = f"{path}/{name}" if path else name
                 if child not in docs:
-                    docs[child] = self._nodes[child].doc
+                    docs.setdefault(child, self._nodes[child].doc)  # a change made meanwhile wins
             return names
 
     def _expected(self) -> Nodes | None:

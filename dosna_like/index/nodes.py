@@ -86,6 +86,10 @@ class Node:
             self._doc = doc
         return self._doc
 
+    def holds(self, doc: dict) -> bool:
+        """Whether this node was made from ``doc`` itself (not an equal copy)."""
+        return self._doc is doc
+
     @property
     def summary(self) -> tuple:
         if self._summary is None:

@@ -430,20 +430,13 @@ class Store(abc.ABC):
         """Remove everything under ``prefix`` (a node and its children).
 
         A node's document goes first: from then on the node is gone, and a
-        kill halfway leaves only leftovers no listing shows, which
-        :meth:`clear_leftovers` removes before the name is used again."""
+        kill halfway leaves only leftovers no listing shows, which are removed
+        before the name is used again (``hl/state.py: FileState._clear_leftovers``)."""
         self._check_writable()
         self.requests.add("delete")
         if prefix:
             self._delete_many([node_key(prefix)])
         self._delete_prefix(prefix)
-
-    def clear_leftovers(self, prefix: str) -> None:
-        """Remove whatever lies under ``prefix``, where no node is (chunks or children
-        of a killed create or delete); one listing when there is nothing."""
-        inside = prefix.rstrip("/") + "/"
-        if any(k.startswith(inside) for k in self.list_keys(prefix)):
-            self.delete_prefix(prefix)
 
     @_translating
     def move_prefix(self, src: str, dest: str) -> None:

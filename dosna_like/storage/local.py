@@ -172,23 +172,38 @@ class LocalStore(Store):
     def _confined(self, key: str) -> str:
         """``self.path(key)``, refused (PermissionError) when its directory
         resolves outside the store root through a symlink.  Each directory is
-        resolved once; the object itself is opened with O_NOFOLLOW."""
+        checked once; the object itself is opened with O_NOFOLLOW."""
         path = self.path(key)
         folder = os.path.dirname(path)
-        if folder not in self._inside:
-            root = os.path.realpath(self.root)
-            real = os.path.realpath(folder)
-            if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
-                raise PermissionError(f"{self.url}: {key!r} leads out of the store through a symlink")
-            self._inside.add(folder)
+        if folder not in self._inside and not self._resolves_inside(folder):
+            raise PermissionError(f"{self.url}: {key!r} leads out of the store through a symlink")
         return path
+
+    def _resolves_inside(self, folder: str) -> bool:
+        """Whether ``folder`` resolves inside the root: a directory that is no symlink,
+        in a checked one, is (one ``lstat``, not a ``realpath`` per new directory)."""
+        if folder in self._inside:
+            return True
+        parent = os.path.dirname(folder)
+        if len(folder) > len(self.root.rstrip(os.sep)) and parent != folder and self._resolves_inside(parent) \
+                and not os.path.islink(folder):
+            self._inside.add(folder)
+            return True
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(folder)
+        if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+            return False
+        self._inside.add(folder)
+        return True
 
     def _make_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
         if parent not in self._made_dirs:
             os.makedirs(parent, exist_ok=True)
-            remove_dead_temporaries(parent)  # once per directory and store handle
-            self._made_dirs.add(parent)
+            while parent not in self._made_dirs and len(parent) > len(self.root):
+                remove_dead_temporaries(parent)  # once per directory and store handle
+                self._made_dirs.add(parent)  # and its ancestors: they exist now
+                parent = os.path.dirname(parent)
 
     def _temp_beside(self, path: str) -> str:
         return f"{path}.{os.getpid()}-{uuid.uuid4().hex[:16]}{_TEMP_SUFFIX}"
