@@ -565,21 +565,8 @@ def _stream_bomb(comp) -> bytes:
 
 
 def zstd_rle_frame(nbytes: int, content_size: bool) -> bytes:
-    """A zstd frame of ``nbytes`` zeros made of RLE blocks (4 bytes per 128 KiB),
-    with or without a content size in its header (RFC 8878)."""
-    block = 128 * 1024
-    if content_size:
-        head = b"\x28\xb5\x2f\xfd" + bytes([0x80 | 0x20]) + nbytes.to_bytes(4, "little")  # 4-byte FCS, single segment
-    else:
-        head = b"\x28\xb5\x2f\xfd" + bytes([0x00, (17 - 10) << 3])  # no FCS, window 128 KiB
-    blocks = []
-    left = nbytes
-    while left:
-        size = min(block, left)
-        left -= size
-        header = (size << 3) | (1 << 1) | (0 if left else 1)  # RLE block, last flag
-        blocks.append(header.to_bytes(3, "little") + b"\0")
-    return head + b"".join(blocks)
+    """A zstd frame of ``nbytes`` zeros (scripts/reliability/corruption_catalogue.py)."""
+    return _catalogue().zstd_rle_frame(nbytes, content_size)
 
 
 def _bombs():

@@ -36,7 +36,7 @@ import tracemalloc
 
 import numpy as np
 
-__all__ = ["LAYOUTS", "chunk_cases", "document_cases", "classify", "run", "main"]
+__all__ = ["LAYOUTS", "chunk_cases", "document_cases", "classify", "run", "main", "zstd_rle_frame"]
 
 MEMORY_LIMIT = 64 * 2**20  # peak bytes allowed while reading a damaged 2 KiB chunk
 
@@ -224,6 +224,24 @@ print(grown * 1024, outcome, sep="\t")
 """
 
 
+def zstd_rle_frame(nbytes: int, content_size: bool) -> bytes:
+    """A zstd frame of ``nbytes`` zeros made of RLE blocks (4 bytes per 128 KiB),
+    with or without a content size in its header (RFC 8878)."""
+    block = 128 * 1024
+    if content_size:
+        head = b"\x28\xb5\x2f\xfd" + bytes([0x80 | 0x20]) + nbytes.to_bytes(4, "little")  # 4-byte FCS, single segment
+    else:
+        head = b"\x28\xb5\x2f\xfd" + bytes([0x00, (17 - 10) << 3])  # no FCS, window 128 KiB
+    blocks = []
+    left = nbytes
+    while left:
+        size = min(block, left)
+        left -= size
+        header = (size << 3) | (1 << 1) | (0 if left else 1)  # RLE block, last flag
+        blocks.append(header.to_bytes(3, "little") + b"\0")
+    return head + b"".join(blocks)
+
+
 def _bomb_payloads(nbytes: int) -> dict:
     import bz2
     import lzma
@@ -235,8 +253,6 @@ def _bomb_payloads(nbytes: int) -> dict:
         block = bytes(2**20)
         return b"".join(comp.compress(block) for _ in range(nbytes // len(block))) + comp.flush()
 
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tests"))
-    from test_reliability import zstd_rle_frame
     return {
         "gzip": ({"compression": "gzip"}, lambda: stream(zlib.compressobj(9, zlib.DEFLATED, 31))),
         "zlib": ({"compression": numcodecs.Zlib(1)}, lambda: stream(zlib.compressobj(9, zlib.DEFLATED, 15))),
