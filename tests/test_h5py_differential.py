@@ -1115,6 +1115,14 @@ for _kw in [{}, {"compression": "gzip", "shuffle": True, "fletcher32": True}, {"
             {"shuffle": True}]:
     add(f"filter-ids-names-{sorted(_kw)}", lambda m, f, kw=_kw: (lambda ds: (ds.filter_ids, ds.filter_names))(
         f.create_dataset("x", (100,), "f4", **kw)))
+for _number in (-999, 100, 32000, 1, 9):  # a compression number: gzip level 0-9, else an HDF5 filter id
+    add(f"compression-number-{_number}", lambda m, f, n=_number: (lambda ds: (ds.compression, ds.compression_opts))(
+        f.create_dataset("x", (20, 30), "f4", compression=n)), raises=_number in (-999, 100))
+add("fixed-utf8-str-items", lambda m, f: (lambda ds: (ds.__setitem__(0, "cù"), ds.__setitem__(slice(1, 3), ["cù", "ab"]),
+                                               ds.__setitem__(3, np.array("cù", dtype=object)), ds[...])[-1])(
+    f.create_dataset("x", (4,), dtype=m.string_dtype("utf-8", 5))))
+add("err-fixed-utf8-unicode-array", lambda m, f: f.create_dataset("x", (4,), dtype=m.string_dtype("utf-8", 5)).__setitem__(
+    slice(0, 2), np.array(["a", "b"], dtype="U")), raises=True)
 add("bind-dataset-from-id", lambda m, f: (lambda ds: (m.Dataset(ds.id).name, m.Dataset(ds.id)[2]))(d1(f)))
 add("err-bind-dataset-from-group-id", lambda m, f: m.Dataset(f["/"].id), raises=True)
 add("err-bind-datatype-from-group-id", lambda m, f: m.Datatype(f["/"].id), raises=True)

@@ -637,19 +637,20 @@ def test_the_crash_checker_finds_resurfacing_chunks(tmp_path):
             f.create_dataset(name, data=np.full((256, 256), 7), chunks=(32, 32))
     # what the previous version left: the document gone, the chunks still there
     os.remove(os.path.join(url, "d1", "zarr.json"))
-    from dosna_like.storage.base import Store
-    original = Store.clear_leftovers
-    Store.clear_leftovers = lambda self, prefix: None
+    from dosna_like.hl.state import FileState
+    original = FileState._clear_leftovers
+    FileState._clear_leftovers = lambda self, path: None
     try:
         problems = _crash_trials().check_store("create", url)
     finally:
-        Store.clear_leftovers = original
+        FileState._clear_leftovers = original
     assert any("resurfaced" in p for p in problems)
 
 
 def test_leftovers_of_a_killed_create_never_show_through(file_url):
     with dosna_like.File(file_url, "w") as f:
         f.create_group("g")
+        f.flush()  # g's document is stored (documents wait in memory until a flush)
         # chunks of a create killed before its document, and a deleted group's child
         f.store.set("x/c/0/0", np.full((4, 4), 9, "i4").tobytes())
         f.store.set("g/y/c/0", np.full(4, 9, "i4").tobytes())

@@ -77,9 +77,12 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     if compression is True:  # h5py: gzip at its default level
         compression = "gzip"
     elif isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
-        if not 0 <= compression <= 9:  # h5py takes other numbers as HDF5 filter ids
-            raise ValueError(f"Unknown compression filter number: {compression}")
-        compression, compression_opts = "gzip", int(compression)
+        if 0 <= compression <= 9:  # h5py's legacy gzip levels
+            compression, compression_opts = "gzip", int(compression)
+        else:  # h5py takes other numbers as HDF5 filter ids (negative ones are invalid)
+            options = compression_opts if isinstance(compression_opts, tuple) else \
+                (() if compression_opts is None else (compression_opts,))
+            compression, compression_opts = _by_filter_id(int(compression), options)
     flagged = [REGISTRY.for_flag(flag) for flag, on in (("shuffle", shuffle), ("fletcher32", fletcher32)) if on]
     chain.extend(e.from_h5py(None, dtype) for e in flagged if e.role.order < _COMPRESSOR)
     if compression is not None and compression is not False:

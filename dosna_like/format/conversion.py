@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_vlen_dtype, stored_form, to_stored
+from .dtypes import check_string_dtype, check_vlen_dtype, stored_form, to_stored
 
 __all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5"]
 
@@ -52,6 +52,13 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
         return _npy_strings(value, dtype)
     if stored_form(dtype) is not None:
         return to_stored(value, dtype, stored_ok=True)  # references and vlen sequences: the engine's stored form
+    if dtype.kind == "S" and isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind == "U":
+        raise TypeError(f"No conversion path for dtype: {np.asarray(value).dtype!r}")  # as h5py
+    if dtype.kind == "S" and _is_utf8(dtype) and (not isinstance(value, (np.ndarray, np.generic))
+                                                  or np.asarray(value).dtype.kind == "O"):
+        objects = np.array(value, dtype=object)  # str items of fixed-length UTF-8 text: encoded, as h5py does
+        flat = [x.encode("utf-8") if isinstance(x, str) else x for x in objects.reshape(-1).tolist()]
+        return np.array(flat, dtype=dtype).reshape(objects.shape)
     if not isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value, dtype=dtype)
     arr = np.asarray(value)
@@ -188,3 +195,9 @@ def convert_compound_as_hdf5(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
         else:
             out[name] = converted
     return out
+
+
+def _is_utf8(dtype: np.dtype) -> bool:
+    """A fixed-length string dtype marked UTF-8 (``string_dtype("utf-8", n)``)."""
+    info = check_string_dtype(dtype)
+    return info is not None and info.encoding == "utf-8"

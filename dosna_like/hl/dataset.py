@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunks import selection
-from ..codecs.chains import h5py_view, hdf5_filters
+from ..codecs.chains import asked_codecs, h5py_view, hdf5_filters
 from ..errors import ResizeError
 from ..format.conversion import convert_as_hdf5
 from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
@@ -152,12 +152,12 @@ class Dataset(ChunkAccess, HLObject):
     @property
     def filter_ids(self) -> tuple:
         """The HDF5 filter ids of the dataset's codecs, in pipeline order (h5py 3.16)."""
-        return tuple(i for i, _ in hdf5_filters(self._meta.codecs))
+        return tuple(i for i, _ in hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes)))
 
     @property
     def filter_names(self) -> tuple:
         """HDF5's names of those filters ('deflate' for gzip), as h5py 3.16 gives them."""
-        return tuple(name for _, name in hdf5_filters(self._meta.codecs))
+        return tuple(name for _, name in hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes)))
 
     @property
     def shuffle(self) -> bool:
@@ -428,6 +428,6 @@ class Dataset(ChunkAccess, HLObject):
     # ---------------------------------------------------------------- misc
     def __repr__(self) -> str:
         if not self:
-            return "<Closed dosna_like dataset>"
+            return "<Closed HDF5 dataset>"
         shown = "(anonymous)" if self.name is None else '"%s"' % (self.name.rsplit("/", 1)[-1] or "/")
-        return f'<dosna_like dataset {shown}: shape {self.shape}, type "{self.dtype.str}">'
+        return f'<HDF5 dataset {shown}: shape {self.shape}, type "{self.dtype.str}">'

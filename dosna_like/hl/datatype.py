@@ -43,6 +43,6 @@ class Datatype(HLObject):
 
     def __repr__(self) -> str:
         if not self:
-            return "<Closed dosna_like named type>"
+            return "<Closed HDF5 named type>"
         base = self.name.rsplit("/", 1)[-1]
-        return f'<dosna_like named type "{base}" (dtype {self.dtype.str})>'
+        return f'<HDF5 named type "{base}" (dtype {self.dtype.str})>'

@@ -349,9 +349,9 @@ class File(Group):
 
     def __repr__(self) -> str:
         if not self:
-            return "<Closed dosna_like file>"
+            return "<Closed HDF5 file>"
         base = os.path.basename(self._filename.rstrip("/")) or self._filename
-        return f'<dosna_like file "{base}" (mode {self.mode})>'
+        return f'<HDF5 file "{base}" (mode {self.mode})>'
 
 
 def refresh(file: File) -> bool:

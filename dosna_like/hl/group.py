@@ -459,9 +459,9 @@ class Group(HLObject, MutableMapping):
 
     def __repr__(self) -> str:
         if not self:
-            return "<Closed dosna_like group>"
+            return "<Closed HDF5 group>"
         shown = "(anonymous)" if self.name is None else f'"{self.name}"'
-        return f'<dosna_like group {shown} ({len(self)} members)>'
+        return f'<HDF5 group {shown} ({len(self)} members)>'
 
 
 def _walk(state, parts: list, depth: int, elink_mode: str | None = None):

@@ -22,7 +22,7 @@ from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER,
                                 type_class, type_key, type_size)
 
 __all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII", "CSET_UTF8", "CommittedTypeID",
-           "CreatePlist", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
+           "CreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET", "FILL_TIME_NEVER", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
            "TypeEnumID", "TypeFloatID", "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID",
            "TypeStringID", "TypeTimeID", "TypeVlenID", "type_id"]
 

@@ -526,7 +526,12 @@ class Store(abc.ABC):
         return list(self._threads().map(lambda r: self._get_range(*r), requests))
 
     def _get_each(self, keys: list, handle: Callable, submit: Submit) -> None:
-        in_threads(keys, lambda key: handle(key, self._get(key)), submit)
+        # windows of keys through _get_many, which a back end may batch or merge
+        # (byte ranges of one HDF5 file), each window handed on in the workers
+        step = 4 * max(1, self.io_concurrency)
+        for i in range(0, len(keys), step):
+            got = self._get_many(keys[i:i + step])
+            in_threads(keys[i:i + step], lambda key: handle(key, got.get(key)), submit)
 
     def _transform_each(self, keys: list, handle: Callable, submit: Submit, fetch: set, lock_of) -> None:
         def transform(key):
