@@ -20,7 +20,7 @@ from ..format.dtypes import is_empty, string_dtype
 from ..format.references import Reference, ref_dtype
 from ..format.reserved import RESERVED, edit_reserved
 from .ident import AttrID
-from .mapping import ItemsViewHDF5, KeysViewHDF5, ValuesViewHDF5
+from .mapping import HDF5Views
 from .scale_attrs import del_scale_attribute, derived_names, get_scale_attribute, is_derived, set_scale_attribute
 
 __all__ = ["AttributeManager"]
@@ -59,7 +59,7 @@ def _drop_empty(attributes: dict) -> None:
 
 
 # ---------------------------------------------------------------- manager
-class AttributeManager(MutableMapping):
+class AttributeManager(HDF5Views, MutableMapping):
     """Attributes of a File, Group or Dataset, with h5py's dict-like API.
 
     Mirrors ``h5py.AttributeManager``: names iterate in sorted order, values
@@ -198,15 +198,6 @@ class AttributeManager(MutableMapping):
 
     def __reversed__(self):
         return iter(list(self)[::-1])
-
-    def keys(self) -> KeysViewHDF5:
-        return KeysViewHDF5(self)
-
-    def values(self) -> ValuesViewHDF5:
-        return ValuesViewHDF5(self)
-
-    def items(self) -> ItemsViewHDF5:
-        return ItemsViewHDF5(self)
 
     def __contains__(self, name) -> bool:
         try:

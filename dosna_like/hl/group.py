@@ -21,14 +21,14 @@ from .copying import copy_object, map_references
 from .creation import new_array
 from .dataset import Dataset
 from .datatype import Datatype, datatype_reserved
-from .mapping import ItemsViewHDF5, KeysViewHDF5, ValuesViewHDF5
+from .mapping import HDF5Views
 from ..index.nodes import select_nodes
 from ..index.query import compile_query
 
 __all__ = ["Group"]
 
 
-class Group(HLObject, MutableMapping):
+class Group(HLObject, HDF5Views, MutableMapping):
     """A group of a dosna_like file, with h5py's ``Group`` API.
 
     The dict API (``keys``, ``items``, ``get``, ``__contains__``...) comes from
@@ -144,15 +144,6 @@ class Group(HLObject, MutableMapping):
         """Member names, last first (h5py's ``reversed(group)``)."""
         self._check_open()
         return iter(list(self._state.children(self._path))[::-1])
-
-    def keys(self) -> KeysViewHDF5:
-        return KeysViewHDF5(self)
-
-    def values(self) -> ValuesViewHDF5:
-        return ValuesViewHDF5(self)
-
-    def items(self) -> ItemsViewHDF5:
-        return ItemsViewHDF5(self)
 
     def _ipython_key_completions_(self) -> list:
         """IPython's tab completion of ``group["...``: the member names, sorted (as h5py)."""

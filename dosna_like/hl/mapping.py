@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import ItemsView, KeysView, ValuesView
 
-__all__ = ["ItemsViewHDF5", "KeysViewHDF5", "ValuesViewHDF5"]
+__all__ = ["HDF5Views", "ItemsViewHDF5", "KeysViewHDF5", "ValuesViewHDF5"]
 
 
 class KeysViewHDF5(KeysView):
@@ -46,3 +46,17 @@ class ItemsViewHDF5(ItemsView):
     def __contains__(self, item) -> bool:
         key, value = item
         return key in self._mapping and value == self._mapping.get(key)
+
+
+class HDF5Views:
+    """``keys()``, ``values()`` and ``items()`` as h5py's views, for a mapping
+    class (a group, an attribute manager) that mixes this in first."""
+
+    def keys(self) -> KeysViewHDF5:
+        return KeysViewHDF5(self)
+
+    def values(self) -> ValuesViewHDF5:
+        return ValuesViewHDF5(self)
+
+    def items(self) -> ItemsViewHDF5:
+        return ItemsViewHDF5(self)
