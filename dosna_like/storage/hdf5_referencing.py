@@ -251,6 +251,11 @@ class ReferencingStore(Store):
         self.inner._write_from(key, ranges)
         self._drop([key])
 
+    def update(self, key: str, change) -> bytes:
+        value = super().update(key, change)
+        self._drop([key])  # after the update's lock is let go: dropping is an update of the table
+        return value
+
     def _update(self, key, change):
         ref = self._ref(key)
         if ref is None:
@@ -259,9 +264,7 @@ class ReferencingStore(Store):
         def from_reference(raw):  # the first write of a referenced chunk starts from the file's bytes
             return change(self._padded(read_range(self._source(), *ref)) if raw is None else raw)
 
-        value = self.inner._update(key, from_reference)
-        self._drop([key])
-        return value
+        return self.inner._update(key, from_reference)
 
     def _delete_many(self, keys: list) -> None:
         self.inner._delete_many(keys)
