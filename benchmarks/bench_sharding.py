@@ -24,10 +24,8 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 
 import numpy as np
@@ -35,20 +33,12 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import dosna_like  # noqa: E402
+from benchmarks.floor import median_time  # noqa: E402
 from benchmarks.s3_counting import CountingS3  # noqa: E402
 
 CHUNKS = (32, 32, 32)
 SHARDS = (256, 256, 64)
 BUCKET = "bench-sharding"
-
-
-def median_time(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 class Where:

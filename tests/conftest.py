@@ -10,7 +10,9 @@ start, S3 tests fail: they never skip.
 from __future__ import annotations
 
 import collections
+import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -22,6 +24,15 @@ from backends.s3_local import LocalS3  # noqa: E402
 
 STORE_KINDS = ["memory", "local", "s3"]
 S3_BUCKET = "dosna-tests"
+
+
+def run_json_script(script: str, *args, timeout: float = 300) -> dict:
+    """Run ``script`` in a fresh Python process (``python -c script args...``) and
+    return the JSON its last line of output prints; fails with its stderr."""
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 class HttpCounter:

@@ -8,10 +8,7 @@ runs in its own interpreter: the swap must happen before AnnData is imported.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
+from tests.conftest import run_json_script
 
 import anndata  # noqa: E402,F401  (test extra: a missing one must fail, never skip)
 
@@ -68,10 +65,7 @@ print(json.dumps({"rec": [str(b.uns["rec"].dtype), b.uns["rec"].tolist()], "obs"
 
 
 def _round_trip(kind: str, path) -> dict:
-    done = subprocess.run([sys.executable, "-c", ROUND_TRIP, kind, str(path)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_script(ROUND_TRIP, kind, path, timeout=300)
 
 
 def test_anndata_round_trip_equals_the_original_and_real_h5py(tmp_path):

@@ -5,6 +5,7 @@ bounded memory, and nothing read from a store reaches outside it unless asked.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import subprocess
@@ -612,13 +613,17 @@ def test_a_zstd_frame_without_a_content_size_still_reads(tmp_path):
 
 
 # ------------------------------------------------------------ crash safety
-def _crash_trials():
-    import importlib.util
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", "crash_trials.py")
-    spec = importlib.util.spec_from_file_location("crash_trials", path)
+def _reliability_script(name: str):
+    """The module of ``scripts/reliability/<name>.py``, whose long version these tests run quickly."""
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _crash_trials():
+    return _reliability_script("crash_trials")
 
 
 def test_kill_9_trials(tmp_path):
@@ -720,12 +725,7 @@ def test_w_over_a_store_leaves_nothing_behind(tmp_path):
 
 # ------------------------------------------------------ corruption catalogue
 def _catalogue():
-    import importlib.util
-    path = os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "reliability", "corruption_catalogue.py")
-    spec = importlib.util.spec_from_file_location("corruption_catalogue", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _reliability_script("corruption_catalogue")
 
 
 def test_the_corruption_catalogue_finds_no_silent_or_unclear_case(tmp_path):

@@ -199,7 +199,7 @@ def test_a_damaged_shard_index_is_an_error_naming_the_shard(tmp_path):
         np.testing.assert_array_equal(f["x"][:16], np.arange(16))
         with pytest.raises(CorruptChunkError, match="x/c/1"):
             f["x"][20]
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="checksum"):
         zarr.open_array(url + "/x", mode="r")[20]  # zarr-python refuses it too
 
 

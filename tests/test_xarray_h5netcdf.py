@@ -8,10 +8,7 @@ h5netcdf is imported, and the real h5py run must not see it.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
+from tests.conftest import run_json_script
 
 import h5netcdf  # noqa: E402,F401  (test extra: fail, never skip)
 import xarray  # noqa: E402,F401
@@ -101,10 +98,7 @@ print(json.dumps({"a": summary(path + "a.nc"), "b": summary(path + "b.nc")}, def
 
 
 def _round_trip(kind: str, path) -> dict:
-    done = subprocess.run([sys.executable, "-c", ROUND_TRIP, kind, str(path)], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_script(ROUND_TRIP, kind, path, timeout=120)
 
 
 def test_round_trip_with_real_h5py(tmp_path):
@@ -117,10 +111,7 @@ def test_round_trip_through_install_as_h5py_equals_real_h5py(tmp_path):
 
 
 def _legacy(kind: str, prefix, action: str = "write") -> dict:
-    done = subprocess.run([sys.executable, "-c", LEGACY, kind, str(prefix), action], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_json_script(LEGACY, kind, prefix, action, timeout=120)
 
 
 def test_h5netcdf_legacy_and_new_api_files_equal_real_h5py(tmp_path):

@@ -275,6 +275,11 @@ class ArrayIO:
     def stored_chunks(self) -> list:
         """Sorted coordinates of the chunks this array has stored (one listing;
         other keys under its chunk prefix, such as temporary files, are skipped)."""
+        return self.stored_objects()
+
+    def stored_objects(self) -> list:
+        """Sorted coordinates of the objects stored under the chunk prefix: the
+        chunks, or a sharded array's shards (one listing)."""
         ndim = len(self.meta.shape)
         found = (parse_chunk_key(self.path, key, ndim) for key in self.store.list_keys(chunk_prefix(self.path)))
         return sorted(coords for coords in found if coords is not None)

@@ -32,7 +32,7 @@ from ..codecs.sharding import ShardIndex, assemble_shard, index_nbytes
 from ..errors import CorruptChunkError
 from ..format.documents import ArrayMeta
 from ..format.grid import chunk_extent, chunk_local_box, grid_shape, is_cut_by_edge
-from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
+from ..format.keys import chunk_key
 
 __all__ = ["INDEX_CACHE_ENTRIES", "MAX_GAP_NBYTES", "MAX_RUN_NBYTES", "ShardedArrayIO", "WINDOW_NBYTES", "open_array_io"]
 
@@ -379,15 +379,9 @@ class ShardedArrayIO(ArrayIO):
         super().delete_all_chunks()
         self._indexes.clear()
 
-    def stored_shards(self) -> list:
-        """Sorted coordinates of the shards this array has stored (one listing)."""
-        ndim = len(self.meta.shape)
-        found = (parse_chunk_key(self.path, key, ndim) for key in self.store.list_keys(chunk_prefix(self.path)))
-        return sorted(coords for coords in found if coords is not None)
-
     def stored_chunks(self) -> list:
         """Sorted coordinates of the inner chunks stored (one listing, one index read per shard)."""
-        shards = self.stored_shards()
+        shards = self.stored_objects()
         indexes = self._indexes_of(shards)
         found = []
         for shard in shards:
@@ -416,4 +410,4 @@ class ShardedArrayIO(ArrayIO):
                             parts[shard][flat] = raw
                     self.cache.discard(coords)
 
-        self._rewrite(self.stored_shards(), edit)
+        self._rewrite(self.stored_objects(), edit)

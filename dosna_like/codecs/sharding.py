@@ -17,7 +17,7 @@ import numpy as np
 from ..format.sharding import EMPTY, ShardSpec, index_layout
 from .runtime import Crc32cRuntime
 
-__all__ = ["ShardIndex", "assemble_shard", "empty_index", "index_nbytes"]
+__all__ = ["ShardIndex", "assemble_shard", "index_nbytes"]
 
 
 def index_nbytes(spec: ShardSpec, chunks: tuple) -> int:
@@ -72,13 +72,6 @@ class ShardIndex:
         if shard_nbytes is not None and np.any(stored & (offsets + nbytes > shard_nbytes)):
             raise ValueError(f"shard index points past the end of a {shard_nbytes}-byte shard")
         return cls(offsets, nbytes, cps)
-
-
-def empty_index(spec: ShardSpec, chunks: tuple) -> ShardIndex:
-    """The index of a shard that holds nothing."""
-    cps = spec.chunks_per_shard(chunks)
-    n = math.prod(cps)
-    return ShardIndex(np.zeros(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), cps)
 
 
 def _encode_index(pairs: np.ndarray, spec: ShardSpec) -> bytes:

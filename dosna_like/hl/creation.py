@@ -107,14 +107,6 @@ def _shard_spec(shards, chunks: tuple) -> ShardSpec | None:
     return ShardSpec(check_shards(shards, chunks), index_location=location)
 
 
-def _is_str_list(data) -> bool:
-    """A (nested) list or tuple of Python ``str`` (not ``numpy.str_``, which h5py refuses)."""
-    if not isinstance(data, (list, tuple)) or not data:
-        return False
-    flat = np.asarray(data, dtype=object).reshape(-1).tolist()
-    return all(type(x) is str for x in flat)
-
-
 def _item_type(data):
     """The one type of the items of ``data`` (a scalar, nested lists and tuples,
     or an object array), else None; h5py's ``find_item_type``."""

@@ -97,7 +97,7 @@ class Dataset(ChunkAccess, HLObject):
 
     def _hdf5_view(self) -> dict:
         """What h5py reports of a dataset of an HDF5 file opened in place (reserved ``hdf5``)."""
-        return reserved_in(self._meta.attributes, self._path).get("hdf5") or {}
+        return self._state.reserved(self._path).get("hdf5") or {}
 
     @property
     def maxshape(self) -> tuple | None:
@@ -144,20 +144,24 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def compression_opts(self):
-        view, hdf5 = h5py_view(self._meta.codecs, self._meta.attributes), self._hdf5_view()
+        hdf5 = self._hdf5_view()
         if "compression" in hdf5:
             return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
-        return view.compression_opts
+        return h5py_view(self._meta.codecs, self._meta.attributes).compression_opts
 
     @property
     def filter_ids(self) -> tuple:
         """The HDF5 filter ids of the dataset's codecs, in pipeline order (h5py 3.16)."""
-        return tuple(i for i, _ in hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes)))
+        return tuple(i for i, _ in self._hdf5_filters())
 
     @property
     def filter_names(self) -> tuple:
         """HDF5's names of those filters ('deflate' for gzip), as h5py 3.16 gives them."""
-        return tuple(name for _, name in hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes)))
+        return tuple(name for _, name in self._hdf5_filters())
+
+    def _hdf5_filters(self) -> tuple:
+        """((HDF5 filter id, name), ...) of the codecs asked for (the default checksum left out)."""
+        return hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes))
 
     @property
     def shuffle(self) -> bool:

@@ -160,7 +160,7 @@ class FsspecStore(Store):
 
     def _is_empty_root(self) -> bool:
         try:
-            return not self.inner_fs.exists(self.root) or not self.inner_fs.ls(self.root)
+            return not self.inner_fs.ls(self.root)  # a missing root raises: empty too
         except FileNotFoundError:
             return True
 

@@ -16,6 +16,7 @@ import os
 import sys
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
+from .hdf5_ranges import read_range
 from .real_h5py import real_h5py
 from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
@@ -112,16 +113,9 @@ def open_source(url: str, storage_options: dict | None) -> tuple | None:
 
 def _read_at(source, counts: dict):
     def read_at(offset: int, n: int) -> bytes:
-        kind = source[0]
-        if kind == "fd":
-            return os.pread(source[1], n, offset)
-        if kind == "buffer":
-            return bytes(source[1][offset:offset + n])
-        if kind == "fs":
+        if source[0] == "fs":
             counts["get"] += 1
-            return source[1].cat_file(source[2], start=offset, end=offset + n)
-        source[1].seek(offset)
-        return source[1].read(n)
+        return read_range(source, offset, n)
     return read_at
 
 

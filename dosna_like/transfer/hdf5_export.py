@@ -106,9 +106,8 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
     options = _h5_options(ds, doc, compression)
     contiguous = "chunks" not in options and ds.dtype.kind in "biufc" and ds.size and h5.driver == "sec2"
     if contiguous:  # space allocated now, never pre-filled: the workers write it all through a map
-        h5py_module = require_h5py()
-        dcpl = h5py_module.h5p.create(h5py_module.h5p.DATASET_CREATE)
-        dcpl.set_alloc_time(h5py_module.h5d.ALLOC_TIME_EARLY)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
         options.update(dcpl=dcpl, fill_time="never")
     h5ds = h5.create_dataset(path, **options)
     report.nbytes += ds.size * ds.dtype.itemsize

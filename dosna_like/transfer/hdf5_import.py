@@ -203,9 +203,9 @@ def _raw_mode(src, dest) -> str | None:
 class _HDF5Chunks:
     """Stored chunks of an HDF5 dataset, read with ``pread`` from the file when possible."""
 
-    def __init__(self, dset):
+    def __init__(self, dset, infos: list | None = None):
         self.dset = dset
-        self.infos = stored_chunks(dset)
+        self.infos = stored_chunks(dset) if infos is None else infos  # a batch: no walk of the whole index
         self.fd = None
         filename = dset.file.filename
         if self.infos and dset.file.driver == "sec2" and os.path.isfile(filename):
@@ -275,7 +275,7 @@ class _RawChunkBatch:
     def __call__(self, batch: list) -> list:
         with require_h5py().File(self.filename, "r") as h5:
             src = h5[self.h5path]
-            chunked = _HDF5Chunks(src)
+            chunked = _HDF5Chunks(src, batch)
             try:
                 return [(_copy_raw_chunk(src, self.dest, self.mode, chunked, info), os.getpid()) for info in batch]
             finally:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from ..hl.dims import scale_name
 from .common import require_h5py
 
-__all__ = ["SCALE_ATTRIBUTES", "export_scales", "import_scales", "is_scale_attribute"]
-
-SCALE_ATTRIBUTES = ("CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "DIMENSION_LABELS")
+__all__ = ["export_scales", "import_scales", "is_scale_attribute"]
 
 
 def is_scale_attribute(h5obj, name: str) -> bool:
