@@ -5,6 +5,7 @@ through dosna_like's h5py API), never from the code under test.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import tracemalloc
@@ -12,16 +13,18 @@ import warnings
 import zlib
 
 import h5py
+import joblib
 import numpy as np
 import pytest
 import zarr
 
 import dosna_like
 from dosna_like.codecs.deflate_wrappers import gzip_to_zlib, zlib_to_gzip
-from dosna_like.transfer import hdf5_export, hdf5_import
+from dosna_like.transfer import backend_tasks, hdf5_export, hdf5_import
 from dosna_like.errors import IncompleteFileWarning
 from dosna_like.hl.files import incomplete_datasets
 from dosna_like.transfer.common import incomplete_mark
+from tests.conftest import run_json_script
 
 NUMERIC = ["?", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "f2", "f4", "f8", "c8", "c16", ">i4", ">f8"]
 
@@ -146,6 +149,54 @@ def test_round_trip_gives_an_identical_file(source_h5, file_url, tmp_path):
     with h5py.File(out, "r") as h:  # layouts come back too
         assert h["layout/contiguous_part"].chunks is None and h["layout/chunked_plain"].chunks == (7, 9)
         assert h["raw/gz_f4"].compression == "gzip" and h["raw/gz_f4"].shuffle
+
+
+_UNDER_INSTALL = """
+import json, sys, threading
+import dosna_like
+from dosna_like.storage.real_h5py import real_h5py
+stand_in = dosna_like.install_as_h5py()
+src, store, out = sys.argv[1:]
+copied = dosna_like.import_hdf5(src, store, njobs=2)
+dosna_like.export_hdf5(store, out, njobs=2)
+seen = []  # a worker thread's own block while this thread holds one (an export reading a file in place)
+
+
+def work():
+    with real_h5py() as inner:
+        seen.append(inner is outer)
+
+
+with real_h5py() as outer:
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(30)
+import h5py
+print(json.dumps({"raw_chunks": copied.raw_chunks, "still_installed": h5py is stand_in, "seen": seen}))
+"""
+
+
+def test_import_and_export_use_the_real_h5py_while_install_as_h5py_is_on(source_h5, tmp_path):
+    # in a subprocess: the install must not leak into this process's h5py
+    out = str(tmp_path / "back.h5")
+    result = run_json_script(_UNDER_INSTALL, source_h5, tmp_path / "store", out, timeout=600)
+    assert result["raw_chunks"] > 0 and result["still_installed"] and result["seen"] == [True]
+    assert_same_file(source_h5, out)  # read with real h5py here
+
+@pytest.mark.parametrize("backend", [None, "threading"])
+def test_checksummed_chunks_cross_raw_also_on_a_joblib_backend(tmp_path, backend):
+    data = np.arange(600, dtype="f8").reshape(20, 30)
+    url = str(tmp_path / "store")
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("x", data=data, chunks=(8, 16))  # no compression: the crc32c added by default
+        assert [c["name"] for c in ds._meta.codecs][-1] == "crc32c" and ds.compression is None
+    out = str(tmp_path / "out.h5")
+    with joblib.parallel_config(backend=backend, n_jobs=2) if backend else contextlib.nullcontext():
+        report = dosna_like.export_hdf5(url, out)
+    assert report.raw_chunks == 6  # 3 x 2 chunks, their checksums checked and cut off
+    with h5py.File(out, "r") as h:
+        assert h["x"].chunks == (8, 16) and h["x"].dtype == data.dtype
+        np.testing.assert_array_equal(h["x"][()], data)
 
 
 def test_deflate_kept_as_zlib_streams(source_h5, tmp_path):
@@ -296,7 +347,7 @@ def test_a_failed_export_never_leaves_a_partial_destination(source_h5, tmp_path,
     def failing(raw, nbytes):
         raise OSError("network down (simulated)")
 
-    monkeypatch.setattr(hdf5_export, "gzip_to_zlib", failing)
+    monkeypatch.setattr(backend_tasks, "gzip_to_zlib", failing)
     out = tmp_path / "out.h5"
     with pytest.raises(OSError, match="simulated"):
         dosna_like.export_hdf5(url, str(out))

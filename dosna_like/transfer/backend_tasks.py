@@ -21,11 +21,14 @@ import numpy as np
 
 from ..chunks.pools import backend_batch_map
 from ..codecs.deflate_wrappers import gzip_to_zlib
+from ..codecs.registry import CHECKSUMMED
+from ..codecs.runtime import Crc32cRuntime
 from ..format.grid import chunk_box
-from .common import require_h5py
+from .common import holding_real_h5py, require_h5py
 from .references import holds_refs, refs_from_h5py
 
-__all__ = ["DecodedImportBatch", "ExportFetchBatch", "MappedExportBatch", "WINDOW_PER_WORKER", "backend_windows"]
+__all__ = ["DecodedImportBatch", "ExportFetchBatch", "MappedExportBatch", "WINDOW_PER_WORKER", "backend_windows",
+           "exported_chunk"]
 
 WINDOW_PER_WORKER = 16  # chunks per worker held by the caller at once during an export
 
@@ -36,6 +39,7 @@ class DecodedImportBatch:
     def __init__(self, filename: str, h5path: str, dest):
         self.filename, self.h5path, self.dest = filename, h5path, dest
 
+    @holding_real_h5py
     def __call__(self, boxes: list) -> list:
         with require_h5py().File(self.filename, "r") as h5:
             src = h5[self.h5path]
@@ -47,31 +51,45 @@ class DecodedImportBatch:
         return [os.getpid()] * len(boxes)
 
 
+def exported_chunk(ds, mode: str | None, coords: tuple) -> tuple:
+    """(box, data, block) of one stored chunk of ``ds`` for an HDF5 dataset with its
+    chunk shape: ``data`` the bytes ``write_direct_chunk`` takes where ``mode``
+    (:func:`~dosna_like.transfer.common.raw_mode`) says they cross as they are,
+    else None and ``block`` the decoded values."""
+    chunks = ds._meta.h5_chunks  # the engine's grid (an HDF5 file's unchunked dataset in place has one too)
+    box = chunk_box(coords, chunks, ds.shape)
+    raw = ds._io.get_raw(coords) if mode is not None else None
+    data = None
+    if raw is not None:
+        nbytes = int(np.prod(chunks, dtype=np.int64)) * ds.dtype.itemsize
+        if mode == "deflate":
+            data = gzip_to_zlib(raw, nbytes)
+        elif mode == "zlib":
+            data = bytes(raw)
+        elif mode == CHECKSUMMED:  # checked, then cut off; a damaged chunk decodes below and raises
+            data = _checked(raw, nbytes)
+        elif len(raw) == nbytes:
+            data = bytes(raw)
+    return box, data, None if data is not None else ds[box]
+
+
+def _checked(raw, nbytes: int) -> bytes | None:
+    """The data of a raw chunk stored with the default checksum, None when it does not check."""
+    try:
+        data = Crc32cRuntime().decode(raw, nbytes)
+    except ValueError:
+        return None
+    return data.tobytes() if data.size == nbytes else None
+
+
 class ExportFetchBatch:
-    """Chunks of a dosna_like dataset as HDF5 will take them: stored bytes where
-    ``mode`` says they cross as they are, else the decoded block."""
+    """Chunks of a dosna_like dataset as HDF5 will take them (:func:`exported_chunk`)."""
 
     def __init__(self, ds, mode: str | None):
         self.ds, self.mode = ds, mode
 
     def __call__(self, coords_list: list) -> list:
-        ds, io = self.ds, self.ds._io
-        nbytes = int(np.prod(ds.chunks, dtype=np.int64)) * ds.dtype.itemsize
-        out = []
-        for coords in coords_list:
-            box = chunk_box(coords, ds.chunks, ds.shape)
-            data = None
-            if self.mode is not None:
-                raw = io.get_raw(coords)
-                if raw is not None:
-                    if self.mode == "deflate":
-                        data = gzip_to_zlib(raw, nbytes)
-                    elif self.mode == "zlib":
-                        data = bytes(raw)
-                    elif len(raw) == nbytes:
-                        data = bytes(raw)
-            out.append((coords, box, data, None if data is not None else ds[box], os.getpid()))
-        return out
+        return [(*exported_chunk(self.ds, self.mode, coords), os.getpid()) for coords in coords_list]
 
 
 class MappedExportBatch:

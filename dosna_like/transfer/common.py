@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import datetime
 import errno
+import functools
 import numpy as np
 import os
 import threading
@@ -16,16 +17,18 @@ import threading
 from tqdm import tqdm
 
 from ..chunks.pools import default_njobs
+from ..codecs.chains import raw_crossing
 from ..errors import DosnaError
 from ..format.dtypes import is_empty
 from ..format.reserved import edit_reserved, reserved_of
 from ..hl.copying import library_of
 from ..hl.files import INCOMPLETE, File  # INCOMPLETE: the reserved key of an unfinished import or copy
 from ..storage import is_url
+from ..storage.real_h5py import real_h5py
 
 __all__ = [
-    "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
-    "progress_bar", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "UnsupportedObjectError", "utc_now",
+    "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "holding_real_h5py", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
+    "progress_bar", "raw_mode", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "UnsupportedObjectError", "utc_now",
     "worker_count", "Workers",
 ]
 
@@ -63,11 +66,25 @@ class TransferReport:
 
 
 def require_h5py():
+    """The real h5py module, also while ``install_as_h5py()`` stands in for it
+    (storage.real_h5py).  Its objects are used inside a ``real_h5py()`` block
+    (h5py imports some of its modules lazily): import and export hold one."""
     try:
-        import h5py  # optional: only HDF5 import and export need it
+        with real_h5py() as h5py:  # optional: only HDF5 import and export need it
+            return h5py
     except ImportError as exc:  # pragma: no cover - h5py is in the test extra
         raise ImportError("HDF5 import and export need h5py: pip install h5py") from exc
-    return h5py
+
+
+def holding_real_h5py(func):
+    """``func`` run inside a ``real_h5py()`` block (HDF5 import and export, and their
+    backend tasks): h5py's objects stay the real h5py's for the whole run."""
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        require_h5py()  # the message above when h5py is missing
+        with real_h5py():
+            return func(*args, **kwargs)
+    return run
 
 
 # ================================================================ plumbing
@@ -210,6 +227,17 @@ def hdf5_filter_ids(dset) -> list:
     """The HDF5 filter ids of an h5py dataset, in pipeline order."""
     plist = dset.id.get_create_plist()
     return [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+
+
+def raw_mode(h5ds, ds) -> str | None:
+    """How stored chunks cross between the h5py dataset ``h5ds`` and the dosna_like
+    dataset ``ds`` without decoding (:func:`~dosna_like.codecs.chains.raw_crossing`:
+    'raw', 'crc32c', 'deflate', 'zlib'), or None (decode them): for import and export."""
+    if h5ds.chunks is None or ds.chunks is None or tuple(h5ds.chunks) != tuple(ds.chunks):
+        return None
+    if ds.dtype.kind not in "biufc" or ds.dtype.str != h5ds.dtype.str:
+        return None
+    return raw_crossing(hdf5_filter_ids(h5ds), ds._meta.codecs, ds.dtype.itemsize, ds._meta.attributes)
 
 
 def codec_options(obj, compression, keep) -> dict:

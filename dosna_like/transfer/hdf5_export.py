@@ -15,12 +15,9 @@ import time
 import joblib
 
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
-from ..codecs.deflate_wrappers import gzip_to_zlib
-from ..codecs.chains import hdf5_export_keywords, raw_crossing
-from ..codecs.registry import CHECKSUMMED
-from ..codecs.runtime import Crc32cRuntime
+from ..codecs.chains import hdf5_export_keywords
 from ..format.dtypes import Empty
-from ..format.grid import chunk_box, iter_chunk_boxes
+from ..format.grid import iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
 from ..format.reserved import reserved_of
 from ..hl.copying import fill_option
@@ -30,9 +27,9 @@ from ..index.query import node_kind
 from ..format.dtypes import stored_form
 from .references import holds_refs, refs_to_h5py
 from .scales import export_scales
-from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows
+from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows, exported_chunk
 from ..hl.scale_attrs import is_derived
-from .common import TransferReport, Workers, box_nbytes, codec_options, contiguous_map, hdf5_filter_ids, progress_bar, require_h5py, set_attrs, worker_count
+from .common import TransferReport, holding_real_h5py, Workers, box_nbytes, codec_options, contiguous_map, progress_bar, raw_mode, require_h5py, set_attrs, worker_count
 
 __all__ = ["export_hdf5"]
 
@@ -50,7 +47,7 @@ def _kept_h5_codec(ds) -> dict:
 
 def _h5_chunks(ds) -> tuple:
     """The dataset's chunks, cut to what HDF5 accepts (no larger than a fixed maximum)."""
-    return tuple(c if m is None else max(1, min(c, m)) for c, m in zip(ds.chunks, ds.maxshape))
+    return tuple(c if m is None else max(1, min(c, m)) for c, m in zip(ds._meta.h5_chunks, ds.maxshape))
 
 
 def _is_contiguous(doc: dict, path: str) -> bool:
@@ -70,23 +67,6 @@ def _h5_options(ds, doc: dict, compression) -> dict:
     if fill_time:
         opts["fill_time"] = fill_time
     return opts
-
-
-def _checked(raw, nbytes: int) -> bytes | None:
-    """The data of a raw chunk stored with the default checksum, None when it does not check."""
-    try:
-        data = Crc32cRuntime().decode(raw, nbytes)
-    except ValueError:
-        return None
-    return data.tobytes() if data.size == nbytes else None
-
-
-def _export_raw_mode(ds, h5ds) -> str | None:
-    if h5ds.chunks is None or tuple(h5ds.chunks) != tuple(ds.chunks) or ds.dtype.kind not in "biufc":
-        return None
-    if ds.dtype.str != h5ds.dtype.str:
-        return None
-    return raw_crossing(hdf5_filter_ids(h5ds), ds._meta.codecs, ds.dtype.itemsize, ds._meta.attributes)
 
 
 def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers, bar, report) -> None:
@@ -118,7 +98,7 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
     if contiguous:
         mapped = contiguous_map(h5ds, "r+", h5.filename)
         if isinstance(mapped, np.memmap) and on_backend:
-            boxes = [box for _, box in iter_chunk_boxes(ds.shape, ds.chunks)]
+            boxes = [box for _, box in iter_chunk_boxes(ds.shape, ds._meta.h5_chunks)]
             batch = MappedExportBatch(ds, os.path.abspath(h5.filename), int(mapped.offset))
             workers.processes.update(backend_batch_map(batch, boxes))
             bar.update(ds.size * ds.dtype.itemsize)
@@ -126,53 +106,21 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
         if isinstance(mapped, np.memmap):
             _export_mapped(ds, mapped, workers, bar)
             return
-    if on_backend:
-        _export_chunks_on_backend(ds, h5ds, workers, bar, report)
-        return
-    chunks, itemsize = ds.chunks, ds.dtype.itemsize
-    nbytes = int(np.prod(chunks, dtype=np.int64)) * itemsize
-    io, mode = ds._io, _export_raw_mode(ds, h5ds)  # raw chunks come from the engine
-
-    def fetch(coords):
-        box = chunk_box(coords, chunks, ds.shape)
-        if mode is not None:
-            raw = io.get_raw(coords)
-            if raw is not None:
-                if mode == "deflate":
-                    data = gzip_to_zlib(raw, nbytes)
-                elif mode == "zlib":
-                    data = bytes(raw)
-                elif mode == CHECKSUMMED:  # checked, then cut off; a damaged chunk decodes below and raises
-                    data = _checked(raw, nbytes)
-                else:
-                    data = bytes(raw) if len(raw) == nbytes else None
-                if data is not None:
-                    return coords, box, data, None
-        return coords, box, None, ds[box]
-
-    for coords, box, data, block in workers.ordered(fetch, io.stored_chunks()):
+    mode = raw_mode(h5ds, ds)  # raw chunks come from the engine
+    if on_backend:  # fetched (and decoded where need be) on the backend's workers, a window at a time
+        window = WINDOW_PER_WORKER * max(1, joblib.effective_n_jobs())
+        fetched = backend_windows(ExportFetchBatch(ds, mode), list(ds._io.stored_chunks()), window)
+    else:
+        fetched = workers.ordered(lambda coords: (*exported_chunk(ds, mode, coords), None), ds._io.stored_chunks())
+    for box, data, block, pid in fetched:
         if data is not None:
             h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
             report.raw_chunks += 1
         else:
             h5ds[box] = block
-        bar.update(box_nbytes(box, itemsize))
-
-
-def _export_chunks_on_backend(ds, h5ds, workers: Workers, bar, report) -> None:
-    """The stored chunks of ``ds`` fetched (and decoded where they cannot cross as they
-    are) on the chosen joblib backend's workers, written here, a window at a time."""
-    itemsize = ds.dtype.itemsize
-    window = WINDOW_PER_WORKER * max(1, joblib.effective_n_jobs())
-    batch = ExportFetchBatch(ds, _export_raw_mode(ds, h5ds))
-    for coords, box, data, block, pid in backend_windows(batch, list(ds._io.stored_chunks()), window):
-        if data is not None:
-            h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
-            report.raw_chunks += 1
-        else:
-            h5ds[box] = block
-        workers.processes.add(pid)
-        bar.update(box_nbytes(box, itemsize))
+        if pid is not None:
+            workers.processes.add(pid)
+        bar.update(box_nbytes(box, ds.dtype.itemsize))
 
 
 def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
@@ -183,7 +131,7 @@ def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
         mapped[box] = ds[box]
         bar.update(box_nbytes(box, itemsize))
 
-    for _, box in iter_chunk_boxes(ds.shape, ds.chunks):
+    for _, box in iter_chunk_boxes(ds.shape, ds._meta.h5_chunks):
         workers.submit(copy, box)
     workers.after(mapped.flush)  # before h5py closes the file
 
@@ -247,6 +195,7 @@ def _link_groups(nodes: dict) -> list:
     return out
 
 
+@holding_real_h5py
 def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, overwrite: bool = False,
                 njobs: int | None = None, progress=None, compression="keep") -> TransferReport:
     """Write the file at ``src_url`` (groups, datasets, attributes, links) to an HDF5 file.

@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
-from ..codecs.chains import hdf5_import_keywords, raw_crossing
+from ..codecs.chains import hdf5_import_keywords
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import CHECKSUMMED, DEFLATE, REGISTRY
 from ..codecs.runtime import Crc32cRuntime
@@ -57,7 +57,7 @@ from .backend_tasks import DecodedImportBatch
 from .hdf5_reference import import_by_reference
 from .references import holds_refs, refs_from_h5py
 from .scales import import_scales, is_scale_attribute
-from .common import TransferReport, UnsupportedObjectError, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, require_h5py, set_attrs, utc_now, worker_count
+from .common import TransferReport, holding_real_h5py, UnsupportedObjectError, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, raw_mode, require_h5py, set_attrs, utc_now, worker_count
 
 __all__ = ["import_hdf5", "UnsupportedObjectError"]
 
@@ -189,17 +189,6 @@ def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
     return opts
 
 
-def _raw_mode(src, dest) -> str | None:
-    """How ``src``'s stored chunks become ``dest``'s without decoding: 'raw' (as they are),
-    'deflate' (zlib wrapper rewritten as gzip), 'zlib' (as they are), or None (decode them)."""
-    if src.chunks is None or dest.chunks != src.chunks or src.dtype.kind not in "biufc":
-        return None
-    if dest.dtype.str != src.dtype.str:
-        return None
-    return raw_crossing(hdf5_filter_ids(src), dest._meta.codecs, src.dtype.itemsize, dest._meta.attributes)
-
-
-
 class _HDF5Chunks:
     """Stored chunks of an HDF5 dataset, read with ``pread`` from the file when possible."""
 
@@ -272,6 +261,7 @@ class _RawChunkBatch:
     def __init__(self, filename: str, h5path: str, dest, mode: str):
         self.filename, self.h5path, self.dest, self.mode = filename, h5path, dest, mode
 
+    @holding_real_h5py
     def __call__(self, batch: list) -> list:
         with require_h5py().File(self.filename, "r") as h5:
             src = h5[self.h5path]
@@ -379,7 +369,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
     if mark is not None:
         mark_incomplete(dest, mark)
     dest.njobs = 1  # one chunk per task: the pool gives the parallelism
-    mode = _raw_mode(src, dest)
+    mode = raw_mode(src, dest)
     if mode is not None:
         _import_raw(src, dest, mode, workers, bar)
     else:
@@ -388,6 +378,7 @@ def _import_dataset(src, dest_file, path: str, compression, workers: Workers, ba
     return mark is not None
 
 
+@holding_real_h5py
 def import_hdf5(src, dest_url, *, storage_options: dict | None = None, overwrite: bool = False,
                 skip_unsupported: bool = False, njobs: int | None = None, progress=None,
                 compression="keep", deflate_as: str = "gzip", reference: bool = False) -> TransferReport:
