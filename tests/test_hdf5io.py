@@ -20,7 +20,7 @@ import zarr
 
 import dosna_like
 from dosna_like.codecs.deflate_wrappers import gzip_to_zlib, zlib_to_gzip
-from dosna_like.transfer import backend_tasks, hdf5_export, hdf5_import
+from dosna_like.transfer import backend_tasks, hdf5_import
 from dosna_like.errors import IncompleteFileWarning
 from dosna_like.hl.files import incomplete_datasets
 from dosna_like.transfer.common import incomplete_mark
