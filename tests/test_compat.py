@@ -251,6 +251,30 @@ def test_track_order_of_group_links_and_dataset_attrs_matches_h5py(tmp_path, tra
                 == h["g"].id.get_create_plist().get_attr_creation_order())
 
 
+def test_overwritten_attributes_of_a_track_order_object_move_as_in_h5py(tmp_path):
+    # h5py's __setitem__ and create delete and create again (the name goes last in creation order);
+    # modify writes in place (it stays)
+    steps = [("set", "a", 1), ("set", "b", 2), ("set", "c", 3), ("set", "a", 10), ("create", "b", 20),
+             ("modify", "c", 30), ("modify", "a", 40), ("set", "a", np.float64(5)), ("modify", "z", 1),
+             ("create", "c", np.arange(3)), ("set", "b", "text"), ("modify", "b", "other")]
+    h, d = _both(tmp_path)
+    with h, d:
+        seen = []
+        for f in (h, d):
+            targets = [f.create_group("g", track_order=True), f.create_dataset("x", data=[1], track_order=True),
+                       f.create_group("plain")]
+            orders = []
+            for attrs in (t.attrs for t in targets):
+                for how, name, value in steps:
+                    if how == "set":
+                        attrs[name] = value
+                    else:
+                        getattr(attrs, how)(name, value)
+                    orders.append((list(attrs), [np.asarray(v).tolist() for v in attrs.values()]))
+            seen.append(orders)
+        assert seen[1] == seen[0]
+
+
 @pytest.mark.parametrize("track_times", [True, False, "yes"])
 def test_create_dataset_track_times_matches_h5py(tmp_path, track_times):
     h, d = _both(tmp_path)

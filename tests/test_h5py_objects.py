@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import dosna_like
+from dosna_like.hl import attrs as attrs_module
 
 
 @pytest.fixture
@@ -311,6 +312,9 @@ ATTR_CASES = [
                                   f.attrs["x"])[1]),
     ("subarray dtype mismatch", lambda f: f.attrs.create("x", np.arange(4, dtype="i"), dtype="(3,)i")),
     ("shape conflict", lambda f: f.attrs.create("x", np.arange(4, dtype="i"), shape=(5,), dtype="()i")),
+    ("uint64 past int64", lambda f: (f.attrs.__setitem__("x", np.uint64(2**63 + 5)),
+                                     (f.attrs["x"], f.attrs["x"].dtype))[1]),
+    ("uint64 array past int64", lambda f: (f.attrs.__setitem__("x", np.array([2**64 - 1, 1], "u8")), f.attrs["x"])[1]),
     ("modify uint64", lambda f: (f.attrs.create("x", [2**63 - 1, 2**63], dtype=np.uint64),
                                  f.attrs.modify("x", [2**63 - 1, 2**63]), f.attrs["x"])[2]),
     ("compound with vlen fields", lambda f: (
@@ -330,6 +334,23 @@ def test_attribute_conversions_match_h5py(both, case):
     else:
         assert_same_outcome(ours, theirs)
     assert "x" not in both[1].attrs or theirs[0] == "ok"  # a refused write leaves nothing behind
+
+
+
+def test_attribute_create_decodes_the_stored_value_once(both, monkeypatch):
+    # whether the type record is needed is told from one decode (of the plain JSON value)
+    calls = []
+    real = attrs_module.decode_attr
+    monkeypatch.setattr(attrs_module, "decode_attr", lambda value, record: calls.append(record) or real(value, record))
+    h, d = both
+    for value in (np.arange(3, dtype="i4"), 2.5, "text", [1, 2]):
+        for f in both:
+            f.attrs.create("x", value)
+        assert len(calls) == 1
+        ours, theirs = d.attrs["x"], h.attrs["x"]
+        assert type(ours) is type(theirs) and np.asarray(ours).dtype == np.asarray(theirs).dtype
+        np.testing.assert_array_equal(ours, theirs)
+        calls.clear()
 
 
 # ---------------------------------------------------------------- File options

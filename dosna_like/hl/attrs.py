@@ -27,25 +27,21 @@ __all__ = ["AttributeManager"]
 
 
 # ---------------------------------------------------------------- records
-def _same(a, b) -> bool:
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (np.ndarray, np.generic)):
-        if a.dtype != b.dtype or a.dtype.metadata != b.dtype.metadata or np.shape(a) != np.shape(b):
-            return False
-        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-    return a == b
-
-
 def _record_needed(stored, record) -> bool:
     """Whether an attribute needs its type record: not when the plain JSON value
-    reads back as the same value and type (str, int64, float64, bool and their
-    lists), so the node's reserved entry, which a group keeps in its Zarr
-    attributes, stays away in the common case."""
+    reads back with the record's type and shape (str, int64, float64, bool and
+    their lists; JSON keeps those values exactly), so the node's reserved entry,
+    which a group keeps in its Zarr attributes, stays away in the common case.
+    One decode, of the plain value."""
     try:
-        return not _same(decode_attr(stored, None), decode_attr(stored, record))
-    except (TypeError, ValueError, KeyError):
+        plain = decode_attr(stored, None)
+    except (TypeError, ValueError, KeyError, OverflowError):  # OverflowError: a uint64 past int64
         return True
+    if record == {"kind": "str"}:
+        return not isinstance(plain, str)
+    if set(record) != {"dtype", "shape"} or not isinstance(plain, (np.ndarray, np.generic)):
+        return True
+    return plain.dtype.str != record["dtype"] or list(plain.shape) != record["shape"]
 
 
 def _drop_empty(attributes: dict) -> None:
@@ -124,6 +120,11 @@ class AttributeManager(HDF5Views, MutableMapping):
 
     def create(self, name, data, shape=None, dtype=None) -> None:
         """Create (or overwrite) an attribute, as ``h5py.AttributeManager.create``."""
+        self._write(name, data, shape, dtype, in_place=False)
+
+    def _write(self, name, data, shape, dtype, in_place: bool) -> None:
+        """``create``; ``in_place``: as ``modify`` writes an existing attribute, which keeps
+        its place in creation order (h5py's create deletes it and creates it again, last)."""
         name = self._check_name(name)
         if is_derived(self._parent, name):
             self._parent._check_writable(OSError, "Unable to create attribute")
@@ -141,6 +142,8 @@ class AttributeManager(HDF5Views, MutableMapping):
 
         def update(attributes: dict) -> None:
             reserved = edit_reserved(attributes, path)
+            if not in_place:
+                attributes.pop(name, None)
             attributes[name] = stored
             if needed:
                 reserved.setdefault("attrs", {})[name] = record
@@ -161,10 +164,9 @@ class AttributeManager(HDF5Views, MutableMapping):
         if np.shape(value) != np.shape(old):
             raise TypeError("Shape of data is incompatible with existing attribute")
         dtype = getattr(old, "dtype", None)
-        if dtype is not None and dtype.kind != "O":
-            self.create(name, value, dtype=dtype)  # converted straight to the attribute's type
-        else:
-            self.create(name, value)
+        if dtype is not None and dtype.kind == "O":
+            dtype = None  # else converted straight to the attribute's type
+        self._write(name, value, None, dtype, in_place=True)
 
     def __delitem__(self, name) -> None:
         name = self._check_name(name)
