@@ -444,3 +444,39 @@ def test_opaque_types_round_trip_through_hdf5_and_zarr_sees_raw_bytes(tmp_path):
                 assert other[name][...].tobytes() == a[name][...].tobytes(), name
     z = zarr.open_group(store, mode="r")
     assert z["void"].dtype.kind == "V" and z["void"][...].tobytes() == bytes(range(12))
+
+
+# datetime64 / timedelta64 without h5py's opaque mark (bare "M8", or with a unit): h5py has no HDF5
+# type for them, as datasets, their members, or attributes
+DATETIME_CASES = {
+    "dataset-dtype-M8": lambda m, f: f.create_dataset("x", shape=(3,), dtype="M8"),
+    "dataset-dtype-m8": lambda m, f: f.create_dataset("x", shape=(3,), dtype="m8"),
+    "dataset-dtype-M8[s]": lambda m, f: f.create_dataset("x", shape=(3,), dtype="M8[s]"),
+    "dataset-data-M8": lambda m, f: f.create_dataset("x", data=np.array(["NaT"], dtype="M8")),
+    "dataset-data-m8-scalar": lambda m, f: f.create_dataset("x", data=np.timedelta64(5)),
+    "dataset-compound-member-M8": lambda m, f: f.create_dataset("x", shape=(2,), dtype=[("t", "M8"), ("i", "i4")]),
+    "dataset-subarray-M8": lambda m, f: f.create_dataset("x", shape=(2,), dtype=np.dtype(("M8", (2,)))),
+    "dataset-vlen-M8": lambda m, f: f.create_dataset("x", shape=(2,), dtype=m.vlen_dtype(np.dtype("M8"))),
+    "dataset-vlen-m8[ms]": lambda m, f: f.create_dataset("x", shape=(2,), dtype=m.vlen_dtype(np.dtype("m8[ms]"))),
+    "attr-M8-array": lambda m, f: f.attrs.__setitem__("x", np.array(["NaT"], dtype="M8")),
+    "attr-NaT-scalar": lambda m, f: f.attrs.__setitem__("x", np.datetime64("NaT")),
+    "attr-m8-array": lambda m, f: f.attrs.__setitem__("x", np.array([1], dtype="m8")),
+    "attr-M8[s]-array": lambda m, f: f.attrs.__setitem__("x", np.array([1], dtype="M8[s]")),
+    "attr-m8[D]-scalar": lambda m, f: f.attrs.__setitem__("x", np.timedelta64(3, "D")),
+    "attr-create-int-as-m8": lambda m, f: f.attrs.create("x", 3, dtype="m8"),
+    "attr-create-ints-as-M8": lambda m, f: f.attrs.create("x", [0], dtype="M8"),  # numpy's own refusal
+    "attr-modify-new-M8": lambda m, f: f.attrs.modify("x", np.datetime64("NaT")),  # (an existing int takes NaT as one)
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATETIME_CASES))
+def test_datetimes_without_the_opaque_mark_are_refused_as_h5py_refuses_them(file_url, h5_path, case):
+    def op(m, f):
+        try:
+            DATETIME_CASES[case](m, f)
+        except Exception as exc:  # noqa: BLE001 - the type and message are compared
+            return type(exc), str(exc), "x" in f, sorted(f.attrs), list(f.attrs.values())
+        return "no error", None, "x" in f, sorted(f.attrs), list(f.attrs.values())
+
+    theirs, ours = both(file_url, h5_path, op)
+    assert theirs[0] != "no error" and ours == theirs

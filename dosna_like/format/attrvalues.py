@@ -13,9 +13,8 @@ import math
 import warnings
 import numpy as np
 
-from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, ref_dtype,
-                     stored_form, string_dtype,
-                     to_stored, vlen_base, vlen_dtype)
+from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
+                     ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
 from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
@@ -77,7 +76,7 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     if is_empty(value):
         return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
     if isinstance(value, np.ndarray) and value.dtype.kind == "U":  # numpy's UTF-32 has no HDF5 type (h5py)
-        raise TypeError(f"No conversion path for dtype: {value.dtype!r}")
+        raise no_conversion_path(value.dtype)
     if dtype is not None and dtype.subdtype is not None:
         # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes
         base, subshape = dtype.subdtype
@@ -132,6 +131,8 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
                 any(isinstance(x, bytes) for x in arr.ravel().tolist()):
             record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
         return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
+    if kind in "Mm":  # datetimes and timedeltas, which h5py stores only as opaque datasets
+        raise no_conversion_path(arr.dtype)
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
 
 

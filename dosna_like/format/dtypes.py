@@ -55,7 +55,7 @@ __all__ = [
     # the Zarr v3 mapping and scalar encoding
     "is_empty", "is_vlen_text", "to_zarr", "stored_dtype", "from_zarr", "encode_float", "decode_float",
     "encode_scalar", "decode_scalar", "zero_fill", "stored_form", "to_stored", "from_stored", "vlen_base",
-    "record_carrier", "user_dtype",
+    "record_carrier", "user_dtype", "no_conversion_path",
 ]
 
 string_info = namedtuple("string_info", ["encoding", "length"])
@@ -244,11 +244,17 @@ def to_zarr(dtype) -> tuple:
     if name is None:
         if vlen is not None:
             raise TypeError(f"Variable-length sequences of {vlen} cannot be stored (strings and bytes can)")
-        raise TypeError(f"No conversion path for dtype: {dtype!r}")
+        raise no_conversion_path(dtype)
     extra = {"enum": check_enum_dtype(dtype)} if check_enum_dtype(dtype) else {}
     if dtype.itemsize == 1:
         return name, {"name": "bytes"}, extra
     return name, {"name": "bytes", "configuration": {"endian": "big" if dtype.byteorder == ">" else "little"}}, extra
+
+
+def no_conversion_path(dtype) -> TypeError:
+    """h5py's error for a numpy type HDF5 has none for (numpy's UTF-32 text; a datetime64
+    or timedelta64, with a unit or without, not marked with ``opaque_dtype``)."""
+    return TypeError(f"No conversion path for dtype: {np.dtype(dtype)!r}")
 
 
 def _is_extended(dtype: np.dtype) -> bool:
@@ -424,6 +430,8 @@ def stored_form(dtype) -> str | None:
 def vlen_base(dtype) -> np.dtype:
     """The element type of a variable-length sequence dtype (TypeError if not storable)."""
     base = np.dtype(check_vlen_dtype(dtype))
+    if base.kind in "Mm":
+        raise no_conversion_path(base)
     numbers = base.kind in "biufc" and base.names is None and set(base.metadata or {}) <= {"enum"}
     records = base.names is not None and not base.hasobject and not base.metadata
     if not (numbers or records):
