@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import dosna_like
-from dosna_like.hl import attrs as attrs_module
+from dosna_like.hl import attrs as attrs_module, scale_attrs
 
 
 @pytest.fixture
@@ -150,6 +150,34 @@ def test_dimension_scale_attributes_match_h5py(both):
         f["data"].dims[1].detach_scale(f["x"])
         views.append({n: _attrs_view(f, n) for n in ("data", "x", "y")})
     assert views[3:] == views[:3]
+
+
+def test_dimension_scale_attributes_are_worked_out_one_at_a_time(both, monkeypatch):
+    # only REFERENCE_LIST looks at the file's datasets, and naming the attributes stops at the first user
+    walks = []
+    real = scale_attrs._scale_users
+    monkeypatch.setattr(scale_attrs, "_scale_users", lambda obj, *first: walks.append(any(first)) or real(obj, *first))
+    h, d = both
+    for f in both:
+        _scale_story(f)
+        f["unused"] = np.arange(4.0)
+        f["unused"].make_scale("u")
+        f["data"].attrs["units"] = "m"
+    asked = [("x", "CLASS"), ("y", "NAME"), ("data", "DIMENSION_LIST"), ("data", "DIMENSION_LABELS"),
+             ("data", "units")]
+    for name, key in asked:  # h5py's values
+        assert key in d[name].attrs and key in h[name].attrs
+        assert _attrs_view(d, name)[key] == _attrs_view(h, name)[key]
+    walks.clear()
+    values = [d[name].attrs[key] for name, key in asked]
+    assert all(key in d[name].attrs for name, key in asked) and len(values) == len(asked)
+    assert walks == []
+    assert [list(d[n].attrs) for n in ("x", "unused", "data")] == [list(h[n].attrs) for n in ("x", "unused", "data")]
+    assert "REFERENCE_LIST" not in d["unused"].attrs and "REFERENCE_LIST" not in h["unused"].attrs
+    assert walks and all(walks)  # whether a scale is used: the first user found is enough
+    walks.clear()
+    assert _attrs_view(d, "x")["REFERENCE_LIST"] == _attrs_view(h, "x")["REFERENCE_LIST"]
+    assert False in walks
 
 
 def test_writing_dimension_list_attaches_as_h5py(both):

@@ -21,7 +21,8 @@ from ..format.references import Reference, ref_dtype
 from ..format.reserved import RESERVED, edit_reserved
 from .ident import AttrID
 from .mapping import HDF5Views
-from .scale_attrs import del_scale_attribute, derived_names, get_scale_attribute, is_derived, set_scale_attribute
+from .scale_attrs import (del_scale_attribute, derived_names, get_scale_attribute, has_scale_attribute, is_derived,
+                          set_scale_attribute)
 
 __all__ = ["AttributeManager"]
 
@@ -206,8 +207,7 @@ class AttributeManager(HDF5Views, MutableMapping):
             name = self._check_name(name)
         except (TypeError, ValueError):
             return False
-        return name in self._doc_attributes() or (is_derived(self._parent, name)
-                                                  and name in derived_names(self._parent))
+        return name in self._doc_attributes() or has_scale_attribute(self._parent, name)
 
     def __repr__(self) -> str:
         if not self._parent:

@@ -25,9 +25,9 @@ from ..format.reserved import reserved_of
 from .dims import DimensionProxy, is_scale, make_scale, scale_name
 
 __all__ = ["REFERENCE_LIST_DTYPE", "SCALE_ATTRIBUTES", "del_scale_attribute", "derived_names", "get_scale_attribute",
-           "is_derived", "set_scale_attribute"]
+           "has_scale_attribute", "is_derived", "set_scale_attribute"]
 
-SCALE_ATTRIBUTES = ("CLASS", "DIMENSION_LABELS", "DIMENSION_LIST", "NAME", "REFERENCE_LIST")
+SCALE_ATTRIBUTES = ("CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "DIMENSION_LABELS")  # HDF5's order
 # h5py's dtype of REFERENCE_LIST: (object reference, axis) records of 16 bytes
 REFERENCE_LIST_DTYPE = np.dtype({"names": ["dataset", "dimension"], "formats": [ref_dtype, "<u4"],
                                  "offsets": [0, 8], "itemsize": 16})
@@ -42,8 +42,9 @@ def is_derived(obj, name: str) -> bool:
     return name in SCALE_ATTRIBUTES and _has_dims(obj)
 
 
-def _scale_users(obj) -> list:
-    """(dataset path, axis) of every axis of the file that has ``obj`` attached."""
+def _scale_users(obj, first: bool = False) -> list:
+    """(dataset path, axis) of every axis of the file that has ``obj`` attached
+    (``first``: the first found only, which tells whether there is any)."""
     state = obj._state
     out = []
     for path, node in state.index.nodes().items():
@@ -53,45 +54,68 @@ def _scale_users(obj) -> list:
         for axis, entries in enumerate(reserved_of(doc, path).get("dim_scales") or []):
             if any(entry[0] == obj._path for entry in entries):
                 out.append((path, axis))
+                if first:
+                    return out
     return out
 
 
-def _values(obj) -> dict:
-    """{name: value} of the dimension-scale attributes ``obj`` has (h5py's values and dtypes)."""
-    if not _has_dims(obj):
-        return {}
+def _reference_list(obj):
+    users = _scale_users(obj)
+    if not users:
+        return None
+    refs = np.empty(len(users), dtype=REFERENCE_LIST_DTYPE)
+    for i, (path, axis) in enumerate(users):
+        refs[i] = (Reference("/" + path), axis)
+    return refs
+
+
+def _dimension_list(scales: list):
+    if not any(scales):
+        return None
+    per_axis = np.empty(len(scales), dtype=vlen_dtype(ref_dtype))
+    for axis, entries in enumerate(scales):
+        refs = np.empty(len(entries), dtype=ref_dtype)
+        refs[:] = [Reference("/" + path) for path, _ in entries]
+        per_axis[axis] = refs
+    return per_axis
+
+
+def _value(obj, name: str):
+    """The one attribute ``name`` of ``obj`` (h5py's value and dtype), None when it has none:
+    only what is asked is worked out (REFERENCE_LIST alone looks at the file's datasets)."""
+    if not is_derived(obj, name):
+        return None
+    if name in ("CLASS", "NAME", "REFERENCE_LIST"):
+        if not is_scale(obj):
+            return None
+        if name == "CLASS":
+            return np.bytes_(b"DIMENSION_SCALE")
+        return np.bytes_(scale_name(obj).encode("utf-8")) if name == "NAME" else _reference_list(obj)
     reserved = obj._state.reserved(obj._path)
-    out = {}
-    if is_scale(obj):
-        out["CLASS"] = np.bytes_(b"DIMENSION_SCALE")
-        out["NAME"] = np.bytes_(scale_name(obj).encode("utf-8"))
-        users = _scale_users(obj)
-        if users:
-            refs = np.empty(len(users), dtype=REFERENCE_LIST_DTYPE)
-            for i, (path, axis) in enumerate(users):
-                refs[i] = (Reference("/" + path), axis)
-            out["REFERENCE_LIST"] = refs
-    scales = reserved.get("dim_scales") or []
-    if any(scales):
-        per_axis = np.empty(len(scales), dtype=vlen_dtype(ref_dtype))
-        for axis, entries in enumerate(scales):
-            refs = np.empty(len(entries), dtype=ref_dtype)
-            refs[:] = [Reference("/" + path) for path, _ in entries]
-            per_axis[axis] = refs
-        out["DIMENSION_LIST"] = per_axis
+    if name == "DIMENSION_LIST":
+        return _dimension_list(reserved.get("dim_scales") or [])
     labels = reserved.get("dim_labels") or []
-    if any(labels):
-        out["DIMENSION_LABELS"] = np.array([label or "" for label in labels], dtype=string_dtype())
-    return out
+    return np.array([label or "" for label in labels], dtype=string_dtype()) if any(labels) else None
+
+
+def has_scale_attribute(obj, name: str) -> bool:
+    """Whether ``obj`` has the attribute ``name`` (a scale's REFERENCE_LIST: whether one dataset uses it)."""
+    if name == "REFERENCE_LIST":
+        return is_derived(obj, name) and is_scale(obj) and bool(_scale_users(obj, True))
+    return _value(obj, name) is not None
 
 
 def derived_names(obj) -> list:
-    return list(_values(obj))
+    """The names of the attributes ``obj`` has, in the order HDF5 writes them."""
+    return [name for name in SCALE_ATTRIBUTES if has_scale_attribute(obj, name)]
 
 
 def get_scale_attribute(obj, name: str):
     """The attribute's value; KeyError when ``obj`` has no such attribute."""
-    return _values(obj)[name]
+    value = _value(obj, name)
+    if value is None:
+        raise KeyError(name)
+    return value
 
 
 def _targets(obj, refs) -> list:
@@ -138,7 +162,7 @@ def set_scale_attribute(obj, name: str, value) -> None:
 
 def del_scale_attribute(obj, name: str) -> None:
     """Delete one: DIMENSION_LIST detaches every scale, DIMENSION_LABELS clears the labels."""
-    if name not in _values(obj):
+    if not has_scale_attribute(obj, name):
         raise KeyError(name)
     if name == "DIMENSION_LIST":
         set_scale_attribute(obj, name, [[] for _ in range(obj.ndim)])
