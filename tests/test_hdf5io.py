@@ -156,9 +156,10 @@ import json, sys, threading
 import dosna_like
 from dosna_like.storage.real_h5py import real_h5py
 stand_in = dosna_like.install_as_h5py()
-src, store, out = sys.argv[1:]
+src, store, out, out2 = sys.argv[1:]
 copied = dosna_like.import_hdf5(src, store, njobs=2)
 dosna_like.export_hdf5(store, out, njobs=2)
+dosna_like.export_hdf5(src, out2, njobs=2)  # the file opened in place: some chunks read through h5py by workers
 seen = []  # a worker thread's own block while this thread holds one (an export reading a file in place)
 
 
@@ -178,10 +179,19 @@ print(json.dumps({"raw_chunks": copied.raw_chunks, "still_installed": h5py is st
 
 def test_import_and_export_use_the_real_h5py_while_install_as_h5py_is_on(source_h5, tmp_path):
     # in a subprocess: the install must not leak into this process's h5py
-    out = str(tmp_path / "back.h5")
-    result = run_json_script(_UNDER_INSTALL, source_h5, tmp_path / "store", out, timeout=600)
+    out, out2 = str(tmp_path / "back.h5"), str(tmp_path / "back2.h5")
+    result = run_json_script(_UNDER_INSTALL, source_h5, tmp_path / "store", out, out2, timeout=600)
     assert result["raw_chunks"] > 0 and result["still_installed"] and result["seen"] == [True]
     assert_same_file(source_h5, out)  # read with real h5py here
+    assert_same_file(source_h5, out2)
+
+
+def test_exporting_an_hdf5_file_opened_in_place_gives_the_same_file(source_h5, tmp_path):
+    # such a file lists no chunks: its whole grid is exported (a chunk it lacks reads as the fill value)
+    out = str(tmp_path / "again.h5")
+    report = dosna_like.export_hdf5(source_h5, out, njobs=2)
+    assert report.raw_chunks > 0
+    assert_same_file(source_h5, out)
 
 @pytest.mark.parametrize("backend", [None, "threading"])
 def test_checksummed_chunks_cross_raw_also_on_a_joblib_backend(tmp_path, backend):

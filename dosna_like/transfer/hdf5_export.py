@@ -17,7 +17,7 @@ import joblib
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_export_keywords
 from ..format.dtypes import Empty
-from ..format.grid import iter_chunk_boxes
+from ..format.grid import iter_chunk_boxes, iter_chunks
 from ..format.links import ExternalLink, SoftLink
 from ..format.reserved import reserved_of
 from ..hl.copying import fill_option
@@ -107,11 +107,15 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
             _export_mapped(ds, mapped, workers, bar)
             return
     mode = raw_mode(h5ds, ds)  # raw chunks come from the engine
+    if ds._hdf5_view():  # an HDF5 file opened in place lists no chunks: its whole grid (fill where none)
+        coords_list = list(iter_chunks(ds._meta.shape, ds._meta.chunks))
+    else:
+        coords_list = ds._io.stored_chunks()
     if on_backend:  # fetched (and decoded where need be) on the backend's workers, a window at a time
         window = WINDOW_PER_WORKER * max(1, joblib.effective_n_jobs())
-        fetched = backend_windows(ExportFetchBatch(ds, mode), list(ds._io.stored_chunks()), window)
+        fetched = backend_windows(ExportFetchBatch(ds, mode), coords_list, window)
     else:
-        fetched = workers.ordered(lambda coords: (*exported_chunk(ds, mode, coords), None), ds._io.stored_chunks())
+        fetched = workers.ordered(lambda coords: (*exported_chunk(ds, mode, coords), None), coords_list)
     for box, data, block, pid in fetched:
         if data is not None:
             h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
