@@ -30,6 +30,7 @@ from h5grove.encoders import encode
 from h5grove.utils import get_array_stats
 
 import dosna_like
+import dosna_like.cli
 from dosna_like.serve.limits import (MAX_ELEMENTS, PLANE_ELEMENTS, SelectionError, TooLargeError,
                                      decimation_steps, map_selection, view_shape)
 
@@ -76,6 +77,7 @@ class Server:
 
     def __init__(self, url: str, cwd: Path | None = None):
         assert SCRIPT.exists(), f"console script {SCRIPT.name} is not installed"
+        self.url = url
         self.proc = subprocess.Popen([str(SCRIPT), "serve", url, "--port", "0"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=cwd)
         line = self.proc.stdout.readline()
@@ -130,6 +132,15 @@ PATHS = ["/", "/raw", "/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian",
          "/raw/scalar", "/latest", "/dangling", "/outside"]
 
 
+def _served_meta(server: Server, name: str, path: str) -> dict:
+    """The server's metadata without what h5grove does not give: a dataset's stored
+    size (compared in test_stored_size_matches_info_and_h5py)."""
+    meta = server.json("api/meta", file=name, path=path)
+    assert ("storage" in meta) == (meta["kind"] == "dataset"), meta
+    meta.pop("storage", None)
+    return _without_chunks(meta)
+
+
 def _reference_meta(h5file, path: str) -> dict:
     """h5grove's metadata on real h5py, with what a served store does differently
     on purpose: the big dataset is shown decimated."""
@@ -174,7 +185,7 @@ def test_the_comparison_catches_planted_differences(reference):
 @pytest.mark.parametrize("path", PATHS)
 def test_meta_matches_h5grove_on_h5py(served, reference, path):
     server, name, _kind = served
-    got = _without_chunks(server.json("api/meta", file=name, path=path))
+    got = _served_meta(server, name, path)
     with h5py.File(reference, "r") as f:
         assert got == _reference_meta(f, path)
 
@@ -185,6 +196,29 @@ def test_chunks_are_reported(served, reference):
         for path in ("/raw/image", "/raw/cube"):
             assert server.json("api/meta", file=name, path=path)["chunks"] == list(f[path].chunks)
         assert server.json("api/meta", file=name, path="/big")["chunks"] is None  # not the view's
+
+
+DATASETS = ["/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes", "/raw/scalar",
+            "/big"]
+
+
+def test_stored_size_matches_info_and_h5py(served, reference, capsys):
+    """The page's stored size is ``dosna-like info``'s; read in place, it is the bytes
+    HDF5 itself has stored (``get_storage_size``)."""
+    server, name, kind = served
+    with h5py.File(reference, "r") as f:
+        for path in DATASETS + ["/latest"]:
+            got = server.json("api/meta", file=name, path=path)["storage"]
+            target = f[path].name  # a soft link's target: info follows it too
+            assert dosna_like.cli.main(["info", server.url + target, "--json"]) == 0
+            info = json.loads(capsys.readouterr().out)
+            assert got == {k: info[k] for k in ("stored_bytes", "chunks_stored", "nbytes", "ratio")}, path
+            assert got["nbytes"] == f[path].nbytes
+            assert got["stored_bytes"] > 0
+            if kind == "hdf5":
+                assert got["stored_bytes"] == f[path].id.get_storage_size(), path
+        assert server.json("api/meta", file=name, path="/raw/image")["storage"]["ratio"] > 1  # gzip on random floats
+        assert "storage" not in server.json("api/meta", file=name, path="/raw")["children"][0]  # no listing per child
 
 
 @pytest.mark.parametrize("path", ["/", "/raw", "/raw/image", "/latest"])
@@ -324,6 +358,44 @@ def test_page_is_served_from_the_package(served):
     assert b"http://" not in page and b"https://" not in page  # nothing fetched from elsewhere
 
 
+def test_enum_types_match_h5grove_on_h5py(tmp_path):
+    """Enum datasets (one big-endian, one chunked) and enum attributes, written by
+    h5py, served in place and from a store, against h5grove on the same file.
+
+    An attribute's enum members are not kept (dosna_like stores an attribute's
+    values and base dtype only): its type is served as the enum's integer base."""
+    colours = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="u1")
+    switch = h5py.enum_dtype({"OFF": -1, "ON": 1}, basetype=">i2")
+    path = tmp_path / "enums.h5"
+    with h5py.File(path, "w") as f:
+        colour = f.create_dataset("colour", data=np.array([0, 1, 42, 1], dtype="u1"), dtype=colours)
+        f.create_dataset("switch", data=np.array([-1, 1, 1], dtype=">i2"), dtype=switch, chunks=(2,))
+        colour.attrs.create("state", 42, dtype=colours)
+        colour.attrs.create("states", np.array([1, -1], dtype="i2"), dtype=h5py.enum_dtype({"OFF": -1, "ON": 1}))
+    dosna_like.import_hdf5(str(path), str(tmp_path / "enums.dosna"), progress=False)
+    for url in (path, tmp_path / "enums.dosna"):
+        server = Server(str(url))
+        try:
+            with h5py.File(path, "r") as f:
+                for node in ("/colour", "/switch"):
+                    reference = _without_chunks(json.loads(encode(create_content(f, node).metadata()).content))
+                    got = _served_meta(server, url.name, node)
+                    for meta in (reference, got):
+                        meta["attributes"] = {a["name"]: a for a in meta["attributes"]}
+                    assert got["type"] == reference["type"] and reference["type"]["class"] == 8  # H5T_ENUM
+                    for attr, expected in reference["attributes"].items():
+                        assert got["attributes"][attr] == {**expected, "type": expected["type"]["base"]}
+                    assert {k: v for k, v in got.items() if k != "attributes"} == \
+                        {k: v for k, v in reference.items() if k != "attributes"}
+                    content = create_content(f, node)
+                    assert server.json("api/attr", file=url.name, path=node) == \
+                        json.loads(encode(content.attributes()).content)
+                    expected = content.data(None)
+                    assert server.json("api/data", file=url.name, path=node) == expected.tolist()
+        finally:
+            server.stop()
+
+
 # ------------------------------------------------------------- pure limits
 @pytest.mark.parametrize("shape", [(10,), (5000, 5000), (3, 10_000_000), (20_000_000,), (7, 3000, 2500), ()])
 def test_decimation_bounds_the_plane(shape):
@@ -415,8 +487,7 @@ def test_a_prefix_of_several_files(tmp_path, reference):
         assert server.json("api/data", file="day2.dosna", path="/other") == [[0, 1, 2], [3, 4, 5]]
         with h5py.File(reference, "r") as f:
             for name in ("day1.dosna", "in_place.h5"):
-                got = _without_chunks(server.json("api/meta", file=name, path="/raw"))
-                assert got == _reference_meta(f, "/raw")
+                assert _served_meta(server, name, "/raw") == _reference_meta(f, "/raw")
         hits = server.json("api/search", q="sample~mouse-*")["hits"]
         assert sorted((h["file"], h["path"]) for h in hits) == [
             ("day1.dosna", "/raw"), ("day2.dosna", "/other"), ("in_place.h5", "/raw")]
