@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import sys
@@ -430,20 +431,42 @@ def _chromium() -> str:
     return path
 
 
+def _export_npy(page, tmp_path: Path) -> np.ndarray:
+    """What the page's export menu downloads as .npy for the plot shown, loaded with numpy."""
+    more = page.get_by_role("button", name="More controls")  # a narrow toolbar folds the export button in here
+    if more.count():
+        more.click()
+    page.get_by_role("button", name=re.compile(r"^Export( slice)?$")).click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Export to NPY").click()
+    saved = tmp_path / f"export-{uuid.uuid4().hex[:8]}.npy"
+    download.value.save_as(saved)
+    return np.load(saved)
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 11 <= k % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
 def test_page_in_headless_chromium(reference, tmp_path):
-    """One browser run, on a local store (the page does not depend on the store kind)."""
+    """One browser run, on a local store (the page does not depend on the store kind):
+    the tree, plots, the .npy export of the plotted slice, the decimation note, the
+    stored size, and the search box."""
     from playwright.sync_api import sync_playwright  # the browser driver: only this test needs it
 
     dosna_like.import_hdf5(str(reference), str(tmp_path / "run.dosna"), progress=False)
     server = Server("run.dosna", cwd=tmp_path)  # relative, as a user types it (and as the screenshot shows it)
+    steps = decimation_steps(BIG)
+    assert steps == (2, 2)  # the note below is written for equal steps on both axes
+    decimated = f"every {_ordinal(steps[0])} point along axes 0 and 1 of {BIG[0]} × {BIG[1]}"
     errors = []
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
+    with sync_playwright() as p, h5py.File(reference, "r") as f:
         browser = p.chromium.launch(executable_path=_chromium(), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--use-gl=swiftshader",
                                           "--enable-unsafe-swiftshader"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -461,6 +484,30 @@ def test_page_in_headless_chromium(reference, tmp_path):
             page.get_by_role("treeitem", name="image").first.click()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "serve-heatmap.png"))
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["raw/image"][()])
+
+            page.get_by_role("treeitem", name="cube").first.click()  # a heatmap of the slice cube[0]
+            page.get_by_role("button", name="Export slice").wait_for(state="attached", timeout=60_000)
+            got = _export_npy(page, tmp_path)
+            np.testing.assert_array_equal(got, f["raw/cube"][0])
+
+            page.get_by_role("treeitem", name="big").first.click()
+            page.get_by_text(f"big (decimated: {decimated})", exact=True).wait_for(timeout=60_000)
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["big"][::steps[0], ::steps[1]])
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "serve-decimated.png"))
+
+            page.get_by_role("tab", name="Inspect", exact=True).click()
+            storage = server.json("api/meta", path="/big")["storage"]
+            stored = page.get_by_test_id("stored-size")
+            page.get_by_text(f"ratio {storage['ratio']})").wait_for(timeout=30_000)
+            assert stored.get_attribute("title") == f"{storage['stored_bytes']} bytes stored"
+            assert stored.inner_text().startswith(f"{storage['stored_bytes'] / 1024:.1f} KiB in "
+                                                  f"{storage['chunks_stored']} objects, for 7.2 MiB")
+            assert page.get_by_test_id("decimated").inner_text() == f"decimated on the server: {decimated}"
+            page.screenshot(path=str(ARTIFACTS / "serve-inspect.png"))
+            page.get_by_role("tab", name="Display", exact=True).click()
+
             page.get_by_role("textbox", name="search", exact=True).fill("sample=mouse-1")
             page.get_by_role("button", name="Search", exact=True).click()
             hit = page.get_by_test_id("hits").get_by_role("button", name="run.dosna:/raw")
