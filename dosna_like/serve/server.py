@@ -5,7 +5,9 @@ Endpoints (GET only; the store is opened read-only):
 ``/api/meta``, ``/api/attr``, ``/api/data``, ``/api/stats``, ``/api/paths``
     h5grove's, with its query arguments (``file``, ``path``, ``selection``,
     ``format``, ``dtype``, ``flatten``, ``attr_keys``); large planes are
-    decimated (:mod:`.limits`).
+    decimated (:mod:`.limits`; ``meta`` says so in ``decimated``).  The
+    ``meta`` of a dataset itself adds ``storage``: its stored size, as
+    ``dosna-like info`` gives it (not for a group's children: one listing each).
 ``/api/files``
     the served URL and the names of its files.
 ``/api/search?q=EXPR...``
