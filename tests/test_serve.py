@@ -60,6 +60,7 @@ def make_reference(path: Path) -> Path:
         raw.create_dataset("mask", data=np.arange(20) % 3 == 0, chunks=(10,))
         raw.create_dataset("codes", data=np.array([b"ab", b"cde", b"f"], dtype="S3"), chunks=(3,))
         raw.create_dataset("scalar", data=np.int64(7))
+        raw.create_dataset("names", data=["a", "bé", "cde"], dtype=h5py.string_dtype())  # in place: read via h5py
         big = f.create_dataset("big", shape=BIG, dtype="u1", chunks=(500, 500), compression="gzip")
         big[:, :] = (np.arange(BIG[1]) % 251).astype("u1")[None, :]
         f["latest"] = h5py.SoftLink("/raw/image")
@@ -130,7 +131,7 @@ def served(request, reference, tmp_path_factory):
 
 
 PATHS = ["/", "/raw", "/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes",
-         "/raw/scalar", "/latest", "/dangling", "/outside"]
+         "/raw/scalar", "/raw/names", "/latest", "/dangling", "/outside"]
 
 
 def _served_meta(server: Server, name: str, path: str) -> dict:
@@ -200,7 +201,7 @@ def test_chunks_are_reported(served, reference):
 
 
 DATASETS = ["/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes", "/raw/scalar",
-            "/big"]
+            "/raw/names", "/big"]
 
 
 def test_stored_size_matches_info_and_h5py(served, reference, capsys):
@@ -237,7 +238,8 @@ def test_attr_matches_h5grove_on_h5py(served, reference, path):
 DATA_CASES = [
     ("/raw/image", None), ("/raw/image", "3:50,10:20"), ("/raw/image", "7"), ("/raw/image", "::7,5"),
     ("/raw/line", None), ("/raw/line", "100:900:13"), ("/raw/cube", "2,:,:"), ("/raw/cube", "1"),
-    ("/raw/big_endian", None), ("/raw/mask", None), ("/raw/codes", None), ("/raw/scalar", None), ("/latest", "0:2"),
+    ("/raw/big_endian", None), ("/raw/mask", None), ("/raw/codes", None), ("/raw/scalar", None), ("/raw/names", None),
+    ("/latest", "0:2"),
 ]
 
 
@@ -433,10 +435,10 @@ def _chromium() -> str:
 
 def _export_npy(page, tmp_path: Path) -> np.ndarray:
     """What the page's export menu downloads as .npy for the plot shown, loaded with numpy."""
-    more = page.get_by_role("button", name="More controls")  # a narrow toolbar folds the export button in here
-    if more.count():
-        more.click()
-    page.get_by_role("button", name=re.compile(r"^Export( slice)?$")).click()
+    export = page.get_by_role("button", name=re.compile(r"^Export( slice)?$")).locator("visible=true")
+    if not export.count():  # a narrow toolbar folds it into its "More controls" menu
+        page.get_by_role("button", name="More controls").click()
+    export.click()
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Export to NPY").click()
     saved = tmp_path / f"export-{uuid.uuid4().hex[:8]}.npy"
@@ -486,10 +488,10 @@ def test_page_in_headless_chromium(reference, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "serve-heatmap.png"))
             np.testing.assert_array_equal(_export_npy(page, tmp_path), f["raw/image"][()])
 
-            page.get_by_role("treeitem", name="cube").first.click()  # a heatmap of the slice cube[0]
-            page.get_by_role("button", name="Export slice").wait_for(state="attached", timeout=60_000)
-            got = _export_npy(page, tmp_path)
-            np.testing.assert_array_equal(got, f["raw/cube"][0])
+            with page.expect_response(lambda r: "/api/data?" in r.url and "%2Fraw%2Fcube" in r.url, timeout=60_000):
+                page.get_by_role("treeitem", name="cube").first.click()  # a heatmap of the slice cube[0]
+            page.wait_for_timeout(1000)
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["raw/cube"][0])
 
             page.get_by_role("treeitem", name="big").first.click()
             page.get_by_text(f"big (decimated: {decimated})", exact=True).wait_for(timeout=60_000)

@@ -536,11 +536,25 @@ class Hdf5RefStore(Store):
     def _list_sizes(self, prefix: str) -> dict:
         sizes = {k: len(self._docs[k[:-len(META_KEY)].rstrip("/")]) for k in self._list_keys(prefix)}
         for path, ds in self._datasets.items():
-            for coords, size in ds.stored_sizes():
+            for coords, size in (self._h5py_sizes(ds) if ds.kind == "h5py" else ds.stored_sizes()):
                 key = "/".join([path, "c", *map(str, coords)]).lstrip("/")
                 if not prefix or key == prefix or key.startswith(prefix.rstrip("/") + "/"):
                     sizes[key] = size
         return sizes
+
+    def _h5py_sizes(self, ds: _Dataset) -> list:
+        """(chunk coordinates, bytes) of a dataset read through h5py: HDF5's chunk records,
+        or its whole storage size as one entry."""
+        with self._h5_lock, real_h5py():
+            if self._h5 is None:
+                self._h5 = self._open_h5py()
+            dset = self._h5["/" + ds.path]
+            if dset.chunks is not None:
+                tail = (0,) * len(ds.meta.subshape)
+                return [(tuple(o // c for o, c in zip(r.chunk_offset, dset.chunks)) + tail, int(r.size))
+                        for r in stored_chunks(dset)]
+            size = int(dset.id.get_storage_size())
+        return [((0,) * len(ds.meta.chunks), size)] if size else []
 
     def _is_empty_root(self) -> bool:
         return False
