@@ -61,6 +61,10 @@ def make_reference(path: Path) -> Path:
         raw.create_dataset("codes", data=np.array([b"ab", b"cde", b"f"], dtype="S3"), chunks=(3,))
         raw.create_dataset("scalar", data=np.int64(7))
         raw.create_dataset("names", data=["a", "bé", "cde"], dtype=h5py.string_dtype())  # in place: read via h5py
+        compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        compact.set_layout(h5py.h5d.COMPACT)  # the data in the object header
+        h5py.h5d.create(raw.id, b"compact", h5py.h5t.STD_I16LE, h5py.h5s.create_simple((5,)), dcpl=compact)
+        raw["compact"][...] = np.arange(5, dtype="i2") - 2
         big = f.create_dataset("big", shape=BIG, dtype="u1", chunks=(500, 500), compression="gzip")
         big[:, :] = (np.arange(BIG[1]) % 251).astype("u1")[None, :]
         f["latest"] = h5py.SoftLink("/raw/image")
@@ -201,7 +205,7 @@ def test_chunks_are_reported(served, reference):
 
 
 DATASETS = ["/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes", "/raw/scalar",
-            "/raw/names", "/big"]
+            "/raw/names", "/raw/compact", "/big"]
 
 
 def test_stored_size_matches_info_and_h5py(served, reference, capsys):
