@@ -28,13 +28,13 @@ import numpy as np
 from . import __version__
 from .catalog import search as catalog
 from .catalog.display import attr_text, jsonable
+from .catalog.sizes import stored_size
 
 from .codecs.chains import h5py_view
 from .codecs.registry import DEFLATE, REGISTRY
 from .errors import IncompleteFileWarning
 from .format.documents import ArrayMeta
 from .format.grid import grid_shape
-from .format.keys import chunk_prefix
 from .format.reserved import reserved_of
 from .hl.files import incomplete_datasets, incomplete_message
 from .index.nodes import doc_attrs
@@ -180,15 +180,6 @@ def cmd_ls(args) -> int:
     return 0
 
 
-def _stored_bytes(file_url: str, inner: str, doc: dict, options) -> tuple:
-    """(bytes stored, objects) under a node's chunk prefix (one listing)."""
-
-    store = catalog.open_file_store(file_url, options)
-    prefix = chunk_prefix(inner) if doc.get("node_type") == "array" else inner
-    sizes = store.list_sizes(prefix)
-    return int(sum(sizes.values())), len(sizes)
-
-
 def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
     doc = nodes[inner].doc
     info = {"url": file_url, "path": "/" + inner, "kind": node_kind(doc, inner),
@@ -204,16 +195,16 @@ def _info(file_url: str, inner: str, nodes: dict, options) -> dict:
 
     meta = ArrayMeta.from_document(doc, inner)
     view = h5py_view(meta.codecs, meta.attributes)
-    stored, objects = _stored_bytes(file_url, inner, doc, options)
-    logical = int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize
+    size = stored_size(catalog.open_file_store(file_url, options), inner,
+                       int(np.prod(meta.shape, dtype=np.int64)) * meta.dtype.itemsize)
     grid = list(grid_shape(meta.shape, meta.grid_chunks))  # of stored objects: shards when sharded
     shards = None if meta.sharding is None else list(meta.sharding.shards)
     info.update(shape=list(meta.shape), maxshape=list(meta.maxshape), dtype=str(meta.dtype),
                 chunks=list(meta.chunks), shards=shards, chunk_grid=grid, chunks_total=int(np.prod(grid or [1])),
-                chunks_stored=objects, compression=view.compression, compression_opts=jsonable(view.compression_opts),
+                chunks_stored=size.objects, compression=view.compression, compression_opts=jsonable(view.compression_opts),
                 shuffle=view.shuffle, fletcher32=view.fletcher32,
-                fillvalue=jsonable(meta.fill_value), nbytes=logical, stored_bytes=stored,
-                ratio=round(logical / stored, 3) if stored else None)
+                fillvalue=jsonable(meta.fill_value), nbytes=size.nbytes, stored_bytes=size.stored_bytes,
+                ratio=size.ratio)
     return info
 
 

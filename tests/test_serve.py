@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from h5grove.encoders import encode
 from h5grove.utils import get_array_stats
 
 import dosna_like
+import dosna_like.cli
 from dosna_like.serve.limits import (MAX_ELEMENTS, PLANE_ELEMENTS, SelectionError, TooLargeError,
                                      decimation_steps, map_selection, view_shape)
 
@@ -58,6 +60,11 @@ def make_reference(path: Path) -> Path:
         raw.create_dataset("mask", data=np.arange(20) % 3 == 0, chunks=(10,))
         raw.create_dataset("codes", data=np.array([b"ab", b"cde", b"f"], dtype="S3"), chunks=(3,))
         raw.create_dataset("scalar", data=np.int64(7))
+        raw.create_dataset("names", data=["a", "bé", "cde"], dtype=h5py.string_dtype())  # in place: read via h5py
+        compact = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        compact.set_layout(h5py.h5d.COMPACT)  # the data in the object header
+        h5py.h5d.create(raw.id, b"compact", h5py.h5t.STD_I16LE, h5py.h5s.create_simple((5,)), dcpl=compact)
+        raw["compact"][...] = np.arange(5, dtype="i2") - 2
         big = f.create_dataset("big", shape=BIG, dtype="u1", chunks=(500, 500), compression="gzip")
         big[:, :] = (np.arange(BIG[1]) % 251).astype("u1")[None, :]
         f["latest"] = h5py.SoftLink("/raw/image")
@@ -76,6 +83,7 @@ class Server:
 
     def __init__(self, url: str, cwd: Path | None = None):
         assert SCRIPT.exists(), f"console script {SCRIPT.name} is not installed"
+        self.url = url
         self.proc = subprocess.Popen([str(SCRIPT), "serve", url, "--port", "0"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=cwd)
         line = self.proc.stdout.readline()
@@ -127,7 +135,16 @@ def served(request, reference, tmp_path_factory):
 
 
 PATHS = ["/", "/raw", "/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes",
-         "/raw/scalar", "/latest", "/dangling", "/outside"]
+         "/raw/scalar", "/raw/names", "/latest", "/dangling", "/outside"]
+
+
+def _served_meta(server: Server, name: str, path: str) -> dict:
+    """The server's metadata without what h5grove does not give: a dataset's stored
+    size (compared in test_stored_size_matches_info_and_h5py)."""
+    meta = server.json("api/meta", file=name, path=path)
+    assert ("storage" in meta) == (meta["kind"] == "dataset"), meta
+    meta.pop("storage", None)
+    return _without_chunks(meta)
 
 
 def _reference_meta(h5file, path: str) -> dict:
@@ -174,7 +191,7 @@ def test_the_comparison_catches_planted_differences(reference):
 @pytest.mark.parametrize("path", PATHS)
 def test_meta_matches_h5grove_on_h5py(served, reference, path):
     server, name, _kind = served
-    got = _without_chunks(server.json("api/meta", file=name, path=path))
+    got = _served_meta(server, name, path)
     with h5py.File(reference, "r") as f:
         assert got == _reference_meta(f, path)
 
@@ -185,6 +202,29 @@ def test_chunks_are_reported(served, reference):
         for path in ("/raw/image", "/raw/cube"):
             assert server.json("api/meta", file=name, path=path)["chunks"] == list(f[path].chunks)
         assert server.json("api/meta", file=name, path="/big")["chunks"] is None  # not the view's
+
+
+DATASETS = ["/raw/image", "/raw/line", "/raw/cube", "/raw/big_endian", "/raw/mask", "/raw/codes", "/raw/scalar",
+            "/raw/names", "/raw/compact", "/big"]
+
+
+def test_stored_size_matches_info_and_h5py(served, reference, capsys):
+    """The page's stored size is ``dosna-like info``'s; read in place, it is the bytes
+    HDF5 itself has stored (``get_storage_size``)."""
+    server, name, kind = served
+    with h5py.File(reference, "r") as f:
+        for path in DATASETS + ["/latest"]:
+            got = server.json("api/meta", file=name, path=path)["storage"]
+            target = f[path].name  # a soft link's target: info follows it too
+            assert dosna_like.cli.main(["info", server.url + target, "--json"]) == 0
+            info = json.loads(capsys.readouterr().out)
+            assert got == {k: info[k] for k in ("stored_bytes", "chunks_stored", "nbytes", "ratio")}, path
+            assert got["nbytes"] == f[path].nbytes
+            assert got["stored_bytes"] > 0
+            if kind == "hdf5":
+                assert got["stored_bytes"] == f[path].id.get_storage_size(), path
+        assert server.json("api/meta", file=name, path="/raw/image")["storage"]["ratio"] > 1  # gzip on random floats
+        assert "storage" not in server.json("api/meta", file=name, path="/raw")["children"][0]  # no listing per child
 
 
 @pytest.mark.parametrize("path", ["/", "/raw", "/raw/image", "/latest"])
@@ -202,7 +242,8 @@ def test_attr_matches_h5grove_on_h5py(served, reference, path):
 DATA_CASES = [
     ("/raw/image", None), ("/raw/image", "3:50,10:20"), ("/raw/image", "7"), ("/raw/image", "::7,5"),
     ("/raw/line", None), ("/raw/line", "100:900:13"), ("/raw/cube", "2,:,:"), ("/raw/cube", "1"),
-    ("/raw/big_endian", None), ("/raw/mask", None), ("/raw/codes", None), ("/raw/scalar", None), ("/latest", "0:2"),
+    ("/raw/big_endian", None), ("/raw/mask", None), ("/raw/codes", None), ("/raw/scalar", None), ("/raw/names", None),
+    ("/latest", "0:2"),
 ]
 
 
@@ -324,6 +365,44 @@ def test_page_is_served_from_the_package(served):
     assert b"http://" not in page and b"https://" not in page  # nothing fetched from elsewhere
 
 
+def test_enum_types_match_h5grove_on_h5py(tmp_path):
+    """Enum datasets (one big-endian, one chunked) and enum attributes, written by
+    h5py, served in place and from a store, against h5grove on the same file.
+
+    An attribute's enum members are not kept (dosna_like stores an attribute's
+    values and base dtype only): its type is served as the enum's integer base."""
+    colours = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="u1")
+    switch = h5py.enum_dtype({"OFF": -1, "ON": 1}, basetype=">i2")
+    path = tmp_path / "enums.h5"
+    with h5py.File(path, "w") as f:
+        colour = f.create_dataset("colour", data=np.array([0, 1, 42, 1], dtype="u1"), dtype=colours)
+        f.create_dataset("switch", data=np.array([-1, 1, 1], dtype=">i2"), dtype=switch, chunks=(2,))
+        colour.attrs.create("state", 42, dtype=colours)
+        colour.attrs.create("states", np.array([1, -1], dtype="i2"), dtype=h5py.enum_dtype({"OFF": -1, "ON": 1}))
+    dosna_like.import_hdf5(str(path), str(tmp_path / "enums.dosna"), progress=False)
+    for url in (path, tmp_path / "enums.dosna"):
+        server = Server(str(url))
+        try:
+            with h5py.File(path, "r") as f:
+                for node in ("/colour", "/switch"):
+                    reference = _without_chunks(json.loads(encode(create_content(f, node).metadata()).content))
+                    got = _served_meta(server, url.name, node)
+                    for meta in (reference, got):
+                        meta["attributes"] = {a["name"]: a for a in meta["attributes"]}
+                    assert got["type"] == reference["type"] and reference["type"]["class"] == 8  # H5T_ENUM
+                    for attr, expected in reference["attributes"].items():
+                        assert got["attributes"][attr] == {**expected, "type": expected["type"]["base"]}
+                    assert {k: v for k, v in got.items() if k != "attributes"} == \
+                        {k: v for k, v in reference.items() if k != "attributes"}
+                    content = create_content(f, node)
+                    assert server.json("api/attr", file=url.name, path=node) == \
+                        json.loads(encode(content.attributes()).content)
+                    expected = content.data(None)
+                    assert server.json("api/data", file=url.name, path=node) == expected.tolist()
+        finally:
+            server.stop()
+
+
 # ------------------------------------------------------------- pure limits
 @pytest.mark.parametrize("shape", [(10,), (5000, 5000), (3, 10_000_000), (20_000_000,), (7, 3000, 2500), ()])
 def test_decimation_bounds_the_plane(shape):
@@ -358,20 +437,42 @@ def _chromium() -> str:
     return path
 
 
+def _export_npy(page, tmp_path: Path) -> np.ndarray:
+    """What the page's export menu downloads as .npy for the plot shown, loaded with numpy."""
+    export = page.get_by_role("button", name=re.compile(r"^Export( slice)?$")).locator("visible=true")
+    if not export.count():  # a narrow toolbar folds it into its "More controls" menu
+        page.get_by_role("button", name="More controls").click()
+    export.click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Export to NPY").click()
+    saved = tmp_path / f"export-{uuid.uuid4().hex[:8]}.npy"
+    download.value.save_as(saved)
+    return np.load(saved)
+
+
+def _ordinal(k: int) -> str:
+    return f"{k}{'th' if 11 <= k % 100 <= 13 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+
+
 def test_page_in_headless_chromium(reference, tmp_path):
-    """One browser run, on a local store (the page does not depend on the store kind)."""
+    """One browser run, on a local store (the page does not depend on the store kind):
+    the tree, plots, the .npy export of the plotted slice, the decimation note, the
+    stored size, and the search box."""
     from playwright.sync_api import sync_playwright  # the browser driver: only this test needs it
 
     dosna_like.import_hdf5(str(reference), str(tmp_path / "run.dosna"), progress=False)
     server = Server("run.dosna", cwd=tmp_path)  # relative, as a user types it (and as the screenshot shows it)
+    steps = decimation_steps(BIG)
+    assert steps == (2, 2)  # the note below is written for equal steps on both axes
+    decimated = f"every {_ordinal(steps[0])} point along axes 0 and 1 of {BIG[0]} × {BIG[1]}"
     errors = []
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
+    with sync_playwright() as p, h5py.File(reference, "r") as f:
         browser = p.chromium.launch(executable_path=_chromium(), headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--use-gl=swiftshader",
                                           "--enable-unsafe-swiftshader"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -389,6 +490,30 @@ def test_page_in_headless_chromium(reference, tmp_path):
             page.get_by_role("treeitem", name="image").first.click()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "serve-heatmap.png"))
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["raw/image"][()])
+
+            with page.expect_response(lambda r: "/api/data?" in r.url and "%2Fraw%2Fcube" in r.url, timeout=60_000):
+                page.get_by_role("treeitem", name="cube").first.click()  # a heatmap of the slice cube[0]
+            page.wait_for_timeout(1000)
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["raw/cube"][0])
+
+            page.get_by_role("treeitem", name="big").first.click()
+            page.get_by_text(f"big (decimated: {decimated})", exact=True).wait_for(timeout=60_000)
+            np.testing.assert_array_equal(_export_npy(page, tmp_path), f["big"][::steps[0], ::steps[1]])
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "serve-decimated.png"))
+
+            page.get_by_role("tab", name="Inspect", exact=True).click()
+            storage = server.json("api/meta", path="/big")["storage"]
+            stored = page.get_by_test_id("stored-size")
+            page.get_by_text(f"ratio {storage['ratio']})").wait_for(timeout=30_000)
+            assert stored.get_attribute("title") == f"{storage['stored_bytes']} bytes stored"
+            assert stored.inner_text().startswith(f"{storage['stored_bytes'] / 1024:.1f} KiB in "
+                                                  f"{storage['chunks_stored']} objects, for 7.2 MiB")
+            assert page.get_by_test_id("decimated").inner_text() == f"decimated on the server: {decimated}"
+            page.screenshot(path=str(ARTIFACTS / "serve-inspect.png"))
+            page.get_by_role("tab", name="Display", exact=True).click()
+
             page.get_by_role("textbox", name="search", exact=True).fill("sample=mouse-1")
             page.get_by_role("button", name="Search", exact=True).click()
             hit = page.get_by_test_id("hits").get_by_role("button", name="run.dosna:/raw")
@@ -415,8 +540,7 @@ def test_a_prefix_of_several_files(tmp_path, reference):
         assert server.json("api/data", file="day2.dosna", path="/other") == [[0, 1, 2], [3, 4, 5]]
         with h5py.File(reference, "r") as f:
             for name in ("day1.dosna", "in_place.h5"):
-                got = _without_chunks(server.json("api/meta", file=name, path="/raw"))
-                assert got == _reference_meta(f, "/raw")
+                assert _served_meta(server, name, "/raw") == _reference_meta(f, "/raw")
         hits = server.json("api/search", q="sample~mouse-*")["hits"]
         assert sorted((h["file"], h["path"]) for h in hits) == [
             ("day1.dosna", "/raw"), ("day2.dosna", "/other"), ("in_place.h5", "/raw")]

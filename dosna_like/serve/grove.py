@@ -21,7 +21,8 @@ from ..format.links import ExternalLink, SoftLink
 from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.group import Group
-from ..format.dtypes import Empty, check_enum_dtype, check_ref_dtype, check_string_dtype, check_vlen_dtype
+from ..format.dtypes import check_enum_dtype, check_ref_dtype, check_string_dtype, check_vlen_dtype
+from ..format.typeclass import ARRAY, COMPOUND, ENUM, FLOAT, INTEGER, NO_CLASS, OPAQUE, REFERENCE, STRING, VLEN
 
 __all__ = ["content_for", "DatasetContent", "DatatypeContent", "filters_of", "grove_content", "grove_encoders",
            "grove_utils", "GroupContent", "type_metadata"]
@@ -53,8 +54,7 @@ grove_content = _GROVE["content"]
 grove_encoders = _GROVE["encoders"]
 grove_utils = _GROVE["utils"]
 
-# HDF5's H5T_class_t, H5T_order_t, H5T_sign_t, H5T_cset_t, H5T_str_t values
-_INTEGER, _FLOAT, _STRING, _OPAQUE, _COMPOUND, _REFERENCE, _ENUM, _VLEN, _ARRAY = 0, 1, 3, 5, 6, 7, 8, 9, 10
+# HDF5's H5T_order_t values (the type classes are format.typeclass's)
 _FILTER_IDS = {f.h5py_name: f.filter_id for f in HDF5_FILTERS.values()}
 _HDF5_NAMES = {"gzip": "deflate", "zlib": "deflate"}  # h5py's name -> the name HDF5 records in the file
 _ORDER = {"<": 0, ">": 1, "|": 0, "=": 0 if np.little_endian else 1}
@@ -69,36 +69,37 @@ def type_metadata(dtype: np.dtype) -> dict:
     if string is not None:
         utf8 = string.encoding == "utf-8"
         if string.length is None:
-            return {**base, "class": _STRING, "size": 8, "cset": int(utf8), "strpad": 0, "vlen": True}
-        return {**base, "class": _STRING, "cset": int(utf8), "strpad": 1, "vlen": False}
+            return {**base, "class": STRING, "size": 8, "cset": int(utf8), "strpad": 0, "vlen": True}
+        return {**base, "class": STRING, "cset": int(utf8), "strpad": 1, "vlen": False}
     if check_ref_dtype(dtype) is not None:
-        return {**base, "class": _REFERENCE, "size": 8}
+        return {**base, "class": REFERENCE, "size": 8}
     vlen = check_vlen_dtype(dtype)
     if vlen is not None:
-        return {**base, "class": _VLEN, "size": 16, "base": type_metadata(vlen)}
+        return {**base, "class": VLEN, "size": 16, "base": type_metadata(vlen)}
     enum = check_enum_dtype(dtype)
     if enum is not None:
         members = {k: int(v) for k, v in enum.items()}
-        return {**base, "class": _ENUM, "members": members, "base": type_metadata(dtype)}
+        # the integer type under the members: the same layout without h5py's enum mark
+        return {**base, "class": ENUM, "members": members, "base": type_metadata(np.dtype(dtype.str))}
     if dtype.kind == "b":
-        return {**base, "class": _ENUM, "members": {"FALSE": 0, "TRUE": 1}, "base": type_metadata(np.dtype("i1"))}
+        return {**base, "class": ENUM, "members": {"FALSE": 0, "TRUE": 1}, "base": type_metadata(np.dtype("i1"))}
     if dtype.subdtype is not None:
         sub, dims = dtype.subdtype
-        return {**base, "class": _ARRAY, "dims": dims, "base": type_metadata(sub)}
+        return {**base, "class": ARRAY, "dims": dims, "base": type_metadata(sub)}
     if dtype.kind in "iu":
-        return {**base, "class": _INTEGER, "order": _ORDER[dtype.byteorder], "sign": int(dtype.kind == "i")}
+        return {**base, "class": INTEGER, "order": _ORDER[dtype.byteorder], "sign": int(dtype.kind == "i")}
     if dtype.kind == "f":
-        return {**base, "class": _FLOAT, "order": _ORDER[dtype.byteorder]}
+        return {**base, "class": FLOAT, "order": _ORDER[dtype.byteorder]}
     if dtype.kind == "c":
         part = np.dtype(f"{dtype.byteorder}f{dtype.itemsize // 2}")
         members = [{"name": n, **type_metadata(part)} for n in ("r", "i")]
-        return {**base, "class": _COMPOUND, "members": members}
+        return {**base, "class": COMPOUND, "members": members}
     if dtype.fields is not None:
         members = [{"name": name, **type_metadata(dtype.fields[name][0])} for name in dtype.names]
-        return {**base, "class": _COMPOUND, "members": members}
+        return {**base, "class": COMPOUND, "members": members}
     if dtype.kind == "V":
-        return {**base, "class": _OPAQUE, "tag": ""}
-    return {**base, "class": -1}
+        return {**base, "class": OPAQUE, "tag": ""}
+    return {**base, "class": NO_CLASS}
 
 
 def filters_of(ds: Dataset) -> list | None:
@@ -120,17 +121,8 @@ def filters_of(ds: Dataset) -> list | None:
 
 
 def _attribute_metadata(attrs, name: str) -> dict:
-    value = attrs[name]
-    if isinstance(value, Empty):
-        return {"name": name, "shape": None, "type": type_metadata(value.dtype)}
-    if isinstance(value, str):
-        dtype = np.dtype("O", metadata={"vlen": str})
-    elif isinstance(value, bytes):
-        dtype = np.dtype("O", metadata={"vlen": bytes})
-    else:
-        dtype = np.asarray(value).dtype
-    return {"name": name, "shape": np.shape(value) if not isinstance(value, (str, bytes)) else (),
-            "type": type_metadata(dtype)}
+    attr = attrs.get_id(name)  # the dtype and shape h5py's attribute id gives
+    return {"name": name, "shape": attr.shape, "type": type_metadata(attr.dtype)}
 
 
 class _Described:

@@ -5,7 +5,9 @@ Endpoints (GET only; the store is opened read-only):
 ``/api/meta``, ``/api/attr``, ``/api/data``, ``/api/stats``, ``/api/paths``
     h5grove's, with its query arguments (``file``, ``path``, ``selection``,
     ``format``, ``dtype``, ``flatten``, ``attr_keys``); large planes are
-    decimated (:mod:`.limits`).
+    decimated (:mod:`.limits`; ``meta`` says so in ``decimated``).  The
+    ``meta`` of a dataset itself adds ``storage``: its stored size, as
+    ``dosna-like info`` gives it (not for a group's children: one listing each).
 ``/api/files``
     the served URL and the names of its files.
 ``/api/search?q=EXPR...``
@@ -29,6 +31,7 @@ import tornado.ioloop
 import tornado.web
 
 from ..catalog.search import search as catalog_search
+from ..catalog.sizes import stored_size
 from ..format.links import ExternalLink, SoftLink
 from .grove import DatasetContent, GroupContent, content_for, grove_encoders, grove_utils
 from .limits import (MAX_RESPONSE_BYTES, SelectionError, TooLargeError, decimation_steps, map_selection,
@@ -107,11 +110,20 @@ class MetaHandler(_ApiHandler):
         meta = content.metadata()
         if isinstance(content, DatasetContent):
             meta = _decimated_meta(meta, content._h5py_entity.shape)
+            meta["storage"] = _storage(content._h5py_entity)
         elif isinstance(content, GroupContent):
             for child in meta["children"]:
                 if child["kind"] == "dataset":
                     child.update(_decimated_meta(dict(child), tuple(child["shape"] or ())))
         return grove_encoders.encode(meta)
+
+
+def _storage(ds) -> dict:
+    """The dataset's stored size, as ``dosna-like info`` gives it (one listing of its chunks;
+    h5web ignores the entry, the page's additions show it)."""
+    size = stored_size(ds.file.store, ds._path, 0 if ds.shape is None else ds.nbytes)
+    return {"stored_bytes": size.stored_bytes, "chunks_stored": size.objects, "nbytes": size.nbytes,
+            "ratio": size.ratio}
 
 
 def _decimated_meta(meta: dict, shape) -> dict:
@@ -121,7 +133,7 @@ def _decimated_meta(meta: dict, shape) -> dict:
     if any(s > 1 for s in steps):
         meta["shape"] = view_shape(shape, steps)
         meta["chunks"] = None  # chunks of the full-resolution array: not those of the view
-        meta["decimated"] = {"shape": list(shape), "steps": list(steps)}  # h5web ignores it; other clients need not
+        meta["decimated"] = {"shape": list(shape), "steps": list(steps)}  # h5web ignores it; the page's additions show it
     return meta
 
 

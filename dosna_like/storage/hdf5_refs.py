@@ -314,6 +314,20 @@ class _Dataset:
         if self.kind == "chunks":
             self.table = {tuple(c): (o, s) for c, o, s in zip(ref["coords"], ref["offsets"], ref["sizes"])}
 
+    def stored_sizes(self) -> list:
+        """(chunk coordinates, bytes in the file) of what the map locates: the chunks, the
+        contiguous data cut into the virtual chunks, or compact data (datasets read
+        through h5py and empty ones list nothing)."""
+        if self.kind == "chunks":
+            return [(coords, size) for coords, (_, size) in self.table.items()]
+        if self.kind == "inline":
+            return [((0,) * len(self.meta.chunks), len(base64.b64decode(self.ref["data"])))]
+        if self.kind == "contiguous" and self.ref["offset"] is not None:
+            rows = -(-self.ref["size"] // self.chunk_nbytes) if self.meta.chunks else 1
+            coords = [((i,) + (0,) * (len(self.meta.chunks) - 1))[:len(self.meta.chunks)] for i in range(rows)]
+            return [(c, self.range_of(c)[1]) for c in coords]
+        return []
+
     def range_of(self, coords: tuple) -> tuple | None:
         """(file offset, size, bytes to pad) of a chunk, or None when it is not stored."""
         if self.kind == "chunks":
@@ -522,12 +536,25 @@ class Hdf5RefStore(Store):
     def _list_sizes(self, prefix: str) -> dict:
         sizes = {k: len(self._docs[k[:-len(META_KEY)].rstrip("/")]) for k in self._list_keys(prefix)}
         for path, ds in self._datasets.items():
-            if ds.kind == "chunks":
-                for coords, (_, size) in ds.table.items():
-                    key = "/".join([path, "c", *map(str, coords)]).lstrip("/")
-                    if not prefix or key == prefix or key.startswith(prefix.rstrip("/") + "/"):
-                        sizes[key] = size
+            for coords, size in (self._h5py_sizes(ds) if ds.kind == "h5py" else ds.stored_sizes()):
+                key = "/".join([path, "c", *map(str, coords)]).lstrip("/")
+                if not prefix or key == prefix or key.startswith(prefix.rstrip("/") + "/"):
+                    sizes[key] = size
         return sizes
+
+    def _h5py_sizes(self, ds: _Dataset) -> list:
+        """(chunk coordinates, bytes) of a dataset read through h5py: HDF5's chunk records,
+        or its whole storage size as one entry."""
+        with self._h5_lock, real_h5py():
+            if self._h5 is None:
+                self._h5 = self._open_h5py()
+            dset = self._h5["/" + ds.path]
+            if dset.chunks is not None:
+                tail = (0,) * len(ds.meta.subshape)
+                return [(tuple(o // c for o, c in zip(r.chunk_offset, dset.chunks)) + tail, int(r.size))
+                        for r in stored_chunks(dset)]
+            size = int(dset.id.get_storage_size())
+        return [((0,) * len(ds.meta.chunks), size)] if size else []
 
     def _is_empty_root(self) -> bool:
         return False

@@ -3,6 +3,7 @@
 // search box that asks the server's sidecar index (`dosna-like search` syntax).
 import React, { useEffect, useState } from 'react';
 import { App, H5GroveProvider } from '@h5web/app';
+import { ServedFile } from './h5web-additions.jsx';
 
 const API = new URL('api', window.location.href).href;
 
@@ -84,9 +85,11 @@ export default function Viewer() {
       <SearchHits hits={hits} error={error} onPick={pick} />
       <div className="app">
         {file !== null && (
-          <H5GroveProvider key={`${file}:${initialPath}`} url={API} filepath={file}>
-            <App initialPath={initialPath} />
-          </H5GroveProvider>
+          <ServedFile.Provider value={{ api: API, file }}>
+            <H5GroveProvider key={`${file}:${initialPath}`} url={API} filepath={file}>
+              <App initialPath={initialPath} />
+            </H5GroveProvider>
+          </ServedFile.Provider>
         )}
       </div>
     </div>
