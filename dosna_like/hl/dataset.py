@@ -146,6 +146,9 @@ class Dataset(ChunkAccess, HLObject):
     def compression_opts(self):
         hdf5 = self._hdf5_view()
         if "compression" in hdf5:
+            if "szip" in hdf5:  # h5py's ('nn' or 'ec', pixels per block)
+                mask, pixels = hdf5["szip"].split(",")
+                return mask, int(pixels)
             return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
         return h5py_view(self._meta.codecs, self._meta.attributes).compression_opts
 

@@ -9,12 +9,17 @@ file objects) into a *reference map* (:func:`build_reference_map`): a Zarr v3
 document per node and, per dataset, where each chunk's bytes are in the file.
 A chunk read is then one range request (``cat_ranges`` on S3, many in flight;
 ``pread`` locally) decoded by the project's codecs: HDF5's deflate is a zlib
-stream, its shuffle and fletcher32 filters are numcodecs' byte for byte.
+stream, its shuffle and fletcher32 filters are numcodecs' byte for byte, its
+LZF filter a bare liblzf stream (:mod:`dosna_like.codecs.lzf`, ``header: false``).
+A chunk whose filter mask says a filter was skipped (HDF5 stores a chunk
+unfiltered when an optional filter such as LZF cannot shrink it) is read with
+the remaining filters and encoded again with all of them, so the dataset keeps
+one codec list.
 Contiguous data is cut into virtual chunks of about :data:`VIRTUAL_CHUNK_BYTES`
 so it is read in parallel too; compact data is kept in the map itself.
 
-A dataset whose bytes the codecs cannot decode (szip, lzf, plugins, a chunk
-whose filter mask skipped a filter, variable-length or compound types) is read
+A dataset whose bytes the codecs cannot decode (szip, scaleoffset, plugins,
+LZF without python-lzf, variable-length or compound types) is read
 through h5py instead, chunk by chunk, with a warning naming it once.
 
 The map can be saved (:func:`save_reference_map`) and is checked against the
@@ -32,11 +37,12 @@ import warnings
 
 import numpy as np
 
+from ..codecs import lzf
 from ..codecs.pipeline import ChunkCodec
 from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.documents import ArrayMeta, dumps, group_document
-from ..format.dtypes import check_vlen_dtype, to_zarr
+from ..format.dtypes import check_vlen_dtype, stored_form, to_stored, to_zarr
 from ..format.keys import META_KEY, node_key, parse_chunk_key
 from ..format.reserved import RESERVED
 from .base import Store
@@ -50,9 +56,9 @@ __all__ = [
 ]
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-MAP_FORMAT = "dosna_like.hdf5-refs/1"
+MAP_FORMAT = "dosna_like.hdf5-refs/2"  # /2: lzf decoded here, filter masks, szip options
 VIRTUAL_CHUNK_BYTES = 4 << 20  # contiguous data is read in pieces of about this size
-_DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
+_DEFLATE, _SHUFFLE, _FLETCHER32, _LZF = 1, 2, 3, 32000
 
 
 class Hdf5FallbackWarning(UserWarning):
@@ -149,8 +155,9 @@ def _filter_codecs(dset) -> list | None:
             codecs.append({"name": "numcodecs.zlib", "configuration": {"level": int(values[0]) if values else 4}})
         elif code == _FLETCHER32:
             codecs.append({"name": "numcodecs.fletcher32", "configuration": {}})
-        else:  # LZF too: HDF5 stores a bare liblzf stream, the project's lzf chunks carry a size header
-            return None
+        elif code == _LZF and lzf.AVAILABLE:  # a bare liblzf stream: no size header, as our lzf chunks have
+            codecs.append({"name": "numcodecs.lzf", "configuration": {"header": False}})
+        else:
             return None
     return codecs
 
@@ -189,13 +196,12 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
         ref, codecs = {"kind": "h5py", "why": "filter" if plain else "type"}, []
     elif dset.chunks is not None:
         records = stored_chunks(dset)
-        if any(r.filter_mask for r in records):
-            ref, codecs = {"kind": "h5py", "why": "filter"}, []
-        else:
-            ref = {"kind": "chunks",
-                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] + [0] * len(subshape)
-                              for r in records],
-                   "offsets": [int(r.byte_offset) for r in records], "sizes": [int(r.size) for r in records]}
+        ref = {"kind": "chunks",
+               "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] + [0] * len(subshape)
+                          for r in records],
+               "offsets": [int(r.byte_offset) for r in records], "sizes": [int(r.size) for r in records]}
+        if any(r.filter_mask for r in records):  # filters skipped for some chunks (see _Dataset.unmasked)
+            ref["masks"] = [int(r.filter_mask) for r in records]
     elif layout == 0:  # compact: the bytes live in the object header, so in the map
         ref = {"kind": "inline", "data": base64.b64encode(np.ascontiguousarray(dset[()]).tobytes()).decode()}
         chunks = shape
@@ -212,6 +218,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
     hdf5["compression"] = "" if dset.compression is None else str(dset.compression)
     if dset.compression == "gzip":
         hdf5["gzip_level"] = str(dset.compression_opts)
+    elif dset.compression == "szip":  # h5py's ('nn' or 'ec', pixels per block)
+        hdf5["szip"] = ",".join(map(str, dset.compression_opts))
     hdf5["filters"] = ",".join(name for name, on in (("shuffle", dset.shuffle), ("fletcher32", dset.fletcher32)) if on)
     reserved = {**reserved, "hdf5": hdf5}
     meta = ArrayMeta(shape + subshape, dtype, chunks + subshape, fill, [bytes_codec] + codecs, maxshape + subshape,
@@ -311,8 +319,27 @@ class _Dataset:
         self.kind = ref["kind"]
         self.ref = ref
         self.chunk_nbytes = math.prod(self.meta.chunks) * self.meta.dtype.itemsize
+        self.masks: dict = {}  # chunk coords -> HDF5 filter mask, for the chunks with one
         if self.kind == "chunks":
             self.table = {tuple(c): (o, s) for c, o, s in zip(ref["coords"], ref["offsets"], ref["sizes"])}
+            self.masks = {tuple(c): m for c, m in zip(ref["coords"], ref.get("masks") or ()) if m}
+        self._codecs: dict = {}
+
+    def _codec(self, mask: int) -> ChunkCodec:
+        """The codec of chunks stored with filter mask ``mask`` (bit i: the i-th filter skipped)."""
+        found = self._codecs.get(mask)
+        if found is None:
+            specs = [self.meta.codecs[0]] + [c for i, c in enumerate(self.meta.codecs[1:]) if not mask >> i & 1]
+            found = self._codecs[mask] = ChunkCodec(specs, self.meta.dtype, self.meta.chunks)
+        return found
+
+    def unmasked(self, coords: tuple, data):
+        """A chunk's stored bytes as the dataset's codecs decode them: a chunk some
+        filters skipped is decoded with the others and encoded with all of them."""
+        mask = self.masks.get(coords)
+        if not mask:
+            return data
+        return bytes(self._codec(0).encode(self._codec(mask).decode(data)))
 
     def range_of(self, coords: tuple) -> tuple | None:
         """(file offset, size, bytes to pad) of a chunk, or None when it is not stored."""
@@ -414,6 +441,8 @@ class Hdf5RefStore(Store):
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
+        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) == "vlen":  # numeric sequences: their bytes
+            part = to_stored(np.asarray(part, dtype=object), ds.meta.dtype)
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
 
@@ -428,6 +457,8 @@ class Hdf5RefStore(Store):
         offset, size, pad = found
         if data is None:
             data = self._read_range(offset, size)
+        if ds.masks:
+            data = ds.unmasked(coords, data)
         return data + bytes(pad) if pad else data
 
     # ------------------------------------------------- counted requests
