@@ -12,7 +12,8 @@ copies the referenced bytes into chunk objects later (``dosna-like import
 What is still copied: compact datasets (their bytes live in the file's
 metadata), datasets the codecs cannot decode (szip, plugins, variable-length
 and compound types), read through h5py, and chunks stored with a filter
-skipped (re-encoded with all of the dataset's filters).
+skipped for some chunks (an optional filter, such as LZF, that could not shrink
+them), stored decoded.
 """
 from __future__ import annotations
 
@@ -51,12 +52,10 @@ def reference_name(file_url: str, store_url: str) -> str:
 
 
 def _table_of(ref: dict, meta_chunks: tuple, shape: tuple, itemsize: int) -> tuple:
-    """(reference table chunks, pad_to) of a dataset's record in the reference map
-    (chunks stored with a filter mask left out: they are copied, see :func:`_copy_masked`)."""
+    """(reference table chunks, pad_to) of a dataset's record in the reference map."""
     if ref["kind"] == "chunks":
         tails = ("".join(f"/{c}" for c in coords) for coords in ref["coords"])
-        masks = ref.get("masks") or [0] * len(ref["coords"])
-        return {t: [o, s] for t, o, s, m in zip(tails, ref["offsets"], ref["sizes"], masks) if not m}, 0
+        return {t: [o, s] for t, o, s in zip(tails, ref["offsets"], ref["sizes"])}, 0
     # contiguous: pieces of whole chunks along the first axis (the chunk shape is
     # the full extent on the other axes), the last one padded
     nbytes = math.prod(meta_chunks) * itemsize
@@ -120,8 +119,13 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
         chunks = tuple(doc["chunk_grid"]["configuration"]["chunk_shape"])
         itemsize = _itemsize(doc)
         report.nbytes += math.prod(shape) * itemsize
-        if ref["kind"] in ("chunks", "contiguous") and (ref["kind"] == "chunks" or ref["offset"] is not None):
-            _copy_masked(h5store, store, path, ref)
+        if ref.get("masks"):  # chunks with filters skipped: the in-place store decodes them, copied raw
+            state.write_doc(path, doc)
+            for coords in ref["coords"]:
+                key = chunk_key(path, tuple(coords))
+                store.set(key, h5store.get(key))
+            report.copied_datasets.append("/" + path)
+        elif ref["kind"] in ("chunks", "contiguous") and (ref["kind"] == "chunks" or ref["offset"] is not None):
             table, pad_to = _table_of(ref, chunks, shape, itemsize)
             if table:  # the table before the document that declares it
                 store.set(node_key(path, TABLE_NAME), dump_table(table, pad_to))
@@ -143,16 +147,6 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
             state.write_doc(path, doc)
     root = dict(refmap["nodes"][""])
     state.write_doc("", root)
-
-
-def _copy_masked(h5store, store, path: str, ref: dict) -> None:
-    """Chunks HDF5 stored with some filters skipped (an optional filter that could not
-    shrink them) are copied, as the in-place store re-encodes them with every filter:
-    a reference table has one codec list per dataset."""
-    for coords, mask in zip(ref.get("coords") or (), ref.get("masks") or ()):
-        if mask:
-            key = chunk_key(path, tuple(coords))
-            store.set(key, h5store.get(key))
 
 
 def _as_store_dataset(doc: dict, path: str) -> dict:
