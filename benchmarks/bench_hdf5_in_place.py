@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_hdf5_in_place.py            # 256 MiB per file
     .venv/bin/python benchmarks/bench_hdf5_in_place.py --quick    # 64 MiB, 3 repetitions
     .venv/bin/python benchmarks/bench_hdf5_in_place.py --no-s3    # local files only
-    .venv/bin/python benchmarks/bench_hdf5_in_place.py --profile  # + a cProfile of one read per case
+    .venv/bin/python benchmarks/bench_hdf5_in_place.py --profile  # + where one read's time goes, per case
 
 Chunked float32 files written by h5py: gzip-4 + shuffle, no filter, and (local
 only) lzf + shuffle.  Timed: open + full read (``f["x"][...]``) + close, for
@@ -22,11 +22,15 @@ server allows: ``GET whole`` (one GET of the whole object, no decoding) and
 ``GET 1 byte`` (the cost of one request for a single byte of that object,
 against the same for a 1 KiB object): moto reads its stored object for every
 ranged GET, so each request costs time that grows with the object's size.
-Writes ``hdf5_in_place.json`` into ``--out``.
+``--profile`` adds, per case, one dosna_like read with its time split into
+phases summed over all threads (byte-range reads or requests, chunk decoding,
+preadv into the output) beside its wall time, and a cProfile of the calling
+thread.  Writes ``hdf5_in_place.json`` into ``--out``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import json
@@ -35,6 +39,7 @@ import pstats
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -47,7 +52,8 @@ if ROOT not in sys.path:
 import h5py  # noqa: E402
 
 import dosna_like  # noqa: E402
-from dosna_like.storage import hdf5_ranges  # noqa: E402
+from dosna_like.codecs.pipeline import ChunkCodec  # noqa: E402
+from dosna_like.storage import hdf5_ranges, hdf5_refs  # noqa: E402
 
 FILTERS = {"gzip4+shuffle": {"compression": "gzip", "compression_opts": 4, "shuffle": True}, "none": {},
            "lzf+shuffle": {"compression": "lzf", "shuffle": True}}
@@ -80,13 +86,63 @@ def interleaved(h5py_fn, dosna_fn, repeat: int) -> dict:
             "h5py_times": t_h5, "dosna_like_times": t_us}
 
 
-def profile_of(func, top: int = 12) -> str:
-    """The ``top`` functions by own time of one call of ``func``."""
+@contextlib.contextmanager
+def phases():
+    """Seconds spent in each phase of dosna_like's read path, summed over all threads."""
+    totals: dict = {}
+    lock = threading.Lock()
+
+    def add(name, seconds):
+        with lock:
+            totals[name] = totals.get(name, 0.0) + seconds
+            totals[name + " calls"] = totals.get(name + " calls", 0) + 1
+
+    def timed(name, func):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                add(name, time.perf_counter() - start)
+        return wrapper
+
+    def timed_async(name, func):
+        async def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                add(name, time.perf_counter() - start)
+        return wrapper
+
+    patches = [(hdf5_refs, "read_range", timed("range read", hdf5_refs.read_range)),
+               (hdf5_refs, "read_range_async", timed_async("range request (in flight)", hdf5_refs.read_range_async)),
+               (hdf5_refs.Hdf5RefStore, "_read_into", timed("preadv into output", hdf5_refs.Hdf5RefStore._read_into)),
+               (ChunkCodec, "decode_into", timed("decode into buffer", ChunkCodec.decode_into)),
+               (ChunkCodec, "decode", timed("decode", ChunkCodec.decode))]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    for obj, name, new in patches:
+        setattr(obj, name, new)
+    try:
+        yield totals
+    finally:
+        for obj, name, old in saved:
+            setattr(obj, name, old)
+
+
+def profile_of(func, top: int = 8) -> str:
+    """Phases of one call of ``func`` (thread-seconds) against its wall time, and the
+    ``top`` functions by own time in the calling thread."""
     prof = cProfile.Profile()
-    prof.enable()
-    func()
-    prof.disable()
+    with phases() as totals:
+        start = time.perf_counter()
+        prof.enable()
+        func()
+        prof.disable()
+        wall = time.perf_counter() - start
     out = io.StringIO()
+    out.write(f"wall {wall:.3f} s; thread-seconds by phase: "
+              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in totals.items()) + "\n")
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
 
