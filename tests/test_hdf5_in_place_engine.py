@@ -217,6 +217,7 @@ def test_strings_as_h5py(tmp_path):
         f["fixed_scalar"] = np.bytes_(b"xyz")
         f.create_dataset("vlen_ints", data=np.array([np.arange(3), np.arange(1)], dtype=object),
                          dtype=h5py.vlen_dtype("i4"))
+        f.create_dataset("vlen_scalar", shape=(), dtype=h5py.vlen_dtype("f8"))[()] = np.arange(3.0)
     for source in (path, io.BytesIO(open(path, "rb").read())):
         with warnings.catch_warnings():
             warnings.simplefilter("error", Hdf5FallbackWarning)  # types go through h5py quietly
@@ -230,6 +231,9 @@ def test_strings_as_h5py(tmp_path):
                         assert type(x) is type(y), (name, key, x, y)
                         if name == "vlen_ints":
                             assert [list(v) for v in x] == [list(v) for v in y]
+                        elif name == "vlen_scalar":  # () gives the sequence, ... a 0-d object array holding it
+                            assert x.dtype == y.dtype and x.shape == y.shape, (name, key)
+                            assert np.array_equal(x if key == () else x[()], y if key == () else y[()]), name
                         else:
                             assert np.asarray(x).dtype == np.asarray(y).dtype and np.array_equal(x, y), (name, key)
                     if h5py.check_string_dtype(b.dtype) is not None:

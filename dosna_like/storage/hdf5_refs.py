@@ -193,7 +193,7 @@ class Hdf5RefStore(Store):
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
         elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) == "vlen":  # numeric sequences: their bytes
-            part = to_stored(np.asarray(part, dtype=object), ds.meta.dtype)
+            part = to_stored(part, ds.meta.dtype, () if not box else None)  # a scalar's value is one sequence
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
 
