@@ -112,6 +112,8 @@ def test_every_layout_and_filter_equals_h5py_without_falling_back(layouts):
                     assert (ours[name].compression, ours[name].compression_opts, ours[name].shuffle,
                             ours[name].fletcher32) == (theirs[name].compression, theirs[name].compression_opts,
                                                        theirs[name].shuffle, theirs[name].fletcher32), name
+                    assert (ours[name].filter_ids, ours[name].filter_names) == \
+                        (theirs[name].filter_ids, theirs[name].filter_names), name
 
 
 def test_the_masked_chunks_are_exercised(layouts):
@@ -196,6 +198,7 @@ def test_szip_options_and_values_as_h5py(tmp_path, opts):
         assert ours["x"].compression == theirs["x"].compression == "szip"
         assert ours["x"].compression_opts == theirs["x"].compression_opts
         assert isinstance(ours["x"].compression_opts, tuple)
+        assert (ours["x"].filter_ids, ours["x"].filter_names) == (theirs["x"].filter_ids, theirs["x"].filter_names)
         with pytest.warns(Hdf5FallbackWarning):
             _same(ours["x"], theirs["x"], "szip")
 
