@@ -3,25 +3,43 @@
     .venv/bin/python benchmarks/bench_hdf5_in_place.py            # 256 MiB per file
     .venv/bin/python benchmarks/bench_hdf5_in_place.py --quick    # 64 MiB, 3 repetitions
     .venv/bin/python benchmarks/bench_hdf5_in_place.py --no-s3    # local files only
+    .venv/bin/python benchmarks/bench_hdf5_in_place.py --profile  # + where one read's time goes, per case
 
-Two chunked float32 files written by h5py: gzip-4 + shuffle, and no filter.
-Timed: open + full read (``f["x"][...]``) + close, best of N, for h5py and for
-``dosna_like.File(path, "r")`` (the file opened in place: its metadata read
-with h5py into a reference map, then chunks read as byte ranges in parallel and
-decoded by dosna_like's codecs).  On the local S3 endpoint (moto, requests
-counted at the server, ``s3_counting.py``) h5py reads through an s3fs file
-object, the usual way, and dosna_like opens the ``s3://`` URL, first building
-the reference map and saving it beside the file, then reopening with it.
-Prints a table with ratios (h5py time / dosna_like time: above 1 is faster)
-and writes ``results.json`` into ``--out``.
+Chunked float32 files written by h5py: gzip-4 + shuffle, no filter, and (local
+only) lzf + shuffle.  Timed: open + full read (``f["x"][...]``) + close, for
+h5py and for ``dosna_like.File(path, "r")`` (the file opened in place: its
+metadata read with h5py into a reference map, then chunks read as byte ranges
+in parallel and decoded by dosna_like's codecs).  The peers are interleaved:
+within every repetition each runs once, the order alternating, so load from
+other processes hits both alike; the ratio is the median of the per-repetition
+ratios (h5py time / dosna_like time: above 1 is faster), with their range.
+
+On the local S3 endpoint (moto, requests counted at the server,
+``s3_counting.py``) h5py reads through an s3fs file object, the usual way, and
+dosna_like opens the ``s3://`` URL, first building the reference map and
+saving it beside the file, then reopening with it.  Two floors show what the
+server allows: ``GET whole`` (one GET of the whole object, no decoding) and
+``GET 1 byte`` (the cost of one request for a single byte of that object,
+against the same for a 1 KiB object): moto reads its stored object for every
+ranged GET, so each request costs time that grows with the object's size.
+``--profile`` adds, per case, one dosna_like read with its time split into
+phases summed over all threads (byte-range reads or requests, chunk decoding,
+preadv into the output) beside its wall time, and a cProfile of the calling
+thread.  Writes ``hdf5_in_place.json`` into ``--out``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import cProfile
+import io
 import json
 import os
+import pstats
+import statistics
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -34,9 +52,12 @@ if ROOT not in sys.path:
 import h5py  # noqa: E402
 
 import dosna_like  # noqa: E402
-from dosna_like.storage import hdf5_ranges  # noqa: E402
+from dosna_like.codecs.pipeline import ChunkCodec  # noqa: E402
+from dosna_like.storage import hdf5_ranges, hdf5_refs  # noqa: E402
 
-FILTERS = {"gzip4+shuffle": {"compression": "gzip", "compression_opts": 4, "shuffle": True}, "none": {}}
+FILTERS = {"gzip4+shuffle": {"compression": "gzip", "compression_opts": 4, "shuffle": True}, "none": {},
+           "lzf+shuffle": {"compression": "lzf", "shuffle": True}}
+S3_FILTERS = ("gzip4+shuffle", "none")
 
 
 def make_data(mib: int) -> np.ndarray:
@@ -46,13 +67,84 @@ def make_data(mib: int) -> np.ndarray:
     return (field + rng.integers(0, 8, (side, side, 64))).astype("f4")
 
 
-def best(func, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
+def timed(func) -> float:
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def interleaved(h5py_fn, dosna_fn, repeat: int) -> dict:
+    """Both peers once per repetition, the order alternating: medians and per-repetition ratios."""
+    t_h5, t_us = [], []
+    for rep in range(repeat):
+        pair = ((h5py_fn, t_h5), (dosna_fn, t_us))
+        for func, times in (pair if rep % 2 == 0 else pair[::-1]):
+            times.append(timed(func))
+    ratios = [a / b for a, b in zip(t_h5, t_us)]
+    return {"h5py_s": statistics.median(t_h5), "dosna_like_s": statistics.median(t_us),
+            "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "h5py_times": t_h5, "dosna_like_times": t_us}
+
+
+@contextlib.contextmanager
+def phases():
+    """Seconds spent in each phase of dosna_like's read path, summed over all threads."""
+    totals: dict = {}
+    lock = threading.Lock()
+
+    def add(name, seconds):
+        with lock:
+            totals[name] = totals.get(name, 0.0) + seconds
+            totals[name + " calls"] = totals.get(name + " calls", 0) + 1
+
+    def timed(name, func):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                add(name, time.perf_counter() - start)
+        return wrapper
+
+    def timed_async(name, func):
+        async def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                add(name, time.perf_counter() - start)
+        return wrapper
+
+    patches = [(hdf5_refs, "read_range", timed("range read", hdf5_refs.read_range)),
+               (hdf5_refs, "read_range_async", timed_async("range request (in flight)", hdf5_refs.read_range_async)),
+               (hdf5_refs.Hdf5RefStore, "_read_into", timed("preadv into output", hdf5_refs.Hdf5RefStore._read_into)),
+               (ChunkCodec, "decode_into", timed("decode into buffer", ChunkCodec.decode_into)),
+               (ChunkCodec, "decode", timed("decode", ChunkCodec.decode))]
+    saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
+    for obj, name, new in patches:
+        setattr(obj, name, new)
+    try:
+        yield totals
+    finally:
+        for obj, name, old in saved:
+            setattr(obj, name, old)
+
+
+def profile_of(func, top: int = 8) -> str:
+    """Phases of one call of ``func`` (thread-seconds) against its wall time, and the
+    ``top`` functions by own time in the calling thread."""
+    prof = cProfile.Profile()
+    with phases() as totals:
         start = time.perf_counter()
+        prof.enable()
         func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        prof.disable()
+        wall = time.perf_counter() - start
+    out = io.StringIO()
+    out.write(f"wall {wall:.3f} s; thread-seconds by phase: "
+              + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in totals.items()) + "\n")
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def read_h5py(source):
@@ -65,21 +157,26 @@ def read_dosna(source, **kwargs):
         return f["x"][...]
 
 
-def local_cases(folder: str, data: np.ndarray, repeat: int) -> list:
-    rows = []
+def write_files(folder: str, data: np.ndarray) -> None:
     for name, filters in FILTERS.items():
-        path = os.path.join(folder, f"{name}.h5")
-        with h5py.File(path, "w") as f:
+        with h5py.File(os.path.join(folder, f"{name}.h5"), "w") as f:
             f.create_dataset("x", data=data, chunks=(128, 128, 64), **filters)
+
+
+def local_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> list:
+    rows = []
+    for name in FILTERS:
+        path = os.path.join(folder, f"{name}.h5")
         assert np.array_equal(read_dosna(path), data)
-        t_h5 = best(lambda: read_h5py(path), repeat)
-        t_us = best(lambda: read_dosna(path), repeat)
-        rows.append({"case": f"local {name}", "h5py_s": t_h5, "dosna_like_s": t_us, "ratio": t_h5 / t_us,
-                     "file_bytes": os.path.getsize(path)})
+        row = {"case": f"local {name}", "file_bytes": os.path.getsize(path),
+               **interleaved(lambda: read_h5py(path), lambda: read_dosna(path), repeat)}
+        if profile:
+            row["profile"] = profile_of(lambda: read_dosna(path))
+        rows.append(row)
     return rows
 
 
-def s3_cases(folder: str, data: np.ndarray, repeat: int) -> list:
+def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> list:
     import fsspec
 
     from benchmarks.s3_counting import CountingS3
@@ -90,7 +187,8 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int) -> list:
     try:
         server.create_bucket("bench")
         fs = fsspec.filesystem("s3", skip_instance_cache=True)
-        for name in FILTERS:
+        fs.pipe_file("s3://bench/small.bin", bytes(1024))
+        for name in S3_FILTERS:
             url = f"s3://bench/{name}.h5"
             fs.put_file(os.path.join(folder, f"{name}.h5"), url)
 
@@ -102,7 +200,6 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int) -> list:
             server.reset_counts()
             h5py_read()
             h5_requests = server.counts()
-            t_h5 = best(h5py_read, repeat)
             server.reset_counts()
             start = time.perf_counter()
             assert np.array_equal(read_dosna(url, hdf5_refs="beside"), data)
@@ -111,10 +208,19 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int) -> list:
             server.reset_counts()
             read_dosna(url, hdf5_refs="beside")
             reopen_requests = server.counts()
-            t_us = best(lambda: read_dosna(url, hdf5_refs="beside"), repeat)
-            rows.append({"case": f"s3 {name}", "h5py_s": t_h5, "dosna_like_s": t_us, "ratio": t_h5 / t_us,
-                         "dosna_like_first_open_s": t_first, "h5py_requests": h5_requests,
-                         "dosna_like_first_requests": first_requests, "dosna_like_reopen_requests": reopen_requests})
+            row = {"case": f"s3 {name}", **interleaved(h5py_read, lambda: read_dosna(url, hdf5_refs="beside"), repeat),
+                   "dosna_like_first_open_s": t_first, "h5py_requests": h5_requests,
+                   "dosna_like_first_requests": first_requests, "dosna_like_reopen_requests": reopen_requests}
+            # what the server allows: one GET of everything, and the cost of one ranged GET
+            row["floor_get_whole_s"] = min(timed(lambda: fs.cat_file(url)) for _ in range(2))
+            size = fs.info(url)["size"]
+            row["floor_get_1_byte_s"] = min(timed(lambda: fs.cat_file(url, start=size - 1, end=size))
+                                            for _ in range(3))
+            row["floor_get_1_byte_of_1kib_s"] = min(timed(lambda: fs.cat_file("s3://bench/small.bin", start=0, end=1))
+                                                    for _ in range(3))
+            if profile:
+                row["profile"] = profile_of(lambda: read_dosna(url, hdf5_refs="beside"))
+            rows.append(row)
     finally:
         server.stop()
     return rows
@@ -126,6 +232,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int)
     parser.add_argument("--no-s3", action="store_true")
     parser.add_argument("--no-local", action="store_true", help="S3 cases only (the files are still written)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one dosna_like read per case")
     parser.add_argument("--merge-mib", type=float, help="merge touching byte ranges into requests of up to "
                         "this many MiB (default: dosna_like.storage.hdf5_ranges.MERGE_LIMIT)")
     parser.add_argument("--out", default="bench-results")
@@ -134,23 +241,30 @@ def main(argv=None) -> int:
     repeat = args.repeat or (3 if args.quick else 5)
     if args.merge_mib:
         hdf5_ranges.MERGE_LIMIT = int(args.merge_mib * 2**20)
-    print(f"merge limit {hdf5_ranges.MERGE_LIMIT / 2**20:g} MiB", flush=True)
+    print(f"merge limit {hdf5_ranges.MERGE_LIMIT / 2**20:g} MiB, {repeat} repetitions, peers interleaved; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
     data = make_data(mib)
     with tempfile.TemporaryDirectory() as folder:
-        rows = local_cases(folder, data, repeat)
-        if args.no_local:
-            rows = []
+        write_files(folder, data)
+        rows = [] if args.no_local else local_cases(folder, data, repeat, args.profile)
         if not args.no_s3:
-            rows += s3_cases(folder, data, repeat)
-    print(f"{'case':<22}{'h5py s':>10}{'dosna_like s':>14}{'ratio':>8}  requests (h5py / dosna_like reopen)")
+            rows += s3_cases(folder, data, repeat, args.profile)
+    print(f"{'case':<22}{'h5py s':>9}{'dosna_like s':>14}{'ratio':>7}  {'(range)':<13} requests / floors")
     for row in rows:
-        requests = ""
+        extra = ""
         if "h5py_requests" in row:
-            requests = f"{row['h5py_requests']} / {row['dosna_like_reopen_requests']}"
-        print(f"{row['case']:<22}{row['h5py_s']:>10.3f}{row['dosna_like_s']:>14.3f}{row['ratio']:>8.2f}  {requests}")
+            extra = (f"h5py {row['h5py_requests']}, dosna_like reopen {row['dosna_like_reopen_requests']}; "
+                     f"GET whole {row['floor_get_whole_s']:.2f} s, GET 1 byte {row['floor_get_1_byte_s']:.3f} s "
+                     f"(of 1 KiB: {row['floor_get_1_byte_of_1kib_s']:.3f} s)")
+        span = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
+        print(f"{row['case']:<22}{row['h5py_s']:>9.3f}{row['dosna_like_s']:>14.3f}{row['ratio']:>7.2f}  "
+              f"{span:<13} {extra}")
+    for row in rows:
+        if "profile" in row:
+            print(f"\n--- profile, dosna_like, {row['case']} ---\n{row['profile']}")
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "hdf5_in_place.json"), "w") as fh:
-        json.dump({"mib": mib, "repeat": repeat, "rows": rows}, fh, indent=2)
+        json.dump({"mib": mib, "repeat": repeat, "load_average": os.getloadavg(), "rows": rows}, fh, indent=2)
     return 0
 
 

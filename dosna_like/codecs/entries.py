@@ -203,7 +203,7 @@ class _Lzf(CodecEntry):
     def runtime(self, zarr_name: str, config: dict):
         if not lzf.AVAILABLE:
             raise ValueError(lzf.INSTALL_HINT)
-        return lzf.LzfRuntime()
+        return lzf.LzfRuntime(header=bool(config.get("header", True)))  # false: HDF5's bare streams
 
     def view(self, zarr_name: str, config: dict) -> dict:
         return {"compression": "lzf", "compression_opts": None}

@@ -20,6 +20,7 @@ import numpy as np
 from numcodecs.abc import Codec
 
 from . import libdeflate
+from .shuffle import unshuffle_into
 
 __all__ = ["ByteCodec", "Crc32cRuntime", "DeflateRuntime", "GzipRuntime", "ZlibRuntime", "NumcodecRuntime", "bounded_inflate", "copy_exact",
            "declared_size"]
@@ -225,7 +226,7 @@ class NumcodecRuntime(ByteCodec):
         if self.blosc and _blosc_nbytes(buf) == dest.nbytes:
             self.codec.decode(buf, out=dest.reshape(-1).view(np.uint8))  # blosc writes into dest
         elif self.unshuffles_into and memoryview(buf).nbytes == dest.nbytes:
-            self.codec.decode(np.frombuffer(buf, np.uint8), out=dest.reshape(-1).view(np.uint8))
+            unshuffle_into(buf, dest, self.codec.elementsize)  # numcodecs' loop would hold the GIL
         else:
             super().decode_into(buf, dest)
 

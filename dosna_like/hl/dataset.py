@@ -5,6 +5,8 @@ Thin by design: a key goes to :mod:`selection`, the resulting projections to
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..chunks import selection
@@ -146,6 +148,9 @@ class Dataset(ChunkAccess, HLObject):
     def compression_opts(self):
         hdf5 = self._hdf5_view()
         if "compression" in hdf5:
+            if "szip" in hdf5:  # h5py's ('nn' or 'ec', pixels per block)
+                mask, pixels = hdf5["szip"].split(",")
+                return mask, int(pixels)
             return int(hdf5["gzip_level"]) if "gzip_level" in hdf5 else None
         return h5py_view(self._meta.codecs, self._meta.attributes).compression_opts
 
@@ -160,7 +165,12 @@ class Dataset(ChunkAccess, HLObject):
         return tuple(name for _, name in self._hdf5_filters())
 
     def _hdf5_filters(self) -> tuple:
-        """((HDF5 filter id, name), ...) of the codecs asked for (the default checksum left out)."""
+        """((HDF5 filter id, name), ...) of the codecs asked for (the default checksum left out);
+        of an HDF5 file's dataset, its filter pipeline as h5py reports it."""
+        hdf5 = self._hdf5_view()
+        if "filter_ids" in hdf5:
+            ids = [int(i) for i in hdf5["filter_ids"].split(",") if i]
+            return tuple(zip(ids, json.loads(hdf5.get("filter_names") or "[]")))
         return hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes))
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["MERGE_LIMIT", "merged_runs", "read_range", "read_ranges"]
+__all__ = ["MERGE_LIMIT", "merged_runs", "read_range", "read_range_async", "read_ranges"]
 
 MERGE_LIMIT = 8 << 20  # one request covers at most this many bytes of touching ranges
 _FILEOBJ_LOCKS: dict = {}
@@ -79,3 +79,9 @@ def read_ranges(source: tuple, ranges: list, concurrency: int = 32) -> list:
             offset, size = ranges[i]
             pieces[i] = bytes(view[offset - start:offset - start + size]) if len(members) > 1 else data
     return pieces, len(runs)
+
+
+async def read_range_async(source: tuple, offset: int, size: int) -> bytes:
+    """:func:`read_range` on the event loop of an async fsspec filesystem (``("fs", fs, path)``)."""
+    _, fs, path = source
+    return await fs._cat_file(path, start=offset, end=offset + size)

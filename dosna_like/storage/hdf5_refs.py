@@ -5,16 +5,22 @@ the contract in :mod:`dosna_like.storage.base`, so an HDF5 file opened in
 place gets the same ``File``/``Group``/``Dataset`` handles, the same parallel
 reads and the same codecs as a Zarr store, with nothing HDF5-specific above
 this layer.  The file's metadata is read once with h5py (which opens fsspec
-file objects) into a *reference map* (:func:`build_reference_map`): a Zarr v3
+file objects) into a *reference map* (:mod:`.hdf5_map`): a Zarr v3
 document per node and, per dataset, where each chunk's bytes are in the file.
 A chunk read is then one range request (``cat_ranges`` on S3, many in flight;
 ``pread`` locally) decoded by the project's codecs: HDF5's deflate is a zlib
-stream, its shuffle and fletcher32 filters are numcodecs' byte for byte.
+stream, its shuffle and fletcher32 filters are numcodecs' byte for byte, its
+LZF filter a bare liblzf stream (:mod:`dosna_like.codecs.lzf`, ``header: false``).
+A chunk whose filter mask says a filter was skipped (HDF5 stores a chunk
+unfiltered when an optional filter such as LZF cannot shrink it) needs other
+codecs than its neighbours: a dataset with such chunks is decoded here, chunk
+by chunk with the filters each went through (in the engine's worker threads),
+and handed to the engine as raw chunks.
 Contiguous data is cut into virtual chunks of about :data:`VIRTUAL_CHUNK_BYTES`
 so it is read in parallel too; compact data is kept in the map itself.
 
-A dataset whose bytes the codecs cannot decode (szip, lzf, plugins, a chunk
-whose filter mask skipped a filter, variable-length or compound types) is read
+A dataset whose bytes the codecs cannot decode (szip, scaleoffset, plugins,
+LZF without python-lzf, variable-length or compound types) is read
 through h5py instead, chunk by chunk, with a warning naming it once.
 
 The map can be saved (:func:`save_reference_map`) and is checked against the
@@ -24,7 +30,6 @@ costs one HEAD and one GET; a stale map is rebuilt.
 from __future__ import annotations
 
 import base64
-import json
 import math
 import os
 import threading
@@ -33,272 +38,27 @@ import warnings
 import numpy as np
 
 from ..codecs.pipeline import ChunkCodec
-from ..errors import DosnaError
-from ..format.attrvalues import encode_attr
-from ..format.documents import ArrayMeta, dumps, group_document
-from ..format.dtypes import check_vlen_dtype, to_zarr
+from ..errors import CorruptChunkError, DosnaError
+from ..format.documents import ArrayMeta, dumps
+from ..format.dtypes import check_vlen_dtype, stored_form, to_stored
 from ..format.keys import META_KEY, node_key, parse_chunk_key
-from ..format.reserved import RESERVED
 from .base import Store
-from .hdf5_ranges import read_range, read_ranges
+from .hdf5_map import (HDF5_SIGNATURE, MAP_FORMAT, VIRTUAL_CHUNK_BYTES, build_reference_map, hdf5_fingerprint,
+                       load_reference_map, save_reference_map, stored_chunks, userblock_of)
+from .hdf5_ranges import merged_runs, read_range, read_range_async, read_ranges
+from .pipeline import in_threads, run_pipeline
 from .real_h5py import real_h5py
 
-__all__ = [
+__all__ = [  # the map's names too, where callers have always found them
     "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
     "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "real_h5py",
     "save_reference_map", "userblock_of",
 ]
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-MAP_FORMAT = "dosna_like.hdf5-refs/1"
-VIRTUAL_CHUNK_BYTES = 4 << 20  # contiguous data is read in pieces of about this size
-_DEFLATE, _SHUFFLE, _FLETCHER32 = 1, 2, 3
-
 
 class Hdf5FallbackWarning(UserWarning):
     """A dataset of an HDF5 file opened in place is read through h5py (its filters or type)."""
 
-
-# ------------------------------------------------------------ detection
-def userblock_of(read_at, size: int | None) -> int | None:
-    """Where the HDF5 superblock starts (0, 512, 1024, 2048...), or None when the
-    bytes are not HDF5.  ``read_at(offset, n)`` reads ``n`` bytes at ``offset``."""
-    offset = 0
-    while size is None or offset + 8 <= size:
-        head = read_at(offset, 8)
-        if head == HDF5_SIGNATURE:
-            return offset
-        if len(head) < 8 or (size is None and offset > (1 << 30)):
-            return None
-        offset = 512 if offset == 0 else offset * 2
-    return None
-
-
-def hdf5_fingerprint(info: dict) -> dict:
-    """What says a file changed: its size and ETag, else its modification time."""
-    found = {"size": int(info.get("size") or 0)}
-    for name in ("ETag", "etag", "mtime", "LastModified", "last_modified", "created"):
-        value = info.get(name)
-        if value is not None:
-            found[name.lower()] = str(value)
-            break
-    return found
-
-
-# -------------------------------------------------------- the reference map
-_SCALE_ATTRS = frozenset({"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "DIMENSION_LABELS"})
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _dimension_records(dset, h5ds) -> dict:
-    """Dimension scales as the project keeps them (reserved ``scale``, ``dim_scales``,
-    ``dim_labels``); HDF5's own attributes for them are then hidden, as in a store."""
-    reserved: dict = {}
-    if h5ds.is_scale(dset.id):
-        reserved["scale"] = _text(dset.attrs.get("NAME", b""))
-    if dset.shape and ("DIMENSION_LIST" in dset.attrs or "DIMENSION_LABELS" in dset.attrs):
-        scales, labels = [], []
-        for axis in dset.dims:
-            scales.append([[s.name.lstrip("/"), _text(s.attrs.get("NAME", b""))] for s in axis.values()])
-            labels.append(axis.label or None)
-        if any(scales):
-            reserved["dim_scales"] = scales
-        if any(labels):
-            reserved["dim_labels"] = labels
-    return reserved
-
-
-def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
-    """(attributes with their reserved type records, [names skipped])."""
-    attributes, records, skipped = {}, {}, []
-    for name in h5obj.attrs:
-        if name in hidden:
-            continue
-        try:
-            value, record = encode_attr(h5obj.attrs[name])
-        except Exception:  # h5py raises many types for exotic attributes
-            skipped.append(f"{where}@{name}")
-            continue
-        attributes[name] = value
-        records[name] = record
-    return attributes, {"attrs": records} if records else {}
-
-
-def stored_chunks(dset) -> list:
-    """HDF5's records (offset, filter mask, address, size) of a dataset's allocated chunks."""
-    if hasattr(dset.id, "chunk_iter"):
-        infos: list = []
-        dset.id.chunk_iter(infos.append)
-        return infos
-    return [dset.id.get_chunk_info(i) for i in range(dset.id.get_num_chunks())]  # pragma: no cover
-
-
-def _filter_codecs(dset) -> list | None:
-    """The Zarr codecs after the bytes codec for the dataset's HDF5 filters, or None
-    when one has no decoder here."""
-    plist = dset.id.get_create_plist()
-    codecs = []
-    for i in range(plist.get_nfilters()):
-        code, _flags, values, _name = plist.get_filter(i)
-        if code == _SHUFFLE:
-            codecs.append({"name": "numcodecs.shuffle", "configuration": {"elementsize": dset.dtype.itemsize}})
-        elif code == _DEFLATE:
-            codecs.append({"name": "numcodecs.zlib", "configuration": {"level": int(values[0]) if values else 4}})
-        elif code == _FLETCHER32:
-            codecs.append({"name": "numcodecs.fletcher32", "configuration": {}})
-        else:  # LZF too: HDF5 stores a bare liblzf stream, the project's lzf chunks carry a size header
-            return None
-            return None
-    return codecs
-
-
-def _virtual_chunks(shape: tuple, itemsize: int) -> tuple:
-    if not shape:
-        return ()
-    row = max(1, math.prod(shape[1:]) * itemsize)
-    rows = max(1, min(shape[0], VIRTUAL_CHUNK_BYTES // row))
-    return (rows,) + tuple(max(1, n) for n in shape[1:])
-
-
-def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
-    """(node document, reference record) of one dataset."""
-    dtype = dset.dtype
-    if dset.shape is None:
-        meta = ArrayMeta((), dtype, (), dset.fillvalue, [to_zarr(dtype)[1]], (), attributes, empty=True)
-        return _with_reserved(meta.to_document(), reserved), {"kind": "empty"}
-    shape = tuple(dset.shape)
-    maxshape = tuple(dset.maxshape) if dset.maxshape is not None else shape
-    fill = dset.fillvalue
-    subshape = ()
-    if dtype.subdtype is not None:  # stored as trailing axes, each chunk holding whole elements
-        dtype, subshape = dtype.subdtype
-        fill = np.asarray(fill, dtype=dtype).reshape(-1)[0]  # HDF5 sets no fill value of an array type
-    bytes_codec = to_zarr(dtype)[1]
-    plist = dset.id.get_create_plist()
-    layout = plist.get_layout()
-    # virtual datasets and external raw-data files have no bytes of their own in this file
-    plain = dtype.kind in "biufS" and dtype.fields is None and layout in (0, 1, 2) and not plist.get_external_count()
-    codecs = _filter_codecs(dset) if dset.chunks is not None else []
-    chunks = tuple(dset.chunks) if dset.chunks is not None else \
-        _virtual_chunks(shape, dset.dtype.itemsize)
-    ref: dict
-    if not plain or codecs is None:  # types are read through h5py quietly, filters with a warning
-        ref, codecs = {"kind": "h5py", "why": "filter" if plain else "type"}, []
-    elif dset.chunks is not None:
-        records = stored_chunks(dset)
-        if any(r.filter_mask for r in records):
-            ref, codecs = {"kind": "h5py", "why": "filter"}, []
-        else:
-            ref = {"kind": "chunks",
-                   "coords": [[o // c for o, c in zip(r.chunk_offset, chunks)] + [0] * len(subshape)
-                              for r in records],
-                   "offsets": [int(r.byte_offset) for r in records], "sizes": [int(r.size) for r in records]}
-    elif layout == 0:  # compact: the bytes live in the object header, so in the map
-        ref = {"kind": "inline", "data": base64.b64encode(np.ascontiguousarray(dset[()]).tobytes()).decode()}
-        chunks = shape
-    else:
-        offset = dset.id.get_offset()
-        ref = {"kind": "contiguous", "offset": None if offset is None else int(offset),
-               "size": int(dset.id.get_storage_size())}
-    chunks = tuple(max(1, c) for c in chunks)
-    if dset.chunks is None:  # the project's mark for data h5py holds unchunked
-        reserved = {**reserved, "h5py_contiguous": True}
-    hdf5 = {"layout": "compact" if layout == 0 else "contiguous"} if dset.chunks is None else {}
-    # as h5py reports the filters, whatever the codecs that read them (deflate is "gzip"; a
-    # dataset read through h5py has none; fletcher32 is numcodecs' own checksum here)
-    hdf5["compression"] = "" if dset.compression is None else str(dset.compression)
-    if dset.compression == "gzip":
-        hdf5["gzip_level"] = str(dset.compression_opts)
-    hdf5["filters"] = ",".join(name for name, on in (("shuffle", dset.shuffle), ("fletcher32", dset.fletcher32)) if on)
-    reserved = {**reserved, "hdf5": hdf5}
-    meta = ArrayMeta(shape + subshape, dtype, chunks + subshape, fill, [bytes_codec] + codecs, maxshape + subshape,
-                     attributes, subshape=subshape)
-    return _with_reserved(meta.to_document(), reserved), ref
-
-
-def _with_reserved(doc: dict, reserved: dict) -> dict:
-    if reserved:
-        doc["attributes"].setdefault(RESERVED, {}).update(reserved)
-    return doc
-
-
-def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int = 0) -> dict:
-    """Node documents and chunk references of every object of an open ``h5py.File``.
-
-    Soft and external links become link records, and so does every name of an
-    object after the first one it is reached by (a hard link record), so the
-    object is one node, as in h5py.  Attributes whose type the
-    store cannot hold are left out, named in ``"skipped"``.
-    """
-    import h5py  # why here: h5py is only needed to build a map, not to read one (callers hold real_h5py())
-
-    nodes, refs, skipped = {}, {}, []
-    first_name: dict = {}  # object identity -> the path it was first reached by
-
-    def identity(obj) -> tuple:
-        info = h5py.h5o.get_info(obj.id)
-        token = getattr(info, "token", None)
-        return ("token", token) if token is not None else ("addr", info.addr)
-
-    def visit(group, path: str) -> None:
-        attributes, reserved = _attributes(group, path or "/")
-        links = {}
-        for name in group:
-            link = group.get(name, getlink=True)
-            child = f"{path}/{name}" if path else name
-            if isinstance(link, h5py.SoftLink):
-                links[name] = {"type": "soft", "path": link.path}
-                continue
-            if isinstance(link, h5py.ExternalLink):
-                links[name] = {"type": "external", "file": link.filename, "path": link.path}
-                continue
-            obj = group.get(name)
-            key = identity(obj)
-            if key in first_name:  # another name of an object already mapped: one node, as in h5py
-                links[name] = {"type": "hard", "path": "/" + first_name[key]}
-                continue
-            first_name[key] = child
-            if isinstance(obj, h5py.Group):
-                visit(obj, child)
-            elif isinstance(obj, h5py.Dataset):
-                dims = _dimension_records(obj, h5py.h5ds)
-                attrs, res = _attributes(obj, child, _SCALE_ATTRS if dims else frozenset())
-                res.update(dims)
-                try:
-                    nodes[child], refs[child] = _dataset_entry(obj, child, attrs, res)
-                except (TypeError, ValueError) as exc:
-                    skipped.append(f"{child} ({exc})")
-            else:
-                skipped.append(f"{child} (committed datatype)")
-        if links:
-            reserved["links"] = links
-        nodes[path] = _with_reserved(group_document(attributes), reserved)
-
-    first_name[identity(h5file)] = ""
-    visit(h5file, "")
-    return {"format": MAP_FORMAT, "source": fingerprint or {}, "userblock": userblock,
-            "nodes": nodes, "refs": refs, "skipped": skipped}
-
-
-def save_reference_map(refmap: dict, fs, path: str) -> None:
-    """Write a reference map (JSON) at ``path`` on ``fs``."""
-    fs.pipe_file(path, json.dumps(refmap, allow_nan=False).encode())
-
-
-def load_reference_map(raw: bytes | None, fingerprint: dict) -> dict | None:
-    """The saved map in ``raw`` when it describes the file as it is now, else None."""
-    if raw is None:
-        return None
-    try:
-        refmap = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(refmap, dict) or refmap.get("format") != MAP_FORMAT or refmap.get("source") != fingerprint:
-        return None
-    return refmap
 
 
 # ------------------------------------------------------------------ store
@@ -311,8 +71,26 @@ class _Dataset:
         self.kind = ref["kind"]
         self.ref = ref
         self.chunk_nbytes = math.prod(self.meta.chunks) * self.meta.dtype.itemsize
+        # a dataset with chunks some filters skipped: its filters' codecs, applied here (see decoded)
+        self.filters = ref.get("codecs")
+        self.masks: dict = {}  # chunk coords -> HDF5 filter mask, for the chunks with one
         if self.kind == "chunks":
             self.table = {tuple(c): (o, s) for c, o, s in zip(ref["coords"], ref["offsets"], ref["sizes"])}
+            self.masks = {tuple(c): m for c, m in zip(ref["coords"], ref.get("masks") or ()) if m}
+        self._codecs: dict = {}
+
+    def decoded(self, coords: tuple, data) -> bytes:
+        """The raw chunk a dataset with :attr:`filters` stores as ``data``, decoded with
+        the filters its mask did not skip (bit i: the i-th filter skipped)."""
+        mask = self.masks.get(coords, 0)
+        codec = self._codecs.get(mask)
+        if codec is None:
+            specs = [self.meta.codecs[0]] + [c for i, c in enumerate(self.filters) if not mask >> i & 1]
+            codec = self._codecs[mask] = ChunkCodec(specs, self.meta.dtype, self.meta.chunks)
+        try:
+            return codec.decode(data).tobytes()
+        except ValueError as exc:
+            raise CorruptChunkError(f"/{self.path}: chunk {coords} cannot be decoded ({exc})") from exc
 
     def stored_sizes(self) -> list:
         """(chunk coordinates, bytes in the file) of what the map locates: the chunks, the
@@ -428,6 +206,8 @@ class Hdf5RefStore(Store):
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
+        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) == "vlen":  # numeric sequences: their bytes
+            part = to_stored(part, ds.meta.dtype, () if not box else None)  # a scalar's value is one sequence
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
 
@@ -442,7 +222,9 @@ class Hdf5RefStore(Store):
         offset, size, pad = found
         if data is None:
             data = self._read_range(offset, size)
-        return data + bytes(pad) if pad else data
+        if ds.filters is not None:
+            data = ds.decoded(coords, data)
+        return bytes(data) + bytes(pad) if pad else data
 
     # ------------------------------------------------- counted requests
     def _doc_of(self, key: str):
@@ -495,9 +277,42 @@ class Hdf5RefStore(Store):
                 out[key] = self._chunk(*located, data=data)
         return out
 
+    def _get_each(self, keys: list, handle, submit) -> None:
+        """On an async filesystem: touching ranges merged into runs (:func:`merged_runs`),
+        ``io_concurrency`` runs in flight, each run's chunks handed to a worker as soon as
+        its bytes arrive, so decoding overlaps the transfers (not a window at a time)."""
+        if self.source[0] != "fs" or not self.batches_async:
+            return super()._get_each(keys, handle, submit)
+        ranged, rest = [], []
+        for key in keys:
+            located = self._locate(key)
+            found = located[0].range_of(located[1]) if located is not None else None
+            (rest if found is None else ranged).append((key, located, found))
+        runs = merged_runs([found[:2] for _, _, found in ranged])
+        self.requests.add("get", len(runs) - len(ranged))  # touching ranges go as one request
+
+        async def fetch(run: int):
+            start, size, _ = runs[run]
+            return await read_range_async(self.source, start, size)
+
+        def arrived(run: int, data) -> None:
+            start, _, members = runs[run]
+            view = memoryview(data)
+            for i in members:
+                key, located, (offset, size, _) = ranged[i]
+                piece = data if len(members) == 1 else view[offset - start:offset - start + size]
+                handle(key, self._chunk(*located, data=piece))
+
+        if runs:
+            run_pipeline(self.source[1].loop, range(len(runs)), arrived, submit, limit=self.io_concurrency,
+                         fetch=fetch)
+        if rest:
+            in_threads([key for key, _, _ in rest], lambda key: handle(key, self._get(key)), submit)
+
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         located = self._locate(key)
-        found = located[0].range_of(located[1]) if located is not None and located[0].kind != "h5py" else None
+        direct = located is not None and located[0].kind != "h5py" and located[0].filters is None
+        found = located[0].range_of(located[1]) if direct else None
         if found is None or found[1] != nbytes:
             data = self._get(key)
             if data is None:

@@ -10,8 +10,10 @@ copies the referenced bytes into chunk objects later (``dosna-like import
 --materialize STORE``), after which the store no longer needs the file.
 
 What is still copied: compact datasets (their bytes live in the file's
-metadata) and datasets the codecs cannot decode (szip, plugins, a skipped
-filter, variable-length and compound types), read through h5py.
+metadata), datasets the codecs cannot decode (szip, plugins, variable-length
+and compound types), read through h5py, and chunks stored with a filter
+skipped for some chunks (an optional filter, such as LZF, that could not shrink
+them), stored decoded.
 """
 from __future__ import annotations
 
@@ -117,7 +119,13 @@ def _write_nodes(h5store, dest, refmap: dict, report: TransferReport) -> None:
         chunks = tuple(doc["chunk_grid"]["configuration"]["chunk_shape"])
         itemsize = _itemsize(doc)
         report.nbytes += math.prod(shape) * itemsize
-        if ref["kind"] in ("chunks", "contiguous") and (ref["kind"] == "chunks" or ref["offset"] is not None):
+        if ref.get("masks"):  # chunks with filters skipped: the in-place store decodes them, copied raw
+            state.write_doc(path, doc)
+            for coords in ref["coords"]:
+                key = chunk_key(path, tuple(coords))
+                store.set(key, h5store.get(key))
+            report.copied_datasets.append("/" + path)
+        elif ref["kind"] in ("chunks", "contiguous") and (ref["kind"] == "chunks" or ref["offset"] is not None):
             table, pad_to = _table_of(ref, chunks, shape, itemsize)
             if table:  # the table before the document that declares it
                 store.set(node_key(path, TABLE_NAME), dump_table(table, pad_to))
