@@ -137,6 +137,12 @@ class Store(abc.ABC):
         them; for a chained URL, options of the layer named ``protocol`` sit under that key)."""
         return storage_options
 
+    @classmethod
+    def filesystem_for_reads(cls, fs, protocol: str, storage_options: dict):
+        """``fs`` (opened with :meth:`prepare_options`) as files read through fsspec directly
+        (an HDF5 file in place) should use it: the S3 back end puts it under its retry budget."""
+        return fs
+
     def __init__(self, url: str, root: str, fs, *, protocol: str, read_only: bool = False,
                  io_concurrency: int = DEFAULT_IO_CONCURRENCY, storage_options: Mapping | None = None):
         self.url = url
