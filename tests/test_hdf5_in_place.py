@@ -289,13 +289,15 @@ def test_not_hdf5_file_object():
 
 
 def test_reopen_on_s3_costs_two_http_requests(catalogue, s3_server):
+    from dosna_like.storage.registry import filesystem_for
     from tests.conftest import HttpCounter
 
     url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}.h5"
     fs = fsspec.filesystem("s3")
     fs.put_file(catalogue, url)
     dosna_like.File(url, "r", hdf5_refs="beside").close()
-    counter = HttpCounter(fs)
+    # the s3fs instance the file is read through (opened with the S3 back end's options)
+    counter = HttpCounter(filesystem_for(url)[0].fs)
     with dosna_like.File(url, "r", hdf5_refs="beside") as f:
         opened = counter.take()
         values = f["gzip4"][()]

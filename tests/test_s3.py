@@ -28,37 +28,36 @@ def s3_url(s3_server) -> str:
 def test_open_and_read_cost_does_not_grow_with_the_number_of_nodes(s3_server, s3_url):
     data = np.random.default_rng(1).random((1024, 1024)).astype("f4")
     # requests counted at a proxy in front of the endpoint, whatever client library sends them
-    http = FaultProxy(s3_server.port, fault_rate=0.0).start()
-    opts = {"skip_instance_cache": True, "client_kwargs": {"endpoint_url": http.endpoint_url}}
-    with dosna_like.File(s3_url, "w", storage_options=opts) as f:
-        for i in range(30):  # 300 nodes besides the big dataset
-            g = f.create_group(f"g{i:02d}")
-            for j in range(9):
-                g.create_dataset(f"d{j}", shape=(4,), dtype="i1")
-        ds = f.create_dataset("g07/big", shape=data.shape, dtype="f4", chunks=(128, 128))
-        ds[...] = data
-    http.take()
-    with dosna_like.File(s3_url, "r", storage_options=opts) as f:
-        assert http.take() == {"GET": 1}  # the root document
-        ds = f["g07/big"]
-        assert http.take() == {"GET": 1}  # that node's document only: no LIST, no walk
-        np.testing.assert_array_equal(ds[...], data)
-        assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
-        assert len(f) == 30  # one delimiter LIST + the 30 child documents, not a walk
-        assert http.take() == {"GET": 31}
-        assert [name for name in f["g03"]] == [f"d{j}" for j in range(9)]
-        assert http.take() == {"GET": 10}
-        assert len(f["g03"]) == 9  # documents now cached: the listing alone
-        assert http.take() == {"GET": 1}
-    with dosna_like.File(s3_url, "a", storage_options=opts) as f:
-        ds = f["g07/big"]
+    with FaultProxy(s3_server.port, fault_rate=0.0) as http:  # stopped however the test ends
+        opts = {"skip_instance_cache": True, "client_kwargs": {"endpoint_url": http.endpoint_url}}
+        with dosna_like.File(s3_url, "w", storage_options=opts) as f:
+            for i in range(30):  # 300 nodes besides the big dataset
+                g = f.create_group(f"g{i:02d}")
+                for j in range(9):
+                    g.create_dataset(f"d{j}", shape=(4,), dtype="i1")
+            ds = f.create_dataset("g07/big", shape=data.shape, dtype="f4", chunks=(128, 128))
+            ds[...] = data
         http.take()
-        ds[0:128, :] = 1  # 8 complete chunks: 8 PUTs, nothing read
-        assert http.take() == {"PUT": 8}
-        ds[0:128, :] = 0  # back to the fill value: one delete per chunk under its lock, nothing stored
-        deletes = http.take()  # obstore deletes a key with a one-key POST ?delete, botocore with DELETE
-        assert set(deletes) <= {"DELETE", "POST"} and sum(deletes.values()) == 8, deletes
-    http.stop()
+        with dosna_like.File(s3_url, "r", storage_options=opts) as f:
+            assert http.take() == {"GET": 1}  # the root document
+            ds = f["g07/big"]
+            assert http.take() == {"GET": 1}  # that node's document only: no LIST, no walk
+            np.testing.assert_array_equal(ds[...], data)
+            assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
+            assert len(f) == 30  # one delimiter LIST + the 30 child documents, not a walk
+            assert http.take() == {"GET": 31}
+            assert [name for name in f["g03"]] == [f"d{j}" for j in range(9)]
+            assert http.take() == {"GET": 10}
+            assert len(f["g03"]) == 9  # documents now cached: the listing alone
+            assert http.take() == {"GET": 1}
+        with dosna_like.File(s3_url, "a", storage_options=opts) as f:
+            ds = f["g07/big"]
+            http.take()
+            ds[0:128, :] = 1  # 8 complete chunks: 8 PUTs, nothing read
+            assert http.take() == {"PUT": 8}
+            ds[0:128, :] = 0  # back to the fill value: one delete per chunk under its lock, nothing stored
+            deletes = http.take()  # obstore deletes a key with a one-key POST ?delete, botocore with DELETE
+            assert set(deletes) <= {"DELETE", "POST"} and sum(deletes.values()) == 8, deletes
 
 
 def test_a_64_chunk_read_keeps_many_fetches_in_flight():
@@ -137,3 +136,23 @@ def test_credentials_from_an_aws_profile(s3_server, tmp_path, monkeypatch):
         f["x"] = np.arange(4)  # reaches the endpoint only through the profile's endpoint_url
     with dosna_like.File(url, "r", storage_options={"skip_instance_cache": True}) as f:
         np.testing.assert_array_equal(f["x"][...], np.arange(4))
+
+
+def test_a_chained_cache_serves_no_stale_chunk_after_this_store_rewrites_or_deletes(s3_server, s3_url, tmp_path):
+    """``simplecache::s3://``: what this handle rewrites or deletes is dropped from the cache,
+    so its next read is the new data (a change made elsewhere is documented as unseen)."""
+    opts = {"s3": s3_server.storage_options, "simplecache": {"cache_storage": str(tmp_path)}}
+    cached = "simplecache::" + s3_url
+    old, new = np.arange(64, dtype="i4").reshape(8, 8), -np.arange(64, dtype="i4").reshape(8, 8)
+    with dosna_like.File(cached, "w", storage_options=opts, rdcc_nbytes=0) as f:
+        f.create_dataset("x", data=old, chunks=(4, 4))
+        f.flush()
+        np.testing.assert_array_equal(f["x"][...], old)  # every chunk now in the local cache
+        f["x"][...] = new
+        np.testing.assert_array_equal(f["x"][...], new)
+        f["x"][0, 0] = 7  # a partial write reads the chunk it changes
+        new[0, 0] = 7
+        np.testing.assert_array_equal(f["x"][...], new)
+        del f["x"]
+        f.create_dataset("x", shape=(8, 8), dtype="i4", chunks=(4, 4))
+        np.testing.assert_array_equal(f["x"][...], np.zeros((8, 8), "i4"))

@@ -189,3 +189,92 @@ def test_a_mixed_workload_under_ten_percent_faults(s3_server):
     assert not foreign, foreign
     assert not wrong, (wrong, outcome)
     assert outcome["ok"] > 30, outcome
+
+
+_TRANSIENT = ("503", "500", "reset", "truncate")
+
+
+def _fault_total(proxy) -> int:
+    return sum(proxy.counts[k] for k in _TRANSIENT)
+
+
+def _persistent_failure_is_a_clear_os_error(s3_server, open_and_read, status: str):
+    """Every request answered with ``status``: a builtin OSError naming it, within a 3-attempt budget."""
+    with FaultProxy(s3_server.port, fault_rate=1.0, faults=(status,)) as proxy:
+        start = time.monotonic()
+        with pytest.raises(OSError) as info:
+            open_and_read(_through(proxy.endpoint_url, retry_attempts=3, retry_seconds=20))
+        elapsed = time.monotonic() - start
+        seen = proxy.counts["requests"]
+    assert _is_builtin_os_error(info.value), repr(info.value)
+    assert status in str(info.value) and "3 attempts" in str(info.value), str(info.value)
+    assert elapsed < 60 and 3 <= seen <= 6, (elapsed, seen)  # 3 tries, no stacked retry layers
+
+
+@pytest.mark.parametrize("layer", ["simplecache", "blockcache"])
+def test_chained_cache_urls_read_under_the_retry_budget(s3_server, tmp_path, layer):
+    """``simplecache::s3://`` and ``blockcache::s3://``: transient faults are retried and
+    give right data; a persistent one is a builtin OSError within the budget."""
+    base = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
+    rng = np.random.default_rng(4)
+    data = {n: rng.random((64, 64)) for n in ("a", "b")}
+    with dosna_like.File(base, "w", storage_options=_through(s3_server.endpoint_url)) as f:
+        for n, v in data.items():
+            f.create_dataset(n, data=v, chunks=(16, 16))
+        f.attrs["who"] = "chained"
+
+    def chained(s3_options, cache):
+        budget = {k: s3_options.pop(k) for k in ("retry_attempts", "retry_seconds") if k in s3_options}
+        return {"s3": s3_options, layer: {"cache_storage": str(tmp_path / cache)}, **budget}
+
+    with FaultProxy(s3_server.port, fault_rate=0.3, faults=_TRANSIENT, seed=8) as proxy:
+        for trial in range(3):  # a cache of its own each time: every object is fetched again
+            opts = chained(_through(proxy.endpoint_url, retry_attempts=20), f"c{trial}")
+            with dosna_like.File(f"{layer}::{base}", "r", storage_options=opts, rdcc_nbytes=0) as f:
+                assert f.attrs["who"] == "chained"
+                for n, v in data.items():
+                    np.testing.assert_array_equal(f[n][...], v)
+        assert _fault_total(proxy) > 5, proxy.counts
+
+    def open_and_read(s3_options):
+        with dosna_like.File(f"{layer}::{base}", "r", storage_options=chained(s3_options, "dead")) as f:
+            f["a"][...]
+    _persistent_failure_is_a_clear_os_error(s3_server, open_and_read, "503")
+
+
+def test_an_hdf5_file_in_place_on_s3_reads_under_the_retry_budget(s3_server, tmp_path):
+    """The HEAD, h5py's metadata walk through a file object, and the chunk range reads of an
+    HDF5 file opened in place on S3 (plain and ``simplecache::``) are retried under the budget."""
+    h5py = pytest.importorskip("h5py")
+    local = tmp_path / "in.h5"
+    rng = np.random.default_rng(6)
+    gz, flat = rng.integers(0, 1000, (96, 64)).astype("i4"), rng.random((40, 30))
+    with h5py.File(local, "w") as h:
+        h.create_dataset("grp/gz", data=gz, chunks=(16, 16), compression="gzip")
+        h.create_dataset("flat", data=flat)
+        h["grp"].attrs["units"] = "m"
+    key = f"{uuid.uuid4().hex[:10]}/in.h5"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1").upload_file(
+        str(local), S3_BUCKET, key)
+    url = f"s3://{S3_BUCKET}/{key}"
+
+    def check(f):
+        assert f["grp"].attrs["units"] == "m"
+        np.testing.assert_array_equal(f["grp/gz"][...], gz)
+        np.testing.assert_array_equal(f["flat"][...], flat)
+
+    with FaultProxy(s3_server.port, fault_rate=0.3, faults=_TRANSIENT, seed=9) as proxy:
+        for trial in range(3):
+            with dosna_like.File(url, "r", storage_options=_through(proxy.endpoint_url, retry_attempts=20),
+                                 rdcc_nbytes=0) as f:
+                check(f)
+        opts = {"s3": _through(proxy.endpoint_url), "simplecache": {"cache_storage": str(tmp_path / "c")},
+                "retry_attempts": 20}
+        with dosna_like.File(f"simplecache::{url}", "r", storage_options=opts, rdcc_nbytes=0) as f:
+            check(f)
+        assert _fault_total(proxy) > 5, proxy.counts
+
+    def open_and_read(options):
+        with dosna_like.File(url, "r", storage_options=options) as f:
+            f["grp/gz"][...]
+    _persistent_failure_is_a_clear_os_error(s3_server, open_and_read, "500")

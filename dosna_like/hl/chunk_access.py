@@ -16,12 +16,14 @@ array's edge are returned and written as their in-bounds part only, as DosNa did
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
 
 import numpy as np
 
 from ..chunks.pools import joblib_backend_chosen, user_chunk_map
+from ..chunks.sharded import ShardedArrayIO
 from ..codecs.chains import rebuild_keywords
 from ..format.conversion import convert_as_hdf5
 from ..format.grid import chunk_box, chunk_local_box, grid_shape, iter_chunks
@@ -144,13 +146,20 @@ class ChunkAccess:
         self._write_chunk(self._io, self._chunk_coords(idx), values, slices)
 
     def _write_chunk(self, io, coords: tuple, values, slices=None) -> None:
-        io.put_chunk(coords, self._built_chunk(io, coords, values, slices))
+        # the lock ds[...] writes of this chunk hold, so that a partial write on
+        # another thread is not lost between our read and our write (a sharded
+        # array's writes lock their shard inside put_chunk)
+        lock = contextlib.nullcontext() if isinstance(io, ShardedArrayIO) else io.chunk_lock(coords)
+        with lock:
+            io.put_chunk(coords, self._built_chunk(io, coords, values, slices))
 
     def _built_chunk(self, io, coords: tuple, values, slices=None) -> np.ndarray:
         """The whole chunk ``coords`` with ``values`` written into its in-bounds part
-        (or ``[slices]`` of it); its padding holds the fill value."""
+        (or ``[slices]`` of it, from the chunk as stored now); its padding holds the fill value."""
         meta = io.meta
         values = convert_as_hdf5(values, meta.dtype)
+        if slices is not None:
+            io.cache.discard(coords)  # from the store, as partial ds[...] writes read it
         old = io.get_chunk(coords) if slices is not None else None
         # the padding past the array's edge must hold the fill value
         chunk = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype) if old is None else old.copy()

@@ -15,7 +15,7 @@ from ..format.reserved import RESERVED, reserved_of
 from .anonymous import discard as discard_anonymous
 from .group import Group
 from .state import FileState
-from ..storage import open_store
+from ..storage import REPLACING_ROOT, open_store
 from .in_place import is_file_object, open_in_place
 
 __all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "refresh"]
@@ -226,15 +226,19 @@ class File(Group):
         if raw is None:
             raw = store.get(META_KEY)
         exists = raw is not None
+        if raw == REPLACING_ROOT and not truncate:  # a "w" that was killed or cut off halfway
+            raise OSError(errno.EIO, "Unable to open file (a File(..., 'w') replacing this store was "
+                          "interrupted: what is left of the old file is incomplete; open it with mode 'w' "
+                          "to replace it)", self._filename)
         if must_exist and not exists:
             raise FileNotFoundError(errno.ENOENT, "Unable to open file (no such file)", self._filename)
         if must_not_exist and (exists or not store.is_empty_root()):
             raise FileExistsError(errno.EEXIST, "Unable to create file (file exists)", self._filename)
-        if exists:
+        if exists and raw != REPLACING_ROOT:
             doc = loads(raw, META_KEY)
             if doc["node_type"] != "group":
                 raise FormatError(f"{self._filename}: the store root is an array, not a file")
-        elif not store.is_empty_root() and mode in ("w", "a"):
+        elif not exists and not store.is_empty_root() and mode in ("w", "a"):
             # never wipe or adopt a directory that is not a dosna_like / zarr store
             raise FileExistsError(errno.EEXIST, "Unable to create file (a non-store object exists there)",
                                   self._filename)

@@ -31,11 +31,13 @@ from typing import Callable, Iterable, Mapping
 from ..errors import ReadOnlyError, StoreUnreachableError
 from ..format.keys import META_KEY, node_key
 from .pipeline import Submit, in_threads
+from .replacing import REPLACING_ROOT, empty_in_order
 from .requests import RequestCounter
 from .urls import is_url, join_url, normalize_url, parent_url
 
 __all__ = [
-    "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "RequestCounter", "Store", "is_missing", "is_url",
+    "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "REPLACING_ROOT", "RequestCounter", "Store", "is_missing",
+    "is_url",
     "join_url", "md5_hex", "normalize_url", "parent_url",
 ]
 
@@ -136,6 +138,12 @@ class Store(abc.ABC):
         """The fsspec options to open this back end with (``storage_options`` as the user gave
         them; for a chained URL, options of the layer named ``protocol`` sit under that key)."""
         return storage_options
+
+    @classmethod
+    def filesystem_for_reads(cls, fs, protocol: str, storage_options: dict):
+        """``fs`` (opened with :meth:`prepare_options`) as files read through fsspec directly
+        (an HDF5 file in place) should use it: the S3 back end puts it under its retry budget."""
+        return fs
 
     def __init__(self, url: str, root: str, fs, *, protocol: str, read_only: bool = False,
                  io_concurrency: int = DEFAULT_IO_CONCURRENCY, storage_options: Mapping | None = None):
@@ -427,16 +435,22 @@ class Store(abc.ABC):
 
     @_translating
     def delete_prefix(self, prefix: str) -> None:
-        """Remove everything under ``prefix`` (a node and its children).
+        """Remove everything under ``prefix`` (a node and its children; ``""``: the whole store).
 
         A node's document goes first: from then on the node is gone, and a
         kill halfway leaves only leftovers no listing shows, which are removed
-        before the name is used again (``hl/state.py: FileState._clear_leftovers``)."""
+        before the name is used again (``hl/state.py: FileState._clear_leftovers``).
+        The whole store is emptied behind a marker root document (:mod:`.replacing`)."""
         self._check_writable()
         self.requests.add("delete")
-        if prefix:
-            self._delete_many([node_key(prefix)])
+        if not prefix:
+            self._empty_root()
+            return
+        self._delete_many([node_key(prefix)])
         self._delete_prefix(prefix)
+
+    def _empty_root(self) -> None:
+        empty_in_order(self)
 
     @_translating
     def move_prefix(self, src: str, dest: str) -> None:

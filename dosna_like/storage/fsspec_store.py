@@ -8,20 +8,86 @@ pool does.  For a chained URL whose outer layers are a
 cache (``simplecache::...``), content goes through the outer filesystem (so
 the cache serves repeated reads) while listings go to the innermost one,
 which is the truth about what exists.  Such a cache keeps its copy of an
-object it fetched even after the object is deleted or rewritten elsewhere
-(fsspec's simplecache is meant for read-mostly data, as the README says).
+object it fetched even after the object is deleted or rewritten: this store
+drops its copies of what it writes or deletes itself (:func:`forget_cached`),
+but a change made by another process or handle is not seen until the cache
+is cleared (fsspec's simplecache is meant for read-mostly data, as the README
+says).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import os
+import threading
+import weakref
 
 from .base import Store, is_missing
 from .pipeline import Submit, inline_submit, polling_guard, run_pipeline
 
-__all__ = ["FsspecStore"]
+__all__ = ["FsspecStore", "forget_cached", "one_request_kwargs"]
 
 _MISSING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+def forget_cached(fs, paths: list) -> None:
+    """Drop the local copies that the cache layers of ``fs`` (fsspec's caching filesystems:
+    ``simplecache``, ``filecache``, ``blockcache``) keep of ``paths``."""
+    layer = fs
+    while layer is not None:
+        storage, mapper = getattr(layer, "storage", None), getattr(layer, "_mapper", None)
+        if isinstance(storage, list) and callable(mapper):
+            for path in paths:
+                path = layer._strip_protocol(path)
+                with contextlib.suppress(FileNotFoundError, PermissionError):
+                    layer.pop_from_cache(path)  # the layers that keep metadata (filecache, blockcache)
+                for folder in storage:  # simplecache keeps none: its copy is a file named by the mapper
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(folder, mapper(path)))
+        layer = getattr(layer, "fs", None)
+
+
+def one_request_kwargs(fs) -> dict:
+    """``cat_file`` keywords for one GET: s3fs HEADs an object before a GET to split
+    large ones; chunks and HDF5 ranges are small enough for one GET, so the split
+    (and its HEAD) is turned off."""
+    cat = getattr(fs, "_cat_file", None)
+    return {"max_concurrency": 1} if cat is not None and "max_concurrency" in inspect.signature(cat).parameters \
+        else {}
+
+
+def _keeps_shared_metadata(fs) -> bool:
+    """Whether a layer of ``fs`` is a cache whose metadata file its threads share unguarded
+    (fsspec's ``blockcache`` and ``filecache``: concurrent reads raise ``KeyError`` from it;
+    ``simplecache`` keeps none)."""
+    layer = fs
+    while layer is not None:
+        protocols = layer.protocol if isinstance(layer.protocol, (tuple, list)) else (layer.protocol,)
+        if callable(getattr(layer, "pop_from_cache", None)) and "simplecache" not in protocols:
+            return True
+        layer = getattr(layer, "fs", None)
+    return False
+
+
+class _Serialised:
+    """A filesystem whose method calls take turns (one lock per filesystem object)."""
+
+    _locks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+    def __init__(self, fs):
+        self.fs = fs
+        self._lock = self._locks.setdefault(fs, threading.RLock())
+
+    def __getattr__(self, name):
+        value = getattr(self.fs, name)
+        if not callable(value):
+            return value
+
+        def serialised(*args, **kwargs):
+            with self._lock:
+                return value(*args, **kwargs)
+        return serialised
 
 
 class FsspecStore(Store):
@@ -39,13 +105,9 @@ class FsspecStore(Store):
         self.batches_async = bool(getattr(self.inner_fs, "async_impl", False))
         # a chain's outer layers (a cache) are synchronous: its batches run them in threads
         self._through_layers = self.inner_fs is not fs
-        # s3fs HEADs an object before a GET to split large ones; chunks are small
-        # enough for one GET, so turn the split (and its HEAD) off
-        cat = getattr(fs, "_cat_file", None)
-        self._cat_kwargs = (
-            {"max_concurrency": 1}
-            if cat is not None and "max_concurrency" in inspect.signature(cat).parameters else {}
-        )
+        if self._through_layers and _keeps_shared_metadata(fs):
+            self.fs = _Serialised(fs)
+        self._cat_kwargs = one_request_kwargs(fs)
 
     def _key_of(self, path: str) -> str:
         """The root-relative key of a path the filesystem reported."""
@@ -167,6 +229,12 @@ class FsspecStore(Store):
     # -------------------------------------------------------------- writes
     def _set(self, key: str, value) -> None:
         self.fs.pipe_file(self.path(key), bytes(value))
+        self._forget_cached([key])
+
+    def _forget_cached(self, keys: list) -> None:
+        """After this store changed ``keys``: a chain's cache layers forget their copies."""
+        if self._through_layers and keys:
+            forget_cached(self.fs, [self.path(k) for k in keys])
 
     def _set_many(self, items: dict) -> None:
         if not self.batches_async:
@@ -185,12 +253,15 @@ class FsspecStore(Store):
                     self.fs.rm_file(p)
                 except FileNotFoundError:
                     pass
+        self._forget_cached(keys)
 
     def _delete_prefix(self, prefix: str) -> None:
+        cached = FsspecStore._list_keys(self, prefix) if self._through_layers else []
         try:
             self.fs.rm(self.path(prefix), recursive=True)
         except FileNotFoundError:
             pass
+        self._forget_cached(cached)
 
     def _copy_keys(self, keys: list, dests: list) -> None:
         try:
@@ -198,4 +269,5 @@ class FsspecStore(Store):
         except NotImplementedError:  # a filesystem without copies: through this process
             super()._copy_keys(keys, dests)
             return
+        self._forget_cached(dests)
         self.requests.add("put", len(keys))

@@ -28,7 +28,7 @@ import shutil
 import uuid
 
 from ..format.keys import META_KEY
-from .base import KindsOf, OfferDocument, Store
+from .base import REPLACING_ROOT, KindsOf, OfferDocument, Store
 
 __all__ = ["LocalStore", "remove_dead_temporaries"]
 
@@ -384,6 +384,8 @@ class LocalStore(Store):
             return
         if trash is not None:
             os.rmdir(trash)
+        if os.path.exists(os.path.join(root, META_KEY)):
+            self._set(META_KEY, REPLACING_ROOT)  # recognisably being replaced (see Store._empty_root)
         with os.scandir(root) as entries:
             names = [e.name for e in entries if e.name != META_KEY]
         for entry in names:

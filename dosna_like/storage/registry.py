@@ -66,9 +66,13 @@ def open_store(url, storage_options: Mapping | None = None, *, read_only: bool =
 
 def filesystem_for(url: str, storage_options: Mapping | None = None):
     """``(fs, path)`` for ``url`` through fsspec directly (HDF5 files opened in place), with
-    the options only dosna_like reads (the S3 retry budget...) left out."""
+    the options only dosna_like reads (the S3 retry budget...) left out of fsspec's and
+    applied by the back end (S3: its reads under the retry budget, chained or not)."""
     *outer, innermost = url.split("::")
-    own = BACKENDS.get(get_protocol(innermost), FsspecStore).own_options
+    protocol = get_protocol(innermost)
+    cls = BACKENDS.get(protocol, FsspecStore)
+    own = cls.own_options
     options = {k: (v if not isinstance(v, dict) else {k2: v2 for k2, v2 in v.items() if k2 not in own})
                for k, v in dict(storage_options or {}).items() if k not in own}
-    return url_to_fs(url, **options)
+    fs, path = url_to_fs(url, **cls.prepare_options(options, protocol, bool(outer)))
+    return cls.filesystem_for_reads(fs, protocol, dict(storage_options or {})), path

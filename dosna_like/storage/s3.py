@@ -32,9 +32,10 @@ import weakref
 
 from ..format.keys import CHUNK_DELIMITER, META_KEY
 from .base import KindsOf, OfferDocument
-from .fsspec_store import FsspecStore
+from .fsspec_store import _MISSING, FsspecStore
 from .pipeline import call_on_loop
 from .retrying import RetryBudget, TruncatedBodyError
+from .s3_budgeted import BudgetedFilesystem, check_downloads
 from .s3_obstore import ObstoreBodies, usable_for
 
 # storage options that set our retry budget, not s3fs's
@@ -82,6 +83,13 @@ def _lost_race(exc: BaseException) -> bool:
     return any(mark in text for mark in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"))
 
 
+def _innermost(fs):
+    """The filesystem below the cache layers of a chain (``fs`` itself when there are none)."""
+    while getattr(fs, "fs", None) is not None:  # a cache layer (which also claims async_impl from below)
+        fs = fs.fs
+    return fs
+
+
 class S3Store(FsspecStore):
     """A bucket or a prefix in one, through s3fs."""
 
@@ -99,12 +107,24 @@ class S3Store(FsspecStore):
             options = _single_attempt({"use_listings_cache": False, **options})
         return options
 
+    @classmethod
+    def filesystem_for_reads(cls, fs, protocol: str, storage_options: dict):
+        inner = _innermost(fs)
+        nested = storage_options.get(protocol) if isinstance(storage_options.get(protocol), dict) else {}
+        inner.retries = 1  # s3fs's own retry loops: off, as for a store
+        return BudgetedFilesystem(fs, inner, RetryBudget.from_options({**nested, **storage_options}))
+
     def __init__(self, url: str, root: str, fs, **settings):
         super().__init__(url, root, fs, **settings)
         options = self.storage_options
         nested = options.get(self.protocol) if isinstance(options.get(self.protocol), dict) else {}
         self.budget = RetryBudget.from_options({**nested, **options})
-        self.inner_fs.retries = 1  # s3fs's own retry loops (a class attribute, not an option): off
+        # s3fs's own retry loops (a class attribute, not an option): off, also in the s3fs a
+        # chain's cache layers fetch through (another instance with skip_instance_cache)
+        for s3fs in {id(x): x for x in (self.inner_fs, _innermost(fs))}.values():
+            s3fs.retries = 1
+            if self._through_layers:
+                check_downloads(s3fs)
         # object bodies through obstore where it can carry them ("body_client": "botocore" opts out)
         client = {**nested, **options}.get("body_client", "auto")
         if client not in ("auto", "obstore", "botocore"):
@@ -156,14 +176,32 @@ class S3Store(FsspecStore):
             return
         await self._call("put_object", Bucket=bucket, Key=name, Body=value)
 
+    def _in_layers(self, func, *args):
+        """A coroutine factory: one try of the synchronous ``func(*args)`` through a chain's
+        cache layers, in an I/O thread (the budget stops waiting when its time is spent).
+        ``args[0]`` is the key (or keys): a failed try drops the layers' copy of it, since
+        ``blockcache`` marks blocks as held before fetching them."""
+        def attempt():
+            try:
+                return func(*args)
+            except Exception:
+                self._forget_cached(args[0] if isinstance(args[0], list) else [args[0]])
+                raise
+        return lambda: asyncio.get_running_loop().run_in_executor(self._threads(), attempt)
+
     async def _fetch_async(self, key: str):
         if self._through_layers:
-            return await super()._fetch_async(key)
+            return await self.budget.run("GET", self.url_for(key),
+                                         self._in_layers(super()._get, key))
         return await self.budget.run("GET", self.url_for(key), lambda: self._get_once(key))
 
     async def _store_async(self, key: str, value) -> None:
         if self._through_layers:
-            await super()._store_async(key, value)
+            if value is None:
+                await self.budget.run("DELETE", self.url_for(key),
+                                      self._in_layers(super()._delete_many, [key]))
+            else:
+                await self.budget.run("PUT", self.url_for(key), self._in_layers(super()._set, key, value))
         elif value is None:
             await self.budget.run("DELETE", self.url_for(key), lambda: self._delete_once(key))
         else:
@@ -181,12 +219,37 @@ class S3Store(FsspecStore):
 
     def _get(self, key: str):
         if self._through_layers:
-            return super()._get(key)
+            return self._run("GET", key, self._in_layers(super()._get, key))
         return self._run("GET", key, lambda: self._get_once(key))
+
+    async def _range_once(self, key: str, start: int, stop: int | None):
+        try:
+            return await self.inner_fs._cat_file(self.path(key), start=start, end=stop, **self._cat_kwargs)
+        except _MISSING:
+            return None
+
+    def _get_range(self, key: str, start: int, stop: int | None):
+        if self._through_layers:
+            return self._run("GET", key, self._in_layers(super()._get_range, key, start, stop))
+        return self._run("GET", key, lambda: self._range_once(key, start, stop))
+
+    def _get_ranges(self, requests: list) -> list:
+        """Each range under its own budget, ``io_concurrency`` in flight."""
+        if self._through_layers:
+            return list(self._threads().map(lambda r: self._get_range(*r), requests))
+
+        async def every():
+            room = asyncio.Semaphore(max(1, self.io_concurrency))
+
+            async def one(key, start, stop):
+                async with room:
+                    return await self.budget.run("GET", self.url_for(key), lambda: self._range_once(key, start, stop))
+            return await asyncio.gather(*(one(*r) for r in requests))
+        return call_on_loop(self.inner_fs.loop, every)
 
     def _set(self, key: str, value) -> None:
         if self._through_layers:
-            super()._set(key, value)
+            self._run("PUT", key, self._in_layers(super()._set, key, value))
             return
         value = bytes(value)
         self._run("PUT", key, lambda: self._put_once(key, value))
@@ -248,6 +311,7 @@ class S3Store(FsspecStore):
                 self._run("PUT", key, lambda: self._call("put_object", Bucket=bucket, Key=name, Body=value,
                                                          **condition))
                 self.inner_fs.invalidate_cache(self.path(key))
+                self._forget_cached([key])
                 return value
             except OSError as exc:  # 412/409: someone else wrote first
                 if not _lost_race(exc):

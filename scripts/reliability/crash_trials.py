@@ -34,10 +34,14 @@ import time
 
 import numpy as np
 
-__all__ = ["KINDS", "run_trials", "check_store", "main"]
+__all__ = ["KINDS", "REPLACE_POINTS", "check_replaced", "check_store", "main", "replace_interrupted", "run_trials"]
 
 SHAPE, CHUNKS = (256, 256), (32, 32)
 KINDS = ("write", "create", "delete", "truncate")
+# where replace_interrupted stops File(url, "w"): before its n-th removal (0: the marker root
+# document written, nothing removed; then among the node documents, then the rest: chunk keys
+# on S3, node folders locally), or before the marker's own removal
+REPLACE_POINTS = {"local": ("0", "1", "3", "4", "5", "last"), "s3": ("0", "2", "4", "60", "150", "last")}
 
 _WRITER = r"""
 import sys, numpy as np, dosna_like
@@ -80,6 +84,112 @@ elif kind == "truncate":
             for name in ("d0", "d1", "g/d2"):
                 f.create_dataset(name, data=np.full((256, 256), 7), chunks=(32, 32))
 """
+
+
+# File(url, "w") over an old store, SIGKILLed when its emptying is about to make its
+# ``point``-th removal (one key per delete on S3; "last": the marker root document) — local
+# stores through the ordered path (as where the directory swap is not available) — or cut
+# off there by an outage (a ConnectionError, as the S3 retry budget ends in)
+_REPLACER = r"""
+import json, os, shutil, signal, sys, numpy as np, dosna_like
+from dosna_like.storage import LocalStore, S3Store, Store, local
+url, point, how, opts = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+local._exchange = lambda a, b: False  # the ordered path, as where the swap is not available
+state = {"on": False, "n": 0}
+def step(target):
+    if state["on"] and (str(state["n"]) == point or (point == "last" and target in ("zarr.json", root_doc))):
+        if how == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise ConnectionError("injected outage")
+    state["n"] += 1
+root_doc = os.path.join(url, "zarr.json")
+def one_by_one(original):
+    def delete_many(self, keys):
+        for key in keys:
+            step(key)
+            original(self, [key])
+    return delete_many
+S3Store._delete_many = one_by_one(S3Store._delete_many)
+def in_listing_order(self, prefix):  # what s3fs's rm(recursive=True) does, 1000 keys per request
+    was, state["on"] = state["on"], state["on"] or prefix == ""
+    self._delete_many(self._list_keys(prefix))
+    state["on"] = was
+S3Store._delete_prefix = in_listing_order
+def counted(original):
+    def remove(path, *args, **kwargs):
+        step(path)
+        return original(path, *args, **kwargs)
+    return remove
+local._remove_quietly = counted(local._remove_quietly)
+local.shutil = type(shutil)("shutil_counted")
+local.shutil.rmtree = counted(shutil.rmtree)
+def watched(original):
+    def empty_root(self):
+        state["on"] = True
+        original(self)
+        state["on"] = False
+    return empty_root
+Store._empty_root = watched(getattr(Store, "_empty_root", lambda self: None))
+LocalStore._empty_root = watched(LocalStore._empty_root)
+try:
+    with dosna_like.File(url, "w", storage_options=opts or None) as f:
+        for name in ("d0", "d1", "g/d2"):
+            f.create_dataset(name, data=np.full((256, 256), 8), chunks=(32, 32))
+except ConnectionError:
+    print("cut off", flush=True)
+"""
+
+
+def replace_interrupted(url: str, point: str, how: str = "kill", storage_options: dict | None = None) -> list:
+    """Problems left by ``File(url, "w")`` over an old store (datasets of 7s), killed (``how="kill"``)
+    or cut off by an outage (``"outage"``) before deleting its ``point``-th key: the store must
+    hold the old file whole, or the new one (8s), or be empty, or refuse every mode but ``"w"``
+    with a clear OSError; never a dataset reading anything else (the fill value)."""
+    import dosna_like
+    opts = storage_options or None
+    with dosna_like.File(url, "w", storage_options=opts) as f:
+        for name in ("d0", "d1", "g/d2"):
+            f.create_dataset(name, data=np.full(SHAPE, 7), chunks=CHUNKS)
+    proc = subprocess.run([sys.executable, "-c", _REPLACER, url, point, how, json.dumps(storage_options or {})],
+                          capture_output=True, text=True, timeout=300)
+    problems = []
+    if how == "kill" and proc.returncode != -signal.SIGKILL:
+        problems.append(f"the writer was not killed at {point}: {proc.returncode} {proc.stderr[-300:]}")
+    if how == "outage" and "cut off" not in proc.stdout:
+        problems.append(f"no outage at {point}: {proc.returncode} {proc.stderr[-300:]}")
+    return problems + check_replaced(url, storage_options)
+
+
+def check_replaced(url: str, storage_options: dict | None = None) -> list:
+    """The problems of a store an interrupted ``File(url, "w")`` left (see :func:`replace_interrupted`)."""
+    import dosna_like
+    opts = storage_options or None
+    problems = []
+    try:
+        with dosna_like.File(url, "r", storage_options=opts) as f:
+            for name in ("d0", "d1", "g/d2"):
+                if name in f:
+                    values = f[name][...]
+                    if not ((values == 7).all() or (values == 8).all()):
+                        problems.append(f"{name} reads {np.unique(values)[:5]}: neither the old nor the new data")
+    except FileNotFoundError:
+        pass  # emptied: no file
+    except OSError as exc:
+        if "interrupted" not in str(exc):
+            problems.append(f"'r' raised an unclear {type(exc).__name__}: {exc}")
+        for mode in ("r+", "a"):
+            try:
+                dosna_like.File(url, mode, storage_options=opts).close()
+                problems.append(f"mode {mode!r} opened a store being replaced")
+            except OSError as again:
+                if "interrupted" not in str(again):
+                    problems.append(f"{mode!r} raised an unclear {type(again).__name__}: {again}")
+    with dosna_like.File(url, "w", storage_options=opts) as f:  # never wedged
+        f.create_dataset("fresh", data=np.arange(4))
+    with dosna_like.File(url, "r", storage_options=opts) as f:
+        if list(f) != ["fresh"]:
+            problems.append(f"after 'w' the store holds {list(f)}")
+    return problems
 
 
 def _prepare(kind: str, url: str) -> None:
