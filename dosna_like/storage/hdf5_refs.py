@@ -37,7 +37,7 @@ from ..errors import DosnaError
 from ..format.attrvalues import encode_attr
 from ..format.documents import ArrayMeta, dumps, group_document
 from ..format.dtypes import check_vlen_dtype, to_zarr
-from ..format.keys import META_KEY, node_key, parse_chunk_key
+from ..format.keys import META_KEY, SIDE_KEY, node_key, parse_chunk_key
 from ..format.reserved import RESERVED
 from .base import Store
 from .hdf5_ranges import read_range, read_ranges
@@ -350,7 +350,8 @@ class Hdf5RefStore(Store):
         self.source = source
         self.batches_async = batches_async
         self.can_read_into = source[0] == "fd"
-        self._docs = {path: dumps(doc) for path, doc in refmap["nodes"].items()}
+        # the groups' reserved entries inline: only this library reads these documents (no side objects)
+        self._docs = {path: dumps(doc, inline=True) for path, doc in refmap["nodes"].items()}
         self._datasets = {p: _Dataset(p, refmap["nodes"][p], r) for p, r in refmap["refs"].items()}
         self._open_h5py = open_h5py
         self._h5 = None
@@ -435,6 +436,8 @@ class Hdf5RefStore(Store):
         """The document bytes ``key`` names, or False when it names no document."""
         if key == META_KEY or key.endswith("/" + META_KEY):
             return self._docs.get(key[:-len(META_KEY)].rstrip("/"))
+        if key == SIDE_KEY or key.endswith("/" + SIDE_KEY):
+            return None  # the documents hold their reserved entries (dumps(inline=True))
         return False
 
     def get(self, key: str) -> bytes | None:
