@@ -114,9 +114,6 @@ class Store(abc.ABC):
     ``fingerprint_kind``
         what :meth:`scan_documents` reports per node document: ``"stat"``,
         ``"etag"`` or ``"md5"`` (recorded in the search index's sidecar).
-    ``object_storage``
-        each object is a network request (S3, fsspec protocols but file and
-        memory): small chunks are sharded by default (``hl/creation.py``).
 
     Attributes
     ----------
@@ -133,7 +130,7 @@ class Store(abc.ABC):
     batches_async: bool = False
     can_read_into: bool = False
     server_side_copy: bool = False
-    object_storage: bool = False
+    object_storage: bool = False  # each object a network request: small chunks sharded by default (hl/creation.py)
     fingerprint_kind: str = "md5"
     # whether a chained URL (``simplecache::...``) may end in this back end; those that
     # bypass fsspec (direct file or dict access) would skip the outer layers
