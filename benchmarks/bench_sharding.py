@@ -54,8 +54,11 @@ class Where:
     def url(self, name: str) -> str:
         return f"s3://{BUCKET}/{self.base}/{name}" if self.kind == "s3" else os.path.join(self.base, name)
 
+    body_client = None  # --body-client: S3 chunk bodies through this client ("botocore"; default obstore)
+
     def dosna(self, name: str, mode: str, **kw):
-        opts = {"storage_options": self.s3.storage_options} if self.kind == "s3" else {}
+        body = {"body_client": self.body_client} if self.body_client else {}
+        opts = {"storage_options": {**self.s3.storage_options, **body}} if self.kind == "s3" else {}
         return dosna_like.File(self.url(name), mode, **opts, **kw)
 
     def zarr_store(self, name: str, read_only: bool = False):
@@ -214,7 +217,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kinds", default="local,s3")
     parser.add_argument("--out", default="bench-sharding")
+    parser.add_argument("--body-client", default=None, help='"botocore": S3 chunk bodies through s3fs, not obstore')
     args = parser.parse_args(argv)
+    Where.body_client = args.body_client
     shape = (512, 512, 64) if args.quick else (1024, 1024, 64)
     rng = np.random.default_rng(0)
     data = (np.add.outer(np.arange(shape[0]), np.arange(shape[1]))[:, :, None] % 97

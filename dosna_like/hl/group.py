@@ -210,7 +210,12 @@ class Group(HLObject, HDF5Views, MutableMapping):
         return obj
 
     def create_dataset(self, name, shape=None, dtype=None, data=None, *, njobs=None, **kwds):
-        """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism."""
+        """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism.
+
+        ``shards=`` (beyond h5py) stores inner chunks in shards; not given, on object
+        storage (S3...) chunks under 1 MiB are sharded by default, ``shards=False``
+        opts out (the rule: ``hl/creation.py: new_array``, ``default_shards``).
+        """
 
         if isinstance(dtype, Datatype):
             dtype = dtype.dtype
