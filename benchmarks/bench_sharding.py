@@ -7,6 +7,10 @@ The issue-14 case: a float32 ``(1024, 1024, 64)`` array (``--quick``:
 
 * by dosna_like unsharded (one object per 128 KiB chunk),
 * by dosna_like sharded (``shards=(256, 256, 64)``: one 16 MiB object per shard),
+* by dosna_like with ``shards=`` not given: on S3 the default rule
+  (``hl/creation.py: default_shards``, 8 MiB shards), locally unsharded; and
+  written in 32-row slabs (whole chunks, parts of a default shard: each a
+  read-modify-write of the shards it touches), the default's worst case,
 * by zarr-python sharded (same shards), which zarr-python and TensorStore
   read too, and TensorStore reads dosna_like's sharded array,
 
@@ -50,8 +54,11 @@ class Where:
     def url(self, name: str) -> str:
         return f"s3://{BUCKET}/{self.base}/{name}" if self.kind == "s3" else os.path.join(self.base, name)
 
+    body_client = None  # --body-client: S3 chunk bodies through this client ("botocore"; default obstore)
+
     def dosna(self, name: str, mode: str, **kw):
-        opts = {"storage_options": self.s3.storage_options} if self.kind == "s3" else {}
+        body = {"body_client": self.body_client} if self.body_client else {}
+        opts = {"storage_options": {**self.s3.storage_options, **body}} if self.kind == "s3" else {}
         return dosna_like.File(self.url(name), mode, **opts, **kw)
 
     def zarr_store(self, name: str, read_only: bool = False):
@@ -90,11 +97,20 @@ def run(where: Where, data: np.ndarray, repeat: int) -> dict:
               flush=True)
 
     # ---- writes
-    def dosna_write(sharded: bool):
+    def dosna_write(name: str, shards):
         def go():
-            with where.dosna("dl-sharded" if sharded else "dl-plain", "w") as f:
-                f.create_dataset("x", shape=data.shape, dtype=data.dtype, chunks=CHUNKS,
-                                 shards=SHARDS if sharded else None)[...] = data
+            with where.dosna(name, "w") as f:
+                kw = {} if shards is None else {"shards": shards}  # not given: the default rule
+                f.create_dataset("x", shape=data.shape, dtype=data.dtype, chunks=CHUNKS, **kw)[...] = data
+        return go
+
+    def dosna_slab_write(name: str, shards):
+        def go():  # 32-row slabs: whole chunks, but parts of a default shard (read-modify-write)
+            with where.dosna(name, "w") as f:
+                kw = {} if shards is None else {"shards": shards}
+                ds = f.create_dataset("x", shape=data.shape, dtype=data.dtype, chunks=CHUNKS, **kw)
+                for start in range(0, data.shape[0], CHUNKS[0]):
+                    ds[start:start + CHUNKS[0]] = data[start:start + CHUNKS[0]]
         return go
 
     def zarr_write():
@@ -103,8 +119,11 @@ def run(where: Where, data: np.ndarray, repeat: int) -> dict:
                                 compressors=None, fill_value=0)
         arr[...] = data
 
-    for name, func in [("write dosna_like unsharded", dosna_write(False)),
-                       ("write dosna_like sharded", dosna_write(True)),
+    for name, func in [("write dosna_like unsharded", dosna_write("dl-plain", False)),
+                       ("write dosna_like sharded", dosna_write("dl-sharded", SHARDS)),
+                       ("write dosna_like default (shards not given)", dosna_write("dl-default", None)),
+                       ("slab write dosna_like unsharded", dosna_slab_write("dl-slab-plain", False)),
+                       ("slab write dosna_like default", dosna_slab_write("dl-slab-default", None)),
                        ("write zarr-python sharded", zarr_write)]:
         seconds = median_time(func, repeat)
         _, req = where.counted(func)
@@ -133,6 +152,7 @@ def run(where: Where, data: np.ndarray, repeat: int) -> dict:
 
     for name, func in [("read dosna_like unsharded", dosna_read("dl-plain")),
                        ("read dosna_like sharded", dosna_read("dl-sharded")),
+                       ("read dosna_like default (shards not given)", dosna_read("dl-default")),
                        ("read dosna_like <- zarr-python's shards", dosna_read("zarr-sharded")),
                        ("read zarr-python sharded (its own)", zarr_read("zarr-sharded")),
                        ("read zarr-python <- dosna_like's shards", zarr_read("dl-sharded")),
@@ -177,7 +197,15 @@ def ratios(rows: dict) -> dict:
         "write: zarr-python / dosna_like time (sharded)":
             t("write zarr-python sharded") / t("write dosna_like sharded"),
     }
+    out["full read: unsharded / default time"] = t("read dosna_like unsharded") / t(
+        "read dosna_like default (shards not given)")
+    out["write: unsharded / default time"] = t("write dosna_like unsharded") / t(
+        "write dosna_like default (shards not given)")
+    out["32-row slab writes: unsharded / default time"] = t("slab write dosna_like unsharded") / t(
+        "slab write dosna_like default")
     if n("read dosna_like sharded"):
+        out["full read: unsharded / default requests"] = n("read dosna_like unsharded") / n(
+            "read dosna_like default (shards not given)")
         out["full read: unsharded / sharded requests"] = n("read dosna_like unsharded") / n("read dosna_like sharded")
         out["write: unsharded / sharded requests"] = n("write dosna_like unsharded") / n("write dosna_like sharded")
     return out
@@ -189,7 +217,9 @@ def main(argv=None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--kinds", default="local,s3")
     parser.add_argument("--out", default="bench-sharding")
+    parser.add_argument("--body-client", default=None, help='"botocore": S3 chunk bodies through s3fs, not obstore')
     args = parser.parse_args(argv)
+    Where.body_client = args.body_client
     shape = (512, 512, 64) if args.quick else (1024, 1024, 64)
     rng = np.random.default_rng(0)
     data = (np.add.outer(np.arange(shape[0]), np.arange(shape[1]))[:, :, None] % 97

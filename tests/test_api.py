@@ -142,7 +142,7 @@ def test_negative_zero_is_not_mistaken_for_zero_fill(f):
 
 
 def test_complete_chunk_writes_do_not_read_and_partial_ones_do(f):
-    ds = f.create_dataset("x", shape=(8, 8), dtype="i2", chunks=(4, 4))
+    ds = f.create_dataset("x", shape=(8, 8), dtype="i2", chunks=(4, 4), shards=False)  # one object per chunk
     ds[...] = 1
     ds.file.store.requests.reset()
     ds._io.cache.clear()
@@ -179,7 +179,7 @@ def test_chunk_cache_is_sized_by_rdcc_nbytes(file_url):
 
 
 def test_corrupt_chunk_error_names_its_key(f):
-    ds = f.create_dataset("x", data=np.arange(100, dtype="f4"), chunks=(10,), compression="gzip")
+    ds = f.create_dataset("x", data=np.arange(100, dtype="f4"), chunks=(10,), compression="gzip", shards=False)
     key = chunk_key("x", (3,))
     f.store.set(key, b"definitely not gzip")
     ds._io.cache.clear()
@@ -201,7 +201,7 @@ def test_failed_write_loses_nothing(f):
 
 
 def test_chunk_writes_leave_no_partial_objects(f):
-    ds = f.create_dataset("x", data=np.random.rand(50, 50), chunks=(7, 7), compression="zstd")
+    ds = f.create_dataset("x", data=np.random.rand(50, 50), chunks=(7, 7), compression="zstd", shards=False)
     assert not any(k.endswith(".partial") for k in f.store.fs.find(f.store.root))
     assert len(stored_chunk_keys(ds)) == 64
 

@@ -291,7 +291,7 @@ def test_map_and_apply_run_with_the_dataset_njobs(pool, monkeypatch):
         return real(func, items, njobs)
 
     monkeypatch.setattr(chunk_access, "user_chunk_map", spy)
-    ds = pool.create_dataset("d", data=np.arange(100.0), chunks=10, njobs=2)
+    ds = pool.create_dataset("d", data=np.arange(100.0), chunks=10, njobs=2, shards=False)
     ds.apply(np.sqrt)
     out = ds.map(np.negative, "neg")
     assert seen == [(10, 2), (9, 2)]  # map does the first chunk itself to learn the dtype
@@ -370,7 +370,7 @@ def test_set_chunk_data_converts_like_hdf5(pool):
 
 def test_has_and_del_chunk(pool):
     data = np.arange(1, 37, dtype="f4").reshape(6, 6)
-    ds = pool.create_dataset("d", data=data, chunks=(4, 4))
+    ds = pool.create_dataset("d", data=data, chunks=(4, 4), shards=False)
     assert all(ds.has_chunk(idx) for idx in np.ndindex(2, 2))
     assert len(chunk_keys(ds)) == 4
     ds.del_chunk((1, 0))
@@ -386,8 +386,9 @@ def test_has_and_del_chunk(pool):
 
 
 def test_clear(pool):
-    ds = pool.create_dataset("d", data=np.arange(1, 101).reshape(10, 10), chunks=(3, 3), fillvalue=-7)
-    sibling = pool.create_dataset("dc", data=np.arange(1, 11), chunks=(5,))
+    ds = pool.create_dataset("d", data=np.arange(1, 101).reshape(10, 10), chunks=(3, 3), fillvalue=-7,
+                             shards=False)
+    sibling = pool.create_dataset("dc", data=np.arange(1, 11), chunks=(5,), shards=False)
     assert len(chunk_keys(ds)) == 16
     np.testing.assert_array_equal(ds[:2, :2], [[1, 2], [11, 12]])  # cached
     ds.clear()

@@ -35,17 +35,18 @@ def test_open_and_read_cost_does_not_grow_with_the_number_of_nodes(s3_server, s3
                 g = f.create_group(f"g{i:02d}")
                 for j in range(9):
                     g.create_dataset(f"d{j}", shape=(4,), dtype="i1")
-            ds = f.create_dataset("g07/big", shape=data.shape, dtype="f4", chunks=(128, 128))
+            # shards=False: 64 KiB chunks, one object each (object storage would shard them by default)
+            ds = f.create_dataset("g07/big", shape=data.shape, dtype="f4", chunks=(128, 128), shards=False)
             ds[...] = data
         http.take()
         with dosna_like.File(s3_url, "r", storage_options=opts) as f:
-            assert http.take() == {"GET": 1}  # the root document
+            assert http.take() == {"GET": 2}  # the root document and its side object, concurrently
             ds = f["g07/big"]
             assert http.take() == {"GET": 1}  # that node's document only: no LIST, no walk
             np.testing.assert_array_equal(ds[...], data)
             assert http.take() == {"GET": 64}  # one GET per chunk, no HEAD
-            assert len(f) == 30  # one delimiter LIST + the 30 child documents, not a walk
-            assert http.take() == {"GET": 31}
+            assert len(f) == 30  # one delimiter LIST + the 30 child documents and side objects, not a walk
+            assert http.take() == {"GET": 61}
             assert [name for name in f["g03"]] == [f"d{j}" for j in range(9)]
             assert http.take() == {"GET": 10}
             assert len(f["g03"]) == 9  # documents now cached: the listing alone
@@ -64,7 +65,7 @@ def test_a_64_chunk_read_keeps_many_fetches_in_flight():
     url = f"slowmem://bench/{uuid.uuid4().hex[:8]}/run.h5"
     opts = {"latency": 0.025}
     with dosna_like.File(url, "w", storage_options=opts) as f:
-        f.create_dataset("x", shape=(64 * 16, 16), dtype="f4", chunks=(16, 16))[...] = 1
+        f.create_dataset("x", shape=(64 * 16, 16), dtype="f4", chunks=(16, 16), shards=False)[...] = 1
     with dosna_like.File(url, "r", njobs=2, storage_options=opts) as f:
         ds, fs = f["x"], f.store.fs
         fs.reset_stats()

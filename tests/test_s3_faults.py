@@ -66,9 +66,10 @@ def test_an_endpoint_going_silent_mid_session_bounds_reads_writes_and_close(s3_s
         bounded(lambda: ds[...], TimeoutError, r"x/c/")
         bounded(lambda: ds.__setitem__((slice(0, 16), slice(0, 16)), -1), TimeoutError, r"x/c/")
         f.attrs["late"] = 1  # kept in memory: stored at the next flush
-        bounded(f.flush, TimeoutError, r"zarr\.json")
+        # the root group's side object is updated first (format/documents.py), then its zarr.json
+        bounded(f.flush, TimeoutError, r"zarr\.json|_dosna_like\.json")
         # close() cannot store the attribute either: it says so, within the budget (443 s before it)
-        bounded(f.close, TimeoutError, r"zarr\.json")
+        bounded(f.close, TimeoutError, r"zarr\.json|_dosna_like\.json")
         assert not f
         proxy.black_hole = False
     with dosna_like.File(url, "r", storage_options=_through(s3_server.endpoint_url)) as g:
@@ -79,7 +80,7 @@ def test_a_truncated_body_is_retried_not_returned(s3_server):
     url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
     data = np.random.default_rng(0).random((64, 64))
     with dosna_like.File(url, "w", storage_options=_through(s3_server.endpoint_url)) as f:
-        f.create_dataset("x", data=data, chunks=(32, 32))
+        f.create_dataset("x", data=data, chunks=(32, 32), shards=False)  # one GET per chunk
     with FaultProxy(s3_server.port, fault_rate=0.5, faults=("truncate",), seed=3) as proxy:
         with dosna_like.File(url, "r", storage_options=_through(proxy.endpoint_url, retry_attempts=20),
                              rdcc_nbytes=0) as f:

@@ -251,6 +251,15 @@ class ArrayIO:
         """:meth:`put_chunk` for several ``(coords, chunk)`` pairs, stored in one batch."""
         self._store_chunks(items, 1)
 
+    def put_raws(self, items: list) -> None:
+        """:meth:`put_raw` for several ``(coords, raw)`` pairs, in one batch (a sharded
+        array writes each shard they touch once)."""
+        fill = [self.key(c) for c, raw in items if self._raw_is_fill(raw)]
+        self.store.delete_many(fill)
+        self.store.set_many({self.key(c): raw for c, raw in items if not self._raw_is_fill(raw)})
+        for coords, _ in items:
+            self.cache.discard(coords)
+
     def object_groups(self, coords_list) -> list:
         """``coords_list`` cut into groups stored together (one chunk each here;
         a sharded array groups the chunks of one shard), for per-chunk work."""

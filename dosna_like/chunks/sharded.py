@@ -13,9 +13,19 @@ whole, its untouched inner chunks kept as they are (no re-encoding), the
 touched ones rebuilt, and the shard stored again, so no concurrent update of
 it is lost.  Memory is bounded by windows of about ``WINDOW_NBYTES``.
 
-Like the decoded-chunk cache, a cached index is not refreshed when another
-process rewrites that shard; a range that comes back short makes the index
-be read again.
+A cached index goes stale when another process (or another ``File`` handle)
+rewrites that shard.  What is caught: a range that comes back short, and an
+inner chunk that fails to decode (its crc32c, which the library adds to every
+chunk by default, or a compressor's framing), make the shard's index be read
+again once and the chunk fetched again; only a failure with a fresh index is
+an error.  The guarantee is therefore "right or an error" for shards whose
+inner chunks carry a checksum.  Inner chunks with none (``checksum=False``,
+or another tool's shards) whose stale index still points at ranges that
+exist and decode can return the old index's bytes: ``Dataset.refresh()``
+(h5py's SWMR call) drops the cached indexes; checking each read would cost
+a request per read; an inner chunk a kept index lists as not stored reads
+as the fill value until then.  Like the decoded-chunk cache, a kept index
+follows this handle's own writes.
 """
 from __future__ import annotations
 
@@ -211,14 +221,27 @@ class ShardedArrayIO(ArrayIO):
             out.update(self._fetch_inner(again, retry=False))
         return out
 
+    def _refetch(self, coords_list) -> dict:
+        """:meth:`_fetch_inner` with each shard's index read again (a cached one may
+        be stale: another writer rewrote the shard)."""
+        return self._fetch_inner(coords_list, retry=False)
+
     def _load(self, coords: tuple, raw=None, fetch: bool = True, dest=None):
         if raw is None and fetch and self.cache.get(coords) is None:
             raw = self._fetch_inner([coords]).get(coords)
+            try:
+                return super()._load(coords, raw, False, dest)
+            except CorruptChunkError:  # through a stale index? once more with a fresh one
+                return super()._load(coords, self._refetch([coords]).get(coords), False, dest)
         return super()._load(coords, raw, False, dest)
 
     def _load_fresh(self, coords: tuple, raw=None, fetch: bool = True):
         if raw is None and fetch:
             raw = self._fetch_inner([coords]).get(coords)
+            try:
+                return None if raw is None else self._decode(coords, raw)
+            except CorruptChunkError:
+                raw = self._refetch([coords]).get(coords)
         return None if raw is None else self._decode(coords, raw)
 
     def _window_len(self, njobs: int) -> int:
@@ -236,11 +259,22 @@ class ShardedArrayIO(ArrayIO):
             elif not (in_place and chunk is dest):
                 out[proj.out_sel] = chunk[proj.chunk_sel]
 
+        def first_try(proj, raw):
+            try:
+                place(proj, raw)
+            except CorruptChunkError:
+                return proj  # maybe through a stale index: tried again below
+            return None
+
         step = self._window_len(njobs)
         for i in range(0, len(projs), step):
             batch = projs[i:i + step]
             raws = self._fetch_inner([p.chunk_coords for p in batch])
-            parallel_map(lambda p: place(p, raws.get(p.chunk_coords)), batch, njobs)
+            failed = [p for p in parallel_map(lambda p: first_try(p, raws.get(p.chunk_coords)), batch, njobs)
+                      if p is not None]
+            if failed:  # the shards' indexes read again, the chunks fetched again: an error now is one
+                raws = self._refetch([p.chunk_coords for p in failed])
+                parallel_map(lambda p: place(p, raws.get(p.chunk_coords)), failed, njobs)
 
     # ---------------------------------------------------------------- writes
     @contextlib.contextmanager
@@ -365,7 +399,11 @@ class ShardedArrayIO(ArrayIO):
         return None if raw is None else bytes(raw)
 
     def put_raw(self, coords: tuple, raw) -> None:
-        self._edit_chunks({coords: None if self._raw_is_fill(raw) else bytes(raw)})
+        self.put_raws([(coords, raw)])
+
+    def put_raws(self, items: list) -> None:
+        # one read-modify-write per shard, not one per inner chunk
+        self._edit_chunks({coords: None if self._raw_is_fill(raw) else bytes(raw) for coords, raw in items})
 
     def has_chunk(self, coords: tuple) -> bool:
         shard, flat = self.shard_of(coords)

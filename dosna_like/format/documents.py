@@ -1,14 +1,25 @@
 """The on-store format: Zarr v3 node documents, chunk keys, dtype and fill values.
 
 Every group and dataset is a node with a ``zarr.json`` document.  What Zarr v3
-cannot say (h5py's maxshape, typed attribute values) goes into the reserved
-``_dosna_like`` entry of the node's ``attributes`` in memory, hidden from
-``.attrs``.  :func:`dumps` and :func:`loads` are the store boundary: an array's
-entry is stored as the top-level extension field ``"dosna_like"`` (with
-``"must_understand": false``), so zarr-python and xarray show exactly the
-user's attributes; the previous layout (entry inside the attributes) still
-reads, and is migrated when the document is next written.  Every array we
-write carries ``dimension_names`` (:func:`dimension_names`).
+cannot say (h5py's maxshape, links, typed attribute values) goes into the
+reserved ``_dosna_like`` entry of the node's ``attributes`` in memory, hidden
+from ``.attrs``.  :func:`dumps` and :func:`loads` are the store boundary, so
+zarr-python and xarray show exactly the user's attributes:
+
+* an array's entry is stored as the top-level extension field ``"dosna_like"``
+  (with ``"must_understand": false``);
+* a group's entry is stored in the side object ``_dosna_like.json`` beside its
+  ``zarr.json`` (:func:`side_document`; zarr-python 3.1 refuses any extra key in
+  a group document), with a copy of the JSON value of each attribute it holds
+  a type record for: a record is applied only while the attribute still has
+  that value, so a value another tool (or a writer killed between the two
+  objects) changed reads as that tool's plain value, never with a stale type.
+
+The previous layout (the entry inside the attributes) still reads, and is
+migrated when the document is next written.  Every array we write carries
+``dimension_names`` (:func:`dimension_names`).  :func:`fetch_documents` reads
+nodes with their side objects: one concurrent batch of documents, then one of
+the side objects of the groups among them.
 """
 from __future__ import annotations
 
@@ -19,13 +30,17 @@ import numpy as np
 
 from ..errors import FormatError
 from . import dtypes
+from .keys import SIDE_KEY, node_key
 from .reserved import RESERVED, reserved_in
 from .sharding import ShardSpec, sharding_codec, unwrap_sharding
 
 EXTENSION = "dosna_like"  # the top-level extension field holding an array's reserved entry
 
-__all__ = ["EXTENSION", "ArrayMeta", "MAX_CHUNK_NBYTES", "consolidated_root", "dimension_names", "dumps", "editable_copy",
-           "group_document", "loads", "stored_document", "with_dimension_names"]
+SIDE_FORMAT = "dosna_like.group"  # the side object's "format"
+
+__all__ = ["EXTENSION", "ArrayMeta", "MAX_CHUNK_NBYTES", "SIDE_FORMAT", "consolidated_root", "dimension_names",
+           "dumps", "editable_copy", "fetch_documents", "group_document", "loads", "side_document",
+           "stored_document", "with_side", "with_dimension_names"]
 
 
 # --------------------------------------------------------------- documents
@@ -239,24 +254,112 @@ def _json_copy(value):
 
 
 def stored_document(doc: dict) -> dict:
-    """``doc`` as it is stored: an array's reserved entry moves from its
-    attributes to the extension field (``doc`` itself is not changed)."""
+    """``doc`` as its ``zarr.json`` stores it (``doc`` itself is not changed): an
+    array's reserved entry moves from its attributes to the extension field; a
+    group's leaves them (it is stored in the side object, :func:`side_document`)."""
     attributes = doc.get("attributes")
-    if doc.get("node_type") != "array" or not isinstance(attributes, dict) or RESERVED not in attributes:
+    if not isinstance(attributes, dict) or RESERVED not in attributes:
+        return doc
+    node_type = doc.get("node_type")
+    if node_type not in ("array", "group"):
         return doc
     stored = dict(doc)
     attributes = stored["attributes"] = dict(attributes)
     reserved = attributes.pop(RESERVED)
-    stored[EXTENSION] = {"must_understand": False, **reserved} if isinstance(reserved, dict) else reserved
+    if node_type == "array":
+        stored[EXTENSION] = {"must_understand": False, **reserved} if isinstance(reserved, dict) else reserved
     return stored
 
 
-def dumps(doc: dict) -> bytes:
-    """The stored bytes of a node document; an array's ``dimension_names`` are
-    recomputed in ``doc`` first (labels, scales or shape may have changed)."""
+def side_document(doc: dict, always: bool = False) -> bytes | None:
+    """The bytes of a group's side object (None: an array, or a group whose
+    reserved entry is empty, unless ``always``).
+
+    ``{"format": "dosna_like.group", "reserved": {...}, "values": {name: value}}``:
+    ``values`` copies the stored JSON value of each attribute the entry holds a
+    type record for (see the module docstring).
+    """
+    if doc.get("node_type") != "group":
+        return None
+    attributes = doc.get("attributes")
+    reserved = attributes.get(RESERVED) if isinstance(attributes, dict) else None
+    if not reserved and not always:
+        return None
+    records = reserved.get("attrs") if isinstance(reserved, dict) else None
+    values = {name: attributes[name] for name in records if name in attributes} if isinstance(records, dict) else {}
+    side = {"format": SIDE_FORMAT, "reserved": {} if reserved is None else reserved, "values": values}
+    return json.dumps(side, allow_nan=False).encode()
+
+
+def with_side(doc: dict, raw, key: str) -> dict:
+    """A group ``doc`` (as :func:`loads` returned it) with the reserved entry of
+    its side object ``raw`` (bytes, or None when there is none: the document is
+    kept as it is, a previous-layout entry in its attributes included)."""
+    if raw is None or doc.get("node_type") != "group":
+        return doc
+    try:
+        side = json.loads(raw)
+    except ValueError as exc:
+        raise FormatError(f"{key}: not a JSON document ({exc})") from exc
+    if not isinstance(side, dict) or side.get("format") != SIDE_FORMAT or "reserved" not in side:
+        raise FormatError(f"{key}: not a dosna_like group side object")
+    attributes = doc.get("attributes")
+    if attributes is None:
+        attributes = doc["attributes"] = {}
+    if not isinstance(attributes, dict):
+        return doc  # reserved_in names the damage when the node is used
+    reserved, values = side["reserved"], side.get("values")
+    records = reserved.get("attrs") if isinstance(reserved, dict) else None
+    if isinstance(records, dict) and isinstance(values, dict):
+        # a record types the value it was written with, and no other (module docstring)
+        kept = {name: record for name, record in records.items()
+                if name in attributes and name in values and values[name] == attributes[name]}
+        if len(kept) != len(records):
+            reserved = dict(reserved, attrs=kept)
+    attributes[RESERVED] = reserved  # the side object wins over a previous-layout entry
+    return doc
+
+
+def fetch_documents(store, paths, damaged: set | None = None) -> dict:
+    """``{path: document}`` of the nodes among ``paths`` that have a ``zarr.json``,
+    groups with their side objects: one concurrent batch (``store.get_many``)
+    of documents, then one of the side objects of the groups among them.
+
+    A damaged document raises FormatError, or, when ``damaged`` is given,
+    has its path added there and is left out.
+    """
+    keys = {node_key(p): p for p in paths}
+    docs = {}
+    for key, raw in store.get_many(keys).items():
+        try:
+            docs[keys[key]] = loads(raw, key)
+        except FormatError:
+            if damaged is None:
+                raise
+            damaged.add(keys[key])
+    sides = {node_key(p, SIDE_KEY): p for p, doc in docs.items() if doc["node_type"] == "group"}
+    for key, raw in (store.get_many(sides) if sides else {}).items():
+        try:
+            with_side(docs[sides[key]], raw, key)
+        except FormatError:
+            if damaged is None:
+                raise
+            damaged.add(sides[key])
+            del docs[sides[key]]
+    return docs
+
+
+def dumps(doc: dict, inline: bool = False) -> bytes:
+    """The stored bytes of a node document's ``zarr.json``; an array's
+    ``dimension_names`` are recomputed in ``doc`` first (labels, scales or shape
+    may have changed).  A group's reserved entry is left out (it goes to
+    :func:`side_document`), unless ``inline``: kept in its attributes, the
+    previous layout, for documents only this library reads (an HDF5 file's
+    nodes opened in place)."""
     with_dimension_names(doc)
+    stored = doc if inline and doc.get("node_type") == "group" else stored_document(doc)
     # one line: json's C encoder (indent= would take the pure-Python one, ~5x slower)
-    return json.dumps(stored_document(doc), allow_nan=False).encode()
+    return json.dumps(stored, allow_nan=False).encode()
 
 
 def _memory_form(doc: dict) -> dict:
@@ -287,11 +390,14 @@ def consolidated_root(root: dict, nodes: dict) -> dict:
     return stored
 
 
-def loads(raw: bytes, key: str) -> dict:
+def loads(raw: bytes, key: str, side=None) -> dict:
+    """The in-memory form of a stored ``zarr.json`` (``raw``) at ``key``; a group's
+    side object's bytes ``side`` (None: none) give its reserved entry."""
     try:
         doc = json.loads(raw)
     except ValueError as exc:
         raise FormatError(f"{key}: not a JSON document ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") not in ("group", "array"):
         raise FormatError(f"{key}: not a Zarr v3 node document")
-    return _memory_form(doc)
+    doc = _memory_form(doc)
+    return doc if side is None else with_side(doc, side, f"{key} (its {SIDE_KEY})")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 __all__ = [
     "CHUNK_DELIMITER", "chunk_key", "chunk_prefix", "META_KEY", "node_key", "parse_chunk_key",
-    "SIDECAR_KEY",
+    "SIDE_KEY", "SIDECAR_KEY",
 ]
 
 
@@ -53,6 +53,11 @@ def parse_chunk_key(path: str, key: str, ndim: int | None = None) -> tuple | Non
 
 
 SIDECAR_KEY = "_dosna_like_index.json.gz"
+
+# A group's reserved entry, beside its zarr.json (format/documents.py): zarr-python 3
+# refuses any extra key in a group document.  A file, never a child node: the name is
+# refused as a member name (format/names.py), like zarr.json.
+SIDE_KEY = "_dosna_like.json"
 
 
 CHUNK_DELIMITER = "/c/"  # Zarr v3 default chunk keys: '<array>/c/i/j'

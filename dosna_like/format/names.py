@@ -4,7 +4,7 @@ name rules (no ``..``, no empty parts, no control characters, no reserved names)
 from __future__ import annotations
 
 from ..errors import InvalidNameError
-from .keys import META_KEY, SIDECAR_KEY
+from .keys import META_KEY, SIDE_KEY, SIDECAR_KEY
 
 __all__ = ["resolve_path", "valid_name"]
 
@@ -37,7 +37,7 @@ def resolve_path(base: str, name) -> str:
             raise _refuse(name, "empty path components are not allowed")
         if part == "..":
             raise _refuse(name, "'..' is not allowed")
-        if part in (META_KEY, SIDECAR_KEY):
+        if part in (META_KEY, SIDE_KEY, SIDECAR_KEY):
             raise _refuse(name, f"{part!r} is reserved by the format")
     parts = [p for p in parts if p != "."]
     if not absolute and base:

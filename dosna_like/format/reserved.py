@@ -6,10 +6,11 @@ On the store (``documents.dumps``/``loads`` translate), an array keeps it
 outside its attributes, in the top-level Zarr v3 extension field
 ``"dosna_like": {"must_understand": false, ...}`` that zarr-python 3.1 reads,
 keeps when it rewrites the document, and never shows as an attribute.  A group
-keeps it in its attributes: zarr-python 3.1 refuses any extra key in a group
-document.  Stores of the previous layout (arrays with the entry in their
-attributes) read the same and move it out when next written.  Other Zarr tools
-can damage it (``group.attrs["_dosna_like"] = "oops"``).  Every read therefore goes through
+keeps it in its side object ``_dosna_like.json`` beside its ``zarr.json``
+(zarr-python 3.1 refuses any extra key in a group document).  Stores of the
+previous layout (the entry in the attributes) read the same and move it out
+when next written.  Other Zarr tools can damage it (``attrs["_dosna_like"] =
+"oops"`` on a previous-layout node, or a broken side object).  Every read therefore goes through
 :func:`reserved_of` / :func:`reserved_in`, which check the value and raise the
 project's :class:`~dosna_like.errors.FormatError` (an ``OSError``, what h5py
 raises for an unreadable object header) naming the node, never the

@@ -260,7 +260,7 @@ class ChunkAccess:
         out = self.parent.create_dataset(
             output_name, shape=self.shape, dtype=dtype,
             chunks=self.chunks if self.shape else None,
-            shards=getattr(self, "shards", None) if self.shape else None,
+            shards=(getattr(self, "shards", None) or False) if self.shape else None,  # this layout, not a default
             maxshape=self.maxshape if self.shape else None,
             fillvalue=self._fill_as(dtype),
             fletcher32=self.fletcher32 or None,

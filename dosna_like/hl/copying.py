@@ -57,8 +57,8 @@ def _creation_options(src, dest_group) -> dict:
     opts = {"dtype": src.dtype}
     if src.chunks is not None:
         opts["chunks"] = src.chunks
-    if getattr(src, "shards", None) is not None and not is_h5py(dest_group):
-        opts["shards"] = src.shards  # HDF5 has no shards: an h5py copy keeps the inner chunks
+    if not is_h5py(dest_group):  # HDF5 has no shards: an h5py copy keeps the inner chunks
+        opts["shards"] = getattr(src, "shards", None) or False  # src's layout, not the object-storage default
     if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):
         opts["maxshape"] = src.maxshape
     # a compressor the destination lacks (lzf here, zstd in h5py...) leaves the copy uncompressed

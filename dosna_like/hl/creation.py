@@ -22,11 +22,15 @@ from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 from ..format.sharding import ShardSpec, check_shards
 
-__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "guess_chunks", "new_array", "UNLIMITED_GUESS"]
+__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards",
+           "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
 UNLIMITED_GUESS = 1024  # stand-in length of an unlimited or empty axis
+# object storage: chunks below this are gathered into shards of about SHARD_TARGET_BYTES by default
+SHARD_CHUNKS_BELOW = 1024 * 1024
+SHARD_TARGET_BYTES = 8 * 1024 * 1024
 
 
 def _shape_tuple(shape) -> tuple:
@@ -51,6 +55,37 @@ def guess_chunks(shape: tuple, maxshape: tuple, itemsize: int,
         i = dims.index(max(dims))
         dims[i] = ceildiv(dims[i], 2)
     return tuple(dims)
+
+
+def default_shards(shape: tuple, chunks: tuple, itemsize: int) -> tuple | None:
+    """The shard shape a new array on object storage gets when ``shards=`` is not
+    given, or None (no sharding).
+
+    The rule: chunks of fewer than ``SHARD_CHUNKS_BELOW`` bytes (1 MiB) are
+    gathered into shards of at most ``SHARD_TARGET_BYTES`` (8 MiB), grown from
+    one chunk by doubling, per step, the axis holding the fewest chunks (the
+    last on a tie), never past the array's extent; None when a shard would
+    hold one chunk.  The caller applies it to fixed-shape arrays of plain types
+    only (a resizable array is appended to in small steps, each a
+    read-modify-write of a whole shard).
+    """
+    chunk_bytes = itemsize * math.prod(chunks)
+    if not chunks or chunk_bytes >= SHARD_CHUNKS_BELOW:
+        return None
+    limits = [max(1, ceildiv(s, c)) for s, c in zip(shape, chunks)]
+    factors = [1] * len(chunks)
+    while True:
+        growable = [i for i in range(len(chunks)) if factors[i] < limits[i]]
+        if not growable:
+            break
+        i = min(reversed(growable), key=lambda k: factors[k])
+        grown = min(limits[i], factors[i] * 2)
+        if chunk_bytes * math.prod(factors) // factors[i] * grown > SHARD_TARGET_BYTES:
+            break
+        factors[i] = grown
+    if math.prod(factors) == 1:
+        return None
+    return tuple(c * f for c, f in zip(chunks, factors))
 
 
 def _check_chunks(chunks, shape: tuple, maxshape: tuple) -> tuple:
@@ -93,7 +128,7 @@ def _empty_array(dtype, shape, chunks, maxshape, compression, shuffle) -> ArrayM
 
 def _shard_spec(shards, chunks: tuple) -> ShardSpec | None:
     """The sharding of a new array from ``create_dataset(shards=...)``."""
-    if shards is None:
+    if shards is None or shards is False:
         return None
     location = "end"
     if isinstance(shards, dict):
@@ -138,14 +173,19 @@ def _guess_dtype(data):
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, shards=None, checksum=None, fill_time=None, external=None, efile_prefix=None,
-              virtual_prefix=None, allow_unknown_filter=False, **unused) -> tuple:
+              virtual_prefix=None, allow_unknown_filter=False, object_storage=False, **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
 
     ``shards`` (beyond h5py, named as in ``zarr.create_array``): the shape of
     a shard, a whole multiple of ``chunks`` on every axis, or a dict
     ``{"shape": ..., "index_location": "end" or "start"}``; the array is then
     stored with Zarr v3's ``sharding_indexed`` codec, one object per shard,
-    and ``chunks`` (with the filters) apply to the inner chunks.
+    and ``chunks`` (with the filters) apply to the inner chunks.  Not given,
+    on object storage (``object_storage``: the store's flag; S3 and other
+    non-local fsspec protocols), a fixed-shape array of a plain type with
+    chunks under 1 MiB is sharded by :func:`default_shards` (shards of up to
+    8 MiB); ``shards=False`` opts out.  Local directories and memory get no
+    default sharding.
 
     ``checksum`` (beyond h5py): False stores chunks without the crc32c added by
     default to codecs that check nothing (``get_config().chunk_checksum``).
@@ -213,8 +253,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise ValueError("Chunked format required for given storage options")
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
-        and shards is None
-    if shape == () and shards is not None:
+        and shards in (None, False)
+    if shape == () and shards not in (None, False):
         raise TypeError("Scalar datasets don't support chunk/filter options")
     if shape == ():
         if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32:
@@ -248,7 +288,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         codecs, added = with_checksum(codecs)
         if added:
             reserved[CHECKSUM_MARK[0]] = CHECKSUM_MARK[1]
-    if subshape and shards is not None:  # a shard holds whole elements: the subarray axes are whole
+    if shards is None and object_storage and not contiguous_like and not subshape and maxshape == shape \
+            and chunks and dtypes.stored_form(dtype) is None:
+        shards = default_shards(shape, chunks, dtype.itemsize)
+    if subshape and shards not in (None, False):  # a shard holds whole elements: the subarray axes are whole
         if not isinstance(shards, (tuple, list, dict)) or (isinstance(shards, dict) and "shape" not in shards):
             raise TypeError(f"shards must be a shape or a dict with 'shape', not {shards!r}")
         shards = ({**shards, "shape": tuple(shards["shape"]) + subshape} if isinstance(shards, dict)

@@ -10,7 +10,7 @@ import warnings
 from ..config import get_config
 from ..errors import FormatError, IncompleteFileWarning, InvalidLibverError, UnsupportedFileOptionError
 from ..format.documents import group_document, loads
-from ..format.keys import META_KEY
+from ..format.keys import META_KEY, SIDE_KEY
 from ..format.reserved import RESERVED, reserved_of
 from .anonymous import discard as discard_anonymous
 from .group import Group
@@ -174,6 +174,12 @@ def incomplete_datasets(nodes) -> list:
 
 
 
+
+def _root_raws(store) -> tuple:
+    """(root zarr.json bytes, its side object's bytes), each None when missing: one round trip."""
+    raws = store.get_many([META_KEY, SIDE_KEY])
+    return raws.get(META_KEY), raws.get(SIDE_KEY)
+
 class File(Group):
     """An h5py-style file: a Zarr v3 store root at a local path or fsspec URL.
 
@@ -220,11 +226,11 @@ class File(Group):
         self._filename = store.url if store is not None else os.fspath(name)
         if store is None:
             store = open_store(name, storage_options, read_only=not writable)
-            raw = store.get(META_KEY)
+            raw, side = _root_raws(store)
         if raw is None and not is_file_object(name):  # an HDF5 file is read in place
             store = open_in_place(name, storage_options, mode, hdf5_refs, path_ok=True) or store
         if raw is None:
-            raw = store.get(META_KEY)
+            raw, side = _root_raws(store)
         exists = raw is not None
         if raw == REPLACING_ROOT and not truncate:  # a "w" that was killed or cut off halfway
             raise OSError(errno.EIO, "Unable to open file (a File(..., 'w') replacing this store was "
@@ -235,7 +241,7 @@ class File(Group):
         if must_not_exist and (exists or not store.is_empty_root()):
             raise FileExistsError(errno.EEXIST, "Unable to create file (file exists)", self._filename)
         if exists and raw != REPLACING_ROOT:
-            doc = loads(raw, META_KEY)
+            doc = loads(raw, META_KEY, side)
             if doc["node_type"] != "group":
                 raise FormatError(f"{self._filename}: the store root is an array, not a file")
         elif not exists and not store.is_empty_root() and mode in ("w", "a"):

@@ -210,7 +210,12 @@ class Group(HLObject, HDF5Views, MutableMapping):
         return obj
 
     def create_dataset(self, name, shape=None, dtype=None, data=None, *, njobs=None, **kwds):
-        """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism."""
+        """Create a dataset, as ``h5py.Group.create_dataset``; ``njobs`` overrides parallelism.
+
+        ``shards=`` (beyond h5py) stores inner chunks in shards; not given, on object
+        storage (S3...) chunks under 1 MiB are sharded by default, ``shards=False``
+        opts out (the rule: ``hl/creation.py: new_array``, ``default_shards``).
+        """
 
         if isinstance(dtype, Datatype):
             dtype = dtype.dtype
@@ -218,7 +223,8 @@ class Group(HLObject, HDF5Views, MutableMapping):
         track_order = kwds.pop("track_order", None)
         if kwds.pop("track_times", None) not in (None, True, False):
             raise TypeError("track_times must be either True or False")
-        meta, values = new_array(shape=shape, dtype=dtype, data=data, **kwds)
+        meta, values = new_array(shape=shape, dtype=dtype, data=data,
+                                 object_storage=self._state.store.object_storage, **kwds)
         path = self._prepare_new(name, "dataset")
         ds = Dataset(self._state, path, inherit=self)
         ds._njobs = njobs
@@ -379,7 +385,7 @@ class Group(HLObject, HDF5Views, MutableMapping):
         opts = {"shape": other.shape, "dtype": other.dtype, "chunks": other.chunks,
                 "maxshape": other.maxshape, "fillvalue": other.fillvalue,
                 "compression": other.compression, "compression_opts": other.compression_opts,
-                "shuffle": getattr(other, "shuffle", None), "shards": getattr(other, "shards", None)}
+                "shuffle": getattr(other, "shuffle", None), "shards": getattr(other, "shards", None) or False}
         if tuple(opts["maxshape"] or ()) == tuple(other.shape or ()):
             opts.pop("maxshape")
         opts.update(kwupdate)

@@ -45,8 +45,8 @@ import weakref
 
 from ..chunks.pools import parallel_map
 from ..errors import FormatError
-from ..format.documents import dumps, editable_copy, loads
-from ..format.keys import META_KEY, node_key
+from ..format.documents import dumps, editable_copy, fetch_documents, loads, side_document
+from ..format.keys import META_KEY, SIDE_KEY, node_key
 
 __all__ = ["DocumentCache", "MAX_PENDING_NODES", "shared_cache"]
 
@@ -71,11 +71,12 @@ def _depth(path: str) -> int:
     return path.count("/") + 1 if path else 0
 
 
-def _merged(raw, key: str, path: str, entry: _Pending) -> dict:
-    """The stored document ``raw`` with ``entry``'s layout and attribute updates applied."""
+def _merged(raw, key: str, path: str, entry: _Pending, side=None) -> dict:
+    """The stored document ``raw`` (with its side object's bytes ``side``) with
+    ``entry``'s layout and attribute updates applied."""
     if raw is None:  # deleted by another writer since this file read it
         raise FormatError(f"node {'/' + path!r} has no {META_KEY}")
-    doc = editable_copy(loads(raw, key))
+    doc = editable_copy(loads(raw, key, side))
     if entry.layout is not None:
         attributes = doc["attributes"]
         doc = {k: v for k, v in entry.layout.items() if k != "attributes"}
@@ -85,42 +86,81 @@ def _merged(raw, key: str, path: str, entry: _Pending) -> dict:
     return doc
 
 
+def _merge_group(store, path: str, entry: _Pending) -> tuple:
+    """Store an existing group's changes: its side object (the reserved entry)
+    by a conditional update, then its ``zarr.json`` the same way, each merged
+    with what is stored.  Killed in between, the side object's new type records
+    do not apply to the attribute values not stored (format/documents.py).
+    Returns (document, zarr.json bytes, side object bytes)."""
+    key, side_key, result = node_key(path), node_key(path, SIDE_KEY), {}
+
+    def change_side(side) -> bytes:
+        result["doc"] = _merged(store.get(key), key, path, entry, side)
+        return side_document(result["doc"], always=True)
+
+    side = store.update(side_key, change_side)
+
+    def change(raw) -> bytes:
+        result["doc"] = _merged(raw, key, path, entry, side)
+        return dumps(result["doc"])
+
+    raw = store.update(key, change)
+    return result["doc"], raw, side
+
+
+def _merge_one(store, path: str, entry: _Pending) -> tuple:
+    """Store an existing node's changes merged with its stored document: (doc, raw, side raw)."""
+    if entry.doc.get("node_type") == "group":
+        return _merge_group(store, path, entry)
+    key, result = node_key(path), {}
+
+    def change(raw) -> bytes:
+        result["doc"] = _merged(raw, key, path, entry)
+        return dumps(result["doc"])
+
+    raw = store.update(key, change)
+    return result["doc"], raw, None
+
+
+def _set_all(store, items: dict, threads: int) -> None:
+    if threads > 1:
+        store.set_many(items)
+    else:  # no thread pool (at interpreter exit they take no more work)
+        for key, raw in items.items():
+            store.set(key, raw)
+
+
 def _store_pending(store, pending: dict, docs: dict, threads: int) -> tuple:
     """Store ``pending`` ({path: _Pending}) parents first, and put the stored
-    documents in ``docs``; returns ([(path, document, raw)] stored, first error
-    or None).  Stored nodes leave ``pending``; failed ones stay."""
+    documents in ``docs``; returns ([(path, document, (raw, side raw))] stored,
+    first error or None).  Stored nodes leave ``pending``; failed ones stay.
+
+    A created group's side object is stored before its document (a node is
+    its ``zarr.json``: killed in between, no node shows a missing entry)."""
     stored, error = [], None
     for depth in sorted({_depth(p) for p in pending}):
         level = [p for p in pending if _depth(p) == depth]
         created = {p: dumps(pending[p].doc) for p in level if pending[p].created}
+        sides = {p: side_document(pending[p].doc, always=not pending[p].fresh) for p in created}
         try:
-            if threads > 1:
-                store.set_many({node_key(p): raw for p, raw in created.items()})
-            else:  # no thread pool (at interpreter exit they take no more work)
-                for p, raw in created.items():
-                    store.set(node_key(p), raw)
-            stored += [(p, pending[p].doc, raw) for p, raw in created.items()]
+            _set_all(store, {node_key(p, SIDE_KEY): side for p, side in sides.items() if side is not None}, threads)
+            _set_all(store, {node_key(p): raw for p, raw in created.items()}, threads)
+            stored += [(p, pending[p].doc, (raw, sides[p])) for p, raw in created.items()]
         except Exception as exc:  # noqa: BLE001 - kept pending, raised after the rest is stored
             error = error or exc
             created = {}
 
         def merge(path):
-            entry, key, result = pending[path], node_key(path), {}
-
-            def change(raw) -> bytes:
-                result["doc"] = _merged(raw, key, path, entry)
-                return dumps(result["doc"])
-
             try:
-                raw = store.update(key, change)
+                doc, raw, side = _merge_one(store, path, pending[path])
             except Exception as exc:  # noqa: BLE001 - as above
                 return path, None, None, exc
-            return path, result["doc"], raw, None
+            return path, doc, (raw, side), None
 
-        for path, doc, raw, exc in parallel_map(merge, [p for p in level if not pending[p].created],
-                                                min(threads, len(level))):
+        for path, doc, raws, exc in parallel_map(merge, [p for p in level if not pending[p].created],
+                                                 min(threads, len(level))):
             if exc is None:
-                stored.append((path, doc, raw))
+                stored.append((path, doc, raws))
             else:
                 error = error or exc
         for path, doc, _ in stored:
@@ -215,9 +255,14 @@ class DocumentCache:
         doc = self.docs.get(path)
         if doc is None:
             if not path or not self.is_new(path.rpartition("/")[0]):
-                raw = store.get(node_key(path))
-                if raw is not None:
-                    doc = loads(raw, node_key(path))
+                # a group's side object (format/documents.py) with the root's document, concurrently;
+                # below it, after the document and for a group only: an array's open costs one GET
+                if path:
+                    doc = fetch_documents(store, [path]).get(path)
+                else:
+                    raws = store.get_many([META_KEY, SIDE_KEY])
+                    doc = loads(raws[META_KEY], META_KEY, raws.get(SIDE_KEY)) if META_KEY in raws else None
+                if doc is not None:
                     with self._lock:
                         doc = self.docs.setdefault(path, doc)  # a change made meanwhile wins
             if doc is None and required:

@@ -11,9 +11,7 @@ import threading
 from ..chunks.engine import ArrayIO, DEFAULT_RDCC_NBYTES
 from ..chunks.sharded import open_array_io
 from ..chunks.pools import default_njobs
-from ..errors import FormatError
-from ..format.documents import ArrayMeta, loads
-from ..format.keys import node_key
+from ..format.documents import ArrayMeta, fetch_documents
 from ..format.reserved import edit_reserved, reserved_of
 from ..index.live import LiveIndex
 from ..storage import Store
@@ -58,7 +56,7 @@ class FileState:
         """Sorted names of the child nodes of the group at ``path``.
 
         One listing, then one concurrent batch fetching the documents not yet
-        cached (a directory without a document, such as a dataset whose first
+        cached and one fetching the side objects of the groups among them (a directory without a document, such as a dataset whose first
         write never finished, is not a node); children created since the last
         flush come from the document cache.  A group created since then has
         no stored members: the store is not listed.
@@ -71,13 +69,10 @@ class FileState:
             # directories only: a node is one; the sidecar and temporary files are files
             names = self.store.list_dirs(path)
         names = sorted(set(names) | self.documents.new_children(path))
-        unknown = {node_key(child(n)): child(n) for n in names if child(n) not in self._docs}
-        damaged = set()
-        for key, raw in self.store.get_many(unknown).items():
-            try:
-                self._docs.setdefault(unknown[key], loads(raw, key))
-            except FormatError:  # listed, so opening it names the damage; its siblings stay visible
-                damaged.add(unknown[key])
+        damaged = set()  # listed, so opening it names the damage; its siblings stay visible
+        fetched = fetch_documents(self.store, [child(n) for n in names if child(n) not in self._docs], damaged)
+        for p, doc in fetched.items():
+            self._docs.setdefault(p, doc)
         nodes = [n for n in names if (child(n) in self._docs or child(n) in damaged)
                  and (path or n != ANONYMOUS)]  # anonymous objects are not members (hl/anonymous.py)
         reserved = self.reserved(path)

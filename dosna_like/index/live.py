@@ -73,8 +73,9 @@ import threading
 import warnings
 
 
-from ..format.documents import consolidated_root, dumps
-from ..format.keys import node_key
+from ..format.documents import consolidated_root, dumps, side_document
+from ..format.keys import SIDE_KEY, node_key
+from ..storage.base import node_fingerprint
 from .nodes import Node, Nodes
 from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, verify_index
 
@@ -109,13 +110,15 @@ class LiveIndex:
             self._nodes, self._journal, self._unsaved, self._kids = {}, [], True, None
             self._verified = True
 
-    def written(self, path: str, doc: dict, raw) -> None:
-        self.written_many([(path, doc, raw)])
+    def written(self, path: str, doc: dict, raw, side=None) -> None:
+        self.written_many([(path, doc, (raw, side))])
 
     def written_many(self, stored: list) -> None:
-        """Documents a flush stored: ``[(path, document, raw bytes)]``."""
+        """Documents a flush stored: ``[(path, document, (zarr.json bytes, side object bytes or None))]``."""
         store = self._state.store
-        fps = [store.predicted_fingerprint(node_key(path), raw) for path, _, raw in stored]
+        fps = [node_fingerprint(store.predicted_fingerprint(node_key(path), raw),
+                                None if side is None else store.predicted_fingerprint(node_key(path, SIDE_KEY), side))
+               for path, _, (raw, side) in stored]
         with self._lock:
             for (path, doc, _), fp in zip(stored, fps):
                 if self._nodes is not None:
@@ -264,10 +267,17 @@ class LiveIndex:
         root = self._nodes.get("")
         if root is None:
             return
+        store = self._state.store
+        side_fp = root.fp.partition("+")[2] or None  # the root's side object is not rewritten here...
+        side = side_document(root.doc) if side_fp is None else None
+        if side is not None:  # ...unless it has none yet (the previous layout): first, so no entry is lost
+            store.set(node_key("", SIDE_KEY), side)
+            side_fp = store.predicted_fingerprint(node_key("", SIDE_KEY), side)
         raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()}))
         key = node_key("")
-        self._state.store.set(key, raw)
-        self._nodes[""] = Node(self._state.store.predicted_fingerprint(key, raw), doc=root.doc, path="")
+        store.set(key, raw)
+        self._nodes[""] = Node(node_fingerprint(store.predicted_fingerprint(key, raw), side_fp),
+                               doc=root.doc, path="")
 
     def save_on_close(self) -> None:
         """:meth:`save`, warning instead of raising: the index is derived and will be rebuilt."""

@@ -10,6 +10,7 @@ from ..errors import FormatError
 from ..format.attrvalues import decode_attr
 from ..format.documents import ArrayMeta
 from ..format.reserved import RESERVED, reserved_in, reserved_of
+from ..format.sharding import SHARDING_CODEC
 from .query import MISSING, attr_value, dtype_name, node_kind, query_value
 
 __all__ = [
@@ -187,8 +188,11 @@ def doc_chunks(doc: dict):
     if doc.get("node_type") != "array":
         return None
     try:
+        codecs = doc.get("codecs") or []
+        if codecs and isinstance(codecs[0], dict) and codecs[0].get("name") == SHARDING_CODEC:
+            return tuple(codecs[0]["configuration"]["chunk_shape"])  # the inner chunks, h5py's .chunks
         return tuple(doc["chunk_grid"]["configuration"]["chunk_shape"])
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         return None
 
 

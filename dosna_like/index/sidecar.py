@@ -17,8 +17,8 @@ import warnings
 import zlib
 
 from ..errors import FormatError
-from ..format.documents import loads
-from ..format.keys import META_KEY, node_key
+from ..format.documents import loads, with_side
+from ..format.keys import META_KEY, SIDE_KEY, node_key
 from ..format.names import valid_name
 from .nodes import Node, Nodes
 from ..storage import Store
@@ -109,6 +109,9 @@ def verify_index(store: Store, expected: Nodes | None) -> tuple:
     reachable = _reachable(actual, kinds, known)
     if expected is not None and len(expected) == len(reachable) and all(p in known for p in reachable):
         return expected, True
+    sides = {node_key(p, SIDE_KEY): p for p in reachable if p not in known and kinds.get(p) == "group"}
+    for key, raw in (store.get_many(sides) if sides else {}).items():  # groups' reserved entries
+        with_side(docs.fetched[sides[key]], raw, key)
     nodes = {p: expected[p] if p in known else Node(fp, doc=docs.fetched[p], path=p)
              for p, fp in reachable.items()}
     return nodes, False

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping
 
 from ..errors import ReadOnlyError, StoreUnreachableError
-from ..format.keys import META_KEY, node_key
+from ..format.keys import META_KEY, SIDE_KEY, node_key
 from .pipeline import Submit, in_threads
 from .replacing import REPLACING_ROOT, empty_in_order
 from .requests import RequestCounter
@@ -37,8 +37,7 @@ from .urls import is_url, join_url, normalize_url, parent_url
 
 __all__ = [
     "DEFAULT_IO_CONCURRENCY", "KindsOf", "OfferDocument", "REPLACING_ROOT", "RequestCounter", "Store", "is_missing",
-    "is_url",
-    "join_url", "md5_hex", "normalize_url", "parent_url",
+    "is_url", "join_url", "md5_hex", "node_fingerprint", "normalize_url", "parent_url",
 ]
 
 DEFAULT_IO_CONCURRENCY = 32
@@ -90,6 +89,11 @@ def md5_hex(raw) -> str:
     return hashlib.md5(bytes(raw)).hexdigest()
 
 
+def node_fingerprint(doc_fp: str, side_fp: str | None) -> str:
+    """A node's fingerprint: its ``zarr.json``'s, and its side object's if any (format/documents.py)."""
+    return doc_fp if side_fp is None else f"{doc_fp}+{side_fp}"
+
+
 # ================================================================ store
 class Store(abc.ABC):
     """A store root: keys are '/'-separated paths relative to it.
@@ -127,6 +131,7 @@ class Store(abc.ABC):
     batches_async: bool = False
     can_read_into: bool = False
     server_side_copy: bool = False
+    object_storage: bool = False  # each object a network request: small chunks sharded by default (hl/creation.py)
     fingerprint_kind: str = "md5"
     # whether a chained URL (``simplecache::...``) may end in this back end; those that
     # bypass fsspec (direct file or dict access) would skip the outer layers
@@ -504,6 +509,7 @@ class Store(abc.ABC):
         found = {"": md5_hex(raw)}
         if offer is not None:
             offer("", raw)
+        self._add_side_md5s(found, [""])
         level = [""]
         while level:
             listings = [self.list_dirs(level[0])] if len(level) == 1 else self._threads().map(self.list_dirs, level)
@@ -517,10 +523,17 @@ class Store(abc.ABC):
                 new[keys[key]] = md5_hex(raw)
                 if offer is not None:
                     offer(keys[key], raw)
-            found.update(new)
             kinds = kinds_of(new)
             level = [p for p in new if kinds.get(p) == "group"]
+            self._add_side_md5s(new, level)
+            found.update(new)
         return found
+
+    def _add_side_md5s(self, found: dict, groups: list) -> None:
+        """Join the MD5s of the side objects of ``groups`` to their fingerprints in ``found``."""
+        keys = {node_key(p, SIDE_KEY): p for p in groups}
+        for key, raw in (self.get_many(keys) if keys else {}).items():
+            found[keys[key]] = node_fingerprint(found[keys[key]], md5_hex(raw))
 
     # ------------------------------------------------ back-end primitives
     @abc.abstractmethod

@@ -103,6 +103,7 @@ class FsspecStore(Store):
         super().__init__(url, root, fs, **settings)
         self.inner_fs = fs if inner_fs is None else inner_fs
         self.batches_async = bool(getattr(self.inner_fs, "async_impl", False))
+        self.object_storage = self.protocol not in ("file", "local", "memory")
         # a chain's outer layers (a cache) are synchronous: its batches run them in threads
         self._through_layers = self.inner_fs is not fs
         if self._through_layers and _keeps_shared_metadata(fs):

@@ -41,7 +41,7 @@ from ..codecs.pipeline import ChunkCodec
 from ..errors import CorruptChunkError, DosnaError
 from ..format.documents import ArrayMeta, dumps
 from ..format.dtypes import check_vlen_dtype, stored_form, to_stored
-from ..format.keys import META_KEY, node_key, parse_chunk_key
+from ..format.keys import META_KEY, SIDE_KEY, node_key, parse_chunk_key
 from .base import Store
 from .hdf5_map import (HDF5_SIGNATURE, MAP_FORMAT, VIRTUAL_CHUNK_BYTES, build_reference_map, hdf5_fingerprint,
                        load_reference_map, save_reference_map, stored_chunks, userblock_of)
@@ -142,7 +142,8 @@ class Hdf5RefStore(Store):
         self.source = source
         self.batches_async = batches_async
         self.can_read_into = source[0] == "fd"
-        self._docs = {path: dumps(doc) for path, doc in refmap["nodes"].items()}
+        # the groups' reserved entries inline: only this library reads these documents (no side objects)
+        self._docs = {path: dumps(doc, inline=True) for path, doc in refmap["nodes"].items()}
         self._datasets = {p: _Dataset(p, refmap["nodes"][p], r) for p, r in refmap["refs"].items()}
         self._open_h5py = open_h5py
         self._h5 = None
@@ -231,6 +232,8 @@ class Hdf5RefStore(Store):
         """The document bytes ``key`` names, or False when it names no document."""
         if key == META_KEY or key.endswith("/" + META_KEY):
             return self._docs.get(key[:-len(META_KEY)].rstrip("/"))
+        if key == SIDE_KEY or key.endswith("/" + SIDE_KEY):
+            return None  # the documents hold their reserved entries (dumps(inline=True))
         return False
 
     def get(self, key: str) -> bytes | None:

@@ -27,8 +27,8 @@ import os
 import shutil
 import uuid
 
-from ..format.keys import META_KEY
-from .base import REPLACING_ROOT, KindsOf, OfferDocument, Store
+from ..format.keys import META_KEY, SIDE_KEY
+from .base import REPLACING_ROOT, KindsOf, OfferDocument, Store, node_fingerprint
 
 __all__ = ["LocalStore", "remove_dead_temporaries"]
 
@@ -411,11 +411,22 @@ class LocalStore(Store):
         except OSError:
             return ""
 
+    @staticmethod
+    def _node_stat(directory: str) -> str | None:
+        """A node's fingerprint: the ``stat`` of its document (and of its side object, if any)."""
+        try:
+            fp = _stat_fingerprint(os.stat(os.path.join(directory, META_KEY)))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            return node_fingerprint(fp, _stat_fingerprint(os.stat(os.path.join(directory, SIDE_KEY))))
+        except (FileNotFoundError, NotADirectoryError):
+            return fp
+
     def _scan_documents(self, kinds_of: KindsOf, offer: OfferDocument | None) -> dict:
         """``stat`` of each node document, one ``scandir`` per group (no document read)."""
-        try:
-            found = {"": _stat_fingerprint(os.stat(self.path(META_KEY)))}
-        except (FileNotFoundError, NotADirectoryError):
+        found = {"": self._node_stat(self.path(""))}
+        if found[""] is None:
             return {}
         level = [""]
         while level:
@@ -428,11 +439,9 @@ class LocalStore(Store):
                 except (FileNotFoundError, NotADirectoryError):
                     continue
                 for entry in entries:  # directories only: temporary files and the sidecar are files
-                    try:
-                        st = os.stat(os.path.join(entry.path, META_KEY))
-                    except (FileNotFoundError, NotADirectoryError):
-                        continue
-                    new[f"{group}/{entry.name}" if group else entry.name] = _stat_fingerprint(st)
+                    fp = self._node_stat(entry.path)
+                    if fp is not None:
+                        new[f"{group}/{entry.name}" if group else entry.name] = fp
             found.update(new)
             kinds = kinds_of(new)
             level = [p for p in new if kinds.get(p) == "group"]

@@ -30,8 +30,8 @@ import functools
 import weakref
 
 
-from ..format.keys import CHUNK_DELIMITER, META_KEY
-from .base import KindsOf, OfferDocument
+from ..format.keys import CHUNK_DELIMITER, META_KEY, SIDE_KEY
+from .base import KindsOf, OfferDocument, node_fingerprint
 from .fsspec_store import _MISSING, FsspecStore
 from .pipeline import call_on_loop
 from .retrying import RetryBudget, TruncatedBodyError
@@ -346,15 +346,20 @@ class S3Store(FsspecStore):
         while pending:
             listed.update(pending)
             owners = set()
+            sides = {}  # a group's side object is listed with its document (same prefix)
             for contents, prefixes, pages in call_on_loop(self.inner_fs.loop, gather, pending):
                 self.requests.add("list", pages)
                 for key, etag in contents:
                     rel = key[len(base):]
-                    if rel == META_KEY:
-                        found[""] = etag
-                    elif rel.endswith("/" + META_KEY) and key.startswith(base):
-                        found[rel[:-len(META_KEY) - 1]] = etag
+                    for name, table in ((META_KEY, found), (SIDE_KEY, sides)):
+                        if rel == name:
+                            table[""] = etag
+                        elif rel.endswith("/" + name) and key.startswith(base):
+                            table[rel[:-len(name) - 1]] = etag
                 owners.update(p[len(base):-len(CHUNK_DELIMITER)] for p in prefixes)
+            for path, etag in sides.items():
+                if path in found:
+                    found[path] = node_fingerprint(found[path], etag)
             # '<owner>/c/' holds chunks when the owner is an array, a child named 'c' when a group
             kinds = kinds_of({o: found[o] for o in owners if o in found})
             pending = [p for p in (f"{base}{o}/c" for o in owners if kinds.get(o) == "group") if p not in listed]

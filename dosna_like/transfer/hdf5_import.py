@@ -179,7 +179,9 @@ def _kept_codec(src, deflate_as: str) -> dict:
 
 
 def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
-    opts = {"shape": src.shape, "dtype": src.dtype}
+    # shards=False: HDF5's chunks are copied one by one as they are (raw); inside default
+    # shards (object storage) each copy would be a read-modify-write of its whole shard
+    opts = {"shape": src.shape, "dtype": src.dtype, "shards": False}
     if src.chunks is not None:
         opts["chunks"] = src.chunks
     if src.maxshape is not None and tuple(src.maxshape) != tuple(src.shape):

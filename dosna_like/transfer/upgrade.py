@@ -4,7 +4,9 @@ Stores written by earlier versions stay readable as they are
 (``format/documents.loads`` reads every layout); a document is moved to the
 current one when it is next written.  This rewrites them all at once, so
 that other Zarr tools see the current layout everywhere: an array's reserved
-entry moves from its attributes to the ``dosna_like`` extension field, every
+entry moves from its attributes to the ``dosna_like`` extension field, a
+group's to its side object ``_dosna_like.json`` (written before the group's
+``zarr.json`` loses it, so a run killed halfway leaves a store that opens), every
 array gets ``dimension_names``, and the root gets zarr's consolidated
 metadata of the whole hierarchy.  A document whose bytes would not change
 is not written, so a second run writes nothing.  The search sidecar is then
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..format.documents import consolidated_root, dumps, loads
-from ..format.keys import SIDECAR_KEY, node_key
+from ..format.documents import consolidated_root, dumps, loads, side_document
+from ..format.keys import META_KEY, SIDE_KEY, SIDECAR_KEY, node_key
 from ..index.sidecar import encode_sidecar, verify_index
 from ..storage import open_store
 
@@ -30,37 +32,46 @@ class UpgradeReport:
     nodes: int = 0
 
 
-def _walk(store) -> dict:
-    """{path: stored bytes} of every node document, level by level (one listing
-    and one batch of GETs per group, never a listing of chunk keys)."""
+def _walk(store) -> tuple:
+    """({path: stored zarr.json bytes}, {path: side object bytes}) of every node,
+    level by level (one listing and one batch of GETs per group, then one of
+    the groups' side objects; never a listing of chunk keys)."""
     root = store.get(node_key(""))
     if root is None:
         raise FileNotFoundError(f"{store.url}: no dosna_like file there (no root zarr.json)")
-    found, level = {"": root}, [""]
+    found, groups, level = {"": root}, [""], [""]
     while level:
         nxt = []
         for group in level:
-            for name, raw in store.get_children(group, "zarr.json").items():
+            for name, raw in store.get_children(group, META_KEY).items():
                 path = f"{group}/{name}" if group else name
                 found[path] = raw
                 if loads(raw, node_key(path)).get("node_type") == "group":
                     nxt.append(path)
+        groups += nxt
         level = nxt
-    return found
+    keys = {node_key(p, SIDE_KEY): p for p in groups}
+    return found, {keys[k]: raw for k, raw in store.get_many(keys).items()}
 
 
 def upgrade_store(url, storage_options: dict | None = None) -> UpgradeReport:
     """Rewrite the node documents of the file at ``url`` into the current layout
     (idempotent); returns an :class:`UpgradeReport`."""
     store = open_store(url, storage_options)
-    stored = _walk(store)
-    docs = {path: loads(raw, node_key(path)) for path, raw in stored.items()}
+    stored, sides = _walk(store)
+    docs = {path: loads(raw, node_key(path), sides.get(path)) for path, raw in stored.items()}
     report = UpgradeReport(nodes=len(docs))
     new = {path: dumps(doc) for path, doc in docs.items() if path}
     new[""] = dumps(consolidated_root(docs[""], {p: d for p, d in docs.items() if p}))
     for path in sorted(new, key=lambda p: (p == "", p)):  # the root last: it describes the others
+        side = side_document(docs[path], always=path in sides)
+        changed = bytes(new[path]) != bytes(stored[path])
+        if side is not None and side != sides.get(path):
+            store.set(node_key(path, SIDE_KEY), side)  # before the document loses the entry
+            changed = True
         if bytes(new[path]) != bytes(stored[path]):
             store.set(node_key(path), new[path])
+        if changed:
             report.rewritten.append(path)
     if report.rewritten:
         nodes, _ = verify_index(store, None)  # the sidecar again, from the documents as they are now
