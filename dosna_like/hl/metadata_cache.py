@@ -175,6 +175,7 @@ class DocumentCache:
         self._pending: dict = {}   # path -> _Pending
         self._new_kids: dict = {}  # parent path -> names of pending created children
         self._users: "weakref.WeakSet" = weakref.WeakSet()
+        self._user_refs: tuple = ()  # weak references to the users, read without the lock
         self._finalizers: dict = {}  # id(state) -> its weakref.finalize
         self.limit = limit
         self._lock = threading.RLock()
@@ -183,19 +184,23 @@ class DocumentCache:
     def attach(self, state) -> None:
         with self._lock:
             self._users.add(state)
+            self._user_refs = tuple(weakref.ref(user) for user in self._users)
             if not state.read_only:
                 self._finalizers[id(state)] = weakref.finalize(state, _store_left, state.store,
                                                                self._pending, self.docs)
 
     def users(self) -> list:
-        """The open files' states attached to this cache."""
-        with self._lock:
-            return list(self._users)
+        """The open files' states attached to this cache.
+
+        Asked on every attribute write and node creation: a snapshot of weak
+        references, not a walk of the WeakSet under the lock."""
+        return [user for user in (ref() for ref in self._user_refs) if user is not None]
 
     def detach(self, state) -> None:
         """``state``'s file closed (after its flush): the last one out empties the cache."""
         with self._lock:
             self._users.discard(state)
+            self._user_refs = tuple(weakref.ref(user) for user in self._users)
             finalizer = self._finalizers.pop(id(state), None)
             if finalizer is not None:
                 finalizer.detach()
