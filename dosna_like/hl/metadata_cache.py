@@ -174,6 +174,11 @@ class DocumentCache:
         self.docs: dict = {}       # path -> the newest document this process knows
         self._pending: dict = {}   # path -> _Pending
         self._new_kids: dict = {}  # parent path -> names of pending created children
+        # groups whose stored child nodes are all in ``docs`` (and nothing else is stored
+        # below them): made here, or the root of a file just created; a name missing
+        # there is looked up without a store request (creating 1,000 datasets in new
+        # groups, or at the root of a new file, made 5 requests per group or dataset)
+        self._members_known: set = set()
         self._users: "weakref.WeakSet" = weakref.WeakSet()
         self._user_refs: tuple = ()  # weak references to the users, read without the lock
         self._finalizers: dict = {}  # id(state) -> its weakref.finalize
@@ -212,6 +217,7 @@ class DocumentCache:
         with self._lock:
             self._pending.clear()
             self._new_kids.clear()
+            self._members_known.clear()
             self.docs.clear()
 
     # ------------------------------------------------------------ reads
@@ -219,7 +225,7 @@ class DocumentCache:
         """The node's document (its pending state included), or None when there is no node."""
         doc = self.docs.get(path)
         if doc is None:
-            if not path or not self.is_new(path.rpartition("/")[0]):
+            if not path or not self._known_absent(path):
                 raw = store.get(node_key(path))
                 if raw is not None:
                     doc = loads(raw, node_key(path))
@@ -234,6 +240,20 @@ class DocumentCache:
         holds no member of it (anything there is a killed writer's leftover)."""
         entry = self._pending.get(path)
         return entry is not None and entry.fresh
+
+    def _known_absent(self, path: str) -> bool:
+        """Whether ``path`` (not in :attr:`docs`) is known to have no stored node:
+        its parent's members are all known, or its parent is known absent too."""
+        parent = path.rpartition("/")[0]
+        if self.members_known(parent):
+            return True
+        return bool(parent) and parent not in self.docs and self._known_absent(parent)
+
+    def members_known(self, path: str) -> bool:
+        """Whether every node stored below ``path`` is in :attr:`docs` and nothing
+        else is stored there (a group made here, or the root of a file just created,
+        and not forgotten since): a missing name needs no store request."""
+        return path in self._members_known or self.is_new(path)
 
     def new_children(self, path: str) -> set:
         """Names of the children of ``path`` created here and not stored yet."""
@@ -253,6 +273,8 @@ class DocumentCache:
             if entry is None:
                 fresh = path not in self.docs  # else a stored node replaced whole
                 entry = self._pending[path] = _Pending(doc, created=True, fresh=fresh)
+                if fresh and doc.get("node_type") == "group":  # its place was cleared: nothing below it
+                    self._members_known.add(path)
                 if fresh and path:
                     parent, _, name = path.rpartition("/")
                     self._new_kids.setdefault(parent, set()).add(name)
@@ -295,6 +317,8 @@ class DocumentCache:
             for table in (self.docs, self._pending, self._new_kids):
                 for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
                     del table[p]
+            self._members_known -= {p for p in self._members_known if p == path or p.startswith(prefix)
+                                    or path == ""}
             parent, _, name = path.rpartition("/")
             self._new_kids.get(parent, set()).discard(name)
 
@@ -306,6 +330,10 @@ class DocumentCache:
             for p in [p for p in self.docs if (p == path or p.startswith(prefix) or path == "")
                       and p not in self._pending]:
                 del self.docs[p]
+            # what is stored below path's parent is no longer all known here
+            parent = path.rpartition("/")[0]
+            self._members_known -= {p for p in self._members_known if p == path or p.startswith(prefix)
+                                    or p == parent or path == ""}
 
     # ------------------------------------------------------------ flush
     def _check_limit(self, store) -> None:

@@ -258,7 +258,7 @@ class FileState:
         (chunks of a dataset whose document was never stored), so it never shows
         through the new node.  Below a group created since the last flush there is
         nothing left to check: that group's creation cleared its place."""
-        if path not in self._docs and not self.documents.is_new(path.rpartition("/")[0]) \
+        if path not in self._docs and not self.documents.members_known(path.rpartition("/")[0]) \
                 and self.store.exists(path):
             self.store.delete_prefix(path)
 
