@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness import check_equal, guarded, log, measure, PeerFailure
+from peers import fake_dosna, TreeFloorPeer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -351,16 +352,19 @@ def case_many_small(bench: Bench) -> None:
         peer.walk_many(peer.path(bench.workdir, "many"))
         return time.perf_counter() - t0
 
-    measure(bench, "many_small", f"create {n}", bench.base, create_trial, unavailable=reason)
+    floor = [TreeFloorPeer()] if any(p.is_dosna for p in bench.base) and not bench.dosna_error \
+        and not fake_dosna() else []
+    measure(bench, "many_small", f"create {n}", bench.base + floor, create_trial, unavailable=reason)
     measure(bench, "many_small", "reopen+walk+attrs", bench.base, walk_trial,
             warmup=walk_warmup, unavailable=reason)
 
 
 # ------------------------------------------------------------- other stores
 def _store_case(bench: Bench, case: str, kind: str, data: np.ndarray, chunks, comps,
-                before=None, after=None) -> None:
+                before=None, after=None, shards=None) -> None:
     """write, and open + full read, on a non-local kind of store. ``before()`` runs before
-    and ``after(peer)`` after each timed operation (counters) -> extra dict."""
+    and ``after(peer)`` after each timed operation (counters) -> extra dict.  With
+    ``shards``, every peer stores Zarr v3 shards of that shape (h5py sits out)."""
     base = bench.base
 
     def timed(peer, fn):
@@ -371,15 +375,18 @@ def _store_case(bench: Bench, case: str, kind: str, data: np.ndarray, chunks, co
         elapsed = time.perf_counter() - t0
         return (elapsed, after(peer)) if after else elapsed
 
+    label = "" if shards is None else " sharded"
     for comp in comps:
-        loc = {p.name: p.location(kind, bench.workdir, comp) for p in base}
+        loc = {p.name: p.location(kind, bench.workdir, comp + label.strip()) for p in base}
+        sharded = None if shards is None else (lambda p: "HDF5 has no shards" if p.name == "h5py" else None)
         can_write = bench.unavailable(comp, kind, extra=lambda p: (
-            "h5py cannot write to object storage" if kind == "s3" and p.name == "h5py" else None))
+            "h5py cannot write to object storage" if kind == "s3" and p.name == "h5py"
+            else sharded(p) if sharded else None))
 
         def write_trial(peer, rep):
-            return timed(peer, lambda: peer.write(loc[peer.name], data, chunks, comp))
+            return timed(peer, lambda: peer.write(loc[peer.name], data, chunks, comp, shards=shards))
 
-        measure(bench, case, f"write {comp}", base, write_trial, nbytes=data.nbytes,
+        measure(bench, case, f"write {comp}{label}", base, write_trial, nbytes=data.nbytes,
                 unavailable=can_write)
 
         def warmup(peer):
@@ -397,8 +404,11 @@ def _store_case(bench: Bench, case: str, kind: str, data: np.ndarray, chunks, co
                     peer.read(ds, ...)
             return timed(peer, open_and_read)
 
-        measure(bench, case, f"open+read {comp}", base, read_trial, warmup=warmup,
-                nbytes=data.nbytes, unavailable=bench.unavailable(comp, kind))
+        measure(bench, case, f"open+read {comp}{label}", base, read_trial, warmup=warmup,
+                nbytes=data.nbytes, unavailable=bench.unavailable(comp, kind, extra=sharded))
+
+
+S3_SHARDS = (128, 128, 64)  # 16 remote chunks of (32, 32, 64) per shard, 4 MiB
 
 
 def remote_data(bench: Bench) -> np.ndarray:
@@ -430,6 +440,9 @@ def case_s3(bench: Bench) -> None:
 
         _store_case(bench, "s3", "s3", remote_data(bench), bench.cfg.remote_chunks,
                     ("none",), before=server.reset_counts, after=requests)
+        # the same chunks in shards of 16 (issue 14): a GET per shard and one per index
+        _store_case(bench, "s3", "s3", remote_data(bench), bench.cfg.remote_chunks,
+                    ("none",), before=server.reset_counts, after=requests, shards=S3_SHARDS)
     finally:
         server.stop()
         StoreEnv.s3 = None

@@ -319,3 +319,102 @@ def test_threads_writing_rows_of_a_new_chunk_past_the_old_shape_lose_nothing(fil
         for th in threads:
             th.join()
         np.testing.assert_array_equal(ds[:, 0], np.arange(32))
+
+
+def _requests(store, kinds=("get", "head", "list")) -> int:
+    return sum(store.requests.snapshot().get(k, 0) for k in kinds)
+
+
+@pytest.mark.parametrize("where", ["root", "new groups"])
+def test_creating_datasets_and_attributes_in_a_new_file_reads_nothing_from_the_store(file_url, h5_path, where):
+    """What a new file and the groups made here hold is known: names are checked
+    without a request, and the only store traffic before close is the chunks."""
+    def name(i):
+        return f"d{i}" if where == "root" else f"group{i // 10}/d{i}"
+
+    with dosna_like.File(file_url, "w") as f:
+        before = _requests(f.store)
+        puts = f.store.requests.snapshot().get("put", 0)
+        for i in range(30):
+            ds = f.create_dataset(name(i), data=np.arange(4) + i)
+            ds.attrs["units"] = "m"
+            ds.attrs["index"] = i
+        assert _requests(f.store) == before
+        assert f.store.requests.snapshot().get("put", 0) - puts == 30  # one chunk each, documents at close
+        with pytest.raises(ValueError):  # a taken name is still refused
+            f.create_dataset(name(3), data=np.arange(4))
+    with h5py.File(h5_path, "w") as f:
+        for i in range(30):
+            ds = f.create_dataset(name(i), data=np.arange(4) + i)
+            ds.attrs["units"] = "m"
+            ds.attrs["index"] = i
+        expected = snapshot(f)
+    with dosna_like.File(file_url, "r") as f:
+        assert snapshot(f) == expected
+
+
+def test_names_known_absent_follow_moves_deletes_and_other_files(file_url):
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("g/x", data=np.arange(3))
+        f.flush()
+        f.move("g/x", "h/x")  # the store moves what is stored; the cache forgets both places
+        assert "g/x" not in f and "h/x" in f
+        np.testing.assert_array_equal(f["h/x"][:], np.arange(3))
+        del f["h/x"]
+        assert "h/x" not in f
+        f.create_dataset("h/x", data=np.arange(5))  # the name is free again
+        with dosna_like.File(file_url, "r+") as other:  # a second File of the store shares the knowledge
+            assert "h/x" in other and "g" in other
+            other.create_dataset("g/y", data=np.arange(2))
+        assert "g/y" in f
+    with dosna_like.File(file_url, "r") as f:
+        assert sorted(f) == ["g", "h"] and list(f["g"]) == ["y"] and list(f["h"]) == ["x"]
+        np.testing.assert_array_equal(f["h/x"][:], np.arange(5))
+
+
+def test_a_reopened_file_still_looks_names_up_in_the_store(file_url):
+    """Only what this process made is known whole: a file opened again, which
+    another writer may have changed, is asked."""
+    with dosna_like.File(file_url, "w") as f:
+        f.create_group("g")
+    with dosna_like.File(file_url, "r+") as writer:
+        writer.create_dataset("g/x", data=np.arange(3))
+    with dosna_like.File(file_url, "a") as f:
+        with pytest.raises(ValueError):
+            f.create_dataset("g/x", data=np.arange(3))
+        f.create_dataset("g/y", data=np.arange(2))
+        assert sorted(f["g"]) == ["x", "y"]
+
+
+def test_appending_in_steps_that_cut_chunks_stores_the_document_once_and_reads_what_it_started_inside(
+        file_url, h5_path):
+    """resize + write in 10-row steps over 16-row chunks: the document is stored once
+    (at the flush), a chunk is read only when a step starts inside it after an earlier
+    step wrote part of it (one read-modify-write), never past the old shape."""
+    data = np.arange(100 * 8, dtype="i4").reshape(100, 8)
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", shape=(0, 8), maxshape=(None, 8), chunks=(16, 4), dtype="i4")
+        f.flush()
+        store = f.store
+        before = store.requests.snapshot()
+        for start in range(0, 100, 10):
+            ds.resize(start + 10, axis=0)
+            ds[start:start + 10] = data[start:start + 10]
+        f._state.flush_documents()
+        after = store.requests.snapshot()
+        chunk_rows_written = [set(range(s // 16, (s + 9) // 16 + 1)) for s in range(0, 100, 10)]
+        started_inside = sum(1 for k, s in enumerate(range(0, 100, 10))
+                             if s % 16 and any(s // 16 in rows for rows in chunk_rows_written[:k]))
+        # 2 chunks across each step; + the stored document, read once by the flush's merge
+        assert after.get("get", 0) - before.get("get", 0) == 2 * started_inside + 1
+        chunk_writes = sum(2 * len(rows) for rows in chunk_rows_written)
+        assert after.get("put", 0) - before.get("put", 0) == chunk_writes + 1  # + the document, once
+        assert raw_doc(file_url, "x")["shape"] == [100, 8]
+    with h5py.File(h5_path, "w") as f:
+        ds = f.create_dataset("x", shape=(0, 8), maxshape=(None, 8), chunks=(16, 4), dtype="i4")
+        for start in range(0, 100, 10):
+            ds.resize(start + 10, axis=0)
+            ds[start:start + 10] = data[start:start + 10]
+        expected = ds[...]
+    with dosna_like.File(file_url, "r") as f:
+        np.testing.assert_array_equal(f["x"][...], expected)

@@ -421,7 +421,10 @@ class ArrayIO:
             if not self._first_write(proj.chunk_coords) and not proj.complete:
                 old = self._load_fresh(proj.chunk_coords, old, fetch)
             if old is not None:
-                chunk = old.copy()
+                # a chunk decoded just now into an array of its own is changed in place
+                # (a read-modify-write of a 4 MiB chunk then copies it once less)
+                owned = isinstance(old, np.ndarray) and old.flags.owndata and old.flags.writeable
+                chunk = old if owned else old.copy()
             elif proj.complete and not is_cut_by_edge(proj.chunk_coords, meta.chunks, meta.shape):
                 chunk = np.empty(meta.chunks, dtype=meta.dtype)
             else:

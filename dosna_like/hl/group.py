@@ -10,7 +10,7 @@ import numpy as np
 from ..chunks.selection import select
 from ..config import get_config
 from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedFileOptionError
-from ..format.documents import group_document
+from ..format.documents import ArrayMeta, group_document
 from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, from_record, to_record
 from ..format.names import resolve_path
 from ..format.references import Reference
@@ -163,12 +163,19 @@ class Group(HLObject, HDF5Views, MutableMapping):
                     self._state.write_doc(ancestor, group_document())
             return path
         path = resolve_path(self._path, name)
-        if path == "" or name in self:
-            raise NodeExistsError(f"Unable to create {action} (name already exists)")
         parent, _, base = path.rpartition("/")
-        found = _walk(self._state, parent.split("/"), 0) if parent else None
-        if found is not None and found[0] is self._state and found[2]["node_type"] == "group":
-            path = f"{found[1]}/{base}" if found[1] else base
+        found = _walk(self._state, parent.split("/") if parent else [], 0)
+        if path and found is not None and found[0] is self._state and found[2]["node_type"] == "group":
+            # the common case, one walk: what ``name in self`` finds through this parent
+            target = f"{found[1]}/{base}" if found[1] else base
+            taken = (self._state.read_doc(path) is not None
+                     or (target != path and self._state.read_doc(target) is not None)
+                     or base in self._state.reserved(found[1]).get("links", {}))
+            path = target
+        else:
+            taken = path == "" or name in self
+        if taken:
+            raise NodeExistsError(f"Unable to create {action} (name already exists)")
         parts = path.split("/")
         for i in range(1, len(parts)):
             ancestor = "/".join(parts[:i])
@@ -228,6 +235,12 @@ class Group(HLObject, HDF5Views, MutableMapping):
         path = self._prepare_new(name, "dataset")
         ds = Dataset(self._state, path, inherit=self)
         ds._njobs = njobs
+        doc = meta.to_document()
+        if track_order if track_order is not None else get_config().track_order:
+            edit_reserved(doc["attributes"], path)["track_order"] = True
+        # the layout as it reads back from its document (dtype marks as h5py reports
+        # them), built once: the array opened here has it, so write_doc keeps it
+        meta = ArrayMeta.from_document(doc, path)
         # chunks first, metadata last: a crash leaves no half-visible dataset
         io = self._state.new_array_io(path, meta)
         if values is not None and values.size:
@@ -239,10 +252,7 @@ class Group(HLObject, HDF5Views, MutableMapping):
                 with contextlib.suppress(OSError):
                     self._state.store.delete_prefix(path)
                 raise
-        doc = meta.to_document()
-        if track_order if track_order is not None else get_config().track_order:
-            edit_reserved(doc["attributes"], path)["track_order"] = True
-        self._state.write_doc(path, doc)
+        self._state.write_doc(path, doc, meta=meta)
         if name is not None:
             self._created(path)
         return ds

@@ -214,7 +214,13 @@ class DocumentCache:
         self.docs: dict = {}       # path -> the newest document this process knows
         self._pending: dict = {}   # path -> _Pending
         self._new_kids: dict = {}  # parent path -> names of pending created children
+        # groups whose stored child nodes are all in ``docs`` (and nothing else is stored
+        # below them): made here, or the root of a file just created; a name missing
+        # there is looked up without a store request (creating 1,000 datasets in new
+        # groups, or at the root of a new file, made 5 requests per group or dataset)
+        self._members_known: set = set()
         self._users: "weakref.WeakSet" = weakref.WeakSet()
+        self._user_refs: tuple = ()  # weak references to the users, read without the lock
         self._finalizers: dict = {}  # id(state) -> its weakref.finalize
         self.limit = limit
         self._lock = threading.RLock()
@@ -223,19 +229,23 @@ class DocumentCache:
     def attach(self, state) -> None:
         with self._lock:
             self._users.add(state)
+            self._user_refs = tuple(weakref.ref(user) for user in self._users)
             if not state.read_only:
                 self._finalizers[id(state)] = weakref.finalize(state, _store_left, state.store,
                                                                self._pending, self.docs)
 
     def users(self) -> list:
-        """The open files' states attached to this cache."""
-        with self._lock:
-            return list(self._users)
+        """The open files' states attached to this cache.
+
+        Asked on every attribute write and node creation: a snapshot of weak
+        references, not a walk of the WeakSet under the lock."""
+        return [user for user in (ref() for ref in self._user_refs) if user is not None]
 
     def detach(self, state) -> None:
         """``state``'s file closed (after its flush): the last one out empties the cache."""
         with self._lock:
             self._users.discard(state)
+            self._user_refs = tuple(weakref.ref(user) for user in self._users)
             finalizer = self._finalizers.pop(id(state), None)
             if finalizer is not None:
                 finalizer.detach()
@@ -247,6 +257,7 @@ class DocumentCache:
         with self._lock:
             self._pending.clear()
             self._new_kids.clear()
+            self._members_known.clear()
             self.docs.clear()
 
     # ------------------------------------------------------------ reads
@@ -254,7 +265,7 @@ class DocumentCache:
         """The node's document (its pending state included), or None when there is no node."""
         doc = self.docs.get(path)
         if doc is None:
-            if not path or not self.is_new(path.rpartition("/")[0]):
+            if not path or not self._known_absent(path):
                 # a group's side object (format/documents.py) with the root's document, concurrently;
                 # below it, after the document and for a group only: an array's open costs one GET
                 if path:
@@ -275,6 +286,20 @@ class DocumentCache:
         entry = self._pending.get(path)
         return entry is not None and entry.fresh
 
+    def _known_absent(self, path: str) -> bool:
+        """Whether ``path`` (not in :attr:`docs`) is known to have no stored node:
+        its parent's members are all known, or its parent is known absent too."""
+        parent = path.rpartition("/")[0]
+        if self.members_known(parent):
+            return True
+        return bool(parent) and parent not in self.docs and self._known_absent(parent)
+
+    def members_known(self, path: str) -> bool:
+        """Whether every node stored below ``path`` is in :attr:`docs` and nothing
+        else is stored there (a group made here, or the root of a file just created,
+        and not forgotten since): a missing name needs no store request."""
+        return path in self._members_known or self.is_new(path)
+
     def new_children(self, path: str) -> set:
         """Names of the children of ``path`` created here and not stored yet."""
         with self._lock:
@@ -293,6 +318,8 @@ class DocumentCache:
             if entry is None:
                 fresh = path not in self.docs  # else a stored node replaced whole
                 entry = self._pending[path] = _Pending(doc, created=True, fresh=fresh)
+                if fresh and doc.get("node_type") == "group":  # its place was cleared: nothing below it
+                    self._members_known.add(path)
                 if fresh and path:
                     parent, _, name = path.rpartition("/")
                     self._new_kids.setdefault(parent, set()).add(name)
@@ -335,6 +362,8 @@ class DocumentCache:
             for table in (self.docs, self._pending, self._new_kids):
                 for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
                     del table[p]
+            self._members_known -= {p for p in self._members_known if p == path or p.startswith(prefix)
+                                    or path == ""}
             parent, _, name = path.rpartition("/")
             self._new_kids.get(parent, set()).discard(name)
 
@@ -346,6 +375,10 @@ class DocumentCache:
             for p in [p for p in self.docs if (p == path or p.startswith(prefix) or path == "")
                       and p not in self._pending]:
                 del self.docs[p]
+            # what is stored below path's parent is no longer all known here
+            parent = path.rpartition("/")[0]
+            self._members_known -= {p for p in self._members_known if p == path or p.startswith(prefix)
+                                    or p == parent or path == ""}
 
     # ------------------------------------------------------------ flush
     def _check_limit(self, store) -> None:

@@ -136,18 +136,20 @@ class FileState:
             f = self._external[target, mode] = self._open_file(target, mode, trust_links=self.trust_links)
         return f
 
-    def write_doc(self, path: str, doc: dict, layout_changed: bool = True) -> None:
+    def write_doc(self, path: str, doc: dict, layout_changed: bool = True, meta: ArrayMeta | None = None) -> None:
         """Store a new node's whole document (or replace a node's), at the next flush;
         ``layout_changed=False`` when only its attributes changed (an open array
-        then keeps its codecs).  The root document of a new file is stored at once,
-        so the file exists from ``File(...)`` on, as HDF5's does."""
+        then keeps its codecs); ``meta``: the array layout ``doc`` describes, when the
+        caller built it already (an open array that has it is left as it is).
+        The root document of a new file is stored at once, so the file exists
+        from ``File(...)`` on, as HDF5's does."""
         if path not in self._docs and path and doc.get("node_type") == "group":  # an array's chunks may be here
             self._clear_leftovers(path)
         self.documents.put(self.store, path, doc)
         if path == "":
             self.documents.flush(self.store)
         # an open array reads its layout from the document (dtype marks as h5py reports them)
-        self._new_layout(path, doc, layout_changed)
+        self._new_layout(path, doc, layout_changed, meta)
 
     def set_layout(self, path: str, doc: dict) -> None:
         """An existing node's new layout (``doc``'s shape...) at the next flush; the
@@ -159,9 +161,10 @@ class FileState:
         """The open array at ``path`` of every File sharing this file's documents."""
         return [io for io in (state._arrays.get(path) for state in self.documents.users()) if io is not None]
 
-    def _new_layout(self, path: str, doc: dict, layout_changed: bool) -> None:
-        meta = None
+    def _new_layout(self, path: str, doc: dict, layout_changed: bool, meta: ArrayMeta | None = None) -> None:
         for io in self._open_arrays(path):
+            if io.meta is meta:  # opened with this very layout
+                continue
             if layout_changed:
                 meta = meta or ArrayMeta.from_document(doc, path)
                 io.set_meta(meta)
@@ -250,7 +253,7 @@ class FileState:
         (chunks of a dataset whose document was never stored), so it never shows
         through the new node.  Below a group created since the last flush there is
         nothing left to check: that group's creation cleared its place."""
-        if path not in self._docs and not self.documents.is_new(path.rpartition("/")[0]) \
+        if path not in self._docs and not self.documents.members_known(path.rpartition("/")[0]) \
                 and self.store.exists(path):
             self.store.delete_prefix(path)
 

@@ -199,11 +199,41 @@ class LocalStore(Store):
     def _make_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
         if parent not in self._made_dirs:
-            os.makedirs(parent, exist_ok=True)
-            while parent not in self._made_dirs and len(parent) > len(self.root):
-                remove_dead_temporaries(parent)  # once per directory and store handle
-                self._made_dirs.add(parent)  # and its ancestors: they exist now
-                parent = os.path.dirname(parent)
+            self._make_dir(parent)
+
+    def _make_dir(self, folder: str) -> None:
+        """``mkdir -p folder``, each directory remembered once per store handle.
+
+        One that existed is cleared of dead writers' temporaries; one made here
+        has none, and (made by ``mkdir`` in a checked directory) is no symlink:
+        creating a small dataset makes two directories, and skipping their
+        scans and ``lstat`` calls is a tenth of its system calls.
+        """
+        if len(folder) <= len(self.root):  # the root and above: made, never cleared
+            os.makedirs(folder, exist_ok=True)
+            return
+        parent = os.path.dirname(folder)
+        try:
+            os.mkdir(folder)
+            made = True
+        except FileNotFoundError:
+            self._make_dir(parent)
+            try:
+                os.mkdir(folder)
+                made = True
+            except FileExistsError:
+                made = False
+        except FileExistsError:
+            made = False
+        if not made:
+            remove_dead_temporaries(folder)
+        elif parent in self._inside:
+            self._inside.add(folder)
+        self._made_dirs.add(folder)
+        while parent not in self._made_dirs and len(parent) > len(self.root):  # ancestors exist now
+            remove_dead_temporaries(parent)
+            self._made_dirs.add(parent)
+            parent = os.path.dirname(parent)
 
     def _temp_beside(self, path: str) -> str:
         return f"{path}.{os.getpid()}-{uuid.uuid4().hex[:16]}{_TEMP_SUFFIX}"
