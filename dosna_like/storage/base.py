@@ -21,15 +21,15 @@ from __future__ import annotations
 import abc
 import contextlib
 import copy
-import functools
 import hashlib
 import os
 import threading
 from concurrent.futures import Executor
 from typing import Callable, Iterable, Mapping
 
-from ..errors import ReadOnlyError, StoreUnreachableError
+from ..errors import ReadOnlyError
 from ..format.keys import META_KEY, SIDE_KEY, node_key
+from .client_errors import is_missing, translating
 from .io_threads import io_threads
 from .pipeline import Submit, in_threads
 from .replacing import REPLACING_ROOT, empty_in_order
@@ -49,40 +49,6 @@ _UPDATE_LOCKS = tuple(threading.Lock() for _ in range(64))
 KindsOf = Callable[[Mapping[str, str]], Mapping[str, "str | None"]]
 # (path, document bytes): a scan that reads documents hands them over so they are not read twice
 OfferDocument = Callable[[str, bytes], None]
-
-
-# ==================================================== error translation
-def is_missing(exc: BaseException) -> bool:
-    """Whether a client error means "no such object" (fsspec raises either)."""
-    return isinstance(exc, (FileNotFoundError, KeyError))
-
-
-def _as_builtin(exc: BaseException, url: str) -> BaseException:
-    """Client-library errors (botocore...) as the builtin a user catches."""
-    if isinstance(exc, OSError):
-        return exc
-    name = type(exc).__name__
-    if "Credential" in name or "Signature" in name:
-        return PermissionError(f"{url}: {exc}")
-    if "Connect" in name or "Timeout" in name or "Endpoint" in name:
-        return StoreUnreachableError(f"{url}: {exc}")
-    return exc
-
-
-def _translating(method):
-    """Make a contract method raise builtins for client-library errors."""
-
-    @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return method(self, *args, **kwargs)
-        except Exception as exc:
-            translated = _as_builtin(exc, self.url)
-            if translated is exc:
-                raise
-            raise translated from exc
-
-    return wrapper
 
 
 def md5_hex(raw) -> str:
@@ -245,13 +211,13 @@ class Store(abc.ABC):
         run on the process's shared I/O threads (`io_threads.io_threads`), which stay."""
 
     # --------------------------------------------------------------- reads
-    @_translating
+    @translating
     def get(self, key: str) -> bytes | None:
         """The bytes stored at ``key``, or None when there is no such object."""
         self.requests.add("get")
         return self._get(key)
 
-    @_translating
+    @translating
     def get_many(self, keys: Iterable[str]) -> dict:
         """Fetch many keys concurrently; missing keys are left out of the result."""
         keys = list(keys)
@@ -263,7 +229,7 @@ class Store(abc.ABC):
         self.requests.add("get", len(keys))
         return self._get_many(keys)
 
-    @_translating
+    @translating
     def get_ranges(self, requests: list) -> list:
         """The bytes of each ``(key, start, stop)`` range, one request each, concurrently (``start`` < 0,
         ``stop`` None: the last bytes); None for a missing object, short past its end."""
@@ -272,7 +238,7 @@ class Store(abc.ABC):
         self.requests.add("get", len(requests))
         return self._get_ranges(list(requests))
 
-    @_translating
+    @translating
     def get_each(self, keys: Iterable[str], handle: Callable, submit: Submit) -> None:
         """``handle(key, bytes or None)`` in a worker (``submit``) for every key, each as soon
         as its bytes arrive, ``io_concurrency`` requests in flight (:mod:`.pipeline`)."""
@@ -280,7 +246,7 @@ class Store(abc.ABC):
         self.requests.add("get", len(keys))
         self._get_each(keys, handle, submit)
 
-    @_translating
+    @translating
     def transform_each(self, keys: Iterable[str], handle: Callable, submit: Submit, fetch=(),
                        lock_of: Callable | None = None) -> None:
         """For every key, holding ``lock_of(key)``: ``handle(key, its bytes when in
@@ -290,7 +256,7 @@ class Store(abc.ABC):
         self.requests.add("get", len(fetch))
         self._transform_each(keys, handle, submit, fetch, lock_of)
 
-    @_translating
+    @translating
     def read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         """Scatter parts of the object at ``key`` straight into caller buffers.
 
@@ -303,24 +269,24 @@ class Store(abc.ABC):
         self.requests.add("get")
         return self._read_into(key, nbytes, ranges)
 
-    @_translating
+    @translating
     def exists(self, key: str) -> bool:
         self.requests.add("head")
         return self._exists(key)
 
-    @_translating
+    @translating
     def list_dir(self, prefix: str) -> list:
         """Names of the entries directly under ``prefix`` (one listing, delimiter-style)."""
         self.requests.add("list")
         return [name for name, _ in self._list_entries(prefix)]
 
-    @_translating
+    @translating
     def list_dirs(self, prefix: str) -> list:
         """Names of the directories (common prefixes) directly under ``prefix`` (one listing)."""
         self.requests.add("list")
         return [name for name, is_dir in self._list_entries(prefix) if is_dir]
 
-    @_translating
+    @translating
     def list_entries(self, prefix: str) -> list:
         """``[(name, is_directory)]`` directly under ``prefix`` (one listing): files and
         directories told apart, as the catalog needs to find HDF5 files beside stores."""
@@ -342,33 +308,33 @@ class Store(abc.ABC):
         keys = {(f"{prefix}/{n}" if prefix else n) + "/" + name: n for n in children}
         return {keys[k]: raw for k, raw in self.get_many(keys).items()}
 
-    @_translating
+    @translating
     def list_keys(self, prefix: str) -> list:
         """Every key under ``prefix``, sorted (rare maintenance calls, not the read path)."""
         self.requests.add("list")
         return [k for k in self._list_keys(prefix) if not k.endswith(".partial")]
 
-    @_translating
+    @translating
     def list_sizes(self, prefix: str) -> dict:
         """``{key: size in bytes}`` for every key under ``prefix`` (one recursive listing)."""
         self.requests.add("list")
         return {k: n for k, n in self._list_sizes(prefix).items() if not k.endswith(".partial")}
 
-    @_translating
+    @translating
     def is_empty_root(self) -> bool:
         """True when nothing at all is stored at the root."""
         self.requests.add("list")
         return self._is_empty_root()
 
     # -------------------------------------------------------------- writes
-    @_translating
+    @translating
     def set(self, key: str, value) -> None:
         """Store ``value`` at ``key`` atomically (an S3 PUT; local: temp file + rename)."""
         self._check_writable()
         self.requests.add("put")
         self._set(key, value)
 
-    @_translating
+    @translating
     def update(self, key: str, change: Callable) -> bytes:
         """Read-modify-write of one object with no concurrent update lost.
 
@@ -390,7 +356,7 @@ class Store(abc.ABC):
         self._set(key, value)
         return value
 
-    @_translating
+    @translating
     def write_from(self, key: str, ranges: list) -> None:
         """Store an object gathered from caller buffers, atomically (where :attr:`can_read_into`).
 
@@ -402,7 +368,7 @@ class Store(abc.ABC):
         self.requests.add("put")
         self._write_from(key, ranges)
 
-    @_translating
+    @translating
     def set_many(self, items: Mapping) -> None:
         """Store many keys concurrently."""
         items = dict(items)
@@ -420,7 +386,7 @@ class Store(abc.ABC):
         """Remove ``key`` if it exists."""
         self.delete_many([key])
 
-    @_translating
+    @translating
     def delete_many(self, keys: Iterable[str]) -> None:
         """Remove the keys that exist among ``keys``."""
         keys = list(keys)
@@ -430,7 +396,7 @@ class Store(abc.ABC):
         self.requests.add("delete", len(keys))
         self._delete_many(keys)
 
-    @_translating
+    @translating
     def delete_prefix(self, prefix: str) -> None:
         """Remove everything under ``prefix`` (a node and its children; ``""``: the whole store).
 
@@ -449,7 +415,7 @@ class Store(abc.ABC):
     def _empty_root(self) -> None:
         empty_in_order(self)
 
-    @_translating
+    @translating
     def move_prefix(self, src: str, dest: str) -> None:
         """Move every key under ``src`` to ``dest`` (a node and its children).
 
@@ -477,7 +443,7 @@ class Store(abc.ABC):
         written at ``key`` with bytes ``raw`` (so the index follows our own writes)."""
         return md5_hex(raw)
 
-    @_translating
+    @translating
     def scan_documents(self, kinds_of: KindsOf, offer: OfferDocument | None = None) -> dict:
         """``{node path: fingerprint}`` of every node document reachable from the root.
 
