@@ -353,7 +353,11 @@ class Hdf5RefStore(Store):
 
     def _list_sizes(self, prefix: str) -> dict:
         sizes = {k: len(self._docs[k[:-len(META_KEY)].rstrip("/")]) for k in self._list_keys(prefix)}
+        within = prefix.rstrip("/")
         for path, ds in self._datasets.items():
+            base = f"{path}/c".lstrip("/")
+            if within and not (base == within or base.startswith(within + "/") or within.startswith(base + "/")):
+                continue  # nothing of this dataset under the prefix: h5py is not asked
             for coords, size in (self._h5py_sizes(ds) if ds.kind == "h5py" else ds.stored_sizes()):
                 key = "/".join([path, "c", *map(str, coords)]).lstrip("/")
                 if not prefix or key == prefix or key.startswith(prefix.rstrip("/") + "/"):
