@@ -347,13 +347,14 @@ class Hdf5RefStore(Store):
         return entries
 
     def _list_keys(self, prefix: str) -> list:
-        prefix = prefix.rstrip("/")
-        found = [node_key(p) for p in self._docs if not prefix or p == prefix or p.startswith(prefix + "/")]
-        return sorted(found)
+        """The documents and every stored chunk below ``prefix`` (a copy of the store
+        walks these: listing documents alone copied no data, silently)."""
+        return sorted(self._list_sizes(prefix))
 
     def _list_sizes(self, prefix: str) -> dict:
-        sizes = {k: len(self._docs[k[:-len(META_KEY)].rstrip("/")]) for k in self._list_keys(prefix)}
         within = prefix.rstrip("/")
+        sizes = {node_key(p): len(doc) for p, doc in self._docs.items()
+                 if not within or p == within or p.startswith(within + "/")}
         for path, ds in self._datasets.items():
             base = f"{path}/c".lstrip("/")
             if within and not (base == within or base.startswith(within + "/") or within.startswith(base + "/")):
