@@ -25,13 +25,14 @@ import functools
 import hashlib
 import os
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Callable, Iterable, Mapping
 
 from ..errors import ReadOnlyError, StoreUnreachableError
 from ..format.keys import META_KEY, node_key
 from .pipeline import Submit, in_threads
 from .requests import RequestCounter
+from .threads import io_threads
 from .urls import is_url, join_url, normalize_url, parent_url
 
 __all__ = [
@@ -42,42 +43,6 @@ __all__ = [
 DEFAULT_IO_CONCURRENCY = 32
 # read-modify-writes of one key serialise on one of these within a process
 _UPDATE_LOCKS = tuple(threading.Lock() for _ in range(64))
-
-# I/O threads shared by every store of the process, one set per io_concurrency.
-# A pool per store started (and at close joined) its threads on every File: on a
-# loaded 2-core machine about 2 ms per thread, which made reopening a file of
-# 100 small datasets and walking it slower than h5py.
-_IO_POOLS: dict = {}
-_IO_POOLS_LOCK = threading.Lock()
-_IO_THREAD_PREFIX = "dosna-io"
-
-
-class _InlineExecutor(Executor):
-    """Runs each task at once in the calling thread: what a batch issued from an
-    I/O thread itself uses (waiting on its own pool could deadlock)."""
-
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(exc)
-        return future
-
-
-_INLINE = _InlineExecutor()
-
-
-def _io_threads(concurrency: int) -> Executor:
-    """The process's persistent I/O threads for batches of ``concurrency`` requests."""
-    prefix = f"{_IO_THREAD_PREFIX}{concurrency}_"
-    if threading.current_thread().name.startswith(prefix):
-        return _INLINE
-    with _IO_POOLS_LOCK:
-        pool = _IO_POOLS.get(concurrency)
-        if pool is None:
-            pool = _IO_POOLS[concurrency] = ThreadPoolExecutor(concurrency, thread_name_prefix=prefix[:-1])
-        return pool
 
 # (path -> fingerprint) -> (path -> node_type or None): how a scan learns which nodes are groups
 KindsOf = Callable[[Mapping[str, str]], Mapping[str, "str | None"]]
@@ -260,11 +225,11 @@ class Store(abc.ABC):
             raise ReadOnlyError("no write intent on file")
 
     def _threads(self) -> Executor:
-        return _io_threads(self.io_concurrency)
+        return io_threads(self.io_concurrency)
 
     def close(self) -> None:
         """Release what this store holds open (the store stays usable).  Its batches
-        run on the process's shared I/O threads (:func:`_io_threads`), which stay."""
+        run on the process's shared I/O threads (:func:`io_threads`), which stay."""
 
     # --------------------------------------------------------------- reads
     @_translating
