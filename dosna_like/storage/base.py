@@ -30,10 +30,10 @@ from typing import Callable, Iterable, Mapping
 from ..errors import ReadOnlyError
 from ..format.keys import META_KEY, SIDE_KEY, node_key
 from .client_errors import is_missing, translating
-from .io_threads import io_threads
 from .pipeline import Submit, in_threads
 from .replacing import REPLACING_ROOT, empty_in_order
 from .requests import RequestCounter
+from .threads import io_threads
 from .urls import is_url, join_url, normalize_url, parent_url
 
 __all__ = [
@@ -208,7 +208,7 @@ class Store(abc.ABC):
 
     def close(self) -> None:
         """Release what this store holds open (the store stays usable).  Its batches
-        run on the process's shared I/O threads (`io_threads.io_threads`), which stay."""
+        run on the process's shared I/O threads (:func:`io_threads`), which stay."""
 
     # --------------------------------------------------------------- reads
     @translating

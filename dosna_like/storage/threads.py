@@ -1,10 +1,10 @@
-"""The process's persistent I/O threads, shared by every store.
+"""The I/O threads every store of the process shares, one set per ``io_concurrency``.
 
-A pool per store started (and at close joined) its threads on every File: on a
-loaded 2-core machine about 2 ms per thread, which made reopening a file of
-100 small datasets and walking it slower than h5py.  One pool per
-``io_concurrency`` stays for the life of the process; a batch issued from one
-of its own threads runs inline (waiting on its own pool could deadlock).
+Why shared: a pool per store started (and at close joined) its threads on
+every ``File``; on a loaded 2-core machine that was about 2 ms per thread,
+so reopening a file of 100 small datasets and walking it spent ~30 ms
+starting 15 threads, more than h5py's whole walk.  The threads stay for the
+life of the process, as the chunk pools of ``chunks/pools.py`` do.
 """
 from __future__ import annotations
 
