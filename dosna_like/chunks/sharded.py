@@ -10,8 +10,9 @@ of which half the chunks are wanted is fetched whole in one GET instead.  Writes
 under the shard's write lock: a shard the selection covers completely is
 built and stored in one PUT without being read; any other shard is read
 whole, its untouched inner chunks kept as they are (no re-encoding), the
-touched ones rebuilt, and the shard stored again, so no concurrent update of
-it is lost.  Memory is bounded by windows of about ``WINDOW_NBYTES``.
+touched ones rebuilt, and the shard stored again by a conditional update
+(``Store.update``), so no concurrent update of it is lost, from this process
+or another (dask workers storing their blocks into one shard).  Memory is bounded by windows of about ``WINDOW_NBYTES``.
 
 A cached index goes stale when another process (or another ``File`` handle)
 rewrites that shard.  What is caught: a range that comes back short, and an
@@ -312,15 +313,37 @@ class ShardedArrayIO(ArrayIO):
                  whole: set = frozenset()) -> None:
         """Read-modify-write shards under their locks: ``edit(window, parts)``
         changes ``parts`` ({shard: {flat: bytes}}) in place; shards in
-        ``whole`` are replaced entirely and not read first."""
+        ``whole`` are replaced entirely and not read first.
+
+        Each other shard is a conditional update of the store (``Store.update``:
+        If-Match on S3, a directory lock locally), so two processes writing
+        different inner chunks of one shard (dask workers storing their blocks)
+        lose nothing; ``edit`` is then run again on the other writer's shard."""
         weights = weights or dict.fromkeys(shards, self._chunks_per_shard)
         for window in self._shard_windows(shards, weights, njobs):
             with self._chunk_locks(window):
-                partial = [s for s in window if s not in whole]
-                olds = self.store.get_many([self.shard_key(s) for s in partial])
-                parts = {s: self._parts_of(s, olds.get(self.shard_key(s))) for s in window}
-                edit(window, parts)
-                self._commit(window, parts)
+                full = [s for s in window if s in whole]
+                if full:
+                    parts = {s: {} for s in full}
+                    edit(full, parts)
+                    self._commit(full, parts)
+                for shard in (s for s in window if s not in whole):
+                    self._update_shard(shard, edit)
+
+    def _update_shard(self, shard: tuple, edit) -> None:
+        """One partial shard's conditional read-modify-write (see :meth:`_rewrite`)."""
+        built = {}
+
+        def change(raw):
+            parts = {shard: self._parts_of(shard, raw)}
+            edit([shard], parts)
+            # a shard left with no inner chunk stays as an index listing none (deleting
+            # it after the update could delete another process's write in between)
+            shard_raw, built["index"] = assemble_shard(parts[shard], self.spec, self.meta.chunks, keep_empty=True)
+            return shard_raw
+
+        self.store.update(self.shard_key(shard), change)
+        self._indexes.put(shard, built["index"])
 
     def write(self, sel, value: np.ndarray, njobs: int) -> None:
         meta = self.meta

@@ -80,11 +80,12 @@ def _encode_index(pairs: np.ndarray, spec: ShardSpec) -> bytes:
     return Crc32cRuntime().encode(raw) if crc else raw
 
 
-def assemble_shard(parts: dict, spec: ShardSpec, chunks: tuple) -> tuple:
+def assemble_shard(parts: dict, spec: ShardSpec, chunks: tuple, keep_empty: bool = False) -> tuple:
     """``(shard bytes, its ShardIndex)`` holding ``parts`` ({flat position:
     encoded inner chunk}), in C order, the index where ``spec`` puts it;
-    ``(None, None)`` when ``parts`` is empty (the shard is not stored)."""
-    if not parts:
+    ``(None, None)`` when ``parts`` is empty (the shard is not stored), unless
+    ``keep_empty``: then an index listing no chunk."""
+    if not parts and not keep_empty:
         return None, None
     cps = spec.chunks_per_shard(chunks)
     n = math.prod(cps)
