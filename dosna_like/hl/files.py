@@ -180,6 +180,7 @@ def _root_raws(store) -> tuple:
     raws = store.get_many([META_KEY, SIDE_KEY])
     return raws.get(META_KEY), raws.get(SIDE_KEY)
 
+
 class File(Group):
     """An h5py-style file: a Zarr v3 store root at a local path or fsspec URL.
 
