@@ -138,7 +138,7 @@ def test_map_and_apply_under_the_dask_backend(client, kind, tmp_path):
     data = _data(4)
     url = _url(kind, tmp_path)
     with h5py.File(url, "w") as f:
-        ds = f.create_dataset("x", data=data, chunks=CHUNKS)
+        ds = f.create_dataset("x", data=data, chunks=CHUNKS, shards=False)  # per-chunk tasks
         threaded = ds.map(_smooth, "threaded")
         with joblib.parallel_config(backend="dask"):
             spread = ds.map(_smooth, "spread")

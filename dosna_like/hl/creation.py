@@ -182,7 +182,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     stored with Zarr v3's ``sharding_indexed`` codec, one object per shard,
     and ``chunks`` (with the filters) apply to the inner chunks.  Not given,
     on object storage (``object_storage``: the store's flag; S3 and other
-    non-local fsspec protocols), a fixed-shape array of a plain type with
+    non-local fsspec protocols), a fixed-shape array of plain numbers with
     chunks under 1 MiB is sharded by :func:`default_shards` (shards of up to
     8 MiB); ``shards=False`` opts out.  Local directories and memory get no
     default sharding.
@@ -289,7 +289,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         if added:
             reserved[CHECKSUM_MARK[0]] = CHECKSUM_MARK[1]
     if shards is None and object_storage and not contiguous_like and not subshape and maxshape == shape \
-            and chunks and dtypes.stored_form(dtype) is None:
+            and chunks and dtype.kind in "biufc" and dtypes.stored_form(dtype) is None:  # plain numbers only
         shards = default_shards(shape, chunks, dtype.itemsize)
     if subshape and shards not in (None, False):  # a shard holds whole elements: the subarray axes are whole
         if not isinstance(shards, (tuple, list, dict)) or (isinstance(shards, dict) and "shape" not in shards):
