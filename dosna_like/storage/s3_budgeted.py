@@ -133,7 +133,13 @@ class BudgetedFilesystem:
         return self._run("HEAD", path, "info", path, **kwargs)
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs) -> bytes:
-        return self._run("GET", path, "cat_file", path, start=start, end=end, **{**self._cat_kwargs, **kwargs})
+        return call_on_loop(self.inner_fs.loop, self._cat_file, path, start, end, **kwargs)
+
+    async def _cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs) -> bytes:
+        """One budgeted GET on the filesystem's event loop: what the HDF5 reader's request
+        pipeline awaits (``fs._cat_file`` of the wrapped filesystem would bypass the budget)."""
+        return await self.budget.run("GET", self._url(path), self._attempt(
+            "cat_file", path, start=start, end=end, **{**self._cat_kwargs, **kwargs}))
 
     def pipe_file(self, path: str, value, **kwargs) -> None:
         return self._run("PUT", path, "pipe_file", path, value, **kwargs)
@@ -147,9 +153,7 @@ class BudgetedFilesystem:
 
             async def one(path, start, end):
                 async with room:
-                    return await self.budget.run("GET", self._url(path),
-                                                 self._attempt("cat_file", path, start=start, end=end,
-                                                               **{**self._cat_kwargs, **kwargs}))
+                    return await self._cat_file(path, start, end, **kwargs)
             return await asyncio.gather(*(one(*r) for r in zip(paths, starts, ends)))
         return call_on_loop(self.inner_fs.loop, every)
 
