@@ -148,8 +148,8 @@ def replace_interrupted(url: str, point: str, how: str = "kill", storage_options
     import dosna_like
     opts = storage_options or None
     with dosna_like.File(url, "w", storage_options=opts) as f:
-        for name in ("d0", "d1", "g/d2"):
-            f.create_dataset(name, data=np.full(SHAPE, 7), chunks=CHUNKS)
+        for name in ("d0", "d1", "g/d2"):  # one object per chunk (no default shards): 200 keys to kill among
+            f.create_dataset(name, data=np.full(SHAPE, 7), chunks=CHUNKS, shards=False)
     proc = subprocess.run([sys.executable, "-c", _REPLACER, url, point, how, json.dumps(storage_options or {})],
                           capture_output=True, text=True, timeout=300)
     problems = []
