@@ -76,11 +76,14 @@ def test_an_endpoint_going_silent_mid_session_bounds_reads_writes_and_close(s3_s
         np.testing.assert_array_equal(g["x"][...], data)  # the failed write changed nothing
 
 
-def test_a_truncated_body_is_retried_not_returned(s3_server):
+@pytest.mark.parametrize("shards", [False, None], ids=["one_object_per_chunk", "default_shards"])
+def test_a_truncated_body_is_retried_not_returned(s3_server, shards):
     url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
     data = np.random.default_rng(0).random((64, 64))
     with dosna_like.File(url, "w", storage_options=_through(s3_server.endpoint_url)) as f:
-        f.create_dataset("x", data=data, chunks=(32, 32), shards=False)  # one GET per chunk
+        # one GET per chunk, or the default shards' ranged GETs (index, then inner chunks)
+        ds = f.create_dataset("x", data=data, chunks=(32, 32), shards=shards)
+        assert (ds.shards is None) == (shards is False)
     with FaultProxy(s3_server.port, fault_rate=0.5, faults=("truncate",), seed=3) as proxy:
         with dosna_like.File(url, "r", storage_options=_through(proxy.endpoint_url, retry_attempts=20),
                              rdcc_nbytes=0) as f:
