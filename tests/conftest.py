@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -33,6 +34,26 @@ def run_json_script(script: str, *args, timeout: float = 300) -> dict:
                           timeout=timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_threads(target, args) -> None:
+    """``target(arg)`` in one thread per item of ``args``, all started, then joined; the
+    first exception a thread raised is raised here (a bare Thread would only print it)."""
+    errors = []
+
+    def guarded(arg):
+        try:
+            target(arg)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 class HttpCounter:
@@ -85,6 +106,16 @@ def file_url(store_kind, tmp_path, request) -> str:
         request.getfixturevalue("s3_server")
         return f"s3://{S3_BUCKET}/{name}"
     raise AssertionError(store_kind)
+
+
+@pytest.fixture(params=["local", "s3"])
+def tool_url(request, tmp_path) -> str:
+    """A local or S3 file URL for tests where other tools (zarr-python, xarray) open the
+    store themselves: memory:// stores live in this process's dosna_like only."""
+    if request.param == "local":
+        return str(tmp_path / f"t-{uuid.uuid4().hex[:8]}.h5")
+    request.getfixturevalue("s3_server")
+    return f"s3://{S3_BUCKET}/t-{uuid.uuid4().hex[:12]}.h5"
 
 
 @pytest.fixture

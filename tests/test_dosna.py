@@ -23,7 +23,7 @@ from dosna_like.hl import cluster as cluster_module
 from dosna_like.hl.cluster import NotConnectedError, PoolNotFoundError
 from dosna_like.chunks.pools import default_njobs
 
-from .conftest import S3_BUCKET
+from .conftest import S3_BUCKET, run_threads
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -611,10 +611,6 @@ def test_set_chunk_data_with_slices_and_partial_writes_of_one_chunk_lose_nothing
                 else:
                     ds[row] = step
 
-        threads = [threading.Thread(target=writer, args=(r,)) for r in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(writer, range(8))
         got = ds[:8, :]
     np.testing.assert_array_equal(got, np.full((8, 4096), 30, "i4"))

@@ -19,13 +19,9 @@ import dask.array as da  # noqa: E402  (test extra: fail, never skip)
 import xarray as xr  # noqa: E402
 
 
-@pytest.fixture(params=["local", "s3"])
-def eco_url(request, tmp_path):
-    # memory:// stores live in this process's dosna_like store only; xarray opens URLs itself
-    if request.param == "local":
-        return str(tmp_path / "eco.h5")
-    request.getfixturevalue("s3_server")
-    return f"s3://dosna-tests/eco-{tmp_path.name}.h5"
+@pytest.fixture
+def eco_url(tool_url) -> str:
+    return tool_url
 
 
 def write_sample(url: str) -> None:

@@ -22,13 +22,9 @@ from dosna_like.format.reserved import RESERVED
 from tests.conftest import HttpCounter, S3_BUCKET
 
 
-@pytest.fixture(params=["local", "s3"])
-def url(request, tmp_path):
-    # xarray and zarr-python open the URL themselves: no memory:// store
-    if request.param == "local":
-        return str(tmp_path / "side.h5")
-    request.getfixturevalue("s3_server")
-    return f"s3://{S3_BUCKET}/side-{tmp_path.name}.h5"
+@pytest.fixture
+def url(tool_url) -> str:
+    return tool_url
 
 
 def netcdf_story(m, f) -> None:

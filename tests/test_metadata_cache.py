@@ -10,7 +10,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import threading
 
 import h5py
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import dosna_like
+from tests.conftest import run_threads
 from dosna_like.errors import FormatError
 from dosna_like.storage import open_store
 
@@ -198,11 +198,7 @@ def test_threads_changing_attributes_of_many_nodes_lose_nothing(file_url):
             for i in range(20):
                 groups[i % 4].attrs[f"t{t}_{i}"] = i
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        run_threads(work, range(4))
     with dosna_like.File(file_url, "r") as f:
         assert sum(len(f[f"g{i}"].attrs) for i in range(4)) == 80
 
@@ -313,11 +309,7 @@ def test_threads_writing_rows_of_a_new_chunk_past_the_old_shape_lose_nothing(fil
             for r in range(t, 32, 4):
                 ds[r] = r
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        run_threads(work, range(4))
         np.testing.assert_array_equal(ds[:, 0], np.arange(32))
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import tracemalloc
 import uuid
 import zlib
@@ -22,7 +21,7 @@ import pytest
 import dosna_like
 from dosna_like.errors import CorruptChunkError, FormatError
 
-from .conftest import S3_BUCKET
+from .conftest import S3_BUCKET, run_threads
 
 
 # ------------------------------------------------------ concurrent writers
@@ -32,11 +31,7 @@ def _threads_write_rows(ds, nthreads=4, rounds=6, nrows=32):
             for r in range(t, nrows, nthreads):
                 ds[r] = np.full(ds.shape[1], k * 1000 + r)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(nthreads)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    run_threads(work, range(nthreads))
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-handle", "handle-per-thread"])
@@ -58,11 +53,7 @@ def test_threads_writing_rows_of_one_chunk_lose_nothing_like_h5py(file_url, h5_p
                 for k in range(6):
                     for r in range(t, 32, 4):
                         ds[r] = np.full(16, k * 1000 + r)
-            threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-            for th in threads:
-                th.start()
-            for th in threads:
-                th.join()
+            run_threads(work, range(4))
     finally:
         for h in handles:
             h.close()
@@ -130,11 +121,7 @@ def test_threads_updating_attributes_lose_none(file_url):
             for i in range(10):
                 g.attrs[f"t{t}_{i}"] = i
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
+        run_threads(work, range(4))
         assert len(g.attrs) == 40
 
 

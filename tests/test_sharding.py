@@ -2,7 +2,6 @@
 by zarr-python and by TensorStore, on every store kind, against numpy."""
 from __future__ import annotations
 
-import threading
 import uuid
 import warnings
 
@@ -15,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import dosna_like
 from dosna_like.errors import CorruptChunkError
 
-from .conftest import S3_BUCKET, HttpCounter
+from .conftest import S3_BUCKET, HttpCounter, run_threads
 
 # every codec chain create_dataset builds, inside shards
 CHAINS = [
@@ -206,21 +205,12 @@ def test_a_damaged_shard_index_is_an_error_naming_the_shard(tmp_path):
 def test_concurrent_partial_writes_to_one_shard_lose_nothing(file_url):
     with dosna_like.File(file_url, "w") as f:
         ds = f.create_dataset("x", shape=(8, 64), dtype="i4", chunks=(8, 4), shards=(8, 64), njobs=1)
-        errors = []
 
         def writer(col):
-            try:
-                for row in range(8):
-                    ds[row, col] = col + 1  # each write rewrites the one shard
-            except Exception as exc:  # pragma: no cover - reported below
-                errors.append(exc)
+            for row in range(8):
+                ds[row, col] = col + 1  # each write rewrites the one shard
 
-        threads = [threading.Thread(target=writer, args=(c,)) for c in range(0, 64, 3)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert not errors
+        run_threads(writer, range(0, 64, 3))  # raises what a writer raised
         expected = np.zeros((8, 64), "i4")
         expected[:, ::3] = np.arange(0, 64, 3) + 1
         np.testing.assert_array_equal(ds[...], expected)
