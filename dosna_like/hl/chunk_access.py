@@ -146,12 +146,44 @@ class ChunkAccess:
         self._write_chunk(self._io, self._chunk_coords(idx), values, slices)
 
     def _write_chunk(self, io, coords: tuple, values, slices=None) -> None:
+        if slices is not None and isinstance(io, ShardedArrayIO):
+            box = self._array_selection(io, coords, slices)
+            if box is not None:
+                # the array's own write: the shard's conditional update reads the inner
+                # chunk inside it, so a concurrent write (thread or process) is not lost
+                self[box] = values
+                return
         # the lock ds[...] writes of this chunk hold, so that a partial write on
         # another thread is not lost between our read and our write (a sharded
         # array's writes lock their shard inside put_chunk)
         lock = contextlib.nullcontext() if isinstance(io, ShardedArrayIO) else io.chunk_lock(coords)
         with lock:
             io.put_chunk(coords, self._built_chunk(io, coords, values, slices))
+
+    @staticmethod
+    def _array_selection(io, coords: tuple, slices) -> tuple | None:
+        """``slices`` of chunk ``coords``'s in-bounds part as a selection of the array
+        (ints and increasing slices), or None for anything else."""
+        meta = io.meta
+        slices = slices if isinstance(slices, tuple) else (slices,)
+        box = chunk_box(coords, meta.chunks, meta.shape)
+        if len(slices) > len(box):
+            return None
+        out = []
+        for axis, part in zip(box, slices + (slice(None),) * (len(box) - len(slices))):
+            if not isinstance(part, (int, np.integer, slice)) or isinstance(part, bool):
+                return None
+            try:
+                picked = range(axis.start, axis.stop)[part]
+            except IndexError:
+                return None  # numpy's error, from the chunk, as before
+            if isinstance(picked, int):
+                out.append(picked)
+            elif picked.step < 0:
+                return None
+            else:
+                out.append(slice(picked.start, max(picked.start, picked.stop), picked.step))
+        return tuple(out)
 
     def _built_chunk(self, io, coords: tuple, values, slices=None) -> np.ndarray:
         """The whole chunk ``coords`` with ``values`` written into its in-bounds part
