@@ -84,15 +84,20 @@ class SlowMemoryFileSystem(AsyncFileSystem):
         self.store.pop(self._strip_protocol(path), None)
 
     async def _rm(self, path, recursive=False, **kwargs):
+        """One call per path, the calls concurrent (as object stores' bulk deletes and
+        fsspec's own ``_rm`` of a list are), so a list costs one latency, not one per path."""
         paths = [path] if isinstance(path, str) else path
-        for p in paths:
+
+        async def one(p):
             p = self._strip_protocol(p)
             doomed = [k for k in self.store if k == p or (recursive and k.startswith(p + "/"))]
             if not doomed and not recursive:
                 raise FileNotFoundError(p)
             await self._call()
             for k in doomed:
-                del self.store[k]
+                self.store.pop(k, None)
+
+        await asyncio.gather(*(one(p) for p in paths))
 
     async def _info(self, path, **kwargs):
         await self._call()

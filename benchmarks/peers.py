@@ -144,7 +144,10 @@ class H5LikePeer(Peer):
 
     @contextmanager
     def create(self, loc, shape, dtype, chunks, compression, maxshape=None, shards=None):
-        sharding = {} if shards is None else {"shards": tuple(shards)}  # dosna_like only
+        # dosna_like only; without shards, one object per chunk as every other peer (object
+        # stores would otherwise get dosna_like's default shards for small chunks)
+        real_dosna = self.is_dosna and self.ext == ".dosna"  # not h5py, nor h5py faking dosna_like
+        sharding = {"shards": False if shards is None else tuple(shards)} if real_dosna else {}
         with self.File(loc, "w", **self.open_kwargs) as f:
             yield f.create_dataset(DATASET, shape=shape, dtype=dtype, chunks=tuple(chunks),
                                    maxshape=maxshape, **self.compression_kwargs(compression), **sharding)
