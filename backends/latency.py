@@ -123,5 +123,15 @@ class SlowMemoryFileSystem(AsyncFileSystem):
             raise FileNotFoundError(path)
         return list(entries.values()) if detail else sorted(entries)
 
+    async def _find(self, path, maxdepth=None, withdirs=False, detail=False, **kwargs):
+        """Every file below ``path`` in one call, as an object store lists a prefix
+        (fsspec's default walks one directory per call, one after the other)."""
+        await self._call()
+        path = self._strip_protocol(path)
+        prefix = path + "/" if path else ""
+        found = {k: {"name": k, "size": len(v), "type": "file"}
+                 for k, v in self.store.items() if k == path or k.startswith(prefix)}
+        return found if detail else sorted(found)
+
 
 fsspec.register_implementation("slowmem", SlowMemoryFileSystem, clobber=True)
