@@ -594,23 +594,27 @@ def test_filter_example_without_scipy():
     assert "numpy (scipy not installed)" in run.stdout and "chunks with halo" in run.stdout
 
 
-def test_set_chunk_data_with_slices_and_partial_writes_of_one_chunk_lose_nothing(tmp_path):
+@pytest.mark.parametrize("shards", [None, (32, 4096)], ids=["chunk", "inner_chunk_of_a_shard"])
+def test_set_chunk_data_with_slices_and_partial_writes_of_one_chunk_lose_nothing(tmp_path, shards):
     """``set_chunk_data(..., slices=)`` is a read-modify-write of the chunk: it takes the lock
-    ``ds[...]`` partial writes of that chunk hold, so threads mixing both lose no row (as in h5py)."""
+    ``ds[...]`` partial writes of that chunk hold (in a shard: the shard's conditional update,
+    which reads the inner chunk inside it), so threads mixing both lose no row (as in h5py)."""
     import threading
 
+    width = 4096 if shards is None else 1024
     with dn.Cluster(str(tmp_path / "c")) as c, c.create_pool("p") as p:
-        ds = p.create_dataset("d", shape=(32, 4096), dtype="i4", chunks=(32, 4096))
+        ds = p.create_dataset("d", shape=(32, 4096), dtype="i4", chunks=(32, width), shards=shards)
         barrier = threading.Barrier(8)
 
         def writer(row):
             barrier.wait()
             for step in range(1, 31):
                 if row % 2:
-                    ds.set_chunk_data((0, 0), np.full(4096, step, "i4"), slices=(row,))
+                    ds.set_chunk_data((0, 0), np.full(width, step, "i4"), slices=(row,))
                 else:
-                    ds[row] = step
+                    ds[row, :width] = step
 
         run_threads(writer, range(8))
         got = ds[:8, :]
-    np.testing.assert_array_equal(got, np.full((8, 4096), 30, "i4"))
+    np.testing.assert_array_equal(got[:, :width], np.full((8, width), 30, "i4"))
+    assert not got[:, width:].any()
