@@ -61,12 +61,6 @@ def test_threads_writing_rows_of_one_chunk_lose_nothing_like_h5py(file_url, h5_p
         np.testing.assert_array_equal(f["x"][:], expected)
 
 
-_WRITE_ROW = """
-import sys, numpy as np, dosna_like
-with dosna_like.File(sys.argv[1], "r+") as f:
-    f["x"][int(sys.argv[2])] = np.full(8, int(sys.argv[3]))
-"""
-
 _SET_ATTRS = """
 import sys, dosna_like
 with dosna_like.File(sys.argv[1], "r+") as f:
@@ -77,16 +71,9 @@ with dosna_like.File(sys.argv[1], "r+") as f:
 
 
 def test_a_handles_chunk_cache_never_undoes_another_processes_write(tmp_path):
-    url = str(tmp_path / "s")
-    with dosna_like.File(url, "w") as f:
-        f.create_dataset("x", shape=(8, 8), chunks=(8, 8), dtype="i4")
-    a = dosna_like.File(url, "r+")
-    a["x"][0] = np.full(8, 1)
-    subprocess.run([sys.executable, "-c", _WRITE_ROW, url, "1", "2"], check=True)
-    a["x"][2] = np.full(8, 3)
-    a.close()
-    with dosna_like.File(url, "r") as f:
-        np.testing.assert_array_equal(f["x"][:3, 0], [1, 2, 3])
+    """A writes row 0, another process writes row 1 and exits, A writes row 2: every
+    row keeps its last write (the script's trial, run here twice)."""
+    assert _reliability_script("writers_and_inputs").cache_undo(str(tmp_path), 2) == {"trials": 2, "reverted": 0}
 
 
 def test_two_processes_updating_attributes_lose_none(tmp_path):

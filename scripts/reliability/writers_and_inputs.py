@@ -153,8 +153,8 @@ def cache_undo(tmp: str, trials: int) -> dict:
         subprocess.run([sys.executable, "-c", _WRITE_ROW, url, "1", "2"], check=True)
         a["x"][2] = np.full(8, 3)
         a.close()
-        with dosna_like.File(url, "r") as f:
-            reverted += int(f["x"][1, 0] != 2)
+        with dosna_like.File(url, "r") as f:  # each row holds its last write (row 1: the other process's)
+            reverted += int(f["x"][:3, 0].tolist() != [1, 2, 3])
     return {"trials": trials, "reverted": reverted}
 
 
