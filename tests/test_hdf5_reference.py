@@ -149,12 +149,18 @@ def test_reference_outside_the_store_directory_needs_trust(tmp_path):
         assert np.array_equal(f["x"][()], np.arange(100.0))
 
 
-def test_a_store_cannot_point_its_references_elsewhere(tmp_path):
+def _referenced_arange(tmp_path) -> tuple:
+    """(HDF5 file with x = arange(100.0) in chunks of 10, a store referencing it)."""
     src = str(tmp_path / "f.h5")
     with h5py.File(src, "w") as f:
         f.create_dataset("x", data=np.arange(100.0), chunks=(10,))
     dest = str(tmp_path / "f.zarr")
     dosna_like.import_hdf5(src, dest, reference=True)
+    return src, dest
+
+
+def test_a_store_cannot_point_its_references_elsewhere(tmp_path):
+    src, dest = _referenced_arange(tmp_path)
     doc_path = os.path.join(dest, "x", "zarr.json")
     text = open(doc_path).read().replace('"file": "f.h5"', '"file": "../../etc/passwd"')
     open(doc_path, "w").write(text)
@@ -164,11 +170,7 @@ def test_a_store_cannot_point_its_references_elsewhere(tmp_path):
 
 
 def test_changed_file_is_refused(tmp_path):
-    src = str(tmp_path / "f.h5")
-    with h5py.File(src, "w") as f:
-        f.create_dataset("x", data=np.arange(100.0), chunks=(10,))
-    dest = str(tmp_path / "f.zarr")
-    dosna_like.import_hdf5(src, dest, reference=True)
+    src, dest = _referenced_arange(tmp_path)
     with h5py.File(src, "r+") as f:
         f["x"][0] = 5.0
     with dosna_like.File(dest, "r") as f:
