@@ -215,10 +215,12 @@ def _persistent_failure_is_a_clear_os_error(s3_server, open_and_read, status: st
     assert elapsed < 60 and 3 <= seen <= 6, (elapsed, seen)  # 3 tries, no stacked retry layers
 
 
-@pytest.mark.parametrize("layer", ["simplecache", "blockcache"])
-def test_chained_cache_urls_read_under_the_retry_budget(s3_server, tmp_path, layer):
+@pytest.mark.parametrize("layer,budget_at", [("simplecache", "top"), ("blockcache", "top"),
+                                             ("simplecache", "s3")])
+def test_chained_cache_urls_read_under_the_retry_budget(s3_server, tmp_path, layer, budget_at):
     """``simplecache::s3://`` and ``blockcache::s3://``: transient faults are retried and
-    give right data; a persistent one is a builtin OSError within the budget."""
+    give right data; a persistent one is a builtin OSError within the budget.  The budget
+    may be given at the top of the options or under the ``s3`` layer's own key."""
     base = f"s3://{S3_BUCKET}/{uuid.uuid4().hex[:10]}/run.h5"
     rng = np.random.default_rng(4)
     data = {n: rng.random((64, 64)) for n in ("a", "b")}
@@ -228,6 +230,8 @@ def test_chained_cache_urls_read_under_the_retry_budget(s3_server, tmp_path, lay
         f.attrs["who"] = "chained"
 
     def chained(s3_options, cache):
+        if budget_at == "s3":  # left where it is: among the s3 layer's options
+            return {"s3": s3_options, layer: {"cache_storage": str(tmp_path / cache)}}
         budget = {k: s3_options.pop(k) for k in ("retry_attempts", "retry_seconds") if k in s3_options}
         return {"s3": s3_options, layer: {"cache_storage": str(tmp_path / cache)}, **budget}
 

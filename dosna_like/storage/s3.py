@@ -90,6 +90,11 @@ def _innermost(fs):
     return fs
 
 
+def _without_budget(options: dict) -> dict:
+    """``options`` without the retry budget's keys, which s3fs would refuse."""
+    return {k: v for k, v in options.items() if k not in _BUDGET_OPTIONS}
+
+
 class S3Store(FsspecStore):
     """A bucket or a prefix in one, through s3fs."""
 
@@ -100,9 +105,10 @@ class S3Store(FsspecStore):
     @classmethod
     def prepare_options(cls, storage_options: dict, protocol: str, chained: bool) -> dict:
         # another writer may change the bucket: never answer listings from a stale cache
-        options = {k: v for k, v in storage_options.items() if k not in _BUDGET_OPTIONS}
+        options = _without_budget(storage_options)
         if chained:  # fsspec hands each layer of a chain the options under its protocol's name
-            options[protocol] = _single_attempt({"use_listings_cache": False, **options.get(protocol, {})})
+            nested = _without_budget(options.get(protocol, {}))  # the budget is ours, not s3fs's
+            options[protocol] = _single_attempt({"use_listings_cache": False, **nested})
         else:
             options = _single_attempt({"use_listings_cache": False, **options})
         return options
