@@ -73,6 +73,7 @@ import threading
 import warnings
 
 
+from ..errors import FormatError
 from ..format.documents import consolidated_root, dumps, side_document
 from ..format.keys import SIDE_KEY, node_key
 from ..storage.base import node_fingerprint
@@ -81,7 +82,9 @@ from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, verify_index
 
 from ..format.keys import SIDECAR_KEY
 
-__all__ = ["LiveIndex"]
+__all__ = ["LiveIndex", "UNKNOWN"]
+
+UNKNOWN = object()  # LiveIndex.known_doc: the index cannot tell
 
 
 class LiveIndex:
@@ -101,6 +104,7 @@ class LiveIndex:
         self._journal: list = []  # our writes before the index was loaded
         self._journal_moves = False  # the journal cannot say where moved documents went
         self._unsaved = False
+        self._no_record = False  # no usable sidecar in the store: listings go to the store
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ hooks
@@ -175,14 +179,51 @@ class LiveIndex:
             self._overlay_pending()
             return self._nodes
 
+    def _listing_ready(self) -> bool:
+        """Whether listings and document reads can come from the verified index: loaded
+        on first use when the store holds a readable sidecar (then one GET of it and one
+        scan of the fingerprints replace a listing per group and a read per node)."""
+        if self.ready:
+            return True
+        if self._no_record:
+            return False
+        try:
+            expected = self._expected()
+            if expected is None:  # no sidecar (another tool's store): the caller lists the store
+                self._no_record = True
+                return False
+            self._nodes, fresh = verify_index(self._state.store, expected)
+        except FormatError:  # a damaged node: listed one group at a time, opening it names the damage
+            self._no_record = True
+            return False
+        self._journal, self._kids, self._verified, self._journal_moves = [], None, True, False
+        self._unsaved = self._unsaved or not fresh
+        return True
+
+    @property
+    def ready(self) -> bool:
+        """Whether the verified index is loaded (a listing or a search loads it)."""
+        return self._nodes is not None and self._verified
+
+    def known_doc(self, path: str):
+        """The document of ``path`` from the loaded verified index (None: no such node),
+        or UNKNOWN when it is not loaded (the caller reads the store: one read does not
+        load the index, a listing does)."""
+        with self._lock:
+            if not self.ready:
+                return UNKNOWN
+            node = self._nodes.get(path)
+            return None if node is None else node.doc
+
     def child_names(self, path: str) -> list | None:
-        """Names of the child nodes of ``path`` if this session's verified index is loaded, else None.
+        """Names of the child nodes of ``path`` from the verified index (loaded on first
+        use, :meth:`_listing_ready`), else None: the caller lists the store.
 
         Their documents go into the file's document cache, so a listing costs
-        no request.  (Not loaded: the caller lists the store, as always.)
+        no request.
         """
         with self._lock:
-            if self._nodes is None or not self._verified:
+            if not self._listing_ready():
                 return None
             if self._kids is None:
                 kids: dict = {}
@@ -246,12 +287,10 @@ class LiveIndex:
         with self._lock:
             if self._state.read_only or not self._unsaved:
                 return False
-            if self._nodes is None:
-                expected = self._expected()
-                if expected is None or self._journal_moves:
-                    self._load()  # nothing to update (or moves to find): built from the documents
-                else:  # the stored sidecar plus our writes; unchecked, as readers check it
-                    self._nodes, self._journal, self._kids = expected, [], None
+            if self._nodes is None or not self._verified:
+                # checked first: the consolidated metadata is built from it, and zarr's readers
+                # trust that without a check (the stored sidecar may miss another tool's writes)
+                self._load()
             self._consolidate()
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self._state.store.fingerprint_kind))
             self._unsaved = False
