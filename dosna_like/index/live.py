@@ -47,10 +47,22 @@ stored, once: ``written_many``; ``FileState.delete_node`` / ``move_node``
 report the rest; a search also sees the documents not yet flushed), so later
 searches and listings cost no requests; the sidecar
 is written back on ``flush()``/``close()`` when the session changed or
-rebuilt it (one PUT; a session that wrote without searching first updates the
-stored sidecar with its writes).  Saving does not list the store: every
-reader checks what it loads.  A read-only session corrects a stale index in
+rebuilt it (one PUT), with the root's consolidated metadata built from it.  A
+session that wrote without loading the index checks the stored sidecar first
+(one scan): zarr's readers trust the consolidated copy without a check, so it
+must not repeat a stale sidecar.  A read-only session corrects a stale index in
 memory only.
+
+Walks: the first listing of a group (``iter``, ``len``, ``visititems``) loads
+the verified index when the store holds a sidecar, and from then on listings,
+member lookups (``in``, ``f[name]``) and document reads come from it (a name
+it lacks is known absent); without a sidecar each group is listed, as before.
+An array's document is then taken from the root's consolidated copy, already
+parsed when the file opened, when the copy records the very fingerprint the
+scan shows now (``CONSOLIDATED_FINGERPRINTS``, written beside zarr's entries);
+otherwise from the sidecar.  Reopening and walking 1,000 datasets thus reads
+the root document, the sidecar and one ``stat`` per node locally (one LIST page
+per ~1000 nodes on S3), and parses the documents once.
 ``refresh(f)`` re-checks an open file at any time; ``rebuild`` recomputes
 everything from the documents.  Two processes writing one file at once (which
 HDF5 forbids too) may leave a sidecar that misses the other's last writes: the
@@ -74,7 +86,7 @@ import warnings
 
 
 from ..errors import FormatError
-from ..format.documents import consolidated_root, dumps, side_document
+from ..format.documents import consolidated_arrays, consolidated_root, dumps, side_document
 from ..format.keys import SIDE_KEY, node_key
 from ..storage.base import node_fingerprint
 from .nodes import Node, Nodes
@@ -105,6 +117,7 @@ class LiveIndex:
         self._journal_moves = False  # the journal cannot say where moved documents went
         self._unsaved = False
         self._no_record = False  # no usable sidecar in the store: listings go to the store
+        self._consolidated: dict | None = None  # the root's consolidated metadata as opened
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ hooks
@@ -198,7 +211,25 @@ class LiveIndex:
             return False
         self._journal, self._kids, self._verified, self._journal_moves = [], None, True, False
         self._unsaved = self._unsaved or not fresh
+        self._adopt_consolidated()
         return True
+
+    def offer_consolidated(self, consolidated: dict) -> None:
+        """The root document's consolidated metadata as the file opened (kept until the
+        index is loaded: its array documents then spare parsing the sidecar's)."""
+        self._consolidated = consolidated or None
+
+    def _adopt_consolidated(self) -> None:
+        """Give each verified array node whose document is not parsed yet the root's
+        consolidated copy of it, when that copy was written with the very fingerprint
+        the store shows now (the copy is then that document; else the sidecar's is used)."""
+        consolidated, self._consolidated = self._consolidated, None
+        if consolidated is None:
+            return
+        for path, (fp, doc) in consolidated_arrays(consolidated).items():
+            node = self._nodes.get(path)
+            if node is not None and node.fp == fp:
+                node.offer_doc(doc)
 
     @property
     def ready(self) -> bool:
@@ -261,6 +292,7 @@ class LiveIndex:
         self._journal_moves = False
         if not fresh:
             self._unsaved = True
+        self._adopt_consolidated()
 
     def refresh(self) -> bool:
         """Check the index against the store again; True when it was still right."""
@@ -312,7 +344,8 @@ class LiveIndex:
         if side is not None:  # ...unless it has none yet (the previous layout): first, so no entry is lost
             store.set(node_key("", SIDE_KEY), side)
             side_fp = store.predicted_fingerprint(node_key("", SIDE_KEY), side)
-        raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()}))
+        raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()},
+                                      {p: n.fp for p, n in self._nodes.items()}))
         key = node_key("")
         store.set(key, raw)
         self._nodes[""] = Node(node_fingerprint(store.predicted_fingerprint(key, raw), side_fp),
