@@ -216,3 +216,19 @@ def test_without_a_sidecar_the_walk_lists_the_store(file_url, h5_reference):
     with dosna_like.File(file_url, "r") as f:
         assert walk(f) == h5_reference[0] and listings(f) == h5_reference[1]
         assert not f._state.index.ready
+
+
+def test_refresh_after_a_walk_reads_the_store_again(file_url, h5_reference):
+    with dosna_like.File(file_url, "w") as f:
+        build(f)
+    with dosna_like.File(file_url, "r") as f:
+        assert walk(f) == h5_reference[0]
+        ds = f["g1/d2"]
+        assert ds.attrs["units"] == "m"
+        store = open_store(file_url)  # another writer, behind this file's back
+        doc = json.loads(store.get("g1/d2/zarr.json"))
+        doc["attributes"]["units"] = "refreshed"
+        store.set("g1/d2/zarr.json", json.dumps(doc).encode())
+        ds.refresh()
+        assert ds.attrs["units"] == "refreshed" and f["g1/d2"].attrs["units"] == "refreshed"
+        assert dict(f["g1"].items())["d2"].attrs["units"] == "refreshed"  # a listing does not undo it

@@ -222,6 +222,7 @@ class FileState:
         """Drop cached documents and chunk caches of ``path`` and everything below it
         (documents with changes not yet flushed stay: they are newer than the store's)."""
         self.documents.forget(path)
+        self.index.forget(path)
         prefix = path + "/"
         for table in (self._reserved, self._arrays):
             for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:

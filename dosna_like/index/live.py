@@ -118,6 +118,7 @@ class LiveIndex:
         self._unsaved = False
         self._no_record = False  # no usable sidecar in the store: listings go to the store
         self._consolidated: dict | None = None  # the root's consolidated metadata as opened
+        self._forgotten: set = set()  # paths whose documents are read from the store again
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ hooks
@@ -241,10 +242,22 @@ class LiveIndex:
         or UNKNOWN when it is not loaded (the caller reads the store: one read does not
         load the index, a listing does)."""
         with self._lock:
-            if not self.ready:
+            if not self.ready or (self._forgotten and self._was_forgotten(path)):
                 return UNKNOWN
             node = self._nodes.get(path)
             return None if node is None else node.doc
+
+    def forget(self, path: str) -> None:
+        """Documents at and below ``path`` are read from the store again (``Dataset.refresh``,
+        a handle unpickled after the array changed), not from this index."""
+        with self._lock:
+            self._forgotten.add(path)
+
+    def _was_forgotten(self, path: str) -> bool:
+        if "" in self._forgotten or path in self._forgotten:
+            return True
+        parts = path.split("/")
+        return any("/".join(parts[:i]) in self._forgotten for i in range(1, len(parts)))
 
     def child_names(self, path: str) -> list | None:
         """Names of the child nodes of ``path`` from the verified index (loaded on first
@@ -267,7 +280,7 @@ class LiveIndex:
             docs = self._state._docs
             for name in names:
                 child = f"{path}/{name}" if path else name
-                if child not in docs:
+                if child not in docs and not (self._forgotten and self._was_forgotten(child)):
                     docs.setdefault(child, self._nodes[child].doc)  # a change made meanwhile wins
             return names
 
@@ -301,7 +314,7 @@ class LiveIndex:
                 self._load()
                 return not self._unsaved
             self._nodes, fresh = verify_index(self._state.store, self._nodes)
-            self._kids, self._verified = None, True
+            self._kids, self._verified, self._forgotten = None, True, set()
             self._unsaved = self._unsaved or not fresh
             return fresh
 
@@ -323,6 +336,8 @@ class LiveIndex:
                 # checked first: the consolidated metadata is built from it, and zarr's readers
                 # trust that without a check (the stored sidecar may miss another tool's writes)
                 self._load()
+            for node in self._nodes.values():
+                node.summary  # noqa: B018 - a damaged node raises here, before anything is stored
             self._consolidate()
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self._state.store.fingerprint_kind))
             self._unsaved = False
