@@ -218,10 +218,23 @@ def _s3_walk_file(groups: int) -> str:
 
 
 def test_s3_open_and_walk_request_counts(s3_server):
-    """Open + walk: from the verified index a constant few requests whatever the
-    number of groups; by listing one listing per group, one GET per node and
-    one per group's side object (in one concurrent batch per level)."""
+    """Open + walk: from the verified index (loaded by the walk's first listing, or by a
+    search) a constant few requests whatever the number of groups; without a sidecar,
+    by listing: one listing per group, one GET per node and one per group's side
+    object (in one concurrent batch per level)."""
+    from dosna_like.format.keys import SIDECAR_KEY
+    from dosna_like.storage import open_store
     costs = {}
+
+    def walk(url):
+        with dosna_like.File(url, "r") as f:
+            seen = []
+            f.visititems(lambda name, obj: seen.append((name, dict(obj.attrs), obj.get("soft", getlink=True)
+                                                         if isinstance(obj, dosna_like.Group) else None)))
+            assert len(seen) == 4 * groups
+            assert all(s[1]["s"].dtype == np.float32 and s[2].path == "/" for s in seen if s[2] is not None)
+            assert sorted(s[1]["s"] for s in seen if s[2] is not None) == list(range(groups))
+
     for groups in (2, 8):
         url = _s3_walk_file(groups)
         with dosna_like.File(url, "r") as f:
@@ -232,17 +245,18 @@ def test_s3_open_and_walk_request_counts(s3_server):
             seen = []
             f.visititems(lambda name, obj: seen.append((name, dict(obj.attrs))))
             assert len(seen) == 4 * groups
-        by_index = http.take()
-        with dosna_like.File(url, "r") as f:
-            seen = []
-            f.visititems(lambda name, obj: seen.append((name, dict(obj.attrs), obj.get("soft", getlink=True)
-                                                         if isinstance(obj, dosna_like.Group) else None)))
-            assert all(s[1]["s"].dtype == np.float32 and s[2].path == "/" for s in seen if s[2] is not None)
+        by_search = http.take()
+        walk(url)
+        by_walk = http.take()
+        open_store(url, None).delete(SIDECAR_KEY)
+        http.take()
+        walk(url)
         by_listing = http.take()
-        costs[groups] = (sum(by_index.values()), sum(by_listing.values()))
-    assert costs[2][0] == costs[8][0] <= 4  # root document + side object, sidecar, one listing page
-    for groups, (_, by_listing) in costs.items():
+        costs[groups] = (sum(by_search.values()), sum(by_walk.values()), sum(by_listing.values()))
+    # root document + side object, sidecar, one listing page
+    assert costs[2][0] == costs[8][0] == costs[2][1] == costs[8][1] == 4
+    for groups, (_, _, by_listing) in costs.items():
         nodes, lists = 4 * groups, groups + 1
-        # root document + its side object, 2 GETs per s3fs group listing (as before side objects),
-        # one per node, and one per group's side object (the only new cost: 1 + 2 * lists + nodes before)
-        assert by_listing == 2 + 2 * lists + nodes + groups
+        # root document + its side object, the sidecar looked for, 2 GETs per s3fs group
+        # listing, one per node, and one per group's side object
+        assert by_listing == 3 + 2 * lists + nodes + groups

@@ -38,8 +38,8 @@ EXTENSION = "dosna_like"  # the top-level extension field holding an array's res
 
 SIDE_FORMAT = "dosna_like.group"  # the side object's "format"
 
-__all__ = ["EXTENSION", "ArrayMeta", "MAX_CHUNK_NBYTES", "SIDE_FORMAT", "consolidated_root", "dimension_names",
-           "dumps", "editable_copy", "fetch_documents", "group_document", "loads", "side_document",
+__all__ = ["EXTENSION", "ArrayMeta", "MAX_CHUNK_NBYTES", "SIDE_FORMAT", "CONSOLIDATED_FINGERPRINTS",
+           "consolidated_arrays", "consolidated_root", "dimension_names", "dumps", "editable_copy", "fetch_documents", "group_document", "loads", "side_document",
            "stored_document", "with_side", "with_dimension_names"]
 
 
@@ -362,9 +362,11 @@ def dumps(doc: dict, inline: bool = False) -> bytes:
     return json.dumps(stored, allow_nan=False).encode()
 
 
-def _memory_form(doc: dict) -> dict:
+def _memory_form(doc: dict, consolidated: dict | None = None) -> dict:
     # the inverse of _stored_form; the previous layout (entry in the attributes) is already it
-    doc.pop("consolidated_metadata", None)  # zarr's copy of the hierarchy, rewritten on flush/close
+    held = doc.pop("consolidated_metadata", None)  # zarr's copy of the hierarchy, rewritten on flush/close
+    if consolidated is not None and isinstance(held, dict):
+        consolidated.update(held)
     if EXTENSION not in doc:
         return doc
     reserved = doc.pop(EXTENSION)
@@ -378,26 +380,54 @@ def _memory_form(doc: dict) -> dict:
     return doc
 
 
-def consolidated_root(root: dict, nodes: dict) -> dict:
+def consolidated_root(root: dict, nodes: dict, fingerprints: dict | None = None) -> dict:
     """The root document with zarr-python 3's inline consolidated metadata of
     ``nodes`` ({path: document}, the root excluded), as ``zarr.consolidate_metadata``
-    writes it: zarr and xarray then open the whole hierarchy with one request."""
+    writes it: zarr and xarray then open the whole hierarchy with one request.
+
+    ``fingerprints`` ({path: the store's fingerprint of the node's stored document})
+    go beside it (zarr reads only ``kind`` and ``metadata``), so a reader uses an
+    entry only while the store still shows that fingerprint (:func:`consolidated_arrays`)."""
     stored = stored_document(root)
     stored["consolidated_metadata"] = {
         "kind": "inline", "must_understand": False,
         "metadata": {path: stored_document(doc) for path, doc in sorted(nodes.items()) if path},
     }
+    if fingerprints:
+        stored["consolidated_metadata"][CONSOLIDATED_FINGERPRINTS] = {
+            p: fp for p, fp in fingerprints.items() if p and fp and p in nodes}
     return stored
 
 
-def loads(raw: bytes, key: str, side=None) -> dict:
+CONSOLIDATED_FINGERPRINTS = "dosna_like_fingerprints"  # beside zarr's "metadata" in the root's copy
+
+
+def consolidated_arrays(consolidated: dict) -> dict:
+    """``{path: (fingerprint, document)}`` of the arrays in a root's consolidated
+    metadata (as :func:`loads` gave it) that carry the fingerprint they were
+    written with; in memory form.  Groups are left out: their reserved entries
+    live in side objects, which zarr's copy does not hold."""
+    meta, fps = consolidated.get("metadata"), consolidated.get(CONSOLIDATED_FINGERPRINTS)
+    if not isinstance(meta, dict) or not isinstance(fps, dict):
+        return {}
+    out = {}
+    for path, doc in meta.items():
+        fp = fps.get(path)
+        if (type(fp) is str and isinstance(doc, dict) and doc.get("zarr_format") == 3
+                and doc.get("node_type") == "array"):
+            out[path] = (fp, _memory_form(doc))
+    return out
+
+
+def loads(raw: bytes, key: str, side=None, consolidated: dict | None = None) -> dict:
     """The in-memory form of a stored ``zarr.json`` (``raw``) at ``key``; a group's
-    side object's bytes ``side`` (None: none) give its reserved entry."""
+    side object's bytes ``side`` (None: none) give its reserved entry; a dict
+    ``consolidated`` receives the document's consolidated metadata, if any."""
     try:
         doc = json.loads(raw)
     except ValueError as exc:
         raise FormatError(f"{key}: not a JSON document ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("zarr_format") != 3 or doc.get("node_type") not in ("group", "array"):
         raise FormatError(f"{key}: not a Zarr v3 node document")
-    doc = _memory_form(doc)
+    doc = _memory_form(doc, consolidated)
     return doc if side is None else with_side(doc, side, f"{key} (its {SIDE_KEY})")

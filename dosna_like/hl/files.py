@@ -242,7 +242,8 @@ class File(Group):
         if must_not_exist and (exists or not store.is_empty_root()):
             raise FileExistsError(errno.EEXIST, "Unable to create file (file exists)", self._filename)
         if exists and raw != REPLACING_ROOT:
-            doc = loads(raw, META_KEY, side)
+            consolidated = {}
+            doc = loads(raw, META_KEY, side, consolidated)
             if doc["node_type"] != "group":
                 raise FormatError(f"{self._filename}: the store root is an array, not a file")
         elif not exists and not store.is_empty_root() and mode in ("w", "a"):
@@ -265,6 +266,7 @@ class File(Group):
             state.write_doc("", root)
         else:
             state._docs.setdefault("", doc)  # another open File of this store may hold a newer one
+            state.index.offer_consolidated(consolidated)  # checked node by node if the index loads
         state.file = self
         super().__init__(state, "", inherit=None)
         if exists:

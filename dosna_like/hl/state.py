@@ -13,7 +13,7 @@ from ..chunks.sharded import open_array_io
 from ..chunks.pools import default_njobs
 from ..format.documents import ArrayMeta, fetch_documents
 from ..format.reserved import edit_reserved, reserved_of
-from ..index.live import LiveIndex
+from ..index.live import UNKNOWN, LiveIndex
 from ..storage import Store
 from ..storage.hdf5_referencing import referencing_store
 from .anonymous import ANONYMOUS
@@ -49,7 +49,20 @@ class FileState:
 
     # --------------------------------------------------------- documents
     def read_doc(self, path: str, required: bool = False) -> dict | None:
-        """A node's document as this file knows it (changes not yet flushed included)."""
+        """A node's document as this file knows it (changes not yet flushed included).
+
+        Not cached yet: from the verified search index once a listing loaded it
+        (no request, and a name it lacks is known absent), else from the store."""
+        doc = self._docs.get(path)
+        if doc is not None:
+            return doc
+        if self.index.ready:
+            known = self.index.known_doc(path)
+            if known is not UNKNOWN:
+                if known is not None:
+                    return self._docs.setdefault(path, known)  # a change made meanwhile wins
+                if not required:
+                    return None
         return self.documents.get(self.store, path, required)
 
     def children(self, path: str) -> list:
@@ -209,6 +222,7 @@ class FileState:
         """Drop cached documents and chunk caches of ``path`` and everything below it
         (documents with changes not yet flushed stay: they are newer than the store's)."""
         self.documents.forget(path)
+        self.index.forget(path)
         prefix = path + "/"
         for table in (self._reserved, self._arrays):
             for p in [p for p in table if p == path or p.startswith(prefix) or path == ""]:
@@ -220,13 +234,15 @@ class FileState:
         self.store.move_prefix(src, dest)
         self.forget(src)
         self.forget(dest)
-        self.index.moved(src, dest)
+        for state in self.documents.users():  # every File of this store lists from its own index
+            state.index.moved(src, dest)
 
     def delete_node(self, path: str) -> None:
         self.documents.discard(path)
         self.store.delete_prefix(path)
         self.forget(path)
-        self.index.deleted(path)
+        for state in self.documents.users():
+            state.index.deleted(path)
 
     # ------------------------------------------------------------ arrays
     def array_io(self, path: str) -> ArrayIO:

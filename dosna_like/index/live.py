@@ -47,10 +47,22 @@ stored, once: ``written_many``; ``FileState.delete_node`` / ``move_node``
 report the rest; a search also sees the documents not yet flushed), so later
 searches and listings cost no requests; the sidecar
 is written back on ``flush()``/``close()`` when the session changed or
-rebuilt it (one PUT; a session that wrote without searching first updates the
-stored sidecar with its writes).  Saving does not list the store: every
-reader checks what it loads.  A read-only session corrects a stale index in
+rebuilt it (one PUT), with the root's consolidated metadata built from it.  A
+session that wrote without loading the index checks the stored sidecar first
+(one scan): zarr's readers trust the consolidated copy without a check, so it
+must not repeat a stale sidecar.  A read-only session corrects a stale index in
 memory only.
+
+Walks: the first listing of a group (``iter``, ``len``, ``visititems``) loads
+the verified index when the store holds a sidecar, and from then on listings,
+member lookups (``in``, ``f[name]``) and document reads come from it (a name
+it lacks is known absent); without a sidecar each group is listed, as before.
+An array's document is then taken from the root's consolidated copy, already
+parsed when the file opened, when the copy records the very fingerprint the
+scan shows now (``CONSOLIDATED_FINGERPRINTS``, written beside zarr's entries);
+otherwise from the sidecar.  Reopening and walking 1,000 datasets thus reads
+the root document, the sidecar and one ``stat`` per node locally (one LIST page
+per ~1000 nodes on S3), and parses the documents once.
 ``refresh(f)`` re-checks an open file at any time; ``rebuild`` recomputes
 everything from the documents.  Two processes writing one file at once (which
 HDF5 forbids too) may leave a sidecar that misses the other's last writes: the
@@ -73,7 +85,8 @@ import threading
 import warnings
 
 
-from ..format.documents import consolidated_root, dumps, side_document
+from ..errors import FormatError
+from ..format.documents import consolidated_arrays, consolidated_root, dumps, side_document
 from ..format.keys import SIDE_KEY, node_key
 from ..storage.base import node_fingerprint
 from .nodes import Node, Nodes
@@ -81,7 +94,9 @@ from .sidecar import decode_sidecar, drop_subtree, encode_sidecar, verify_index
 
 from ..format.keys import SIDECAR_KEY
 
-__all__ = ["LiveIndex"]
+__all__ = ["LiveIndex", "UNKNOWN"]
+
+UNKNOWN = object()  # LiveIndex.known_doc: the index cannot tell
 
 
 class LiveIndex:
@@ -101,6 +116,9 @@ class LiveIndex:
         self._journal: list = []  # our writes before the index was loaded
         self._journal_moves = False  # the journal cannot say where moved documents went
         self._unsaved = False
+        self._no_record = False  # no usable sidecar in the store: listings go to the store
+        self._consolidated: dict | None = None  # the root's consolidated metadata as opened
+        self._forgotten: set = set()  # paths whose documents are read from the store again
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------ hooks
@@ -175,14 +193,81 @@ class LiveIndex:
             self._overlay_pending()
             return self._nodes
 
+    def _listing_ready(self) -> bool:
+        """Whether listings and document reads can come from the verified index: loaded
+        on first use when the store holds a readable sidecar (then one GET of it and one
+        scan of the fingerprints replace a listing per group and a read per node)."""
+        if self.ready:
+            return True
+        if self._no_record:
+            return False
+        try:
+            expected = self._expected()
+            if expected is None:  # no sidecar (another tool's store): the caller lists the store
+                self._no_record = True
+                return False
+            self._nodes, fresh = verify_index(self._state.store, expected)
+        except FormatError:  # a damaged node: listed one group at a time, opening it names the damage
+            self._no_record = True
+            return False
+        self._journal, self._kids, self._verified, self._journal_moves = [], None, True, False
+        self._unsaved = self._unsaved or not fresh
+        self._adopt_consolidated()
+        return True
+
+    def offer_consolidated(self, consolidated: dict) -> None:
+        """The root document's consolidated metadata as the file opened (kept until the
+        index is loaded: its array documents then spare parsing the sidecar's)."""
+        self._consolidated = consolidated or None
+
+    def _adopt_consolidated(self) -> None:
+        """Give each verified array node whose document is not parsed yet the root's
+        consolidated copy of it, when that copy was written with the very fingerprint
+        the store shows now (the copy is then that document; else the sidecar's is used)."""
+        consolidated, self._consolidated = self._consolidated, None
+        if consolidated is None:
+            return
+        for path, (fp, doc) in consolidated_arrays(consolidated).items():
+            node = self._nodes.get(path)
+            if node is not None and node.fp == fp:
+                node.offer_doc(doc)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the verified index is loaded (a listing or a search loads it)."""
+        return self._nodes is not None and self._verified
+
+    def known_doc(self, path: str):
+        """The document of ``path`` from the loaded verified index (None: no such node),
+        or UNKNOWN when it is not loaded (the caller reads the store: one read does not
+        load the index, a listing does)."""
+        with self._lock:
+            if not self.ready or (self._forgotten and self._was_forgotten(path)):
+                return UNKNOWN
+            node = self._nodes.get(path)
+            return None if node is None else node.doc
+
+    def forget(self, path: str) -> None:
+        """Documents at and below ``path`` are read from the store again (``Dataset.refresh``,
+        a handle unpickled after the array changed), not from this index."""
+        with self._lock:
+            self._forgotten.add(path)
+
+    def _was_forgotten(self, path: str) -> bool:
+        if "" in self._forgotten or path in self._forgotten:
+            return True
+        parts = path.split("/")
+        return any("/".join(parts[:i]) in self._forgotten for i in range(1, len(parts)))
+
     def child_names(self, path: str) -> list | None:
-        """Names of the child nodes of ``path`` if this session's verified index is loaded, else None.
+        """Names of the child nodes of ``path`` from the verified index (loaded on first
+        use, :meth:`_listing_ready`), else None: the caller lists the store.
 
         Their documents go into the file's document cache, so a listing costs
-        no request.  (Not loaded: the caller lists the store, as always.)
+        no request.
         """
         with self._lock:
-            if self._nodes is None or not self._verified:
+            if not self._listing_ready():
                 return None
             if self._kids is None:
                 kids: dict = {}
@@ -195,7 +280,7 @@ class LiveIndex:
             docs = self._state._docs
             for name in names:
                 child = f"{path}/{name}" if path else name
-                if child not in docs:
+                if child not in docs and not (self._forgotten and self._was_forgotten(child)):
                     docs.setdefault(child, self._nodes[child].doc)  # a change made meanwhile wins
             return names
 
@@ -220,6 +305,7 @@ class LiveIndex:
         self._journal_moves = False
         if not fresh:
             self._unsaved = True
+        self._adopt_consolidated()
 
     def refresh(self) -> bool:
         """Check the index against the store again; True when it was still right."""
@@ -228,7 +314,7 @@ class LiveIndex:
                 self._load()
                 return not self._unsaved
             self._nodes, fresh = verify_index(self._state.store, self._nodes)
-            self._kids, self._verified = None, True
+            self._kids, self._verified, self._forgotten = None, True, set()
             self._unsaved = self._unsaved or not fresh
             return fresh
 
@@ -246,12 +332,12 @@ class LiveIndex:
         with self._lock:
             if self._state.read_only or not self._unsaved:
                 return False
-            if self._nodes is None:
-                expected = self._expected()
-                if expected is None or self._journal_moves:
-                    self._load()  # nothing to update (or moves to find): built from the documents
-                else:  # the stored sidecar plus our writes; unchecked, as readers check it
-                    self._nodes, self._journal, self._kids = expected, [], None
+            if self._nodes is None or not self._verified:
+                # checked first: the consolidated metadata is built from it, and zarr's readers
+                # trust that without a check (the stored sidecar may miss another tool's writes)
+                self._load()
+            for node in self._nodes.values():
+                node.summary  # noqa: B018 - a damaged node raises here, before anything is stored
             self._consolidate()
             self._state.store.set(SIDECAR_KEY, encode_sidecar(self._nodes, self._state.store.fingerprint_kind))
             self._unsaved = False
@@ -273,7 +359,8 @@ class LiveIndex:
         if side is not None:  # ...unless it has none yet (the previous layout): first, so no entry is lost
             store.set(node_key("", SIDE_KEY), side)
             side_fp = store.predicted_fingerprint(node_key("", SIDE_KEY), side)
-        raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()}))
+        raw = dumps(consolidated_root(root.doc, {p: n.doc for p, n in self._nodes.items()},
+                                      {p: n.fp for p, n in self._nodes.items()}))
         key = node_key("")
         store.set(key, raw)
         self._nodes[""] = Node(node_fingerprint(store.predicted_fingerprint(key, raw), side_fp),

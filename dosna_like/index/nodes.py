@@ -87,6 +87,12 @@ class Node:
             self._doc = doc
         return self._doc
 
+    def offer_doc(self, doc: dict) -> None:
+        """``doc``, parsed elsewhere, as this node's document unless one is parsed already
+        (the caller checked it is the document of this node's fingerprint)."""
+        if self._doc is None:
+            self._doc = doc
+
     def holds(self, doc: dict) -> bool:
         """Whether this node was made from ``doc`` itself (not an equal copy)."""
         return self._doc is doc
