@@ -64,6 +64,8 @@ def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
 
 
 _TEMP_SUFFIX = ".partial"
+# threads writing a batch of objects (a flush's documents): about one per processor
+_WRITE_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _TRASH_SUFFIX = ".dosna-trash"  # a swapped-out store root, beside the root, being removed
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -407,6 +409,23 @@ class LocalStore(Store):
         except BaseException:
             _remove_quietly(tmp)
             raise
+
+    def _set_many(self, items: dict) -> None:
+        """Many objects, in contiguous runs on a few of the shared I/O threads.
+
+        Writing a small file locally is work in the kernel, with no wait to
+        overlap: more threads than processors only hand the interpreter lock
+        around (a task per object on 32 threads made 35 futex calls per
+        object written at a flush of 300 small documents)."""
+        runs = max(1, min(len(items), self.io_concurrency, _WRITE_THREADS))
+        if runs == 1:
+            for key, value in items.items():
+                self._set(key, value)
+            return
+        pairs = list(items.items())
+        bounds = [len(pairs) * k // runs for k in range(runs + 1)]
+        list(self._threads().map(lambda k: [self._set(key, value) for key, value in pairs[bounds[k]:bounds[k + 1]]],
+                                 range(runs)))
 
     def _create_temporary(self, tmp: str) -> int:
         """A descriptor of the new file ``tmp``, made with plain ``os`` calls (a
