@@ -131,6 +131,42 @@ def test_dtype_helpers_match_h5py():
         assert h5py.check_vlen_dtype(dt) == dosna_like.check_vlen_dtype(dt)
 
 
+_NUMBER_TYPES = ["?", "i1", "u1", "i2", "u2", "i4", "u4", "i8", "u8", "f2", "f4", "f8", "c8", "c16",
+                 "g", "G"]
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("code", _NUMBER_TYPES)
+def test_every_number_type_maps_to_zarr_by_its_numpy_name_in_either_byte_order(code, order):
+    """The names are worked out once per type (format/dtypes.py: _native_name): asked
+    in any order, for either byte order, each type gets numpy's own name."""
+    from dosna_like.format import dtypes
+    dtype = np.dtype(code).newbyteorder(order) if np.dtype(code).itemsize > 1 else np.dtype(code)
+    native = dtype.newbyteorder("=").name
+    data_type, codec, extra = dtypes.to_zarr(dtype)
+    if native in ("float128", "complex256"):  # x86 extended precision: raw little-endian bytes
+        assert data_type["name"] == "raw_bytes" and extra == {"numpy": dtype.newbyteorder("<").str}
+    else:
+        assert data_type == native
+        endian = (codec.get("configuration") or {}).get("endian")
+        assert endian == (None if dtype.itemsize == 1 else "big" if dtype.byteorder == ">" else "little")
+    assert dtypes.from_zarr(data_type, codec, extra) == dtypes.stored_dtype(dtype)
+
+
+def test_a_number_type_with_a_mark_keeps_it(file_url, h5_path):
+    """An enum is an integer type with h5py's mark: its Zarr name is the integer's,
+    and it reads back as h5py's enum."""
+    values = np.array([0, 2, 1], dtype="i2")
+    for module, where in ((dosna_like, file_url), (h5py, h5_path)):
+        with module.File(where, "w") as f:
+            f.create_dataset("e", data=values, dtype=module.enum_dtype(ENUM_MAP, "i2"))
+            f.create_dataset("plain", data=values)
+    with dosna_like.File(file_url, "r") as ours, h5py.File(h5_path, "r") as ref:
+        assert h5py.check_enum_dtype(ours["e"].dtype) == h5py.check_enum_dtype(ref["e"].dtype) == ENUM_MAP
+        assert h5py.check_enum_dtype(ours["plain"].dtype) is h5py.check_enum_dtype(ref["plain"].dtype) is None
+        np.testing.assert_array_equal(ours["e"][...], ref["e"][...])
+
+
 def test_zarr_reads_our_string_and_compound_arrays(file_url):
     data = np.array([(1, 2.5, 3), (4, 5.5, 6), (7, 8.5, 9)], dtype=COMPOUND)
     with dosna_like.File(file_url, "w") as f:

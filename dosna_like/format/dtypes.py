@@ -196,8 +196,22 @@ def is_vlen_text(dtype: np.dtype) -> bool:
 
 
 # ----------------------------------------------------------- Zarr v3 mapping
+_NATIVE_NAMES: dict = {}  # (kind, itemsize) -> numpy's name of that number type
+
+
+def _native_name(dtype: np.dtype) -> str:
+    """numpy's name of the number type ``dtype`` (kind b, i, u, f or c) in native byte
+    order, worked out once per type: numpy computes ``dtype.name`` in Python, and a
+    dataset's creation asked for it a dozen times."""
+    key = (dtype.kind, dtype.itemsize)
+    name = _NATIVE_NAMES.get(key)
+    if name is None:
+        name = _NATIVE_NAMES[key] = dtype.newbyteorder("=").name
+    return name
+
+
 def _numeric_name(dtype: np.dtype) -> str | None:
-    return _NUMERIC.get(dtype.newbyteorder("=").name) if dtype.kind in "biufc" else None
+    return _NUMERIC.get(_native_name(dtype)) if dtype.kind in "biufc" else None
 
 
 def to_zarr(dtype) -> tuple:
@@ -259,7 +273,7 @@ def no_conversion_path(dtype) -> TypeError:
 
 def _is_extended(dtype: np.dtype) -> bool:
     """x86's 80-bit extended precision as numpy holds it (float128, complex256), which h5py stores."""
-    return dtype.kind in "fc" and dtype.newbyteorder("=").name in ("float128", "complex256")
+    return dtype.kind in "fc" and _native_name(dtype) in ("float128", "complex256")
 
 
 def _is_opaque(dtype: np.dtype) -> bool:

@@ -24,6 +24,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import itertools
 import shutil
 import uuid
 
@@ -63,6 +64,8 @@ def _vectored_all(call, fd: int, buffers: list, offset: int) -> None:
 
 
 _TEMP_SUFFIX = ".partial"
+# threads writing a batch of objects (a flush's documents): about one per processor
+_WRITE_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _TRASH_SUFFIX = ".dosna-trash"  # a swapped-out store root, beside the root, being removed
 _RENAME_EXCHANGE = 2  # linux/fs.h
 
@@ -107,6 +110,40 @@ def _writer_alive(name: str) -> bool:
     except PermissionError:
         return True  # another user's live process
     return True
+
+
+class _TempNames:
+    """``<path>.<pid>-<16 hex>.partial`` names, unique per process without a
+    system call each: a random prefix drawn per process (again in a forked
+    child) and a counter.  (``uuid4`` asked the kernel for random bytes per
+    object written.)"""
+
+    def __init__(self):
+        self.renew()
+        os.register_at_fork(after_in_child=self.renew)
+
+    def renew(self) -> None:
+        self.pid = os.getpid()
+        self.prefix = os.urandom(4).hex()
+        self.counter = itertools.count()
+
+    def __call__(self, path: str) -> str:
+        return f"{path}.{self.pid}-{self.prefix}{next(self.counter) % 2**32:08x}{_TEMP_SUFFIX}"
+
+
+_temp_name = _TempNames()
+
+
+def _write_all(fd: int, value) -> None:
+    """Write every byte of ``value`` (any buffer) to ``fd``, resuming after short writes."""
+    view = memoryview(value)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    while view:
+        done = os.write(fd, view)
+        if done <= 0:
+            raise OSError(errno.EIO, "nothing written")
+        view = view[done:]
 
 
 def remove_dead_temporaries(folder: str) -> int:
@@ -207,8 +244,34 @@ class LocalStore(Store):
         One that existed is cleared of dead writers' temporaries; one made here
         has none, and (made by ``mkdir`` in a checked directory) is no symlink:
         creating a small dataset makes two directories, and skipping their
-        scans and ``lstat`` calls is a tenth of its system calls.
+        scans and ``lstat`` calls is a tenth of its system calls.  Below a
+        directory known to exist, the missing ones are made top down (a new
+        dataset's directory and its ``c``: two ``mkdir`` calls, none failing).
         """
+        missing, known = [], folder
+        while known not in self._made_dirs:
+            if len(known) <= len(self.root):  # no known ancestor: find out bottom up
+                self._make_dir_up(folder)
+                return
+            missing.append(known)
+            known = os.path.dirname(known)
+        for directory in reversed(missing):
+            try:
+                os.mkdir(directory)
+            except FileNotFoundError:  # a known one was removed by another writer meanwhile
+                self._made_dirs.difference_update(missing + [known])
+                self._make_dir_up(folder)
+                return
+            except FileExistsError:  # made by another writer meanwhile
+                remove_dead_temporaries(directory)
+            else:
+                if os.path.dirname(directory) in self._inside:
+                    self._inside.add(directory)
+            self._made_dirs.add(directory)
+
+    def _make_dir_up(self, folder: str) -> None:
+        """:meth:`_make_dir` when no ancestor is known to exist: ``mkdir`` the
+        directory, and its parent first when that is missing."""
         if len(folder) <= len(self.root):  # the root and above: made, never cleared
             os.makedirs(folder, exist_ok=True)
             return
@@ -217,7 +280,7 @@ class LocalStore(Store):
             os.mkdir(folder)
             made = True
         except FileNotFoundError:
-            self._make_dir(parent)
+            self._make_dir_up(parent)
             try:
                 os.mkdir(folder)
                 made = True
@@ -236,7 +299,7 @@ class LocalStore(Store):
             parent = os.path.dirname(parent)
 
     def _temp_beside(self, path: str) -> str:
-        return f"{path}.{os.getpid()}-{uuid.uuid4().hex[:16]}{_TEMP_SUFFIX}"
+        return _temp_name(path)
 
     # --------------------------------------------------------------- reads
     def _open_for_read(self, key: str) -> int | None:
@@ -337,12 +400,49 @@ class LocalStore(Store):
         self._confined(key)
         tmp = self._temp_beside(path)
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(value)
+            fd = self._create_temporary(tmp)
+            try:
+                _write_all(fd, value)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
             _remove_quietly(tmp)
             raise
+
+    def _set_many(self, items: dict) -> None:
+        """Many objects, in contiguous runs on a few of the shared I/O threads.
+
+        Writing a small file locally is work in the kernel, with no wait to
+        overlap: more threads than processors only hand the interpreter lock
+        around (a task per object on 32 threads made 35 futex calls per
+        object written at a flush of 300 small documents)."""
+        runs = max(1, min(len(items), self.io_concurrency, _WRITE_THREADS))
+        if runs == 1:
+            for key, value in items.items():
+                self._set(key, value)
+            return
+        pairs = list(items.items())
+        bounds = [len(pairs) * k // runs for k in range(runs + 1)]
+        list(self._threads().map(lambda k: [self._set(key, value) for key, value in pairs[bounds[k]:bounds[k + 1]]],
+                                 range(runs)))
+
+    def _create_temporary(self, tmp: str) -> int:
+        """A descriptor of the new file ``tmp``, made with plain ``os`` calls (a
+        buffered file object adds fstat, ioctl and lseek calls per object).  Its
+        directory, known to exist, may have been removed by another writer since:
+        made again then."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | _NOFOLLOW
+        try:
+            return os.open(tmp, flags, 0o666)
+        except FileNotFoundError:
+            folder = os.path.dirname(tmp)
+            self._made_dirs = {d for d in self._made_dirs if not folder.startswith(d)}
+            self._inside = {d for d in self._inside if not folder.startswith(d)}
+            self._make_dir(folder)
+            if not self._resolves_inside(folder):
+                raise PermissionError(f"{self.url}: {folder!r} leads out of the store through a symlink")
+            return os.open(tmp, flags, 0o666)
 
     def _update(self, key: str, change) -> bytes:
         # Other processes: an exclusive flock on the object's directory (its
