@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import ChunkCache
 from .fill import fill_bits as _fill_bits, is_fill
-from .pending import WRITE_BACK_NBYTES, pending_chunks
+from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks
 from .plans import flat_bytes as _flat_bytes, read_plan, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
@@ -414,10 +414,13 @@ class ArrayIO:
             chunk[proj.chunk_sel] = value[proj.out_sel]
             return proj.chunk_coords, chunk
 
+        def held_here(proj: ChunkProjection) -> bool:  # see pending.py
+            return not proj.complete or edge_may_grow(proj.chunk_coords, meta.chunks, meta.shape, meta.maxshape)
+
         def write_partial(proj: ChunkProjection) -> None:  # with the chunk's lock held
             coords = proj.chunk_coords
             held = self.pending.get(coords)
-            if held is None and self._never_stored(coords):  # past the old shape: nothing stored to start from
+            if held is None and (proj.complete or self._never_stored(coords)):  # nothing to start from
                 held = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
             if held is None:
                 self._update_one(proj, build)
@@ -432,7 +435,7 @@ class ArrayIO:
 
             def store_one(proj: ChunkProjection) -> None:
                 with self.chunk_lock(proj.chunk_coords):
-                    if not proj.complete:
+                    if held_here(proj):
                         write_partial(proj)
                         return
                     self.pending.pop(proj.chunk_coords)  # replaced whole
@@ -447,7 +450,7 @@ class ArrayIO:
         # io_concurrency requests in flight throughout.  A partial chunk is one
         # conditional read-modify-write each (S3 If-Match), in the pool, so that
         # another process writing other parts of it loses nothing.
-        whole = {self.key(p.chunk_coords): p for p in projs if p.complete}
+        whole = {self.key(p.chunk_coords): p for p in projs if not held_here(p)}
 
         def encoded(key, raw):
             self.pending.pop(whole[key].chunk_coords)  # replaced whole
@@ -464,7 +467,7 @@ class ArrayIO:
             if whole:
                 self.store.transform_each(list(whole), encoded, submitter(njobs),
                                           lock_of=lambda key: self.chunk_lock(whole[key].chunk_coords))
-            parallel_map(update_locked, [p for p in projs if not p.complete], njobs)
+            parallel_map(update_locked, [p for p in projs if held_here(p)], njobs)
         except BaseException:
             for proj in projs:  # what the cache holds may not have been stored
                 self.cache.discard(proj.chunk_coords)

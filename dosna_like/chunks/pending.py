@@ -8,11 +8,14 @@ each step, every such chunk is read, changed and rewritten once per step
 write covers it whole, at ``flush()``/``close()``, or when the held chunks
 pass their bound (least recently written first).
 
-Only chunks that were never stored are held: those past the smallest shape
-the array has had in this process (see ``ArrayIO._never_stored``).  Nothing
-else can have written them, so holding them loses no other writer's data,
-and storing one needs no read.  A partial write to a stored chunk stays a
-conditional read-modify-write of the store, as before.
+Held are: a chunk written in part that was never stored (past the smallest
+shape the array has had in this process, see ``ArrayIO._never_stored``:
+nothing else can have written it, so holding it loses no other writer's
+data, and storing it needs no read), and a chunk cut by the array's edge
+along an axis it may still grow along, written whole (the next append comes
+back to it; its whole content is known, so it is stored whole, as a whole
+write is).  A partial write to a stored chunk stays a conditional
+read-modify-write of the store, as before.
 
 One :class:`PendingChunks` per array (store URL + path) in this process,
 shared by every handle of it, so every ``File`` of this process reads what
@@ -28,12 +31,18 @@ from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "pending_chunks"]
+__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks"]
 
 # The bound on chunk bytes held per array (or the file's rdcc_nbytes when
 # that is larger): two chunk rows of a (1024, 1024) float32 image in 128 x
 # 128 chunks, so that appends store each chunk once.
 WRITE_BACK_NBYTES = 64 * 2**20
+
+
+def edge_may_grow(coords: tuple, chunks: tuple, shape: tuple, maxshape: tuple) -> bool:
+    """Whether chunk ``coords`` is cut by the array's edge along an axis that
+    ``maxshape`` lets grow (an append will write into it again)."""
+    return any((i + 1) * c > s and (m is None or m > s) for i, c, s, m in zip(coords, chunks, shape, maxshape))
 
 
 class PendingChunks:
