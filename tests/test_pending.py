@@ -160,3 +160,18 @@ def test_the_bound_stores_the_least_recently_written_chunks():
 ])
 def test_edge_may_grow(coords, shape, maxshape, expected):
     assert edge_may_grow(coords, (8, 4), shape, maxshape) is expected
+
+
+def test_a_file_never_closed_stores_its_held_chunks_at_exit_as_its_documents(tmp_path):
+    url = str(tmp_path / "s")
+    script = """if True:
+        import sys, numpy as np, dosna_like
+        f = dosna_like.File(sys.argv[1], "w")
+        ds = f.create_dataset("x", shape=(0, 4), maxshape=(None, 4), chunks=(8, 4), dtype="i4")
+        ds.resize(11, axis=0)
+        ds[...] = np.arange(44).reshape(11, 4)
+        assert ds._io.pending.coords() == [(1, 0)]
+        """
+    subprocess.run([sys.executable, "-c", script, url], check=True)
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["x"][...], np.arange(44).reshape(11, 4))

@@ -15,7 +15,7 @@ import numpy as np
 
 from .cache import ChunkCache
 from .fill import fill_bits as _fill_bits, is_fill
-from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks
+from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks, store_when_dropped
 from .plans import flat_bytes as _flat_bytes, read_plan, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
@@ -48,6 +48,7 @@ class ArrayIO:
         self._lock_salt = hash((getattr(store, "url", None), path))
         self.pending = pending_chunks(store, path)  # held partial chunks, shared by this array's handles
         self.write_back_nbytes = max(WRITE_BACK_NBYTES, cache_nbytes)
+        self._stores_when_dropped = None  # made at the first hold
         self.set_meta(meta)
 
     def chunk_lock(self, coords: tuple) -> threading.Lock:
@@ -427,6 +428,7 @@ class ArrayIO:
                 return
             held[proj.chunk_sel] = value[proj.out_sel]
             self.pending.hold(coords, held)  # stored once: at flush, or when evicted (pending.py)
+            self._stores_when_dropped = self._stores_when_dropped or store_when_dropped(self)
             self.cache.discard(coords)
 
         if not self.store.batches_async:

@@ -19,19 +19,26 @@ read-modify-write of the store, as before.
 
 One :class:`PendingChunks` per array (store URL + path) in this process,
 shared by every handle of it, so every ``File`` of this process reads what
-another wrote.  Other processes see the chunks once they are stored; a
-process killed before that loses them (they read as the fill value), never
-a chunk in part: each is stored whole and atomically.
+another wrote.  Other processes see the chunks once they are stored; an array handle
+dropped unflushed (a file never closed: at garbage collection or interpreter
+exit, as its documents are) stores them then.  A process killed before that
+loses them (they read as the fill value), never a chunk in part: each is
+stored whole and atomically.
 """
 from __future__ import annotations
 
+import functools
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks"]
+from .fill import is_fill
+from ..format.keys import chunk_key
+
+__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks", "store_when_dropped"]
 
 # The bound on chunk bytes held per array (or the file's rdcc_nbytes when
 # that is larger): two chunk rows of a (1024, 1024) float32 image in 128 x
@@ -115,3 +122,23 @@ def pending_chunks(store, path: str) -> PendingChunks:
         if found is None:
             found = _REGISTRY[key] = PendingChunks()
         return found
+
+
+def _store_left(store, path: str, encode, fill, pending: PendingChunks) -> None:
+    """Finalizer of an array handle dropped with chunks held: store them in this thread
+    (at interpreter exit the thread pools accept no more work)."""
+    try:
+        for coords in pending.coords():
+            chunk = pending.pop(coords)
+            if chunk is not None and not is_fill(chunk, fill):
+                store.set(chunk_key(path, coords), encode(chunk))
+    except Exception as exc:  # noqa: BLE001 - a finalizer must not raise
+        warnings.warn(f"{path}: chunks of a file that was never closed could not be stored ({exc})",
+                      RuntimeWarning, stacklevel=1)
+
+
+def store_when_dropped(io) -> weakref.finalize:
+    """A finalizer storing what ``io`` (an ArrayIO) holds when it is dropped unflushed;
+    it keeps the store, codec and held chunks, never ``io`` itself."""
+    return weakref.finalize(io, functools.partial(_store_left, io.store, io.path, io.codec.encode,
+                                                  io.fill_bits, io.pending))
