@@ -175,3 +175,20 @@ def test_a_file_never_closed_stores_its_held_chunks_at_exit_as_its_documents(tmp
     subprocess.run([sys.executable, "-c", script, url], check=True)
     with dosna_like.File(url, "r") as f:
         np.testing.assert_array_equal(f["x"][...], np.arange(44).reshape(11, 4))
+
+
+def test_held_chunks_too_big_for_the_cache_are_written_from_the_array_with_their_checksum(tmp_path):
+    """2 MiB raw chunks on a local disk (the pwritev path): read back, and by zarr-python,
+    which checks the crc32c after them."""
+    zarr = pytest.importorskip("zarr")
+    url = str(tmp_path / "s")
+    data = np.random.default_rng(0).standard_normal((1000, 1024)).astype("f4")
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("d", shape=(0, 1024), dtype="f4", chunks=(512, 1024), maxshape=(None, 1024),
+                              shards=False)
+        assert ds._io.reads_direct
+        for start in range(0, 1000, 100):
+            _append(ds, data[start:start + 100])
+    with dosna_like.File(url, "r") as f:
+        np.testing.assert_array_equal(f["d"][...], data)
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s" / "d"), mode="r")[...], data)

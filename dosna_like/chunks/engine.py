@@ -533,13 +533,17 @@ class ArrayIO:
             self.store.delete(self.key(coords))
         else:
             file_offsets, src_offsets, run = plan
-            ranges = [(f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)]
-            if self.codec.checked_raw:  # the checksum follows the chunk's bytes
-                pieces = [piece for _, row in ranges for piece in row]
-                ranges.append((self.codec.nbytes, [memoryview(self.codec.trailer(pieces))]))
-            self.store.write_from(self.key(coords), ranges)
+            self._write_from(coords, [(f, [value_flat[d:d + run] for d in row])
+                                      for f, row in zip(file_offsets, src_offsets)])
         self.cache.discard(coords)
         return True
+
+    def _write_from(self, coords: tuple, ranges: list) -> None:
+        """Store a raw chunk from buffers with ``pwritev``, its checksum (if any) after them."""
+        if self.codec.checked_raw:
+            pieces = [piece for _, row in ranges for piece in row]
+            ranges = ranges + [(self.codec.nbytes, [memoryview(self.codec.trailer(pieces))])]
+        self.store.write_from(self.key(coords), ranges)
 
     def _encode(self, chunk: np.ndarray):
         """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""
@@ -553,8 +557,12 @@ class ArrayIO:
             self.cache.put(coords, chunk)
 
     def _store_one(self, coords: tuple, chunk: np.ndarray) -> None:
-        raw = self._encode(chunk)
-        if raw is None:
+        # a raw chunk on a local disk goes from the array itself: no bytes copy of it
+        direct = self.reads_direct and chunk.flags.c_contiguous and not is_fill(chunk, self.fill_bits)
+        raw = True if direct else self._encode(chunk)
+        if direct:
+            self._write_from(coords, [(0, [_flat_bytes(chunk)])])
+        elif raw is None:
             self.store.delete(self.key(coords))
         else:
             self.store.set(self.key(coords), raw)
