@@ -604,10 +604,10 @@ def _crash_trials():
 
 def test_kill_9_trials(tmp_path):
     """The quick version of scripts/reliability/crash_trials.py: a writer, a
-    creator, a deleter and File(path, "w") killed at random points."""
+    creator, a deleter, File(path, "w") and an appender killed at random points."""
     report = _crash_trials().run_trials(1, seed=int.from_bytes(os.urandom(2), "little"), workdir=str(tmp_path))
-    assert report["summary"]["trials"] == 4
-    assert [r["problems"] for r in report["trials"]] == [[]] * 4, report["trials"]
+    assert report["summary"]["trials"] == 5
+    assert [r["problems"] for r in report["trials"]] == [[]] * 5, report["trials"]
 
 
 @pytest.mark.parametrize("kind", ["local", "s3"])
@@ -775,3 +775,18 @@ def test_two_processes_writing_disjoint_rows_of_shared_chunks_lose_nothing(tmp_p
         assert p.wait() == 0
     with dosna_like.File(url, "r") as f:
         np.testing.assert_array_equal(f["x"][:], [[14 * 1000 + r] * 16 for r in range(32)])
+
+
+def test_the_append_checker_finds_lost_or_wrong_rows():
+    """The harness's own check of a killed append: it fails when a flushed row was lost
+    or an unflushed row holds values never written, and passes what the guarantee allows."""
+    check = _crash_trials().check_appended
+    rows = np.arange(1, 101)[:, None] * np.ones(4, dtype="i8")
+    lost_tail = rows.copy()
+    lost_tail[70:] = 0  # unflushed rows read as the fill value: allowed
+    assert check(rows, 60) == [] and check(lost_tail, 60) == []
+    assert check(lost_tail, 80), "a flushed row reading fill must be found"
+    wrong = rows.copy()
+    wrong[90, 2] = 5
+    assert check(wrong, 60), "a row holding values never written must be found"
+    assert check(rows[:50], 60), "fewer rows than were flushed must be found"

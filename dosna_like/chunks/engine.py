@@ -14,7 +14,9 @@ import threading
 import numpy as np
 
 from .cache import ChunkCache
-from .plans import read_plan
+from .fill import fill_bits as _fill_bits, is_fill
+from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks, store_when_dropped
+from .plans import flat_bytes as _flat_bytes, read_plan, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
@@ -30,49 +32,10 @@ __all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill"]
 DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
 
 
-def _fill_bits(fill, dtype: np.dtype):
-    if dtype.kind == "O":  # variable-length strings: compare the objects themselves
-        return fill
-    return np.asarray(fill, dtype=dtype).reshape(1).view(np.uint8)
-
-
-def is_fill(chunk: np.ndarray, fill_bits) -> bool:
-    """Every element has exactly the fill value's bytes (so -0.0 is not 0.0, NaN is NaN)."""
-    if chunk.dtype.kind == "O":
-        return all(item == fill_bits for item in chunk.reshape(-1).tolist())
-    itemsize = fill_bits.size
-    if itemsize in (1, 2, 4, 8):  # any strides, no copy
-        utype = np.dtype(f"u{itemsize}")
-        return bool(np.all(chunk.view(utype) == fill_bits.view(utype)[0]))
-    flat = np.ascontiguousarray(chunk).reshape(-1)
-    if itemsize % 8 == 0:
-        return bool(np.all(flat.view(np.uint64).reshape(-1, itemsize // 8) == fill_bits.view(np.uint64)))
-    return bool(np.all(flat.view(np.uint8).reshape(-1, itemsize) == fill_bits))
-
-
 # Writes to one chunk serialise on one of these (striped by store, array and
 # chunk): a read-modify-write of a partial chunk must not interleave with
 # another thread's.  Never a global lock; reads never take one.
 _CHUNK_LOCKS = tuple(threading.Lock() for _ in range(256))
-
-
-_MAX_SCRATCH = 64 * 2**20  # bigger chunks get a fresh array each time
-_thread_scratch = threading.local()
-
-
-def _scratch(nbytes: int, dtype: np.dtype, shape: tuple) -> np.ndarray | None:
-    """This thread's reusable decode buffer viewed as a ``shape`` array (None when too big)."""
-    if nbytes > _MAX_SCRATCH:
-        return None
-    buf = getattr(_thread_scratch, "buf", None)
-    if buf is None or buf.nbytes < nbytes:
-        buf = _thread_scratch.buf = np.empty(nbytes, dtype=np.uint8)
-    return buf[:nbytes].view(dtype).reshape(shape)
-
-
-def _flat_bytes(arr: np.ndarray) -> memoryview:
-    """A writable byte view of a C-contiguous array."""
-    return memoryview(arr.reshape(-1).view(np.uint8))
 
 
 class ArrayIO:
@@ -83,6 +46,9 @@ class ArrayIO:
         self.path = path
         self.cache = ChunkCache(cache_nbytes)
         self._lock_salt = hash((getattr(store, "url", None), path))
+        self.pending = pending_chunks(store, path)  # held partial chunks, shared by this array's handles
+        self.write_back_nbytes = max(WRITE_BACK_NBYTES, cache_nbytes)
+        self._stores_when_dropped = None  # made at the first hold
         self.set_meta(meta)
 
     def chunk_lock(self, coords: tuple) -> threading.Lock:
@@ -95,12 +61,12 @@ class ArrayIO:
         and was not written since (call with the chunk's lock held)."""
         chunks = self.meta.chunks
         return (any(c * n >= u for c, n, u in zip(coords, chunks, self._unstored_from))
-                and coords not in self._written_past)
+                and coords not in self.pending.stored)
 
     def _first_write(self, coords: tuple) -> bool:
         """:meth:`_never_stored`, and from now on it may be stored (lock held)."""
         if self._never_stored(coords):
-            self._written_past.add(coords)
+            self.pending.stored.add(coords)
             return True
         return False
 
@@ -118,8 +84,8 @@ class ArrayIO:
         before = getattr(self, "_unstored_from", None)
         same_rank = before is not None and len(before) == len(meta.shape)
         self._unstored_from = tuple(map(min, before, meta.shape)) if same_rank else tuple(meta.shape)
-        if not same_rank:
-            self._written_past = set()  # chunks written past _unstored_from
+        if before is not None and not same_rank:
+            self.pending.stored.clear()  # chunks written past _unstored_from
         self.meta = meta
         try:
             self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
@@ -190,6 +156,8 @@ class ArrayIO:
         ``dest`` (optional) is where to decode a chunk the cache will not keep.
         """
         chunk = self.cache.get(coords)
+        if chunk is None and self.pending:
+            chunk = self.pending.get(coords)
         if chunk is not None:
             return chunk
         if raw is None and fetch:
@@ -210,6 +178,7 @@ class ArrayIO:
     # the fill value is not stored (as far as that shows without decoding).
     def get_raw(self, coords: tuple) -> bytes | None:
         """The stored (encoded) bytes of chunk ``coords``, None when it is not stored."""
+        self._store_held(coords)
         return self.store.get(self.key(coords))
 
     def put_raw(self, coords: tuple, raw) -> None:
@@ -220,6 +189,7 @@ class ArrayIO:
         bytes are stored as they are (telling would mean decoding them).
         """
         key = self.key(coords)
+        self.pending.pop(coords)
         if self._raw_is_fill(raw):
             self.store.delete(key)
         else:
@@ -245,15 +215,20 @@ class ArrayIO:
     def put_chunk(self, coords: tuple, chunk: np.ndarray) -> None:
         """Store a whole chunk (its padding past the array's edge holding the fill
         value); a chunk equal to the fill value is deleted rather than stored."""
+        self.pending.pop(coords)
         self._store_one(coords, chunk)
 
     def put_chunks(self, items: list) -> None:
         """:meth:`put_chunk` for several ``(coords, chunk)`` pairs, stored in one batch."""
+        for coords, _ in items:
+            self.pending.pop(coords)
         self._store_chunks(items, 1)
 
     def put_raws(self, items: list) -> None:
         """:meth:`put_raw` for several ``(coords, raw)`` pairs, in one batch (a sharded
         array writes each shard they touch once)."""
+        for coords, _ in items:
+            self.pending.pop(coords)
         fill = [self.key(c) for c, raw in items if self._raw_is_fill(raw)]
         self.store.delete_many(fill)
         self.store.set_many({self.key(c): raw for c, raw in items if not self._raw_is_fill(raw)})
@@ -267,15 +242,18 @@ class ArrayIO:
 
     def has_chunk(self, coords: tuple) -> bool:
         """Whether chunk ``coords`` is stored (one that equals the fill value never is)."""
+        self._store_held(coords)
         return self.store.exists(self.key(coords))
 
     def delete_chunk(self, coords: tuple) -> None:
         """Delete chunk ``coords``: it reads as the fill value again."""
+        self.pending.pop(coords)
         self.store.delete(self.key(coords))
         self.cache.discard(coords)
 
     def delete_all_chunks(self) -> None:
         """Delete every object under the array's chunk prefix: it all reads as the fill value."""
+        self.pending.clear()
         prefix = chunk_prefix(self.path)
         keys = [k for k in self.store.list_keys(prefix) if k == prefix or k.startswith(prefix + "/")]
         self.store.delete_many(keys)
@@ -289,6 +267,7 @@ class ArrayIO:
     def stored_objects(self) -> list:
         """Sorted coordinates of the objects stored under the chunk prefix: the
         chunks, or a sharded array's shards (one listing)."""
+        self.flush_pending()
         ndim = len(self.meta.shape)
         found = (parse_chunk_key(self.path, key, ndim) for key in self.store.list_keys(chunk_prefix(self.path)))
         return sorted(coords for coords in found if coords is not None)
@@ -300,6 +279,8 @@ class ArrayIO:
         ``local`` holds ints and unit-step slices; ints drop their axis.
         """
         chunk = self.cache.get(coords)
+        if chunk is None and self.pending:
+            chunk = self.pending.get(coords)
         if chunk is not None:  # the hot path of small reads
             part = chunk[local]
             if self._objects and not isinstance(part, (np.ndarray, np.generic)):
@@ -345,6 +326,8 @@ class ArrayIO:
         misses = []
         for proj in sel.projections(meta.chunks):
             chunk = self.cache.get(proj.chunk_coords)
+            if chunk is None and self.pending:
+                chunk = self.pending.get(proj.chunk_coords)
             if chunk is None:
                 misses.append(proj)
             else:
@@ -432,11 +415,21 @@ class ArrayIO:
             chunk[proj.chunk_sel] = value[proj.out_sel]
             return proj.chunk_coords, chunk
 
+        def held_here(proj: ChunkProjection) -> bool:  # see pending.py
+            return not proj.complete or edge_may_grow(proj.chunk_coords, meta.chunks, meta.shape, meta.maxshape)
+
         def write_partial(proj: ChunkProjection) -> None:  # with the chunk's lock held
-            if self._first_write(proj.chunk_coords):  # past the old shape: nothing stored to start from
-                self._store_one(*build(proj, None, False))
-            else:
+            coords = proj.chunk_coords
+            held = self.pending.get(coords)
+            if held is None and (proj.complete or self._never_stored(coords)):  # nothing to start from
+                held = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
+            if held is None:
                 self._update_one(proj, build)
+                return
+            held[proj.chunk_sel] = value[proj.out_sel]
+            self.pending.hold(coords, held)  # stored once: at flush, or when evicted (pending.py)
+            self._stores_when_dropped = self._stores_when_dropped or store_when_dropped(self)
+            self.cache.discard(coords)
 
         if not self.store.batches_async:
             direct = self.reads_direct and value.flags.c_contiguous
@@ -444,21 +437,25 @@ class ArrayIO:
 
             def store_one(proj: ChunkProjection) -> None:
                 with self.chunk_lock(proj.chunk_coords):
-                    if not proj.complete:
+                    if held_here(proj):
                         write_partial(proj)
-                    elif not (direct and self._write_direct(proj, value, value_flat)):
+                        return
+                    self.pending.pop(proj.chunk_coords)  # replaced whole
+                    if not (direct and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
             parallel_map(store_one, projs, njobs)
+            self._store_excess(njobs)
             return
         # Async stores: the whole chunks go through one pipeline, no windows: per
         # chunk, under its lock, built and encoded in the pool and stored,
         # io_concurrency requests in flight throughout.  A partial chunk is one
         # conditional read-modify-write each (S3 If-Match), in the pool, so that
         # another process writing other parts of it loses nothing.
-        whole = {self.key(p.chunk_coords): p for p in projs if p.complete}
+        whole = {self.key(p.chunk_coords): p for p in projs if not held_here(p)}
 
         def encoded(key, raw):
+            self.pending.pop(whole[key].chunk_coords)  # replaced whole
             coords, chunk = build(whole[key], raw, False)
             stored = self._encode(chunk)
             self._remember(coords, chunk, stored)
@@ -472,11 +469,32 @@ class ArrayIO:
             if whole:
                 self.store.transform_each(list(whole), encoded, submitter(njobs),
                                           lock_of=lambda key: self.chunk_lock(whole[key].chunk_coords))
-            parallel_map(update_locked, [p for p in projs if not p.complete], njobs)
+            parallel_map(update_locked, [p for p in projs if held_here(p)], njobs)
         except BaseException:
             for proj in projs:  # what the cache holds may not have been stored
                 self.cache.discard(proj.chunk_coords)
             raise
+        self._store_excess(njobs)
+
+    # ------------------------------------------- held partial chunks (pending.py)
+    def _store_held(self, coords: tuple) -> None:
+        with self.chunk_lock(coords):
+            chunk = self.pending.get(coords)
+            if chunk is not None:
+                self.pending.stored.add(coords)  # first: a failed store may have stored it
+                self._store_one(coords, chunk)
+                self.pending.pop(coords)  # still held when storing it raised
+
+    def _store_excess(self, njobs: int) -> None:
+        """Store the least recently written held chunks past the bound."""
+        if self.pending.nbytes > self.write_back_nbytes:
+            parallel_map(self._store_held, self.pending.oldest_beyond(self.write_back_nbytes), njobs)
+
+    def flush_pending(self, njobs: int = 1) -> None:
+        """Store every held partial chunk (at flush and close, and before anything
+        that asks the store for this array's chunks)."""
+        if self.pending:
+            parallel_map(self._store_held, self.pending.coords(), njobs)
 
     def _update_one(self, proj: ChunkProjection, build) -> None:
         """A partial chunk's read-modify-write as one :meth:`Store.update`, so that
@@ -515,13 +533,17 @@ class ArrayIO:
             self.store.delete(self.key(coords))
         else:
             file_offsets, src_offsets, run = plan
-            ranges = [(f, [value_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, src_offsets)]
-            if self.codec.checked_raw:  # the checksum follows the chunk's bytes
-                pieces = [piece for _, row in ranges for piece in row]
-                ranges.append((self.codec.nbytes, [memoryview(self.codec.trailer(pieces))]))
-            self.store.write_from(self.key(coords), ranges)
+            self._write_from(coords, [(f, [value_flat[d:d + run] for d in row])
+                                      for f, row in zip(file_offsets, src_offsets)])
         self.cache.discard(coords)
         return True
+
+    def _write_from(self, coords: tuple, ranges: list) -> None:
+        """Store a raw chunk from buffers with ``pwritev``, its checksum (if any) after them."""
+        if self.codec.checked_raw:
+            pieces = [piece for _, row in ranges for piece in row]
+            ranges = ranges + [(self.codec.nbytes, [memoryview(self.codec.trailer(pieces))])]
+        self.store.write_from(self.key(coords), ranges)
 
     def _encode(self, chunk: np.ndarray):
         """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""
@@ -535,8 +557,12 @@ class ArrayIO:
             self.cache.put(coords, chunk)
 
     def _store_one(self, coords: tuple, chunk: np.ndarray) -> None:
-        raw = self._encode(chunk)
-        if raw is None:
+        # a raw chunk on a local disk goes from the array itself: no bytes copy of it
+        direct = self.reads_direct and chunk.flags.c_contiguous and not is_fill(chunk, self.fill_bits)
+        raw = True if direct else self._encode(chunk)
+        if direct:
+            self._write_from(coords, [(0, [_flat_bytes(chunk)])])
+        elif raw is None:
             self.store.delete(self.key(coords))
         else:
             self.store.set(self.key(coords), raw)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numpy as np
 
-__all__ = ["read_plan"]
+__all__ = ["flat_bytes", "read_plan", "scratch"]
 
 
 def _box_offsets(starts, counts, strides) -> np.ndarray:
@@ -72,3 +73,22 @@ def _shape_plan(chunk_shape, itemsize, chunk_starts, counts, out_shape):
     file_offsets = _box_offsets(chunk_starts, counts[:k_src], _c_strides(chunk_shape, itemsize))
     dest = _box_offsets((0,) * len(counts), counts[:k], _c_strides(out_shape, itemsize))
     return file_offsets.tolist(), dest.reshape(len(file_offsets), -1).tolist(), run
+
+
+_MAX_SCRATCH = 64 * 2**20  # bigger chunks get a fresh array each time
+_thread_scratch = threading.local()
+
+
+def scratch(nbytes: int, dtype: np.dtype, shape: tuple) -> np.ndarray | None:
+    """This thread's reusable decode buffer viewed as a ``shape`` array (None when too big)."""
+    if nbytes > _MAX_SCRATCH:
+        return None
+    buf = getattr(_thread_scratch, "buf", None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = _thread_scratch.buf = np.empty(nbytes, dtype=np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def flat_bytes(arr: np.ndarray) -> memoryview:
+    """A writable byte view of a C-contiguous array."""
+    return memoryview(arr.reshape(-1).view(np.uint8))

@@ -198,9 +198,22 @@ class FileState:
         self.index.start_new()
 
     def flush_documents(self) -> None:
-        """Store the pending document changes (not the search index)."""
+        """Store the held partial chunks, then the pending document changes (not the
+        search index): metadata is stored after the chunks it describes."""
         if not self.read_only:
+            self.flush_chunks()
             self.documents.flush(self.store)
+
+    def flush_chunks(self, path: str | None = None) -> None:
+        """Store the partial chunks held in memory (chunks/pending.py) of the open arrays
+        of every File sharing this file's documents (those at or below ``path``)."""
+        for io in self._arrays_below(path):
+            io.flush_pending(self.njobs)
+
+    def _arrays_below(self, path: str | None) -> list:
+        prefix = None if not path else path + "/"
+        return [io for state in self.documents.users() for p, io in list(state._arrays.items())
+                if prefix is None or p == path or p.startswith(prefix)]
 
     def flush(self) -> None:
         """``File.flush()``: pending documents, then the search index and consolidated metadata."""
@@ -220,7 +233,10 @@ class FileState:
 
     def forget(self, path: str) -> None:
         """Drop cached documents and chunk caches of ``path`` and everything below it
-        (documents with changes not yet flushed stay: they are newer than the store's)."""
+        (documents with changes not yet flushed stay: they are newer than the store's;
+        so are the partial chunks held in memory, which are stored first)."""
+        if not self.read_only:
+            self.flush_chunks(path)
         self.documents.forget(path)
         self.index.forget(path)
         prefix = path + "/"
@@ -238,6 +254,8 @@ class FileState:
             state.index.moved(src, dest)
 
     def delete_node(self, path: str) -> None:
+        for io in self._arrays_below(path):
+            io.pending.clear()  # never stored: deleted with the node
         self.documents.discard(path)
         self.store.delete_prefix(path)
         self.forget(path)
@@ -276,5 +294,7 @@ class FileState:
     def new_array_io(self, path: str, meta: ArrayMeta) -> ArrayIO:
         self._clear_leftovers(path)
         io = open_array_io(self.store, path, meta, self.rdcc_nbytes)
+        io.pending.clear()  # a new array: nothing of an earlier one at this path is held
+        io.pending.stored.clear()
         self._arrays[path] = io
         return io

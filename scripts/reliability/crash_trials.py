@@ -1,6 +1,6 @@
 """Kill -9 at random points of writes, creates, deletes and ``File(path, "w")``.
 
-    .venv/bin/python scripts/reliability/crash_trials.py               # 8 trials per kind (32)
+    .venv/bin/python scripts/reliability/crash_trials.py               # 8 trials per kind (40)
     .venv/bin/python scripts/reliability/crash_trials.py --trials 3    # quicker
     .venv/bin/python scripts/reliability/crash_trials.py --json out.json
 
@@ -11,6 +11,9 @@ it after a random delay, then checks what is left (issue 18, crash safety):
   with FileExistsError, ``w``), or is an empty directory, which every mode
   treats as no file (``r`` raises FileNotFoundError, ``w``/``a`` create);
 - every chunk reads without error, holding only values the writer wrote;
+- an append (resize + write in steps, ``ds.flush()`` every third step) loses
+  only rows written since its last flush: the flushed rows read back exactly,
+  a later row reads as written or as the fill value (README, "Crash safety");
 - nothing of a killed create or delete shows in a dataset created again
   under that name (it reads all fill values);
 - a dataset a killed delete did not get to is whole;
@@ -37,7 +40,7 @@ import numpy as np
 __all__ = ["KINDS", "REPLACE_POINTS", "check_replaced", "check_store", "main", "replace_interrupted", "run_trials"]
 
 SHAPE, CHUNKS = (256, 256), (32, 32)
-KINDS = ("write", "create", "delete", "truncate")
+KINDS = ("write", "create", "delete", "truncate", "append")
 # where replace_interrupted stops File(url, "w"): before its n-th removal (0: the marker root
 # document written, nothing removed; then among the node documents, then the rest: chunk keys
 # on S3, node folders locally), or before the marker's own removal
@@ -77,6 +80,18 @@ elif kind == "delete":
             f.create_dataset("d0", data=np.full((256, 256), 7), chunks=(32, 32))
             f.create_dataset("d1", data=np.full((256, 256), 7), chunks=(32, 32))
             f.create_dataset("g/d2", data=np.full((256, 256), 7), chunks=(32, 32))
+elif kind == "append":  # row r holds r + 1; "flushed n" once rows < n are stored
+    with dosna_like.File(url, "r+") as f:
+        ds = f["x"]
+        rng = np.random.default_rng(int(sys.argv[3]))
+        while True:
+            k += 1
+            n, step = ds.shape[0], int(rng.integers(1, 50))
+            ds.resize(n + step, axis=0)
+            ds[n:n + step] = np.arange(n + 1, n + step + 1)[:, None]
+            if k % 3 == 0:
+                ds.flush()
+                print("flushed", n + step, flush=True)
 elif kind == "truncate":
     while True:
         k += 1
@@ -197,6 +212,8 @@ def _prepare(kind: str, url: str) -> None:
     with dosna_like.File(url, "w") as f:
         if kind == "write":
             f.create_dataset("x", shape=SHAPE, dtype="i8", chunks=CHUNKS)
+        elif kind == "append":
+            f.create_dataset("x", shape=(0, 64), maxshape=(None, 64), dtype="i8", chunks=(32, 64))
         else:
             for name in ("d0", "d1", "g/d2"):
                 f.create_dataset(name, data=np.full(SHAPE, 7), chunks=CHUNKS)
@@ -230,8 +247,23 @@ def _modes_fine(outcome: dict, empty: bool) -> bool:
         outcome["w-"] == outcome["x"] == "FileExistsError"
 
 
-def check_store(kind: str, url: str) -> list:
-    """The problems found in the store a killed writer of ``kind`` left (empty: none)."""
+def check_appended(values: np.ndarray, flushed: int) -> list:
+    """An append killed after its last flush of ``flushed`` rows: those read back
+    exactly; a row after them holds what was written or the fill value (0)."""
+    rows = np.arange(1, len(values) + 1)[:, None]
+    if len(values) < flushed:
+        return [f"x: {len(values)} rows after {flushed} were flushed"]
+    if not (values[:flushed] == rows[:flushed]).all():
+        return ["x: a flushed row reads other values"]
+    later = values[flushed:]
+    if not ((later == rows[flushed:]) | (later == 0)).all():
+        return ["x: an unflushed row reads values never written"]
+    return []
+
+
+def check_store(kind: str, url: str, flushed: int = 0) -> list:
+    """The problems found in the store a killed writer of ``kind`` left (empty: none);
+    ``flushed``: the rows an append had flushed."""
     import dosna_like
     from dosna_like.errors import CorruptChunkError
     problems = []
@@ -243,7 +275,7 @@ def check_store(kind: str, url: str) -> list:
     if empty:
         return problems
     with dosna_like.File(url, "r+") as f:
-        names = ("x",) if kind == "write" else ("d0", "d1", "g/d2")
+        names = ("x",) if kind in ("write", "append") else ("d0", "d1", "g/d2")
         for name in names:
             if name not in f:
                 continue
@@ -252,7 +284,9 @@ def check_store(kind: str, url: str) -> list:
             except CorruptChunkError as exc:
                 problems.append(f"{name}: {exc}")
                 continue
-            if kind == "write":
+            if kind == "append":
+                problems += check_appended(values, flushed)
+            elif kind == "write":
                 if values.min() < 0:
                     problems.append(f"{name}: values never written")
             elif kind in ("delete", "truncate"):
@@ -260,7 +294,7 @@ def check_store(kind: str, url: str) -> list:
                     problems.append(f"{name}: {np.unique(values)[:5]} instead of 7 throughout")
             elif not ((values == values.flat[0]).all() and (values.flat[0] > 1000 or values.flat[0] == 7)):
                 problems.append(f"{name}: a finished create holds {np.unique(values)[:5]}")
-        if kind != "write":
+        if kind not in ("write", "append"):
             for name in ("d0", "d1", "g/d2"):  # created again under the name: nothing shows through
                 if name in f:
                     del f[name]
@@ -288,10 +322,11 @@ def _one_trial(kind: str, url: str, delay: float, seed: int) -> dict:
     time.sleep(delay)
     alive = proc.poll() is None
     proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate()
+    out, err = proc.communicate()
     partials = len(_partials(url))
     problems = [] if ready == "ready" and alive else [f"writer ended before the kill: {err[-500:]}"]
-    problems += check_store(kind, url)
+    flushed = [int(line.split()[1]) for line in out.splitlines() if line.startswith("flushed ")]
+    problems += check_store(kind, url, flushed[-1] if flushed else 0)
     return {"kind": kind, "delay": round(delay, 3), "partials_at_kill": partials, "problems": problems}
 
 

@@ -1,0 +1,144 @@
+"""Write-back of partly written chunks that were never stored (appends).
+
+Why: growing a dataset by a number of rows that is not a multiple of the
+chunk rows writes the edge chunk row in part, step after step.  Stored at
+each step, every such chunk is read, changed and rewritten once per step
+(an append in 100-row steps into 128-row chunks stored 144 chunks and read
+80 for 64 chunks of data).  Held here instead, each is stored once: when a
+write covers it whole, at ``flush()``/``close()``, or when the held chunks
+pass their bound (least recently written first).
+
+Held are: a chunk written in part that was never stored (past the smallest
+shape the array has had in this process, see ``ArrayIO._never_stored``:
+nothing else can have written it, so holding it loses no other writer's
+data, and storing it needs no read), and a chunk cut by the array's edge
+along an axis it may still grow along, written whole (the next append comes
+back to it; its whole content is known, so it is stored whole, as a whole
+write is).  A partial write to a stored chunk stays a conditional
+read-modify-write of the store, as before.
+
+One :class:`PendingChunks` per array (store URL + path) in this process,
+shared by every handle of it, so every ``File`` of this process reads what
+another wrote.  Other processes see the chunks once they are stored; an array handle
+dropped unflushed (a file never closed: at garbage collection or interpreter
+exit, as its documents are) stores them then.  A process killed before that
+loses them (they read as the fill value), never a chunk in part: each is
+stored whole and atomically.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+
+from .fill import is_fill
+from ..format.keys import chunk_key
+
+__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks", "store_when_dropped"]
+
+# The bound on chunk bytes held per array (or the file's rdcc_nbytes when
+# that is larger): two chunk rows of a (1024, 1024) float32 image in 128 x
+# 128 chunks, so that appends store each chunk once.
+WRITE_BACK_NBYTES = 64 * 2**20
+
+
+def edge_may_grow(coords: tuple, chunks: tuple, shape: tuple, maxshape: tuple) -> bool:
+    """Whether chunk ``coords`` is cut by the array's edge along an axis that
+    ``maxshape`` lets grow (an append will write into it again)."""
+    return any((i + 1) * c > s and (m is None or m > s) for i, c, s, m in zip(coords, chunks, shape, maxshape))
+
+
+class PendingChunks:
+    """The held chunks of one array, least recently written first, and the
+    chunks past its old shape stored since (shared by its handles)."""
+
+    def __init__(self):
+        self._chunks: OrderedDict = OrderedDict()  # coords -> whole chunk (padding: fill)
+        self.nbytes = 0
+        self.stored: set = set()  # never-stored chunks written since (see ArrayIO._first_write)
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    def get(self, coords: tuple) -> np.ndarray | None:
+        """The held chunk (the live array: callers copy out of it), or None."""
+        return self._chunks.get(coords)
+
+    def hold(self, coords: tuple, chunk: np.ndarray) -> None:
+        """Hold ``chunk`` (changed by the caller under the chunk's lock) as most recent."""
+        with self._lock:
+            old = self._chunks.pop(coords, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._chunks[coords] = chunk
+            self.nbytes += chunk.nbytes
+
+    def pop(self, coords: tuple) -> np.ndarray | None:
+        """Stop holding chunk ``coords``; the held array, or None."""
+        with self._lock:
+            chunk = self._chunks.pop(coords, None)
+            if chunk is not None:
+                self.nbytes -= chunk.nbytes
+            return chunk
+
+    def coords(self) -> list:
+        """The held chunks' coordinates, least recently written first."""
+        with self._lock:
+            return list(self._chunks)
+
+    def oldest_beyond(self, capacity: int) -> list:
+        """The least recently written chunks to store so that the rest fit in ``capacity``."""
+        with self._lock:
+            over, out = self.nbytes - capacity, []
+            for coords, chunk in self._chunks.items():
+                if over <= 0:
+                    break
+                out.append(coords)
+                over -= chunk.nbytes
+            return out
+
+    def clear(self) -> None:
+        """Drop every held chunk, unstored (the array's chunks are being deleted)."""
+        with self._lock:
+            self._chunks.clear()
+            self.nbytes = 0
+
+
+_REGISTRY: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def pending_chunks(store, path: str) -> PendingChunks:
+    """The :class:`PendingChunks` of the array at ``path`` of ``store`` in this process
+    (alive while a handle of the array is)."""
+    key = (getattr(store, "url", None) or id(store), path)
+    with _REGISTRY_LOCK:
+        found = _REGISTRY.get(key)
+        if found is None:
+            found = _REGISTRY[key] = PendingChunks()
+        return found
+
+
+def _store_left(store, path: str, encode, fill, pending: PendingChunks) -> None:
+    """Finalizer of an array handle dropped with chunks held: store them in this thread
+    (at interpreter exit the thread pools accept no more work)."""
+    try:
+        for coords in pending.coords():
+            chunk = pending.pop(coords)
+            if chunk is not None and not is_fill(chunk, fill):
+                store.set(chunk_key(path, coords), encode(chunk))
+    except Exception as exc:  # noqa: BLE001 - a finalizer must not raise
+        warnings.warn(f"{path}: chunks of a file that was never closed could not be stored ({exc})",
+                      RuntimeWarning, stacklevel=1)
+
+
+def store_when_dropped(io) -> weakref.finalize:
+    """A finalizer storing what ``io`` (an ArrayIO) holds when it is dropped unflushed;
+    it keeps the store, codec and held chunks, never ``io`` itself."""
+    return weakref.finalize(io, functools.partial(_store_left, io.store, io.path, io.codec.encode,
+                                                  io.fill_bits, io.pending))
