@@ -172,11 +172,12 @@ class ArrayIO:
     def key(self, coords: tuple) -> str:
         return chunk_key(self.path, coords)
 
-    def _decode(self, coords: tuple, raw, dest: np.ndarray | None = None) -> np.ndarray:
+    def _decode(self, coords: tuple, raw, dest: np.ndarray | None = None, view: bool = False) -> np.ndarray:
         """The chunk array; decoded into ``dest`` (C-contiguous, the chunk's shape)
-        when the codec can write there, else into a new array or a view of ``raw``."""
+        when the codec can write there, else into a new array or a view of ``raw``
+        (``view``: a read-only view of checksummed raw bytes rather than a copy)."""
         try:
-            if not self.codec.decodes_into:
+            if not self.codec.decodes_into or (view and self.codec.checked_raw):
                 return self.codec.decode(raw)
             if dest is None:
                 dest = np.empty(self.meta.chunks, dtype=self.meta.dtype)
@@ -201,7 +202,7 @@ class ArrayIO:
             chunk.flags.writeable = False  # shared through the cache
             self.cache.put(coords, chunk)
             return chunk
-        return self._decode(coords, raw, dest)
+        return self._decode(coords, raw, dest, view=dest is None)
 
     # ------------------------------------------------ chunks by coordinates
     # For callers that work chunk by chunk rather than by selection (HDF5
@@ -364,6 +365,8 @@ class ArrayIO:
             view = out[proj.out_sel]
             if view.shape == self.meta.chunks and view.flags.c_contiguous:
                 return view, True
+        if self.codec.checked_raw:  # a view of the checked bytes: one copy into out, not two
+            return None, False
         return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks), False
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:

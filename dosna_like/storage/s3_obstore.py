@@ -110,7 +110,8 @@ class ObstoreBodies:
         return _ObjectStore(self.bucket, **kwargs)
 
     async def get(self, name: str):
-        """The object's bytes, or None when there is no such object."""
+        """The object's bytes (a read-only memoryview of obstore's buffer), or None when
+        there is no such object."""
         store = await self._object_store()
         try:
             result = await obstore.get_async(store, name)
@@ -123,7 +124,9 @@ class ObstoreBodies:
         size = result.meta.get("size")
         if size is not None and len(data) != size:
             raise TruncatedBodyError(f"got {len(data)} of {size} bytes")
-        return bytes(data)
+        # obstore's buffer, not a copy: ``bytes(data)`` cost a memcpy of every body on the
+        # event loop's one thread, with the GIL held (57 ms of a 64 MiB sharded read)
+        return memoryview(data)
 
     async def put(self, name: str, value) -> None:
         store = await self._object_store()
