@@ -56,6 +56,7 @@ def is_fill(chunk: np.ndarray, fill_bits) -> bool:
 _CHUNK_LOCKS = tuple(threading.Lock() for _ in range(256))
 
 
+_NO_DEST = object()  # ArrayIO._load: decode anywhere, and do not cache
 _MAX_SCRATCH = 64 * 2**20  # bigger chunks get a fresh array each time
 _thread_scratch = threading.local()
 
@@ -188,7 +189,8 @@ class ArrayIO:
     def _load(self, coords: tuple, raw=None, fetch: bool = True, dest=None) -> np.ndarray | None:
         """The decoded chunk, or None when it is not stored (reads as fill).
 
-        ``dest`` (optional) is where to decode a chunk the cache will not keep.
+        ``dest`` (optional) is where to decode a chunk the cache will not keep
+        (``_NO_DEST``: nowhere in particular, and not kept either).
         """
         chunk = self.cache.get(coords)
         if chunk is not None:
@@ -197,11 +199,12 @@ class ArrayIO:
             raw = self.store.get(self.key(coords))
         if raw is None:
             return None
-        if self._caches_chunks:
+        if self._caches_chunks and dest is None:
             chunk = self._decode(coords, raw)
             chunk.flags.writeable = False  # shared through the cache
             self.cache.put(coords, chunk)
             return chunk
+        dest = None if dest is _NO_DEST else dest
         return self._decode(coords, raw, dest, view=dest is None)
 
     # ------------------------------------------------ chunks by coordinates
@@ -354,23 +357,32 @@ class ArrayIO:
             self._read_misses(misses, out, njobs)
         return out.reshape(sel.shape)
 
-    def _transient_dest(self, proj: ChunkProjection, out: np.ndarray):
-        """Where to decode a chunk that the cache will not keep: its own place in
-        ``out`` when it fills a C-contiguous block there, else this thread's
-        scratch buffer (reused, so no page faults of a fresh chunk per chunk).
-        Returns ``(dest or None, dest is that place in out)``."""
-        if not self.codec.decodes_into or self._caches_chunks:
+    def _keeps(self, projs: list) -> bool:
+        """Whether a read of the chunks ``projs`` missed keeps them in the cache: not when
+        they are more than it holds (each would only push out the one before, for the
+        price of a fresh array and a second copy per chunk)."""
+        return self._caches_chunks and len(projs) * self.codec.nbytes <= self.cache.capacity
+
+    def _transient_dest(self, proj: ChunkProjection, out: np.ndarray, keep: bool = False):
+        """Where to decode a chunk that the cache will not keep (``keep``: it will; None):
+        its own place in ``out`` when it fills a C-contiguous block there, else
+        this thread's scratch buffer (reused, so no page faults of a fresh chunk
+        per chunk).  Returns ``(dest, dest is that place in out)``."""
+        if keep:
             return None, False
+        if not self.codec.decodes_into:
+            return _NO_DEST, False
         if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
             view = out[proj.out_sel]
             if view.shape == self.meta.chunks and view.flags.c_contiguous:
                 return view, True
         if self.codec.checked_raw:  # a view of the checked bytes: one copy into out, not two
-            return None, False
-        return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks), False
+            return _NO_DEST, False
+        scratch = _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks)
+        return (_NO_DEST if scratch is None else scratch), False
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
-        fill = self.meta.fill_value
+        fill, keep = self.meta.fill_value, self._keeps(projs)
         if self.reads_direct:
             out_flat = _flat_bytes(out)
 
@@ -382,7 +394,7 @@ class ArrayIO:
                     out[proj.out_sel] = fill
 
         def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
-            dest, in_place = self._transient_dest(proj, out)
+            dest, in_place = self._transient_dest(proj, out, keep)
             chunk = self._load(proj.chunk_coords, raw, fetch, dest)
             if chunk is None:
                 out[proj.out_sel] = fill

@@ -252,11 +252,11 @@ class ShardedArrayIO(ArrayIO):
         return max(self.store.io_concurrency, 4 * njobs, WINDOW_NBYTES // max(1, self.codec.nbytes))
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
-        fill = self.meta.fill_value
+        fill, keep = self.meta.fill_value, self._keeps(projs)
         projs = sorted(projs, key=lambda p: self.shard_of(p.chunk_coords))  # a shard's chunks together
 
         def place(proj, raw) -> None:
-            dest, in_place = self._transient_dest(proj, out)
+            dest, in_place = self._transient_dest(proj, out, keep)
             chunk = self._load(proj.chunk_coords, raw, False, dest)
             if chunk is None:
                 out[proj.out_sel] = fill
