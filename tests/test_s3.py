@@ -112,6 +112,22 @@ def test_sharded_full_read_is_one_get_per_shard_whatever_the_body_client(s3_serv
             assert f.store.get_many(["x/c/0/0/0", "x/c/1/0/0"])["x/c/0/0/0"] == raw
 
 
+def test_shards_over_5_mib_are_one_put_each_through_obstore(s3_server, s3_url):
+    # obstore's multipart upload (its default over 5 MiB) took 2 POSTs + a PUT per 5 MiB part, and concurrent
+    # ones failed (PermissionError): its part uploads called the credential provider with no event loop
+    data = np.random.default_rng(5).random((3072, 1024)).astype("f4")  # 2 shards of 6 MiB
+    with FaultProxy(s3_server.port, fault_rate=0.0) as http:
+        opts = {"skip_instance_cache": True, "client_kwargs": {"endpoint_url": http.endpoint_url},
+                "body_client": "obstore"}
+        with dosna_like.File(s3_url, "w", storage_options=opts) as f:
+            ds = f.create_dataset("x", shape=data.shape, dtype="f4", chunks=(256, 1024), shards=(1536, 1024))
+            http.take()
+            ds[...] = data
+            assert http.take() == {"PUT": 2}
+        with dosna_like.File(s3_url, "r", storage_options=opts) as f:
+            np.testing.assert_array_equal(f["x"][...], data)
+
+
 def test_concurrency_is_configurable(s3_server):
     store = open_store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
     assert store.io_concurrency == 4

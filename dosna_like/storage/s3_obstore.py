@@ -131,7 +131,10 @@ class ObstoreBodies:
     async def put(self, name: str, value) -> None:
         store = await self._object_store()
         try:
-            await obstore.put_async(store, name, value)
+            # one PUT, as botocore's put_object: obstore's multipart upload (objects over 5 MiB)
+            # costs 2 POSTs + a PUT per 5 MiB part, and its part uploads run as tasks of their own
+            # that call the async credential provider with no event loop (a PermissionError)
+            await obstore.put_async(store, name, value, use_multipart=False)
         except Exception as exc:  # noqa: BLE001 - turned into a builtin below
             raise _as_builtin(exc) from exc
 
