@@ -2,7 +2,8 @@
 
 It stands in for a distant object store when measuring how well the engine
 hides latency: ``max_in_flight`` and ``mean_in_flight`` report how many
-requests were outstanding at once.  Registered with fsspec as ``slowmem://``.
+requests were outstanding at once, ``mean_chunks_in_flight`` the same for
+requests on chunk keys alone.  Registered with fsspec as ``slowmem://``.
 
     fs = SlowMemoryFileSystem(latency=0.025)
     File("slowmem://bucket/run.h5", "w")
@@ -37,16 +38,23 @@ class SlowMemoryFileSystem(AsyncFileSystem):
             self.calls = 0
             self._area = 0.0  # integral of in-flight over time
             self._busy = 0.0  # time with at least one call in flight
+            self.chunks_in_flight = 0  # the same for calls on chunk keys only
+            self._chunk_area = 0.0
+            self._chunk_busy = 0.0
             self._last = time.perf_counter()
 
-    def _tick(self, delta: int) -> None:
+    def _tick(self, delta: int, chunk: bool = False) -> None:
         with self._gauge_lock:
             now = time.perf_counter()
             if self.in_flight:
                 self._area += self.in_flight * (now - self._last)
                 self._busy += now - self._last
+            if self.chunks_in_flight:
+                self._chunk_area += self.chunks_in_flight * (now - self._last)
+                self._chunk_busy += now - self._last
             self._last = now
             self.in_flight += delta
+            self.chunks_in_flight += delta if chunk else 0
             self.calls += delta > 0
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -55,12 +63,20 @@ class SlowMemoryFileSystem(AsyncFileSystem):
         """Average number of calls in flight while any was."""
         return self._area / self._busy if self._busy else 0.0
 
-    async def _call(self):
-        self._tick(+1)
+    @property
+    def mean_chunks_in_flight(self) -> float:
+        """Average number of calls on chunk keys (Zarr v3's ``.../c/...``) in flight while
+        any was: the fetch pipeline alone, without the node documents an open reads first
+        (one or two requests at a time, which no pipeline can overlap with the chunks)."""
+        return self._chunk_area / self._chunk_busy if self._chunk_busy else 0.0
+
+    async def _call(self, path: str = ""):
+        chunk = "/c/" in "/" + self._strip_protocol(path)
+        self._tick(+1, chunk)
         try:
             await asyncio.sleep(self.latency)
         finally:
-            self._tick(-1)
+            self._tick(-1, chunk)
 
     # ------------------------------------------------------- filesystem
     @classmethod
@@ -69,18 +85,18 @@ class SlowMemoryFileSystem(AsyncFileSystem):
         return path.strip("/")
 
     async def _cat_file(self, path, start=None, end=None, **kwargs):
-        await self._call()
+        await self._call(path)
         path = self._strip_protocol(path)
         if path not in self.store:
             raise FileNotFoundError(path)
         return self.store[path][start:end]
 
     async def _pipe_file(self, path, value, **kwargs):
-        await self._call()
+        await self._call(path)
         self.store[self._strip_protocol(path)] = bytes(value)
 
     async def _rm_file(self, path, **kwargs):
-        await self._call()
+        await self._call(path)
         self.store.pop(self._strip_protocol(path), None)
 
     async def _rm(self, path, recursive=False, **kwargs):

@@ -169,8 +169,11 @@ def goals(rows, memory) -> list:
                 out.append(("≥ 16 fetches in flight on the 25 ms store (full read)",
                             f"max {value:g}, mean {mean:g}", verdict(value, peak, 16), None))
                 target = 0.9 * IO_CONCURRENCY  # issue 16: a continuous pipeline, no windows
+                # the open's document reads count in ``mean``; the pipeline's own figure is shown beside it
+                chunks = r.extra.get("mean_chunks_in_flight")
+                shown = f"{mean:g}" + (f" (chunk fetches alone {statistics.median(chunks):g})" if chunks else "")
                 out.append((f"mean fetches in flight ≥ 0.9 × the limit ({target:g} of {IO_CONCURRENCY}) "
-                            "on the 25 ms store (full read)", f"{mean:g}",
+                            "on the 25 ms store (full read)", shown,
                             verdict(mean, r.extra["mean_in_flight"], target), None))
     for variant, what in (("open+read none", "S3 open + full read ≥ 1.0× TensorStore (local endpoint)"),
                           ("open+read none sharded", "S3 open + full read, sharded, ≥ 1.0× TensorStore "

@@ -160,3 +160,22 @@ def test_stored_chunks_skip_keys_that_are_not_chunk_keys(file_url):
                                       + np.pad(np.ones((1, 2)), ((2, 0), (0, 2))))
         ds.clear()  # DosNa's clear removes everything under the chunk prefix
         assert ds._io.stored_chunks() == [] and f.store.list_keys("x/c") == []
+
+
+@pytest.mark.parametrize("layout", [{"shards": False}, {"shards": (32, 32)}, {"shards": False, "compression": "gzip"}])
+def test_a_read_of_more_chunks_than_the_cache_holds_does_not_fill_it(file_url, layout):
+    data = np.random.default_rng(4).standard_normal((64, 64)).astype("f4")
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("a", data=data, chunks=(16, 16), **layout)  # 16 chunks of 1 KiB
+    with dosna_like.File(file_url, "r", rdcc_nbytes=4 * 1024) as f:  # room for 4 of them
+        ds = f["a"]
+        got = ds[...]
+        assert got.dtype == data.dtype
+        np.testing.assert_array_equal(got, data)
+        f.store.requests.reset()
+        np.testing.assert_array_equal(ds[60:, 60:], data[60:, 60:])  # the last chunk read: fetched again
+        assert f.store.requests.snapshot() == {"get": 1}
+        np.testing.assert_array_equal(ds[:20, :16], data[:20, :16])  # 2 chunks: they fit, so they are kept
+        f.store.requests.reset()
+        np.testing.assert_array_equal(ds[2:18, 3:9], data[2:18, 3:9])
+        assert f.store.requests.snapshot() == {}

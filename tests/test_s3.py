@@ -74,6 +74,60 @@ def test_a_64_chunk_read_keeps_many_fetches_in_flight():
         assert fs.mean_in_flight >= 16, fs.mean_in_flight
 
 
+def test_the_chunk_gauge_of_the_latency_store_leaves_out_the_documents():
+    url = f"slowmem://bench/{uuid.uuid4().hex[:8]}/run.h5"
+    opts = {"latency": 0.025}
+    with dosna_like.File(url, "w", storage_options=opts) as f:
+        f.create_dataset("x", shape=(64 * 16, 16), dtype="f4", chunks=(16, 16), shards=False)[...] = 1
+        fs = f.store.fs
+    fs.reset_stats()
+    with dosna_like.File(url, "r", storage_options=opts) as f:
+        ds = f["x"]
+        assert (fs.calls, fs.mean_chunks_in_flight) == (3, 0.0)  # documents only: no chunk in flight yet
+        assert ds[...].sum() == 64 * 16 * 16
+    assert fs.calls == 3 + 64
+    # one or two documents at a time before the chunks pull the mean of every call down
+    assert fs.mean_in_flight < fs.mean_chunks_in_flight, (fs.mean_in_flight, fs.mean_chunks_in_flight)
+
+
+@pytest.mark.parametrize("body_client", ["obstore", "botocore"])
+def test_sharded_full_read_is_one_get_per_shard_whatever_the_body_client(s3_server, s3_url, body_client):
+    data = np.random.default_rng(3).random((64, 64, 8)).astype("f4")
+    with FaultProxy(s3_server.port, fault_rate=0.0) as http:
+        opts = {"skip_instance_cache": True, "client_kwargs": {"endpoint_url": http.endpoint_url},
+                "body_client": body_client}
+        with dosna_like.File(s3_url, "w", storage_options=opts) as f:
+            f.create_dataset("x", data=data, chunks=(8, 8, 8), shards=(16, 32, 8))  # 8 shards of 8 chunks
+        with dosna_like.File(s3_url, "r", rdcc_nbytes=0, storage_options=opts) as f:
+            ds = f["x"]
+            http.take()
+            out = ds[...]
+            assert http.take() == {"GET": 8}  # each shard whole, no index read first
+            assert out.dtype == data.dtype
+            np.testing.assert_array_equal(out, data)
+            np.testing.assert_array_equal(ds[3:40, 5:9, 2], data[3:40, 5:9, 2])
+            assert http.take() == {"GET": 3}  # indexes kept: one ranged GET in each of 3 shards
+            raw = f.store.get("x/c/0/0/0")  # one object asked for: bytes, whichever client carried it
+            assert type(raw) is bytes
+            assert f.store.get_many(["x/c/0/0/0", "x/c/1/0/0"])["x/c/0/0/0"] == raw
+
+
+def test_shards_over_5_mib_are_one_put_each_through_obstore(s3_server, s3_url):
+    # obstore's multipart upload (its default over 5 MiB) took 2 POSTs + a PUT per 5 MiB part, and concurrent
+    # ones failed (PermissionError): its part uploads called the credential provider with no event loop
+    data = np.random.default_rng(5).random((3072, 1024)).astype("f4")  # 2 shards of 6 MiB
+    with FaultProxy(s3_server.port, fault_rate=0.0) as http:
+        opts = {"skip_instance_cache": True, "client_kwargs": {"endpoint_url": http.endpoint_url},
+                "body_client": "obstore"}
+        with dosna_like.File(s3_url, "w", storage_options=opts) as f:
+            ds = f.create_dataset("x", shape=data.shape, dtype="f4", chunks=(256, 1024), shards=(1536, 1024))
+            http.take()
+            ds[...] = data
+            assert http.take() == {"PUT": 2}
+        with dosna_like.File(s3_url, "r", storage_options=opts) as f:
+            np.testing.assert_array_equal(f["x"][...], data)
+
+
 def test_concurrency_is_configurable(s3_server):
     store = open_store(f"s3://{S3_BUCKET}/x", io_concurrency=4)
     assert store.io_concurrency == 4

@@ -385,6 +385,21 @@ def test_a_stale_shard_index_is_read_again_not_trusted(file_url, writer):
         assert ds[63, 63] == _expected(5)[63, 63]
 
 
+def test_a_read_of_shards_some_with_a_stale_index_reads_what_another_handle_wrote(file_url):
+    # four shards: on S3 the two without a kept index come whole through the fetch
+    # pipeline, the two with one (stale) by ranges, then again with a fresh index
+    with dosna_like.File(file_url, "w") as f:
+        f.create_dataset("x", data=_data((64, 64)), chunks=(8, 8), shards=(32, 32), compression="gzip")
+    with dosna_like.File(file_url, "r", rdcc_nbytes=0) as f:
+        ds = f["x"]
+        np.testing.assert_array_equal(ds[:40, :8], _data((64, 64))[:40, :8])  # indexes of shards (0,0), (1,0) kept
+        with dosna_like.File(file_url, "r+") as other:
+            other["x"][...] = _expected(7)
+        out = ds[...]
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out, _expected(7))
+
+
 def test_a_stale_index_of_shards_without_checksums_needs_refresh(tmp_path):
     url = str(tmp_path / "raw.h5")
     with dosna_like.File(url, "w") as f:  # raw inner chunks, no checksum: equal sizes, nothing to catch

@@ -14,9 +14,10 @@ import threading
 import numpy as np
 
 from .cache import ChunkCache
+from .direct import DirectIO
 from .fill import fill_bits as _fill_bits, is_fill
 from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks, store_when_dropped
-from .plans import flat_bytes as _flat_bytes, read_plan, scratch as _scratch
+from .plans import flat_bytes as _flat_bytes, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
@@ -38,7 +39,10 @@ DEFAULT_RDCC_NBYTES = 1024 * 1024  # h5py's default chunk cache size
 _CHUNK_LOCKS = tuple(threading.Lock() for _ in range(256))
 
 
-class ArrayIO:
+_NO_DEST = object()  # ArrayIO._load: decode anywhere, and do not cache
+
+
+class ArrayIO(DirectIO):
     """Chunk I/O for one stored array (shared by every handle of that dataset)."""
 
     def __init__(self, store, path: str, meta: ArrayMeta, cache_nbytes: int):
@@ -102,47 +106,16 @@ class ArrayIO:
         self.reads_direct = self.store.can_read_into and (self.codec.is_raw or self.codec.checked_raw) \
             and not self._caches_chunks
 
-    def _read_direct(self, coords: tuple, chunk_sel: tuple, out: np.ndarray, out_flat, out_sel: tuple):
-        """Read ``chunk[chunk_sel]`` into ``out[out_sel]`` with ``preadv`` (unit-step
-        slices only).  True when done, False when the chunk is not stored, None
-        when the selection's shape makes a whole-chunk read the cheaper way."""
-        counts, starts, out_starts = [], [], []
-        for cs, os_ in zip(chunk_sel, out_sel):
-            if type(cs) is not slice or type(os_) is not slice or cs.step not in (None, 1) \
-                    or os_.step not in (None, 1):
-                return None
-            counts.append(cs.stop - cs.start)
-            starts.append(cs.start)
-            out_starts.append(os_.start)
-        checked = self.codec.checked_raw
-        if checked and (any(starts) or tuple(counts) != self.meta.chunks):
-            return None  # a checksum covers the whole chunk: read it whole
-        plan = read_plan(self.meta.chunks, out.itemsize, starts, counts, out.shape, out_starts)
-        if plan is None:
-            return None
-        file_offsets, dest_offsets, run = plan
-        ranges = [(f, [out_flat[d:d + run] for d in row]) for f, row in zip(file_offsets, dest_offsets)]
-        try:
-            if not checked:
-                return self.store.read_into(self.key(coords), self.codec.nbytes, ranges)
-            trailer = bytearray(self.codec.TRAILER)
-            found = self.store.read_into(self.key(coords), self.codec.nbytes + len(trailer),
-                                         [*ranges, (self.codec.nbytes, [memoryview(trailer)])])
-            if found:
-                self.codec.check([piece for _, pieces in ranges for piece in pieces], trailer)
-            return found
-        except ValueError as exc:
-            raise CorruptChunkError(f"chunk {self.key(coords)!r} cannot be decoded: {exc}") from exc
-
     # ------------------------------------------------------------ decoding
     def key(self, coords: tuple) -> str:
         return chunk_key(self.path, coords)
 
-    def _decode(self, coords: tuple, raw, dest: np.ndarray | None = None) -> np.ndarray:
+    def _decode(self, coords: tuple, raw, dest: np.ndarray | None = None, view: bool = False) -> np.ndarray:
         """The chunk array; decoded into ``dest`` (C-contiguous, the chunk's shape)
-        when the codec can write there, else into a new array or a view of ``raw``."""
+        when the codec can write there, else into a new array or a view of ``raw``
+        (``view``: a read-only view of checksummed raw bytes rather than a copy)."""
         try:
-            if not self.codec.decodes_into:
+            if not self.codec.decodes_into or (view and self.codec.checked_raw):
                 return self.codec.decode(raw)
             if dest is None:
                 dest = np.empty(self.meta.chunks, dtype=self.meta.dtype)
@@ -153,7 +126,8 @@ class ArrayIO:
     def _load(self, coords: tuple, raw=None, fetch: bool = True, dest=None) -> np.ndarray | None:
         """The decoded chunk, or None when it is not stored (reads as fill).
 
-        ``dest`` (optional) is where to decode a chunk the cache will not keep.
+        ``dest`` (optional) is where to decode a chunk the cache will not keep
+        (``_NO_DEST``: nowhere in particular, and not kept either).
         """
         chunk = self.cache.get(coords)
         if chunk is None and self.pending:
@@ -164,12 +138,13 @@ class ArrayIO:
             raw = self.store.get(self.key(coords))
         if raw is None:
             return None
-        if self._caches_chunks:
+        if self._caches_chunks and dest is None:
             chunk = self._decode(coords, raw)
             chunk.flags.writeable = False  # shared through the cache
             self.cache.put(coords, chunk)
             return chunk
-        return self._decode(coords, raw, dest)
+        dest = None if dest is _NO_DEST else dest
+        return self._decode(coords, raw, dest, view=dest is None)
 
     # ------------------------------------------------ chunks by coordinates
     # For callers that work chunk by chunk rather than by selection (HDF5
@@ -336,21 +311,32 @@ class ArrayIO:
             self._read_misses(misses, out, njobs)
         return out.reshape(sel.shape)
 
-    def _transient_dest(self, proj: ChunkProjection, out: np.ndarray):
-        """Where to decode a chunk that the cache will not keep: its own place in
-        ``out`` when it fills a C-contiguous block there, else this thread's
-        scratch buffer (reused, so no page faults of a fresh chunk per chunk).
-        Returns ``(dest or None, dest is that place in out)``."""
-        if not self.codec.decodes_into or self._caches_chunks:
+    def _keeps(self, projs: list) -> bool:
+        """Whether a read of the chunks ``projs`` missed keeps them in the cache: not when
+        they are more than it holds (each would only push out the one before, for the
+        price of a fresh array and a second copy per chunk)."""
+        return self._caches_chunks and len(projs) * self.codec.nbytes <= self.cache.capacity
+
+    def _transient_dest(self, proj: ChunkProjection, out: np.ndarray, keep: bool = False):
+        """Where to decode a chunk that the cache will not keep (``keep``: it will; None):
+        its own place in ``out`` when it fills a C-contiguous block there, else
+        this thread's scratch buffer (reused, so no page faults of a fresh chunk
+        per chunk).  Returns ``(dest, dest is that place in out)``."""
+        if keep:
             return None, False
+        if not self.codec.decodes_into:
+            return _NO_DEST, False
         if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
             view = out[proj.out_sel]
             if view.shape == self.meta.chunks and view.flags.c_contiguous:
                 return view, True
-        return _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks), False
+        if self.codec.checked_raw:  # a view of the checked bytes: one copy into out, not two
+            return _NO_DEST, False
+        scratch = _scratch(self.codec.nbytes, self.meta.dtype, self.meta.chunks)
+        return (_NO_DEST if scratch is None else scratch), False
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
-        fill = self.meta.fill_value
+        fill, keep = self.meta.fill_value, self._keeps(projs)
         if self.reads_direct:
             out_flat = _flat_bytes(out)
 
@@ -362,7 +348,7 @@ class ArrayIO:
                     out[proj.out_sel] = fill
 
         def place(proj: ChunkProjection, raw=None, fetch=True) -> None:
-            dest, in_place = self._transient_dest(proj, out)
+            dest, in_place = self._transient_dest(proj, out, keep)
             chunk = self._load(proj.chunk_coords, raw, fetch, dest)
             if chunk is None:
                 out[proj.out_sel] = fill
@@ -510,40 +496,6 @@ class ArrayIO:
 
         raw = self.store.update(self.key(proj.chunk_coords), change)
         self._remember(proj.chunk_coords, built["chunk"], raw)
-
-    def _write_direct(self, proj: ChunkProjection, value: np.ndarray, value_flat) -> bool:
-        """Store a chunk the selection covers completely straight from ``value``
-        with ``pwritev`` (no chunk array is built).  False when it does not fit
-        that path (edge chunk, strided selection, too many pieces)."""
-        coords = proj.chunk_coords
-        if is_cut_by_edge(coords, self.meta.chunks, self.meta.shape):  # its padding must hold the fill value
-            return False
-        starts = []
-        for os_ in proj.out_sel:
-            if type(os_) is not slice or os_.step not in (None, 1):
-                return False
-            starts.append(os_.start)
-        chunks = self.meta.chunks
-        plan = read_plan(chunks, value.itemsize, (0,) * len(chunks), chunks, value.shape, starts)
-        if plan is None:
-            return False
-        view = value[proj.out_sel]
-        self._first_write(coords)
-        if is_fill(view, self.fill_bits):
-            self.store.delete(self.key(coords))
-        else:
-            file_offsets, src_offsets, run = plan
-            self._write_from(coords, [(f, [value_flat[d:d + run] for d in row])
-                                      for f, row in zip(file_offsets, src_offsets)])
-        self.cache.discard(coords)
-        return True
-
-    def _write_from(self, coords: tuple, ranges: list) -> None:
-        """Store a raw chunk from buffers with ``pwritev``, its checksum (if any) after them."""
-        if self.codec.checked_raw:
-            pieces = [piece for _, row in ranges for piece in row]
-            ranges = ranges + [(self.codec.nbytes, [memoryview(self.codec.trailer(pieces))])]
-        self.store.write_from(self.key(coords), ranges)
 
     def _encode(self, chunk: np.ndarray):
         """Stored bytes of a chunk, or None when it equals the fill value (not stored)."""

@@ -38,7 +38,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .engine import ArrayIO
-from .pools import parallel_map
+from .pools import parallel_map, submitter
 from ..codecs.sharding import ShardIndex, assemble_shard, index_nbytes
 from ..errors import CorruptChunkError
 from ..format.documents import ArrayMeta
@@ -172,6 +172,12 @@ class ShardedArrayIO(ArrayIO):
                 if (span := index.span(i)) is not None}
 
     # ----------------------------------------------------------------- reads
+    def _fetch_whole(self, shard: tuple, wanted: int, cached_index_counts: bool = True) -> bool:
+        """A shard whose index is not cached and half of whose chunks are wanted:
+        one GET of the whole shard beats an index read and then the ranges."""
+        return 2 * wanted >= self._shard_chunks_in_bounds(shard) and \
+            (not cached_index_counts or self._indexes.get(shard) is None)
+
     def _fetch_inner(self, coords_list, retry: bool = True) -> dict:
         """{coords: encoded bytes} of the stored ones among inner chunks ``coords_list``."""
         by_shard: dict = {}
@@ -179,10 +185,7 @@ class ShardedArrayIO(ArrayIO):
             shard, flat = self.shard_of(coords)
             by_shard.setdefault(shard, []).append((flat, coords))
         out = {}
-        # A shard whose index is not cached and half of whose chunks are wanted:
-        # one GET of the whole shard beats an index read and then the ranges.
-        whole = [s for s, items in by_shard.items()
-                 if 2 * len(items) >= self._shard_chunks_in_bounds(s) and (not retry or self._indexes.get(s) is None)]
+        whole = [s for s, items in by_shard.items() if self._fetch_whole(s, len(items), retry)]
         raws = self.store.get_many([self.shard_key(s) for s in whole])
         for shard in whole:
             parts = self._parts_of(shard, raws.get(self.shard_key(shard)))
@@ -249,11 +252,11 @@ class ShardedArrayIO(ArrayIO):
         return max(self.store.io_concurrency, 4 * njobs, WINDOW_NBYTES // max(1, self.codec.nbytes))
 
     def _read_misses(self, projs: list, out: np.ndarray, njobs: int) -> None:
-        fill = self.meta.fill_value
+        fill, keep = self.meta.fill_value, self._keeps(projs)
         projs = sorted(projs, key=lambda p: self.shard_of(p.chunk_coords))  # a shard's chunks together
 
         def place(proj, raw) -> None:
-            dest, in_place = self._transient_dest(proj, out)
+            dest, in_place = self._transient_dest(proj, out, keep)
             chunk = self._load(proj.chunk_coords, raw, False, dest)
             if chunk is None:
                 out[proj.out_sel] = fill
@@ -267,15 +270,47 @@ class ShardedArrayIO(ArrayIO):
                 return proj  # maybe through a stale index: tried again below
             return None
 
+        failed: list = []
+        if self.store.batches_async:
+            projs = self._read_whole_shards(projs, first_try, failed.append, njobs)
         step = self._window_len(njobs)
         for i in range(0, len(projs), step):
             batch = projs[i:i + step]
             raws = self._fetch_inner([p.chunk_coords for p in batch])
-            failed = [p for p in parallel_map(lambda p: first_try(p, raws.get(p.chunk_coords)), batch, njobs)
-                      if p is not None]
-            if failed:  # the shards' indexes read again, the chunks fetched again: an error now is one
-                raws = self._refetch([p.chunk_coords for p in failed])
-                parallel_map(lambda p: place(p, raws.get(p.chunk_coords)), failed, njobs)
+            failed += [p for p in parallel_map(lambda p: first_try(p, raws.get(p.chunk_coords)), batch, njobs)
+                       if p is not None]
+        if failed:  # the shards' indexes read again, the chunks fetched again: an error now is one
+            raws = self._refetch([p.chunk_coords for p in failed])
+            parallel_map(lambda p: place(p, raws.get(p.chunk_coords)), failed, njobs)
+
+    def _read_whole_shards(self, projs: list, first_try, failed, njobs: int) -> list:
+        """Read the shards that :meth:`_fetch_whole` picks through the store's fetch
+        pipeline: ``io_concurrency`` whole-shard GETs in flight until the read is done,
+        each shard's inner chunks decoded in a worker as soon as its bytes arrive (no
+        window waiting for its slowest shard, no fetching idle while a window decodes).
+        ``first_try(proj, raw)`` places a chunk, returning it when it needs the
+        retry with a fresh index (handed to ``failed``).  Returns the other projections.
+
+        At least ``njobs`` such shards, else one worker per shard would leave threads idle
+        (the windows then decode chunk by chunk in every thread)."""
+        groups: dict = {}
+        for proj in projs:
+            groups.setdefault(self.shard_of(proj.chunk_coords)[0], []).append(proj)
+        whole = {self.shard_key(s): s for s, ps in groups.items() if self._fetch_whole(s, len(ps))}
+        if len(whole) < max(2, njobs):
+            return projs
+
+        def arrived(key, raw) -> None:
+            shard = whole[key]
+            parts = self._parts_of(shard, raw)
+            for proj in groups[shard]:
+                if (retry := first_try(proj, parts.get(self.shard_of(proj.chunk_coords)[1]))) is not None:
+                    failed(retry)
+
+        # fetched shards waiting for a worker: about WINDOW_NBYTES of inner chunks
+        room = max(2, WINDOW_NBYTES // max(1, self._chunks_per_shard * self.codec.nbytes))
+        self.store.get_each(list(whole), arrived, submitter(njobs), room=room)
+        return [p for s, ps in groups.items() if self.shard_key(s) not in whole for p in ps]
 
     # ---------------------------------------------------------------- writes
     @contextlib.contextmanager

@@ -219,7 +219,8 @@ class Store(abc.ABC):
 
     @translating
     def get_many(self, keys: Iterable[str]) -> dict:
-        """Fetch many keys concurrently; missing keys are left out of the result."""
+        """Fetch many keys concurrently; missing keys are left out of the result.  Values are
+        bytes-like (a back end may hand out its client's buffer rather than copy it to bytes)."""
         keys = list(keys)
         if not keys:
             return {}
@@ -239,12 +240,13 @@ class Store(abc.ABC):
         return self._get_ranges(list(requests))
 
     @translating
-    def get_each(self, keys: Iterable[str], handle: Callable, submit: Submit) -> None:
+    def get_each(self, keys: Iterable[str], handle: Callable, submit: Submit, room: int | None = None) -> None:
         """``handle(key, bytes or None)`` in a worker (``submit``) for every key, each as soon
-        as its bytes arrive, ``io_concurrency`` requests in flight (:mod:`.pipeline`)."""
+        as its bytes arrive, ``io_concurrency`` requests in flight (:mod:`.pipeline`); at most
+        ``room`` keys (default twice ``io_concurrency``) fetched and not yet handled."""
         keys = list(keys)
         self.requests.add("get", len(keys))
-        self._get_each(keys, handle, submit)
+        self._get_each(keys, handle, submit, room)
 
     @translating
     def transform_each(self, keys: Iterable[str], handle: Callable, submit: Submit, fetch=(),
@@ -510,7 +512,7 @@ class Store(abc.ABC):
     def _get_ranges(self, requests: list) -> list:
         return list(self._threads().map(lambda r: self._get_range(*r), requests))
 
-    def _get_each(self, keys: list, handle: Callable, submit: Submit) -> None:
+    def _get_each(self, keys: list, handle: Callable, submit: Submit, room: int | None = None) -> None:
         # windows of keys through _get_many, which a back end may batch or merge
         # (byte ranges of one HDF5 file), each window handed on in the workers
         step = 4 * max(1, self.io_concurrency)

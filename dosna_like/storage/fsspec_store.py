@@ -152,11 +152,12 @@ class FsspecStore(Store):
         self._get_each(keys, out.__setitem__, inline_submit)
         return {k: v for k, v in out.items() if v is not None}
 
-    def _get_each(self, keys: list, handle, submit: Submit) -> None:
+    def _get_each(self, keys: list, handle, submit: Submit, room: int | None = None) -> None:
         if not self.batches_async:
-            super()._get_each(keys, handle, submit)
+            super()._get_each(keys, handle, submit, room)
             return
-        run_pipeline(self.inner_fs.loop, keys, handle, submit, limit=self.io_concurrency, fetch=self._fetch_async)
+        run_pipeline(self.inner_fs.loop, keys, handle, submit, limit=self.io_concurrency, fetch=self._fetch_async,
+                     room=room)
 
     def _transform_each(self, keys: list, handle, submit: Submit, fetch: set, lock_of) -> None:
         if not self.batches_async:

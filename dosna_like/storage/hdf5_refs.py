@@ -280,12 +280,12 @@ class Hdf5RefStore(Store):
                 out[key] = self._chunk(*located, data=data)
         return out
 
-    def _get_each(self, keys: list, handle, submit) -> None:
+    def _get_each(self, keys: list, handle, submit, room: int | None = None) -> None:
         """On an async filesystem: touching ranges merged into runs (:func:`merged_runs`),
         ``io_concurrency`` runs in flight, each run's chunks handed to a worker as soon as
         its bytes arrive, so decoding overlaps the transfers (not a window at a time)."""
         if self.source[0] != "fs" or not self.batches_async:
-            return super()._get_each(keys, handle, submit)
+            return super()._get_each(keys, handle, submit, room)
         ranged, rest = [], []
         for key in keys:
             located = self._locate(key)
@@ -308,7 +308,7 @@ class Hdf5RefStore(Store):
 
         if runs:
             run_pipeline(self.source[1].loop, range(len(runs)), arrived, submit, limit=self.io_concurrency,
-                         fetch=fetch)
+                         fetch=fetch, room=room)
         if rest:
             in_threads([key for key, _, _ in rest], lambda key: handle(key, self._get(key)), submit)
 

@@ -226,7 +226,10 @@ class S3Store(FsspecStore):
     def _get(self, key: str):
         if self._through_layers:
             return self._run("GET", key, self._in_layers(super()._get, key))
-        return self._run("GET", key, lambda: self._get_once(key))
+        raw = self._run("GET", key, lambda: self._get_once(key))
+        # one object asked for is handed out as bytes (``get_raw``, ``read_direct_chunk``);
+        # batches keep obstore's buffer (no copy per body)
+        return raw if raw is None or isinstance(raw, bytes) else bytes(raw)
 
     async def _range_once(self, key: str, start: int, stop: int | None):
         try:

@@ -110,7 +110,8 @@ class ObstoreBodies:
         return _ObjectStore(self.bucket, **kwargs)
 
     async def get(self, name: str):
-        """The object's bytes, or None when there is no such object."""
+        """The object's bytes (a read-only memoryview of obstore's buffer), or None when
+        there is no such object."""
         store = await self._object_store()
         try:
             result = await obstore.get_async(store, name)
@@ -123,12 +124,17 @@ class ObstoreBodies:
         size = result.meta.get("size")
         if size is not None and len(data) != size:
             raise TruncatedBodyError(f"got {len(data)} of {size} bytes")
-        return bytes(data)
+        # obstore's buffer, not a copy: ``bytes(data)`` cost a memcpy of every body on the
+        # event loop's one thread, with the GIL held (57 ms of a 64 MiB sharded read)
+        return memoryview(data)
 
     async def put(self, name: str, value) -> None:
         store = await self._object_store()
         try:
-            await obstore.put_async(store, name, value)
+            # one PUT, as botocore's put_object: obstore's multipart upload (objects over 5 MiB)
+            # costs 2 POSTs + a PUT per 5 MiB part, and its part uploads run as tasks of their own
+            # that call the async credential provider with no event loop (a PermissionError)
+            await obstore.put_async(store, name, value, use_multipart=False)
         except Exception as exc:  # noqa: BLE001 - turned into a builtin below
             raise _as_builtin(exc) from exc
 
