@@ -116,7 +116,7 @@ def phases():
         return wrapper
 
     patches = [(hdf5_refs, "read_range", timed("range read", hdf5_refs.read_range)),
-               (hdf5_refs, "read_range_async", timed_async("range request (in flight)", hdf5_refs.read_range_async)),
+               (hdf5_ranges, "read_range_async", timed_async("range request (in flight)", hdf5_ranges.read_range_async)),
                (hdf5_refs.Hdf5RefStore, "_read_into", timed("preadv into output", hdf5_refs.Hdf5RefStore._read_into)),
                (ChunkCodec, "decode_into", timed("decode into buffer", ChunkCodec.decode_into)),
                (ChunkCodec, "decode", timed("decode", ChunkCodec.decode))]
