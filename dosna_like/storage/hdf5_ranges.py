@@ -20,7 +20,9 @@ import asyncio
 import os
 import threading
 
-__all__ = ["MERGE_LIMIT", "RunFetcher", "merged_runs", "read_range", "read_range_async", "read_ranges"]
+from ..config import get_config
+
+__all__ = ["MERGE_LIMIT", "RunFetcher", "merged_runs", "read_range", "read_range_async", "read_ranges", "run_limit"]
 
 MERGE_LIMIT = 8 << 20  # one request covers at most this many bytes of touching ranges
 _FILEOBJ_LOCKS: dict = {}
@@ -46,10 +48,19 @@ def read_range(source: tuple, offset: int, size: int) -> bytes:
         return source[1].read(size)
 
 
+def run_limit(total: int) -> int:
+    """The most bytes one request of a read of ``total`` bytes covers: :data:`MERGE_LIMIT`,
+    or ``total / get_config().hdf5_requests_per_read`` when that is larger (a server
+    whose cost per request grows with the object's size wants few requests)."""
+    cap = get_config().hdf5_requests_per_read
+    return MERGE_LIMIT if cap is None else max(MERGE_LIMIT, -(-total // cap))
+
+
 def merged_runs(ranges: list, limit: int | None = None) -> list:
-    """Touching ``(offset, size)`` ranges grouped into runs of at most ``limit`` bytes:
+    """Touching ``(offset, size)`` ranges grouped into runs of at most ``limit`` bytes
+    (default :func:`run_limit` of their total):
     ``[(run offset, run size, [indices of the ranges in it])]``, in file order."""
-    limit = MERGE_LIMIT if limit is None else limit
+    limit = run_limit(sum(size for _, size in ranges)) if limit is None else limit
     order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
     runs: list = []
     for i in order:
