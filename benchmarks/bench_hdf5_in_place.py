@@ -15,13 +15,26 @@ other processes hits both alike; the ratio is the median of the per-repetition
 ratios (h5py time / dosna_like time: above 1 is faster), with their range.
 
 On the local S3 endpoint (moto, requests counted at the server,
-``s3_counting.py``) h5py reads through an s3fs file object, the usual way, and
+``s3_counting.py``) h5py reads through an s3fs file object, the usual way
+(s3fs's defaults: 50 MiB blocks, read ahead, so h5py's sequential chunk reads
+of a 256 MiB file cost about 5 GETs of 50 MiB, one after the other), and
 dosna_like opens the ``s3://`` URL, first building the reference map and
-saving it beside the file, then reopening with it.  Two floors show what the
-server allows: ``GET whole`` (one GET of the whole object, no decoding) and
-``GET 1 byte`` (the cost of one request for a single byte of that object,
-against the same for a 1 KiB object): moto reads its stored object for every
-ranged GET, so each request costs time that grows with the object's size.
+saving it beside the file, then reopening with it: once with the default
+request plan (runs of up to 8 MiB, many in flight, right for real object
+stores) and once per ``--caps`` value of ``get_config().hdf5_requests_per_read``
+(rows labelled ``<= N GETs per read``).  Two floors show what the server
+allows: ``GET whole`` (one GET of the whole object, no decoding) and
+``GET 1 byte`` (the cost of one request for a single byte of that
+object, against the same for a 1 KiB object): moto reads its whole stored
+object for every ranged GET, under a lock per object (those reads do not
+overlap), so each request costs time that grows with the object's size.
+The same files are then read from the 25 ms store (``backends/latency.py``:
+a fixed latency per request, nothing that grows with the object's size, as
+S3 behaves), h5py through an fsspec file object with s3fs's block size;
+requests there are the store's calls.  "At best" is the ratio dosna_like
+could reach if nothing but its floor cost time: on S3 the larger of ``GET
+whole`` and its read of the local copy (``local read``: the same decoding,
+no fetching); on the 25 ms store the local read plus 3 round trips.
 ``--profile`` adds, per case, one dosna_like read with its time split into
 phases summed over all threads (byte-range reads or requests, chunk decoding,
 preadv into the output) beside its wall time, and a cProfile of the calling
@@ -116,7 +129,8 @@ def phases():
         return wrapper
 
     patches = [(hdf5_refs, "read_range", timed("range read", hdf5_refs.read_range)),
-               (hdf5_refs, "read_range_async", timed_async("range request (in flight)", hdf5_refs.read_range_async)),
+               (hdf5_ranges, "read_range_async",
+                timed_async("range request (in flight)", hdf5_ranges.read_range_async)),
                (hdf5_refs.Hdf5RefStore, "_read_into", timed("preadv into output", hdf5_refs.Hdf5RefStore._read_into)),
                (ChunkCodec, "decode_into", timed("decode into buffer", ChunkCodec.decode_into)),
                (ChunkCodec, "decode", timed("decode", ChunkCodec.decode))]
@@ -176,7 +190,44 @@ def local_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> li
     return rows
 
 
-def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> list:
+@contextlib.contextmanager
+def requests_per_read(cap):
+    """``get_config().hdf5_requests_per_read`` set to ``cap`` for the block."""
+    config = dosna_like.get_config()
+    saved = config.hdf5_requests_per_read
+    config.hdf5_requests_per_read = cap
+    try:
+        yield
+    finally:
+        config.hdf5_requests_per_read = saved
+
+
+def remote_row(case: str, h5py_read, dosna_read, counts, data, repeat: int, profile: bool) -> dict:
+    """One remote case: requests of each peer (``counts()`` returns and resets them), then
+    the interleaved times (the reference map saved beside the file by the first read)."""
+    counts()
+    h5py_read()
+    h5_requests = counts()
+    start = time.perf_counter()
+    assert np.array_equal(dosna_read(), data)
+    t_first = time.perf_counter() - start
+    first_requests = counts()
+    dosna_read()
+    reopen_requests = counts()
+    row = {"case": case, **interleaved(h5py_read, dosna_read, repeat), "dosna_like_first_open_s": t_first,
+           "h5py_requests": h5_requests, "dosna_like_first_requests": first_requests,
+           "dosna_like_reopen_requests": reopen_requests}
+    if profile:
+        row["profile"] = profile_of(dosna_read)
+    return row
+
+
+def local_floor(path: str) -> float:
+    """The fastest of 3 dosna_like reads of the local copy: its decoding without the fetching."""
+    return min(timed(lambda: read_dosna(path)) for _ in range(3))
+
+
+def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, caps: tuple) -> list:
     import fsspec
 
     from benchmarks.s3_counting import CountingS3
@@ -184,6 +235,12 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> list:
     server = CountingS3().start()
     os.environ.update(server.env)
     rows = []
+
+    def counts() -> dict:
+        found = server.counts()
+        server.reset_counts()
+        return found
+
     try:
         server.create_bucket("bench")
         fs = fsspec.filesystem("s3", skip_instance_cache=True)
@@ -194,35 +251,64 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool) -> list:
 
             def h5py_read():
                 s3 = fsspec.filesystem("s3", skip_instance_cache=True)
-                with s3.open(url, "rb") as fobj:
+                with s3.open(url, "rb") as fobj:  # s3fs's defaults: 50 MiB blocks, read ahead
                     return read_h5py(fobj)
 
-            server.reset_counts()
-            h5py_read()
-            h5_requests = server.counts()
-            server.reset_counts()
-            start = time.perf_counter()
-            assert np.array_equal(read_dosna(url, hdf5_refs="beside"), data)
-            t_first = time.perf_counter() - start
-            first_requests = server.counts()
-            server.reset_counts()
-            read_dosna(url, hdf5_refs="beside")
-            reopen_requests = server.counts()
-            row = {"case": f"s3 {name}", **interleaved(h5py_read, lambda: read_dosna(url, hdf5_refs="beside"), repeat),
-                   "dosna_like_first_open_s": t_first, "h5py_requests": h5_requests,
-                   "dosna_like_first_requests": first_requests, "dosna_like_reopen_requests": reopen_requests}
+            for cap in (None,) + caps:
+                label = f"s3 {name}" + ("" if cap is None else f", <= {cap} GETs per read")
+                with requests_per_read(cap):
+                    row = remote_row(label, h5py_read, lambda: read_dosna(url, hdf5_refs="beside"), counts, data,
+                                     repeat, profile)
+                rows.append(row)
             # what the server allows: one GET of everything, and the cost of one ranged GET
-            row["floor_get_whole_s"] = min(timed(lambda: fs.cat_file(url)) for _ in range(2))
+            floors = rows[-1 - len(caps)]
+            floors["floor_get_whole_s"] = min(timed(lambda: fs.cat_file(url)) for _ in range(2))
             size = fs.info(url)["size"]
-            row["floor_get_1_byte_s"] = min(timed(lambda: fs.cat_file(url, start=size - 1, end=size))
-                                            for _ in range(3))
-            row["floor_get_1_byte_of_1kib_s"] = min(timed(lambda: fs.cat_file("s3://bench/small.bin", start=0, end=1))
-                                                    for _ in range(3))
-            if profile:
-                row["profile"] = profile_of(lambda: read_dosna(url, hdf5_refs="beside"))
-            rows.append(row)
+            floors["floor_get_1_byte_s"] = min(timed(lambda: fs.cat_file(url, start=size - 1, end=size))
+                                               for _ in range(3))
+            floors["floor_get_1_byte_of_1kib_s"] = min(timed(lambda: fs.cat_file("s3://bench/small.bin",
+                                                                                   start=0, end=1))
+                                                       for _ in range(3))
+            # dosna_like cannot beat one GET of the whole object, nor its own read of the local copy
+            # (the same decoding, no fetching)
+            floors["floor_local_read_s"] = local_floor(os.path.join(folder, f"{name}.h5"))
+            floors["ratio_bound"] = floors["h5py_s"] / max(floors["floor_get_whole_s"], floors["floor_local_read_s"])
     finally:
         server.stop()
+    return rows
+
+
+def latency_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, latency: float = 0.025) -> list:
+    """The same files on an S3-like store with a fixed latency per request and no cost that
+    grows with the object's size (``backends/latency.py``); h5py reads through an fsspec
+    file object with s3fs's block size (50 MiB, read ahead), as on S3."""
+    from backends.latency import SlowMemoryFileSystem
+
+    fs = SlowMemoryFileSystem(latency=latency)  # fsspec caches it: File(...) below gets this one
+    options = {"latency": latency}
+    rows = []
+
+    def counts() -> dict:
+        found = {"calls": fs.calls}
+        fs.reset_stats()
+        return found
+
+    for name in S3_FILTERS:
+        url = f"slowmem://bench/{name}.h5"
+        with open(os.path.join(folder, f"{name}.h5"), "rb") as fh:
+            fs.pipe_file(url, fh.read())
+
+        def h5py_read():
+            with fs.open(url, "rb", block_size=50 * 2**20) as fobj:
+                return read_h5py(fobj)
+
+        rows.append(remote_row(f"{latency * 1000:g} ms store {name}", h5py_read,
+                               lambda: read_dosna(url, hdf5_refs="beside", storage_options=options), counts, data,
+                               repeat, profile))
+        # at best: the read of the local copy plus 3 round trips (the store probe, the HEAD
+        # with the map, the ranges)
+        rows[-1]["floor_local_read_s"] = local_floor(os.path.join(folder, f"{name}.h5"))
+        rows[-1]["ratio_bound"] = rows[-1]["h5py_s"] / (rows[-1]["floor_local_read_s"] + 3 * latency)
     return rows
 
 
@@ -235,6 +321,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one dosna_like read per case")
     parser.add_argument("--merge-mib", type=float, help="merge touching byte ranges into requests of up to "
                         "this many MiB (default: dosna_like.storage.hdf5_ranges.MERGE_LIMIT)")
+    parser.add_argument("--caps", default="2", help="comma-separated hdf5_requests_per_read values for extra "
+                        "S3 rows (besides the default plan); empty for none")
+    parser.add_argument("--no-latency", action="store_true", help="skip the 25 ms store rows")
     parser.add_argument("--out", default="bench-results")
     args = parser.parse_args(argv)
     mib = 64 if args.quick else 256
@@ -248,16 +337,24 @@ def main(argv=None) -> int:
         write_files(folder, data)
         rows = [] if args.no_local else local_cases(folder, data, repeat, args.profile)
         if not args.no_s3:
-            rows += s3_cases(folder, data, repeat, args.profile)
-    print(f"{'case':<22}{'h5py s':>9}{'dosna_like s':>14}{'ratio':>7}  {'(range)':<13} requests / floors")
+            caps = tuple(int(c) for c in args.caps.split(",") if c.strip())
+            rows += s3_cases(folder, data, repeat, args.profile, caps)
+        if not args.no_latency:
+            rows += latency_cases(folder, data, repeat, args.profile)
+    print(f"{'case':<36}{'h5py s':>9}{'dosna_like s':>14}{'ratio':>7}  {'(range)':<13} requests / floors")
     for row in rows:
         extra = ""
         if "h5py_requests" in row:
-            extra = (f"h5py {row['h5py_requests']}, dosna_like reopen {row['dosna_like_reopen_requests']}; "
-                     f"GET whole {row['floor_get_whole_s']:.2f} s, GET 1 byte {row['floor_get_1_byte_s']:.3f} s "
-                     f"(of 1 KiB: {row['floor_get_1_byte_of_1kib_s']:.3f} s)")
+            extra = f"h5py {row['h5py_requests']}, dosna_like reopen {row['dosna_like_reopen_requests']}"
+        if "ratio_bound" in row:
+            extra += f"; local read {row['floor_local_read_s']:.2f} s"
+        if "floor_get_whole_s" in row:
+            extra += (f", GET whole {row['floor_get_whole_s']:.2f} s, GET 1 byte {row['floor_get_1_byte_s']:.3f} s "
+                      f"(of 1 KiB: {row['floor_get_1_byte_of_1kib_s']:.3f} s)")
+        if "ratio_bound" in row:
+            extra += f": at best {row['ratio_bound']:.2f}x"
         span = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
-        print(f"{row['case']:<22}{row['h5py_s']:>9.3f}{row['dosna_like_s']:>14.3f}{row['ratio']:>7.2f}  "
+        print(f"{row['case']:<36}{row['h5py_s']:>9.3f}{row['dosna_like_s']:>14.3f}{row['ratio']:>7.2f}  "
               f"{span:<13} {extra}")
     for row in rows:
         if "profile" in row:

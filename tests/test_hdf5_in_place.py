@@ -416,3 +416,23 @@ def test_in_place_reading_works_while_dosna_like_stands_in_for_h5py(tmp_path):
                 np.testing.assert_array_equal(f["records"]["b"], np.arange(50.0))
         assert sys.modules["h5py"] is standin  # still standing in after the reads
     assert sys.modules["h5py"] is real
+
+
+def test_reopen_fetches_the_saved_map_alongside_the_head(catalogue):
+    from backends.latency import SlowMemoryFileSystem
+    from dosna_like.storage.hdf5_open import open_hdf5_store
+
+    fs = SlowMemoryFileSystem(latency=0.01)
+    url = f"slowmem://hdf5/{uuid.uuid4().hex}.h5"
+    with open(catalogue, "rb") as fh:
+        fs.pipe_file(url, fh.read())
+    open_hdf5_store(url, {"latency": 0.01}, refs="beside").close()  # builds and saves the map
+    fs.reset_stats()
+    store = open_hdf5_store(url, {"latency": 0.01}, refs="beside")
+    try:
+        assert store.requests.snapshot() == {"head": 1, "get": 1}
+        assert (fs.calls, fs.max_in_flight) == (2, 2)  # the HEAD and the map's GET at once
+        with dosna_like.File(catalogue, "r") as local:
+            assert store.refmap["nodes"] == local.store.refmap["nodes"]
+    finally:
+        store.close()

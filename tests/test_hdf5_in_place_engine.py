@@ -186,6 +186,43 @@ def test_s3_runs_of_touching_chunks_are_one_request_each(tmp_path, s3_server):
     assert read == {"GET": 1}, read  # 30 chunks written back to back: one run
 
 
+@pytest.mark.parametrize("cap", [None, 1, 3])
+def test_s3_requests_per_read_cap_sets_the_runs_and_reads_as_h5py(tmp_path, s3_server, monkeypatch, cap):
+    from dosna_like.storage import hdf5_ranges
+    from dosna_like.storage.registry import filesystem_for
+    from tests.conftest import HttpCounter
+
+    path = str(tmp_path / "cap.h5")
+    data = _values("<f4")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=data, chunks=(8, 6, 5), compression="gzip", shuffle=True)
+        sizes = [r.size for r in stored_chunks(f["x"])]
+    url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}.h5"
+    fsspec.filesystem("s3").put_file(path, url)
+    limit = 3 * max(sizes)  # runs of about 3 chunks without a cap
+    monkeypatch.setattr(hdf5_ranges, "MERGE_LIMIT", limit)
+    monkeypatch.setattr(dosna_like.get_config(), "hdf5_requests_per_read", cap)
+    with dosna_like.File(url, "r") as f, h5py.File(path, "r") as theirs:
+        counter = HttpCounter(filesystem_for(url)[0].fs)
+        values = f["x"][()]
+        read = counter.take()
+        assert np.array_equal(values, theirs["x"][()])
+        part = f["x"][3:11]  # the chunks of two rows of the chunk grid only
+        assert np.array_equal(part, theirs["x"][3:11])
+    runs, size = [], 0  # what the runs must be: touching chunks, each run at most its limit
+    for s in sizes:
+        if runs and size + s <= (limit if cap is None else max(limit, -(-sum(sizes) // cap))):
+            size += s
+        else:
+            runs.append(s)
+            size = s
+    assert read == {"GET": len(runs)}, (read, len(runs))
+    if cap is None:
+        assert len(runs) > 4  # the cap is what cuts the requests
+    else:
+        assert len(runs) <= cap + (cap > 1)  # "about": whole chunks fill the runs greedily
+
+
 @pytest.mark.skipif(not h5py.h5z.filter_avail(h5py.h5z.FILTER_SZIP)
                     or not h5py.h5z.get_filter_info(h5py.h5z.FILTER_SZIP) & h5py.h5z.FILTER_CONFIG_ENCODE_ENABLED,
                     reason="this h5py's HDF5 cannot write szip")
@@ -316,3 +353,11 @@ def test_a_copy_of_a_file_read_in_place_holds_its_data(layouts, tmp_path):
                         assert a.shape == b.shape and all(np.array_equal(x, y) for x, y in zip(a, b)), name
                     else:
                         _same(ours[name], theirs[name], name)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_requests_per_read_refuses_what_is_not_a_positive_int(bad):
+    config = dosna_like.get_config()
+    with pytest.raises(ValueError, match="positive int or None"):
+        config.hdf5_requests_per_read = bad
+    assert config.hdf5_requests_per_read is None

@@ -6,7 +6,9 @@ reference map and returns an :class:`~dosna_like.storage.hdf5_refs.Hdf5RefStore`
 Where the map is kept (``refs=``): nowhere (``None``, it is built at each
 open), ``"beside"`` the file (``<file>.dosna-refs.json``) or in a cache
 folder (a path or URL).  A saved map carries the file's size and ETag or
-mtime; when they differ the map is rebuilt and saved again.
+mtime; when they differ the map is rebuilt and saved again.  On a remote
+file the saved map is fetched while the file's HEAD is under way: reopening
+costs one round trip for both, not two.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .real_h5py import real_h5py
 from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
 from .registry import filesystem_for
+from .threads import io_threads
 
 __all__ = ["HDF5ReadOnlyError", "HDF5_SUFFIXES", "REFS_SUFFIX", "is_file_object", "is_hdf5", "open_hdf5_store",
            "open_source", "refs_location"]
@@ -111,6 +114,25 @@ def open_source(url: str, storage_options: dict | None) -> tuple | None:
     return None if found is None else (found[1], found[2])
 
 
+def _saved_map(location) -> bytes | None:
+    """The bytes of the reference map saved at ``location`` (fs, path), or None."""
+    try:
+        return location[0].cat_file(location[1])
+    except OSError:  # FileNotFoundError, or a store that refuses
+        return None
+
+
+def _prefetched_map(name, refs, storage_options: dict | None, writable: bool):
+    """A future of the saved map of the remote file ``name``, fetched in an I/O thread (so
+    alongside the file's HEAD), or None where there is no map to read or no round trip to save."""
+    if refs is None or refs is False or writable or is_file_object(name):
+        return None
+    url = normalize_url(name)
+    if not is_url(url):
+        return None
+    return io_threads(DEFAULT_IO_CONCURRENCY).submit(_saved_map, refs_location(url, refs, storage_options))
+
+
 def _read_at(source, counts: dict):
     def read_at(offset: int, n: int) -> bytes:
         if source[0] == "fs":
@@ -139,6 +161,7 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
     Raises OSError when ``writable`` (h5py's r+/a/w on a file it cannot write
     here), naming the ways forward.
     """
+    prefetched = _prefetched_map(name, refs, storage_options, writable)
     found = _source_of(name, storage_options)
     if found is None:
         return None
@@ -147,10 +170,7 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
     refmap = None
     if location is not None and not writable:  # a map that matches the file says it is HDF5
         counts["get"] += 1
-        try:
-            raw = location[0].cat_file(location[1])
-        except OSError:  # FileNotFoundError, or a store that refuses
-            raw = None
+        raw = prefetched.result() if prefetched is not None else _saved_map(location)
         refmap = load_reference_map(raw, fingerprint)
     userblock = refmap["userblock"] if refmap is not None else userblock_of(_read_at(source, counts), size)
     if userblock is None or writable:

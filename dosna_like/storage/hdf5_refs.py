@@ -45,7 +45,7 @@ from ..format.keys import META_KEY, SIDE_KEY, node_key, parse_chunk_key
 from .base import Store
 from .hdf5_map import (HDF5_SIGNATURE, MAP_FORMAT, VIRTUAL_CHUNK_BYTES, build_reference_map, hdf5_fingerprint,
                        load_reference_map, save_reference_map, stored_chunks, userblock_of)
-from .hdf5_ranges import merged_runs, read_range, read_range_async, read_ranges
+from .hdf5_ranges import RunFetcher, read_range, read_ranges
 from .pipeline import in_threads, run_pipeline
 from .real_h5py import real_h5py
 
@@ -282,35 +282,37 @@ class Hdf5RefStore(Store):
 
     def _get_each(self, keys: list, handle, submit, room: int | None = None) -> None:
         """On an async filesystem: touching ranges merged into runs (:func:`merged_runs`),
-        ``io_concurrency`` runs in flight, each run's chunks handed to a worker as soon as
-        its bytes arrive, so decoding overlaps the transfers (not a window at a time)."""
+        ``io_concurrency`` runs in flight, each chunk of a run handed to a worker of its own
+        as soon as the run's bytes arrive (:class:`RunFetcher`), so decoding overlaps the
+        transfers and the chunks of one run are decoded in parallel."""
         if self.source[0] != "fs" or not self.batches_async:
             return super()._get_each(keys, handle, submit, room)
         ranged, rest = [], []
         for key in keys:
             located = self._locate(key)
             found = located[0].range_of(located[1]) if located is not None else None
-            (rest if found is None else ranged).append((key, located, found))
-        runs = merged_runs([found[:2] for _, _, found in ranged])
-        self.requests.add("get", len(runs) - len(ranged))  # touching ranges go as one request
+            if found is None:
+                rest.append(key)
+            else:
+                ranged.append((key, located, found))
+        fetcher = RunFetcher(self.source, [found[:2] for _, _, found in ranged], self.io_concurrency)
+        self.requests.add("get", len(fetcher.runs) - len(ranged))  # touching ranges go as one request
 
-        async def fetch(run: int):
-            start, size, _ = runs[run]
-            return await read_range_async(self.source, start, size)
+        def decode(i: int, piece) -> None:
+            key, located, _ = ranged[i]
+            handle(key, self._chunk(*located, data=piece))
 
-        def arrived(run: int, data) -> None:
-            start, _, members = runs[run]
-            view = memoryview(data)
-            for i in members:
-                key, located, (offset, size, _) = ranged[i]
-                piece = data if len(members) == 1 else view[offset - start:offset - start + size]
-                handle(key, self._chunk(*located, data=piece))
-
-        if runs:
-            run_pipeline(self.source[1].loop, range(len(runs)), arrived, submit, limit=self.io_concurrency,
-                         fetch=fetch, room=room)
+        if ranged:
+            # unless the caller bounds it: every range of the first 2 * io_concurrency runs
+            # may be under way at once
+            room = room or 2 * self.io_concurrency * fetcher.widest_run
+            try:
+                run_pipeline(self.source[1].loop, fetcher.order(), decode, submit, limit=len(ranged),
+                             fetch=fetcher.piece, room=room)
+            finally:
+                fetcher.cancel(self.source[1].loop)
         if rest:
-            in_threads([key for key, _, _ in rest], lambda key: handle(key, self._get(key)), submit)
+            in_threads(rest, lambda key: handle(key, self._get(key)), submit)
 
     def _read_into(self, key: str, nbytes: int, ranges: list) -> bool:
         located = self._locate(key)
