@@ -15,10 +15,10 @@ import numpy as np
 
 from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
-from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
+from .compound import compound_dtype, compound_spec, enum_members, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
-__all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
+__all__ = ["attr_dtype", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
 
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
@@ -103,14 +103,26 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
             raise ValueError("Shape of new attribute conflicts with shape of data")
         arr = arr.reshape(shape)
     kind = arr.dtype.kind
+    # the type asked for, else the value's own: numpy keeps h5py's marks (enum, opaque) on the
+    # array's dtype, which np.asarray(value, dtype) may not hand on when only they differ
+    marks = (np.dtype(dtype) if dtype is not None else arr.dtype).metadata or {}
     if kind in "biufc":
         record = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
-        enum = (np.dtype(dtype).metadata or {}).get("enum") if dtype is not None else None
-        if enum:
-            record["enum"] = dict(enum)
+        if marks.get("enum") and kind in "iu":
+            record["enum"] = dict(marks["enum"])
         return _to_json(arr), record
-    if arr.dtype.names is not None and any(arr.dtype.fields[n][0].hasobject for n in arr.dtype.names):
-        # compounds with variable-length fields: one stored record per item (format/compound.py)
+    if kind in "MmV" and arr.dtype.names is None:
+        # datetimes marked with h5py.opaque_dtype and void bytes: HDF5 opaque values, kept as bytes
+        if kind != "V" and not marks.get("h5py_opaque"):
+            raise no_conversion_path(arr.dtype)  # datetimes h5py stores only when marked opaque
+        raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
+        record = {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape)}
+        if marks.get("h5py_opaque"):
+            record["opaque"] = True
+        return raw, record
+    if arr.dtype.names is not None and any(_record_member(arr.dtype.fields[n][0]) for n in arr.dtype.names):
+        # compounds with variable-length fields or members with h5py's marks (enum, opaque):
+        # one stored record per item (format/compound.py)
         layout = record_layout(arr.dtype)
         items = [base64.b64encode(record_to_bytes(r, arr.dtype, layout)).decode() for r in arr.reshape(-1)]
         return items, {"kind": "records", "compound": compound_spec(arr.dtype), "shape": list(arr.shape)}
@@ -131,9 +143,13 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
                 any(isinstance(x, bytes) for x in arr.ravel().tolist()):
             record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
         return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
-    if kind in "Mm":  # datetimes and timedeltas, which h5py stores only as opaque datasets
-        raise no_conversion_path(arr.dtype)
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
+
+
+def _record_member(member: np.dtype) -> bool:
+    """A compound member stored in the record form: variable-length, a datetime (which the
+    record form refuses unless opaque-marked, as h5py) or a type carrying h5py's marks."""
+    return member.hasobject or member.base.kind in "Mm" or bool(member.base.metadata)
 
 
 def _encode_special(value, dtype, shape):
@@ -142,8 +158,8 @@ def _encode_special(value, dtype, shape):
         dtype = ref_dtype
     if dtype is None and isinstance(value, np.ndarray) and stored_form(value.dtype) is not None:
         dtype = value.dtype
-    if dtype is None or stored_form(np.dtype(dtype)) is None:
-        return None
+    if dtype is None or stored_form(np.dtype(dtype)) not in ("ref", "vlen"):
+        return None  # compounds are encoded by encode_attr
     dtype = np.dtype(dtype)
     stored = to_stored(value, dtype)
     if shape is not None:
@@ -213,16 +229,25 @@ def decode_attr(value, record: dict | None):
         arr = arr.reshape(record["shape"])
         return arr[()] if arr.ndim == 0 else arr
     if kind == "raw":
-        dtype = dtype_from_descr(record["descr"])
-        if dtype.kind == "S":
-            dtype = np.dtype(dtype, metadata={"h5py_encoding": "ascii"})
+        dtype = attr_dtype(dtype_from_descr(record["descr"]), record)
         arr = np.frombuffer(base64.b64decode(value), dtype=dtype).reshape(record["shape"]).copy()
         return arr[()] if arr.ndim == 0 else arr
-    dtype = np.dtype(record["dtype"])
-    if record.get("enum"):
-        dtype = np.dtype(dtype, metadata={"enum": dict(record["enum"])})
+    dtype = attr_dtype(np.dtype(record["dtype"]), record)
     arr = _from_json(value, dtype, tuple(record["shape"]))
     return arr[()] if arr.ndim == 0 else arr
+
+
+def attr_dtype(dtype: np.dtype, record: dict | None) -> np.dtype:
+    """``dtype`` with the marks h5py puts on an attribute's type, from its record: an enum's
+    members, the opaque mark, a fixed-length string's encoding."""
+    record = record or {}
+    if record.get("enum"):
+        return np.dtype(dtype, metadata={"enum": enum_members(record["enum"])})
+    if record.get("opaque"):
+        return np.dtype(dtype, metadata={"h5py_opaque": True})
+    if record.get("kind") == "raw" and dtype.kind == "S":
+        return np.dtype(dtype, metadata={"h5py_encoding": "ascii"})
+    return dtype
 
 
 def dtype_descr(dtype: np.dtype):

@@ -15,7 +15,7 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
-from ..format.attrvalues import decode_attr, encode_attr
+from ..format.attrvalues import attr_dtype, decode_attr, encode_attr
 from ..format.dtypes import is_empty, string_dtype
 from ..format.references import Reference, ref_dtype
 from ..format.reserved import RESERVED, edit_reserved
@@ -90,9 +90,11 @@ class AttributeManager(HDF5Views, MutableMapping):
                 except KeyError:
                     pass
             raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
+        return decode_attr(attributes[name], self._record(name))
+
+    def _record(self, name: str) -> dict | None:
         # the file's checked entry of this same document: checked once, not per attribute
-        record = self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
-        return decode_attr(attributes[name], record)
+        return self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
 
     def __setitem__(self, name, value) -> None:
         self.create(name, value)
@@ -103,7 +105,9 @@ class AttributeManager(HDF5Views, MutableMapping):
         value = self[name]
         if is_empty(value):
             return AttrID(self._check_name(name), value.dtype, None)
-        if isinstance(value, (np.ndarray, np.generic)):
+        if isinstance(value, np.generic):  # a scalar's dtype has lost h5py's marks (enum, opaque)
+            dtype = attr_dtype(value.dtype, self._record(self._check_name(name)))
+        elif isinstance(value, np.ndarray):
             dtype = value.dtype
         elif isinstance(value, str):
             dtype = string_dtype("utf-8")
@@ -162,6 +166,8 @@ class AttributeManager(HDF5Views, MutableMapping):
             return
         self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
         old = self[name]
+        if isinstance(value, np.ndarray):
+            encode_attr(value)  # h5py converts an array from its own type: one HDF5 has none for is refused
         if np.shape(value) != np.shape(old):
             raise TypeError("Shape of data is incompatible with existing attribute")
         dtype = getattr(old, "dtype", None)

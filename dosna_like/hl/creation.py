@@ -15,7 +15,7 @@ from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
 from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
-from ..format.conversion import convert_as_hdf5
+from ..format.conversion import convert_as_hdf5, opaque_conversion_error
 from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
@@ -275,6 +275,11 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         fill = convert_as_hdf5(fillvalue, dtype)[()]
     else:
         fill = np.asarray(fillvalue, dtype=dtype)[()]
+        if dtype.kind in "Mm":  # HDF5 sets an opaque type's fill value only from that very type
+            error = opaque_conversion_error(np.asarray(fillvalue).dtype, dtype, ValueError(
+                "Unable to create dataset (no appropriate function for conversion path)"))
+            if error is not None:
+                raise error
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
