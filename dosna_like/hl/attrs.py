@@ -15,9 +15,8 @@ from collections.abc import MutableMapping
 import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
-from ..format.attrvalues import attr_dtype, decode_attr, encode_attr
-from ..format.dtypes import is_empty, string_dtype
-from ..format.references import Reference, ref_dtype
+from ..format.attrvalues import attr_type, decode_attr, encode_attr
+from ..format.dtypes import is_empty
 from ..format.reserved import RESERVED, edit_reserved
 from .ident import AttrID
 from .mapping import HDF5Views
@@ -102,22 +101,9 @@ class AttributeManager(HDF5Views, MutableMapping):
     def get_id(self, name) -> AttrID:
         """h5py's ``attrs.get_id(name)``: the attribute's name, dtype, shape and HDF5 type
         (a ``str`` value is a variable-length UTF-8 string, as h5py stores it)."""
-        value = self[name]
-        if is_empty(value):
-            return AttrID(self._check_name(name), value.dtype, None)
-        if isinstance(value, np.generic):  # a scalar's dtype has lost h5py's marks (enum, opaque)
-            dtype = attr_dtype(value.dtype, self._record(self._check_name(name)))
-        elif isinstance(value, np.ndarray):
-            dtype = value.dtype
-        elif isinstance(value, str):
-            dtype = string_dtype("utf-8")
-        elif isinstance(value, Reference):
-            dtype = ref_dtype
-        elif isinstance(value, bytes):
-            dtype = string_dtype("ascii")
-        else:
-            dtype = np.asarray(value).dtype if not hasattr(value, "dtype") else value.dtype
-        return AttrID(self._check_name(name), dtype, np.shape(value) if not isinstance(value, Reference) else ())
+        name = self._check_name(name)
+        dtype, shape = attr_type(self[name], self._record(name))
+        return AttrID(name, dtype, shape)
 
     def _ipython_key_completions_(self) -> list:
         """IPython's tab completion of ``obj.attrs["...``: the attribute names, sorted (as h5py)."""
@@ -166,12 +152,14 @@ class AttributeManager(HDF5Views, MutableMapping):
             return
         self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
         old = self[name]
+        if is_empty(old):
+            raise OSError("Empty attributes can't be modified")
         if isinstance(value, np.ndarray):
             encode_attr(value)  # h5py converts an array from its own type: one HDF5 has none for is refused
         if np.shape(value) != np.shape(old):
             raise TypeError("Shape of data is incompatible with existing attribute")
-        dtype = getattr(old, "dtype", None)
-        if dtype is not None and dtype.kind == "O":
+        dtype = self.get_id(name).dtype  # with h5py's marks, which a scalar's dtype has lost
+        if dtype.kind == "O":
             dtype = None  # else converted straight to the attribute's type
         self._write(name, value, None, dtype, in_place=True)
 
