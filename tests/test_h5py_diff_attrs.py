@@ -68,6 +68,10 @@ def plain(m, f, value):
                                                                        for x in value.ravel()):
         # sequences: diffcase compares object arrays item by item, not arrays inside them
         return ["Sequences", list(value.shape), [(str(x.dtype), x.tolist()) for x in value.ravel()]]
+    if isinstance(value, (np.ndarray, np.void)) and value.dtype.names is not None and value.dtype.hasobject:
+        # records with sequences or references: field by field, each as plain data
+        rows = [[plain(m, f, row[n]) for n in value.dtype.names] for row in np.asarray(value).ravel()]
+        return ["Records", str(value.dtype), list(np.shape(value)), rows]
     return value
 
 
@@ -250,6 +254,48 @@ add("empty-compound", setting(lambda m, f: m.Empty(POINT)))
 add("empty-opaque-datetime", setting(lambda m, f: m.Empty(m.opaque_dtype(TIMES.dtype))))
 add("empty-modify", lambda m, f: (f.attrs.__setitem__("a", m.Empty("f4")), f.attrs.modify("a", 1.0)), raises=True)
 
+
+# ------------------------------------------------------------------ more shapes and spellings
+add("empty-list", setting([]))
+add("list-of-lists-str", setting([["a", "b"], ["c", "d"]]))
+add("object-array-str", setting(np.array(["a", "bc"], dtype=object)))
+add("object-array-bytes", setting(np.array([b"a", b"bc"], dtype=object)))
+add("object-array-mixed-text", setting(np.array(["a", b"bc"], dtype=object)), raises=True)
+add("str-0d-vlen", setting(lambda m, f: np.array("x", dtype=m.string_dtype())))
+add("bytes-create-ascii", creating(b"x", dtype=lambda m: m.string_dtype("ascii")))
+add("str-create-ascii-list", creating(["x", "yz"], dtype=lambda m: m.string_dtype("ascii")))
+add("create-shape-int", creating([1, 2, 3], shape=3))
+add("create-dtype-object-str", creating(["a", "b"], dtype="O"), raises=True)
+add("create-committed-type", lambda m, f: (f.__setitem__("T", np.dtype("<i2")), f.attrs.create("a", [1, 2],
+                                                                                             dtype=f["T"])))
+add("float16-scalar", setting(np.float16(1.5)))
+add("longdouble-scalar", setting(np.longdouble(2.5)))
+add("complex-compat-compound", setting(np.array([(1.0, 2.0)], dtype=[("r", "<f8"), ("i", "<f8")])))
+add("compound-complex-member", setting(np.array([(1 + 2j, 3)], [("z", "c16"), ("k", "i2")])))
+add("compound-2d", setting(np.zeros((2, 2), POINT)))
+add("compound-bool-member", setting(np.array([(True, 1)], [("b", "?"), ("k", "i2")])))
+add("compound-vlen-seq-member", setting(lambda m, f: np.array([(np.arange(2), 1)], [("s", m.vlen_dtype("i4")),
+                                                                                    ("k", "i2")])))
+add("compound-reference-member", setting(lambda m, f: np.array([(f["g"].ref, 1)], [("r", m.ref_dtype),
+                                                                                  ("k", "i2")])))
+add("enum-bool-values", creating([True, False], dtype=enum))
+add("enum-from-float", creating([1.0, 42.0], dtype=enum))
+add("vlen-int-2d", creating(lambda m, f: np.array([[np.arange(2)], [np.arange(1)]], dtype=object),
+                            dtype=lambda m: m.vlen_dtype("i8")))
+add("dataset-object", setting(lambda m, f: f["d"]))
+add("name-unicode", lambda m, f: f.attrs.__setitem__("ñame", 1))
+add("name-bytes", lambda m, f: f.attrs.__setitem__(b"nb", 1))
+add("modify-str-with-bytes", lambda m, f: (f.attrs.__setitem__("a", "x"), f.attrs.modify("a", b"yz")))
+add("modify-int-with-float", lambda m, f: (f.attrs.create("a", [1, 2], dtype="i2"), f.attrs.modify("a", [1.7, 2.2])))
+add("modify-fixed-bytes", lambda m, f: (f.attrs.create("a", b"ab", dtype="S4"), f.attrs.modify("a", b"abcdef")))
+add("modify-shape-1-to-scalar", lambda m, f: (f.attrs.__setitem__("a", [1]), f.attrs.modify("a", 5)))
+add("modify-compound", lambda m, f: (f.attrs.__setitem__("a", np.zeros(2, POINT)),
+                                     f.attrs.modify("a", np.ones(2, POINT))))
+add("modify-subarray", lambda m, f: (f.attrs.create("a", np.arange(4).reshape(2, 2), dtype=np.dtype(("i4", (2,)))),
+                                     f.attrs.modify("a", np.ones((2, 2)))), raises=True)
+add("modify-subarray-rows", lambda m, f: (f.attrs.create("a", np.arange(4).reshape(2, 2), dtype=np.dtype(("i4", (2,)))),
+                                          f.attrs.modify("a", [7, 8])), raises=True)
+add("modify-reference", lambda m, f: (f.attrs.__setitem__("a", f.ref), f.attrs.modify("a", f["g"].ref)))
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_attribute_catalogue(case, h5_path, file_url):

@@ -13,9 +13,9 @@ import math
 import warnings
 import numpy as np
 
-from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
+from .dtypes import (Empty, check_complex_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
-from .compound import compound_dtype, compound_spec, enum_members, record_from_bytes, record_layout, record_to_bytes
+from .compound import compound_dtype, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
 __all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
@@ -104,7 +104,13 @@ def _encode(value, dtype, shape) -> tuple:
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
         # bytes are a variable-length ASCII string to h5py (get_id's dtype), read back as str
         return str(text), ({"kind": "str", "vlen": "bytes"} if isinstance(value, bytes) else {"kind": "str"})
+    if dtype is not None and dtype.kind == "O" and not dtype.metadata:
+        raise TypeError(_NO_EQUIVALENT)  # a plain object type names no HDF5 type (h5py)
     arr = np.asarray(value, dtype=dtype) if dtype is not None else np.asarray(value)
+    if arr.dtype.names is not None and check_complex_dtype(arr.dtype) is not None:
+        # h5py reads a compound of two floats named as complex parts back as complex numbers
+        real, imag = arr.dtype.names
+        arr = (arr[real] + 1j * arr[imag]).astype(check_complex_dtype(arr.dtype))
     if shape is not None:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if arr.size != math.prod(shape):
@@ -133,25 +139,31 @@ def _encode(value, dtype, shape) -> tuple:
         # one stored record per item (format/compound.py)
         layout = record_layout(arr.dtype)
         items = [base64.b64encode(record_to_bytes(r, arr.dtype, layout)).decode() for r in arr.reshape(-1)]
-        return items, {"kind": "records", "compound": compound_spec(arr.dtype), "shape": list(arr.shape)}
+        # as h5py reports the type once stored (a variable-length member takes HDF5's 16 bytes)
+        spec = compound_spec(hdf5_layout(arr.dtype))
+        return items, {"kind": "records", "compound": spec, "shape": list(arr.shape)}
     if (kind == "S" and (isinstance(value, np.ndarray) or dtype is not None)) or arr.dtype.names is not None:
         # fixed-length bytes arrays and compound values: their bytes, losslessly
         raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
         return raw, {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape),
                      **({"encoding": "utf-8"} if marks.get("h5py_encoding") == "utf-8" else {})}
     if kind in "USO":
-        texts = [_as_text(x) for x in arr.ravel().tolist()]
+        items = arr.ravel().tolist()
+        texts = [_as_text(x) for x in items]
         if any(t is None for t in texts):
             raise TypeError(_NO_EQUIVALENT)
         for text in texts:
             _refuse_nul(text)
+        vlen = marks.get("vlen")
+        given_bytes = any(isinstance(x, bytes) for x in items)
+        if vlen not in (str, bytes) and kind == "O" and given_bytes and any(isinstance(x, str) for x in items):
+            raise TypeError(_NO_EQUIVALENT)  # str and bytes in one object array: no one type (h5py)
+        # h5py keeps the bytes mark (an ASCII string type) although it hands back str
+        mark = {"vlen": "bytes"} if (vlen is bytes if vlen in (str, bytes) else kind == "S" or given_bytes) else {}
         if arr.ndim == 0:
-            return texts[0], {"kind": "str"}
-        record = {"kind": "str", "shape": list(arr.shape)}
-        if kind == "S" or check_string_dtype(arr.dtype) == ("ascii", None) or \
-                any(isinstance(x, bytes) for x in arr.ravel().tolist()):
-            record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
-        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
+            return texts[0], {"kind": "str", **mark}
+        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), {"kind": "str", "shape": list(arr.shape),
+                                                                            **mark}
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
 
 

@@ -10,13 +10,14 @@ from its scales (``hl/scale_attrs.py``).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 
 import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
 from ..format.attrvalues import attr_type, decode_attr, encode_attr
-from ..format.dtypes import is_empty
+from ..format.dtypes import check_vlen_dtype, is_empty
 from ..format.reserved import RESERVED, edit_reserved
 from .ident import AttrID
 from .mapping import HDF5Views
@@ -151,16 +152,20 @@ class AttributeManager(HDF5Views, MutableMapping):
             self.create(name, value)
             return
         self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
-        old = self[name]
-        if is_empty(old):
+        if is_empty(self[name]):
             raise OSError("Empty attributes can't be modified")
+        ident = self.get_id(name)  # the type with h5py's marks (a scalar's dtype has lost them)
         if isinstance(value, np.ndarray):
             encode_attr(value)  # h5py converts an array from its own type: one HDF5 has none for is refused
-        if np.shape(value) != np.shape(old):
-            raise TypeError("Shape of data is incompatible with existing attribute")
-        dtype = self.get_id(name).dtype  # with h5py's marks, which a scalar's dtype has lost
-        if dtype.kind == "O":
-            dtype = None  # else converted straight to the attribute's type
+        if ident.dtype.subdtype is not None and not isinstance(value, np.ndarray):
+            value = np.asarray(value, dtype=ident.dtype)  # as h5py: numpy adds the subarray's axes
+        if np.shape(value) != ident.shape:
+            if not (np.size(value) == 1 and math.prod(ident.shape) == 1):  # h5py allows () <-> (1,)
+                raise TypeError("Shape of data is incompatible with existing attribute")
+            value = np.reshape(value, ident.shape)
+        dtype = ident.dtype
+        if dtype.kind == "O" and check_vlen_dtype(dtype) not in (str, bytes):
+            dtype = None  # references, sequences: from the value; else converted to the attribute's type
         self._write(name, value, None, dtype, in_place=True)
 
     def __delitem__(self, name) -> None:
