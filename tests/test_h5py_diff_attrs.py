@@ -19,6 +19,7 @@ At the bottom: zarr-python reads the enum attributes' values.
 """
 from __future__ import annotations
 
+import h5py
 import numpy as np
 import pytest
 import zarr
@@ -26,9 +27,9 @@ import zarr
 import dosna_like
 
 try:  # tests/ may or may not be a package
-    from .diffcase import STORE_KINDS, Case, run_case
+    from .diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
 except ImportError:
-    from diffcase import STORE_KINDS, Case, run_case
+    from diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -123,10 +124,13 @@ SPANS = np.array([1, -2, 3], dtype="m8[s]")
 POINT = np.dtype([("x", "<f8"), ("y", "<i4")])
 
 CASES: list[Case] = []
+WRITES: dict = {}  # id -> write, of the cases h5py accepts
 
 
 def add(id, write, raises=False):
     CASES.append(attr_case(id, write, raises))
+    if not raises:
+        WRITES[id] = write
 
 
 # ------------------------------------------------------------------ text and bytes
@@ -300,6 +304,21 @@ add("modify-reference", lambda m, f: (f.attrs.__setitem__("a", f.ref), f.attrs.m
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_attribute_catalogue(case, h5_path, file_url):
     run_case(case, h5_path, file_url)
+
+
+@pytest.mark.parametrize("case_id", list(WRITES))
+def test_attribute_catalogue_in_hdf5_file(case_id, h5_path):
+    """The same attributes written by h5py into an HDF5 file, which dosna_like opens in place:
+    it reads what h5py reads (values, types, marks, get_id)."""
+    with h5py.File(h5_path, "w") as f:
+        f.create_group("g")
+        f.create_dataset("d", data=np.arange(3))
+        WRITES[case_id](h5py, f)
+    read = {}
+    for mod in (h5py, dosna_like):
+        with mod.File(h5_path, "r") as f:
+            read[mod] = normalize([(name, describe(mod, f, name)) for name in f.attrs])
+    assert_same_value(read[h5py], read[dosna_like], case_id)
 
 
 # ------------------------------------------------------------------ other tools
