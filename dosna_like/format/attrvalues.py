@@ -13,12 +13,12 @@ import math
 import warnings
 import numpy as np
 
-from .dtypes import (Empty, check_string_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
+from .dtypes import (Empty, check_complex_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
-from .compound import compound_dtype, compound_spec, record_from_bytes, record_layout, record_to_bytes
+from .compound import compound_dtype, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
-__all__ = ["decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
+__all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
 
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
@@ -74,66 +74,103 @@ def _refuse_nul(text) -> None:
 def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
     if is_empty(value):
-        return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype))}
-    if isinstance(value, np.ndarray) and value.dtype.kind == "U":  # numpy's UTF-32 has no HDF5 type (h5py)
-        raise no_conversion_path(value.dtype)
+        return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype)), **_marks(value.dtype)}
+    if isinstance(value, (np.ndarray, np.str_)) and np.asarray(value).dtype.kind == "U" or \
+            (dtype is not None and dtype.base.kind == "U"):  # numpy's UTF-32 has no HDF5 type (h5py)
+        raise no_conversion_path(np.asarray(value).dtype if dtype is None else dtype.base)
     if dtype is not None and dtype.subdtype is not None:
-        # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes
+        # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes;
+        # the record keeps it for get_id, which reports the subarray type
         base, subshape = dtype.subdtype
         value = np.asarray(value, dtype=base)
         if value.shape[value.ndim - len(subshape):] != subshape or value.ndim < len(subshape):
             raise ValueError(f"Array dtype shape {subshape} is incompatible with data shape {value.shape}")
-        dtype = base
+        stored, record = _encode(value, base, shape)
+        return stored, {**record, "subshape": list(subshape)}
+    return _encode(value, dtype, shape)
+
+
+def _encode(value, dtype, shape) -> tuple:
     special = _encode_special(value, dtype, shape)
     if special is not None:
         return special
     if isinstance(value, np.bytes_) and dtype is None and shape is None:
         # numpy's fixed-length bytes stay bytes in h5py; Python bytes read back as str
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
-    if isinstance(value, (str, bytes, np.str_)) and dtype is None and shape is None:
+    if isinstance(value, (str, bytes)) and dtype is None and shape is None:
         text = _as_text(value)
         _refuse_nul(text)
-        if text is None:
+        if text is None:  # not UTF-8: h5py reads it back as str with surrogate escapes
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
-        return str(text), {"kind": "str"}
+        # bytes are a variable-length ASCII string to h5py (get_id's dtype), read back as str
+        return str(text), ({"kind": "str", "vlen": "bytes"} if isinstance(value, bytes) else {"kind": "str"})
+    if dtype is not None and dtype.kind == "O" and not dtype.metadata:
+        raise TypeError(_NO_EQUIVALENT)  # a plain object type names no HDF5 type (h5py)
     arr = np.asarray(value, dtype=dtype) if dtype is not None else np.asarray(value)
+    if arr.dtype.names is not None and check_complex_dtype(arr.dtype) is not None:
+        # h5py reads a compound of two floats named as complex parts back as complex numbers
+        real, imag = arr.dtype.names
+        arr = (arr[real] + 1j * arr[imag]).astype(check_complex_dtype(arr.dtype))
     if shape is not None:
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if arr.size != math.prod(shape):
             raise ValueError("Shape of new attribute conflicts with shape of data")
         arr = arr.reshape(shape)
     kind = arr.dtype.kind
+    # the type asked for, else the value's own: numpy keeps h5py's marks (enum, opaque) on the
+    # array's dtype, which np.asarray(value, dtype) may not hand on when only they differ
+    marks = (np.dtype(dtype) if dtype is not None else arr.dtype).metadata or {}
     if kind in "biufc":
         record = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
-        enum = (np.dtype(dtype).metadata or {}).get("enum") if dtype is not None else None
-        if enum:
-            record["enum"] = dict(enum)
+        if marks.get("enum") and kind in "iu":
+            record["enum"] = dict(marks["enum"])
         return _to_json(arr), record
-    if arr.dtype.names is not None and any(arr.dtype.fields[n][0].hasobject for n in arr.dtype.names):
-        # compounds with variable-length fields: one stored record per item (format/compound.py)
+    if kind in "MmV" and arr.dtype.names is None:
+        # datetimes marked with h5py.opaque_dtype and void bytes: HDF5 opaque values, kept as bytes
+        if kind != "V" and not marks.get("h5py_opaque"):
+            raise no_conversion_path(arr.dtype)  # datetimes h5py stores only when marked opaque
+        raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
+        record = {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape)}
+        if marks.get("h5py_opaque"):
+            record["opaque"] = True
+        return raw, record
+    if arr.dtype.names is not None and any(_record_member(arr.dtype.fields[n][0]) for n in arr.dtype.names):
+        # compounds with variable-length fields or members with h5py's marks (enum, opaque):
+        # one stored record per item (format/compound.py)
         layout = record_layout(arr.dtype)
         items = [base64.b64encode(record_to_bytes(r, arr.dtype, layout)).decode() for r in arr.reshape(-1)]
-        return items, {"kind": "records", "compound": compound_spec(arr.dtype), "shape": list(arr.shape)}
-    if (kind == "S" and isinstance(value, np.ndarray)) or arr.dtype.names is not None:
+        # as h5py reports the type once stored (a variable-length member takes HDF5's 16 bytes)
+        spec = compound_spec(hdf5_layout(arr.dtype))
+        return items, {"kind": "records", "compound": spec, "shape": list(arr.shape)}
+    if (kind == "S" and (isinstance(value, np.ndarray) or dtype is not None)) or arr.dtype.names is not None:
         # fixed-length bytes arrays and compound values: their bytes, losslessly
         raw = base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode()
-        return raw, {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape)}
+        return raw, {"kind": "raw", "descr": dtype_descr(arr.dtype), "shape": list(arr.shape),
+                     **({"encoding": "utf-8"} if marks.get("h5py_encoding") == "utf-8" else {})}
     if kind in "USO":
-        texts = [_as_text(x) for x in arr.ravel().tolist()]
+        items = arr.ravel().tolist()
+        texts = [_as_text(x) for x in items]
         if any(t is None for t in texts):
             raise TypeError(_NO_EQUIVALENT)
         for text in texts:
             _refuse_nul(text)
+        vlen = marks.get("vlen")
+        given_bytes = any(isinstance(x, bytes) for x in items)
+        if vlen not in (str, bytes) and kind == "O" and given_bytes and any(isinstance(x, str) for x in items):
+            raise TypeError(_NO_EQUIVALENT)  # str and bytes in one object array: no one type (h5py)
+        # h5py keeps the bytes mark (an ASCII string type) although it hands back str
+        mark = {"vlen": "bytes"} if (vlen is bytes if vlen in (str, bytes) else kind == "S" or given_bytes) else {}
         if arr.ndim == 0:
-            return texts[0], {"kind": "str"}
-        record = {"kind": "str", "shape": list(arr.shape)}
-        if kind == "S" or check_string_dtype(arr.dtype) == ("ascii", None) or \
-                any(isinstance(x, bytes) for x in arr.ravel().tolist()):
-            record["vlen"] = "bytes"  # h5py keeps the bytes mark although it hands back str
-        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), record
-    if kind in "Mm":  # datetimes and timedeltas, which h5py stores only as opaque datasets
-        raise no_conversion_path(arr.dtype)
+            return texts[0], {"kind": "str", **mark}
+        return np.array(texts, dtype=object).reshape(arr.shape).tolist(), {"kind": "str", "shape": list(arr.shape),
+                                                                            **mark}
     raise TypeError(f"Object dtype {arr.dtype!r} has no native HDF5 equivalent")
+
+
+def _record_member(member: np.dtype) -> bool:
+    """A compound member stored in the record form: variable-length, a datetime (which the
+    record form refuses unless opaque-marked, as h5py) or a type carrying h5py's marks."""
+    return member.hasobject or member.base.kind in "MmU" or bool(member.base.metadata)
 
 
 def _encode_special(value, dtype, shape):
@@ -142,8 +179,8 @@ def _encode_special(value, dtype, shape):
         dtype = ref_dtype
     if dtype is None and isinstance(value, np.ndarray) and stored_form(value.dtype) is not None:
         dtype = value.dtype
-    if dtype is None or stored_form(np.dtype(dtype)) is None:
-        return None
+    if dtype is None or stored_form(np.dtype(dtype)) not in ("ref", "vlen"):
+        return None  # compounds are encoded by encode_attr
     dtype = np.dtype(dtype)
     stored = to_stored(value, dtype)
     if shape is not None:
@@ -199,11 +236,11 @@ def decode_attr(value, record: dict | None):
         arr[:] = [str(v) for v in np.array(value, dtype=object).ravel().tolist()]
         return arr.reshape(record["shape"])
     if kind == "bytes":
-        return base64.b64decode(value)
+        return base64.b64decode(value).decode("utf-8", "surrogateescape")
     if kind == "np.bytes_":
         return np.bytes_(base64.b64decode(value))
     if kind == "empty":
-        return Empty(dtype_from_descr(record["descr"]))
+        return Empty(attr_dtype(dtype_from_descr(record["descr"]), record))
     if kind == "records":
         dtype = compound_dtype(record["compound"])
         layout = record_layout(dtype)
@@ -213,16 +250,61 @@ def decode_attr(value, record: dict | None):
         arr = arr.reshape(record["shape"])
         return arr[()] if arr.ndim == 0 else arr
     if kind == "raw":
-        dtype = dtype_from_descr(record["descr"])
-        if dtype.kind == "S":
-            dtype = np.dtype(dtype, metadata={"h5py_encoding": "ascii"})
+        dtype = attr_dtype(dtype_from_descr(record["descr"]), record)
         arr = np.frombuffer(base64.b64decode(value), dtype=dtype).reshape(record["shape"]).copy()
         return arr[()] if arr.ndim == 0 else arr
-    dtype = np.dtype(record["dtype"])
-    if record.get("enum"):
-        dtype = np.dtype(dtype, metadata={"enum": dict(record["enum"])})
+    dtype = attr_dtype(np.dtype(record["dtype"]), record)
     arr = _from_json(value, dtype, tuple(record["shape"]))
     return arr[()] if arr.ndim == 0 else arr
+
+
+def attr_dtype(dtype: np.dtype, record: dict | None) -> np.dtype:
+    """``dtype`` with the marks h5py puts on an attribute's type, from its record: an enum's
+    members, the opaque mark, a fixed-length string's encoding."""
+    record = record or {}
+    if record.get("enum"):
+        return np.dtype(dtype, metadata={"enum": enum_members(record["enum"])})
+    if record.get("opaque"):
+        return np.dtype(dtype, metadata={"h5py_opaque": True})
+    if record.get("text"):
+        return string_dtype(record["text"])
+    if record.get("kind") in ("raw", "empty") and dtype.kind == "S":
+        return np.dtype(dtype, metadata={"h5py_encoding": record.get("encoding", "ascii")})
+    return dtype
+
+
+def _marks(dtype: np.dtype) -> dict:
+    """The record entries :func:`attr_dtype` turns back into h5py's marks on ``dtype``."""
+    meta = dtype.metadata or {}
+    if meta.get("enum"):
+        return {"enum": dict(meta["enum"])}
+    if meta.get("h5py_opaque"):
+        return {"opaque": True}
+    if meta.get("vlen") in (str, bytes):
+        return {"text": "utf-8" if meta["vlen"] is str else "ascii"}
+    if meta.get("h5py_encoding") == "utf-8":  # a fixed-length string type is ASCII unless marked
+        return {"encoding": "utf-8"}
+    return {}
+
+
+def attr_type(value, record: dict | None) -> tuple:
+    """(dtype, shape) of a stored attribute as h5py's ``attrs.get_id(name)`` reports them,
+    from its value as read and its type record (h5py's marks, a subarray type)."""
+    record = record or {}
+    if is_empty(value):
+        return value.dtype, None
+    if isinstance(value, Reference):
+        return ref_dtype, ()
+    if isinstance(value, str):  # a variable-length string; bytes were one of ASCII
+        return string_dtype("ascii" if record.get("kind") == "bytes" or record.get("vlen") == "bytes"
+                            else "utf-8"), ()
+    dtype, shape = np.asarray(value).dtype, np.shape(value)
+    if isinstance(value, np.generic):  # a scalar's dtype has lost the marks (and a string its length)
+        dtype = attr_dtype(dtype_from_descr(record["descr"]) if "descr" in record else dtype, record)
+    sub = tuple(record.get("subshape") or ())
+    if sub:
+        dtype, shape = np.dtype((dtype, sub)), shape[:len(shape) - len(sub)]
+    return dtype, shape
 
 
 def dtype_descr(dtype: np.dtype):

@@ -15,7 +15,8 @@ one item per record, which zarr-python reads as ``bytes`` objects:
 
 The reserved ``compound`` key keeps the type: per field its name and either
 ``{"type": [numpy descr, shape]}`` or ``{"vlen": "str" | "bytes" | <base>}``
-or ``{"ref": "object"}``, plus the original offsets and item size.  An empty
+or ``{"ref": "object"}`` (a fixed member's h5py mark beside its type: ``"enum"``
+or ``"opaque"``), plus the original offsets and item size.  An empty
 item (the fill value) is a record of zeros, empty strings and null references.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 
 from .references import ref_dtype, ref_from_path, ref_to_path
 
-__all__ = ["compound_dtype", "compound_spec", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
+__all__ = ["compound_dtype", "compound_spec", "enum_members", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
            "record_to_bytes"]
 
 
@@ -100,12 +101,13 @@ def compound_spec(dtype: np.dtype) -> dict:
             if sub.base.names is not None and any(_object_kind(sub.base.fields[n][0]) is not None
                                                   for n in sub.base.names):
                 raise TypeError(f"Nested compound field {name!r} with variable-length members is not supported")
-            if sub.base.kind in "OUMm":
+            marks = _member_marks(sub.base)
+            if sub.base.kind in "OU" or (sub.base.kind in "Mm" and "opaque" not in marks):
                 raise TypeError(f"No conversion path for dtype: {sub!r}")
-            with warnings.catch_warnings():  # "metadata is not saved to npy": the marks go nowhere here
+            with warnings.catch_warnings():  # "metadata is not saved to npy": the marks are kept apart
                 warnings.simplefilter("ignore", UserWarning)
                 descr = np.lib.format.dtype_to_descr(np.dtype([("f", sub)]))[0]
-            fields.append([name, {"type": [descr[1], list(descr[2]) if len(descr) > 2 else []]}])
+            fields.append([name, {"type": [descr[1], list(descr[2]) if len(descr) > 2 else []], **marks}])
         elif kind == "ref":
             fields.append([name, {"ref": "object"}])
         else:
@@ -114,10 +116,28 @@ def compound_spec(dtype: np.dtype) -> dict:
             "itemsize": int(dtype.itemsize)}
 
 
+def enum_members(members: dict) -> dict:
+    """An enum's members in the order h5py reads them back from HDF5: by name."""
+    return dict(sorted(members.items()))
+
+
+def _member_marks(base: np.dtype) -> dict:
+    """h5py's marks on a fixed member's type that a numpy descr leaves out: an enum's
+    names and values, the opaque mark (datetimes and timedeltas are stored opaque)."""
+    meta = base.metadata or {}
+    if meta.get("enum"):
+        return {"enum": dict(meta["enum"])}
+    return {"opaque": True} if meta.get("h5py_opaque") else {}
+
+
 def _field_dtype(spec: dict) -> np.dtype:
     if "type" in spec:
         typ, shape = spec["type"]
         sub = np.lib.format.descr_to_dtype(_tuples(typ) if isinstance(typ, list) else typ)
+        if spec.get("enum"):
+            sub = np.dtype(sub, metadata={"enum": enum_members(spec["enum"])})
+        elif spec.get("opaque"):
+            sub = np.dtype(sub, metadata={"h5py_opaque": True})
         return np.dtype((sub, tuple(shape))) if shape else sub
     if "ref" in spec:
         return ref_dtype

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_string_dtype, check_vlen_dtype, stored_form, to_stored
+from .dtypes import check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
 
-__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5"]
+__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
@@ -59,7 +59,13 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
         objects = np.array(value, dtype=object)  # str items of fixed-length UTF-8 text: encoded, as h5py does
         flat = [x.encode("utf-8") if isinstance(x, str) else x for x in objects.reshape(-1).tolist()]
         return np.array(flat, dtype=dtype).reshape(objects.shape)
-    if not isinstance(value, (np.ndarray, np.generic)):
+    if isinstance(value, np.ndarray) and _is_opaque_time(dtype):
+        error = opaque_conversion_error(value.dtype, dtype, OSError("Can't write data (no appropriate function "
+                                                                    "for conversion path)"))
+        if error is not None:
+            raise error
+    if not isinstance(value, (np.ndarray, np.generic)) or _is_opaque_time(dtype):
+        # h5py converts what is not an array (a numpy scalar too, for an opaque type) with numpy
         return np.asarray(value, dtype=dtype)
     arr = np.asarray(value)
     if arr.dtype == dtype:
@@ -136,6 +142,11 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     (numbers to text, text to numbers, floats to bool, scalars to compounds)
     is an OSError.  Compounds convert member by member, matched by name.
     """
+    if _is_opaque_time(source):
+        if target == source:  # a read as the dataset's own type, with the mark or without
+            return None
+        return opaque_conversion_error(target, source, OSError("Can't read data (no appropriate function for "
+                                                               "conversion path)"))
     if target.kind in "UMm":
         return TypeError(f"No conversion path for dtype: {target!r}")
     if target.kind == "T":  # numpy's variable-width strings read any HDF5 string
@@ -195,6 +206,24 @@ def convert_compound_as_hdf5(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
         else:
             out[name] = converted
     return out
+
+
+def _is_opaque_time(dtype: np.dtype) -> bool:
+    """A datetime64 or timedelta64 marked ``opaque_dtype``: HDF5 stores it as opaque bytes."""
+    return dtype.kind in "Mm" and check_opaque_dtype(dtype)
+
+
+def opaque_conversion_error(source: np.dtype, target: np.dtype, no_path: Exception) -> Exception | None:
+    """The error h5py raises converting an array of ``source`` to or from an opaque-marked
+    datetime type ``target`` (None when it converts): HDF5 converts an opaque type only to
+    itself, so a datetime64 without the mark (no HDF5 type at all) is a TypeError and any
+    other type, another unit included, has no path (``no_path``: OSError on reads and
+    writes, ValueError for a fill value)."""
+    if source == target and (check_opaque_dtype(source) or not _is_opaque_time(target)):
+        return None
+    if source.kind in "UMm" and not check_opaque_dtype(source):
+        return no_conversion_path(source)
+    return no_path
 
 
 def _is_utf8(dtype: np.dtype) -> bool:

@@ -328,7 +328,7 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
     endian = (array_codec.get("configuration") or {}).get("endian")
     dtype = _numeric_dtype(data_type, endian)
     if reserved.get("enum"):
-        dtype = np.dtype(dtype, metadata={"enum": _hdf5_member_order(reserved["enum"])})
+        dtype = np.dtype(dtype, metadata={"enum": compound.enum_members(reserved["enum"])})
     return dtype
 
 
@@ -472,12 +472,7 @@ def _vlen_base_from(reserved) -> np.dtype:
 
     base = reserved["vlen"]
     base = np.lib.format.descr_to_dtype(tuples(base)) if isinstance(base, list) else np.dtype(base)
-    return enum_dtype(_hdf5_member_order(reserved["vlen_enum"]), base) if reserved.get("vlen_enum") else base
-
-
-def _hdf5_member_order(members: dict) -> dict:
-    """An enum's members in the order h5py reads them back from HDF5: by name."""
-    return dict(sorted(members.items()))
+    return enum_dtype(compound.enum_members(reserved["vlen_enum"]), base) if reserved.get("vlen_enum") else base
 
 
 def _item_to_stored(item, form: str, base, stored_ok: bool = False):

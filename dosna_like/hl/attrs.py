@@ -10,14 +10,14 @@ from its scales (``hl/scale_attrs.py``).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 
 import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
-from ..format.attrvalues import decode_attr, encode_attr
-from ..format.dtypes import is_empty, string_dtype
-from ..format.references import Reference, ref_dtype
+from ..format.attrvalues import attr_type, decode_attr, encode_attr
+from ..format.dtypes import check_vlen_dtype, is_empty
 from ..format.reserved import RESERVED, edit_reserved
 from .ident import AttrID
 from .mapping import HDF5Views
@@ -90,9 +90,11 @@ class AttributeManager(HDF5Views, MutableMapping):
                 except KeyError:
                     pass
             raise NodeNotFoundError(f"Unable to open attribute (can't locate attribute: {name!r})")
+        return decode_attr(attributes[name], self._record(name))
+
+    def _record(self, name: str) -> dict | None:
         # the file's checked entry of this same document: checked once, not per attribute
-        record = self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
-        return decode_attr(attributes[name], record)
+        return self._parent._state.reserved(self._parent._path).get("attrs", {}).get(name)
 
     def __setitem__(self, name, value) -> None:
         self.create(name, value)
@@ -100,20 +102,9 @@ class AttributeManager(HDF5Views, MutableMapping):
     def get_id(self, name) -> AttrID:
         """h5py's ``attrs.get_id(name)``: the attribute's name, dtype, shape and HDF5 type
         (a ``str`` value is a variable-length UTF-8 string, as h5py stores it)."""
-        value = self[name]
-        if is_empty(value):
-            return AttrID(self._check_name(name), value.dtype, None)
-        if isinstance(value, (np.ndarray, np.generic)):
-            dtype = value.dtype
-        elif isinstance(value, str):
-            dtype = string_dtype("utf-8")
-        elif isinstance(value, Reference):
-            dtype = ref_dtype
-        elif isinstance(value, bytes):
-            dtype = string_dtype("ascii")
-        else:
-            dtype = np.asarray(value).dtype if not hasattr(value, "dtype") else value.dtype
-        return AttrID(self._check_name(name), dtype, np.shape(value) if not isinstance(value, Reference) else ())
+        name = self._check_name(name)
+        dtype, shape = attr_type(self[name], self._record(name))
+        return AttrID(name, dtype, shape)
 
     def _ipython_key_completions_(self) -> list:
         """IPython's tab completion of ``obj.attrs["...``: the attribute names, sorted (as h5py)."""
@@ -161,12 +152,20 @@ class AttributeManager(HDF5Views, MutableMapping):
             self.create(name, value)
             return
         self._parent._check_writable(OSError, "Can't write data")  # h5py writes in place
-        old = self[name]
-        if np.shape(value) != np.shape(old):
-            raise TypeError("Shape of data is incompatible with existing attribute")
-        dtype = getattr(old, "dtype", None)
-        if dtype is not None and dtype.kind == "O":
-            dtype = None  # else converted straight to the attribute's type
+        if is_empty(self[name]):
+            raise OSError("Empty attributes can't be modified")
+        ident = self.get_id(name)  # the type with h5py's marks (a scalar's dtype has lost them)
+        if isinstance(value, np.ndarray):
+            encode_attr(value)  # h5py converts an array from its own type: one HDF5 has none for is refused
+        if ident.dtype.subdtype is not None and not isinstance(value, np.ndarray):
+            value = np.asarray(value, dtype=ident.dtype)  # as h5py: numpy adds the subarray's axes
+        if np.shape(value) != ident.shape:
+            if not (np.size(value) == 1 and math.prod(ident.shape) == 1):  # h5py allows () <-> (1,)
+                raise TypeError("Shape of data is incompatible with existing attribute")
+            value = np.reshape(value, ident.shape)
+        dtype = ident.dtype
+        if dtype.kind == "O" and check_vlen_dtype(dtype) not in (str, bytes):
+            dtype = None  # references, sequences: from the value; else converted to the attribute's type
         self._write(name, value, None, dtype, in_place=True)
 
     def __delitem__(self, name) -> None:

@@ -26,6 +26,7 @@ from ..chunks.pools import joblib_backend_chosen, user_chunk_map
 from ..chunks.sharded import ShardedArrayIO
 from ..codecs.chains import rebuild_keywords
 from ..format.conversion import convert_as_hdf5
+from ..format.dtypes import check_opaque_dtype
 from ..format.grid import chunk_box, chunk_local_box, grid_shape, iter_chunks
 
 __all__ = ["ChunkAccess"]
@@ -304,9 +305,11 @@ class ChunkAccess:
     def _fill_as(self, dtype: np.dtype):
         """This dataset's fill value in ``dtype``: HDF5's conversion, else numpy's cast
         (HDF5 has no float -> bool path; numpy maps nonzero to True)."""
-        fill = np.asarray(self.fillvalue)
+        opaque = check_opaque_dtype(self.dtype)
+        fill = np.asarray(self.fillvalue, dtype=self.dtype if opaque else None)  # marked, as the dataset's
         try:
-            return convert_as_hdf5(fill, dtype)[()]
+            out = convert_as_hdf5(fill, dtype)
+            return out if check_opaque_dtype(dtype) else out[()]  # a scalar would lose the mark
         except (TypeError, ValueError):
             return fill.astype(dtype)[()]
 

@@ -15,7 +15,7 @@ from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
 from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
-from ..format.conversion import convert_as_hdf5
+from ..format.conversion import convert_as_hdf5, opaque_conversion_error
 from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
@@ -174,7 +174,9 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, shards=None, checksum=None, fill_time=None, external=None, efile_prefix=None,
               virtual_prefix=None, allow_unknown_filter=False, object_storage=False, **unused) -> tuple:
-    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments.
+    """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments; instead of the data,
+    the error its write raises where h5py makes the dataset and then fails to write
+    (an array of another type into an opaque datetime type).
 
     ``shards`` (beyond h5py, named as in ``zarr.create_array``): the shape of
     a shard, a whole multiple of ``chunks`` on every axis, or a dict
@@ -231,9 +233,15 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
     if data is None and shape is None:
         raise TypeError("One of data, shape or dtype must be specified")
+    refused = None
     if data is not None:
         if dtype is not None:
-            data = convert_as_hdf5(data, dtype)
+            try:
+                data = convert_as_hdf5(data, dtype)
+            except (TypeError, OSError) as exc:
+                if dtype.kind not in "Mm" or not isinstance(data, np.ndarray):
+                    raise
+                refused, data = exc, np.zeros(data.shape, dtype)
         if shape is None:
             shape = data.shape
         else:
@@ -275,6 +283,11 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         fill = convert_as_hdf5(fillvalue, dtype)[()]
     else:
         fill = np.asarray(fillvalue, dtype=dtype)[()]
+        if dtype.kind in "Mm":  # HDF5 sets an opaque type's fill value only from that very type
+            error = opaque_conversion_error(np.asarray(fillvalue).dtype, dtype, ValueError(
+                "Unable to create dataset (no appropriate function for conversion path)"))
+            if error is not None:
+                raise error
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
@@ -300,7 +313,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     meta = ArrayMeta(shape=shape + subshape, dtype=dtype, chunks=chunks + subshape, fill_value=fill, codecs=codecs,
                      maxshape=maxshape + subshape, attributes=attributes, subshape=subshape,
                      sharding=_shard_spec(shards, chunks + subshape))
-    return meta, data
+    return meta, data if refused is None else refused
 
 
 def _is_record(value) -> bool:

@@ -12,9 +12,9 @@ import numpy as np
 from ..chunks import selection
 from ..codecs.chains import asked_codecs, h5py_view, hdf5_filters
 from ..errors import ResizeError
-from ..format.conversion import convert_as_hdf5
-from ..format.dtypes import (Empty, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored, stored_form,
-                             to_stored)
+from ..format.conversion import conversion_path_error, convert_as_hdf5
+from ..format.dtypes import (Empty, check_opaque_dtype, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored,
+                             no_conversion_path, stored_form, to_stored)
 from ..format.references import RegionReference
 from ..format.reserved import reserved_in, reserved_of
 from .base import HLObject
@@ -325,6 +325,10 @@ class Dataset(ChunkAccess, HLObject):
             raise TypeError("dest must be writeable")
         if self.shape is None:
             raise TypeError("An empty dataset (no dataspace) has nothing to read")
+        if check_opaque_dtype(self.dtype):  # HDF5 reads an opaque type only into that very type
+            error = conversion_path_error(self.dtype, dest.dtype)
+            if error is not None or (dest.dtype.kind in "Mm" and not check_opaque_dtype(dest.dtype)):
+                raise error or no_conversion_path(dest.dtype)  # a datetime64 without the mark: no HDF5 type
         source = () if source_sel is None else source_sel
         target_key = () if dest_sel is None else dest_sel
         if self._read_into(source, dest, target_key):

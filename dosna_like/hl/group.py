@@ -232,6 +232,8 @@ class Group(HLObject, HDF5Views, MutableMapping):
             raise TypeError("track_times must be either True or False")
         meta, values = new_array(shape=shape, dtype=dtype, data=data,
                                  object_storage=self._state.store.object_storage, **kwds)
+        refused = values if isinstance(values, Exception) else None  # h5py: made, then its write failed
+        values = None if refused is not None else values
         path = self._prepare_new(name, "dataset")
         ds = Dataset(self._state, path, inherit=self)
         ds._njobs = njobs
@@ -255,6 +257,8 @@ class Group(HLObject, HDF5Views, MutableMapping):
         self._state.write_doc(path, doc, meta=meta)
         if name is not None:
             self._created(path)
+        if refused is not None:
+            raise refused
         return ds
 
     def require_dataset(self, name, shape, dtype, exact=False, **kwds):
