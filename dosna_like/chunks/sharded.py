@@ -6,7 +6,9 @@ each touched shard's index once (a ranged GET of its head or tail, then kept
 per shard in a bounded cache) and then only the byte ranges of the inner
 chunks the selection needs, one request per contiguous run, all of a window
 in one concurrent batch, decoded in the pool; a shard with no cached index
-of which half the chunks are wanted is fetched whole in one GET instead.  Writes work shard by shard
+of which half the chunks are wanted is fetched whole in one GET instead
+(on async stores through the fetch pipeline: decoded as each shard arrives,
+no window waiting for its slowest shard).  Writes work shard by shard
 under the shard's write lock: a shard the selection covers completely is
 built and stored in one PUT without being read; any other shard is read
 whole, its untouched inner chunks kept as they are (no re-encoding), the
