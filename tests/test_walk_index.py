@@ -266,3 +266,22 @@ def test_writes_after_a_walk_are_walked_as_h5py_walks_them(file_url, tmp_path):
         assert (walk(f), listings(f)) == expected_in_session
     with dosna_like.File(file_url, "r") as f:
         assert (walk(f), listings(f)) == expected_reopened
+
+
+def test_a_walked_writer_never_replaces_a_node_made_since_by_another_process(tool_url):
+    with dosna_like.File(tool_url, "w") as f:
+        build(f)
+    with dosna_like.File(tool_url, "a") as f:
+        walk(f)
+        assert f._state.index.ready
+        script = textwrap.dedent(f"""
+            import numpy as np, dosna_like
+            with dosna_like.File({tool_url!r}, "a") as f:
+                f["g1"].create_dataset("other", data=np.arange(6))
+            """)
+        subprocess.run([sys.executable, "-c", script], check=True)
+        assert "other" in f["g1"]  # a writer looks in the store for a name its index lacks
+        with pytest.raises(ValueError):  # h5py's error for a name that exists
+            f["g1"].create_dataset("other", data=np.zeros(2))
+    with dosna_like.File(tool_url, "r") as f:
+        assert f["g1/other"][...].tolist() == list(range(6))
