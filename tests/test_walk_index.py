@@ -101,6 +101,10 @@ def test_walk_reads_array_documents_from_the_consolidated_root(tmp_path, h5_refe
             assert nodes[p].doc["attributes"]["index"] == doc["attributes"]["index"]
             assert nodes[p].doc["shape"] == doc["shape"]
         assert walk(f) == h5_reference[0]
+        # no node document was read: the root's (with its side object) and the sidecar only
+        assert f._state.store.requests.snapshot()["get"] == 3
+    with dosna_like.File(path, "r") as f:
+        assert walk(f) == h5_reference[0] and f._state.store.requests.snapshot()["get"] == 3
 
 
 def _zarr_edits(url: str) -> None:
@@ -232,3 +236,52 @@ def test_refresh_after_a_walk_reads_the_store_again(file_url, h5_reference):
         ds.refresh()
         assert ds.attrs["units"] == "refreshed" and f["g1/d2"].attrs["units"] == "refreshed"
         assert dict(f["g1"].items())["d2"].attrs["units"] == "refreshed"  # a listing does not undo it
+
+
+def _edit(f, module) -> None:
+    """Writes in a session that has walked: a new dataset, a changed attribute, a resize, a deletion."""
+    f["g1"].create_dataset("added", data=np.arange(5, dtype="i4"))
+    f["g0/sub/d0"].attrs["units"] = "cm"
+    f["g2/sub/d1"].resize((7,))
+    del f["g0/sub/d2"]
+    f["g2"].create_group("late").attrs["n"] = np.int8(3)
+
+
+def test_writes_after_a_walk_are_walked_as_h5py_walks_them(file_url, tmp_path):
+    path = tmp_path / "reference.h5"
+    with h5py.File(path, "w") as f:
+        build(f)
+    with h5py.File(path, "a") as f:
+        walk(f)
+        _edit(f, h5py)
+        expected_in_session = walk(f), listings(f)
+    with h5py.File(path, "r") as f:
+        expected_reopened = walk(f), listings(f)
+    with dosna_like.File(file_url, "w") as f:
+        build(f)
+    with dosna_like.File(file_url, "a") as f:
+        walk(f)
+        assert f._state.index.ready
+        _edit(f, dosna_like)
+        assert (walk(f), listings(f)) == expected_in_session
+    with dosna_like.File(file_url, "r") as f:
+        assert (walk(f), listings(f)) == expected_reopened
+
+
+def test_a_walked_writer_never_replaces_a_node_made_since_by_another_process(tool_url):
+    with dosna_like.File(tool_url, "w") as f:
+        build(f)
+    with dosna_like.File(tool_url, "a") as f:
+        walk(f)
+        assert f._state.index.ready
+        script = textwrap.dedent(f"""
+            import numpy as np, dosna_like
+            with dosna_like.File({tool_url!r}, "a") as f:
+                f["g1"].create_dataset("other", data=np.arange(6))
+            """)
+        subprocess.run([sys.executable, "-c", script], check=True)
+        assert "other" in f["g1"]  # a writer looks in the store for a name its index lacks
+        with pytest.raises(ValueError):  # h5py's error for a name that exists
+            f["g1"].create_dataset("other", data=np.zeros(2))
+    with dosna_like.File(tool_url, "r") as f:
+        assert f["g1/other"][...].tolist() == list(range(6))

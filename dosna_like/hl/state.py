@@ -52,7 +52,9 @@ class FileState:
         """A node's document as this file knows it (changes not yet flushed included).
 
         Not cached yet: from the verified search index once a listing loaded it
-        (no request, and a name it lacks is known absent), else from the store."""
+        (no request), else from the store.  A name the index lacks is known absent
+        in a read-only file only: a writer looks in the store, so that creating a
+        node never replaces one another process made since the index was checked."""
         doc = self._docs.get(path)
         if doc is not None:
             return doc
@@ -61,7 +63,7 @@ class FileState:
             if known is not UNKNOWN:
                 if known is not None:
                     return self._docs.setdefault(path, known)  # a change made meanwhile wins
-                if not required:
+                if self.read_only and not required:
                     return None
         return self.documents.get(self.store, path, required)
 

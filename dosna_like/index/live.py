@@ -56,7 +56,8 @@ memory only.
 Walks: the first listing of a group (``iter``, ``len``, ``visititems``) loads
 the verified index when the store holds a sidecar, and from then on listings,
 member lookups (``in``, ``f[name]``) and document reads come from it (a name
-it lacks is known absent); without a sidecar each group is listed, as before.
+it lacks is known absent in a read-only file, looked up in the store by a
+writer); without a sidecar each group is listed, as before.
 An array's document is then taken from the root's consolidated copy, already
 parsed when the file opened, when the copy records the very fingerprint the
 scan shows now (``CONSOLIDATED_FINGERPRINTS``, written beside zarr's entries);
