@@ -285,3 +285,45 @@ def test_a_walked_writer_never_replaces_a_node_made_since_by_another_process(too
             f["g1"].create_dataset("other", data=np.zeros(2))
     with dosna_like.File(tool_url, "r") as f:
         assert f["g1/other"][...].tolist() == list(range(6))
+
+
+def test_a_search_and_a_flush_in_two_threads_never_wait_on_each_other(tmp_path):
+    """A flush tells the file's index what it stored while holding the document cache;
+    a search reads the cache's pending documents while holding the index.  With two
+    locks taken in opposite orders the two threads could block each other for good
+    (3 runs of 3 did with the index's own lock)."""
+    import threading
+
+    f = dosna_like.File(tmp_path / "t.h5", "w")
+    for i in range(20):
+        f.create_dataset(f"d{i}", shape=(2,), dtype="i1").attrs["n"] = -1
+    f.flush()
+    errors, found = [], []
+
+    def flusher():
+        try:
+            for step in range(300):
+                f[f"d{step % 20}"].attrs["n"] = step
+                f.flush()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def searcher():
+        try:
+            for _ in range(300):
+                found.append(len(f.search({"n": {"$gte": 0}})))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=t, daemon=True) for t in (flusher, searcher)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    # not closed when blocked: closing would wait for the blocked lock too
+    assert not any(t.is_alive() for t in threads), "a search and a flush blocked each other"
+    with f:
+        assert not errors, errors
+        assert len(found) == 300 and found[-1] <= 20
+        assert sorted(int(f[f"d{i}"].attrs["n"]) for i in range(20)) == list(range(280, 300))
+        assert len(f.search({"n": {"$gte": 0}})) == 20

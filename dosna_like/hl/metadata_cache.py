@@ -223,7 +223,10 @@ class DocumentCache:
         self._user_refs: tuple = ()  # weak references to the users, read without the lock
         self._finalizers: dict = {}  # id(state) -> its weakref.finalize
         self.limit = limit
-        self._lock = threading.RLock()
+        # every change and flush takes it; so does each attached file's search index
+        # (``LiveIndex``), which a flush tells what it stored: one lock for both, never
+        # two taken in opposite orders by a flush and a search in two threads
+        self.lock = self._lock = threading.RLock()
 
     # ------------------------------------------------------------ users
     def attach(self, state) -> None:

@@ -82,7 +82,6 @@ evaluated; node names found in the store pass the library's name rules
 """
 from __future__ import annotations
 
-import threading
 import warnings
 
 
@@ -120,7 +119,9 @@ class LiveIndex:
         self._no_record = False  # no usable sidecar in the store: listings go to the store
         self._consolidated: dict | None = None  # the root's consolidated metadata as opened
         self._forgotten: set = set()  # paths whose documents are read from the store again
-        self._lock = threading.RLock()
+        # the document cache's lock: a flush holds it while it tells this index what it
+        # stored, and reads here consult the cache's pending documents (see DocumentCache.lock)
+        self._lock = state.documents.lock
 
     # ------------------------------------------------------------ hooks
     def start_new(self) -> None:
