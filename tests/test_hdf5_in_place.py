@@ -418,17 +418,31 @@ def test_in_place_reading_works_while_dosna_like_stands_in_for_h5py(tmp_path):
     assert sys.modules["h5py"] is real
 
 
-def test_reopen_fetches_the_saved_map_alongside_the_head(catalogue):
+def test_reopen_fetches_the_saved_map_alongside_the_head(catalogue, monkeypatch):
+    import asyncio
+    import time
+
     from backends.latency import SlowMemoryFileSystem
     from dosna_like.storage.hdf5_open import open_hdf5_store
 
-    fs = SlowMemoryFileSystem(latency=0.01)
+    fs = SlowMemoryFileSystem(latency=0.2)
     url = f"slowmem://hdf5/{uuid.uuid4().hex}.h5"
     with open(catalogue, "rb") as fh:
         fs.pipe_file(url, fh.read())
-    open_hdf5_store(url, {"latency": 0.01}, refs="beside").close()  # builds and saves the map
+    open_hdf5_store(url, {"latency": 0.2}, refs="beside").close()  # builds and saves the map
+    head = SlowMemoryFileSystem._info
+
+    async def head_once_a_request_is_out(self, path, **kwargs):
+        # so the test does not hang on thread scheduling: the HEAD waits (5 s at most) for the
+        # map's GET; a map fetched after the HEAD leaves it alone in flight
+        deadline = time.monotonic() + 5
+        while not self.in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        return await head(self, path, **kwargs)
+
+    monkeypatch.setattr(SlowMemoryFileSystem, "_info", head_once_a_request_is_out)
     fs.reset_stats()
-    store = open_hdf5_store(url, {"latency": 0.01}, refs="beside")
+    store = open_hdf5_store(url, {"latency": 0.2}, refs="beside")
     try:
         assert store.requests.snapshot() == {"head": 1, "get": 1}
         assert (fs.calls, fs.max_in_flight) == (2, 2)  # the HEAD and the map's GET at once
