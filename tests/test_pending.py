@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 
 import dosna_like
+from tests.conftest import run_threads
 from dosna_like.chunks.pending import edge_may_grow
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -192,3 +193,26 @@ def test_held_chunks_too_big_for_the_cache_are_written_from_the_array_with_their
     with dosna_like.File(url, "r") as f:
         np.testing.assert_array_equal(f["d"][...], data)
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s" / "d"), mode="r")[...], data)
+
+
+def test_a_read_racing_a_write_of_a_held_chunk_sees_the_write_whole_or_not_at_all():
+    """Threads: one writes k over all rows of a held edge chunk, k = 1, 2, ...; another
+    reads them meanwhile and must never see two values (a torn write)."""
+    with dosna_like.File("memory://pending-race", "w") as f:
+        ds = f.create_dataset("x", shape=(15, 32768), maxshape=(None, 32768), chunks=(16, 32768), dtype="i8",
+                              shards=False)
+        ds[...] = 0
+        assert ds._io.pending.coords() == [(0, 0)]
+        seen, done = [], []
+
+        def write():
+            for k in range(1, 150):
+                ds[...] = k
+            done.append(True)
+
+        def read():
+            while not done:
+                seen.append(np.unique(ds[...]).size)
+
+        run_threads(lambda job: job(), [write, read])
+    assert seen and set(seen) == {1}

@@ -157,7 +157,7 @@ class ArrayIO:
         """
         chunk = self.cache.get(coords)
         if chunk is None and self.pending:
-            chunk = self.pending.get(coords)
+            chunk = self.pending.snapshot(coords)
         if chunk is not None:
             return chunk
         if raw is None and fetch:
@@ -280,7 +280,7 @@ class ArrayIO:
         """
         chunk = self.cache.get(coords)
         if chunk is None and self.pending:
-            chunk = self.pending.get(coords)
+            chunk = self.pending.snapshot(coords)
         if chunk is not None:  # the hot path of small reads
             part = chunk[local]
             if self._objects and not isinstance(part, (np.ndarray, np.generic)):
@@ -327,7 +327,7 @@ class ArrayIO:
         for proj in sel.projections(meta.chunks):
             chunk = self.cache.get(proj.chunk_coords)
             if chunk is None and self.pending:
-                chunk = self.pending.get(proj.chunk_coords)
+                chunk = self.pending.snapshot(proj.chunk_coords)
             if chunk is None:
                 misses.append(proj)
             else:
@@ -426,8 +426,7 @@ class ArrayIO:
             if held is None:
                 self._update_one(proj, build)
                 return
-            held[proj.chunk_sel] = value[proj.out_sel]
-            self.pending.hold(coords, held)  # stored once: at flush, or when evicted (pending.py)
+            self.pending.write(coords, held, proj.chunk_sel, value[proj.out_sel])  # stored once (pending.py)
             self._stores_when_dropped = self._stores_when_dropped or store_when_dropped(self)
             self.cache.discard(coords)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import warnings
 import weakref
 from collections import OrderedDict
@@ -60,23 +61,49 @@ class PendingChunks:
         self._chunks: OrderedDict = OrderedDict()  # coords -> whole chunk (padding: fill)
         self.nbytes = 0
         self.stored: set = set()  # never-stored chunks written since (see ArrayIO._first_write)
+        self._versions: dict = {}  # coords -> odd while a write changes the held chunk
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
         return bool(self._chunks)
 
     def get(self, coords: tuple) -> np.ndarray | None:
-        """The held chunk (the live array: callers copy out of it), or None."""
+        """The held chunk, the live array: for writers, under the chunk's lock."""
         return self._chunks.get(coords)
 
-    def hold(self, coords: tuple, chunk: np.ndarray) -> None:
-        """Hold ``chunk`` (changed by the caller under the chunk's lock) as most recent."""
+    def snapshot(self, coords: tuple) -> np.ndarray | None:
+        """A copy of the held chunk as no write is changing it, or None.
+
+        Readers take no lock (as everywhere in the engine): a write running
+        meanwhile makes its version odd or newer, and the copy is made again,
+        so a read sees a write whole or not at all, as with a stored chunk.
+        """
+        while True:
+            version = self._versions.get(coords, 0)
+            chunk = self._chunks.get(coords)
+            if chunk is None:
+                return None
+            if version % 2 == 0:
+                copy = chunk.copy()
+                if self._versions.get(coords, 0) == version:
+                    return copy
+            time.sleep(0)  # let the writer finish
+
+    def write(self, coords: tuple, chunk: np.ndarray, chunk_sel: tuple, values) -> None:
+        """``chunk[chunk_sel] = values``, then hold ``chunk`` as most recent (the caller
+        holds the chunk's lock)."""
         with self._lock:
-            old = self._chunks.pop(coords, None)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._chunks[coords] = chunk
-            self.nbytes += chunk.nbytes
+            self._versions[coords] = self._versions.get(coords, 0) + 1
+        try:
+            chunk[chunk_sel] = values
+        finally:
+            with self._lock:
+                old = self._chunks.pop(coords, None)
+                if old is not None:
+                    self.nbytes -= old.nbytes
+                self._chunks[coords] = chunk
+                self.nbytes += chunk.nbytes
+                self._versions[coords] += 1
 
     def pop(self, coords: tuple) -> np.ndarray | None:
         """Stop holding chunk ``coords``; the held array, or None."""
