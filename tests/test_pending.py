@@ -216,3 +216,24 @@ def test_a_read_racing_a_write_of_a_held_chunk_sees_the_write_whole_or_not_at_al
 
         run_threads(lambda job: job(), [write, read])
     assert seen and set(seen) == {1}
+
+
+def test_resizes_store_nothing_until_the_flush_then_the_document_once(file_url):
+    """Growing asks nothing of the store and rewrites no chunk; the document is stored
+    once at the flush. A shrink deletes the chunks outside and rewrites only the chunks
+    it cuts (their cut part must read as fill if the dataset grows again)."""
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.ones((16, 8), "i4"), maxshape=(None, 8), chunks=(4, 8), shards=False)
+        f.flush()
+        before = f.store.requests.snapshot()
+        for n in range(17, 60):
+            ds.resize(n, axis=0)
+        assert f.store.requests.snapshot() == before
+        f._state.flush_documents()
+        grown = f.store.requests.snapshot()
+        assert grown.get("put", 0) - before.get("put", 0) == 1  # the document
+        ds.resize(10, axis=0)  # chunk rows 3.. deleted, chunk row 2 (rows 8-11) cut: rewritten
+        shrunk = f.store.requests.snapshot()
+        assert shrunk.get("put", 0) - grown.get("put", 0) == 1
+        ds.resize(16, axis=0)
+        np.testing.assert_array_equal(ds[...], np.r_[np.ones((10, 8)), np.zeros((6, 8))])
