@@ -98,8 +98,8 @@ def test_other_handles_of_this_process_see_held_chunks_other_processes_after_flu
         assert ds._io.pending.coords() == [(0, 0)]
         with dosna_like.File(url, "r") as other:  # shares this process's documents and held chunks
             np.testing.assert_array_equal(other["x"][...], np.full((3, 4), 5))
-        f.flush()
-        assert not ds._io.pending
+            f.flush()  # through the writable File's array, never the read-only one's
+            assert not ds._io.pending
         out = subprocess.run([sys.executable, "-c", read, url], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == str([[5] * 4] * 3)
 
@@ -237,3 +237,25 @@ def test_resizes_store_nothing_until_the_flush_then_the_document_once(file_url):
         assert shrunk.get("put", 0) - grown.get("put", 0) == 1
         ds.resize(16, axis=0)
         np.testing.assert_array_equal(ds[...], np.r_[np.ones((10, 8)), np.zeros((6, 8))])
+
+
+def test_a_large_write_into_a_grown_array_holds_no_more_than_the_bound(tmp_path):
+    """One column written into 64 new chunks: held in batches, the oldest stored past
+    the bound, so memory never holds the whole grown array."""
+    with dosna_like.File(str(tmp_path / "s"), "w", njobs=2) as f:
+        ds = f.create_dataset("x", shape=(0, 64), maxshape=(None, 64), chunks=(8, 8), dtype="i8", shards=False)
+        io = ds._io
+        io.write_back_nbytes = 4 * 8 * 8 * 8  # four chunks
+        ds.resize(512, axis=0)
+        most = []
+        original = io._store_excess
+
+        def watched(njobs):
+            most.append(io.pending.nbytes)
+            original(njobs)
+        io._store_excess = watched
+        ds[:, 3] = np.arange(512)
+        assert max(most) <= 2 * io.write_back_nbytes and io.pending.nbytes <= io.write_back_nbytes
+        expected = np.zeros((512, 64), "i8")
+        expected[:, 3] = np.arange(512)
+        np.testing.assert_array_equal(ds[...], expected)

@@ -37,9 +37,11 @@ from collections import OrderedDict
 import numpy as np
 
 from .fill import is_fill
+from .pools import parallel_map
 from ..format.keys import chunk_key
 
-__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks", "store_when_dropped"]
+__all__ = ["HeldChunks", "PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks",
+           "store_when_dropped"]
 
 # The bound on chunk bytes held per array (or the file's rdcc_nbytes when
 # that is larger): two chunk rows of a (1024, 1024) float32 image in 128 x
@@ -169,3 +171,36 @@ def store_when_dropped(io) -> weakref.finalize:
     it keeps the store, codec and held chunks, never ``io`` itself."""
     return weakref.finalize(io, functools.partial(_store_left, io.store, io.path, io.codec.encode,
                                                   io.fill_bits, io.pending))
+
+
+class HeldChunks:
+    """Storing held chunks, mixed into ``ArrayIO`` (which provides ``pending``,
+    ``write_back_nbytes``, ``codec``, ``chunk_lock`` and ``_store_one``)."""
+
+    def _store_held(self, coords: tuple) -> None:
+        with self.chunk_lock(coords):
+            chunk = self.pending.get(coords)
+            if chunk is not None:
+                self.pending.stored.add(coords)  # first: a failed store may have stored it
+                self._store_one(coords, chunk)
+                self.pending.pop(coords)  # still held when storing it raised
+
+    def _store_excess(self, njobs: int) -> None:
+        """Store the least recently written held chunks past the bound."""
+        if self.pending.nbytes > self.write_back_nbytes:
+            parallel_map(self._store_held, self.pending.oldest_beyond(self.write_back_nbytes), njobs)
+
+    def _in_bounded_batches(self, write_one, projs: list, njobs: int) -> None:
+        """``write_one`` over ``projs`` in the pool, a bound's worth of chunks at a time,
+        storing the held chunks past the bound after each: a large write into new
+        parts of an array (a column of a grown array) never holds more than that."""
+        step = max(1, njobs, self.write_back_nbytes // max(1, self.codec.nbytes))
+        for start in range(0, len(projs), step):
+            parallel_map(write_one, projs[start:start + step], njobs)
+            self._store_excess(njobs)
+
+    def flush_pending(self, njobs: int = 1) -> None:
+        """Store every held chunk (at flush and close, and before anything that
+        asks the store for this array's chunks)."""
+        if self.pending:
+            parallel_map(self._store_held, self.pending.coords(), njobs)
