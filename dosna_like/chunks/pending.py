@@ -1,4 +1,4 @@
-"""Write-back of partly written chunks that were never stored (appends).
+"""Write-back of the edge chunks of appends: held in memory, stored once.
 
 Why: growing a dataset by a number of rows that is not a multiple of the
 chunk rows writes the edge chunk row in part, step after step.  Stored at
@@ -95,7 +95,7 @@ class PendingChunks:
         """``chunk[chunk_sel] = values``, then hold ``chunk`` as most recent (the caller
         holds the chunk's lock)."""
         with self._lock:
-            self._versions[coords] = self._versions.get(coords, 0) + 1
+            version = self._versions[coords] = self._versions.get(coords, 0) + 1  # odd: being changed
         try:
             chunk[chunk_sel] = values
         finally:
@@ -105,14 +105,17 @@ class PendingChunks:
                     self.nbytes -= old.nbytes
                 self._chunks[coords] = chunk
                 self.nbytes += chunk.nbytes
-                self._versions[coords] += 1
+                self._versions[coords] = version + 1  # even again (a pop meanwhile dropped it)
 
     def pop(self, coords: tuple) -> np.ndarray | None:
-        """Stop holding chunk ``coords``; the held array, or None."""
+        """Stop holding chunk ``coords``; the held array, or None.  A popped array is
+        not changed again (a later write holds a new one), so its version can go: a
+        reader copying it meanwhile sees the version gone and asks again."""
         with self._lock:
             chunk = self._chunks.pop(coords, None)
             if chunk is not None:
                 self.nbytes -= chunk.nbytes
+                self._versions.pop(coords, None)
             return chunk
 
     def coords(self) -> list:
@@ -135,6 +138,7 @@ class PendingChunks:
         """Drop every held chunk, unstored (the array's chunks are being deleted)."""
         with self._lock:
             self._chunks.clear()
+            self._versions.clear()
             self.nbytes = 0
 
 
