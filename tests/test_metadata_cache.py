@@ -289,13 +289,8 @@ def test_partial_writes_past_the_old_shape_fetch_nothing(file_url):
         for start in range(0, 100, 7):  # blocks that cut chunks, each chunk written twice
             ds[start:start + 7] = start
         fetched = store.requests.snapshot().get("get", 0) - gets
-        touched, again = set(), 0  # partial writes of a chunk this loop wrote before: the only reads needed
-        for start in range(0, 100, 7):
-            for c in range(start // 10, (min(start + 7, 100) - 1) // 10 + 1):
-                partial = not (start <= c * 10 and min(start + 7, 100) >= c * 10 + 10)
-                again += partial and c in touched
-                touched.add(c)
-        assert fetched == again < 14
+        # a chunk this loop wrote in part before is held in memory (chunks/pending.py): not read back
+        assert fetched == 0
         expected = np.repeat(np.arange(0, 100, 7), 7)[:100]
         np.testing.assert_array_equal(ds[:], expected)
 

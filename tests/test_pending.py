@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 
 import dosna_like
+from tests.conftest import run_threads
 from dosna_like.chunks.pending import edge_may_grow
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -97,8 +98,8 @@ def test_other_handles_of_this_process_see_held_chunks_other_processes_after_flu
         assert ds._io.pending.coords() == [(0, 0)]
         with dosna_like.File(url, "r") as other:  # shares this process's documents and held chunks
             np.testing.assert_array_equal(other["x"][...], np.full((3, 4), 5))
-        f.flush()
-        assert not ds._io.pending
+            f.flush()  # through the writable File's array, never the read-only one's
+            assert not ds._io.pending
         out = subprocess.run([sys.executable, "-c", read, url], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == str([[5] * 4] * 3)
 
@@ -192,3 +193,69 @@ def test_held_chunks_too_big_for_the_cache_are_written_from_the_array_with_their
     with dosna_like.File(url, "r") as f:
         np.testing.assert_array_equal(f["d"][...], data)
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "s" / "d"), mode="r")[...], data)
+
+
+def test_a_read_racing_a_write_of_a_held_chunk_sees_the_write_whole_or_not_at_all():
+    """Threads: one writes k over all rows of a held edge chunk, k = 1, 2, ...; another
+    reads them meanwhile and must never see two values (a torn write)."""
+    with dosna_like.File("memory://pending-race", "w") as f:
+        ds = f.create_dataset("x", shape=(15, 32768), maxshape=(None, 32768), chunks=(16, 32768), dtype="i8",
+                              shards=False)
+        ds[...] = 0
+        assert ds._io.pending.coords() == [(0, 0)]
+        seen, done = [], []
+
+        def write():
+            for k in range(1, 150):
+                ds[...] = k
+            done.append(True)
+
+        def read():
+            while not done:
+                seen.append(np.unique(ds[...]).size)
+
+        run_threads(lambda job: job(), [write, read])
+    assert seen and set(seen) == {1}
+
+
+def test_resizes_store_nothing_until_the_flush_then_the_document_once(file_url):
+    """Growing asks nothing of the store and rewrites no chunk; the document is stored
+    once at the flush. A shrink deletes the chunks outside and rewrites only the chunks
+    it cuts (their cut part must read as fill if the dataset grows again)."""
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=np.ones((16, 8), "i4"), maxshape=(None, 8), chunks=(4, 8), shards=False)
+        f.flush()
+        before = f.store.requests.snapshot()
+        for n in range(17, 60):
+            ds.resize(n, axis=0)
+        assert f.store.requests.snapshot() == before
+        f._state.flush_documents()
+        grown = f.store.requests.snapshot()
+        assert grown.get("put", 0) - before.get("put", 0) == 1  # the document
+        ds.resize(10, axis=0)  # chunk rows 3.. deleted, chunk row 2 (rows 8-11) cut: rewritten
+        shrunk = f.store.requests.snapshot()
+        assert shrunk.get("put", 0) - grown.get("put", 0) == 1
+        ds.resize(16, axis=0)
+        np.testing.assert_array_equal(ds[...], np.r_[np.ones((10, 8)), np.zeros((6, 8))])
+
+
+def test_a_large_write_into_a_grown_array_holds_no_more_than_the_bound(tmp_path):
+    """One column written into 64 new chunks: held in batches, the oldest stored past
+    the bound, so memory never holds the whole grown array."""
+    with dosna_like.File(str(tmp_path / "s"), "w", njobs=2) as f:
+        ds = f.create_dataset("x", shape=(0, 64), maxshape=(None, 64), chunks=(8, 8), dtype="i8", shards=False)
+        io = ds._io
+        io.write_back_nbytes = 4 * 8 * 8 * 8  # four chunks
+        ds.resize(512, axis=0)
+        most = []
+        original = io._store_excess
+
+        def watched(njobs):
+            most.append(io.pending.nbytes)
+            original(njobs)
+        io._store_excess = watched
+        ds[:, 3] = np.arange(512)
+        assert max(most) <= 2 * io.write_back_nbytes and io.pending.nbytes <= io.write_back_nbytes
+        expected = np.zeros((512, 64), "i8")
+        expected[:, 3] = np.arange(512)
+        np.testing.assert_array_equal(ds[...], expected)

@@ -16,7 +16,7 @@ import numpy as np
 from .cache import ChunkCache
 from .direct import DirectIO
 from .fill import fill_bits as _fill_bits, is_fill
-from .pending import WRITE_BACK_NBYTES, edge_may_grow, pending_chunks, store_when_dropped
+from .pending import WRITE_BACK_NBYTES, HeldChunks, edge_may_grow, pending_chunks, store_when_dropped
 from .plans import flat_bytes as _flat_bytes, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
@@ -42,7 +42,7 @@ _CHUNK_LOCKS = tuple(threading.Lock() for _ in range(256))
 _NO_DEST = object()  # ArrayIO._load: decode anywhere, and do not cache
 
 
-class ArrayIO(DirectIO):
+class ArrayIO(DirectIO, HeldChunks):
     """Chunk I/O for one stored array (shared by every handle of that dataset)."""
 
     def __init__(self, store, path: str, meta: ArrayMeta, cache_nbytes: int):
@@ -131,7 +131,7 @@ class ArrayIO(DirectIO):
         """
         chunk = self.cache.get(coords)
         if chunk is None and self.pending:
-            chunk = self.pending.get(coords)
+            chunk = self.pending.snapshot(coords)
         if chunk is not None:
             return chunk
         if raw is None and fetch:
@@ -255,7 +255,7 @@ class ArrayIO(DirectIO):
         """
         chunk = self.cache.get(coords)
         if chunk is None and self.pending:
-            chunk = self.pending.get(coords)
+            chunk = self.pending.snapshot(coords)
         if chunk is not None:  # the hot path of small reads
             part = chunk[local]
             if self._objects and not isinstance(part, (np.ndarray, np.generic)):
@@ -302,7 +302,7 @@ class ArrayIO(DirectIO):
         for proj in sel.projections(meta.chunks):
             chunk = self.cache.get(proj.chunk_coords)
             if chunk is None and self.pending:
-                chunk = self.pending.get(proj.chunk_coords)
+                chunk = self.pending.snapshot(proj.chunk_coords)
             if chunk is None:
                 misses.append(proj)
             else:
@@ -412,8 +412,7 @@ class ArrayIO(DirectIO):
             if held is None:
                 self._update_one(proj, build)
                 return
-            held[proj.chunk_sel] = value[proj.out_sel]
-            self.pending.hold(coords, held)  # stored once: at flush, or when evicted (pending.py)
+            self.pending.write(coords, held, proj.chunk_sel, value[proj.out_sel])  # stored once (pending.py)
             self._stores_when_dropped = self._stores_when_dropped or store_when_dropped(self)
             self.cache.discard(coords)
 
@@ -430,8 +429,7 @@ class ArrayIO(DirectIO):
                     if not (direct and self._write_direct(proj, value, value_flat)):
                         self._store_one(*build(proj))
 
-            parallel_map(store_one, projs, njobs)
-            self._store_excess(njobs)
+            self._in_bounded_batches(store_one, projs, njobs)
             return
         # Async stores: the whole chunks go through one pipeline, no windows: per
         # chunk, under its lock, built and encoded in the pool and stored,
@@ -455,32 +453,11 @@ class ArrayIO(DirectIO):
             if whole:
                 self.store.transform_each(list(whole), encoded, submitter(njobs),
                                           lock_of=lambda key: self.chunk_lock(whole[key].chunk_coords))
-            parallel_map(update_locked, [p for p in projs if held_here(p)], njobs)
+            self._in_bounded_batches(update_locked, [p for p in projs if held_here(p)], njobs)
         except BaseException:
             for proj in projs:  # what the cache holds may not have been stored
                 self.cache.discard(proj.chunk_coords)
             raise
-        self._store_excess(njobs)
-
-    # ------------------------------------------- held partial chunks (pending.py)
-    def _store_held(self, coords: tuple) -> None:
-        with self.chunk_lock(coords):
-            chunk = self.pending.get(coords)
-            if chunk is not None:
-                self.pending.stored.add(coords)  # first: a failed store may have stored it
-                self._store_one(coords, chunk)
-                self.pending.pop(coords)  # still held when storing it raised
-
-    def _store_excess(self, njobs: int) -> None:
-        """Store the least recently written held chunks past the bound."""
-        if self.pending.nbytes > self.write_back_nbytes:
-            parallel_map(self._store_held, self.pending.oldest_beyond(self.write_back_nbytes), njobs)
-
-    def flush_pending(self, njobs: int = 1) -> None:
-        """Store every held partial chunk (at flush and close, and before anything
-        that asks the store for this array's chunks)."""
-        if self.pending:
-            parallel_map(self._store_held, self.pending.coords(), njobs)
 
     def _update_one(self, proj: ChunkProjection, build) -> None:
         """A partial chunk's read-modify-write as one :meth:`Store.update`, so that

@@ -1,4 +1,4 @@
-"""Write-back of partly written chunks that were never stored (appends).
+"""Write-back of the edge chunks of appends: held in memory, stored once.
 
 Why: growing a dataset by a number of rows that is not a multiple of the
 chunk rows writes the edge chunk row in part, step after step.  Stored at
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 import warnings
 import weakref
 from collections import OrderedDict
@@ -36,9 +37,11 @@ from collections import OrderedDict
 import numpy as np
 
 from .fill import is_fill
+from .pools import parallel_map
 from ..format.keys import chunk_key
 
-__all__ = ["PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks", "store_when_dropped"]
+__all__ = ["HeldChunks", "PendingChunks", "WRITE_BACK_NBYTES", "edge_may_grow", "pending_chunks",
+           "store_when_dropped"]
 
 # The bound on chunk bytes held per array (or the file's rdcc_nbytes when
 # that is larger): two chunk rows of a (1024, 1024) float32 image in 128 x
@@ -60,30 +63,59 @@ class PendingChunks:
         self._chunks: OrderedDict = OrderedDict()  # coords -> whole chunk (padding: fill)
         self.nbytes = 0
         self.stored: set = set()  # never-stored chunks written since (see ArrayIO._first_write)
+        self._versions: dict = {}  # coords -> odd while a write changes the held chunk
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
         return bool(self._chunks)
 
     def get(self, coords: tuple) -> np.ndarray | None:
-        """The held chunk (the live array: callers copy out of it), or None."""
+        """The held chunk, the live array: for writers, under the chunk's lock."""
         return self._chunks.get(coords)
 
-    def hold(self, coords: tuple, chunk: np.ndarray) -> None:
-        """Hold ``chunk`` (changed by the caller under the chunk's lock) as most recent."""
+    def snapshot(self, coords: tuple) -> np.ndarray | None:
+        """A copy of the held chunk as no write is changing it, or None.
+
+        Readers take no lock (as everywhere in the engine): a write running
+        meanwhile makes its version odd or newer, and the copy is made again,
+        so a read sees a write whole or not at all, as with a stored chunk.
+        """
+        while True:
+            version = self._versions.get(coords, 0)
+            chunk = self._chunks.get(coords)
+            if chunk is None:
+                return None
+            if version % 2 == 0:
+                copy = chunk.copy()
+                if self._versions.get(coords, 0) == version:
+                    return copy
+            time.sleep(0)  # let the writer finish
+
+    def write(self, coords: tuple, chunk: np.ndarray, chunk_sel: tuple, values) -> None:
+        """``chunk[chunk_sel] = values``, then hold ``chunk`` as most recent (the caller
+        holds the chunk's lock)."""
         with self._lock:
-            old = self._chunks.pop(coords, None)
-            if old is not None:
-                self.nbytes -= old.nbytes
-            self._chunks[coords] = chunk
-            self.nbytes += chunk.nbytes
+            version = self._versions[coords] = self._versions.get(coords, 0) + 1  # odd: being changed
+        try:
+            chunk[chunk_sel] = values
+        finally:
+            with self._lock:
+                old = self._chunks.pop(coords, None)
+                if old is not None:
+                    self.nbytes -= old.nbytes
+                self._chunks[coords] = chunk
+                self.nbytes += chunk.nbytes
+                self._versions[coords] = version + 1  # even again (a pop meanwhile dropped it)
 
     def pop(self, coords: tuple) -> np.ndarray | None:
-        """Stop holding chunk ``coords``; the held array, or None."""
+        """Stop holding chunk ``coords``; the held array, or None.  A popped array is
+        not changed again (a later write holds a new one), so its version can go: a
+        reader copying it meanwhile sees the version gone and asks again."""
         with self._lock:
             chunk = self._chunks.pop(coords, None)
             if chunk is not None:
                 self.nbytes -= chunk.nbytes
+                self._versions.pop(coords, None)
             return chunk
 
     def coords(self) -> list:
@@ -106,6 +138,7 @@ class PendingChunks:
         """Drop every held chunk, unstored (the array's chunks are being deleted)."""
         with self._lock:
             self._chunks.clear()
+            self._versions.clear()
             self.nbytes = 0
 
 
@@ -142,3 +175,36 @@ def store_when_dropped(io) -> weakref.finalize:
     it keeps the store, codec and held chunks, never ``io`` itself."""
     return weakref.finalize(io, functools.partial(_store_left, io.store, io.path, io.codec.encode,
                                                   io.fill_bits, io.pending))
+
+
+class HeldChunks:
+    """Storing held chunks, mixed into ``ArrayIO`` (which provides ``pending``,
+    ``write_back_nbytes``, ``codec``, ``chunk_lock`` and ``_store_one``)."""
+
+    def _store_held(self, coords: tuple) -> None:
+        with self.chunk_lock(coords):
+            chunk = self.pending.get(coords)
+            if chunk is not None:
+                self.pending.stored.add(coords)  # first: a failed store may have stored it
+                self._store_one(coords, chunk)
+                self.pending.pop(coords)  # still held when storing it raised
+
+    def _store_excess(self, njobs: int) -> None:
+        """Store the least recently written held chunks past the bound."""
+        if self.pending.nbytes > self.write_back_nbytes:
+            parallel_map(self._store_held, self.pending.oldest_beyond(self.write_back_nbytes), njobs)
+
+    def _in_bounded_batches(self, write_one, projs: list, njobs: int) -> None:
+        """``write_one`` over ``projs`` in the pool, a bound's worth of chunks at a time,
+        storing the held chunks past the bound after each: a large write into new
+        parts of an array (a column of a grown array) never holds more than that."""
+        step = max(1, njobs, self.write_back_nbytes // max(1, self.codec.nbytes))
+        for start in range(0, len(projs), step):
+            parallel_map(write_one, projs[start:start + step], njobs)
+            self._store_excess(njobs)
+
+    def flush_pending(self, njobs: int = 1) -> None:
+        """Store every held chunk (at flush and close, and before anything that
+        asks the store for this array's chunks)."""
+        if self.pending:
+            parallel_map(self._store_held, self.pending.coords(), njobs)

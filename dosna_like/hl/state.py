@@ -208,14 +208,15 @@ class FileState:
 
     def flush_chunks(self, path: str | None = None) -> None:
         """Store the partial chunks held in memory (chunks/pending.py) of the open arrays
-        of every File sharing this file's documents (those at or below ``path``)."""
-        for io in self._arrays_below(path):
+        of every writable File sharing this file's documents (those at or below ``path``;
+        a read-only File's array shares them, but its store refuses writes)."""
+        for io in self._arrays_below(path, writable=True):
             io.flush_pending(self.njobs)
 
-    def _arrays_below(self, path: str | None) -> list:
+    def _arrays_below(self, path: str | None, writable: bool = False) -> list:
         prefix = None if not path else path + "/"
-        return [io for state in self.documents.users() for p, io in list(state._arrays.items())
-                if prefix is None or p == path or p.startswith(prefix)]
+        return [io for state in self.documents.users() if not (writable and state.read_only)
+                for p, io in list(state._arrays.items()) if prefix is None or p == path or p.startswith(prefix)]
 
     def flush(self) -> None:
         """``File.flush()``: pending documents, then the search index and consolidated metadata."""
