@@ -76,10 +76,12 @@ def plain(m, f, value):
     return value
 
 
-def describe(m, f, name):
-    """What h5py code sees of attribute ``name`` of ``f``: value, its marks, get_id's dtype and shape."""
-    value = f.attrs[name]
-    ident = f.attrs.get_id(name)
+def describe(m, f, name, obj=None):
+    """What h5py code sees of attribute ``name`` of ``obj`` (``f``): value, its marks, get_id's
+    dtype and shape."""
+    attrs = (f if obj is None else obj).attrs
+    value = attrs[name]
+    ident = attrs.get_id(name)
     return [plain(m, f, value), marks(m, getattr(value, "dtype", None)), marks(m, ident.dtype), ident.shape]
 
 
@@ -319,6 +321,40 @@ def test_attribute_catalogue_in_hdf5_file(case_id, h5_path):
         with mod.File(h5_path, "r") as f:
             read[mod] = normalize([(name, describe(mod, f, name)) for name in f.attrs])
     assert_same_value(read[h5py], read[dosna_like], case_id)
+
+
+class _OnDataset:
+    """``f`` to a case's write, but whose ``attrs`` are dataset ``d``'s."""
+
+    def __init__(self, f):
+        self._f, self.attrs, self.ref = f, f["d"].attrs, f.ref
+
+    def __getitem__(self, name):
+        return self._f[name]
+
+    def __setitem__(self, name, value):
+        self._f[name] = value
+
+
+def copied_case(case_id) -> Case:
+    """The write of a catalogue case on dataset ``d``, which ``Group.copy`` then copies: the
+    copy's attributes, read live and after reopening."""
+    def op(m, path):
+        with m.File(path, "w") as f:
+            f.create_group("g")
+            f.create_dataset("d", data=np.arange(3))
+            WRITES[case_id](m, _OnDataset(f))
+            f.copy("d", "copy")
+            live = [(name, describe(m, f, name, f["copy"])) for name in f["copy"].attrs]
+        with m.File(path, "r") as f:
+            return live, [(name, describe(m, f, name, f["copy"])) for name in f["copy"].attrs]
+
+    return Case(f"copied-{case_id}", op, file_level=True)
+
+
+@pytest.mark.parametrize("case_id", list(WRITES))
+def test_attribute_catalogue_copied(case_id, h5_path, file_url):
+    run_case(copied_case(case_id), h5_path, file_url)
 
 
 # ------------------------------------------------------------------ other tools

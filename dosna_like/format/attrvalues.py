@@ -18,7 +18,7 @@ from .dtypes import (Empty, check_complex_dtype, decode_float, encode_float, fro
 from .compound import compound_dtype, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
-__all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
+__all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr", "kept_type"]
 
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
@@ -305,6 +305,17 @@ def attr_type(value, record: dict | None) -> tuple:
     if sub:
         dtype, shape = np.dtype((dtype, sub)), shape[:len(shape) - len(sub)]
     return dtype, shape
+
+
+def kept_type(value, dtype: np.dtype) -> np.dtype | None:
+    """The type to write a copy of an attribute with, given its value as read and its stored
+    type (``attrs.get_id(name).dtype``, of either library): that type where the value has lost
+    part of it (a scalar h5py's marks: enum, opaque, ASCII text, a fixed string's length; any
+    value a subarray type), else None (the value's own type is the stored one)."""
+    if dtype.subdtype is not None or (isinstance(value, (np.generic, str)) and (dtype.metadata or
+                                                                                 dtype.kind in "SV")):
+        return dtype
+    return None
 
 
 def dtype_descr(dtype: np.dtype):

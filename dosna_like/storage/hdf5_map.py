@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from ..codecs import lzf
-from ..format.attrvalues import encode_attr
+from ..format.attrvalues import encode_attr, kept_type
 from ..format.documents import ArrayMeta, group_document
 from ..format.dtypes import to_zarr
 from ..format.references import Reference, ref_dtype
@@ -128,11 +128,10 @@ def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
         try:
             value = h5obj.attrs[name]
             dtype = h5obj.attrs.get_id(name).dtype
-            # a scalar has lost the type's marks (enum, opaque, ASCII text), array values the subarray type
-            keep = dtype.subdtype is not None or (isinstance(value, (np.generic, str)) and dtype.metadata)
+            keep = kept_type(value, dtype)
             if _is_h5py_ref(dtype) or (dtype.names and any(_is_h5py_ref(dtype.fields[n][0]) for n in dtype.names)):
-                value, keep = _as_our_references(h5obj.file, value), False
-            value, record = encode_attr(value, dtype if keep else None)
+                value, keep = _as_our_references(h5obj.file, value), None
+            value, record = encode_attr(value, keep)
         except Exception:  # h5py raises many types for exotic attributes
             skipped.append(f"{where}@{name}")
             continue
