@@ -24,6 +24,8 @@ def jsonable(value):
             return bytes(value).decode("utf-8")
         except UnicodeDecodeError:
             return "base64:" + base64.b64encode(bytes(value)).decode()
+    if isinstance(value, str) and _escaped_bytes(value) is not None:
+        return jsonable(_escaped_bytes(value))
     value = plain(value) if isinstance(value, (np.ndarray, np.generic)) else value
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
@@ -38,11 +40,23 @@ def jsonable(value):
     return str(value)
 
 
+def _escaped_bytes(text: str) -> bytes | None:
+    """The bytes of a str h5py read from bytes that are not UTF-8 (with surrogate escapes,
+    which cannot be printed or written as UTF-8); None for any other str."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape")
+    return None
+
+
 def attr_text(value) -> str:
     """An attribute value as a person reads it: text in quotes (unescaped), bytes
     as ``b'...'``, numbers, arrays and compounds as Python prints them."""
     if is_empty(value):
         return f"Empty({value.dtype})"
+    if isinstance(value, (str, np.str_)) and _escaped_bytes(str(value)) is not None:
+        return repr(_escaped_bytes(str(value)))
     if isinstance(value, (str, np.str_)):
         return json.dumps(str(value), ensure_ascii=False)
     if isinstance(value, (bytes, np.bytes_)):

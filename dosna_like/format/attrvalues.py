@@ -13,12 +13,12 @@ import math
 import warnings
 import numpy as np
 
-from .dtypes import (Empty, check_complex_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
+from .dtypes import (Empty, check_complex_dtype, check_vlen_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
 from .compound import compound_dtype, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
-__all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr"]
+__all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr", "kept_type", "typed_value"]
 
 
 _NO_EQUIVALENT = "Object dtype dtype('O') has no native HDF5 equivalent"
@@ -66,8 +66,8 @@ def _as_text(x) -> str | None:
 
 
 def _refuse_nul(text) -> None:
-    """HDF5's variable-length strings end at a NUL, so h5py refuses one inside."""
-    if text is not None and "\x00" in text:
+    """HDF5's variable-length strings end at a NUL, so h5py refuses one inside (str or bytes)."""
+    if text is not None and ("\x00" if isinstance(text, str) else b"\x00") in text:
         raise ValueError("VLEN strings do not support embedded NULLs")
 
 
@@ -99,7 +99,7 @@ def _encode(value, dtype, shape) -> tuple:
         return base64.b64encode(bytes(value)).decode(), {"kind": "np.bytes_"}
     if isinstance(value, (str, bytes)) and dtype is None and shape is None:
         text = _as_text(value)
-        _refuse_nul(text)
+        _refuse_nul(value)
         if text is None:  # not UTF-8: h5py reads it back as str with surrogate escapes
             return base64.b64encode(bytes(value)).decode(), {"kind": "bytes"}
         # bytes are a variable-length ASCII string to h5py (get_id's dtype), read back as str
@@ -149,7 +149,10 @@ def _encode(value, dtype, shape) -> tuple:
                      **({"encoding": "utf-8"} if marks.get("h5py_encoding") == "utf-8" else {})}
     if kind in "USO":
         items = arr.ravel().tolist()
-        texts = [_as_text(x) for x in items]
+        # bytes that are not UTF-8: h5py stores them (an ASCII string type) and reads back
+        # str with surrogate escapes
+        texts = [bytes(x).decode("utf-8", "surrogateescape") if isinstance(x, (bytes, np.bytes_)) else _as_text(x)
+                 for x in items]
         if any(t is None for t in texts):
             raise TypeError(_NO_EQUIVALENT)
         for text in texts:
@@ -305,6 +308,35 @@ def attr_type(value, record: dict | None) -> tuple:
     if sub:
         dtype, shape = np.dtype((dtype, sub)), shape[:len(shape) - len(sub)]
     return dtype, shape
+
+
+def kept_type(value, dtype: np.dtype) -> np.dtype | None:
+    """The type to write a copy of an attribute with, given its value as read and its stored
+    type (``attrs.get_id(name).dtype``, of either library): that type where the value has lost
+    part of it (a scalar h5py's marks: enum, opaque, ASCII text, a fixed string's length; any
+    value a subarray type), else None (the value's own type is the stored one)."""
+    if dtype.subdtype is not None or (isinstance(value, (np.generic, str)) and (dtype.metadata or
+                                                                                 dtype.kind in "SV")):
+        return dtype
+    return None
+
+
+def typed_value(value, dtype: np.dtype):
+    """An attribute's value as read, to be set as ``attrs[name] = ...`` in either library with
+    its stored type ``dtype``: a scalar that has lost part of it as a 0-d array of that type
+    (which numpy marks as h5py does); other values as they are (a subarray type is lost)."""
+    if isinstance(value, np.ndarray) and check_vlen_dtype(value.dtype) is bytes:
+        # an ASCII string type read back as str (with surrogate escapes for bytes that were not
+        # UTF-8, which h5py cannot write as such): its bytes again
+        out = np.empty(value.size, dtype=value.dtype)
+        out[:] = [x.encode("utf-8", "surrogateescape") if isinstance(x, str) else x for x in value.ravel().tolist()]
+        return out.reshape(value.shape)
+    kept = kept_type(value, dtype)
+    if kept is None or kept.subdtype is not None:
+        return value
+    if isinstance(value, str) and check_vlen_dtype(kept) is bytes:
+        value = value.encode("utf-8", "surrogateescape")
+    return np.asarray(value, dtype=kept)
 
 
 def dtype_descr(dtype: np.dtype):

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Reference", "RegionReference", "check_ref_dtype", "ref_dtype", "ref_from_path",
-           "ref_to_path", "regionref_dtype"]
+__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "ref_dtype", "ref_from_path",
+           "ref_to_path", "refs_from_h5py", "regionref_dtype"]
 
 
 class Reference:
@@ -98,3 +98,44 @@ def ref_to_path(value) -> str:
 
 def ref_from_path(path) -> Reference:
     return Reference(str(path) if path else None)
+
+
+def is_h5py_ref_dtype(dtype: np.dtype) -> bool:
+    """A reference dtype of h5py's (its own Reference class, not ours), or a compound with one as a member."""
+    if dtype.names is not None:
+        return any(is_h5py_ref_dtype(dtype.fields[name][0]) for name in dtype.names)
+    ref = (dtype.metadata or {}).get("ref")
+    return ref is not None and ref is not Reference and ref is not RegionReference
+
+
+def refs_from_h5py(value, h5file):
+    """h5py's references (one, an array of them, or records with reference members) as ours:
+    each dereferenced in ``h5file``, the HDF5 file they point into, to its target's path
+    (a null one stays null).  TypeError for a region reference, ValueError for a reference
+    to an anonymous object, which has no path."""
+    def one(ref) -> Reference:
+        if type(ref).__name__ == "RegionReference":
+            raise TypeError("Region references cannot be stored by dosna_like (object references can)")
+        if not ref:
+            return Reference()
+        target = h5file[ref].name
+        if target is None:
+            raise ValueError("The reference points to an anonymous object, which has no path")
+        return Reference(target)
+
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.names is not None:  # records: their reference members
+        fields = [dtype.fields[name] for name in dtype.names]
+        ours = np.dtype({"names": list(dtype.names), "offsets": [f[1] for f in fields], "itemsize": dtype.itemsize,
+                         "formats": [ref_dtype if is_h5py_ref_dtype(f[0]) else f[0] for f in fields]})
+        out = np.zeros(np.shape(value), ours)
+        for name in dtype.names:
+            member = np.asarray(value[name])
+            out[name] = refs_from_h5py(member, h5file) if is_h5py_ref_dtype(dtype.fields[name][0]) else member
+        return out if isinstance(value, np.ndarray) else out[()]
+    if not isinstance(value, np.ndarray):
+        return one(value)
+    out = np.empty(value.size, dtype=ref_dtype)
+    for i, item in enumerate(value.reshape(-1).tolist()):
+        out[i] = one(item)
+    return out.reshape(value.shape)

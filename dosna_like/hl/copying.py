@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..codecs.chains import h5py_keywords, rebuild_keywords
+from ..format.attrvalues import kept_type
 from ..format.compound import record_to_bytes
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
@@ -118,7 +119,12 @@ def copy_attrs(src, dest) -> None:
     """Copy attributes; dimension-scale ones (``hl/scale_attrs.py``) are not, a copy has no scales."""
     for key in src.attrs:
         if not (is_derived(src, key) or is_derived(dest, key)):
-            dest.attrs[key] = src.attrs[key]
+            value = src.attrs[key]
+            dtype = kept_type(value, src.attrs.get_id(key).dtype)  # a scalar's enum, opaque... type
+            if dtype is None:
+                dest.attrs[key] = value
+            else:
+                dest.attrs.create(key, value, dtype=dtype)
 
 
 def copy_group(src, dest_group, name: str, shallow: bool = False, expand_soft: bool = False,

@@ -18,10 +18,10 @@ import math
 import numpy as np
 
 from ..codecs import lzf
-from ..format.attrvalues import encode_attr
+from ..format.attrvalues import encode_attr, kept_type
 from ..format.documents import ArrayMeta, group_document
 from ..format.dtypes import to_zarr
-from ..format.references import Reference, ref_dtype
+from ..format.references import is_h5py_ref_dtype, refs_from_h5py
 from ..format.reserved import RESERVED
 
 __all__ = ["HDF5_SIGNATURE", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES", "build_reference_map", "hdf5_fingerprint",
@@ -86,39 +86,6 @@ def _dimension_records(dset, h5ds) -> dict:
     return reserved
 
 
-def _as_our_references(h5file, value):
-    """h5py's object references (one, or an array) as ours: their targets' paths."""
-    def ours(ref) -> Reference:
-        if not ref:
-            return Reference()
-        target = h5file[ref].name
-        if target is None:  # an anonymous object: no path to keep
-            raise ValueError("reference to an anonymous object")
-        return Reference(target)
-
-    if isinstance(value, (np.ndarray, np.void)) and value.dtype.names:  # compound: its reference members
-        dtype = np.dtype({"names": list(value.dtype.names), "offsets": [f[1] for f in value.dtype.fields.values()],
-                          "formats": [ref_dtype if _is_h5py_ref(f[0]) else f[0] for f in value.dtype.fields.values()],
-                          "itemsize": value.dtype.itemsize})
-        out = np.zeros(np.shape(value), dtype)
-        for name in dtype.names:
-            out[name] = _as_our_references(h5file, np.asarray(value[name])) if _is_h5py_ref(value.dtype[name]) \
-                else value[name]
-        return out if isinstance(value, np.ndarray) else out[()]
-    if not isinstance(value, np.ndarray):
-        return ours(value)
-    out = np.empty(value.shape, dtype=ref_dtype)
-    for index, ref in np.ndenumerate(value):
-        out[index] = ours(ref)
-    return out
-
-
-def _is_h5py_ref(dtype: np.dtype) -> bool:
-    """h5py's object reference type (its class, which is not ours; region references are not)."""
-    ref = (dtype.metadata or {}).get("ref")
-    return ref is not None and ref is not Reference and getattr(ref, "__name__", "") == "Reference"
-
-
 def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
     """(attributes with their reserved type records, [names skipped])."""
     attributes, records, skipped = {}, {}, []
@@ -128,11 +95,10 @@ def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
         try:
             value = h5obj.attrs[name]
             dtype = h5obj.attrs.get_id(name).dtype
-            # a scalar has lost the type's marks (enum, opaque, ASCII text), array values the subarray type
-            keep = dtype.subdtype is not None or (isinstance(value, (np.generic, str)) and dtype.metadata)
-            if _is_h5py_ref(dtype) or (dtype.names and any(_is_h5py_ref(dtype.fields[n][0]) for n in dtype.names)):
-                value, keep = _as_our_references(h5obj.file, value), False
-            value, record = encode_attr(value, dtype if keep else None)
+            keep = kept_type(value, dtype)
+            if is_h5py_ref_dtype(dtype):  # addresses in the file -> target paths
+                value, keep = refs_from_h5py(value, h5obj.file), None
+            value, record = encode_attr(value, keep)
         except Exception:  # h5py raises many types for exotic attributes
             skipped.append(f"{where}@{name}")
             continue

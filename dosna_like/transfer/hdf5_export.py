@@ -16,6 +16,7 @@ import joblib
 
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_export_keywords
+from ..format.attrvalues import typed_value
 from ..format.dtypes import Empty
 from ..format.grid import iter_chunk_boxes, iter_chunks
 from ..format.links import ExternalLink, SoftLink
@@ -150,7 +151,7 @@ def _set_attrs_but_refs(h5, path: str, obj) -> list:
         if holds_refs(value):
             later.append((path, name, value))
         else:
-            values[name] = value
+            values[name] = typed_value(value, obj.attrs.get_id(name).dtype)  # a scalar's enum, opaque...
     set_attrs(h5[path], values)
     return later
 

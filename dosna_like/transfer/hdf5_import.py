@@ -46,7 +46,7 @@ from ..codecs.chains import hdf5_import_keywords
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import CHECKSUMMED, DEFLATE, REGISTRY
 from ..codecs.runtime import Crc32cRuntime
-from ..format.attrvalues import encode_attr
+from ..format.attrvalues import encode_attr, typed_value
 from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
@@ -79,7 +79,7 @@ def _attr_problems(h5obj, path: str) -> tuple:
         if is_scale_attribute(h5obj, name):  # kept as dimension scales (transfer/scales.py)
             continue
         try:
-            value = h5obj.attrs[name]
+            value = typed_value(h5obj.attrs[name], h5obj.attrs.get_id(name).dtype)  # a scalar's enum...
             if holds_refs(value):  # addresses in the HDF5 file -> target paths
                 value = refs_from_h5py(value, h5obj.file)
             encode_attr(value)

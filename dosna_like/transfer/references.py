@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..format.dtypes import ref_dtype, stored_form
-from ..format.references import Reference
+from ..format.dtypes import stored_form
+from ..format.references import is_h5py_ref_dtype, refs_from_h5py
 
 __all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
 
@@ -25,6 +25,8 @@ def holds_refs(value) -> bool:
     """A reference, or an array of a reference dtype (of either library)."""
     if _is_ref_value(value):
         return True
+    if isinstance(value, (np.ndarray, np.void)) and value.dtype.names is not None:
+        return is_h5py_ref_dtype(value.dtype)  # records with reference members (h5py's)
     return isinstance(value, np.ndarray) and value.dtype.kind == "O" and _safe_form(value.dtype) == "ref"
 
 
@@ -42,15 +44,6 @@ def _map(value, one, dtype):
     for i, item in enumerate(value.reshape(-1).tolist()):
         out[i] = one(item)
     return out.reshape(value.shape)
-
-
-def refs_from_h5py(value, h5file):
-    """h5py references (or arrays of them) as dosna_like references."""
-    def one(ref):
-        if type(ref).__name__ == "RegionReference":
-            raise TypeError("Region references cannot be stored by dosna_like (object references can)")
-        return Reference(h5file[ref].name) if ref else Reference()
-    return _map(value, one, ref_dtype)
 
 
 def refs_to_h5py(value, h5file, h5py):
