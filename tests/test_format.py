@@ -158,6 +158,9 @@ def test_reserved_reader_returns_the_entry_or_nothing():
     ({"order": [1]}, "_dosna_like.order holds a int"),
     ({"datatype": 3}, "_dosna_like.datatype is a int"),
     ({"enum": {"a": "1"}}, "_dosna_like.enum holds a str"),
+    ({"empty": 1}, "_dosna_like.empty is a int"),
+    ({"enum": {"a": True}}, "_dosna_like.enum holds a bool"),
+    ({"maxshape": (3,)}, "_dosna_like.maxshape is a tuple"),
 ])
 def test_a_damaged_entry_raises_format_error_naming_the_node(value, words):
     doc = {"attributes": {RESERVED: value}}
@@ -167,6 +170,19 @@ def test_a_damaged_entry_raises_format_error_naming_the_node(value, words):
     assert isinstance(info.value, OSError)  # what h5py raises for an unreadable object
     with pytest.raises(FormatError):
         edit_reserved(doc["attributes"], "grp/x")
+
+
+def test_values_of_subclasses_of_the_json_types_are_accepted():
+    """The check's fast path takes exact JSON types; a subclass (as a JSON decoder
+    with object_hook may give) is still judged by isinstance, as before."""
+    class Text(str):
+        pass
+
+    class Record(dict):
+        pass
+
+    entry = Record({"scale": Text("x"), "links": Record({"a": Record()}), "maxshape": [3, None]})
+    assert reserved_of({"attributes": {RESERVED: entry}}, "x") is entry
 
 
 def test_attributes_that_are_not_an_object_raise_format_error():
