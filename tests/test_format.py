@@ -21,6 +21,7 @@ from dosna_like.format.grid import (
     iter_chunk_boxes,
     iter_chunks,
 )
+from dosna_like.format.documents import editable_copy
 from dosna_like.format.keys import chunk_key, chunk_prefix, parse_chunk_key
 from dosna_like.format.reserved import (
     RESERVED,
@@ -170,6 +171,23 @@ def test_a_damaged_entry_raises_format_error_naming_the_node(value, words):
     assert isinstance(info.value, OSError)  # what h5py raises for an unreadable object
     with pytest.raises(FormatError):
         edit_reserved(doc["attributes"], "grp/x")
+
+
+def test_an_editable_copy_shares_no_container_of_the_reserved_entry():
+    reserved = {"maxshape": [None, 4], "dim_scales": [[["/x", "x"]], []], "attrs": {"a": {"dtype": "<i8",
+                "shape": [2]}}, "order": ("b", "a"), "scale": "x", "empty": False, "n": 1.5}
+    doc = {"node_type": "array", "shape": [3, 4], "attributes": {"user": [1, 2], RESERVED: reserved}}
+    copy = editable_copy(doc)
+    assert copy == doc and type(copy["attributes"][RESERVED]["order"]) is tuple
+    entry = copy["attributes"][RESERVED]
+    entry["maxshape"][0] = 9
+    entry["dim_scales"][0][0][1] = "y"
+    entry["attrs"]["a"]["shape"].append(5)
+    entry["new"] = True
+    copy["attributes"]["other"] = 1
+    assert reserved == {"maxshape": [None, 4], "dim_scales": [[["/x", "x"]], []], "attrs": {"a": {
+        "dtype": "<i8", "shape": [2]}}, "order": ("b", "a"), "scale": "x", "empty": False, "n": 1.5}
+    assert doc["attributes"] == {"user": [1, 2], RESERVED: reserved}
 
 
 def test_values_of_subclasses_of_the_json_types_are_accepted():
