@@ -214,3 +214,19 @@ def test_edit_reserved_creates_the_entry_in_place():
     assert attributes == {"user": 1, RESERVED: {"track_order": True}}
     edit_reserved(attributes, "x")["order"] = ["a"]
     assert attributes[RESERVED] == {"track_order": True, "order": ["a"]}
+
+
+# ====================================================================== names
+@pytest.mark.parametrize("code", [0, 1, 9, 10, 31, 127])
+def test_names_with_a_control_character_anywhere_are_refused(code):
+    from dosna_like.errors import InvalidNameError
+    from dosna_like.format.names import resolve_path
+    for name in (chr(code), f"a{chr(code)}", f"g/x{chr(code)}y", f"{chr(code)}/b"):
+        with pytest.raises(InvalidNameError, match="control characters"):
+            resolve_path("", name)
+
+
+@pytest.mark.parametrize("code", [32, 126, 128, 159, 0xE9, 0x2603])
+def test_names_with_other_characters_resolve(code):
+    from dosna_like.format.names import resolve_path
+    assert resolve_path("g", f"a{chr(code)}/b") == f"g/a{chr(code)}/b"
