@@ -21,6 +21,7 @@ from dosna_like.format.grid import (
     iter_chunk_boxes,
     iter_chunks,
 )
+from dosna_like.format.documents import editable_copy
 from dosna_like.format.keys import chunk_key, chunk_prefix, parse_chunk_key
 from dosna_like.format.reserved import (
     RESERVED,
@@ -158,6 +159,9 @@ def test_reserved_reader_returns_the_entry_or_nothing():
     ({"order": [1]}, "_dosna_like.order holds a int"),
     ({"datatype": 3}, "_dosna_like.datatype is a int"),
     ({"enum": {"a": "1"}}, "_dosna_like.enum holds a str"),
+    ({"empty": 1}, "_dosna_like.empty is a int"),
+    ({"enum": {"a": True}}, "_dosna_like.enum holds a bool"),
+    ({"maxshape": (3,)}, "_dosna_like.maxshape is a tuple"),
 ])
 def test_a_damaged_entry_raises_format_error_naming_the_node(value, words):
     doc = {"attributes": {RESERVED: value}}
@@ -167,6 +171,36 @@ def test_a_damaged_entry_raises_format_error_naming_the_node(value, words):
     assert isinstance(info.value, OSError)  # what h5py raises for an unreadable object
     with pytest.raises(FormatError):
         edit_reserved(doc["attributes"], "grp/x")
+
+
+def test_an_editable_copy_shares_no_container_of_the_reserved_entry():
+    reserved = {"maxshape": [None, 4], "dim_scales": [[["/x", "x"]], []], "attrs": {"a": {"dtype": "<i8",
+                "shape": [2]}}, "order": ("b", "a"), "scale": "x", "empty": False, "n": 1.5}
+    doc = {"node_type": "array", "shape": [3, 4], "attributes": {"user": [1, 2], RESERVED: reserved}}
+    copy = editable_copy(doc)
+    assert copy == doc and type(copy["attributes"][RESERVED]["order"]) is tuple
+    entry = copy["attributes"][RESERVED]
+    entry["maxshape"][0] = 9
+    entry["dim_scales"][0][0][1] = "y"
+    entry["attrs"]["a"]["shape"].append(5)
+    entry["new"] = True
+    copy["attributes"]["other"] = 1
+    assert reserved == {"maxshape": [None, 4], "dim_scales": [[["/x", "x"]], []], "attrs": {"a": {
+        "dtype": "<i8", "shape": [2]}}, "order": ("b", "a"), "scale": "x", "empty": False, "n": 1.5}
+    assert doc["attributes"] == {"user": [1, 2], RESERVED: reserved}
+
+
+def test_values_of_subclasses_of_the_json_types_are_accepted():
+    """The check's fast path takes exact JSON types; a subclass (as a JSON decoder
+    with object_hook may give) is still judged by isinstance, as before."""
+    class Text(str):
+        pass
+
+    class Record(dict):
+        pass
+
+    entry = Record({"scale": Text("x"), "links": Record({"a": Record()}), "maxshape": [3, None]})
+    assert reserved_of({"attributes": {RESERVED: entry}}, "x") is entry
 
 
 def test_attributes_that_are_not_an_object_raise_format_error():
@@ -180,3 +214,19 @@ def test_edit_reserved_creates_the_entry_in_place():
     assert attributes == {"user": 1, RESERVED: {"track_order": True}}
     edit_reserved(attributes, "x")["order"] = ["a"]
     assert attributes[RESERVED] == {"track_order": True, "order": ["a"]}
+
+
+# ====================================================================== names
+@pytest.mark.parametrize("code", [0, 1, 9, 10, 31, 127])
+def test_names_with_a_control_character_anywhere_are_refused(code):
+    from dosna_like.errors import InvalidNameError
+    from dosna_like.format.names import resolve_path
+    for name in (chr(code), f"a{chr(code)}", f"g/x{chr(code)}y", f"{chr(code)}/b"):
+        with pytest.raises(InvalidNameError, match="control characters"):
+            resolve_path("", name)
+
+
+@pytest.mark.parametrize("code", [32, 126, 128, 159, 0xE9, 0x2603])
+def test_names_with_other_characters_resolve(code):
+    from dosna_like.format.names import resolve_path
+    assert resolve_path("g", f"a{chr(code)}/b") == f"g/a{chr(code)}/b"

@@ -156,3 +156,23 @@ def test_a_file_of_small_datasets_reads_back_like_h5py(tmp_path):
             assert ours[name].dtype == ref[name].dtype
             assert dict(ours[name].attrs) == dict(ref[name].attrs)
             assert type(ours[name].attrs["index"]) is type(ref[name].attrs["index"])
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_batch_is_stored_whole_in_runs(store, monkeypatch, threads):
+    monkeypatch.setattr(local, "_WRITE_THREADS", threads)
+    items = {f"g{i % 4}/d{i}/zarr.json": bytes([i]) * (i + 1) for i in range(37)}
+    store.set_many(items)
+    assert store.get_many(list(items)) == items
+    assert not [name for _, _, names in os.walk(store.root) for name in names if name.endswith(".partial")]
+
+
+def test_a_failure_in_a_batch_raises_and_leaves_no_temporary(store, monkeypatch):
+    monkeypatch.setattr(local, "_WRITE_THREADS", 2)
+    items = {f"d{i}/x": b"v" for i in range(10)}
+    items["d3/x"] = object()  # not a buffer: its write fails
+    with pytest.raises(TypeError):
+        store.set_many(items)
+    # the other run was not cancelled: it finished before the error was raised
+    assert store.get("d9/x") == b"v" and store.get("d3/x") is None
+    assert not [name for _, _, names in os.walk(store.root) for name in names if name.endswith(".partial")]

@@ -8,6 +8,7 @@ destination (libdeflate for gzip, blosc into its output buffer).
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -27,8 +28,8 @@ class ChunkCodec:
     def __init__(self, codecs: list, dtype: np.dtype, chunk_shape: tuple):
         self.dtype = np.dtype(dtype)
         self.chunk_shape = tuple(chunk_shape)
-        self.nbytes = int(np.prod(self.chunk_shape, dtype=np.int64)) * self.dtype.itemsize
-        self.items = int(np.prod(self.chunk_shape, dtype=np.int64))
+        self.items = math.prod(int(n) for n in self.chunk_shape)  # exact, and no numpy call per array opened
+        self.nbytes = self.items * self.dtype.itemsize
         # the most bytes a stored chunk may decode to: its size, or for strings
         # (whose encoded size is unknown) a generous multiple of it
         self.max_decoded = self.nbytes

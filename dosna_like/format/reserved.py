@@ -140,20 +140,29 @@ def _is(value, types: tuple) -> bool:
     return isinstance(value, types)
 
 
+# per key: (its types, its items' types) as sets of exact types, so that the
+# common value (of exactly a JSON type) is checked by one set lookup; anything
+# else (a subclass, a bool where an integer goes) takes :func:`_is`.  Every
+# document read or built is checked, several times per dataset created.
+_EXACT = {key: (frozenset(spec.types), frozenset(spec.items or ()))
+          for key, spec in RESERVED_KEYS.items()}
+
+
 def _check(reserved, path: str | None) -> None:
-    if not isinstance(reserved, dict):
+    if type(reserved) is not dict and not isinstance(reserved, dict):
         raise _damaged(path, f"the reserved attribute {RESERVED!r} is a {type(reserved).__name__}, "
                              "not a JSON object")
     for key, value in reserved.items():
-        spec = RESERVED_KEYS.get(key)
-        if spec is None:
+        exact = _EXACT.get(key)
+        if exact is None:
             continue
-        if not _is(value, spec.types):
+        spec = RESERVED_KEYS[key]
+        if type(value) not in exact[0] and not _is(value, spec.types):
             raise _damaged(path, f"{RESERVED}.{key} is a {type(value).__name__}, not {_type_names(spec.types)}")
         if spec.items is not None:
-            items = value.values() if isinstance(value, dict) else value
-            for item in items:
-                if not _is(item, spec.items):
+            item_types = exact[1]
+            for item in (value.values() if isinstance(value, dict) else value):
+                if type(item) not in item_types and not _is(item, spec.items):
                     raise _damaged(path, f"{RESERVED}.{key} holds a {type(item).__name__}, "
                                          f"not {_type_names(spec.items)}")
 

@@ -424,8 +424,16 @@ class LocalStore(Store):
             return
         pairs = list(items.items())
         bounds = [len(pairs) * k // runs for k in range(runs + 1)]
-        list(self._threads().map(lambda k: [self._set(key, value) for key, value in pairs[bounds[k]:bounds[k + 1]]],
-                                 range(runs)))
+
+        def run(k: int) -> None:
+            for key, value in pairs[bounds[k]:bounds[k + 1]]:
+                self._set(key, value)
+
+        # every run finishes (a run stops at its first failure) before the first error is raised
+        futures = [self._threads().submit(run, k) for k in range(runs)]
+        errors = [exc for exc in (future.exception() for future in futures) if exc is not None]
+        if errors:
+            raise errors[0]
 
     def _create_temporary(self, tmp: str) -> int:
         """A descriptor of the new file ``tmp``, made with plain ``os`` calls (a
