@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import dosna_like
-from dosna_like.storage.hdf5_refs import Hdf5FallbackWarning, Hdf5RefStore
+from dosna_like.storage.hdf5_refs import Hdf5FallbackWarning, Hdf5LeftOutWarning, Hdf5RefStore
 
 S3_BUCKET = "dosna-tests"
 
@@ -450,3 +450,35 @@ def test_reopen_fetches_the_saved_map_alongside_the_head(catalogue, monkeypatch)
             assert store.refmap["nodes"] == local.store.refmap["nodes"]
     finally:
         store.close()
+
+
+def test_what_the_in_place_view_leaves_out_is_named_when_the_file_opens(tmp_path):
+    """A committed datatype and a region-reference attribute are not in the in-place view
+    (h5py shows both): opening says so, naming them, and the rest reads as h5py's."""
+    path = str(tmp_path / "left.h5")
+    with h5py.File(path, "w") as f:
+        f["t"] = np.dtype("f4")
+        d = f.create_dataset("x", data=np.arange(4))
+        d.attrs["ok"] = 7
+        d.attrs["reg"] = d.regionref[1:2]
+    with pytest.warns(Hdf5LeftOutWarning) as seen:
+        with dosna_like.File(path, "r") as f:
+            assert list(f) == ["x"]
+            assert dict(f["x"].attrs) == {"ok": 7}
+            np.testing.assert_array_equal(f["x"][...], np.arange(4))
+    messages = [str(w.message) for w in seen if issubclass(w.category, Hdf5LeftOutWarning)]
+    assert len(messages) == 1 and "t (committed datatype)" in messages[0] and "x@reg" in messages[0], messages
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Hdf5LeftOutWarning)
+        with h5py.File(path, "r") as f:  # h5py has both: the warning is about a real difference
+            assert "t" in f and "reg" in f["x"].attrs
+
+
+def test_an_hdf5_file_with_nothing_left_out_opens_without_that_warning(tmp_path):
+    path = str(tmp_path / "whole.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=np.arange(4)).attrs["ok"] = 7
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Hdf5LeftOutWarning)
+        with dosna_like.File(path, "r") as f:
+            assert dict(f["x"].attrs) == {"ok": 7}

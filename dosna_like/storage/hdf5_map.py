@@ -87,7 +87,7 @@ def _dimension_records(dset, h5ds) -> dict:
 
 
 def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
-    """(attributes with their reserved type records, [names skipped])."""
+    """(attributes, their reserved type records, [``where@name`` of those left out])."""
     attributes, records, skipped = {}, {}, []
     for name in h5obj.attrs:
         if name in hidden:
@@ -104,7 +104,7 @@ def _attributes(h5obj, where: str, hidden=frozenset()) -> tuple:
             continue
         attributes[name] = value
         records[name] = record
-    return attributes, {"attrs": records} if records else {}
+    return attributes, {"attrs": records} if records else {}, skipped
 
 
 def stored_chunks(dset) -> list:
@@ -240,7 +240,8 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
         return ("token", token) if token is not None else ("addr", info.addr)
 
     def visit(group, path: str) -> None:
-        attributes, reserved = _attributes(group, path or "/")
+        attributes, reserved, left_out = _attributes(group, path or "/")
+        skipped.extend(left_out)
         links = {}
         for name in group:
             link = group.get(name, getlink=True)
@@ -261,7 +262,8 @@ def build_reference_map(h5file, fingerprint: dict | None = None, userblock: int 
                 visit(obj, child)
             elif isinstance(obj, h5py.Dataset):
                 dims = _dimension_records(obj, h5py.h5ds)
-                attrs, res = _attributes(obj, child, _SCALE_ATTRS if dims else frozenset())
+                attrs, res, left_out = _attributes(obj, child, _SCALE_ATTRS if dims else frozenset())
+                skipped.extend(left_out)
                 res.update(dims)
                 try:
                     nodes[child], refs[child] = _dataset_entry(obj, child, attrs, res)

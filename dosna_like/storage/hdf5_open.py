@@ -16,11 +16,12 @@ import hashlib
 import io
 import os
 import sys
+import warnings
 
 from .base import DEFAULT_IO_CONCURRENCY, is_url, join_url, normalize_url
 from .hdf5_ranges import read_range
 from .real_h5py import real_h5py
-from .hdf5_refs import (Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
+from .hdf5_refs import (Hdf5LeftOutWarning, Hdf5RefStore, build_reference_map, hdf5_fingerprint, load_reference_map,
                         save_reference_map, userblock_of)
 from .registry import filesystem_for
 from .threads import io_threads
@@ -190,6 +191,11 @@ def open_hdf5_store(name, storage_options: dict | None = None, *, writable: bool
                 h5.close()
         if location is not None:
             save_reference_map(refmap, *location)
+    if refmap["skipped"]:  # never silently: h5py would show these
+        shown = ", ".join(refmap["skipped"][:10]) + (", ..." if len(refmap["skipped"]) > 10 else "")
+        warnings.warn(f"{url}: {len(refmap['skipped'])} object(s) or attribute(s) of this HDF5 file are "
+                      f"not in its in-place view: {shown}; h5py.File reads them", Hdf5LeftOutWarning,
+                      stacklevel=3)
     protocol = getattr(fs, "protocol", "file") if fs is not None else "file"
     protocol = protocol[0] if isinstance(protocol, (tuple, list)) else protocol
     store = Hdf5RefStore(url, refmap, source, opener, protocol=protocol, fs=fs,

@@ -50,7 +50,7 @@ from .pipeline import in_threads, run_pipeline
 from .real_h5py import real_h5py
 
 __all__ = [  # the map's names too, where callers have always found them
-    "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
+    "HDF5_SIGNATURE", "Hdf5FallbackWarning", "Hdf5LeftOutWarning", "Hdf5RefStore", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES",
     "build_reference_map", "hdf5_fingerprint", "stored_chunks", "load_reference_map", "real_h5py",
     "save_reference_map", "userblock_of",
 ]
@@ -58,6 +58,11 @@ __all__ = [  # the map's names too, where callers have always found them
 
 class Hdf5FallbackWarning(UserWarning):
     """A dataset of an HDF5 file opened in place is read through h5py (its filters or type)."""
+
+
+class Hdf5LeftOutWarning(UserWarning):
+    """Objects or attributes of an HDF5 file opened in place that its view leaves out
+    (h5py shows them): named once, when the file opens."""
 
 
 
