@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "ref_dtype", "ref_from_path",
-           "ref_to_path", "refs_from_h5py", "regionref_dtype"]
+__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "map_each", "ref_dtype",
+           "ref_from_path", "ref_to_path", "refs_from_h5py", "regionref_dtype"]
 
 
 class Reference:
@@ -133,9 +133,14 @@ def refs_from_h5py(value, h5file):
             member = np.asarray(value[name])
             out[name] = refs_from_h5py(member, h5file) if is_h5py_ref_dtype(dtype.fields[name][0]) else member
         return out if isinstance(value, np.ndarray) else out[()]
+    return map_each(value, one, ref_dtype)
+
+
+def map_each(value, one, dtype):
+    """``one(value)`` for a scalar; for an array, a ``dtype`` array of ``one`` of each item."""
     if not isinstance(value, np.ndarray):
         return one(value)
-    out = np.empty(value.size, dtype=ref_dtype)
+    out = np.empty(value.size, dtype=dtype)
     for i, item in enumerate(value.reshape(-1).tolist()):
         out[i] = one(item)
     return out.reshape(value.shape)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..format.dtypes import stored_form
-from ..format.references import is_h5py_ref_dtype, refs_from_h5py
+from ..format.references import is_h5py_ref_dtype, map_each, refs_from_h5py
 
 __all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
 
@@ -37,17 +37,8 @@ def _safe_form(dtype):
         return None
 
 
-def _map(value, one, dtype):
-    if not isinstance(value, np.ndarray):
-        return one(value)
-    out = np.empty(value.size, dtype=dtype)
-    for i, item in enumerate(value.reshape(-1).tolist()):
-        out[i] = one(item)
-    return out.reshape(value.shape)
-
-
 def refs_to_h5py(value, h5file, h5py):
     """dosna_like references (or arrays of them) as h5py references into ``h5file``."""
     def one(ref):
         return h5file[ref.path].ref if ref else h5py.Reference()
-    return _map(value, one, h5py.ref_dtype)
+    return map_each(value, one, h5py.ref_dtype)
