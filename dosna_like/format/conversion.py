@@ -9,7 +9,8 @@ import numpy as np
 
 from .dtypes import check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
 
-__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error"]
+__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error",
+           "write_path_error"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
@@ -70,6 +71,10 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype == dtype:
         return arr
+    if isinstance(value, np.ndarray):
+        error = write_path_error(arr.dtype, dtype)
+        if error is not None:
+            raise error
     # HDF5 converts out-of-range values without a word (integers saturate, floats
     # overflow to infinity), and so does h5py; numpy's cast warnings would be
     # noise printed from inside the library
@@ -133,8 +138,9 @@ def _members(dtype: np.dtype) -> dict:
     return {name: dtype.fields[name][0] for name in dtype.names}
 
 
-def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | None:
-    """The error h5py raises reading ``source`` data as ``target``; None when HDF5 converts.
+def conversion_path_error(source: np.dtype, target: np.dtype, verb: str = "read") -> Exception | None:
+    """The error h5py raises reading ``source`` data as ``target`` (``verb="write"``:
+    writing an array of ``source`` into a ``target`` dataset); None when HDF5 converts.
 
     Mirrors h5py 3 on ``ds.astype(target)[...]``: a dtype h5py cannot map
     (``U``, datetimes) is a TypeError, so is variable-length text to a
@@ -145,7 +151,7 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     if _is_opaque_time(source):
         if target == source:  # a read as the dataset's own type, with the mark or without
             return None
-        return opaque_conversion_error(target, source, OSError("Can't read data (no appropriate function for "
+        return opaque_conversion_error(target, source, OSError(f"Can't {verb} data (no appropriate function for "
                                                                "conversion path)"))
     if target.kind in "UMm":
         return TypeError(f"No conversion path for dtype: {target!r}")
@@ -156,12 +162,12 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     if source.subdtype is not None or target.subdtype is not None:
         # HDF5 converts an array type only to an array type of the same shape
         if source.shape != target.shape or source.subdtype is None or target.subdtype is None:
-            return OSError("Can't read data (no appropriate function for conversion path)")
-        return conversion_path_error(source.base, target.base)
+            return OSError(f"Can't {verb} data (no appropriate function for conversion path)")
+        return conversion_path_error(source.base, target.base, verb)
     source_class, target_class = _hdf5_class(source), _hdf5_class(target)
     if source_class not in _PATHS:
         return None
-    no_path = OSError("Can't read data (no appropriate function for conversion path)")
+    no_path = OSError(f"Can't {verb} data (no appropriate function for conversion path)")
     if target_class not in _PATHS[source_class]:
         if source_class == "vlen-string":
             return TypeError("Operation not defined for data type class")
@@ -171,8 +177,23 @@ def conversion_path_error(source: np.dtype, target: np.dtype) -> Exception | Non
     if source_class == "compound":
         source_members, target_members = _members(source), _members(target)
         for name in source_members.keys() & target_members.keys():
-            if conversion_path_error(source_members[name], target_members[name]) is not None:
+            if conversion_path_error(source_members[name], target_members[name], verb) is not None:
                 return no_path
+    return None
+
+
+def write_path_error(source: np.dtype, target: np.dtype) -> Exception | None:
+    """The error h5py raises writing an array of ``source`` into a dataset of ``target``
+    for want of an HDF5 conversion path (none between numbers and text, from a number
+    into complex, which h5py stores as a compound, or from floats into bool); None
+    when there is one.  h5py writes into a compound dataset field by field: not
+    checked here."""
+    if target.names is not None:
+        return None
+    if source.kind == "U":
+        return TypeError(f"No conversion path for dtype: {source!r}")
+    if source.kind in "biufcSV":
+        return conversion_path_error(source, target, "write")
     return None
 
 

@@ -310,7 +310,7 @@ class ChunkAccess:
         try:
             out = convert_as_hdf5(fill, dtype)
             return out if check_opaque_dtype(dtype) else out[()]  # a scalar would lose the mark
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OSError):
             return fill.astype(dtype)[()]
 
     def _compression_kwargs(self) -> dict:

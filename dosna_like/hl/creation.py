@@ -15,7 +15,7 @@ from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
 from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
-from ..format.conversion import convert_as_hdf5, opaque_conversion_error
+from ..format.conversion import convert_as_hdf5, opaque_conversion_error, write_path_error
 from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
@@ -239,7 +239,9 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             try:
                 data = convert_as_hdf5(data, dtype)
             except (TypeError, OSError) as exc:
-                if dtype.kind not in "Mm" or not isinstance(data, np.ndarray):
+                # h5py makes the dataset, then fails to write data it has no conversion for
+                if not isinstance(data, np.ndarray) or (dtype.kind not in "Mm"
+                                                        and write_path_error(data.dtype, dtype) is None):
                     raise
                 refused, data = exc, np.zeros(data.shape, dtype)
         if shape is None:
