@@ -29,6 +29,16 @@ def _write(lib, path, target, source):
         return ds[...]
 
 
+def _same_outcome(ours, theirs) -> None:
+    """The same error type (or a subclass), or equal values of the same dtype."""
+    if isinstance(theirs, type):
+        assert ours is theirs or (isinstance(ours, type) and issubclass(ours, theirs)), (ours, theirs)
+    else:
+        assert not isinstance(ours, type), ours
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("target", list(TARGETS))
 @pytest.mark.parametrize("source", list(SOURCES))
 def test_writes_across_types_convert_or_fail_as_in_h5py(tmp_path, source, target):
@@ -37,12 +47,7 @@ def test_writes_across_types_convert_or_fail_as_in_h5py(tmp_path, source, target
     if (source, target) in _KNOWN:  # the difference as it stands, so a change to either side shows
         assert (theirs, ours) == (ValueError, TypeError)
         return
-    if isinstance(theirs, type):
-        assert ours is theirs or (isinstance(ours, type) and issubclass(ours, theirs)), (ours, theirs)
-    else:
-        assert not isinstance(ours, type), ours
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_array_equal(ours, theirs)
+    _same_outcome(ours, theirs)
 
 
 def _create(lib, path, target, source):
@@ -64,9 +69,4 @@ def test_create_dataset_with_data_it_cannot_convert_leaves_the_dataset_as_h5py(t
         assert (theirs, ours) == (ValueError, TypeError)
         return
     assert our_left == their_left
-    if isinstance(theirs, type):
-        assert ours is theirs or (isinstance(ours, type) and issubclass(ours, theirs)), (ours, theirs)
-    else:
-        assert not isinstance(ours, type), ours
-        assert ours.dtype == theirs.dtype
-        np.testing.assert_array_equal(ours, theirs)
+    _same_outcome(ours, theirs)
