@@ -15,6 +15,10 @@ kinds object stores really produce:
 ``truncate`` the upstream answer with its body cut in half, the connection closed
 ``delay``    the answer held back for ``delay`` seconds, then sent whole
 
+``only`` (a predicate of the method and the request's headers, a dict with
+lower-case names) limits the faults to the requests it accepts; ``ranges``
+lists the ``Range`` header of every GET seen (None for a whole object).
+
 ``black_hole = True`` makes it accept connections, read requests and never
 answer (a dead endpoint behind a live load balancer).  ``counts`` says how many
 requests it saw and how many faults of each kind it injected; ``take()`` gives
@@ -97,12 +101,13 @@ class _Handler(socketserver.StreamRequestHandler):
                 request = _read_request(self.rfile, self.wfile)
                 if request is None:
                     return
-                proxy.saw(request[0])
+                lower = {k.lower(): v for k, v in request[3]}
+                proxy.saw(request[0], lower)
                 if proxy.black_hole:
                     while proxy.black_hole and not proxy.stopping:
                         time.sleep(0.05)
                     return
-                fault = proxy.roll()
+                fault = proxy.roll(request[0], lower)
                 if fault in ("503", "500"):
                     code = "SlowDown" if fault == "503" else "InternalError"
                     body = _ERROR_BODY.format(code=code).encode()
@@ -163,11 +168,13 @@ class FaultProxy:
     """The proxy: ``start()``, ``endpoint_url``, ``counts``, ``black_hole``, ``stop()``."""
 
     def __init__(self, upstream_port: int, fault_rate: float = 0.1, *, seed: int = 0,
-                 faults: tuple = FAULTS, delay: float = 0.5):
+                 faults: tuple = FAULTS, delay: float = 0.5, only=None):
         self.upstream_port = upstream_port
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
         self.delay = delay
+        self.only = only
+        self.ranges: list = []
         self.black_hole = False
         self.stopping = False
         self._rng = random.Random(seed)
@@ -180,9 +187,11 @@ class FaultProxy:
     def endpoint_url(self) -> str:
         return f"http://{HOST}:{self._server.server_address[1]}"
 
-    def saw(self, method: str) -> None:
+    def saw(self, method: str, headers: dict | None = None) -> None:
         with self._lock:
             self.methods[method] += 1
+            if method == "GET":
+                self.ranges.append((headers or {}).get("range"))
 
     def take(self) -> dict:
         """Requests by HTTP method since the last ``take()`` (whatever client sent them)."""
@@ -191,10 +200,12 @@ class FaultProxy:
             self.methods.clear()
             return out
 
-    def roll(self) -> str | None:
+    def roll(self, method: str = "GET", headers: dict | None = None) -> str | None:
         """The fault for the next request (None: forward it untouched); counted."""
         with self._lock:
             self.counts["requests"] += 1
+            if self.only is not None and not self.only(method, headers or {}):
+                return None
             if self._rng.random() >= self.fault_rate:
                 return None
             fault = self._rng.choice(self.faults)

@@ -20,6 +20,8 @@ import asyncio
 import os
 import threading
 
+import numpy as np
+
 from ..config import get_config
 
 __all__ = ["MERGE_LIMIT", "RunFetcher", "merged_runs", "read_range", "read_range_async", "read_ranges", "run_limit"]
@@ -102,11 +104,55 @@ async def read_range_async(source: tuple, offset: int, size: int) -> bytes:
     return await fs._cat_file(path, start=offset, end=offset + size)
 
 
+class _Run:
+    """The bytes of one run as they arrive, and the ranges of it waiting for theirs."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.data = None  # the run's bytes (a buffer filled as they arrive)
+        self.ready = 0  # how many of them are in
+        self.error: BaseException | None = None
+        self.waiters: list = []  # (end within the run, future)
+        self.task = None
+
+    def arrived(self, ready: int) -> None:
+        self.ready = ready
+        still = []
+        for end, future in self.waiters:
+            if end <= ready:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((end, future))
+        self.waiters = still
+
+    def failed(self, exc: BaseException) -> None:
+        self.error = exc
+        for _, future in self.waiters:
+            if not future.done():
+                future.set_exception(exc)
+        self.waiters = []
+
+    async def until(self, end: int) -> None:
+        """Return once the run's first ``end`` bytes are in; raise what stopped its request."""
+        if self.error is not None:
+            raise self.error
+        if self.ready < end:
+            future = asyncio.get_running_loop().create_future()
+            self.waiters.append((end, future))
+            await future
+
+
 class RunFetcher:
     """The bytes of each of ``ranges`` on the event loop of an async filesystem, one
     request per run of touching ranges (:func:`merged_runs`), at most ``concurrency``
     runs in flight: ``await fetcher.piece(i)`` is range ``i``'s bytes (a view into its
-    run's), the run's request started by the first of its ranges asked for."""
+    run's), the run's request started by the first of its ranges asked for.
+
+    Where the filesystem can stream a range into a buffer (``_cat_file_into``, the
+    budgeted S3 filesystem), a range is handed on as soon as its own bytes are in, not
+    when its whole run is: one large request feeds the decoders from its first bytes,
+    so the transfer and the decoding overlap even when a read is a single request."""
 
     def __init__(self, source: tuple, ranges: list, concurrency: int, limit: int | None = None):
         self.source = source
@@ -114,8 +160,9 @@ class RunFetcher:
         self.runs = merged_runs(ranges, limit)
         self.run_of = {i: r for r, (_, _, members) in enumerate(self.runs) for i in members}
         self.waiting = [len(members) for _, _, members in self.runs]  # ranges of a run not yet handed on
-        self.tasks: dict = {}
+        self.state: dict = {}  # run -> _Run, while ranges of it are still to be handed on
         self.concurrency = concurrency
+        self.streams = callable(getattr(source[1], "_cat_file_into", None))
         self._slots = None
 
     def order(self) -> list:
@@ -126,32 +173,44 @@ class RunFetcher:
     def widest_run(self) -> int:
         return max((len(members) for _, _, members in self.runs), default=1)
 
-    async def _fetch_run(self, run: int) -> bytes:
+    async def _fetch_run(self, run: int, state: _Run) -> None:
         if self._slots is None:  # made on the loop it is used on
             self._slots = asyncio.Semaphore(max(1, self.concurrency))
         start, size, _ = self.runs[run]
-        async with self._slots:
-            return await read_range_async(self.source, start, size)
+        try:
+            async with self._slots:
+                if self.streams:
+                    state.data = memoryview(np.empty(size, np.uint8))  # filled before it is read
+                    await self.source[1]._cat_file_into(self.source[2], start, state.data, state.arrived)
+                else:
+                    state.data = await read_range_async(self.source, start, size)
+                    state.arrived(len(state.data))
+        except BaseException as exc:  # noqa: BLE001 - handed to every range waiting for this run
+            state.failed(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
 
     async def piece(self, i: int):
         run = self.run_of[i]
-        task = self.tasks.get(run)
-        if task is None:
-            task = self.tasks[run] = asyncio.ensure_future(self._fetch_run(run))
+        state = self.state.get(run)
+        if state is None:
+            state = self.state[run] = _Run(self.runs[run][1])
+            state.task = asyncio.ensure_future(self._fetch_run(run, state))
+        start, _, members = self.runs[run]
+        offset, size = self.ranges[i]
         try:
-            data = await task
+            await state.until(offset - start + size)
         finally:
             self.waiting[run] -= 1
             if not self.waiting[run]:
-                self.tasks.pop(run, None)
-        start, _, members = self.runs[run]
-        if len(members) == 1:
-            return data
-        offset, size = self.ranges[i]
-        return memoryview(data)[offset - start:offset - start + size]
+                self.state.pop(run, None)
+        if len(members) == 1 and not self.streams:
+            return state.data
+        return memoryview(state.data)[offset - start:offset - start + size]
 
     def cancel(self, loop) -> None:
         """Cancel the requests still under way (after an error stopped the ranges' pipeline)."""
-        for task in list(self.tasks.values()):
-            loop.call_soon_threadsafe(task.cancel)
-        self.tasks.clear()
+        for state in list(self.state.values()):
+            loop.call_soon_threadsafe(state.task.cancel)
+        self.state.clear()
+

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -30,7 +31,7 @@ from fsspec.asyn import sync_wrapper
 
 from .fsspec_store import one_request_kwargs
 from .pipeline import call_on_loop
-from .retrying import RetryBudget, TruncatedBodyError
+from .retrying import RequestRefused, RetryBudget, TruncatedBodyError
 
 __all__ = ["BudgetedFilesystem", "RangeReader", "check_downloads"]
 
@@ -141,6 +142,46 @@ class BudgetedFilesystem:
         return await self.budget.run("GET", self._url(path), self._attempt(
             "cat_file", path, start=start, end=end, **{**self._cat_kwargs, **kwargs}))
 
+    async def _cat_file_into(self, path: str, start: int, buffer, arrived) -> None:
+        """Bytes ``start`` to ``start + len(buffer)`` of ``path`` into ``buffer`` (a writable
+        byte memoryview) with one budgeted GET, ``arrived(n)`` called whenever the first
+        ``n`` bytes are in: a caller decodes what has arrived while the rest is on the way.
+        On s3fs the body is read in pieces; an attempt that ends early (a cut connection)
+        is retried for the bytes still missing.  Elsewhere the whole range arrives at once."""
+        size = len(buffer)
+        if not self._native or not hasattr(self.fs, "_call_s3"):
+            data = await self._cat_file(path, start, start + size)
+            if len(data) != size:
+                raise _ended(self._url(path), start, len(data), size)
+            buffer[:] = data
+            arrived(size)
+            return
+        bucket, key, version = self.fs.split_path(path)
+        extra = {"VersionId": version} if version else {}
+        done = [0]
+
+        async def attempt() -> None:
+            first = done[0]
+            resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key,
+                                          Range=f"bytes={start + first}-{start + size - 1}", **extra)
+            body = resp["Body"]
+            if (resp.get("ContentLength") or 0) < size - first:
+                body.close()
+                raise _ended(self._url(path), start + first, resp.get("ContentLength") or 0, size - first)
+            try:
+                while done[0] < size:
+                    piece = await body.read(size - done[0])  # what has arrived, up to the rest
+                    if not piece:
+                        break
+                    buffer[done[0]:done[0] + len(piece)] = piece
+                    done[0] += len(piece)
+                    arrived(done[0])
+            finally:
+                body.close()
+            if done[0] != size:
+                raise TruncatedBodyError(f"got {done[0] - first} of {size - first} bytes")
+        await self.budget.run("GET", self._url(path), attempt)
+
     def pipe_file(self, path: str, value, **kwargs) -> None:
         return self._run("PUT", path, "pipe_file", path, value, **kwargs)
 
@@ -165,6 +206,11 @@ class BudgetedFilesystem:
         raw = RangeReader(lambda start, end: self.cat_file(path, start=start, end=end), size)
         ahead = kwargs.get("block_size") or getattr(self.fs, "default_block_size", None) or _READ_AHEAD
         return io.BufferedReader(raw, buffer_size=int(ahead))
+
+
+def _ended(url: str, start: int, got: int, size: int) -> OSError:
+    """The object is shorter than a range asked of it (not retried: it will not grow)."""
+    return RequestRefused(errno.EIO, f"S3 GET {url}: {got} of {size} bytes at {start}: the object ends there")
 
 
 class RangeReader(io.RawIOBase):
