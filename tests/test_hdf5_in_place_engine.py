@@ -325,6 +325,47 @@ def test_unshuffle_into_equals_numcodecs_and_hdf5(elementsize, nbytes):
 
 
 
+@pytest.mark.parametrize("dtype", ["<i2", ">f4", "<f8", "c16"])
+@pytest.mark.parametrize("where", [np.s_[2:7, 3:9], np.s_[9:4:-1, 1:13:2], np.s_[::-1, ::3]])
+def test_unshuffle_into_a_strided_place_of_a_larger_array(dtype, where):
+    """A chunk decodes straight into its place in the output: any strides, the bytes of each
+    item gathered from the lanes as HDF5's shuffle laid them out."""
+    big = np.zeros((12, 16), dtype)
+    dest = big[where]
+    values = np.random.default_rng(1).integers(-1000, 1000, dest.shape).astype(dtype)
+    shuffled = numcodecs.Shuffle(np.dtype(dtype).itemsize).encode(np.ascontiguousarray(values))
+    expected = big.copy()
+    expected[where] = values
+    unshuffle_into(shuffled, dest, np.dtype(dtype).itemsize)
+    assert np.array_equal(big, expected)  # the place written, nothing around it
+    with pytest.raises(ValueError):
+        unshuffle_into(bytes(shuffled) + b"x", dest, np.dtype(dtype).itemsize)
+
+
+@pytest.mark.parametrize("store", ["local", "s3"])
+def test_shuffled_chunks_decoded_into_their_place_read_as_h5py(tmp_path, store, request):
+    """Chunks (gzip + shuffle) whose place in the output is not contiguous decode straight
+    into it; every selection equals h5py's (edges, steps, reversed order through numpy)."""
+    path = str(tmp_path / "places.h5")
+    rng = np.random.default_rng(8)
+    data = (np.add.outer(np.arange(70), np.arange(50))[:, :, None] + rng.integers(0, 9, (70, 50, 6))).astype(">f4")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=data, chunks=(16, 8, 6), compression="gzip", shuffle=True)
+        f.create_dataset("c", data=data[..., :2].astype("c8"), chunks=(8, 16, 2), compression="gzip", shuffle=True)
+    url = path
+    if store == "s3":
+        request.getfixturevalue("s3_server")
+        url = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}.h5"
+        fsspec.filesystem("s3").put_file(path, url)
+    picks = [np.s_[...], np.s_[16:48], np.s_[:, 8:40], np.s_[3:67, 5:45:1, 1:5], np.s_[::2, ::3], np.s_[32:48, 16:24]]
+    with dosna_like.File(url, "r", rdcc_nbytes=0) as ours, h5py.File(path, "r") as theirs:
+        for name in ("x", "c"):
+            for pick in picks:
+                got, want = ours[name][pick], theirs[name][pick]
+                assert got.dtype == want.dtype and np.array_equal(got, want), (name, pick)
+
+
+
 def test_a_copy_of_a_file_read_in_place_holds_its_data(layouts, tmp_path):
     """copy_store walks the store's keys: an HDF5 file read in place lists its chunks
     (they once listed documents only, and the copy read back as fill values)."""

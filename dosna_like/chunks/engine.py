@@ -319,7 +319,8 @@ class ArrayIO(DirectIO, HeldChunks):
 
     def _transient_dest(self, proj: ChunkProjection, out: np.ndarray, keep: bool = False):
         """Where to decode a chunk that the cache will not keep (``keep``: it will; None):
-        its own place in ``out`` when it fills a C-contiguous block there, else
+        its own place in ``out`` when it fills a C-contiguous block there (any block,
+        for a codec whose last stage writes strided destinations: unshuffle), else
         this thread's scratch buffer (reused, so no page faults of a fresh chunk
         per chunk).  Returns ``(dest, dest is that place in out)``."""
         if keep:
@@ -328,7 +329,7 @@ class ArrayIO(DirectIO, HeldChunks):
             return _NO_DEST, False
         if proj.complete and all(type(c) is slice and c.step in (None, 1) for c in proj.chunk_sel):
             view = out[proj.out_sel]
-            if view.shape == self.meta.chunks and view.flags.c_contiguous:
+            if view.shape == self.meta.chunks and (view.flags.c_contiguous or self.codec.decodes_into_strided):
                 return view, True
         if self.codec.checked_raw:  # a view of the checked bytes: one copy into out, not two
             return _NO_DEST, False

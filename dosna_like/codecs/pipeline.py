@@ -49,6 +49,10 @@ class ChunkCodec:
             getattr(self.pipeline[0], "unshuffles_into", False)
         self.decodes_into = self.vlen is None and (len(self.pipeline) == 1 or self.two_stage
                                                    or (not self.pipeline and self.checksum is not None))
+        # the last stage of a two-stage decode (unshuffle) writes any strided destination
+        # of the chunk's shape: its place in a larger output, with no copy through a buffer
+        self.decodes_into_strided = self.two_stage and not self.dtype.hasobject and \
+            self.dtype.itemsize == getattr(getattr(self.pipeline[0], "codec", None), "elementsize", None)
         if self.vlen is not None:
             self.max_decoded = max(64 * self.nbytes, MAX_VLEN_CHUNK_NBYTES)
 
@@ -104,9 +108,10 @@ class ChunkCodec:
         return arr.reshape(self.chunk_shape)
 
     def decode_into(self, raw, dest: np.ndarray) -> np.ndarray:
-        """Decode a fixed-size chunk into ``dest`` (C-contiguous, the chunk's
-        shape and dtype) and return it.  ValueError if corrupt.  Saves a copy
-        over :meth:`decode` when :attr:`decodes_into`."""
+        """Decode a fixed-size chunk into ``dest`` (the chunk's shape and dtype;
+        C-contiguous unless :attr:`decodes_into_strided`) and return it.
+        ValueError if corrupt.  Saves a copy over :meth:`decode` when
+        :attr:`decodes_into`."""
         if self.vlen is not None:
             raise TypeError("variable-length chunks have no fixed-size destination")
         if self.decodes_into:

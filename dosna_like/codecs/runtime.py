@@ -31,7 +31,10 @@ def copy_exact(buf, dest: np.ndarray) -> None:
     src = np.frombuffer(buf, dtype=np.uint8)
     if src.size != dest.nbytes:
         raise ValueError(f"decoded {src.size} bytes, expected {dest.nbytes}")
-    dest.reshape(-1).view(np.uint8)[:] = src
+    if dest.flags.c_contiguous:
+        dest.reshape(-1).view(np.uint8)[:] = src
+    else:  # a chunk's place in a larger array (reshape would copy, and the bytes be lost)
+        dest[...] = src.view(dest.dtype).reshape(dest.shape)
 
 
 def bounded_inflate(buf, wbits: int, limit: int) -> bytes:

@@ -15,8 +15,21 @@ __all__ = ["unshuffle_into"]
 
 def unshuffle_into(src, dest: np.ndarray, elementsize: int) -> None:
     """Un-shuffle the bytes of ``src`` (``elementsize`` lanes, then any
-    trailing bytes as they are) into the C-contiguous ``dest`` of the same size."""
+    trailing bytes as they are) into ``dest`` of the same size.
+
+    ``dest`` may be a strided view (a chunk's place in a larger array) when its
+    item size is ``elementsize``: each lane is then written with ``dest``'s own
+    strides, so a chunk lands in its place without a copy through a buffer."""
     data = np.frombuffer(src, dtype=np.uint8)
+    if not dest.flags.c_contiguous:
+        if dest.dtype.itemsize != elementsize or data.size != dest.nbytes:
+            raise ValueError(f"shuffled data of {data.size} bytes for {dest.size} items of {elementsize} "
+                             f"bytes (a strided destination takes whole items)")
+        items = dest[..., None].view(np.uint8)  # (..., elementsize): the bytes of each item
+        lanes = data.reshape((elementsize,) + dest.shape)
+        for lane in range(elementsize):
+            items[..., lane] = lanes[lane]
+        return
     out = dest.reshape(-1).view(np.uint8)
     if data.size != out.size:
         raise ValueError(f"shuffled data of {data.size} bytes, expected {out.size}")
