@@ -231,21 +231,20 @@ def local_floor(path: str) -> float:
     return min(timed(lambda: read_dosna(path)) for _ in range(3))
 
 
-def decode_floor(path: str, filters: dict) -> float:
+def decode_floor(path: str) -> float:
     """The fastest of 3 decodings of every stored chunk of the local copy (read beforehand)
     into its place in a fresh output, with dosna_like's codecs in one thread per core:
     the work a read cannot avoid, nothing fetched, opened or scheduled."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from dosna_like.codecs.chains import build_codecs
-
+    with dosna_like.File(path, "r") as f:  # the codecs the file's reference map gives its chunks
+        meta = f["x"]._io.meta
     with h5py.File(path, "r") as f:
         dset = f["x"]
         shape, dtype, chunks = dset.shape, dset.dtype, dset.chunks
         raws = [(dset.id.get_chunk_info(i).chunk_offset,) for i in range(dset.id.get_num_chunks())]
         raws = [(offset, dset.id.read_direct_chunk(offset)[1]) for (offset,) in raws]
-    codec = ChunkCodec(build_codecs(dtype, filters.get("compression"), filters.get("compression_opts"),
-                                    filters.get("shuffle")), dtype, chunks)
+    codec = ChunkCodec(meta.codecs, dtype, chunks)
 
     def once() -> float:
         out = np.empty(shape, dtype)
@@ -339,7 +338,7 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, caps: tu
             # nothing decodes before the first bytes arrive, and decoding takes what it takes:
             # a read costs at least the first byte's wait plus the decoding of every chunk
             floors["floor_first_byte_s"] = min(first_byte(url, *chunk_span(local)) for _ in range(3))
-            floors["floor_decode_s"] = decode_floor(local, FILTERS[name])
+            floors["floor_decode_s"] = decode_floor(local)
             floors["ratio_bound"] = floors["h5py_s"] / max(floors["floor_get_whole_s"],
                                                            floors["floor_first_byte_s"] + floors["floor_decode_s"])
     finally:
