@@ -302,9 +302,9 @@ def test_reopen_on_s3_reads_the_saved_map_not_the_file(catalogue, s3_server):
         opened = counter.take()
         values = f["gzip4"][()]
         read = counter.take()
-    # the store probe (a root zarr.json and its side object, concurrently: one round trip), the file's
-    # HEAD and the map
-    assert opened == {"GET": 3, "HEAD": 1}, opened
+    # the file's HEAD and the map, in one round trip (hdf5_refs= says an HDF5 file is there: no store
+    # probe before them)
+    assert opened == {"GET": 1, "HEAD": 1}, opened
     # gzip4's 6 stored chunks lie back to back in the file: one merged range request
     assert read == {"GET": 1}
     assert values.shape == (300, 40)
@@ -482,3 +482,35 @@ def test_an_hdf5_file_with_nothing_left_out_opens_without_that_warning(tmp_path)
         warnings.simplefilter("error", Hdf5LeftOutWarning)
         with dosna_like.File(path, "r") as f:
             assert dict(f["x"].attrs) == {"ok": 7}
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_hdf5_refs_on_a_store_or_a_new_name_opens_the_store(where, tmp_path, request):
+    """hdf5_refs= makes the path be tried as an HDF5 file first; a store there (even one named
+    like a .h5 file) still opens as the store, and write modes create or refuse as without it."""
+    if where == "s3":
+        request.getfixturevalue("s3_server")
+        base = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+    else:
+        base = str(tmp_path)
+    url = f"{base}/store.h5"
+    with dosna_like.File(url, "w", hdf5_refs="beside") as f:  # a new name: a store is made
+        f["x"] = np.arange(6)
+    with dosna_like.File(url, "r", hdf5_refs="beside") as f:
+        assert np.array_equal(f["x"][()], np.arange(6))
+        assert f.store.url.rstrip("/").endswith("store.h5")
+    with dosna_like.File(url, "a", hdf5_refs="beside") as f:
+        f["y"] = 1.5
+    with dosna_like.File(url, "r") as f:
+        assert sorted(f) == ["x", "y"]
+    h5 = str(tmp_path / "real.h5")
+    with h5py.File(h5, "w") as f:
+        f["z"] = np.arange(3)
+    if where == "s3":
+        fsspec.filesystem("s3").put_file(h5, f"{base}/real.h5")
+        h5 = f"{base}/real.h5"
+    for mode in ("r+", "a"):
+        with pytest.raises(OSError, match="import"):
+            dosna_like.File(h5, mode, hdf5_refs="beside")
+    with dosna_like.File(h5, "r", hdf5_refs="beside") as f:
+        assert np.array_equal(f["z"][()], np.arange(3))

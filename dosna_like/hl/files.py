@@ -223,12 +223,15 @@ class File(Group):
             name = _memory_name(name, mode)
         if mode == "w":
             _replace_plain_file(name)
-        store, raw = open_in_place(name, storage_options, mode, hdf5_refs), None
+        # hdf5_refs= names where an HDF5 file's reference map is kept: the path is taken for one
+        # first (its HEAD and the map in one round trip), not after a store's root probe
+        hdf5_first = hdf5_refs is not None and not is_file_object(name)
+        store, raw = open_in_place(name, storage_options, mode, hdf5_refs, path_ok=hdf5_first), None
         self._filename = store.url if store is not None else os.fspath(name)
         if store is None:
             store = open_store(name, storage_options, read_only=not writable)
             raw, side = _root_raws(store)
-        if raw is None and not is_file_object(name):  # an HDF5 file is read in place
+        if raw is None and not is_file_object(name) and not hdf5_first:  # an HDF5 file is read in place
             store = open_in_place(name, storage_options, mode, hdf5_refs, path_ok=True) or store
         if raw is None:
             raw, side = _root_raws(store)
