@@ -58,6 +58,19 @@ def test_a_known_directory_removed_by_another_writer_is_made_again(store):
     assert store.get("g/d/c/0") is None
 
 
+def test_a_vectored_write_remakes_a_directory_another_writer_removed(store):
+    """``write_from`` (raw chunks written from the caller's buffers with pwritev) makes a
+    known directory again as ``set`` does, and leaves no temporary when it fails."""
+    store.write_from("g/d/c/0", [(0, [b"ab", b"cd"])])
+    shutil.rmtree(os.path.join(store.root, "g"))  # another process deletes the group
+    store.write_from("g/d/c/1", [(0, [b"xy"]), (2, [memoryview(b"z")])])
+    assert store.get("g/d/c/1") == b"xyz"
+    assert store.get("g/d/c/0") is None
+    with pytest.raises(TypeError):
+        store.write_from("g/d/c/2", [(0, [object()])])
+    assert sorted(os.listdir(os.path.join(store.root, "g", "d", "c"))) == ["1"]
+
+
 def test_a_directory_another_writer_made_meanwhile_is_cleared_of_dead_temporaries(store, tmp_path):
     store.set("g/zarr.json", b"{}")
     folder = os.path.join(store.root, "g", "d")

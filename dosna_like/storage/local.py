@@ -470,16 +470,17 @@ class LocalStore(Store):
         self._make_parent(path)
         self._confined(key)
         tmp = self._temp_beside(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
-            for offset, buffers in ranges:
-                _vectored_all(os.pwritev, fd, buffers, offset)
+            fd = self._create_temporary(tmp)  # makes the directory again if another writer removed it
+            try:
+                for offset, buffers in ranges:
+                    _vectored_all(os.pwritev, fd, buffers, offset)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
         except BaseException:
-            os.close(fd)
-            os.remove(tmp)
+            _remove_quietly(tmp)
             raise
-        os.close(fd)
-        os.replace(tmp, path)
 
     def _delete_many(self, keys: list) -> None:
         for key in keys:
