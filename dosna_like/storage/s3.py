@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
+import time
 import weakref
 
 
@@ -46,6 +48,7 @@ _BODIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 __all__ = ["S3Store"]
 
 _UPDATE_ATTEMPTS = 20
+_UPDATE_PAUSE_MAX = 0.25  # seconds, the longest random pause between conditional writes of one object
 
 
 def _single_attempt(options: dict) -> dict:
@@ -313,7 +316,7 @@ class S3Store(FsspecStore):
                 raise TruncatedBodyError(f"got {len(data)} of {resp['ContentLength']} bytes")
             return data, {"IfMatch": resp["ETag"]}
 
-        for _ in range(_UPDATE_ATTEMPTS):
+        for attempt in range(_UPDATE_ATTEMPTS):
             old, condition = self._run("GET", key, read)
             value = bytes(change(old))
             try:
@@ -325,6 +328,10 @@ class S3Store(FsspecStore):
             except OSError as exc:  # 412/409: someone else wrote first
                 if not _lost_race(exc):
                     raise
+            # before reading again, a random pause that doubles: writers that keep meeting on
+            # one object fall out of step (retried at once, two of them could take turns
+            # losing until the attempts ran out, on a loaded machine)
+            time.sleep(random.uniform(0, min(_UPDATE_PAUSE_MAX, 0.002 * 2 ** attempt)))
         raise OSError(f"{self.url_for(key)}: still changing after {_UPDATE_ATTEMPTS} conditional writes")
 
     async def _list_all_pages(self, bucket: str, prefix: str) -> tuple:
