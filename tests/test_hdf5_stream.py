@@ -132,3 +132,35 @@ def test_a_range_past_the_end_of_the_object_is_an_os_error_at_once(tmp_path, s3_
     buffer = memoryview(bytearray(100))
     with pytest.raises(OSError, match="ends there"):
         call_on_loop(fs.inner_fs.loop, fs._cat_file_into, key, size - 40, buffer, lambda n: None)
+
+
+def test_a_cached_raw_chunk_does_not_keep_its_whole_run(tmp_path, s3_server):
+    """Uncompressed chunks arrive as views into their run's buffer; one kept in the chunk cache
+    is a copy of its own, so the cache never holds a whole run through a small chunk."""
+    data = np.arange(64 * 64, dtype="<i4").reshape(64, 64)
+    path = str(tmp_path / "raw.h5")
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", data=data, chunks=(8, 64))
+    key = f"{uuid.uuid4().hex[:10]}/raw.h5"
+    boto3.client("s3", endpoint_url=s3_server.endpoint_url, region_name="us-east-1").upload_file(
+        path, S3_BUCKET, key)
+    with dosna_like.File(f"s3://{S3_BUCKET}/{key}", "r", rdcc_nbytes=1 << 20) as f:
+        assert np.array_equal(f["x"][:24], data[:24])  # three chunks, touching: one run
+        io = f["x"]._io
+        cached = [io.cache.get((i, 0)) for i in range(3)]
+    assert all(c is not None for c in cached)
+    for chunk in cached:
+        assert _largest_buffer_held(chunk) == chunk.nbytes
+
+
+def _largest_buffer_held(array) -> int:
+    """The size of the largest buffer ``array`` keeps alive (its bases, through memoryviews)."""
+    largest, obj = 0, array
+    while obj is not None:
+        if isinstance(obj, memoryview):
+            largest, obj = max(largest, memoryview(obj.obj).nbytes if obj.obj is not None else 0), obj.obj
+        elif isinstance(obj, np.ndarray):
+            largest, obj = max(largest, obj.nbytes), obj.base
+        else:
+            largest, obj = max(largest, memoryview(obj).nbytes), None
+    return largest

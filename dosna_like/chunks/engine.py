@@ -140,6 +140,8 @@ class ArrayIO(DirectIO, HeldChunks):
             return None
         if self._caches_chunks and dest is None:
             chunk = self._decode(coords, raw)
+            if self.codec.is_raw and isinstance(raw, memoryview):
+                chunk = chunk.copy()  # a view into a larger buffer (a run of ranges) would keep all of it
             chunk.flags.writeable = False  # shared through the cache
             self.cache.put(coords, chunk)
             return chunk
