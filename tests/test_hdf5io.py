@@ -267,6 +267,30 @@ def test_store_to_store_copy_keeps_everything(source_h5, file_url, tmp_path):
         np.testing.assert_array_equal(f["gz_f8"][...], h["raw/gz_f8"][...])
 
 
+
+@pytest.mark.parametrize("compression", [None, "gzip"])
+def test_a_copy_of_a_store_open_for_appending_here_holds_its_held_rows(tmp_path, compression):
+    """Appends keep a part-filled edge chunk in memory until it fills or is flushed; a copy made
+    meanwhile in the same process holds what a reader of the source sees, those rows too."""
+    src, dest = str(tmp_path / "src.h5"), str(tmp_path / "dest.h5")
+    rows = np.arange(300 * 4, dtype="i8").reshape(300, 4)
+    with dosna_like.File(src, "w") as f:
+        ds = f.create_dataset("x", shape=(0, 4), maxshape=(None, 4), chunks=(128, 4), dtype="i8",
+                              compression=compression)
+        for start in range(0, 300, 100):  # the last chunk, rows 256-299, is held, not stored
+            ds.resize(start + 100, axis=0)
+            ds[start:start + 100] = rows[start:start + 100]
+        with dosna_like.File(src, "r") as reader:
+            seen = reader["x"][...]
+        report = dosna_like.copy_store(src, dest)
+        with dosna_like.File(dest, "r") as copied:
+            np.testing.assert_array_equal(copied["x"][...], seen)
+        np.testing.assert_array_equal(seen, rows)
+        assert report.datasets == 1
+    with dosna_like.File(src, "r") as f:  # the source is as its writer left it
+        np.testing.assert_array_equal(f["x"][...], rows)
+
+
 # -------------------------------------------------------------- streaming
 @pytest.mark.parametrize("layout", ["chunked", "gzip", "contiguous"])
 def test_memory_stays_bounded_by_a_few_chunks(tmp_path, layout):

@@ -5,6 +5,9 @@ import copy
 import posixpath
 import time
 
+from ..chunks.pending import pending_chunks
+from ..codecs.pipeline import ChunkCodec
+from ..format.documents import ArrayMeta
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
 from ..format.reserved import edit_reserved, reserved_of
 from ..hl.files import File
@@ -49,6 +52,23 @@ def copy_store(src_url, dest_url, *, storage_options: dict | None = None,
     return report
 
 
+def _held_chunks(store, path: str, doc: dict) -> dict:
+    """{coords: stored bytes} of the chunks a writable handle of the array in this process
+    holds and has not stored yet (the edge chunk of appends, ``chunks/pending.py``): what a
+    reader sees of them, encoded as that handle will store them."""
+    pending = pending_chunks(store, path)
+    if not pending:
+        return {}
+    meta = ArrayMeta.from_document(doc, path)
+    codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+    found = {}
+    for coords in pending.coords():
+        chunk = pending.snapshot(coords)
+        if chunk is not None:
+            found[coords] = bytes(codec.encode(chunk))
+    return found
+
+
 def _link_count(doc: dict, path: str) -> int:
     """How many links a group document records (soft, hard and external), as import and export count them."""
     return len(reserved_of(doc, path).get("links", {}))
@@ -80,10 +100,14 @@ def _copy_nodes(src, dest, nodes, base, prefix, wanted, njobs, progress, report)
                     continue
                 # Object to object at store level, not through the engine: an array
                 # copies even when this library cannot decode it (another tool's codec)
+                held = _held_chunks(sstore, p, nodes[p].doc)
                 found = ((k, parse_chunk_key(p, k)) for k in sstore.list_keys(chunk_prefix(p)))
-                keys = [(k, chunk_key(new, coords)) for k, coords in found if coords is not None]
+                keys = [(k, chunk_key(new, coords)) for k, coords in found
+                        if coords is not None and coords not in held]
                 for _ in workers.ordered(copy_chunk, keys):
                     pass
+                for coords, raw in held.items():
+                    dstore.set(chunk_key(new, coords), raw)
                 state.write_doc(new, doc)  # the document after its chunks
                 report.datasets += 1
                 report.raw_chunks += len(keys)
