@@ -438,9 +438,11 @@ def _chromium() -> str:
 def _export_npy(page, tmp_path: Path) -> np.ndarray:
     """What the page's export menu downloads as .npy for the plot shown, loaded with numpy."""
     export = page.get_by_role("button", name=re.compile(r"^Export( slice)?$")).locator("visible=true")
+    more = page.get_by_role("button", name="More controls").locator("visible=true")
+    export.or_(more).first.wait_for(timeout=60_000)  # the toolbar laid out (a loaded machine is slow)
     if not export.count():  # a narrow toolbar folds it into its "More controls" menu
-        page.get_by_role("button", name="More controls").click()
-    export.click()
+        more.click()
+    export.click(timeout=60_000)
     with page.expect_download(timeout=60_000) as download:
         page.get_by_role("button", name="Export to NPY").click()
     saved = tmp_path / f"export-{uuid.uuid4().hex[:8]}.npy"
