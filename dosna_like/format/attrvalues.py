@@ -5,6 +5,16 @@ zarr-python sees ordinary values); the numpy type and shape h5py would give
 back are kept as a record in the reserved namespace.  Values come back as
 h5py returns them: numpy scalars and arrays for numbers, ``str`` for
 strings, object arrays of ``str`` for string lists.
+
+What other Zarr tools (zarr-python) see of compound values: a compound of
+plain members is one base64 string of its packed bytes (record ``kind:
+"raw"``); a compound with variable-length members, or with members carrying
+h5py's enum or opaque marks at any depth (in a nested compound, in an array
+of compounds), is a list of base64 strings, one per record in the layout of
+:mod:`dosna_like.format.compound` (record ``kind: "records"``, the marks
+under the compound record's ``members``).  Nested compounds with marked
+members were written as ``"raw"`` before their marks were kept; such
+attributes still read as then, without the marks.
 """
 from __future__ import annotations
 

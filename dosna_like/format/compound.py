@@ -20,6 +20,11 @@ or ``"opaque"``; a nested compound's, or an array of compounds', members' marks
 at any depth under ``"members"``, by member name, only for members that carry
 one: ``{"members": {"inner": {"members": {"colour": {"enum": {...}}}}}}``), plus the original offsets and item size.  An empty
 item (the fill value) is a record of zeros, empty strings and null references.
+
+Other Zarr tools see each record's bytes, whatever the marks: an enum member
+is its base integer, an opaque member its raw bytes, at any depth.  A record
+written before nested members' marks were kept has no ``members``: its
+nested members read back unmarked, as they did then.
 """
 from __future__ import annotations
 
