@@ -109,8 +109,9 @@ def compound_spec(dtype: np.dtype) -> dict:
                                                   for n in sub.base.names):
                 raise TypeError(f"Nested compound field {name!r} with variable-length members is not supported")
             marks = member_marks(sub.base)
-            if sub.base.kind == "O" or no_hdf5_type(sub) is not None:
-                raise TypeError(f"No conversion path for dtype: {no_hdf5_type(sub) or sub!r}")
+            missing = no_hdf5_type(sub)
+            if sub.base.kind == "O" or missing is not None:
+                raise TypeError(f"No conversion path for dtype: {sub if missing is None else missing!r}")
             with warnings.catch_warnings():  # "metadata is not saved to npy": the marks are kept apart
                 warnings.simplefilter("ignore", UserWarning)
                 descr = np.lib.format.dtype_to_descr(np.dtype([("f", sub)]))[0]
