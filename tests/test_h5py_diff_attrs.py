@@ -239,6 +239,33 @@ add("datetime-unmarked-scalar", setting(TIMES[0]), raises=True)
 add("timedelta-unmarked", setting(SPANS), raises=True)
 add("datetime-unmarked-compound", setting(np.array([(TIMES[0], 1)], [("t", TIMES.dtype), ("k", "i4")])),
     raises=True)
+# nested compounds whose members (at any depth, in an array of compounds too) carry h5py's marks
+def marked_inner(m):
+    return np.dtype([("c", enum(m)), ("t", m.opaque_dtype(TIMES.dtype)), ("v", "<f4")])
+
+
+def marked_nested(m):  # members two levels deep, an array-of-compounds member, an opaque V3 one level deep
+    return np.dtype([("p", [("q", marked_inner(m)), ("w", m.opaque_dtype(np.dtype("V3")))]),
+                     ("arr", marked_inner(m), (2,)), ("k", "<i2")])
+
+
+def marked_records(m, f=None):
+    out = np.zeros(2, marked_nested(m))
+    out["p"]["q"]["c"], out["p"]["q"]["t"], out["p"]["q"]["v"] = [42, 1], TIMES, [1.5, -2]
+    out["p"]["w"] = [b"abc", b"xyz"]
+    out["arr"]["c"] = [[1, 0], [42, 42]]
+    out["arr"]["t"] = [TIMES, TIMES[::-1]]
+    out["k"] = [7, -7]
+    return out
+
+
+add("nested-marked-members", setting(marked_records))
+add("nested-marked-members-scalar", setting(lambda m, f: marked_records(m)[1]))
+add("nested-marked-members-create", creating(lambda m, f: marked_records(m).tolist(), dtype=marked_nested))
+add("nested-marked-members-empty", setting(lambda m, f: m.Empty(marked_nested(m))))
+add("nested-enum-three-levels", setting(lambda m, f: np.array(
+    [(((42, 2.5),),)], [("a", [("b", [("c", enum(m, "u2")), ("x", "<f8")])])])))
+add("nested-unmarked-datetime", setting(np.zeros(1, [("a", [("t", TIMES.dtype), ("k", "i4")])])), raises=True)
 add("opaque-modify-list", lambda m, f: (f.attrs.create("a", TIMES, dtype=m.opaque_dtype(TIMES.dtype)),
                                         f.attrs.modify("a", [5, 6])))
 add("opaque-modify-unmarked-array", lambda m, f: (f.attrs.create("a", TIMES, dtype=m.opaque_dtype(TIMES.dtype)),
@@ -361,14 +388,7 @@ def test_attribute_catalogue_copied(case_id, h5_path, file_url):
     run_case(copied_case(case_id), h5_path, file_url)
 
 
-TRANSFER_GAPS = {  # known, reported: what an HDF5 import/export does not carry yet
-    "subarray-dtype": "import_hdf5/export_hdf5 set attributes from their values: a subarray type becomes plain axes",
-    "compound-reference-member": "export_hdf5 does not turn references inside compound attributes into h5py's",
-}
-
-
-@pytest.mark.parametrize("case_id", [pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=TRANSFER_GAPS[i]))
-                                     if i in TRANSFER_GAPS else i for i in WRITES])
+@pytest.mark.parametrize("case_id", list(WRITES))
 def test_attribute_catalogue_imported_and_exported(case_id, tool_url, tmp_path):
     """The attributes h5py wrote, imported into a store (local or S3) and exported back to an
     HDF5 file: dosna_like reads the imported ones, and h5py the exported ones, as h5py reads

@@ -5,6 +5,16 @@ zarr-python sees ordinary values); the numpy type and shape h5py would give
 back are kept as a record in the reserved namespace.  Values come back as
 h5py returns them: numpy scalars and arrays for numbers, ``str`` for
 strings, object arrays of ``str`` for string lists.
+
+What other Zarr tools (zarr-python) see of compound values: a compound of
+plain members is one base64 string of its packed bytes (record ``kind:
+"raw"``); a compound with variable-length members, or with members carrying
+h5py's enum or opaque marks at any depth (in a nested compound, in an array
+of compounds), is a list of base64 strings, one per record in the layout of
+:mod:`dosna_like.format.compound` (record ``kind: "records"``, the marks
+under the compound record's ``members``).  Nested compounds with marked
+members were written as ``"raw"`` before their marks were kept; such
+attributes still read as then, without the marks.
 """
 from __future__ import annotations
 
@@ -15,7 +25,7 @@ import numpy as np
 
 from .dtypes import (Empty, check_complex_dtype, check_vlen_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
-from .compound import compound_dtype, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
+from .compound import carries_marks, compound_dtype, member_marks, no_hdf5_type, with_marks, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
 from .references import Reference
 
 __all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr", "kept_type", "typed_value"]
@@ -172,8 +182,10 @@ def _encode(value, dtype, shape) -> tuple:
 
 def _record_member(member: np.dtype) -> bool:
     """A compound member stored in the record form: variable-length, a datetime (which the
-    record form refuses unless opaque-marked, as h5py) or a type carrying h5py's marks."""
-    return member.hasobject or member.base.kind in "MmU" or bool(member.base.metadata)
+    record form refuses unless opaque-marked, as h5py) or a type carrying h5py's marks (a
+    nested compound's members too, at any depth)."""
+    return member.hasobject or no_hdf5_type(member) is not None or bool(member.base.metadata) or \
+        carries_marks(member)
 
 
 def _encode_special(value, dtype, shape):
@@ -269,6 +281,8 @@ def attr_dtype(dtype: np.dtype, record: dict | None) -> np.dtype:
         return np.dtype(dtype, metadata={"enum": enum_members(record["enum"])})
     if record.get("opaque"):
         return np.dtype(dtype, metadata={"h5py_opaque": True})
+    if record.get("members"):  # a compound's members' marks, at any depth
+        return with_marks(dtype, record)
     if record.get("text"):
         return string_dtype(record["text"])
     if record.get("kind") in ("raw", "empty") and dtype.kind == "S":
@@ -287,7 +301,7 @@ def _marks(dtype: np.dtype) -> dict:
         return {"text": "utf-8" if meta["vlen"] is str else "ascii"}
     if meta.get("h5py_encoding") == "utf-8":  # a fixed-length string type is ASCII unless marked
         return {"encoding": "utf-8"}
-    return {}
+    return member_marks(dtype) if dtype.names is not None else {}
 
 
 def attr_type(value, record: dict | None) -> tuple:

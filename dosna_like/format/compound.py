@@ -16,8 +16,15 @@ one item per record, which zarr-python reads as ``bytes`` objects:
 The reserved ``compound`` key keeps the type: per field its name and either
 ``{"type": [numpy descr, shape]}`` or ``{"vlen": "str" | "bytes" | <base>}``
 or ``{"ref": "object"}`` (a fixed member's h5py mark beside its type: ``"enum"``
-or ``"opaque"``), plus the original offsets and item size.  An empty
+or ``"opaque"``; a nested compound's, or an array of compounds', members' marks
+at any depth under ``"members"``, by member name, only for members that carry
+one: ``{"members": {"inner": {"members": {"colour": {"enum": {...}}}}}}``), plus the original offsets and item size.  An empty
 item (the fill value) is a record of zeros, empty strings and null references.
+
+Other Zarr tools see each record's bytes, whatever the marks: an enum member
+is its base integer, an opaque member its raw bytes, at any depth.  A record
+written before nested members' marks were kept has no ``members``: its
+nested members read back unmarked, as they did then.
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ import numpy as np
 
 from .references import ref_dtype, ref_from_path, ref_to_path
 
-__all__ = ["compound_dtype", "compound_spec", "enum_members", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
+__all__ = ["carries_marks", "compound_dtype", "compound_spec", "enum_members", "member_marks", "no_hdf5_type", "with_marks", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
            "record_to_bytes"]
 
 
@@ -101,9 +108,10 @@ def compound_spec(dtype: np.dtype) -> dict:
             if sub.base.names is not None and any(_object_kind(sub.base.fields[n][0]) is not None
                                                   for n in sub.base.names):
                 raise TypeError(f"Nested compound field {name!r} with variable-length members is not supported")
-            marks = _member_marks(sub.base)
-            if sub.base.kind in "OU" or (sub.base.kind in "Mm" and "opaque" not in marks):
-                raise TypeError(f"No conversion path for dtype: {sub!r}")
+            marks = member_marks(sub.base)
+            missing = no_hdf5_type(sub)
+            if sub.base.kind == "O" or missing is not None:
+                raise TypeError(f"No conversion path for dtype: {sub if missing is None else missing!r}")
             with warnings.catch_warnings():  # "metadata is not saved to npy": the marks are kept apart
                 warnings.simplefilter("ignore", UserWarning)
                 descr = np.lib.format.dtype_to_descr(np.dtype([("f", sub)]))[0]
@@ -121,23 +129,74 @@ def enum_members(members: dict) -> dict:
     return dict(sorted(members.items()))
 
 
-def _member_marks(base: np.dtype) -> dict:
+def member_marks(base: np.dtype) -> dict:
     """h5py's marks on a fixed member's type that a numpy descr leaves out: an enum's
-    names and values, the opaque mark (datetimes and timedeltas are stored opaque)."""
+    names and values, the opaque mark (datetimes and timedeltas are stored opaque), and
+    for a nested compound its members' marks at any depth (``{"members": {name: marks}}``,
+    members without marks left out)."""
     meta = base.metadata or {}
     if meta.get("enum"):
         return {"enum": dict(meta["enum"])}
-    return {"opaque": True} if meta.get("h5py_opaque") else {}
+    if meta.get("h5py_opaque"):
+        return {"opaque": True}
+    if base.names is not None:
+        members = {}
+        for name in base.names:
+            marks = member_marks(base.fields[name][0].base)
+            if marks:
+                members[name] = marks
+        return {"members": members} if members else {}
+    return {}
+
+
+def no_hdf5_type(dtype: np.dtype) -> np.dtype | None:
+    """The first type in ``dtype`` (its element type, a compound's members at any depth) that
+    HDF5 has none for, as h5py refuses it: numpy unicode, a datetime or timedelta not marked
+    with ``opaque_dtype``; else None."""
+    base = np.dtype(dtype).base
+    if base.names is not None:
+        for name in base.names:
+            found = no_hdf5_type(base.fields[name][0])
+            if found is not None:
+                return found
+        return None
+    if base.kind == "U" or (base.kind in "Mm" and not (base.metadata or {}).get("h5py_opaque")):
+        return base
+    return None
+
+
+def carries_marks(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` (or its element type, or a member at any depth) carries h5py's
+    enum or opaque mark."""
+    return bool(member_marks(np.dtype(dtype).base))
+
+
+def with_marks(dtype: np.dtype, marks: dict) -> np.dtype:
+    """``dtype`` (a member's type read from its descr) with the marks :func:`member_marks`
+    recorded; a record without marks (documents written before nested marks were kept)
+    leaves it as it is."""
+    if marks.get("enum"):
+        return np.dtype(dtype, metadata={"enum": enum_members(marks["enum"])})
+    if marks.get("opaque"):
+        return np.dtype(dtype, metadata={"h5py_opaque": True})
+    members = marks.get("members")
+    if not members or dtype.names is None:
+        return dtype
+    formats = []
+    for name in dtype.names:
+        sub = dtype.fields[name][0]
+        if members.get(name):
+            sub = np.dtype((with_marks(sub.subdtype[0], members[name]), sub.subdtype[1])) if sub.subdtype \
+                else with_marks(sub, members[name])
+        formats.append(sub)
+    return np.dtype({"names": list(dtype.names), "formats": formats,
+                     "offsets": [dtype.fields[n][1] for n in dtype.names], "itemsize": dtype.itemsize})
 
 
 def _field_dtype(spec: dict) -> np.dtype:
     if "type" in spec:
         typ, shape = spec["type"]
-        sub = np.lib.format.descr_to_dtype(_tuples(typ) if isinstance(typ, list) else typ)
-        if spec.get("enum"):
-            sub = np.dtype(sub, metadata={"enum": enum_members(spec["enum"])})
-        elif spec.get("opaque"):
-            sub = np.dtype(sub, metadata={"h5py_opaque": True})
+        sub = with_marks(np.lib.format.descr_to_dtype(_tuples(typ) if isinstance(typ, list) else typ), spec)
         return np.dtype((sub, tuple(shape))) if shape else sub
     if "ref" in spec:
         return ref_dtype

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "map_each", "ref_dtype",
+__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "map_each", "map_refs", "ref_dtype",
            "ref_from_path", "ref_to_path", "refs_from_h5py", "regionref_dtype"]
 
 
@@ -123,17 +123,24 @@ def refs_from_h5py(value, h5file):
             raise ValueError("The reference points to an anonymous object, which has no path")
         return Reference(target)
 
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and dtype.names is not None:  # records: their reference members
-        fields = [dtype.fields[name] for name in dtype.names]
-        ours = np.dtype({"names": list(dtype.names), "offsets": [f[1] for f in fields], "itemsize": dtype.itemsize,
-                         "formats": [ref_dtype if is_h5py_ref_dtype(f[0]) else f[0] for f in fields]})
-        out = np.zeros(np.shape(value), ours)
-        for name in dtype.names:
-            member = np.asarray(value[name])
-            out[name] = refs_from_h5py(member, h5file) if is_h5py_ref_dtype(dtype.fields[name][0]) else member
-        return out if isinstance(value, np.ndarray) else out[()]
-    return map_each(value, one, ref_dtype)
+    return map_refs(value, one, is_h5py_ref_dtype, ref_dtype)
+
+
+def map_refs(value, one, is_ref, dtype):
+    """``one(ref)`` for each reference of ``value``: one reference, an array of them (a
+    ``dtype`` array back), or records (``np.void`` or an array) whose members of a type
+    ``is_ref`` holds are mapped so, into members of type ``dtype``, the others kept."""
+    kind = getattr(value, "dtype", None)
+    if kind is None or kind.names is None:
+        return map_each(value, one, dtype)
+    fields = [kind.fields[name] for name in kind.names]
+    out_kind = np.dtype({"names": list(kind.names), "offsets": [f[1] for f in fields], "itemsize": kind.itemsize,
+                         "formats": [dtype if is_ref(f[0]) else f[0] for f in fields]})
+    out = np.zeros(np.shape(value), out_kind)
+    for name in kind.names:
+        member = np.asarray(value[name])
+        out[name] = map_each(member, one, dtype) if is_ref(kind.fields[name][0]) else member
+    return out if isinstance(value, np.ndarray) else out[()]
 
 
 def map_each(value, one, dtype):

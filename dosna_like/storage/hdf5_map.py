@@ -29,7 +29,8 @@ __all__ = ["HDF5_SIGNATURE", "MAP_FORMAT", "VIRTUAL_CHUNK_BYTES", "build_referen
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # /2: lzf decoded here, filter masks, szip options; /3: attributes keep h5py's marks, references kept
-MAP_FORMAT = "dosna_like.hdf5-refs/3"
+# /4: members of nested compounds keep their enum and opaque marks (maps of /3 would lose them)
+MAP_FORMAT = "dosna_like.hdf5-refs/4"
 VIRTUAL_CHUNK_BYTES = 4 << 20  # contiguous data is read in pieces of about this size
 _DEFLATE, _SHUFFLE, _FLETCHER32, _LZF = 1, 2, 3, 32000
 

@@ -212,7 +212,8 @@ class Hdf5RefStore(Store):
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
-        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) == "vlen":  # numeric sequences: their bytes
+        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) in ("vlen", "compound"):
+            # numeric sequences, records of compounds Zarr's structured type cannot hold: their bytes
             part = to_stored(part, ds.meta.dtype, () if not box else None)  # a scalar's value is one sequence
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))

@@ -13,12 +13,14 @@ import functools
 import numpy as np
 import os
 import threading
+from typing import NamedTuple
 
 from tqdm import tqdm
 
 from ..chunks.pools import default_njobs
 from ..codecs.chains import raw_crossing
 from ..errors import DosnaError
+from ..format.attrvalues import typed_value
 from ..format.dtypes import is_empty
 from ..format.reserved import edit_reserved, reserved_of
 from ..hl.copying import library_of
@@ -27,8 +29,8 @@ from ..storage import is_url
 from ..storage.real_h5py import real_h5py
 
 __all__ = [
-    "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "holding_real_h5py", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
-    "progress_bar", "raw_mode", "REMOTE_WORKERS", "require_h5py", "set_attrs", "TransferReport", "UnsupportedObjectError", "utc_now",
+    "attr_to_copy", "box_nbytes", "check_hdf5_source", "codec_options", "contiguous_map", "create_destination", "hdf5_filter_ids", "holding_real_h5py", "INCOMPLETE", "incomplete_mark", "mark_incomplete",
+    "progress_bar", "raw_mode", "REMOTE_WORKERS", "require_h5py", "set_attrs", "Subarray", "TransferReport", "UnsupportedObjectError", "utc_now",
     "worker_count", "Workers",
 ]
 
@@ -275,12 +277,34 @@ def contiguous_map(dset, mode: str, path: str | None = None):
     return np.memmap(path or dset.file.filename, dtype=dset.dtype, mode=mode, offset=offset, shape=dset.shape)
 
 
+class Subarray(NamedTuple):
+    """An attribute value of a subarray type (``np.dtype(("i4", (2,)))``), which its value
+    as read has lost (trailing axes): :func:`set_attrs` creates it with that type again."""
+
+    value: object
+    dtype: np.dtype
+
+
+def attr_to_copy(attrs, name: str):
+    """Attribute ``name`` of ``attrs`` (either library's), as :func:`set_attrs` sets it on a copy
+    with its stored type: a scalar that has lost h5py's marks as ``typed_value`` gives it, a
+    value of a subarray type as a :class:`Subarray`, other values as read."""
+    value, dtype = attrs[name], attrs.get_id(name).dtype
+    if dtype.subdtype is not None and not is_empty(value):
+        return Subarray(value, dtype)
+    return typed_value(value, dtype)
+
+
 def set_attrs(obj, values: dict) -> None:
-    """Set attributes, turning one library's ``Empty`` into the other's."""
+    """Set attributes, turning one library's ``Empty`` into the other's and creating a
+    :class:`Subarray` value with its type."""
     for name, value in values.items():
         if is_empty(value):
             value = library_of(obj).Empty(value.dtype)
-        obj.attrs[name] = value
+        if isinstance(value, Subarray):
+            obj.attrs.create(name, value.value, dtype=value.dtype)
+        else:
+            obj.attrs[name] = value
 
 
 def utc_now() -> str:

@@ -16,7 +16,6 @@ import joblib
 
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_export_keywords
-from ..format.attrvalues import typed_value
 from ..format.dtypes import Empty
 from ..format.grid import iter_chunk_boxes, iter_chunks
 from ..format.links import ExternalLink, SoftLink
@@ -30,7 +29,7 @@ from .references import holds_refs, refs_to_h5py
 from .scales import export_scales
 from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows, exported_chunk
 from ..hl.scale_attrs import is_derived
-from .common import TransferReport, holding_real_h5py, Workers, box_nbytes, codec_options, contiguous_map, progress_bar, raw_mode, require_h5py, set_attrs, worker_count
+from .common import TransferReport, attr_to_copy, holding_real_h5py, Workers, box_nbytes, codec_options, contiguous_map, progress_bar, raw_mode, require_h5py, set_attrs, worker_count
 
 __all__ = ["export_hdf5"]
 
@@ -151,7 +150,7 @@ def _set_attrs_but_refs(h5, path: str, obj) -> list:
         if holds_refs(value):
             later.append((path, name, value))
         else:
-            values[name] = typed_value(value, obj.attrs.get_id(name).dtype)  # a scalar's enum, opaque...
+            values[name] = attr_to_copy(obj.attrs, name)  # a scalar's enum, opaque..., a subarray type
     set_attrs(h5[path], values)
     return later
 

@@ -46,7 +46,7 @@ from ..codecs.chains import hdf5_import_keywords
 from ..codecs.deflate_wrappers import zlib_to_gzip
 from ..codecs.registry import CHECKSUMMED, DEFLATE, REGISTRY
 from ..codecs.runtime import Crc32cRuntime
-from ..format.attrvalues import encode_attr, typed_value
+from ..format.attrvalues import encode_attr
 from ..format.dtypes import Empty
 from ..format.grid import chunk_box, chunk_of, iter_chunk_boxes
 from ..format.links import ExternalLink, SoftLink
@@ -57,7 +57,7 @@ from .backend_tasks import DecodedImportBatch
 from .hdf5_reference import import_by_reference
 from .references import holds_refs, refs_from_h5py
 from .scales import import_scales, is_scale_attribute
-from .common import TransferReport, holding_real_h5py, UnsupportedObjectError, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, raw_mode, require_h5py, set_attrs, utc_now, worker_count
+from .common import Subarray, TransferReport, attr_to_copy, holding_real_h5py, UnsupportedObjectError, Workers, box_nbytes, check_hdf5_source, codec_options, contiguous_map, create_destination, hdf5_filter_ids, mark_incomplete, progress_bar, raw_mode, require_h5py, set_attrs, utc_now, worker_count
 
 __all__ = ["import_hdf5", "UnsupportedObjectError"]
 
@@ -79,10 +79,10 @@ def _attr_problems(h5obj, path: str) -> tuple:
         if is_scale_attribute(h5obj, name):  # kept as dimension scales (transfer/scales.py)
             continue
         try:
-            value = typed_value(h5obj.attrs[name], h5obj.attrs.get_id(name).dtype)  # a scalar's enum...
+            value = attr_to_copy(h5obj.attrs, name)  # a scalar's enum..., a subarray type
             if holds_refs(value):  # addresses in the HDF5 file -> target paths
                 value = refs_from_h5py(value, h5obj.file)
-            encode_attr(value)
+            encode_attr(*value) if isinstance(value, Subarray) else encode_attr(value)
         except Exception as exc:  # h5py raises many types for exotic attributes
             problems.append((f"{path}@{name}", f"attribute type not supported ({exc})"))
             continue

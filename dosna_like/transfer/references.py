@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..format.dtypes import stored_form
-from ..format.references import is_h5py_ref_dtype, map_each, refs_from_h5py
+from ..format.references import check_ref_dtype, map_refs, refs_from_h5py
 
 __all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
 
@@ -26,7 +26,8 @@ def holds_refs(value) -> bool:
     if _is_ref_value(value):
         return True
     if isinstance(value, (np.ndarray, np.void)) and value.dtype.names is not None:
-        return is_h5py_ref_dtype(value.dtype)  # records with reference members (h5py's)
+        # records with reference members (of either library)
+        return any(check_ref_dtype(value.dtype.fields[name][0]) is not None for name in value.dtype.names)
     return isinstance(value, np.ndarray) and value.dtype.kind == "O" and _safe_form(value.dtype) == "ref"
 
 
@@ -38,7 +39,8 @@ def _safe_form(dtype):
 
 
 def refs_to_h5py(value, h5file, h5py):
-    """dosna_like references (or arrays of them) as h5py references into ``h5file``."""
+    """dosna_like references (one, arrays of them, or records with reference members) as
+    h5py references into ``h5file``."""
     def one(ref):
         return h5file[ref.path].ref if ref else h5py.Reference()
-    return map_each(value, one, h5py.ref_dtype)
+    return map_refs(value, one, lambda dtype: check_ref_dtype(dtype) is not None, h5py.ref_dtype)
