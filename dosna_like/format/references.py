@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Reference", "RegionReference", "check_ref_dtype", "is_h5py_ref_dtype", "map_each", "map_refs", "ref_dtype",
+__all__ = ["Reference", "RegionReference", "check_ref_dtype", "holds_refs_dtype", "is_h5py_ref_dtype", "map_each",
+           "map_refs", "ref_dtype", "refs_as",
            "ref_from_path", "ref_to_path", "refs_from_h5py", "regionref_dtype"]
 
 
@@ -126,6 +127,22 @@ def refs_from_h5py(value, h5file):
     return map_refs(value, one, is_h5py_ref_dtype, ref_dtype)
 
 
+def holds_refs_dtype(dtype: np.dtype) -> bool:
+    """A reference type of either library, or a compound with one among its members."""
+    if dtype.names is not None:
+        return any(holds_refs_dtype(dtype.fields[name][0]) for name in dtype.names)
+    return check_ref_dtype(dtype) is not None
+
+
+def refs_as(kind: np.dtype, is_ref, dtype) -> np.dtype:
+    """``kind`` with its reference type, or each member's that ``is_ref`` holds, made ``dtype``."""
+    if kind.names is None:
+        return np.dtype(dtype) if is_ref(kind) else kind
+    fields = [kind.fields[name] for name in kind.names]
+    return np.dtype({"names": list(kind.names), "offsets": [f[1] for f in fields], "itemsize": kind.itemsize,
+                     "formats": [dtype if is_ref(f[0]) else f[0] for f in fields]})
+
+
 def map_refs(value, one, is_ref, dtype):
     """``one(ref)`` for each reference of ``value``: one reference, an array of them (a
     ``dtype`` array back), or records (``np.void`` or an array) whose members of a type
@@ -133,10 +150,7 @@ def map_refs(value, one, is_ref, dtype):
     kind = getattr(value, "dtype", None)
     if kind is None or kind.names is None:
         return map_each(value, one, dtype)
-    fields = [kind.fields[name] for name in kind.names]
-    out_kind = np.dtype({"names": list(kind.names), "offsets": [f[1] for f in fields], "itemsize": kind.itemsize,
-                         "formats": [dtype if is_ref(f[0]) else f[0] for f in fields]})
-    out = np.zeros(np.shape(value), out_kind)
+    out = np.zeros(np.shape(value), refs_as(kind, is_ref, dtype))
     for name in kind.names:
         member = np.asarray(value[name])
         out[name] = map_each(member, one, dtype) if is_ref(kind.fields[name][0]) else member

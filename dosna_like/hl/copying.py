@@ -17,7 +17,7 @@ from ..format.attrvalues import kept_type
 from ..format.compound import record_to_bytes
 from ..format.dtypes import Empty
 from ..format.links import ExternalLink, SoftLink
-from ..format.references import Reference, check_ref_dtype
+from ..format.references import Reference, check_ref_dtype, holds_refs_dtype
 from .attrs import AttributeManager
 from .base import HLObject
 from .scale_attrs import is_derived
@@ -77,8 +77,10 @@ def fill_option(src) -> dict:
     and for the empty string or bytes, which is what a string dataset has)."""
     fill = src.fillvalue
     if fill is None or (isinstance(fill, (bytes, str)) and not fill) or src.dtype.subdtype is not None \
-            or (src.dtype.metadata or {}).get("h5py_opaque"):
-        return {}  # (h5py sets no fill value of a subarray type, nor of a marked opaque type)
+            or (src.dtype.metadata or {}).get("h5py_opaque") or holds_refs_dtype(src.dtype):
+        # (h5py sets no fill value of a subarray type, nor of a marked opaque type; a reference
+        # member's fill is the null reference, an address in the file, which is no path)
+        return {}
     dtype = getattr(fill, "dtype", None)
     if dtype is not None and dtype.names and dtype.hasobject and \
             record_to_bytes(fill, dtype) == record_to_bytes(np.zeros((), dtype)[()], dtype):

@@ -42,6 +42,7 @@ from ..errors import CorruptChunkError, DosnaError
 from ..format.documents import ArrayMeta, dumps
 from ..format.dtypes import check_vlen_dtype, stored_form, to_stored
 from ..format.keys import META_KEY, SIDE_KEY, node_key, parse_chunk_key
+from ..format.references import is_h5py_ref_dtype, refs_from_h5py
 from .base import Store
 from .hdf5_map import (HDF5_SIGNATURE, MAP_FORMAT, VIRTUAL_CHUNK_BYTES, build_reference_map, hdf5_fingerprint,
                        load_reference_map, save_reference_map, stored_chunks, userblock_of)
@@ -206,14 +207,17 @@ class Hdf5RefStore(Store):
         with self._h5_lock, real_h5py():
             if self._h5 is None:
                 self._h5 = self._open_h5py()
-            part = self._h5["/" + ds.path][box] if box else self._h5["/" + ds.path][()]
+            dset = self._h5["/" + ds.path]
+            part = dset[box] if box else dset[()]
+            if is_h5py_ref_dtype(dset.dtype):  # addresses in the file -> target paths (members too)
+                part = refs_from_h5py(part, self._h5)
         chunk = np.full(ds.meta.chunks, ds.meta.fill_value, dtype=ds.meta.dtype) if ds.meta.dtype.kind != "O" \
             else np.empty(ds.meta.chunks, dtype=object)
         if check_vlen_dtype(ds.meta.dtype) is str:  # h5py hands variable-length text back as bytes
             part = np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else v, otypes=[object])(part) \
                 if np.size(part) else part
-        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) in ("vlen", "compound"):
-            # numeric sequences, records of compounds Zarr's structured type cannot hold: their bytes
+        elif ds.meta.dtype.kind == "O" and stored_form(ds.meta.dtype) in ("vlen", "compound", "ref"):
+            # numeric sequences, records of compounds Zarr's structured type cannot hold, references: as stored
             part = to_stored(part, ds.meta.dtype, () if not box else None)  # a scalar's value is one sequence
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
         return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))

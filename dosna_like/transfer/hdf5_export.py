@@ -24,7 +24,7 @@ from ..hl.copying import fill_option
 from ..hl.files import File
 from ..index.nodes import doc_nbytes
 from ..index.query import node_kind
-from ..format.dtypes import stored_form
+from ..format.references import check_ref_dtype, holds_refs_dtype, refs_as
 from .references import holds_refs, refs_to_h5py
 from .scales import export_scales
 from .backend_tasks import WINDOW_PER_WORKER, ExportFetchBatch, MappedExportBatch, backend_windows, exported_chunk
@@ -242,8 +242,10 @@ def export_hdf5(src_url, dest_path, *, storage_options: dict | None = None, over
                         report.groups += 1
                     else:
                         ds = src[path]
-                        if stored_form(ds.dtype) == "ref":  # created now, filled once targets exist
-                            h5.create_dataset(path, shape=ds.shape, dtype=h5py.ref_dtype,
+                        if holds_refs_dtype(ds.dtype):  # created now, filled once targets exist
+                            h5_kind = refs_as(ds.dtype, lambda kind: check_ref_dtype(kind) is not None,
+                                              h5py.ref_dtype)
+                            h5.create_dataset(path, shape=ds.shape, dtype=h5_kind,
                                               maxshape=ds.maxshape if ds.shape and ds.maxshape != ds.shape else None)
                             later.append((path, None, ds))
                         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..format.dtypes import stored_form
-from ..format.references import check_ref_dtype, map_refs, refs_from_h5py
+from ..format.references import check_ref_dtype, holds_refs_dtype, map_refs, refs_from_h5py
 
 __all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
 
@@ -26,8 +26,7 @@ def holds_refs(value) -> bool:
     if _is_ref_value(value):
         return True
     if isinstance(value, (np.ndarray, np.void)) and value.dtype.names is not None:
-        # records with reference members (of either library)
-        return any(check_ref_dtype(value.dtype.fields[name][0]) is not None for name in value.dtype.names)
+        return holds_refs_dtype(value.dtype)  # records with reference members (of either library)
     return isinstance(value, np.ndarray) and value.dtype.kind == "O" and _safe_form(value.dtype) == "ref"
 
 
