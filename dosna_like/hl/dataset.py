@@ -392,7 +392,7 @@ class Dataset(ChunkAccess, HLObject):
         if stored_form(io.meta.dtype) is not None:
             arr = to_stored(value, io.meta.dtype, sel.shape)
         else:
-            arr = convert_as_hdf5(value, io.meta.dtype)
+            arr = convert_as_hdf5(value, io.meta.dtype, current=lambda: self[key])
         io.write(sel, selection.broadcast_value(arr, sel), self.njobs)
 
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:
