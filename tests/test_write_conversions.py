@@ -20,7 +20,9 @@ SOURCES = {"i4": np.array([1, 2], "i4"), "f8": np.array([1.5, 2.5]), "S2": np.ar
            # no member in common with the compound or complex targets: h5py's ValueError (an empty type)
            "other-compound": np.array([(1, 1.5), (2, 2.5)], [("x", "i4"), ("y", "f8")]),
            # one member in common with the compound target, none with complex
-           "part-compound": np.array([(1, 1.5), (2, 2.5)], [("b", "f8"), ("y", "f8")])}
+           "part-compound": np.array([(1, 1.5), (2, 2.5)], [("b", "f8"), ("y", "f8")]),
+           # the real part only, for complex targets (h5py's members r, i)
+           "part-complex": np.array([(9.0, 1), (8.0, 2)], [("r", "f8"), ("q", "i4")])}
 TARGETS = {"i4": "i4", "f8": "f8", "S3": "S3", "bool": "bool", "c16": "c16", "compound": _COMPOUND}
 
 
@@ -92,3 +94,24 @@ def test_writes_and_creates_across_types_on_s3(s3_server, tmp_path, source, targ
     theirs = _write(h5py, str(tmp_path / "h5py.h5"), target, source)
     _same_outcome(_write(dosna_like, f"s3://{S3_BUCKET}/w-{uuid.uuid4().hex[:12]}.h5", target, source), theirs)
     _compare_creates(tmp_path, f"s3://{S3_BUCKET}/c-{uuid.uuid4().hex[:12]}.h5", source, target)
+
+
+def _overwrite(lib, url, target, source, key):
+    """``source`` written at ``key`` over a dataset of ``target`` holding other values."""
+    start = {"compound": np.array([(5, 5.5), (6, 6.5)], _COMPOUND), "c16": np.array([1 + 2j, 3 + 4j])}[target]
+    with lib.File(url, "w") as f:
+        ds = f.create_dataset("x", data=start)
+        try:
+            ds[key] = SOURCES[source] if key is Ellipsis else SOURCES[source][1:]
+        except Exception as exc:  # noqa: BLE001 - the type is the result compared
+            return type(exc)
+        return ds[...]
+
+
+@pytest.mark.parametrize("key", [Ellipsis, slice(0, 1)], ids=["all", "first"])
+@pytest.mark.parametrize("source, target", [("part-compound", "compound"), ("compound", "compound"),
+                                            ("other-compound", "compound"), ("part-complex", "c16")])
+def test_a_compound_array_writes_the_members_it_names_and_keeps_the_others(tmp_path, url, source, target, key):
+    """HDF5 writes the members matched by name (numpy's casts go by position)."""
+    theirs = _overwrite(h5py, str(tmp_path / "h5py.h5"), target, source, key)
+    _same_outcome(_overwrite(dosna_like, url, target, source, key), theirs)
