@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
+from .dtypes import check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
 
 __all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error",
            "write_path_error"]
@@ -38,7 +38,7 @@ def _npy_strings(value, dtype: np.dtype) -> np.ndarray:
     return np.array(flat, dtype=dtype).reshape(arr.shape)
 
 
-def convert_as_hdf5(value, dtype: np.dtype, current=None) -> np.ndarray:
+def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False) -> np.ndarray:
     """``value`` as an array of ``dtype``, converting as HDF5 does.
 
     Like h5py, values that are not numpy arrays (numpy scalars included) go
@@ -47,6 +47,8 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None) -> np.ndarray:
     integers saturate and floats truncate toward zero, where numpy would wrap.
     ``current``: a callable giving the values written over, for a compound
     array naming only some of the members (the others keep them, as in h5py).
+    ``reading``: ``value`` was read from a dataset, so HDF5's read paths decide
+    (:func:`conversion_path_error`), not the write paths.
     """
     vlen = check_vlen_dtype(dtype)
     if vlen in (str, bytes):
@@ -72,7 +74,7 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None) -> np.ndarray:
     arr = value
     if arr.dtype == dtype:
         return arr
-    error = write_path_error(arr.dtype, dtype)
+    error = conversion_path_error(arr.dtype, dtype) if reading else write_path_error(arr.dtype, dtype)
     if error is not None:
         raise error
     if arr.dtype.names is not None and (dtype.names is not None or dtype.kind == "c"):
@@ -176,8 +178,8 @@ def conversion_path_error(source: np.dtype, target: np.dtype, verb: str = "read"
         if source_class == "vlen-string":
             return TypeError("Operation not defined for data type class")
         return no_path
-    if source_class == "float" and target.kind == "b":
-        return no_path
+    if source_class == "float" and (target.kind == "b" or check_enum_dtype(target) is not None):
+        return no_path  # HDF5 stores bool as an enum, and has no path from floats into one
     if source_class == "compound":
         source_members, target_members = _members(source), _members(target)
         for name in source_members.keys() & target_members.keys():
@@ -204,6 +206,12 @@ def write_path_error(source: np.dtype, target: np.dtype, create: bool = False) -
         return None
     if source.kind == "U":
         return TypeError(f"No conversion path for dtype: {source!r}")
+    if _hdf5_class(target) == "vlen-string":  # h5py converts into variable-length text itself: text only
+        text = _hdf5_class(source) in ("string", "vlen-string", "object")
+        return None if text else TypeError("Operation not defined for data type class")
+    if source.kind == "O" and _hdf5_class(target) in ("integer", "float", "compound", "string"):
+        # h5py writes an object array as variable-length text: no path into numbers or fixed text
+        return OSError("Can't write data (no appropriate function for conversion path)")
     if source.subdtype is None and target.subdtype is None and _hdf5_class(source) == _hdf5_class(target) == "compound" \
             and not _members(source).keys() & _members(target).keys():
         return ValueError("Size must be positive (size must be positive)")

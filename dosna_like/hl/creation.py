@@ -230,6 +230,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     if dtype is None and data is not None:
         dtype = _guess_dtype(data)
     refused = None
+    if isinstance(data, np.ndarray) and dtype == np.float16:
+        data = np.asarray(data, dtype=dtype)  # h5py converts data for a float16 dataset with numpy first
     if isinstance(data, np.ndarray) and dtype is not None and data.dtype != dtype and dtype.kind not in "Mm":
         # h5py makes the dataset, then fails to write data HDF5 has no conversion path for
         refused = write_path_error(data.dtype, dtype, create=True)

@@ -286,7 +286,7 @@ class Dataset(ChunkAccess, HLObject):
         if copy is False:
             raise ValueError("Dataset.__array__ received copy=False but memory allocation cannot be avoided on read")
         out = np.asarray(self[...])
-        return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype))
+        return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype), reading=True)
 
     def __len__(self) -> int:
         shape = self.shape
