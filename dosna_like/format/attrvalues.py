@@ -66,7 +66,7 @@ def _from_json(value, dtype: np.dtype, shape: tuple) -> np.ndarray:
 
 def _as_text(x) -> str | None:
     if isinstance(x, str):
-        return x
+        return str(x)  # a np.str_ too: h5py reads text back as str
     if isinstance(x, (bytes, np.bytes_)):
         try:
             return bytes(x).decode("utf-8")
@@ -85,8 +85,9 @@ def encode_attr(value, dtype=None, shape=None) -> tuple:
     """(JSON value, type record) for an attribute value, with h5py's conversions."""
     if is_empty(value):
         return None, {"kind": "empty", "descr": dtype_descr(np.dtype(value.dtype)), **_marks(value.dtype)}
-    if isinstance(value, (np.ndarray, np.str_)) and np.asarray(value).dtype.kind == "U" or \
-            (dtype is not None and dtype.base.kind == "U"):  # numpy's UTF-32 has no HDF5 type (h5py)
+    # numpy's UTF-32 has no HDF5 type (h5py); a dtype given converts the value with numpy first
+    if dtype.base.kind == "U" if dtype is not None else \
+            isinstance(value, (np.ndarray, np.str_)) and np.asarray(value).dtype.kind == "U":
         raise no_conversion_path(np.asarray(value).dtype if dtype is None else dtype.base)
     if dtype is not None and dtype.subdtype is not None:
         # h5py: a subarray dtype's shape is the data's trailing axes, stored as plain axes;

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
+from .dtypes import check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
 
 __all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error",
            "write_path_error"]
@@ -38,13 +38,17 @@ def _npy_strings(value, dtype: np.dtype) -> np.ndarray:
     return np.array(flat, dtype=dtype).reshape(arr.shape)
 
 
-def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
+def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False) -> np.ndarray:
     """``value`` as an array of ``dtype``, converting as HDF5 does.
 
-    Like h5py, values that are not numpy arrays go through
-    ``np.asarray(value, dtype)`` (so a Python 300 into int8 is an
+    Like h5py, values that are not numpy arrays (numpy scalars included) go
+    through ``np.asarray(value, dtype)`` (so a Python 300 into int8 is an
     OverflowError), while arrays are converted as HDF5 does: out-of-range
     integers saturate and floats truncate toward zero, where numpy would wrap.
+    ``current``: a callable giving the values written over, for a compound
+    array naming only some of the members (the others keep them, as in h5py).
+    ``reading``: ``value`` was read from a dataset, so HDF5's read paths decide
+    (:func:`conversion_path_error`), not the write paths.
     """
     vlen = check_vlen_dtype(dtype)
     if vlen in (str, bytes):
@@ -53,8 +57,6 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
         return _npy_strings(value, dtype)
     if stored_form(dtype) is not None:
         return to_stored(value, dtype, stored_ok=True)  # references and vlen sequences: the engine's stored form
-    if dtype.kind == "S" and isinstance(value, (np.ndarray, np.generic)) and np.asarray(value).dtype.kind == "U":
-        raise TypeError(f"No conversion path for dtype: {np.asarray(value).dtype!r}")  # as h5py
     if dtype.kind == "S" and _is_utf8(dtype) and (not isinstance(value, (np.ndarray, np.generic))
                                                   or np.asarray(value).dtype.kind == "O"):
         objects = np.array(value, dtype=object)  # str items of fixed-length UTF-8 text: encoded, as h5py does
@@ -65,16 +67,20 @@ def convert_as_hdf5(value, dtype: np.dtype) -> np.ndarray:
                                                                     "for conversion path)"))
         if error is not None:
             raise error
-    if not isinstance(value, (np.ndarray, np.generic)) or _is_opaque_time(dtype):
-        # h5py converts what is not an array (a numpy scalar too, for an opaque type) with numpy
+    if not isinstance(value, np.ndarray) or _is_opaque_time(dtype):
+        # h5py converts what is not an array, numpy scalars included, with numpy (a
+        # np.float64 into bool is True, a np.str_ into bytes is encoded)
         return np.asarray(value, dtype=dtype)
-    arr = np.asarray(value)
+    arr = value
     if arr.dtype == dtype:
         return arr
-    if isinstance(value, np.ndarray):
-        error = write_path_error(arr.dtype, dtype)
-        if error is not None:
-            raise error
+    error = conversion_path_error(arr.dtype, dtype) if reading else write_path_error(arr.dtype, dtype)
+    if error is not None:
+        raise error
+    if arr.dtype.names is not None and (dtype.names is not None or dtype.kind == "c"):
+        # members matched by name, as HDF5 (numpy: by position); HDF5 writes only those named
+        partial = current is not None and not _members(dtype).keys() <= set(arr.dtype.names)
+        return convert_compound_as_hdf5(arr, dtype, np.asarray(current()) if partial else None)
     # HDF5 converts out-of-range values without a word (integers saturate, floats
     # overflow to infinity), and so does h5py; numpy's cast warnings would be
     # noise printed from inside the library
@@ -172,8 +178,8 @@ def conversion_path_error(source: np.dtype, target: np.dtype, verb: str = "read"
         if source_class == "vlen-string":
             return TypeError("Operation not defined for data type class")
         return no_path
-    if source_class == "float" and target.kind == "b":
-        return no_path
+    if source_class == "float" and (target.kind == "b" or check_enum_dtype(target) is not None):
+        return no_path  # HDF5 stores bool as an enum, and has no path from floats into one
     if source_class == "compound":
         source_members, target_members = _members(source), _members(target)
         for name in source_members.keys() & target_members.keys():
@@ -182,16 +188,33 @@ def conversion_path_error(source: np.dtype, target: np.dtype, verb: str = "read"
     return None
 
 
-def write_path_error(source: np.dtype, target: np.dtype) -> Exception | None:
+def write_path_error(source: np.dtype, target: np.dtype, create: bool = False) -> Exception | None:
     """The error h5py raises writing an array of ``source`` into a dataset of ``target``
     for want of an HDF5 conversion path (none between numbers and text, from a number
     into complex, which h5py stores as a compound, or from floats into bool); None
-    when there is one.  h5py writes into a compound dataset field by field: not
-    checked here."""
-    if target.names is not None:
+    when there is one.  The one place of these rules, for ``ds[...] = array`` and
+    (``create=True``) ``create_dataset(data=array, dtype=target)``.
+
+    h5py's ``__setitem__`` converts any value but a compound array into a compound
+    dataset with numpy first (floats fill every member); ``create_dataset`` hands
+    the array to HDF5 as it is (numbers into a compound: no path, OSError).  A
+    compound array (complex numbers are a compound of ``r``, ``i`` to h5py) is
+    written through the dataset's members it names: none in common is h5py's
+    ValueError for an empty type.
+    """
+    if target.names is not None and source.names is None and not create:
         return None
     if source.kind == "U":
         return TypeError(f"No conversion path for dtype: {source!r}")
+    if _hdf5_class(target) == "vlen-string":  # h5py converts into variable-length text itself: text only
+        text = _hdf5_class(source) in ("string", "vlen-string", "object")
+        return None if text else TypeError("Operation not defined for data type class")
+    if source.kind == "O" and _hdf5_class(target) in ("integer", "float", "compound", "string"):
+        # h5py writes an object array as variable-length text: no path into numbers or fixed text
+        return OSError("Can't write data (no appropriate function for conversion path)")
+    if source.subdtype is None and target.subdtype is None and _hdf5_class(source) == _hdf5_class(target) == "compound" \
+            and not _members(source).keys() & _members(target).keys():
+        return ValueError("Size must be positive (size must be positive)")
     if source.kind in "biufcSV":
         return conversion_path_error(source, target, "write")
     return None
@@ -203,15 +226,16 @@ def _member_values(data: np.ndarray, name: str) -> np.ndarray:
     return data[name]
 
 
-def convert_compound_as_hdf5(data: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def convert_compound_as_hdf5(data: np.ndarray, dtype: np.dtype, base: np.ndarray | None = None) -> np.ndarray:
     """Compound (or complex) ``data`` as compound (or complex) ``dtype``, as HDF5 converts.
 
     Members are matched by name, not position (numpy's structured casts go by
-    position); target members the source lacks are zero, as h5py reads them.
+    position); target members the source lacks are zero, as h5py reads them,
+    or ``base``'s (the values a write goes over).
     Check the pair with :func:`conversion_path_error` first.
     """
     data = np.asarray(data)
-    out = np.zeros(data.shape, dtype)
+    out = np.zeros(data.shape, dtype) if base is None else np.array(base, dtype=dtype)
     source_members, target_members = _members(data.dtype), _members(dtype)
     for name, member in target_members.items():
         if name not in source_members:

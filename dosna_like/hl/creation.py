@@ -229,21 +229,30 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
     if dtype is None and data is not None:
         dtype = _guess_dtype(data)
-    if data is not None and not isinstance(data, np.ndarray):
-        data = convert_as_hdf5(data, dtype) if dtype is not None else np.asarray(data, order="C")
+    refused = None
+    if isinstance(data, np.ndarray) and dtype == np.float16:
+        data = np.asarray(data, dtype=dtype)  # h5py converts data for a float16 dataset with numpy first
+    if isinstance(data, np.ndarray) and dtype is not None and data.dtype != dtype and dtype.kind not in "Mm":
+        # h5py makes the dataset, then fails to write data HDF5 has no conversion path for
+        refused = write_path_error(data.dtype, dtype, create=True)
+        if refused is not None:
+            data = np.zeros(data.shape, dtype)
+    if data is not None and dtype is not None and refused is None:
+        try:
+            data = convert_as_hdf5(data, dtype)
+        except (TypeError, OSError) as exc:
+            # HDF5 converts as h5py writes into the dataset made, which is left: an array into
+            # an opaque time type, and items into variable-length text (numpy only makes them
+            # objects), one of which is no text
+            if not (isinstance(data, np.ndarray) and dtype.kind in "Mm"
+                    or isinstance(exc, TypeError) and dtypes.is_vlen_text(dtype)):
+                raise
+            refused, data = exc, np.empty(np.shape(data), dtype)
+    elif data is not None and not isinstance(data, np.ndarray):
+        data = np.asarray(data, order="C")
     if data is None and shape is None:
         raise TypeError("One of data, shape or dtype must be specified")
-    refused = None
     if data is not None:
-        if dtype is not None:
-            try:
-                data = convert_as_hdf5(data, dtype)
-            except (TypeError, OSError) as exc:
-                # h5py makes the dataset, then fails to write data it has no conversion for
-                if not isinstance(data, np.ndarray) or (dtype.kind not in "Mm"
-                                                        and write_path_error(data.dtype, dtype) is None):
-                    raise
-                refused, data = exc, np.zeros(data.shape, dtype)
         if shape is None:
             shape = data.shape
         else:

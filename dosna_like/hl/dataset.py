@@ -286,7 +286,7 @@ class Dataset(ChunkAccess, HLObject):
         if copy is False:
             raise ValueError("Dataset.__array__ received copy=False but memory allocation cannot be avoided on read")
         out = np.asarray(self[...])
-        return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype))
+        return out if dtype is None else convert_as_hdf5(out, np.dtype(dtype), reading=True)
 
     def __len__(self) -> int:
         shape = self.shape
@@ -392,7 +392,7 @@ class Dataset(ChunkAccess, HLObject):
         if stored_form(io.meta.dtype) is not None:
             arr = to_stored(value, io.meta.dtype, sel.shape)
         else:
-            arr = convert_as_hdf5(value, io.meta.dtype)
+            arr = convert_as_hdf5(value, io.meta.dtype, current=lambda: self[key])
         io.write(sel, selection.broadcast_value(arr, sel), self.njobs)
 
     def write_direct(self, source, source_sel=None, dest_sel=None) -> None:

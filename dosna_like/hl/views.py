@@ -104,11 +104,11 @@ class AsTypeView(DatasetView):
             raise error
         arr = np.asarray(data)
         if self._dtype.subdtype is not None:  # a subarray dataset read: its axes are the array's last
-            return convert_as_hdf5(arr, self._dtype.base)
+            return convert_as_hdf5(arr, self._dtype.base, reading=True)
         if arr.dtype != self._dtype and (arr.dtype.names is not None or self._dtype.names is not None):
             out = convert_compound_as_hdf5(arr, self._dtype)
         else:
-            out = convert_as_hdf5(arr, self._dtype)
+            out = convert_as_hdf5(arr, self._dtype, reading=True)
         if check_vlen_dtype(self._dtype) is str:
             out = text_as_bytes(out)  # h5py 3 reads variable-length strings as bytes
         return out if isinstance(data, np.ndarray) else out[()]
