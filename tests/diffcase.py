@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 import h5py
 import numpy as np
+import pytest
 
 
 # --------------------------------------------------------------------------
@@ -92,6 +93,13 @@ def dosna_module():
 # real local endpoint over HTTP).  DIFF_STORE_KINDS=memory,local narrows a
 # local run; CI always runs all three.
 STORE_KINDS = [k for k in os.environ.get("DIFF_STORE_KINDS", "memory,local,s3").split(",") if k]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def diff_store_kind(request) -> str:
+    """The differential store kinds (all three by default): a test module overrides conftest's
+    ``store_kind`` with it (``store_kind = diff_store_kind``)."""
+    return request.param
 
 
 # --------------------------------------------------------------------------
@@ -273,3 +281,27 @@ def run_case(case: Case, h5_path: str, file_url: str):
 def run_both(op, h5_path, file_url, *, raises=False, post=None, file_level=False):
     """One-off form of :func:`run_case` for ad-hoc tests."""
     return run_case(Case("adhoc", op, raises, post, file_level), h5_path, file_url)
+
+
+# ------------------------------------------- nested compounds with h5py's marks
+TIMES = np.array(["2020-01-01T00:00:00.000000001", "1969-07-20T20:17:40"], dtype="M8[ns]")
+
+
+def marked_nested(m, base: str = "u2") -> np.dtype:
+    """Members carrying h5py's marks two levels deep, in an array-of-compounds member too, and
+    an opaque V3 one level deep (``m``: h5py or dosna_like; ``base``: the enum's base type)."""
+    inner = np.dtype([("c", m.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype=base)),
+                      ("t", m.opaque_dtype(TIMES.dtype)), ("v", "<f4")])
+    return np.dtype([("p", [("q", inner), ("w", m.opaque_dtype(np.dtype("V3")))]),
+                     ("arr", inner, (2,)), ("k", "<i2")])
+
+
+def marked_records(m, base: str = "u2") -> np.ndarray:
+    """Two records of :func:`marked_nested`."""
+    out = np.zeros(2, marked_nested(m, base))
+    out["p"]["q"]["c"], out["p"]["q"]["t"], out["p"]["q"]["v"] = [42, 1], TIMES, [1.5, -2]
+    out["p"]["w"] = [b"abc", b"xyz"]
+    out["arr"]["c"] = [[1, 0], [42, 42]]
+    out["arr"]["t"] = [TIMES, TIMES[::-1]]
+    out["k"] = [7, -7]
+    return out

@@ -26,16 +26,10 @@ import zarr
 
 import dosna_like
 
-try:  # tests/ may or may not be a package
-    from .diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
-except ImportError:
-    from diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
+from .diffcase import (TIMES, Case, assert_same_value, diff_store_kind, marked_nested, marked_records, normalize,
+                       run_case)
 
-
-@pytest.fixture(params=STORE_KINDS)
-def store_kind(request) -> str:
-    """Overrides conftest's: the differential store kinds (all three by default)."""
-    return request.param
+store_kind = diff_store_kind  # overrides conftest's: the differential store kinds
 
 
 # ------------------------------------------------------------------ reading
@@ -121,7 +115,6 @@ def opaque(dt):
     return lambda m: m.opaque_dtype(np.dtype(dt))
 
 
-TIMES = np.array(["2020-01-01T00:00:00.000000001", "1969-07-20T20:17:40"], dtype="M8[ns]")
 SPANS = np.array([1, -2, 3], dtype="m8[s]")
 POINT = np.dtype([("x", "<f8"), ("y", "<i4")])
 
@@ -240,29 +233,11 @@ add("timedelta-unmarked", setting(SPANS), raises=True)
 add("datetime-unmarked-compound", setting(np.array([(TIMES[0], 1)], [("t", TIMES.dtype), ("k", "i4")])),
     raises=True)
 # nested compounds whose members (at any depth, in an array of compounds too) carry h5py's marks
-def marked_inner(m):
-    return np.dtype([("c", enum(m)), ("t", m.opaque_dtype(TIMES.dtype)), ("v", "<f4")])
-
-
-def marked_nested(m):  # members two levels deep, an array-of-compounds member, an opaque V3 one level deep
-    return np.dtype([("p", [("q", marked_inner(m)), ("w", m.opaque_dtype(np.dtype("V3")))]),
-                     ("arr", marked_inner(m), (2,)), ("k", "<i2")])
-
-
-def marked_records(m, f=None):
-    out = np.zeros(2, marked_nested(m))
-    out["p"]["q"]["c"], out["p"]["q"]["t"], out["p"]["q"]["v"] = [42, 1], TIMES, [1.5, -2]
-    out["p"]["w"] = [b"abc", b"xyz"]
-    out["arr"]["c"] = [[1, 0], [42, 42]]
-    out["arr"]["t"] = [TIMES, TIMES[::-1]]
-    out["k"] = [7, -7]
-    return out
-
-
-add("nested-marked-members", setting(marked_records))
-add("nested-marked-members-scalar", setting(lambda m, f: marked_records(m)[1]))
-add("nested-marked-members-create", creating(lambda m, f: marked_records(m).tolist(), dtype=marked_nested))
-add("nested-marked-members-empty", setting(lambda m, f: m.Empty(marked_nested(m))))
+add("nested-marked-members", setting(lambda m, f: marked_records(m, "i1")))
+add("nested-marked-members-scalar", setting(lambda m, f: marked_records(m, "i1")[1]))
+add("nested-marked-members-create", creating(lambda m, f: marked_records(m, "i1").tolist(),
+                                             dtype=lambda m: marked_nested(m, "i1")))
+add("nested-marked-members-empty", setting(lambda m, f: m.Empty(marked_nested(m, "i1"))))
 add("nested-enum-three-levels", setting(lambda m, f: np.array(
     [(((42, 2.5),),)], [("a", [("b", [("c", enum(m, "u2")), ("x", "<f8")])])])))
 add("nested-unmarked-datetime", setting(np.zeros(1, [("a", [("t", TIMES.dtype), ("k", "i4")])])), raises=True)

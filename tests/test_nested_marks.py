@@ -20,43 +20,10 @@ import pytest
 
 import dosna_like
 
-try:  # tests/ may or may not be a package
-    from .diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
-except ImportError:
-    from diffcase import STORE_KINDS, Case, assert_same_value, normalize, run_case
+from .diffcase import (TIMES, Case, assert_same_value, diff_store_kind, marked_nested, marked_records, normalize,
+                       run_case)
 
-
-@pytest.fixture(params=STORE_KINDS)
-def store_kind(request) -> str:
-    """Overrides conftest's: the differential store kinds (all three by default)."""
-    return request.param
-
-
-TIMES = np.array(["2020-01-01T00:00:00.000000001", "1969-07-20T20:17:40"], dtype="M8[ns]")
-
-
-def enum(m):
-    return m.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="u2")
-
-
-def inner(m):
-    return np.dtype([("c", enum(m)), ("t", m.opaque_dtype(TIMES.dtype)), ("v", "<f4")])
-
-
-def nested(m):
-    """Marked members two levels deep, an array of compounds, an opaque V3 one level deep."""
-    return np.dtype([("p", [("q", inner(m)), ("w", m.opaque_dtype(np.dtype("V3")))]),
-                     ("arr", inner(m), (2,)), ("k", "<i2")])
-
-
-def records(m):
-    out = np.zeros(2, nested(m))
-    out["p"]["q"]["c"], out["p"]["q"]["t"], out["p"]["q"]["v"] = [42, 1], TIMES, [1.5, -2]
-    out["p"]["w"] = [b"abc", b"xyz"]
-    out["arr"]["c"] = [[1, 0], [42, 42]]
-    out["arr"]["t"] = [TIMES, TIMES[::-1]]
-    out["k"] = [7, -7]
-    return out
+store_kind = diff_store_kind  # overrides conftest's: the differential store kinds
 
 
 def marks(m, dtype):
@@ -85,15 +52,15 @@ def add(id, op, raises=False, post=None):
     CASES.append(Case(id, op, raises, post))
 
 
-add("create-from-data", lambda m, f: marks(m, f.create_dataset("a", data=records(m), chunks=(1,)).dtype),
+add("create-from-data", lambda m, f: marks(m, f.create_dataset("a", data=marked_records(m), chunks=(1,)).dtype),
     post=contents())
-add("create-shape-dtype", lambda m, f: marks(m, f.create_dataset("a", shape=(3,), dtype=nested(m)).dtype),
+add("create-shape-dtype", lambda m, f: marks(m, f.create_dataset("a", shape=(3,), dtype=marked_nested(m)).dtype),
     post=contents())
-add("read-all", lambda m, f: seen(m, f.create_dataset("a", data=records(m))[...]))
-add("read-one-record", lambda m, f: seen(m, f.create_dataset("a", data=records(m))[1]))
-add("read-nested-field", lambda m, f: seen(m, f.create_dataset("a", data=records(m))["p"]))
-add("read-array-field", lambda m, f: seen(m, f.create_dataset("a", data=records(m))["arr"]))
-add("write-record", lambda m, f: f.create_dataset("a", data=records(m)).__setitem__(0, records(m)[1]),
+add("read-all", lambda m, f: seen(m, f.create_dataset("a", data=marked_records(m))[...]))
+add("read-one-record", lambda m, f: seen(m, f.create_dataset("a", data=marked_records(m))[1]))
+add("read-nested-field", lambda m, f: seen(m, f.create_dataset("a", data=marked_records(m))["p"]))
+add("read-array-field", lambda m, f: seen(m, f.create_dataset("a", data=marked_records(m))["arr"]))
+add("write-record", lambda m, f: f.create_dataset("a", data=marked_records(m)).__setitem__(0, marked_records(m)[1]),
     post=contents())
 add("nested-unmarked-datetime", lambda m, f: f.create_dataset("a", data=np.zeros(2, [("s", [("t", TIMES.dtype)])])),
     raises=True, post=contents())
@@ -106,8 +73,8 @@ def test_nested_marks(case, h5_path, file_url):
 
 def _write_source(path):
     with h5py.File(path, "w") as f:
-        f.create_dataset("d", data=records(h5py), chunks=(1,))
-        f["d"].attrs.create("a", records(h5py))
+        f.create_dataset("d", data=marked_records(h5py), chunks=(1,))
+        f["d"].attrs.create("a", marked_records(h5py))
 
 
 def _read(m, where):
@@ -146,7 +113,7 @@ def test_documents_without_member_marks_read_as_before(tmp_path):
     """A dataset stored before members' marks were kept: its compound record has none, and it
     reads with the plain nested type (no marks) and the same values."""
     where = str(tmp_path / "old.h5")
-    data = records(dosna_like)
+    data = marked_records(dosna_like)
     with dosna_like.File(where, "w") as f:
         f.create_dataset("d", data=data)
     edited = 0
