@@ -24,10 +24,14 @@ SOURCES = {"i4": np.array([1, 2], "i4"), "f8": np.array([1.5, 2.5]), "S2": np.ar
            # the real part only, for complex targets (h5py's members r, i)
            "part-complex": np.array([(9.0, 1), (8.0, 2)], [("r", "f8"), ("q", "i4")]),
            # h5py writes an object array as variable-length text, whatever it holds
-           "object-int": np.array([1, 2], object), "object-text": np.array(["1", b"2"], object)}
+           "object-int": np.array([1, 2], object), "object-text": np.array(["1", b"2"], object),
+           "object-str": np.array(["1", "é"], object), "object-bytes": np.array([b"1", b"2"], object),
+           # fixed-length text marked UTF-8 (plain S is ASCII): no path between the two in HDF5
+           "S2-utf8": np.array([b"1", b"2"], h5py.string_dtype("utf-8", 2))}
 TARGETS = {"i4": "i4", "f8": "f8", "S3": "S3", "bool": "bool", "c16": "c16", "compound": _COMPOUND,
            "enum": h5py.enum_dtype({"RED": 0, "GREEN": 1}, basetype="i1"), "vlen-str": h5py.string_dtype(),
-           "f2": "f2"}  # h5py's create_dataset converts data for float16 with numpy first
+           "f2": "f2",  # h5py's create_dataset converts data for float16 with numpy first
+           "S3-utf8": h5py.string_dtype("utf-8", 3)}
 # h5py converts bool (an HDF5 enum FALSE/TRUE) into another enum by member name and gives
 # [0, 1] from [True, False]; ours [1, 0]: a difference left, asserted as it stands
 _KNOWN = {("bool", "enum"): [0, 1]}

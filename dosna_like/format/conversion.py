@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dtypes import check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path, stored_form, to_stored
+from .dtypes import (check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path,
+                     stored_form, to_stored)
 
-__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "opaque_conversion_error",
-           "write_path_error"]
+__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "different_encodings",
+           "opaque_conversion_error", "write_path_error"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
@@ -57,9 +58,10 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False)
         return _npy_strings(value, dtype)
     if stored_form(dtype) is not None:
         return to_stored(value, dtype, stored_ok=True)  # references and vlen sequences: the engine's stored form
-    if dtype.kind == "S" and _is_utf8(dtype) and (not isinstance(value, (np.ndarray, np.generic))
-                                                  or np.asarray(value).dtype.kind == "O"):
-        objects = np.array(value, dtype=object)  # str items of fixed-length UTF-8 text: encoded, as h5py does
+    if dtype.kind == "S" and _is_utf8(dtype) and _text_items(value):
+        # str items of fixed-length UTF-8 text: encoded, as h5py does (an object array of
+        # anything but str has no path: h5py writes it as variable-length text)
+        objects = np.array(value, dtype=object)
         flat = [x.encode("utf-8") if isinstance(x, str) else x for x in objects.reshape(-1).tolist()]
         return np.array(flat, dtype=dtype).reshape(objects.shape)
     if isinstance(value, np.ndarray) and _is_opaque_time(dtype):
@@ -72,7 +74,7 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False)
         # np.float64 into bool is True, a np.str_ into bytes is encoded)
         return np.asarray(value, dtype=dtype)
     arr = value
-    if arr.dtype == dtype:
+    if arr.dtype == dtype and not different_encodings(arr.dtype, dtype):  # (numpy's == ignores the marks)
         return arr
     error = conversion_path_error(arr.dtype, dtype) if reading else write_path_error(arr.dtype, dtype)
     if error is not None:
@@ -206,13 +208,16 @@ def write_path_error(source: np.dtype, target: np.dtype, create: bool = False) -
         return None
     if source.kind == "U":
         return TypeError(f"No conversion path for dtype: {source!r}")
+    if different_encodings(source, target):  # ASCII and UTF-8 fixed-length text: no path either way
+        return OSError("Can't write data (no appropriate function for conversion path)")
     if _hdf5_class(target) == "vlen-string":  # h5py converts into variable-length text itself: text only
         text = _hdf5_class(source) in ("string", "vlen-string", "object")
         return None if text else TypeError("Operation not defined for data type class")
     if source.kind == "O" and _hdf5_class(target) in ("integer", "float", "compound", "string"):
         # h5py writes an object array as variable-length text: no path into numbers or fixed text
         return OSError("Can't write data (no appropriate function for conversion path)")
-    if source.subdtype is None and target.subdtype is None and _hdf5_class(source) == _hdf5_class(target) == "compound" \
+    compounds = _hdf5_class(source) == _hdf5_class(target) == "compound"
+    if source.subdtype is None and target.subdtype is None and compounds \
             and not _members(source).keys() & _members(target).keys():
         return ValueError("Size must be positive (size must be positive)")
     if source.kind in "biufcSV":
@@ -269,6 +274,19 @@ def opaque_conversion_error(source: np.dtype, target: np.dtype, no_path: Excepti
     if source.kind in "UMm" and not check_opaque_dtype(source):
         return no_conversion_path(source)
     return no_path
+
+
+def _text_items(value) -> bool:
+    """Not an array (items converted one by one), or an object array holding only str."""
+    if not isinstance(value, (np.ndarray, np.generic)):
+        return True
+    value = np.asarray(value)
+    return value.dtype.kind == "O" and all(isinstance(x, str) for x in value.reshape(-1).tolist())
+
+
+def different_encodings(source: np.dtype, target: np.dtype) -> bool:
+    """Both fixed-length text, one ASCII and the other UTF-8 (HDF5 converts neither way)."""
+    return source.kind == target.kind == "S" and _is_utf8(source) != _is_utf8(target)
 
 
 def _is_utf8(dtype: np.dtype) -> bool:

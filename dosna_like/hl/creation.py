@@ -15,7 +15,7 @@ from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
 from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
-from ..format.conversion import convert_as_hdf5, opaque_conversion_error, write_path_error
+from ..format.conversion import convert_as_hdf5, different_encodings, opaque_conversion_error, write_path_error
 from ..format.documents import ArrayMeta
 from ..format.dtypes import is_empty
 from ..format.grid import ceildiv
@@ -232,7 +232,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     refused = None
     if isinstance(data, np.ndarray) and dtype == np.float16:
         data = np.asarray(data, dtype=dtype)  # h5py converts data for a float16 dataset with numpy first
-    if isinstance(data, np.ndarray) and dtype is not None and data.dtype != dtype and dtype.kind not in "Mm":
+    if isinstance(data, np.ndarray) and dtype is not None and dtype.kind not in "Mm" and \
+            (data.dtype != dtype or different_encodings(data.dtype, dtype)):
         # h5py makes the dataset, then fails to write data HDF5 has no conversion path for
         refused = write_path_error(data.dtype, dtype, create=True)
         if refused is not None:
