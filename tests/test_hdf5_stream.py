@@ -28,6 +28,8 @@ from .conftest import S3_BUCKET
 class _TwoHalves:
     """A filesystem whose ranged reads deliver the first half, then wait for ``release``."""
 
+    streams_ranges = True
+
     def __init__(self, data: bytes):
         self.data = data
         self.release: asyncio.Event | None = None
@@ -66,6 +68,8 @@ def test_a_range_is_handed_on_when_its_bytes_are_in_not_when_its_whole_run_is():
 
 def test_a_failed_run_raises_in_every_range_still_waiting_for_it():
     class Broken:
+        streams_ranges = True
+
         async def _cat_file_into(self, path, start, buffer, arrived):
             arrived(10)
             raise OSError("connection lost for good")

@@ -103,10 +103,7 @@ def ref_from_path(path) -> Reference:
 
 def is_h5py_ref_dtype(dtype: np.dtype) -> bool:
     """A reference dtype of h5py's (its own Reference class, not ours), or a compound with one as a member."""
-    if dtype.names is not None:
-        return any(is_h5py_ref_dtype(dtype.fields[name][0]) for name in dtype.names)
-    ref = (dtype.metadata or {}).get("ref")
-    return ref is not None and ref is not Reference and ref is not RegionReference
+    return holds_refs_dtype(dtype, h5py_only=True)
 
 
 def refs_from_h5py(value, h5file):
@@ -127,11 +124,13 @@ def refs_from_h5py(value, h5file):
     return map_refs(value, one, is_h5py_ref_dtype, ref_dtype)
 
 
-def holds_refs_dtype(dtype: np.dtype) -> bool:
-    """A reference type of either library, or a compound with one among its members."""
+def holds_refs_dtype(dtype: np.dtype, h5py_only: bool = False) -> bool:
+    """A reference type of either library (``h5py_only``: of h5py's), or a compound with one
+    among its members."""
     if dtype.names is not None:
-        return any(holds_refs_dtype(dtype.fields[name][0]) for name in dtype.names)
-    return check_ref_dtype(dtype) is not None
+        return any(holds_refs_dtype(dtype.fields[name][0], h5py_only) for name in dtype.names)
+    ref = check_ref_dtype(dtype)
+    return ref is not None and not (h5py_only and ref in (Reference, RegionReference))
 
 
 def refs_as(kind: np.dtype, is_ref, dtype) -> np.dtype:

@@ -107,8 +107,7 @@ async def read_range_async(source: tuple, offset: int, size: int) -> bytes:
 class _Run:
     """The bytes of one run as they arrive, and the ranges of it waiting for theirs."""
 
-    def __init__(self, size: int):
-        self.size = size
+    def __init__(self):
         self.data = None  # the run's bytes (a buffer filled as they arrive)
         self.ready = 0  # how many of them are in
         self.error: BaseException | None = None
@@ -149,10 +148,11 @@ class RunFetcher:
     runs in flight: ``await fetcher.piece(i)`` is range ``i``'s bytes (a view into its
     run's), the run's request started by the first of its ranges asked for.
 
-    Where the filesystem can stream a range into a buffer (``_cat_file_into``, the
-    budgeted S3 filesystem), a range is handed on as soon as its own bytes are in, not
-    when its whole run is: one large request feeds the decoders from its first bytes,
-    so the transfer and the decoding overlap even when a read is a single request."""
+    Where the filesystem streams a range into a buffer (``streams_ranges`` and
+    ``_cat_file_into``: the budgeted filesystem straight on s3fs), a range is handed
+    on as soon as its own bytes are in, not when its whole run is: one large request
+    feeds the decoders from its first bytes, so the transfer and the decoding overlap
+    even when a read is a single request."""
 
     def __init__(self, source: tuple, ranges: list, concurrency: int, limit: int | None = None):
         self.source = source
@@ -162,7 +162,7 @@ class RunFetcher:
         self.waiting = [len(members) for _, _, members in self.runs]  # ranges of a run not yet handed on
         self.state: dict = {}  # run -> _Run, while ranges of it are still to be handed on
         self.concurrency = concurrency
-        self.streams = callable(getattr(source[1], "_cat_file_into", None))
+        self.streams = bool(getattr(source[1], "streams_ranges", False))
         self._slots = None
 
     def order(self) -> list:
@@ -194,7 +194,7 @@ class RunFetcher:
         run = self.run_of[i]
         state = self.state.get(run)
         if state is None:
-            state = self.state[run] = _Run(self.runs[run][1])
+            state = self.state[run] = _Run()
             state.task = asyncio.ensure_future(self._fetch_run(run, state))
         start, _, members = self.runs[run]
         offset, size = self.ranges[i]

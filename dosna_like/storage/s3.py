@@ -331,7 +331,8 @@ class S3Store(FsspecStore):
             # before reading again, a random pause that doubles: writers that keep meeting on
             # one object fall out of step (retried at once, two of them could take turns
             # losing until the attempts ran out, on a loaded machine)
-            time.sleep(random.uniform(0, min(_UPDATE_PAUSE_MAX, 0.002 * 2 ** attempt)))
+            if attempt + 1 < _UPDATE_ATTEMPTS:
+                time.sleep(random.uniform(0, min(_UPDATE_PAUSE_MAX, 0.002 * 2 ** attempt)))
         raise OSError(f"{self.url_for(key)}: still changing after {_UPDATE_ATTEMPTS} conditional writes")
 
     async def _list_all_pages(self, bucket: str, prefix: str) -> tuple:

@@ -105,6 +105,8 @@ class BudgetedFilesystem:
         self.inner_fs = inner_fs
         self.budget = budget
         self._native = fs is inner_fs and bool(getattr(fs, "async_impl", False))
+        # ranged GETs read in pieces (``_cat_file_into``): s3fs itself, no cache layer above it
+        self.streams_ranges = self._native and hasattr(fs, "_call_s3")
         self._cat_kwargs = one_request_kwargs(fs) if self._native else {}
         if not self._native:
             check_downloads(inner_fs)
@@ -149,7 +151,7 @@ class BudgetedFilesystem:
         On s3fs the body is read in pieces; an attempt that ends early (a cut connection)
         is retried for the bytes still missing.  Elsewhere the whole range arrives at once."""
         size = len(buffer)
-        if not self._native or not hasattr(self.fs, "_call_s3"):
+        if not self.streams_ranges:
             data = await self._cat_file(path, start, start + size)
             if len(data) != size:
                 raise _ended(self._url(path), start, len(data), size)
@@ -164,10 +166,10 @@ class BudgetedFilesystem:
             first = done[0]
             resp = await self.fs._call_s3("get_object", Bucket=bucket, Key=key,
                                           Range=f"bytes={start + first}-{start + size - 1}", **extra)
-            body = resp["Body"]
-            if (resp.get("ContentLength") or 0) < size - first:
+            body, length = resp["Body"], resp.get("ContentLength")
+            if length is not None and length < size - first:
                 body.close()
-                raise _ended(self._url(path), start + first, resp.get("ContentLength") or 0, size - first)
+                raise _ended(self._url(path), start + first, length, size - first)
             try:
                 while done[0] < size:
                     piece = await body.read(size - done[0])  # what has arrived, up to the rest

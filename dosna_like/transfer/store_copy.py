@@ -110,7 +110,7 @@ def _copy_nodes(src, dest, nodes, base, prefix, wanted, njobs, progress, report)
                     dstore.set(chunk_key(new, coords), raw)
                 state.write_doc(new, doc)  # the document after its chunks
                 report.datasets += 1
-                report.raw_chunks += len(keys)
+                report.raw_chunks += len(keys) + len(held)
                 n = doc_nbytes(doc)
                 report.nbytes += n
                 bar.update(n)
