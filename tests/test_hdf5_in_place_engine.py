@@ -326,11 +326,15 @@ def test_unshuffle_into_equals_numcodecs_and_hdf5(elementsize, nbytes):
 
 
 @pytest.mark.parametrize("dtype", ["<i2", ">f4", "<f8", "c16"])
-@pytest.mark.parametrize("where", [np.s_[2:7, 3:9], np.s_[9:4:-1, 1:13:2], np.s_[::-1, ::3]])
-def test_unshuffle_into_a_strided_place_of_a_larger_array(dtype, where):
+@pytest.mark.parametrize("where, shape", [(np.s_[2:7, 3:9], (12, 16)), (np.s_[9:4:-1, 1:13:2], (12, 16)),
+                                          (np.s_[::-1, ::3], (12, 16)),
+                                          # rows of more than a slab (128 KiB), an uneven last slab
+                                          (np.s_[6:1:-1, 1:, 2:-1], (7, 90, 300)),
+                                          (np.s_[1:, 3:250, ::2], (40, 260, 100))])
+def test_unshuffle_into_a_strided_place_of_a_larger_array(dtype, where, shape):
     """A chunk decodes straight into its place in the output: any strides, the bytes of each
-    item gathered from the lanes as HDF5's shuffle laid them out."""
-    big = np.zeros((12, 16), dtype)
+    item gathered from the lanes as HDF5's shuffle laid them out, a slab of rows at a time."""
+    big = np.zeros(shape, dtype)
     dest = big[where]
     values = np.random.default_rng(1).integers(-1000, 1000, dest.shape).astype(dtype)
     shuffled = numcodecs.Shuffle(np.dtype(dtype).itemsize).encode(np.ascontiguousarray(values))
