@@ -30,6 +30,7 @@ costs one HEAD and one GET; a stale map is rebuilt.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import os
 import threading
@@ -84,6 +85,11 @@ class _Dataset:
             self.table = {tuple(c): (o, s) for c, o, s in zip(ref["coords"], ref["offsets"], ref["sizes"])}
             self.masks = {tuple(c): m for c, m in zip(ref["coords"], ref.get("masks") or ()) if m}
         self._codecs: dict = {}
+
+    @functools.cached_property
+    def codec(self) -> ChunkCodec:
+        """The dataset's whole codec pipeline (what a chunk read through h5py is encoded with)."""
+        return ChunkCodec(self.meta.codecs, self.meta.dtype, self.meta.chunks)
 
     def decoded(self, coords: tuple, data) -> bytes:
         """The raw chunk a dataset with :attr:`filters` stores as ``data``, decoded with
@@ -220,7 +226,7 @@ class Hdf5RefStore(Store):
             # numeric sequences, records of compounds Zarr's structured type cannot hold, references: as stored
             part = to_stored(part, ds.meta.dtype, () if not box else None)  # a scalar's value is one sequence
         chunk[tuple(slice(0, b.stop - b.start) for b in box) + (...,)] = part
-        return bytes(ChunkCodec(ds.meta.codecs, ds.meta.dtype, ds.meta.chunks).encode(chunk))
+        return bytes(ds.codec.encode(chunk))
 
     def _chunk(self, ds: _Dataset, coords: tuple, data: bytes | None = None) -> bytes | None:
         if ds.kind == "h5py":
