@@ -40,7 +40,11 @@ per core (the work no read avoids).  ``GET whole`` is no floor (concurrent
 ranged GETs deliver the bytes sooner than one GET of everything on moto);
 ``local read`` (dosna_like reading the local copy) is shown beside them.  On
 the 25 ms store the bound is that decoding plus 2 round trips (the HEAD with
-the saved map, then the ranges).
+the saved map, then the ranges).  A second bound counts CPU, because the
+server shares this machine's cores: the decoding's CPU seconds plus those of
+one streaming GET of the chunks' span, client and server (moving the bytes
+once), over the number of cores.  Each S3 row also gives the CPU seconds one
+read costs the client and the server (``/proc``), for both peers.
 ``--profile`` adds, per case, one dosna_like read with its time split into
 phases summed over all threads (byte-range reads or requests, chunk decoding,
 preadv into the output) beside its wall time, and a cProfile of the calling
@@ -90,6 +94,27 @@ def timed(func) -> float:
     start = time.perf_counter()
     func()
     return time.perf_counter() - start
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, every thread) process ``pid`` has used; None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def cpu_of(func, server_pid: int, times: int = 3) -> tuple:
+    """(this process's, the server's) CPU seconds per call of ``func``, over ``times`` calls
+    (the server's counter ticks at 10 ms: averaged over several calls)."""
+    began, server = time.process_time(), process_cpu(server_pid)
+    for _ in range(times):
+        func()
+    after = process_cpu(server_pid)
+    return ((time.process_time() - began) / times,
+            None if server is None or after is None else (after - server) / times)
 
 
 def interleaved(h5py_fn, dosna_fn, repeat: int) -> dict:
@@ -208,9 +233,11 @@ def requests_per_read(cap):
         config.hdf5_requests_per_read = saved
 
 
-def remote_row(case: str, h5py_read, dosna_read, counts, data, repeat: int, profile: bool) -> dict:
+def remote_row(case: str, h5py_read, dosna_read, counts, data, repeat: int, profile: bool,
+               server_pid: int | None = None) -> dict:
     """One remote case: requests of each peer (``counts()`` returns and resets them), then
-    the interleaved times (the reference map saved beside the file by the first read)."""
+    the interleaved times (the reference map saved beside the file by the first read), and
+    with ``server_pid`` the CPU seconds one read of each costs the client and the server."""
     counts()
     h5py_read()
     h5_requests = counts()
@@ -223,6 +250,9 @@ def remote_row(case: str, h5py_read, dosna_read, counts, data, repeat: int, prof
     row = {"case": case, **interleaved(h5py_read, dosna_read, repeat), "dosna_like_first_open_s": t_first,
            "h5py_requests": h5_requests, "dosna_like_first_requests": first_requests,
            "dosna_like_reopen_requests": reopen_requests}
+    if server_pid is not None:
+        for name, read in (("h5py", h5py_read), ("dosna_like", dosna_read)):
+            row[f"{name}_cpu_s"], row[f"{name}_server_cpu_s"] = cpu_of(read, server_pid)
     if profile:
         row["profile"] = profile_of(dosna_read)
     return row
@@ -233,10 +263,11 @@ def local_floor(path: str) -> float:
     return min(timed(lambda: read_dosna(path)) for _ in range(3))
 
 
-def decode_floor(path: str) -> float:
+def decode_floor(path: str) -> tuple:
     """The fastest of 3 decodings of every stored chunk of the local copy (read beforehand)
     into its place in a fresh output, with dosna_like's codecs in one thread per core:
-    the work a read cannot avoid, nothing fetched, opened or scheduled."""
+    the work a read cannot avoid, nothing fetched, opened or scheduled.  Returns (seconds,
+    CPU seconds) of the fastest."""
     from concurrent.futures import ThreadPoolExecutor
 
     with dosna_like.File(path, "r") as f:  # the codecs the file's reference map gives its chunks
@@ -248,7 +279,7 @@ def decode_floor(path: str) -> float:
         raws = [(offset, dset.id.read_direct_chunk(offset)[1]) for (offset,) in raws]
     codec = ChunkCodec(meta.codecs, dtype, chunks)
 
-    def once() -> float:
+    def once() -> tuple:
         out = np.empty(shape, dtype)
 
         def one(item):
@@ -259,28 +290,31 @@ def decode_floor(path: str) -> float:
             else:
                 place[...] = codec.decode(raw)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(os.cpu_count()) as pool:
             list(pool.map(one, raws))
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     return min(once() for _ in range(3))
 
 
-def first_byte(url: str, start: int, size: int) -> float:
-    """Seconds from asking for ``size`` bytes at ``start`` of ``url`` (one GET, as dosna_like's
-    reads ask) until the first of them arrive."""
+def span_get(url: str, start: int, size: int):
+    """A function: one streaming GET (as dosna_like's reads ask) of ``size`` bytes at
+    ``start`` of ``url`` into a buffer; it returns the seconds until the first bytes came."""
     from dosna_like.storage.pipeline import call_on_loop
     from dosna_like.storage.registry import filesystem_for
 
     fs, path = filesystem_for(url, {})
     buffer = memoryview(np.empty(size, np.uint8))
-    began, first = time.perf_counter(), []
 
-    def arrived(n):
-        if not first:
-            first.append(time.perf_counter() - began)
-    call_on_loop(fs.inner_fs.loop, fs._cat_file_into, path, start, buffer, arrived)
-    return first[0]
+    def get() -> float:
+        began, first = time.perf_counter(), []
+
+        def arrived(n):
+            if not first:
+                first.append(time.perf_counter() - began)
+        call_on_loop(fs.inner_fs.loop, fs._cat_file_into, path, start, buffer, arrived)
+        return first[0]
+    return get
 
 
 def chunk_span(path: str) -> tuple:
@@ -322,7 +356,7 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, caps: tu
                 label = f"s3 {name}" + ("" if cap is None else f", <= {cap} GETs per read")
                 with requests_per_read(cap):
                     row = remote_row(label, h5py_read, lambda: read_dosna(url, hdf5_refs="beside"), counts, data,
-                                     repeat, profile)
+                                     repeat, profile, server.process.pid)
                 rows.append(row)
             # what the server allows: one GET of everything, and the cost of one ranged GET
             floors = rows[-1 - len(caps)]
@@ -339,9 +373,17 @@ def s3_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, caps: tu
             floors["floor_local_read_s"] = local_floor(local)
             # nothing decodes before the first bytes arrive, and decoding takes what it takes:
             # a read costs at least the first byte's wait plus the decoding of every chunk
-            floors["floor_first_byte_s"] = min(first_byte(url, *chunk_span(local)) for _ in range(3))
-            floors["floor_decode_s"] = decode_floor(local)
+            get = span_get(url, *chunk_span(local))
+            floors["floor_first_byte_s"] = min(get() for _ in range(3))
+            floors["floor_decode_s"], floors["floor_decode_cpu_s"] = decode_floor(local)
             floors["ratio_bound"] = floors["h5py_s"] / (floors["floor_first_byte_s"] + floors["floor_decode_s"])
+            # the CPU no read avoids, client and server sharing this machine's cores: the
+            # decoding, and moving the chunks' bytes once (one streaming GET of their span)
+            floors["floor_get_span_cpu_s"], floors["floor_get_span_server_cpu_s"] = cpu_of(get, server.process.pid)
+            if floors["floor_get_span_server_cpu_s"] is not None:
+                work = floors["floor_decode_cpu_s"] + floors["floor_get_span_cpu_s"] \
+                    + floors["floor_get_span_server_cpu_s"]
+                floors["ratio_bound_cpu"] = floors["h5py_s"] / (work / os.cpu_count())
     finally:
         server.stop()
     return rows
@@ -377,7 +419,7 @@ def latency_cases(folder: str, data: np.ndarray, repeat: int, profile: bool, lat
         # at best: decoding every chunk plus 2 round trips (the HEAD with the map, the ranges)
         local = os.path.join(folder, f"{name}.h5")
         rows[-1]["floor_local_read_s"] = local_floor(local)
-        rows[-1]["floor_decode_s"] = decode_floor(local)
+        rows[-1]["floor_decode_s"] = decode_floor(local)[0]
         rows[-1]["ratio_bound"] = rows[-1]["h5py_s"] / (rows[-1]["floor_decode_s"] + 2 * latency)
     return rows
 
@@ -424,6 +466,13 @@ def main(argv=None) -> int:
                       f"{row['floor_first_byte_s']:.3f} s")
         if "ratio_bound" in row:
             extra += f": at best {row['ratio_bound']:.2f}x"
+        if "ratio_bound_cpu" in row:
+            extra += (f"; CPU no read avoids: decode {row['floor_decode_cpu_s']:.3f} s + GET of the span "
+                      f"{row['floor_get_span_cpu_s']:.3f} s (server {row['floor_get_span_server_cpu_s']:.3f} s) "
+                      f"on {os.cpu_count()} cores: at best {row['ratio_bound_cpu']:.2f}x")
+        if row.get("dosna_like_server_cpu_s") is not None:
+            extra += (f"; CPU per read: h5py {row['h5py_cpu_s']:.2f} s (server {row['h5py_server_cpu_s']:.2f} s), "
+                      f"dosna_like {row['dosna_like_cpu_s']:.2f} s (server {row['dosna_like_server_cpu_s']:.2f} s)")
         span = f"{row['ratio_min']:.2f}-{row['ratio_max']:.2f}"
         print(f"{row['case']:<36}{row['h5py_s']:>9.3f}{row['dosna_like_s']:>14.3f}{row['ratio']:>7.2f}  "
               f"{span:<13} {extra}")
