@@ -77,19 +77,23 @@ def needs_record_form(dtype: np.dtype) -> bool:
 
 def hdf5_layout(dtype: np.dtype) -> np.dtype:
     """``dtype`` as h5py reports it once stored: a packed compound's vlen
-    sequence fields take HDF5's 16 bytes (``hvl_t``), not numpy's 8."""
+    sequence fields take HDF5's 16 bytes (``hvl_t``), not numpy's 8, in nested
+    compounds too."""
     names = dtype.names
     packed = np.dtype([(n, dtype.fields[n][0]) for n in names])
     if packed.itemsize != dtype.itemsize or any(dtype.fields[n][1] != packed.fields[n][1] for n in names):
         return dtype  # offsets of the user's own: kept as they are
-    offsets, pos = [], 0
+    formats, offsets, pos = [], [], 0
     for n in names:
         sub = dtype.fields[n][0]
+        if sub.base.names is not None and sub.hasobject:
+            inner = hdf5_layout(sub.base)
+            sub = np.dtype((inner, sub.shape)) if sub.shape else inner
+        formats.append(sub)
         offsets.append(pos)
         kind = _object_kind(sub.base)
         pos += 16 * int(np.prod(sub.shape)) if isinstance(kind, np.dtype) else sub.itemsize
-    return np.dtype({"names": list(names), "formats": [dtype.fields[n][0] for n in names], "offsets": offsets,
-                     "itemsize": pos})
+    return np.dtype({"names": list(names), "formats": formats, "offsets": offsets, "itemsize": pos})
 
 
 def _tuples(descr):

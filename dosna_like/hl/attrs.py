@@ -17,8 +17,9 @@ import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
 from ..format.attrvalues import attr_type, decode_attr, encode_attr
-from ..format.dtypes import check_vlen_dtype, is_empty
+from ..format.dtypes import check_ref_dtype, check_vlen_dtype, is_empty
 from ..format.reserved import RESERVED, edit_reserved
+from .creation import guess_dtype
 from .ident import AttrID
 from .mapping import HDF5Views
 from .scale_attrs import (del_scale_attribute, derived_names, get_scale_attribute, has_scale_attribute, is_derived,
@@ -124,6 +125,8 @@ class AttributeManager(HDF5Views, MutableMapping):
             return
         if dtype is not None:
             dtype = np.dtype(dtype)
+        elif check_ref_dtype(guess_dtype(data) or np.dtype("f")) is not None:
+            dtype = guess_dtype(data)  # an object array or lists of references only: h5py's guess
         stored, record = encode_attr(data, dtype, shape)
         if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
             self._parent._check_writable(KeyError, "Unable to delete attribute")

@@ -22,7 +22,7 @@ from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 from ..format.sharding import ShardSpec, check_shards
 
-__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards",
+__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards", "guess_dtype",
            "guess_chunks", "new_array", "UNLIMITED_GUESS"]
 
 
@@ -156,7 +156,7 @@ def _item_type(data):
     return types.pop() if len(types) == 1 else None
 
 
-def _guess_dtype(data):
+def guess_dtype(data):
     """The dtype h5py gives data of Python text or references: variable-length
     UTF-8 for ``str``, variable-length ASCII for ``bytes`` (``numpy.str_`` and
     ``numpy.bytes_`` are left to numpy, as h5py does)."""
@@ -228,7 +228,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         # h5py 3: a dtype alone makes a dataset with no dataspace (h5py.Empty)
         return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
     if dtype is None and data is not None:
-        dtype = _guess_dtype(data)
+        dtype = guess_dtype(data)
     refused = None
     if isinstance(data, np.ndarray) and dtype == np.float16:
         data = np.asarray(data, dtype=dtype)  # h5py converts data for a float16 dataset with numpy first
