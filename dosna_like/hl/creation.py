@@ -243,9 +243,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             data = convert_as_hdf5(data, dtype)
         except (TypeError, OSError) as exc:
             # HDF5 converts as h5py writes into the dataset made, which is left: an array into
-            # an opaque time type, and items into variable-length text (numpy only makes them
+            # an opaque time type or with no conversion path (a bool array into an enum without
+            # FALSE and TRUE), and items into variable-length text (numpy only makes them
             # objects), one of which is no text
-            if not (isinstance(data, np.ndarray) and dtype.kind in "Mm"
+            if not (isinstance(data, np.ndarray) and (dtype.kind in "Mm" or isinstance(exc, OSError))
                     or isinstance(exc, TypeError) and dtypes.is_vlen_text(dtype)):
                 raise
             refused, data = exc, np.empty(np.shape(data), dtype)
