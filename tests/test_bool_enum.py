@@ -27,7 +27,8 @@ NAMED = {"values-5-7": ({"FALSE": 5, "TRUE": 7}, "u1"), "swapped": ({"TRUE": 0, 
          "and-Z": ({"Z": 3, "FALSE": 9, "TRUE": 4}, "i1")}
 # enums lacking one or both names: h5py's values from [True, False, True] (by the order of the names)
 UNNAMED = {"none": ({"RED": 0, "GREEN": 1}, "i1", [0, 1, 0]), "only-TRUE": ({"TRUE": 1, "X": 0}, "i1", [0, 1, 0]),
-           "only-FALSE": ({"FALSE": 3, "Y": 0}, "i1", [0, 3, 0]), "lower-case": ({"false": 0, "true": 1}, "i1", [1, 0, 1])}
+           "only-FALSE": ({"FALSE": 3, "Y": 0}, "i1", [0, 3, 0]),
+           "lower-case": ({"false": 0, "true": 1}, "i1", [1, 0, 1])}
 SOURCE = np.array([True, False, True])
 
 
@@ -138,7 +139,8 @@ def test_an_enum_array_written_into_a_bool_dataset_is_integers(file_url, h5_path
             arr = np.array(list(members.values()), "i1").astype(kind)
             ds = f.create_dataset(f"b{len(out)}", (2,), dtype=bool)
             ds[...] = arr
-            out[repr(members)] = (ds[...].tolist(), f.create_dataset(f"c{len(out)}", data=arr, dtype=bool)[...].tolist())
+            made = f.create_dataset(f"c{len(out)}", data=arr, dtype=bool)
+            out[repr(members)] = (ds[...].tolist(), made[...].tolist())
         return out
 
     want, got = both(file_url, h5_path, op)

@@ -10,8 +10,8 @@ import numpy as np
 from .dtypes import (check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path,
                      stored_form, to_stored)
 
-__all__ = ["bool_enum_conversion", "conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "different_encodings",
-           "opaque_conversion_error", "write_path_error"]
+__all__ = ["bool_enum_conversion", "conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5",
+           "different_encodings", "opaque_conversion_error", "write_path_error"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:

@@ -22,8 +22,8 @@ from ..format.grid import ceildiv
 from ..format.reserved import RESERVED
 from ..format.sharding import ShardSpec, check_shards
 
-__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards", "guess_dtype",
-           "guess_chunks", "new_array", "UNLIMITED_GUESS"]
+__all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards",
+           "guess_chunks", "guess_dtype", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects

@@ -340,7 +340,8 @@ class Dataset(ChunkAccess, HLObject):
                 np.broadcast_shapes(np.shape(data), np.shape(target))
             except ValueError:
                 raise TypeError(f"Can't broadcast {np.shape(data)} -> {np.shape(target)}") from None
-        by_name = bool_enum_conversion(np.asarray(data), dest.dtype, reading=True)  # enum into bool: HDF5's by member name
+        # an enum read into bool: by member name, as HDF5
+        by_name = bool_enum_conversion(np.asarray(data), dest.dtype, reading=True)
         dest[target_key] = data if by_name is None else by_name
 
     def _read_into(self, source, dest: np.ndarray, target_key) -> bool:
