@@ -77,19 +77,23 @@ def needs_record_form(dtype: np.dtype) -> bool:
 
 def hdf5_layout(dtype: np.dtype) -> np.dtype:
     """``dtype`` as h5py reports it once stored: a packed compound's vlen
-    sequence fields take HDF5's 16 bytes (``hvl_t``), not numpy's 8."""
+    sequence fields take HDF5's 16 bytes (``hvl_t``), not numpy's 8, in nested
+    compounds too."""
     names = dtype.names
     packed = np.dtype([(n, dtype.fields[n][0]) for n in names])
     if packed.itemsize != dtype.itemsize or any(dtype.fields[n][1] != packed.fields[n][1] for n in names):
         return dtype  # offsets of the user's own: kept as they are
-    offsets, pos = [], 0
+    formats, offsets, pos = [], [], 0
     for n in names:
         sub = dtype.fields[n][0]
+        if sub.base.names is not None and sub.hasobject:
+            inner = hdf5_layout(sub.base)
+            sub = np.dtype((inner, sub.shape)) if sub.shape else inner
+        formats.append(sub)
         offsets.append(pos)
-        kind = _object_kind(sub)
-        pos += 16 if isinstance(kind, np.dtype) else sub.itemsize
-    return np.dtype({"names": list(names), "formats": [dtype.fields[n][0] for n in names], "offsets": offsets,
-                     "itemsize": pos})
+        kind = _object_kind(sub.base)
+        pos += 16 * int(np.prod(sub.shape)) if isinstance(kind, np.dtype) else sub.itemsize
+    return np.dtype({"names": list(names), "formats": formats, "offsets": offsets, "itemsize": pos})
 
 
 def _tuples(descr):
@@ -103,11 +107,12 @@ def compound_spec(dtype: np.dtype) -> dict:
     fields = []
     for name in dtype.names:
         sub = dtype.fields[name][0]
-        kind = _object_kind(sub)
+        shape = {"shape": list(sub.shape)} if sub.shape else {}
+        if sub.base.names is not None and sub.hasobject:  # a nested compound with object members
+            fields.append([name, {"record": compound_spec(sub.base), **shape}])
+            continue
+        kind = _object_kind(sub.base)
         if kind is None:
-            if sub.base.names is not None and any(_object_kind(sub.base.fields[n][0]) is not None
-                                                  for n in sub.base.names):
-                raise TypeError(f"Nested compound field {name!r} with variable-length members is not supported")
             marks = member_marks(sub.base)
             missing = no_hdf5_type(sub)
             if sub.base.kind == "O" or missing is not None:
@@ -117,9 +122,9 @@ def compound_spec(dtype: np.dtype) -> dict:
                 descr = np.lib.format.dtype_to_descr(np.dtype([("f", sub)]))[0]
             fields.append([name, {"type": [descr[1], list(descr[2]) if len(descr) > 2 else []], **marks}])
         elif kind == "ref":
-            fields.append([name, {"ref": "object"}])
+            fields.append([name, {"ref": "object", **shape}])
         else:
-            fields.append([name, {"vlen": kind if isinstance(kind, str) else kind.str}])
+            fields.append([name, {"vlen": kind if isinstance(kind, str) else kind.str, **shape}])
     return {"fields": fields, "offsets": [int(dtype.fields[n][1]) for n in dtype.names],
             "itemsize": int(dtype.itemsize)}
 
@@ -194,14 +199,19 @@ def with_marks(dtype: np.dtype, marks: dict) -> np.dtype:
 
 
 def _field_dtype(spec: dict) -> np.dtype:
+    shape = tuple(spec.get("shape", ()))
     if "type" in spec:
         typ, shape = spec["type"]
+        shape = tuple(shape)
         sub = with_marks(np.lib.format.descr_to_dtype(_tuples(typ) if isinstance(typ, list) else typ), spec)
-        return np.dtype((sub, tuple(shape))) if shape else sub
-    if "ref" in spec:
-        return ref_dtype
-    vlen = spec["vlen"]
-    return np.dtype("O", metadata={"vlen": str if vlen == "str" else bytes if vlen == "bytes" else np.dtype(vlen)})
+    elif "record" in spec:
+        sub = compound_dtype(spec["record"])
+    elif "ref" in spec:
+        sub = ref_dtype
+    else:
+        vlen = spec["vlen"]
+        sub = np.dtype("O", metadata={"vlen": str if vlen == "str" else bytes if vlen == "bytes" else np.dtype(vlen)})
+    return np.dtype((sub, shape)) if shape else sub
 
 
 def compound_dtype(spec: dict) -> np.dtype:
@@ -213,16 +223,54 @@ def compound_dtype(spec: dict) -> np.dtype:
 
 
 def record_layout(dtype: np.dtype):
-    """(packed little-endian dtype of the fixed fields, [(name, object kind)])."""
-    fixed, objects = [], []
+    """(packed little-endian dtype of the fixed members, [(path, object kind)]): the object
+    members at any depth (nested compounds, subarray items in C order), depth first in
+    member order, each by its path of (member name, subarray index) steps."""
+    return _fixed_part(dtype), list(_object_leaves(dtype, ()))
+
+
+def _fixed_part(dtype: np.dtype) -> np.dtype | None:
+    """``dtype``'s members without its object members, at any depth; None if none is left."""
+    fixed = []
     for name in dtype.names:
         sub = dtype.fields[name][0]
-        kind = _object_kind(sub)
-        if kind is None:
+        if sub.base.names is not None and sub.hasobject:
+            inner = _fixed_part(sub.base)
+            if inner is not None:
+                fixed.append((name, inner, sub.shape) if sub.shape else (name, inner))
+        elif _object_kind(sub.base) is None:
             fixed.append((name, _little(sub)))
+    return np.dtype(fixed) if fixed else None
+
+
+def _object_leaves(dtype: np.dtype, prefix: tuple):
+    for name in dtype.names:
+        sub = dtype.fields[name][0]
+        if not sub.hasobject:
+            continue
+        for index in np.ndindex(sub.shape):
+            path = prefix + ((name, index),)
+            if sub.base.names is not None:
+                yield from _object_leaves(sub.base, path)
+            else:
+                yield path, _object_kind(sub.base)
+
+
+def _leaf(record: np.ndarray, path: tuple) -> np.ndarray:
+    """The 0-d view of ``record`` (a 0-d array) at ``path``."""
+    for name, index in path:
+        record = record[name][index + (Ellipsis,)]
+    return record
+
+
+def _copy_fixed(dst: np.ndarray, src: np.ndarray, fixed: np.dtype) -> None:
+    """Copy the members of ``fixed`` (at any depth) from ``src`` into ``dst``, by name."""
+    for name in fixed.names:
+        inner = fixed.fields[name][0].base
+        if inner.names is not None:
+            _copy_fixed(dst[name], src[name], inner)
         else:
-            objects.append((name, kind))
-    return np.dtype(fixed) if fixed else None, objects
+            dst[name] = src[name]
 
 
 def _little(sub: np.dtype) -> np.dtype:
@@ -252,18 +300,19 @@ def _payload(value, kind) -> bytes:
 def record_to_bytes(record, dtype: np.dtype, layout=None) -> bytes:
     """One stored item for a record (an ``np.void`` or tuple) of ``dtype``."""
     fixed, objects = layout or record_layout(dtype)
-    if not isinstance(record, np.void):
+    if isinstance(record, np.void):
+        record = np.asarray(record)
+    else:
         holder = np.zeros((), dtype)
         holder[()] = record
-        record = holder[()]
+        record = holder
     parts = []
     if fixed is not None:
         packed = np.zeros((), fixed)
-        for name in fixed.names:
-            packed[name] = record[name]
+        _copy_fixed(packed, record, fixed)
         parts.append(packed.tobytes())
-    for name, kind in objects:
-        payload = _payload(record[name], kind)
+    for path, kind in objects:
+        payload = _payload(_leaf(record, path)[()], kind)
         parts.append(len(payload).to_bytes(4, "little"))
         parts.append(payload)
     return b"".join(parts)
@@ -272,15 +321,13 @@ def record_to_bytes(record, dtype: np.dtype, layout=None) -> bytes:
 def record_from_bytes(raw: bytes, dtype: np.dtype, layout=None) -> np.void:
     """The record of ``dtype`` a stored item holds (an empty item: zeros and empty fields)."""
     fixed, objects = layout or record_layout(dtype)
-    out = np.zeros(1, dtype)  # 1-d: an array goes into an object field as one item
+    out = np.zeros((), dtype)
     raw = bytes(raw)
     pos = 0
     if raw and fixed is not None:
-        packed = np.frombuffer(raw[:fixed.itemsize], fixed)[0]
-        for name in fixed.names:
-            out[name][0] = packed[name]
+        _copy_fixed(out, np.frombuffer(raw[:fixed.itemsize], fixed).reshape(()), fixed)
         pos = fixed.itemsize
-    for name, kind in objects:
+    for path, kind in objects:
         if raw:
             size = int.from_bytes(raw[pos:pos + 4], "little")
             payload = raw[pos + 4:pos + 4 + size]
@@ -295,5 +342,5 @@ def record_from_bytes(raw: bytes, dtype: np.dtype, layout=None) -> np.void:
             value = payload  # h5py reads variable-length strings in compounds as bytes
         else:
             value = np.frombuffer(payload, kind.newbyteorder("<")).astype(kind)
-        out[name][0] = value
-    return out[0]
+        _leaf(out, path).reshape(1)[0] = value  # 1-d: an array goes into an object field as one item
+    return out[()]

@@ -10,8 +10,8 @@ import numpy as np
 from .dtypes import (check_enum_dtype, check_opaque_dtype, check_string_dtype, check_vlen_dtype, no_conversion_path,
                      stored_form, to_stored)
 
-__all__ = ["conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5", "different_encodings",
-           "opaque_conversion_error", "write_path_error"]
+__all__ = ["bool_enum_conversion", "conversion_path_error", "convert_as_hdf5", "convert_compound_as_hdf5",
+           "different_encodings", "opaque_conversion_error", "write_path_error"]
 
 
 def _text_array(value, kind: type, dtype: np.dtype) -> np.ndarray:
@@ -76,6 +76,9 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False)
     arr = value
     if arr.dtype == dtype and not different_encodings(arr.dtype, dtype):  # (numpy's == ignores the marks)
         return arr
+    by_name = bool_enum_conversion(arr, dtype, reading)
+    if by_name is not None:
+        return by_name
     error = conversion_path_error(arr.dtype, dtype) if reading else write_path_error(arr.dtype, dtype)
     if error is not None:
         raise error
@@ -88,6 +91,38 @@ def convert_as_hdf5(value, dtype: np.dtype, current=None, reading: bool = False)
     # noise printed from inside the library
     with np.errstate(over="ignore", invalid="ignore"):
         return _convert_array(arr, dtype)
+
+
+_BOOL_NAMES = frozenset({"FALSE", "TRUE"})  # h5py's names of HDF5's enum for numpy bool
+
+
+def bool_enum_conversion(arr: np.ndarray, dtype: np.dtype, reading: bool) -> np.ndarray | None:
+    """A bool array as an enum ``dtype``, or an enum array as bool, as HDF5 converts them;
+    None for any other pair of types.
+
+    h5py hands a bool array to HDF5 as the enum ``{FALSE: 0, TRUE: 1}``, and HDF5 converts
+    one enum into another by member name, which it defines when every source name is one
+    of the destination's: a bool array into an enum holding ``FALSE`` and ``TRUE`` takes
+    their values; an enum whose members are among ``FALSE`` and ``TRUE`` reads as bool by
+    name (``reading``: ``arr`` was read from a dataset; an array written keeps no enum type
+    to h5py, only its integers).  Any other pair is OSError (no conversion path): h5py 3.16
+    writes or reads values there that depend on the order of the member names, not on their
+    meaning.  A value that is no member of the source enum is OSError too (HDF5 gives all ones).
+    """
+    target = check_enum_dtype(dtype)
+    source = check_enum_dtype(arr.dtype)
+    no_path = OSError(f"Can't {'read' if reading else 'write'} data (no appropriate function for conversion path)")
+    if arr.dtype.kind == "b" and target is not None:
+        if not _BOOL_NAMES <= target.keys():
+            raise no_path
+        return np.where(arr, target["TRUE"], target["FALSE"]).astype(dtype)
+    if not reading or dtype.kind != "b" or source is None:
+        return None
+    if not source.keys() <= _BOOL_NAMES:
+        raise no_path
+    if not np.isin(arr, list(source.values())).all():
+        raise OSError(f"Can't read data (a value that is no member of the enum {source})")
+    return arr == source["TRUE"] if "TRUE" in source else np.zeros(arr.shape, bool)
 
 
 def _convert_array(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:

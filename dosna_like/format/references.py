@@ -125,35 +125,60 @@ def refs_from_h5py(value, h5file):
 
 
 def holds_refs_dtype(dtype: np.dtype, h5py_only: bool = False) -> bool:
-    """A reference type of either library (``h5py_only``: of h5py's), or a compound with one
-    among its members."""
-    if dtype.names is not None:
-        return any(holds_refs_dtype(dtype.fields[name][0], h5py_only) for name in dtype.names)
-    ref = check_ref_dtype(dtype)
+    """A reference type of either library (``h5py_only``: of h5py's), or a compound or
+    subarray with one at any depth."""
+    return _holds(dtype, lambda kind: _is_ref_kind(kind, h5py_only))
+
+
+def _is_ref_kind(kind: np.dtype, h5py_only: bool) -> bool:
+    ref = check_ref_dtype(kind)
     return ref is not None and not (h5py_only and ref in (Reference, RegionReference))
 
 
+def _holds(kind: np.dtype, is_ref) -> bool:
+    """Whether ``kind`` (its element type, its members at any depth) has a type ``is_ref`` holds."""
+    kind = kind.base
+    if kind.names is not None:
+        return any(_holds(kind.fields[name][0], is_ref) for name in kind.names)
+    return bool(is_ref(kind))
+
+
 def refs_as(kind: np.dtype, is_ref, dtype) -> np.dtype:
-    """``kind`` with its reference type, or each member's that ``is_ref`` holds, made ``dtype``."""
+    """``kind`` with each type ``is_ref`` holds made ``dtype``: itself, its element type,
+    its members at any depth (offsets and item size kept)."""
+    if kind.subdtype is not None:
+        return np.dtype((refs_as(kind.subdtype[0], is_ref, dtype), kind.subdtype[1]))
     if kind.names is None:
         return np.dtype(dtype) if is_ref(kind) else kind
     fields = [kind.fields[name] for name in kind.names]
     return np.dtype({"names": list(kind.names), "offsets": [f[1] for f in fields], "itemsize": kind.itemsize,
-                     "formats": [dtype if is_ref(f[0]) else f[0] for f in fields]})
+                     "formats": [refs_as(f[0], is_ref, dtype) for f in fields]})
 
 
 def map_refs(value, one, is_ref, dtype):
     """``one(ref)`` for each reference of ``value``: one reference, an array of them (a
     ``dtype`` array back), or records (``np.void`` or an array) whose members of a type
-    ``is_ref`` holds are mapped so, into members of type ``dtype``, the others kept."""
+    ``is_ref`` holds, at any depth (nested compounds, subarray members), are mapped so,
+    into members of type ``dtype``, the others kept."""
     kind = getattr(value, "dtype", None)
     if kind is None or kind.names is None:
         return map_each(value, one, dtype)
     out = np.zeros(np.shape(value), refs_as(kind, is_ref, dtype))
-    for name in kind.names:
-        member = np.asarray(value[name])
-        out[name] = map_each(member, one, dtype) if is_ref(kind.fields[name][0]) else member
+    _map_into(out, np.asarray(value), one, is_ref, dtype)
     return out if isinstance(value, np.ndarray) else out[()]
+
+
+def _map_into(out: np.ndarray, value: np.ndarray, one, is_ref, dtype) -> None:
+    """Fill ``out`` (a view) from ``value`` of the same shape, one walk down the members:
+    a member without references is copied whole, a reference member mapped item by item."""
+    kind = value.dtype
+    if not _holds(kind, is_ref):
+        out[...] = value
+    elif kind.names is None:
+        out[...] = map_each(value, one, dtype)
+    else:
+        for name in kind.names:
+            _map_into(out[name], value[name], one, is_ref, dtype)
 
 
 def map_each(value, one, dtype):

@@ -17,8 +17,9 @@ import numpy as np
 
 from ..errors import InvalidNameError, NodeNotFoundError
 from ..format.attrvalues import attr_type, decode_attr, encode_attr
-from ..format.dtypes import check_vlen_dtype, is_empty
+from ..format.dtypes import check_ref_dtype, check_vlen_dtype, is_empty, ref_dtype
 from ..format.reserved import RESERVED, edit_reserved
+from .creation import guess_dtype
 from .ident import AttrID
 from .mapping import HDF5Views
 from .scale_attrs import (del_scale_attribute, derived_names, get_scale_attribute, has_scale_attribute, is_derived,
@@ -56,6 +57,12 @@ def _drop_empty(attributes: dict) -> None:
 
 
 # ---------------------------------------------------------------- manager
+def _references_only(data) -> bool:
+    """h5py's guess for attribute data: the reference type for an object array (or lists) of references only."""
+    guessed = guess_dtype(data)
+    return guessed is not None and check_ref_dtype(guessed) is not None
+
+
 class AttributeManager(HDF5Views, MutableMapping):
     """Attributes of a File, Group or Dataset, with h5py's dict-like API.
 
@@ -124,6 +131,8 @@ class AttributeManager(HDF5Views, MutableMapping):
             return
         if dtype is not None:
             dtype = np.dtype(dtype)
+        elif _references_only(data):
+            dtype = ref_dtype  # an object array or lists of references only: h5py's guess
         stored, record = encode_attr(data, dtype, shape)
         if name in self:  # h5py deletes, then creates: a read-only refusal comes from the delete
             self._parent._check_writable(KeyError, "Unable to delete attribute")

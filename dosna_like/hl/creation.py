@@ -23,7 +23,7 @@ from ..format.reserved import RESERVED
 from ..format.sharding import ShardSpec, check_shards
 
 __all__ = ["CHUNK_TARGET_BYTES", "FILL_TIMES", "SHARD_CHUNKS_BELOW", "SHARD_TARGET_BYTES", "default_shards",
-           "guess_chunks", "new_array", "UNLIMITED_GUESS"]
+           "guess_chunks", "guess_dtype", "new_array", "UNLIMITED_GUESS"]
 
 
 CHUNK_TARGET_BYTES = 2 * 1024 * 1024  # object stores favour MB-sized objects
@@ -156,7 +156,7 @@ def _item_type(data):
     return types.pop() if len(types) == 1 else None
 
 
-def _guess_dtype(data):
+def guess_dtype(data):
     """The dtype h5py gives data of Python text or references: variable-length
     UTF-8 for ``str``, variable-length ASCII for ``bytes`` (``numpy.str_`` and
     ``numpy.bytes_`` are left to numpy, as h5py does)."""
@@ -228,7 +228,7 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         # h5py 3: a dtype alone makes a dataset with no dataspace (h5py.Empty)
         return _empty_array(dtype, shape, chunks, maxshape, compression, shuffle), None
     if dtype is None and data is not None:
-        dtype = _guess_dtype(data)
+        dtype = guess_dtype(data)
     refused = None
     if isinstance(data, np.ndarray) and dtype == np.float16:
         data = np.asarray(data, dtype=dtype)  # h5py converts data for a float16 dataset with numpy first
@@ -243,9 +243,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
             data = convert_as_hdf5(data, dtype)
         except (TypeError, OSError) as exc:
             # HDF5 converts as h5py writes into the dataset made, which is left: an array into
-            # an opaque time type, and items into variable-length text (numpy only makes them
+            # an opaque time type or with no conversion path (a bool array into an enum without
+            # FALSE and TRUE), and items into variable-length text (numpy only makes them
             # objects), one of which is no text
-            if not (isinstance(data, np.ndarray) and dtype.kind in "Mm"
+            if not (isinstance(data, np.ndarray) and (dtype.kind in "Mm" or isinstance(exc, OSError))
                     or isinstance(exc, TypeError) and dtypes.is_vlen_text(dtype)):
                 raise
             refused, data = exc, np.empty(np.shape(data), dtype)

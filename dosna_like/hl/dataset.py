@@ -12,7 +12,7 @@ import numpy as np
 from ..chunks import selection
 from ..codecs.chains import asked_codecs, h5py_view, hdf5_filters
 from ..errors import ResizeError
-from ..format.conversion import conversion_path_error, convert_as_hdf5
+from ..format.conversion import bool_enum_conversion, conversion_path_error, convert_as_hdf5
 from ..format.dtypes import (Empty, check_opaque_dtype, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored,
                              no_conversion_path, stored_form, to_stored)
 from ..format.references import RegionReference
@@ -340,7 +340,9 @@ class Dataset(ChunkAccess, HLObject):
                 np.broadcast_shapes(np.shape(data), np.shape(target))
             except ValueError:
                 raise TypeError(f"Can't broadcast {np.shape(data)} -> {np.shape(target)}") from None
-        dest[target_key] = data
+        # an enum read into bool: by member name, as HDF5
+        by_name = bool_enum_conversion(np.asarray(data), dest.dtype, reading=True)
+        dest[target_key] = data if by_name is None else by_name
 
     def _read_into(self, source, dest: np.ndarray, target_key) -> bool:
         """Read ``self[source]`` straight into ``dest[target_key]`` (no intermediate

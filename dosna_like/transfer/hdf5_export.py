@@ -147,10 +147,11 @@ def _set_attrs_but_refs(h5, path: str, obj) -> list:
     for name, value in obj.attrs.items():
         if is_derived(obj, name):  # dimension scales: remade by export_scales
             continue
+        value = attr_to_copy(obj.attrs, name)  # a scalar's enum, opaque..., a subarray type
         if holds_refs(value):
             later.append((path, name, value))
         else:
-            values[name] = attr_to_copy(obj.attrs, name)  # a scalar's enum, opaque..., a subarray type
+            values[name] = value
     set_attrs(h5[path], values)
     return later
 
@@ -160,7 +161,7 @@ def _write_refs(h5, later: list) -> None:
     h5py = require_h5py()
     for path, name, value in later:
         if name is not None:
-            h5[path].attrs[name] = refs_to_h5py(value, h5, h5py)
+            set_attrs(h5[path], {name: refs_to_h5py(value, h5, h5py)})
             continue
         if value.shape is not None:
             h5[path][()] = refs_to_h5py(value[()], h5, h5py)

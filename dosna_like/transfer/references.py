@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..format.dtypes import stored_form
-from ..format.references import check_ref_dtype, holds_refs_dtype, map_refs, refs_from_h5py
+from ..format import references
+from ..format.references import check_ref_dtype, holds_refs_dtype, is_h5py_ref_dtype, map_refs, ref_dtype, refs_as
+from .common import Subarray
 
 __all__ = ["holds_refs", "refs_from_h5py", "refs_to_h5py"]
 
@@ -22,9 +24,12 @@ def _is_ref_value(value) -> bool:
 
 
 def holds_refs(value) -> bool:
-    """A reference, or an array of a reference dtype (of either library)."""
+    """A reference, or an array of a reference dtype (of either library), or an attribute
+    value of a subarray type with references."""
     if _is_ref_value(value):
         return True
+    if isinstance(value, Subarray):
+        return holds_refs_dtype(value.dtype)
     if isinstance(value, (np.ndarray, np.void)) and value.dtype.names is not None:
         return holds_refs_dtype(value.dtype)  # records with reference members (of either library)
     return isinstance(value, np.ndarray) and value.dtype.kind == "O" and _safe_form(value.dtype) == "ref"
@@ -37,9 +42,25 @@ def _safe_form(dtype):
         return None
 
 
+def _is_ref_dtype(dtype) -> bool:
+    return check_ref_dtype(dtype) is not None
+
+
+def refs_from_h5py(value, h5file):
+    """h5py's references as ours (:func:`dosna_like.format.references.refs_from_h5py`), a
+    :class:`Subarray` value's with its type."""
+    if isinstance(value, Subarray):
+        return Subarray(references.refs_from_h5py(value.value, h5file),
+                        refs_as(value.dtype, is_h5py_ref_dtype, ref_dtype))
+    return references.refs_from_h5py(value, h5file)
+
+
 def refs_to_h5py(value, h5file, h5py):
-    """dosna_like references (one, arrays of them, or records with reference members) as
-    h5py references into ``h5file``."""
+    """dosna_like references (one, arrays of them, records with reference members at any
+    depth, a :class:`Subarray` value) as h5py references into ``h5file``."""
     def one(ref):
         return h5file[ref.path].ref if ref else h5py.Reference()
-    return map_refs(value, one, lambda dtype: check_ref_dtype(dtype) is not None, h5py.ref_dtype)
+    if isinstance(value, Subarray):
+        return Subarray(map_refs(value.value, one, _is_ref_dtype, h5py.ref_dtype),
+                        refs_as(value.dtype, _is_ref_dtype, h5py.ref_dtype))
+    return map_refs(value, one, _is_ref_dtype, h5py.ref_dtype)
