@@ -53,3 +53,19 @@ def test_names_with_repeated_slashes_create_and_delete_as_in_hdf5(both):
     for f in both:
         del f["a//b"]
     assert list(d["a"]) == list(h["a"]) == []
+
+
+# ------------------------------------------------------------ compression
+@pytest.mark.parametrize("kwds", [
+    {"compression": 1, "compression_opts": 7}, {"compression": 0, "compression_opts": 0},
+    {"compression": 9, "compression_opts": (9,)}, {"compression": 3}, {"compression": True, "compression_opts": 7},
+    {"compression": -999}, {"compression": 100}, {"compression": "gzip", "compression_opts": 10},
+    {"compression_opts": 4},
+])
+def test_compression_numbers_as_h5py(both, kwds):
+    """A number 0-9 is a gzip level (with options besides: TypeError), others are HDF5 filter ids."""
+    h, d = both
+    made = [outcome(lambda f=f: f.create_dataset("x", (20, 30), dtype="f4", **kwds)) for f in (d, h)]
+    assert_same_outcome(*[m if m[0] == "raised" else ("ok", None) for m in made])
+    if made[1][0] == "ok":
+        assert (d["x"].compression, d["x"].compression_opts) == (h["x"].compression, h["x"].compression_opts)
