@@ -16,9 +16,10 @@ from .anonymous import discard as discard_anonymous
 from .group import Group
 from .state import FileState
 from ..storage import REPLACING_ROOT, open_store
+from ..storage.hdf5_open import is_hdf5 as is_hdf5_file
 from .in_place import is_file_object, open_in_place
 
-__all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "refresh"]
+__all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "is_hdf5", "refresh"]
 
 
 # h5py's mode table: mode -> (must exist, must not exist, truncate, writable)
@@ -179,6 +180,22 @@ def _root_raws(store) -> tuple:
     """(root zarr.json bytes, its side object's bytes), each None when missing: one round trip."""
     raws = store.get_many([META_KEY, SIDE_KEY])
     return raws.get(META_KEY), raws.get(SIDE_KEY)
+
+
+def is_hdf5(name, storage_options: dict | None = None) -> bool:
+    """h5py's ``is_hdf5``: whether ``File(name, "r")`` opens ``name`` as a file, a
+    store whose root is a group or an HDF5 file (read in place); False when
+    nothing, or something else, is there."""
+    if is_file_object(name):
+        return False
+    name = os.fsdecode(name) if isinstance(name, bytes) else name
+    if is_hdf5_file(name, storage_options):
+        return True
+    try:
+        raw, side = _root_raws(open_store(name, storage_options, read_only=True))
+        return raw not in (None, REPLACING_ROOT) and loads(raw, META_KEY, side)["node_type"] == "group"
+    except (OSError, ValueError):  # no store there, or no document of ours (FormatError)
+        return False
 
 
 class File(Group):
