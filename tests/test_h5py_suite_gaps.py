@@ -184,3 +184,22 @@ def test_is_hdf5_as_h5py(tmp_path):
         if name != "d.h5":  # a store is a directory, which h5py cannot open
             assert h5py.is_hdf5(tmp_path / name) is expected, name
     assert dosna_like.is_hdf5(tmp_path / "h.h5") and dosna_like.is_hdf5(str(tmp_path / "d.h5").encode())
+
+
+# ------------------------------------------------------------ File options
+@pytest.mark.parametrize("mode, kwds", [
+    ("w", {"fs_strategy": "page", "fs_persist": True, "fs_threshold": 100}), ("w", {"fs_strategy": "invalid"}),
+    ("a", {"fs_strategy": "page"}), ("r", {"fs_strategy": "fsm"}), ("r+", {"fs_strategy": "bogus"}),
+    ("w", {"fs_strategy": "page", "page_buf_size": 16 * 1024}), ("w", {"page_buf_size": 16 * 1024}),
+    ("w", {"fs_strategy": "fsm", "page_buf_size": 16 * 1024}), ("x", {"fs_strategy": "aggregate", "page_buf_size": 4096}),
+    ("w-", {"fs_strategy": "none"}), ("r", {"page_buf_size": 16 * 1024}), ("w", {"fs_strategy": None}),
+])
+def test_file_space_keywords_are_checked_as_h5py(tmp_path, mode, kwds):
+    """They change nothing on a store, but a call h5py refuses is refused with h5py's error type."""
+    def attempt(lib, name):
+        path = tmp_path / name
+        if mode in ("r", "r+", "a"):
+            lib.File(str(path), "w").close()
+        lib.File(str(path), mode, **kwds).close()
+        return None
+    assert_same_outcome(outcome(lambda: attempt(dosna_like, "d.h5")), outcome(lambda: attempt(h5py, "h.h5")))
