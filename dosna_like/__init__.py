@@ -23,7 +23,7 @@ from .hl.attrs import AttributeManager
 from .hl.cluster import Cluster, Pool, auto_init
 from .hl.dataset import Dataset
 from .hl.datatype import Datatype
-from .hl.files import File
+from .hl.files import File, is_hdf5
 from .hl.group import Group
 from .hl import h5ds
 from .transfer.hdf5_export import export_hdf5
@@ -33,7 +33,7 @@ from .transfer.store_copy import copy_store
 
 __all__ = [
     # h5py's API
-    "AttributeManager", "Dataset", "Datatype", "Empty", "ExternalLink", "File", "Group", "HardLink",
+    "AttributeManager", "Dataset", "Datatype", "Empty", "ExternalLink", "File", "Group", "HardLink", "is_hdf5",
     "MultiBlockSlice", "SoftLink", "__version__", "check_dtype", "check_enum_dtype", "check_string_dtype",
     "check_vlen_dtype", "enum_dtype", "filters", "get_config", "h5ds", "h5t", "special_dtype", "string_dtype", "string_info",
     "version", "vlen_dtype", "check_complex_dtype", "check_opaque_dtype", "complex_compat_dtype", "opaque_dtype",

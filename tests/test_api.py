@@ -113,7 +113,7 @@ def test_group_tree_iteration_and_visit(f):
     assert list(f) == ["a"] and "b/c/d" not in f
 
 
-@pytest.mark.parametrize("bad", ["a/../b", "a//b", "x\x00y", "tab\there", ""])
+@pytest.mark.parametrize("bad", ["a/../b", "x\x00y", "tab\there", ""])  # "a//b" is "a/b", as HDF5
 def test_bad_names_are_refused_and_nothing_is_written(f, bad):
     with pytest.raises(ValueError):
         f.create_group(bad)

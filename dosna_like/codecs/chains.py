@@ -77,7 +77,9 @@ def build_codecs(dtype: np.dtype, compression=None, compression_opts=None, shuff
     if compression is True:  # h5py: gzip at its default level
         compression = "gzip"
     elif isinstance(compression, (int, np.integer)) and not isinstance(compression, bool):
-        if 0 <= compression <= 9:  # h5py's legacy gzip levels
+        if 0 <= compression <= 9:  # h5py's legacy gzip levels: the number is the level
+            if compression_opts is not None:
+                raise TypeError("Conflict in compression options")
             compression, compression_opts = "gzip", int(compression)
         else:  # h5py takes other numbers as HDF5 filter ids (negative ones are invalid)
             options = compression_opts if isinstance(compression_opts, tuple) else \

@@ -13,6 +13,7 @@ constants that high-level calls answer with).
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import types
@@ -26,7 +27,7 @@ from ..hl.attrs import AttributeManager
 from ..hl.base import HLObject
 from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
-from ..hl.files import File
+from ..hl.files import File, is_hdf5
 from ..hl.group import Group
 from ..hl.ident import (AttrID, CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET,
                         FILL_TIME_NEVER)
@@ -67,7 +68,7 @@ def _hl_modules() -> dict:
         "group": _module("h5py._hl.group", "Groups and links.", Group=Group, ExternalLink=ExternalLink,
                          HardLink=HardLink, SoftLink=SoftLink),
         "base": _module("h5py._hl.base", "The common base of groups, datasets and datatypes.",
-                        HLObject=HLObject, Empty=Empty),
+                        HLObject=HLObject, Empty=Empty, is_hdf5=is_hdf5, product=math.prod),
         "attrs": _module("h5py._hl.attrs", "Attributes.", AttributeManager=AttributeManager),
         "datatype": _module("h5py._hl.datatype", "Committed datatypes.", Datatype=Datatype),
         "compat": _module("h5py._hl.compat", "Filename encoding.", filename_encode=filename_encode,

@@ -25,7 +25,7 @@ import numpy as np
 
 from .dtypes import (Empty, check_complex_dtype, check_vlen_dtype, decode_float, encode_float, from_stored, is_empty, no_conversion_path,
                      ref_dtype, stored_form, string_dtype, to_stored, vlen_base, vlen_dtype)
-from .compound import carries_marks, compound_dtype, member_marks, no_hdf5_type, with_marks, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes
+from .compound import carries_marks, compound_dtype, member_marks, no_hdf5_type, with_marks, compound_spec, enum_members, hdf5_layout, record_from_bytes, record_layout, record_to_bytes, sequence_base_from, sequence_record
 from .references import Reference
 
 __all__ = ["attr_dtype", "attr_type", "decode_attr", "dtype_descr", "dtype_from_descr", "encode_attr", "kept_type", "typed_value"]
@@ -207,12 +207,13 @@ def _encode_special(value, dtype, shape):
             record["shape"] = list(stored.shape)
         return (stored.tolist() if stored.ndim else stored[()]), record
     base = vlen_base(dtype)
-    if base.names is not None or base.metadata:
-        raise TypeError(f"Attributes of variable-length sequences of {base} are not supported (of numbers are)")
+    if base.names is not None or base.metadata or base.kind in "Sc":
+        # sequences of records, enums, fixed-length bytes or complex numbers: each stored
+        # sequence's bytes (format/compound.py), as a dataset holds them
+        items = [base64.b64encode(item).decode() for item in stored.reshape(-1).tolist()]
+        return items, {"kind": "vlen", "sequence": sequence_record(base), "shape": list(stored.shape)}
     items = [from_stored(b, dtype).tolist() for b in stored.reshape(-1).tolist()]
     items = [[encode_float(x) for x in item] if base.kind == "f" else item for item in items]
-    if base.kind == "c":
-        raise TypeError("Attributes of variable-length complex sequences are not supported")
     nested = np.empty(len(items), dtype=object)
     nested[:] = items
     return nested.reshape(stored.shape).tolist(), {"kind": "vlen", "base": base.str, "shape": list(stored.shape)}
@@ -225,8 +226,13 @@ def _decode_special(value, record: dict):
         arr = np.empty(len(np.array(value, dtype=object).reshape(-1)), dtype=object)
         arr[:] = [str(v) for v in np.array(value, dtype=object).reshape(-1).tolist()]
         return from_stored(arr.reshape(record["shape"]), ref_dtype)
-    base = np.dtype(record["base"])
     shape = tuple(record["shape"])
+    if "sequence" in record:
+        stored = np.empty(len(value), dtype=object)
+        stored[:] = [base64.b64decode(item) for item in value]
+        out = from_stored(stored, vlen_dtype(sequence_base_from(record["sequence"]))).reshape(shape)
+        return out[()] if not shape else out
+    base = np.dtype(record["base"])
     out = np.empty(int(np.prod(shape, dtype=np.int64)), dtype=vlen_dtype(base))
     flat = value
     for _ in shape[:-1] if shape else ():

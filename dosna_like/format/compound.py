@@ -11,10 +11,16 @@ one item per record, which zarr-python reads as ``bytes`` objects:
   order (nested compounds and subarrays included);
 - then per variable-length field, in field order, a 4-byte little-endian
   length and the payload: UTF-8 text, bytes, a reference's target path, or
-  a vlen sequence's little-endian values.
+  a vlen sequence's elements (:func:`sequence_to_bytes`).
+
+A variable-length sequence (a dataset's items, or a member) holds its elements
+little-endian and packed: numbers, enums, fixed-length bytes, compounds of
+fixed-size members; for compounds with variable-length members, each
+element's record item (as above) after its 4-byte little-endian length.
 
 The reserved ``compound`` key keeps the type: per field its name and either
 ``{"type": [numpy descr, shape]}`` or ``{"vlen": "str" | "bytes" | <base>}``
+(a base as :func:`sequence_record` writes it)
 or ``{"ref": "object"}`` (a fixed member's h5py mark beside its type: ``"enum"``
 or ``"opaque"``; a nested compound's, or an array of compounds', members' marks
 at any depth under ``"members"``, by member name, only for members that carry
@@ -35,7 +41,8 @@ import numpy as np
 from .references import ref_dtype, ref_from_path, ref_to_path
 
 __all__ = ["carries_marks", "compound_dtype", "compound_spec", "enum_members", "member_marks", "no_hdf5_type", "with_marks", "hdf5_layout", "needs_record_form", "record_from_bytes", "record_layout",
-           "record_to_bytes"]
+           "record_to_bytes", "sequence_base", "sequence_base_from", "sequence_from_bytes", "sequence_record",
+           "sequence_to_bytes"]
 
 
 def _object_kind(sub: np.dtype):
@@ -53,10 +60,7 @@ def _object_kind(sub: np.dtype):
     if vlen is bytes:
         return "bytes"
     if vlen is not None:
-        base = np.dtype(vlen)
-        if base.kind not in "biufc" or base.names:
-            raise TypeError(f"Variable-length sequences of {base} cannot be stored")
-        return base
+        return sequence_base(vlen)
     raise TypeError(f"Object dtype {sub!r} has no native HDF5 equivalent")
 
 
@@ -124,7 +128,7 @@ def compound_spec(dtype: np.dtype) -> dict:
         elif kind == "ref":
             fields.append([name, {"ref": "object", **shape}])
         else:
-            fields.append([name, {"vlen": kind if isinstance(kind, str) else kind.str, **shape}])
+            fields.append([name, {"vlen": kind, **shape} if isinstance(kind, str) else {**sequence_record(kind), **shape}])
     return {"fields": fields, "offsets": [int(dtype.fields[n][1]) for n in dtype.names],
             "itemsize": int(dtype.itemsize)}
 
@@ -210,7 +214,8 @@ def _field_dtype(spec: dict) -> np.dtype:
         sub = ref_dtype
     else:
         vlen = spec["vlen"]
-        sub = np.dtype("O", metadata={"vlen": str if vlen == "str" else bytes if vlen == "bytes" else np.dtype(vlen)})
+        sub = np.dtype("O", metadata={"vlen": str if vlen == "str" else bytes if vlen == "bytes" else
+                                      sequence_base_from(spec)})
     return np.dtype((sub, shape)) if shape else sub
 
 
@@ -292,9 +297,9 @@ def _payload(value, kind) -> bytes:
         if value is None or value == 0:
             return b""  # a zeroed record's empty object field
         raise TypeError(f"Can't implicitly convert {type(value).__name__} to a string")
-    if value is None or (np.ndim(value) == 0 and value == 0):
-        return b""
-    return np.ascontiguousarray(np.asarray(value).reshape(-1).astype(kind.newbyteorder("<"))).tobytes()
+    if value is None or (np.ndim(value) == 0 and not isinstance(value, np.void) and value == 0):
+        return b""  # a zeroed record's empty sequence
+    return sequence_to_bytes(value, kind)
 
 
 def record_to_bytes(record, dtype: np.dtype, layout=None) -> bytes:
@@ -341,6 +346,100 @@ def record_from_bytes(raw: bytes, dtype: np.dtype, layout=None) -> np.void:
         elif kind in ("str", "bytes"):
             value = payload  # h5py reads variable-length strings in compounds as bytes
         else:
-            value = np.frombuffer(payload, kind.newbyteorder("<")).astype(kind)
+            value = sequence_from_bytes(payload, kind)
         _leaf(out, path).reshape(1)[0] = value  # 1-d: an array goes into an object field as one item
     return out[()]
+
+
+
+# ------------------------------------------------ variable-length sequences
+def sequence_base(base) -> np.dtype:
+    """The element type of a variable-length sequence, checked: numbers, enums,
+    fixed-length bytes and compounds (with variable-length members too) can be
+    stored; anything else is h5py's TypeError."""
+    base = np.dtype(base)
+    if base.names is not None:
+        compound_spec(base)  # refuses, with h5py's TypeError, what a compound cannot hold
+        return base
+    numbers = base.kind in "biufc" and set(base.metadata or {}) <= {"enum"}
+    if not (numbers or (base.kind == "S" and not base.metadata)):
+        raise TypeError(f"Variable-length sequences of {base} cannot be stored "
+                        "(numbers, enums, fixed-length bytes, compounds, str and bytes can)")
+    return base
+
+
+def sequence_record(base: np.dtype) -> dict:
+    """The reserved record of a sequence's element type: ``{"vlen": ...}`` holding its
+    numpy type string, a compound's numpy descr (little-endian), or for a compound with
+    variable-length members ``{"compound": <its compound record>}``; an enum's members
+    beside it under ``vlen_enum``."""
+    if base.names is not None and base.hasobject:  # kept as h5py reports the type once stored
+        return {"vlen": {"compound": compound_spec(hdf5_layout(base))}}
+    record = {"vlen": base.str if base.names is None else np.lib.format.dtype_to_descr(base.newbyteorder("<"))}
+    if (base.metadata or {}).get("enum"):
+        record["vlen_enum"] = dict(base.metadata["enum"])
+    return record
+
+
+def sequence_base_from(record: dict) -> np.dtype:
+    """The element type :func:`sequence_record` wrote."""
+    def tuples(descr):  # JSON turned numpy's descr tuples into lists
+        if not isinstance(descr, list):
+            return descr
+        return [tuple([f[0], tuples(f[1]), *[tuple(x) if isinstance(x, list) else x for x in f[2:]]])
+                for f in descr]
+
+    base = record["vlen"]
+    if isinstance(base, dict):
+        return compound_dtype(base["compound"])
+    base = np.lib.format.descr_to_dtype(tuples(base)) if isinstance(base, list) else np.dtype(base)
+    return np.dtype(base, metadata={"enum": enum_members(record["vlen_enum"])}) if record.get("vlen_enum") else base
+
+
+def _has_records(base: np.dtype) -> bool:
+    return base.names is not None and base.hasobject
+
+
+def sequence_to_bytes(value, base: np.dtype) -> bytes:
+    """One sequence's stored bytes (the module docstring's layout); TypeError for a
+    value that is no sequence of ``base``."""
+    if base.names is not None:
+        if isinstance(value, np.ndarray) and value.dtype.names is not None:
+            arr = np.zeros(value.shape, base)
+            for name in base.names:  # by name, as HDF5 converts compounds
+                arr[name] = value[name]
+        else:
+            arr = np.asarray(value, dtype=base)
+    else:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in ("S" if base.kind == "S" else "biufc"):
+            raise TypeError(f"Can't convert {type(value).__name__} to a sequence of {base}")
+    if arr.ndim > 1:
+        raise TypeError(f"Can't convert {type(value).__name__} to a sequence of {base}")
+    arr = arr.reshape(-1)
+    if _has_records(base):
+        layout = record_layout(base)
+        items = [record_to_bytes(record, base, layout) for record in arr]
+        return b"".join(len(item).to_bytes(4, "little") + item for item in items)
+    # stored little-endian whatever the host, so zarr readers get portable bytes
+    return np.ascontiguousarray(arr.astype(base.newbyteorder("<"))).tobytes()
+
+
+def sequence_from_bytes(raw, base: np.dtype) -> np.ndarray:
+    """The sequence (a 1-d array of ``base``) a stored item holds."""
+    raw = bytes(raw)
+    if not _has_records(base):
+        return np.frombuffer(raw, dtype=base.newbyteorder("<")).astype(base)
+    layout = record_layout(base)
+    records, pos = [], 0
+    while pos < len(raw):
+        size = int.from_bytes(raw[pos:pos + 4], "little")
+        item = raw[pos + 4:pos + 4 + size]
+        if len(item) != size:
+            raise ValueError("truncated variable-length sequence")
+        records.append(record_from_bytes(item, base, layout))
+        pos += 4 + size
+    out = np.zeros(len(records), base)
+    for i, record in enumerate(records):
+        out[i] = record
+    return out

@@ -226,7 +226,7 @@ def to_zarr(dtype) -> tuple:
     if form == "ref":
         return "string", {"name": "vlen-utf8", "configuration": {}}, {"ref": "object"}
     if form == "vlen":
-        return "bytes", {"name": "vlen-bytes", "configuration": {}}, _vlen_record(vlen_base(dtype))
+        return "bytes", {"name": "vlen-bytes", "configuration": {}}, compound.sequence_record(vlen_base(dtype))
     if form == "compound":
         spec = compound.compound_spec(user_dtype(dtype))
         return "bytes", {"name": "vlen-bytes", "configuration": {}}, {"compound": spec}
@@ -321,7 +321,7 @@ def from_zarr(data_type, array_codec: dict, reserved: dict) -> np.dtype:
         return ref_dtype if reserved.get("ref") == "object" else string_dtype()
     if data_type == "bytes":
         if reserved.get("vlen"):
-            return vlen_dtype(_vlen_base_from(reserved))
+            return vlen_dtype(compound.sequence_base_from(reserved))
         if reserved.get("compound"):
             return record_carrier(compound.compound_dtype(reserved["compound"]))
         return string_dtype("ascii")
@@ -446,33 +446,7 @@ def vlen_base(dtype) -> np.dtype:
     base = np.dtype(check_vlen_dtype(dtype))
     if base.kind in "Mm":
         raise no_conversion_path(base)
-    numbers = base.kind in "biufc" and base.names is None and set(base.metadata or {}) <= {"enum"}
-    records = base.names is not None and not base.hasobject and not base.metadata
-    if not (numbers or records):
-        raise TypeError(f"Variable-length sequences of {base} cannot be stored "
-                        "(numbers, enums, compounds of fixed-size fields, str and bytes can)")
-    return base
-
-
-def _vlen_record(base: np.dtype) -> dict:
-    """The reserved record of a sequence's element type: its numpy type string, or
-    for a compound its numpy descr (little-endian); an enum's members beside it."""
-    record = {"vlen": base.str if base.names is None else np.lib.format.dtype_to_descr(base.newbyteorder("<"))}
-    if check_enum_dtype(base):
-        record["vlen_enum"] = dict(check_enum_dtype(base))
-    return record
-
-
-def _vlen_base_from(reserved) -> np.dtype:
-    def tuples(descr):  # JSON turned numpy's descr tuples into lists
-        if not isinstance(descr, list):
-            return descr
-        return [tuple([f[0], tuples(f[1]), *[tuple(x) if isinstance(x, list) else x for x in f[2:]]])
-                for f in descr]
-
-    base = reserved["vlen"]
-    base = np.lib.format.descr_to_dtype(tuples(base)) if isinstance(base, list) else np.dtype(base)
-    return enum_dtype(compound.enum_members(reserved["vlen_enum"]), base) if reserved.get("vlen_enum") else base
+    return compound.sequence_base(base)
 
 
 def _item_to_stored(item, form: str, base, stored_ok: bool = False):
@@ -480,21 +454,7 @@ def _item_to_stored(item, form: str, base, stored_ok: bool = False):
         return item  # converted already (create_dataset converts its data once more)
     if form == "ref":
         return ref_to_path(item)
-    if base.names is not None:  # a sequence of records: each record's bytes, little-endian
-        if isinstance(item, np.ndarray) and item.dtype.names is not None:
-            arr = np.zeros(item.shape, base)
-            for name in base.names:  # by name, as HDF5 converts compounds
-                arr[name] = item[name]
-        else:
-            arr = np.asarray(item, dtype=base)
-        if arr.ndim > 1:
-            raise TypeError(f"Can't convert {type(item).__name__} to a sequence of {base}")
-        return np.ascontiguousarray(arr.reshape(-1).astype(base.newbyteorder("<"))).tobytes()
-    arr = np.asarray(item)
-    if arr.dtype.kind not in "biufc" or (arr.ndim > 1):
-        raise TypeError(f"Can't convert {type(item).__name__} to a sequence of {base}")
-    # stored little-endian whatever the host, so zarr readers get portable bytes
-    return np.ascontiguousarray(arr.reshape(-1).astype(base.newbyteorder("<"))).tobytes()
+    return compound.sequence_to_bytes(item, base)
 
 
 def to_stored(value, dtype, shape: tuple | None = None, stored_ok: bool = False) -> np.ndarray:
@@ -580,7 +540,7 @@ def from_stored(stored, dtype):
     def one(item):
         if form == "ref":
             return ref_from_path(item)
-        return np.frombuffer(bytes(item), dtype=base.newbyteorder("<")).astype(base)
+        return compound.sequence_from_bytes(item, base)
 
     if not isinstance(stored, np.ndarray):
         return one(stored)

@@ -1,5 +1,5 @@
 """Node names: how a name given to a group resolves to a store path, and the
-name rules (no ``..``, no empty parts, no control characters, no reserved names).
+name rules (no ``..``, no control characters, no reserved names).
 """
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def _refuse(name: str, why: str):
 def resolve_path(base: str, name) -> str:
     """Store path ('' = root, 'a/b') of ``name`` relative to the node at ``base``.
 
-    Leading '/' makes a name absolute; '.' parts are ignored as in HDF5.  Names
-    with '..', empty parts ('a//b') or control characters are refused.
+    Leading '/' makes a name absolute; '.' parts and repeated slashes ('a//b',
+    'x///') are ignored, as HDF5 does.  Names with '..' or control characters
+    are refused; the stored path never has an empty part.
     """
     if isinstance(name, bytes):
         name = name.decode("utf-8")
@@ -33,18 +34,12 @@ def resolve_path(base: str, name) -> str:
     if _CONTROL.search(name):
         raise _refuse(name, "control characters are not allowed")
     absolute = name.startswith("/")
-    body = name[1:] if absolute else name
-    if body.endswith("/"):
-        body = body[:-1]
-    parts = body.split("/") if body else []
+    parts = [part for part in name.split("/") if part not in ("", ".")]
     for part in parts:
-        if part == "":
-            raise _refuse(name, "empty path components are not allowed")
         if part == "..":
             raise _refuse(name, "'..' is not allowed")
         if part in (META_KEY, SIDE_KEY, SIDECAR_KEY):
             raise _refuse(name, f"{part!r} is reserved by the format")
-    parts = [p for p in parts if p != "."]
     if not absolute and base:
         parts = base.split("/") + parts
     return "/".join(parts)

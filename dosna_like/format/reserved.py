@@ -87,9 +87,10 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
                           "raw_bytes arrays: the numpy type carries h5py's opaque mark (opaque_dtype)"),
     "vlen_enum": ReservedKey((dict,), (int,), "arrays",
                              "variable-length sequence of an enum: member name -> integer value"),
-    "vlen": ReservedKey((str, list), None, "arrays",
+    "vlen": ReservedKey((str, list, dict), None, "arrays",
                         "variable-length sequence dtype: the base's numpy type string, or numpy descr for a compound "
-                        "(items stored little-endian)"),
+                        "(items stored little-endian), or {'compound': <compound record>} for a compound with "
+                        "variable-length members (format/compound.py)"),
     "attrs": ReservedKey((dict,), (dict,), "any node",
                          "per attribute name, its numpy type record (format/attrvalues.py)"),
     "links": ReservedKey((dict,), (dict,), "groups",

@@ -16,9 +16,10 @@ from .anonymous import discard as discard_anonymous
 from .group import Group
 from .state import FileState
 from ..storage import REPLACING_ROOT, open_store
+from ..storage.hdf5_open import is_hdf5 as is_hdf5_file
 from .in_place import is_file_object, open_in_place
 
-__all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "refresh"]
+__all__ = ["File", "INCOMPLETE", "incomplete_datasets", "incomplete_message", "is_hdf5", "refresh"]
 
 
 # h5py's mode table: mode -> (must exist, must not exist, truncate, writable)
@@ -39,6 +40,7 @@ _IGNORED_KWARGS = {
     "min_meta_keep", "min_raw_keep", "locking", "alignment_threshold", "alignment_interval",
     "meta_block_size",
 }
+_FS_STRATEGIES = ("fsm", "page", "aggregate", "none")  # HDF5's file space strategies, by h5py's names
 # Drivers that only choose how HDF5 reads a local file: the data and where it
 # lives are the same, so they are accepted.  "fsspec" is what File.driver reports.
 _HARMLESS_DRIVERS = (None, "sec2", "stdio", "core", "fsspec")
@@ -98,6 +100,7 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
     if driver not in _HARMLESS_DRIVERS:
         raise UnsupportedFileOptionError(f"Unknown driver type {driver!r}")
     _check_userblock(mode, kwds.get("userblock_size"))
+    _check_file_space(mode, kwds.get("fs_strategy"), kwds.get("page_buf_size"))
     _check_libver(libver)
     if kwds.get("locking") not in (None, True, False, "best-effort"):
         raise ValueError(f"Unsupported locking value: {kwds['locking']!r}")
@@ -107,6 +110,20 @@ def _check_h5py_options(mode: str, driver, libver, swmr, kwds: dict) -> None:
     if swmr:  # h5py's own warning: swmr only matters for readers
         warnings.warn("swmr=True only affects read ('r') mode. For swmr write mode, set "
                       "f.swmr_mode = True after opening the file.", stacklevel=3)
+
+
+def _check_file_space(mode: str, strategy, page_buf_size) -> None:
+    """h5py's checks of the file-space keywords, which have no effect on a store: a
+    strategy is set only when creating a file, and is one of HDF5's (ValueError); a
+    file created with a page buffer must use the "page" strategy (HDF5's OSError)."""
+    creating = mode in ("w", "w-", "x")
+    if strategy and not creating:
+        raise ValueError("Unable to set file space strategy of an existing file")
+    if strategy and strategy not in _FS_STRATEGIES:
+        raise ValueError("Invalid file space strategy type")
+    if page_buf_size and creating and strategy != "page":
+        raise OSError(errno.EINVAL, "Unable to create file (page buffering is disabled for a "
+                      "file space strategy other than 'page')")
 
 
 def _check_userblock(mode: str, size) -> None:
@@ -179,6 +196,22 @@ def _root_raws(store) -> tuple:
     """(root zarr.json bytes, its side object's bytes), each None when missing: one round trip."""
     raws = store.get_many([META_KEY, SIDE_KEY])
     return raws.get(META_KEY), raws.get(SIDE_KEY)
+
+
+def is_hdf5(name, storage_options: dict | None = None) -> bool:
+    """h5py's ``is_hdf5``: whether ``File(name, "r")`` opens ``name`` as a file, a
+    store whose root is a group or an HDF5 file (read in place); False when
+    nothing, or something else, is there."""
+    if is_file_object(name):
+        return False
+    name = os.fsdecode(name) if isinstance(name, bytes) else name
+    if is_hdf5_file(name, storage_options):
+        return True
+    try:
+        raw, side = _root_raws(open_store(name, storage_options, read_only=True))
+        return raw not in (None, REPLACING_ROOT) and loads(raw, META_KEY, side)["node_type"] == "group"
+    except (OSError, ValueError):  # no store there, or no document of ours (FormatError)
+        return False
 
 
 class File(Group):

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..chunks.selection import select
 from ..config import get_config
-from ..errors import NodeExistsError, NodeNotFoundError, UnsupportedFileOptionError
+from ..errors import InvalidNameError, NodeExistsError, NodeNotFoundError, UnsupportedFileOptionError
 from ..format.documents import ArrayMeta, group_document
 from ..format.links import ExternalLink, HardLink, MAX_LINK_DEPTH, SoftLink, from_record, to_record
 from ..format.names import resolve_path
@@ -52,9 +52,13 @@ class Group(HLObject, HDF5Views, MutableMapping):
 
         Returns None when nothing is there (a missing member or a dangling link).
         A plain path costs one document read; links are only looked at when
-        that read finds nothing.
+        that read finds nothing.  A name no object can have ('', '..') is not
+        there either: h5py raises KeyError for it, as for any missing name.
         """
-        path = resolve_path(self._path, name)
+        try:
+            path = resolve_path(self._path, name)
+        except InvalidNameError:
+            return None
         doc = self._state.read_doc(path)
         if doc is not None:
             return self._state, path, doc
