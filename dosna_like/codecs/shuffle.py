@@ -12,8 +12,6 @@ import numpy as np
 
 __all__ = ["unshuffle_into"]
 
-_SLAB = 128 << 10  # bytes of output written lane by lane while they stay in cache (a 4 MiB chunk: 25% faster)
-
 
 def unshuffle_into(src, dest: np.ndarray, elementsize: int) -> None:
     """Un-shuffle the bytes of ``src`` (``elementsize`` lanes, then any
@@ -29,12 +27,8 @@ def unshuffle_into(src, dest: np.ndarray, elementsize: int) -> None:
                              f"bytes (a strided destination takes whole items)")
         items = dest[..., None].view(np.uint8)  # (..., elementsize): the bytes of each item
         lanes = data.reshape((elementsize,) + dest.shape)
-        # a slab of rows at a time, so the lanes after the first find its bytes in cache
-        # (a strided array has at least one axis)
-        rows = max(1, _SLAB // max(1, dest[:1].nbytes))
-        for start in range(0, len(dest), rows):
-            for lane in range(elementsize):
-                items[start:start + rows, ..., lane] = lanes[lane, start:start + rows]
+        for lane in range(elementsize):
+            items[..., lane] = lanes[lane]
         return
     out = dest.reshape(-1).view(np.uint8)
     if data.size != out.size:
