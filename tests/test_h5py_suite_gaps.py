@@ -55,6 +55,29 @@ def test_names_with_repeated_slashes_create_and_delete_as_in_hdf5(both):
     assert list(d["a"]) == list(h["a"]) == []
 
 
+@pytest.mark.parametrize("name", ["q/", "p//q/", "r//", "g/x/", b"b/"])
+def test_a_dataset_name_with_a_trailing_slash_as_in_hdf5(both, name):
+    """create_dataset, require_dataset and create_dataset_like refuse it (ValueError, the
+    groups on the way left made, as HDF5 makes them first); assigning data under it makes
+    the dataset, as h5py links it."""
+    h, d = both
+    for f in both:
+        f.create_dataset("base", data=np.arange(2))
+    for make in (lambda f: f.create_dataset(name, data=np.arange(3)),
+                 lambda f: f.require_dataset(name, (3,), "i8"),
+                 lambda f: f.create_dataset_like(name, f["base"]),
+                 lambda f: f.__setitem__(name, np.arange(4))):  # the group is there now
+        assert_same_outcome(outcome(lambda: make(d)), outcome(lambda: make(h)))
+    assert sorted(d) == sorted(h)
+    key = (name.decode() if isinstance(name, bytes) else name).rstrip("/")
+    assert isinstance(d[key], dosna_like.Group) and isinstance(h[key], h5py.Group)
+    fresh = b"n" + name if isinstance(name, bytes) else "n" + name
+    for f in both:
+        f[fresh] = np.arange(4)
+    assert sorted(d) == sorted(h)
+    np.testing.assert_array_equal(d["n" + key][()], h["n" + key][()])
+
+
 # ------------------------------------------------------------ compression
 @pytest.mark.parametrize("kwds", [
     {"compression": 1, "compression_opts": 7}, {"compression": 0, "compression_opts": 0},

@@ -228,6 +228,11 @@ class Group(HLObject, HDF5Views, MutableMapping):
         opts out (the rule: ``hl/creation.py: new_array``, ``default_shards``).
         """
 
+        text = name.decode() if isinstance(name, bytes) else name
+        if isinstance(text, str) and text.endswith("/") and text.strip("/"):  # a group's name, not a dataset's
+            # HDF5 makes the groups on the way, then finds the last name empty: h5py leaves them made
+            self.require_group(text.rstrip("/"))
+            raise ValueError("Unable to synchronously create dataset (name parameter cannot be an empty string)")
         if isinstance(dtype, Datatype):
             dtype = dtype.dtype
         # attribute creation order (h5py's track_order=); HDF5's timestamps have no store counterpart
@@ -308,7 +313,9 @@ class Group(HLObject, HDF5Views, MutableMapping):
             self._state.write_doc(path, group_document({RESERVED: datatype_reserved(obj)}))
             self._created(path)
         else:
-            self.create_dataset(name, data=obj)
+            # h5py links the new dataset under the name: a trailing slash is no error here
+            text = name.decode() if isinstance(name, bytes) else name
+            self.create_dataset(text.rstrip("/") if isinstance(text, str) and text.strip("/") else name, data=obj)
 
     def _adopt(self, name, obj) -> None:
         target = resolve_path(self._path, name)
