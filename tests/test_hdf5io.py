@@ -465,3 +465,20 @@ def test_deflate_wrappers_are_rewritten_losslessly():
         g.write(data)  # a header with a file name, as other writers make
     assert zlib.decompress(gzip_to_zlib(buf.getvalue(), len(data))) == data
     assert gzip_to_zlib(gzip.compress(data) + gzip.compress(data), 2 * len(data)) is None
+
+
+@pytest.mark.parametrize("shape, chunks", [((4,), (2,)), ((3, 4), (2, 3)), ((5,), (5,))])
+def test_export_of_sequences_that_all_have_one_length(tmp_path, shape, chunks):
+    """Variable-length sequences of equal length in a chunk export (h5py's ``ds[box] =``
+    reads such a block as a 2-d array of numbers and refuses it); the values are h5py's."""
+    url, out = str(tmp_path / "seq.store"), str(tmp_path / "seq.h5")
+    with dosna_like.File(url, "w") as f:
+        ds = f.create_dataset("v", shape, dtype=h5py.vlen_dtype("i4"), chunks=chunks)
+        for index in np.ndindex(shape):
+            ds[index] = np.arange(2, dtype="i4") + sum(index)
+        want = ds[...]
+    dosna_like.export_hdf5(url, out)
+    with h5py.File(out, "r") as f:
+        got = f["v"][...]
+        assert f["v"].dtype == h5py.vlen_dtype("i4") and got.shape == shape
+    assert all(np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(want.ravel(), got.ravel()))

@@ -16,7 +16,7 @@ import joblib
 
 from ..chunks.pools import backend_batch_map, joblib_backend_chosen
 from ..codecs.chains import hdf5_export_keywords
-from ..format.dtypes import Empty
+from ..format.dtypes import Empty, check_vlen_dtype
 from ..format.grid import iter_chunk_boxes, iter_chunks
 from ..format.links import ExternalLink, SoftLink
 from ..format.reserved import reserved_of
@@ -120,11 +120,24 @@ def _export_dataset(ds, doc: dict, h5, path: str, compression, workers: Workers,
         if data is not None:
             h5ds.id.write_direct_chunk(tuple(s.start for s in box), data, 0)
             report.raw_chunks += 1
+        elif check_vlen_dtype(h5ds.dtype) not in (None, str, bytes):
+            h5ds.write_direct(_sequences(block, h5ds.dtype), dest_sel=box)
         else:
             h5ds[box] = block
         if pid is not None:
             workers.processes.add(pid)
         bar.update(box_nbytes(box, ds.dtype.itemsize))
+
+
+def _sequences(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A block of variable-length sequences as an array of h5py's vlen type, item by item:
+    h5py's ``ds[box] = block`` reads sequences that all have one length as a 2-d array of
+    numbers and refuses to broadcast it."""
+    out = np.empty(block.shape, dtype)
+    flat = out.reshape(-1)
+    for i, item in enumerate(block.reshape(-1)):
+        flat[i] = item
+    return out
 
 
 def _export_mapped(ds, mapped: np.memmap, workers: Workers, bar) -> None:
