@@ -111,6 +111,10 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "checksum": ReservedKey((str,), None, "arrays",
                             "'crc32c': the last codec is a checksum the library added for integrity "
                             "(not asked for as fletcher32; h5py's view and HDF5 exports leave it out)"),
+    "scaleoffset": ReservedKey((int,), None, "arrays",
+                               "h5py's scaleoffset= (integers: minbits, 0 automatic; floats: decimal digits): "
+                               "chunks are stored already quantized as HDF5's filter reads them back "
+                               "(codecs/scaleoffset.py)"),
     "incomplete": ReservedKey((dict,), None, "the root and arrays",
                               "an import or store copy is running or failed: {source, started}; "
                               "on an array, the import has not finished writing its chunks"),
