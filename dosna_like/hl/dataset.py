@@ -25,7 +25,7 @@ from .views import AsStrView, AsTypeView, FieldsView, select_fields, split_field
 
 __all__ = ["Dataset"]
 
-FILTER_SCALEOFFSET = next(i for i, f in HDF5_FILTERS.items() if f.h5py_name == "scaleoffset")
+_SCALEOFFSET_FILTER = next(i for i, f in HDF5_FILTERS.items() if f.h5py_name == "scaleoffset")
 
 
 class _RegionRefMaker:
@@ -176,7 +176,7 @@ class Dataset(ChunkAccess, HLObject):
             return tuple(zip(ids, json.loads(hdf5.get("filter_names") or "[]")))
         filters = hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes))
         if self.scaleoffset is not None:  # HDF5 runs it before shuffle and compression
-            filters = ((FILTER_SCALEOFFSET, "scaleoffset"), *filters)
+            filters = ((_SCALEOFFSET_FILTER, "scaleoffset"), *filters)
         return filters
 
     @property
