@@ -184,3 +184,20 @@ def test_setting_crosses_to_and_from_hdf5(tmp_path):
         assert (f["f"].scaleoffset, f["i"].scaleoffset) == (3, 12)
         np.testing.assert_array_equal(f["f"][()], hf)  # HDF5's filter on its own values: the same
         np.testing.assert_array_equal(f["i"][()], hi)
+
+
+def test_copy_and_create_like_keep_the_setting(tmp_path):
+    """h5py's ``copy`` and ``create_dataset_like`` keep the filter; so do ours, across libraries."""
+    data = np.linspace(0, 10, 64).reshape(8, 8)
+    with h5py.File(tmp_path / "h.h5", "w") as h, dosna_like.File(str(tmp_path / "d"), "w") as d:
+        h.create_dataset("x", data=data, scaleoffset=2, chunks=(4, 4))
+        d.create_dataset("x", data=data, scaleoffset=2, chunks=(4, 4))
+        h.copy("x", h, "y")
+        d.copy("x", d, "y")
+        d.copy(h["x"], d, "from_h5py")
+        like = (h.create_dataset_like("z", h["x"]).scaleoffset, d.create_dataset_like("z", d["x"]).scaleoffset)
+        assert like == (2, 2)
+        assert (d["y"].scaleoffset, d["from_h5py"].scaleoffset) == (h["y"].scaleoffset, 2)
+    with h5py.File(tmp_path / "h.h5", "r") as h, dosna_like.File(str(tmp_path / "d"), "r") as d:
+        np.testing.assert_array_equal(d["y"][()], h["y"][()])
+        np.testing.assert_array_equal(d["from_h5py"][()], h["x"][()])
