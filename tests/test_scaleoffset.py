@@ -201,3 +201,23 @@ def test_copy_and_create_like_keep_the_setting(tmp_path):
     with h5py.File(tmp_path / "h.h5", "r") as h, dosna_like.File(str(tmp_path / "d"), "r") as d:
         np.testing.assert_array_equal(d["y"][()], h["y"][()])
         np.testing.assert_array_equal(d["from_h5py"][()], h["x"][()])
+
+
+@pytest.mark.parametrize("shards", [None, (32, 32)])
+def test_every_store_kind_and_sharding(file_url, tmp_path, shards):
+    """The quantization is the chunk encoder's: the same values whichever store and
+    whether inner chunks of shards; partial writes included."""
+    data = ((np.random.default_rng(9).random((40, 40)) - 0.5) * 100).astype("f4")
+    with h5py.File(tmp_path / "h.h5", "w") as f:
+        f.create_dataset("x", data=data, scaleoffset=2, chunks=(16, 16))
+    with h5py.File(tmp_path / "h.h5", "r") as f:
+        expected = f["x"][()]
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", shape=data.shape, dtype="f4", scaleoffset=2, chunks=(16, 16), shards=shards)
+        ds[...] = data
+        np.testing.assert_array_equal(ds[()], expected)
+        ds[3:5, 3:5] = data[3:5, 3:5]  # a partial write: quantized again, within the precision
+        assert np.abs(ds[()] - data).max() <= 0.01
+    with dosna_like.File(file_url, "r") as f:
+        assert f["x"].scaleoffset == 2
+        assert np.abs(f["x"][()] - data).max() <= 0.01
