@@ -43,6 +43,10 @@ def _create(lib, path, kwargs):
     dict(shape=(20, 30), dtype="i4", scaleoffset=3, chunks=False),
     dict(shape=(), dtype="i4", scaleoffset=3),
     dict(shape=(20, 30), dtype="f4", scaleoffset=3, compression="gzip", shuffle=True),
+    dict(shape=(20, 30), dtype="f2", scaleoffset=3),
+    dict(shape=(20, 30), dtype=h5py.enum_dtype({"a": 0, "b": 1}, basetype="i1"), scaleoffset=1),
+    dict(shape=(20, 30), dtype=("i4", (2,)), scaleoffset=1),
+    dict(shape=(20, 30), dtype=h5py.string_dtype(), scaleoffset=1),
 ], ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()))
 def test_arguments_as_h5py(tmp_path, kwargs):
     expected = _create(h5py, tmp_path / "h.h5", kwargs)

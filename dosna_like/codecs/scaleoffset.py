@@ -54,6 +54,11 @@ def check_scaleoffset(scaleoffset, dtype: np.dtype, fletcher32) -> int | None:
         raise TypeError("scale/offset filter only supported for integer and floating-point types")
     if fletcher32:
         raise ValueError("fletcher32 cannot be used with potentially lossy scale/offset filter")
+    # h5py lets these through; HDF5 then refuses to create the dataset
+    if (dtype.metadata or {}).get("enum") is not None:
+        raise ValueError("Unable to synchronously create dataset (datatype class not supported by scaleoffset)")
+    if dtype.kind == "f" and dtype.itemsize not in (4, 8):
+        raise ValueError("Unable to synchronously create dataset (cannot find matched memory datatype)")
     return int(scaleoffset)  # HDF5 keeps an unsigned int: 2.5 is 2
 
 

@@ -303,10 +303,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
                 raise error
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
-    # HDF5's filter takes plain integers and 4- or 8-byte floats only (enums, subarrays: TypeError here)
-    plain = not subshape and not dtype.metadata and dtype.names is None and dtype.kind in "iuf" \
-        and not (dtype.kind == "f" and dtype.itemsize not in (4, 8))
-    scaleoffset = check_scaleoffset(scaleoffset, dtype if plain else np.dtype(bool), fletcher32)
+    # a subarray dtype is no integer or float to h5py (its kind is 'V'): TypeError
+    scaleoffset = check_scaleoffset(scaleoffset, np.dtype((dtype, subshape)) if subshape else dtype, fletcher32)
     if scaleoffset is not None:
         reserved["scaleoffset"] = scaleoffset
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
