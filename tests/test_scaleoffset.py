@@ -225,3 +225,28 @@ def test_every_store_kind_and_sharding(file_url, tmp_path, shards):
     with dosna_like.File(file_url, "r") as f:
         assert f["x"].scaleoffset == 2
         assert np.abs(f["x"][()] - data).max() <= 0.01
+
+
+def test_copy_on_write_of_a_referencing_store(tmp_path):
+    """A chunk written into a store that references an HDF5 dataset with the filter is
+    quantized as h5py's write into the file would be."""
+    source = tmp_path / "s.h5"
+    rng = np.random.default_rng(4)
+    with h5py.File(source, "w") as f:
+        f.create_dataset("x", data=(rng.random((40, 40)) - 0.5) * 2000, scaleoffset=3, chunks=(16, 16))
+    block = (rng.random((16, 16)) - 0.5) * 2000
+    written = tmp_path / "w.h5"
+    written.write_bytes(source.read_bytes())
+    with h5py.File(written, "a") as f:
+        f["x"][:16, :16] = block
+    with h5py.File(written, "r") as f:
+        expected = f["x"][()]
+    store = str(tmp_path / "ref")
+    dosna_like.import_hdf5(str(source), store, reference=True, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with dosna_like.File(store, "r+") as g:
+            g["x"][:16, :16] = block
+        with dosna_like.File(store, "r") as g:
+            assert g["x"].scaleoffset == 3
+            np.testing.assert_array_equal(g["x"][()], expected)

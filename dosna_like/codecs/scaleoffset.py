@@ -79,8 +79,9 @@ class ScaleOffset:
 
 
 def scaleoffset_runtime(reserved: Mapping, dtype: np.dtype, fill_value) -> ScaleOffset | None:
-    """The :class:`ScaleOffset` of an array whose reserved entry asks for one, else None."""
-    factor = reserved.get("scaleoffset")
+    """The :class:`ScaleOffset` of an array whose reserved entry asks for one (or that
+    references an HDF5 dataset with the filter: its copy-on-write chunks), else None."""
+    factor = reserved.get("scaleoffset", (reserved.get("hdf5") or {}).get("scaleoffset"))
     if factor is None or dtype.kind not in "iuf":
         return None
     return ScaleOffset(int(factor), fill_value)
