@@ -94,9 +94,10 @@ def test_h5t_names_are_h5pys():
 
 def test_filters_and_h5z():
     assert set(dosna_like.filters.encode) <= set(h5py.filters.encode)
-    assert {"gzip", "shuffle", "fletcher32"} <= set(dosna_like.filters.encode)
+    assert {"gzip", "shuffle", "fletcher32", "scaleoffset"} <= set(dosna_like.filters.encode)
     with dosna_like.as_h5py() as swapped:
-        for code in (swapped.h5z.FILTER_DEFLATE, swapped.h5z.FILTER_SHUFFLE, swapped.h5z.FILTER_FLETCHER32):
+        for code in (swapped.h5z.FILTER_DEFLATE, swapped.h5z.FILTER_SHUFFLE, swapped.h5z.FILTER_FLETCHER32,
+                     swapped.h5z.FILTER_SCALEOFFSET):
             assert swapped.h5z.filter_avail(code) == h5py.h5z.filter_avail(code)
         assert swapped.h5z.FILTER_LZF == h5py.h5z.FILTER_LZF
         assert not swapped.h5z.filter_avail(swapped.h5z.FILTER_SZIP)  # a clear "no", as a build without it

@@ -21,11 +21,12 @@ from .plans import flat_bytes as _flat_bytes, scratch as _scratch
 from .pools import parallel_map, submitter
 from .selection import ChunkProjection, Selection
 from ..codecs.pipeline import ChunkCodec
+from ..codecs.scaleoffset import scaleoffset_runtime
 from ..errors import CorruptChunkError, FormatError
 from ..format.documents import ArrayMeta
 from ..format.grid import chunk_extent, chunk_local_box, is_cut_by_edge
 from ..format.keys import chunk_key, chunk_prefix, parse_chunk_key
-from ..format.reserved import node_label
+from ..format.reserved import node_label, reserved_in
 
 __all__ = ["ArrayIO", "DEFAULT_RDCC_NBYTES", "is_fill"]
 
@@ -92,7 +93,8 @@ class ArrayIO(DirectIO, HeldChunks):
             self.pending.stored.clear()  # chunks written past _unstored_from
         self.meta = meta
         try:
-            self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks)
+            quantize = scaleoffset_runtime(reserved_in(meta.attributes, self.path), meta.dtype, meta.fill_value)
+            self.codec = ChunkCodec(meta.codecs, meta.dtype, meta.chunks, quantize)
         except (ValueError, TypeError) as exc:  # a stored codec list nothing here runs: name the node
             raise FormatError(f"{node_label(self.path)}: its codecs cannot be used ({exc})") from exc
         self.fill_bits = _fill_bits(meta.fill_value, meta.dtype)
@@ -409,6 +411,9 @@ class ArrayIO(DirectIO, HeldChunks):
 
         def write_partial(proj: ChunkProjection) -> None:  # with the chunk's lock held
             coords = proj.chunk_coords
+            if self.codec.quantize is not None:  # held chunks would read unquantized until stored
+                self._update_one(proj, build)
+                return
             held = self.pending.get(coords)
             if held is None and (proj.complete or self._never_stored(coords)):  # nothing to start from
                 held = np.full(meta.chunks, meta.fill_value, dtype=meta.dtype)
@@ -482,7 +487,7 @@ class ArrayIO(DirectIO, HeldChunks):
         return None if is_fill(chunk, self.fill_bits) else self.codec.encode(chunk)
 
     def _remember(self, coords: tuple, chunk: np.ndarray, raw) -> None:
-        if raw is None:
+        if raw is None or self.codec.quantize is not None:  # scaleoffset: the cache would hold unquantized values
             self.cache.discard(coords)
         else:
             chunk.flags.writeable = False

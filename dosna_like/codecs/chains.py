@@ -177,7 +177,7 @@ def hdf5_import_keywords(filter_ids: Sequence[int], compression_opts, prefer: st
 
     A filter an entry imports becomes that codec (``prefer`` names the entry
     when several can, as ``import_hdf5(deflate_as=...)`` does for deflate); a
-    filter that only changes values (scaleoffset) leaves nothing, since HDF5
+    filter that only changes values (scaleoffset) leaves nothing here, since HDF5
     hands the values over decoded; any other filter makes the data gzip-4.
     """
     keywords: dict = {}

@@ -25,8 +25,10 @@ MAX_VLEN_CHUNK_NBYTES = 256 * 2**20  # a string chunk decodes to at most this, o
 class ChunkCodec:
     """Encodes a chunk array to stored bytes and back, for one array's codec list."""
 
-    def __init__(self, codecs: list, dtype: np.dtype, chunk_shape: tuple):
+    def __init__(self, codecs: list, dtype: np.dtype, chunk_shape: tuple, quantize=None):
         self.dtype = np.dtype(dtype)
+        # h5py's scaleoffset= (codecs/scaleoffset.py): chunk -> the values stored, applied first
+        self.quantize = quantize
         self.chunk_shape = tuple(chunk_shape)
         self.items = math.prod(int(n) for n in self.chunk_shape)  # exact, and no numpy call per array opened
         self.nbytes = self.items * self.dtype.itemsize
@@ -59,13 +61,13 @@ class ChunkCodec:
     @property
     def is_raw(self) -> bool:
         """Stored bytes are the chunk's bytes as they are."""
-        return not self.pipeline and self.vlen is None and self.checksum is None
+        return not self.pipeline and self.vlen is None and self.checksum is None and self.quantize is None
 
     @property
     def checked_raw(self) -> bool:
         """Stored bytes are the chunk's bytes as they are, then a checksum of
         :attr:`TRAILER` bytes (:meth:`trailer`, :meth:`check`)."""
-        return not self.pipeline and self.vlen is None and self.checksum is not None
+        return not self.pipeline and self.vlen is None and self.checksum is not None and self.quantize is None
 
     TRAILER = 4
 
@@ -80,6 +82,8 @@ class ChunkCodec:
 
     def encode(self, chunk: np.ndarray):
         """Stored bytes of ``chunk`` (a bytes-like object; no copy when uncompressed)."""
+        if self.quantize is not None:
+            chunk = self.quantize(np.asarray(chunk, dtype=self.dtype))
         if self.vlen is not None:
             buf = self.vlen.encode(np.asarray(chunk, dtype=object).reshape(-1))
         else:

@@ -26,6 +26,8 @@ _FLAG_FILTERS = {FILTER_SHUFFLE: "shuffle", FILTER_FLETCHER32: "fletcher32"}
 
 def filter_avail(filter_code: int) -> bool:
     """True when datasets using HDF5 filter ``filter_code`` can be written and read."""
+    if filter_code == FILTER_SCALEOFFSET:  # create_dataset(scaleoffset=): a quantization on write
+        return True
     if filter_code in _FLAG_FILTERS:
         return any(entry.h5py_keyword == _FLAG_FILTERS[filter_code] for entry in REGISTRY)
     return any(entry.hdf5_filter == filter_code and entry.h5py_keyword == "compression" for entry in REGISTRY)

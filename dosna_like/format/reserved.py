@@ -64,8 +64,8 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "hdf5": ReservedKey((dict,), (str,), "arrays",
                         "a dataset of an HDF5 file opened in place: what h5py reports of it ('layout': "
                         "'contiguous' or 'compact' -> chunks None; 'compression': 'gzip' for HDF5's deflate, "
-                        "'gzip_level'; 'szip': 'nn,8' for h5py's ('nn', 8); 'filter_ids': '2,1'; 'filter_names': "
-                        "a JSON list)"),
+                        "'gzip_level'; 'szip': 'nn,8' for h5py's ('nn', 8); 'scaleoffset': '3'; 'filter_ids': '2,1'; "
+                        "'filter_names': a JSON list)"),
     "string_encoding": ReservedKey((str,), None, "arrays",
                                    "fixed-length bytes: h5py's string encoding mark ('ascii' or 'utf-8')"),
     "enum": ReservedKey((dict,), (int,), "arrays", "enum dtype: member name -> integer value"),
@@ -111,6 +111,10 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "checksum": ReservedKey((str,), None, "arrays",
                             "'crc32c': the last codec is a checksum the library added for integrity "
                             "(not asked for as fletcher32; h5py's view and HDF5 exports leave it out)"),
+    "scaleoffset": ReservedKey((int,), None, "arrays",
+                               "h5py's scaleoffset= (integers: minbits, 0 automatic; floats: decimal digits): "
+                               "chunks are stored already quantized as HDF5's filter reads them back "
+                               "(codecs/scaleoffset.py)"),
     "incomplete": ReservedKey((dict,), None, "the root and arrays",
                               "an import or store copy is running or failed: {source, started}; "
                               "on an array, the import has not finished writing its chunks"),

@@ -68,6 +68,8 @@ def _creation_options(src, dest_group) -> dict:
     for flag in ("shuffle", "fletcher32"):  # h5py's copy keeps these filters, compressed or not
         if getattr(src, flag, False):
             opts[flag] = True
+    if getattr(src, "scaleoffset", None) is not None and not opts.get("fletcher32"):
+        opts["scaleoffset"] = src.scaleoffset  # so does the scale-offset filter
     opts.update(fill_option(src))
     return opts
 

@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from ..codecs.chains import CHECKSUM_MARK, build_codecs, with_checksum
+from ..codecs.scaleoffset import check_scaleoffset
 from ..config import get_config
 from ..errors import H5pyDeprecationWarning
 from ..format import dtypes
@@ -204,8 +205,6 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         raise ValueError("external= (raw data in separate files) is HDF5 storage a store has no counterpart for; "
                          "the data is stored in the dataset's chunks instead when external is not given")
     reserved = _fill_time_reserved(fill_time)
-    if scaleoffset is not None:
-        raise ValueError("scaleoffset is not supported by dosna_like (it is lossy in HDF5)")
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind == "T":  # numpy's variable-width strings: stored as h5py stores them
@@ -270,15 +269,16 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
                       stacklevel=3)
     dtype = dtypes.stored_dtype("f4" if dtype is None else dtype)
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
-    if chunks is False and any((compression, shuffle, fletcher32, maxshape)):  # h5py's test, truthiness and all
+    if chunks is False and any((compression, shuffle, fletcher32, maxshape, scaleoffset)):  # h5py's test, truthiness and all
         raise ValueError("Chunked format required for given storage options")
     maxshape = _check_maxshape(maxshape, shape)
     contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
-        and shards in (None, False)
+        and shards in (None, False) and scaleoffset is None
     if shape == () and shards not in (None, False):
         raise TypeError("Scalar datasets don't support chunk/filter options")
     if shape == ():
-        if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32:
+        if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32 \
+                or scaleoffset is not None:
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
     elif chunks in (None, True, False):
@@ -303,6 +303,10 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
                 raise error
     if data is not None and dtypes.stored_form(dtype) is not None:
         data = dtypes.to_stored(data, dtype, stored_ok=True)  # references, vlen sequences, records: as stored
+    # a subarray dtype is no integer or float to h5py (its kind is 'V'): TypeError
+    scaleoffset = check_scaleoffset(scaleoffset, np.dtype((dtype, subshape)) if subshape else dtype, fletcher32)
+    if scaleoffset is not None:
+        reserved["scaleoffset"] = scaleoffset
     codecs = build_codecs(dtype, compression, compression_opts, shuffle, fletcher32)
     if contiguous_like:
         reserved["h5py_contiguous"] = True

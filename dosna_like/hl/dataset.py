@@ -11,6 +11,7 @@ import numpy as np
 
 from ..chunks import selection
 from ..codecs.chains import asked_codecs, h5py_view, hdf5_filters
+from ..codecs.entries import HDF5_FILTERS
 from ..errors import ResizeError
 from ..format.conversion import bool_enum_conversion, conversion_path_error, convert_as_hdf5
 from ..format.dtypes import (Empty, check_opaque_dtype, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored,
@@ -23,6 +24,8 @@ from .dims import DimensionManager, is_scale, make_scale
 from .views import AsStrView, AsTypeView, FieldsView, select_fields, split_fields, text_as_bytes
 
 __all__ = ["Dataset"]
+
+_SCALEOFFSET_FILTER = next(i for i, f in HDF5_FILTERS.items() if f.h5py_name == "scaleoffset")
 
 
 class _RegionRefMaker:
@@ -171,7 +174,10 @@ class Dataset(ChunkAccess, HLObject):
         if "filter_ids" in hdf5:
             ids = [int(i) for i in hdf5["filter_ids"].split(",") if i]
             return tuple(zip(ids, json.loads(hdf5.get("filter_names") or "[]")))
-        return hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes))
+        filters = hdf5_filters(asked_codecs(self._meta.codecs, self._meta.attributes))
+        if self.scaleoffset is not None:  # HDF5 runs it before shuffle and compression
+            filters = ((_SCALEOFFSET_FILTER, "scaleoffset"), *filters)
+        return filters
 
     @property
     def shuffle(self) -> bool:
@@ -186,7 +192,12 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def scaleoffset(self):
-        return None
+        """h5py's scaleoffset: integers, the bits kept (0: chosen per chunk); floats,
+        the decimal digits kept; None without the filter."""
+        hdf5 = self._hdf5_view()
+        if "scaleoffset" in hdf5:  # an HDF5 file's dataset opened in place
+            return int(hdf5["scaleoffset"])
+        return reserved_in(self._meta.attributes, self._path).get("scaleoffset")
 
     @property
     def is_virtual(self) -> bool:

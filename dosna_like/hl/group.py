@@ -410,7 +410,8 @@ class Group(HLObject, HDF5Views, MutableMapping):
         opts = {"shape": other.shape, "dtype": other.dtype, "chunks": other.chunks,
                 "maxshape": other.maxshape, "fillvalue": other.fillvalue,
                 "compression": other.compression, "compression_opts": other.compression_opts,
-                "shuffle": getattr(other, "shuffle", None), "shards": getattr(other, "shards", None) or False}
+                "shuffle": getattr(other, "shuffle", None), "shards": getattr(other, "shards", None) or False,
+                "scaleoffset": getattr(other, "scaleoffset", None)}
         if tuple(opts["maxshape"] or ()) == tuple(other.shape or ()):
             opts.pop("maxshape")
         opts.update(kwupdate)

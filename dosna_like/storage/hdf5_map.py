@@ -207,6 +207,8 @@ def _dataset_entry(dset, path: str, attributes: dict, reserved: dict) -> tuple:
     elif dset.compression == "szip":  # h5py's ('nn' or 'ec', pixels per block)
         hdf5["szip"] = ",".join(map(str, dset.compression_opts))
     hdf5["filters"] = ",".join(name for name, on in (("shuffle", dset.shuffle), ("fletcher32", dset.fletcher32)) if on)
+    if dset.scaleoffset is not None:
+        hdf5["scaleoffset"] = str(dset.scaleoffset)
     if hasattr(dset, "filter_ids"):  # h5py 3.16: the pipeline's ids and names, whoever decodes it
         hdf5["filter_ids"] = ",".join(map(str, dset.filter_ids))
         hdf5["filter_names"] = json.dumps(list(dset.filter_names))

@@ -63,6 +63,8 @@ def _h5_options(ds, doc: dict, compression) -> dict:
             opts["maxshape"] = ds.maxshape
     opts.update(h5_compression)
     opts.update(fill_option(ds))
+    if ds.scaleoffset is not None and ds.shape:
+        opts["scaleoffset"] = ds.scaleoffset  # HDF5's filter again: the stored values are already its own
     fill_time = reserved_of(doc, ds._path).get("fill_time")
     if fill_time:
         opts["fill_time"] = fill_time

@@ -188,6 +188,8 @@ def _dataset_options(src, compression, deflate_as: str = "gzip") -> dict:
         opts["maxshape"] = src.maxshape
     opts.update(fill_option(src))
     opts.update(_compression(src, compression, deflate_as))
+    if src.scaleoffset is not None and not opts.get("fletcher32"):
+        opts["scaleoffset"] = src.scaleoffset  # the values come decoded; new writes are quantized alike
     return opts
 
 
