@@ -272,9 +272,14 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
     if chunks is False and any((compression, shuffle, fletcher32, maxshape)):  # h5py's test, truthiness and all
         raise ValueError("Chunked format required for given storage options")
+    if chunks is False and shape != ():
+        raise TypeError("'chunks' argument must be None or a sequence object")
+    # h5py's layout rule (filters.fill_dcpl): chunked when chunks=True, a maxshape (even equal
+    # to the shape) or a filter is given, else contiguous; a scalar is always contiguous
+    contiguous_like = shape == () or (chunks is None and maxshape is None and compression is None
+                                      and not shuffle and not fletcher32 and scaleoffset is None
+                                      and shards in (None, False))
     maxshape = _check_maxshape(maxshape, shape)
-    contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
-        and shards in (None, False)
     if shape == () and shards not in (None, False):
         raise TypeError("Scalar datasets don't support chunk/filter options")
     if shape == ():
