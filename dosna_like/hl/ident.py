@@ -4,7 +4,8 @@ h5py's ``obj.id`` is a handle on HDF5's low-level API (``DatasetID``,
 ``GroupID``...).  Libraries mostly use it as an identity (``a.id == b.id``,
 as a dict key) or to ask whether the object is still open (``id.valid``,
 ``bool(id)``); that is what this one does, plus ``get_create_plist()`` as far
-as h5netcdf reads it (whether a group tracks creation order), and a
+as h5netcdf reads it (whether a group tracks creation order; a dataset's
+fill time, layout and chunk shape as h5py reports them), and a
 dataset's ``get_type()``: a ``TypeID`` answering HDF5's type class
 (``get_class()``, compared with ``h5py.h5t``'s constants), size, dtype and
 type equality, all derived from the dtype (``format/typeclass.py``).
@@ -22,7 +23,8 @@ from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER,
                                 type_class, type_key, type_size)
 
 __all__ = ["AttrID", "CHUNKED", "COMPACT", "CONTIGUOUS", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII",
-           "CSET_UTF8", "CommittedTypeID", "CreatePlist", "DatasetCreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET", "FILL_TIME_NEVER", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
+           "CSET_UTF8", "CommittedTypeID", "CreatePlist", "DatasetCreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET",
+           "FILL_TIME_NEVER", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
            "TypeEnumID", "TypeFloatID", "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID",
            "TypeStringID", "TypeTimeID", "TypeVlenID", "type_id"]
 
