@@ -251,3 +251,14 @@ def test_a_contiguous_store_dataset_exports_contiguous(tmp_path):
         for name in ("c", "k", "m"):
             assert (h[name].chunks is None) == (f[name].chunks is None)
             np.testing.assert_array_equal(h[name][...], np.arange(12).reshape(3, 4))
+
+
+def test_layout_constants_of_h5py_h5d_as_h5py():
+    """Code swapped to ``import dosna_like as h5py`` compares get_layout() with h5py.h5d's constants."""
+    real = {name: getattr(h5py.h5d, name) for name in ("COMPACT", "CONTIGUOUS", "CHUNKED")}
+    with dosna_like.as_h5py() as swapped:
+        assert {name: getattr(swapped.h5d, name) for name in real} == real
+        with swapped.File("memory://contig/constants.h5", "w") as f:
+            assert f.create_dataset("x", (3,), "i4").id.get_create_plist().get_layout() == swapped.h5d.CONTIGUOUS
+            assert f.create_dataset("y", (3,), "i4", chunks=(1,)).id.get_create_plist().get_layout() \
+                == swapped.h5d.CHUNKED
