@@ -262,3 +262,14 @@ def test_layout_constants_of_h5py_h5d_as_h5py():
             assert f.create_dataset("x", (3,), "i4").id.get_create_plist().get_layout() == swapped.h5d.CONTIGUOUS
             assert f.create_dataset("y", (3,), "i4", chunks=(1,)).id.get_create_plist().get_layout() \
                 == swapped.h5d.CHUNKED
+
+
+def test_map_of_a_contiguous_dataset_into_another_dtype(file_url):
+    """DosNa's map writes chunk by chunk into a clone: the clone keeps the stored grid
+    (a guess for the wider dtype would cut other chunks), and stays contiguous."""
+    data = np.arange(64 * 64 * 80, dtype="f4").reshape(64, 64, 80)  # 1.25 MiB: one chunk as f4, two as f8
+    with dosna_like.File(file_url, "w") as f:
+        ds = f.create_dataset("x", data=data)
+        doubled = ds.map(lambda block: block.astype("f8") * 2, "doubled", dtype="f8")
+        assert doubled.chunks is None and doubled.chunk_size == ds.chunk_size and doubled.dtype == np.dtype("f8")
+        np.testing.assert_array_equal(doubled[...], data.astype("f8") * 2)

@@ -285,8 +285,9 @@ class ChunkAccess:
         return da.from_array(self, chunks=self.chunk_size or (), lock=False, asarray=False)
 
     def clone(self, output_name, dtype=None):
-        """An empty dataset like this one (DosNa's ``clone``): same shape, chunks,
-        maxshape, compression, shuffle, fletcher32 and fill value.
+        """An empty dataset like this one (DosNa's ``clone``): same shape, chunks
+        (the stored grid too, for a dataset h5py calls contiguous), maxshape,
+        compression, shuffle, fletcher32 and fill value.
 
         ``output_name`` is resolved in this dataset's parent group; ``dtype``
         changes the element type (the fill value is converted to it).  The clone
@@ -298,6 +299,7 @@ class ChunkAccess:
             chunks=self.chunks if self.shape else None,
             shards=(getattr(self, "shards", None) or False) if self.shape else None,  # this layout, not a default
             maxshape=self.maxshape if self.chunks else None,  # a maxshape would make a contiguous clone chunked
+            stored_chunks=self.chunk_size if self.shape and self.chunks is None else None,  # this grid (map)
             fillvalue=self._fill_as(dtype),
             fletcher32=self.fletcher32 or None,
             **self._compression_kwargs(),

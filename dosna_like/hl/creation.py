@@ -173,7 +173,8 @@ def guess_dtype(data):
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, shards=None, checksum=None, fill_time=None, external=None, efile_prefix=None,
-              virtual_prefix=None, allow_unknown_filter=False, object_storage=False, **unused) -> tuple:
+              virtual_prefix=None, allow_unknown_filter=False, object_storage=False, stored_chunks=None,
+              **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments; instead of the data,
     the error its write raises where h5py makes the dataset and then fails to write
     (an array of another type into an opaque datetime type).
@@ -188,6 +189,11 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     chunks under 1 MiB is sharded by :func:`default_shards` (shards of up to
     8 MiB); ``shards=False`` opts out.  Local directories and memory get no
     default sharding.
+
+    ``stored_chunks`` (beyond h5py): the chunk shape a dataset h5py makes
+    contiguous is stored in, instead of a guess (DosNa's ``clone`` keeps its
+    source's chunk grid so ``map`` can write chunk by chunk); ignored for a
+    chunked dataset.
 
     ``checksum`` (beyond h5py): False stores chunks without the crc32c added by
     default to codecs that check nothing (``get_config().chunk_checksum``).
@@ -286,6 +292,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
         if chunks not in (None, False) or maxshape != () or compression is not None or shuffle or fletcher32:
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
+    elif contiguous_like and stored_chunks is not None:
+        chunks = _check_chunks(stored_chunks, shape, maxshape)
     elif chunks in (None, True, False):
         chunks = guess_chunks(shape, maxshape, dtype.itemsize * math.prod(subshape))
     else:
