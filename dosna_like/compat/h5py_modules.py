@@ -29,8 +29,8 @@ from ..hl.dataset import Dataset
 from ..hl.datatype import Datatype
 from ..hl.files import File, is_hdf5
 from ..hl.group import Group
-from ..hl.ident import (AttrID, CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC, FILL_TIME_IFSET,
-                        FILL_TIME_NEVER)
+from ..hl.ident import (AttrID, CHUNKED, COMPACT, CONTIGUOUS, CRT_ORDER_INDEXED, CRT_ORDER_TRACKED, FILL_TIME_ALLOC,
+                        FILL_TIME_IFSET, FILL_TIME_NEVER)
 from ..hl.views import AsStrView, AsTypeView, DatasetView, FieldsView
 from . import filters, h5t, h5z, version
 
@@ -97,8 +97,10 @@ def h5py_modules(package: types.ModuleType) -> dict:
     h5a = _module("h5py.h5a", "The class of attrs.get_id() (the rest of h5py.h5a is HDF5's).", AttrID=AttrID)
     h5p = _module("h5py.h5p", "Creation-order flags (property lists are HDF5's).",
                   CRT_ORDER_TRACKED=CRT_ORDER_TRACKED, CRT_ORDER_INDEXED=CRT_ORDER_INDEXED)
-    h5d = _module("h5py.h5d", "Fill times, as get_create_plist().get_fill_time() answers (the rest is HDF5's).",
-                  FILL_TIME_ALLOC=FILL_TIME_ALLOC, FILL_TIME_NEVER=FILL_TIME_NEVER, FILL_TIME_IFSET=FILL_TIME_IFSET)
+    h5d = _module("h5py.h5d", "Fill times and layouts, as a dataset's get_create_plist().get_fill_time() and "
+                  "get_layout() answer (the rest is HDF5's).",
+                  FILL_TIME_ALLOC=FILL_TIME_ALLOC, FILL_TIME_NEVER=FILL_TIME_NEVER, FILL_TIME_IFSET=FILL_TIME_IFSET,
+                  COMPACT=COMPACT, CONTIGUOUS=CONTIGUOUS, CHUNKED=CHUNKED)
     h5r = _module("h5py.h5r", "Where h5py defines its reference classes (the rest is HDF5's).",
                   Reference=Reference, RegionReference=RegionReference)
     top = types.ModuleType("h5py", package.__doc__)

@@ -60,7 +60,8 @@ RESERVED_KEYS: dict[str, ReservedKey] = {
     "empty": ReservedKey((bool,), None, "arrays",
                          "h5py.Empty: no dataspace (stored as a 0-d array)"),
     "h5py_contiguous": ReservedKey((bool,), None, "arrays",
-                                   "created without chunks in h5py terms (resize refused, exported contiguous)"),
+                                   "contiguous in h5py terms: created without chunks=, maxshape= or a filter "
+                                   "(chunks None, resize refused, exported contiguous)"),
     "hdf5": ReservedKey((dict,), (str,), "arrays",
                         "a dataset of an HDF5 file opened in place: what h5py reports of it ('layout': "
                         "'contiguous' or 'compact' -> chunks None; 'compression': 'gzip' for HDF5's deflate, "

@@ -70,8 +70,11 @@ class ChunkAccess:
     # ---------------------------------------------------------- the grid
     @property
     def chunk_size(self):
-        """The chunk shape: DosNa's name for h5py's ``chunks``."""
-        return self.chunks
+        """The shape of the chunks the store holds (DosNa's name), None for a scalar.
+
+        h5py's ``chunks`` where it reports one; a dataset h5py calls contiguous
+        (``chunks`` None) is stored in chunks of this shape all the same."""
+        return self._io.meta.h5_chunks or None
 
     @property
     def chunk_grid(self) -> tuple:
@@ -271,7 +274,7 @@ class ChunkAccess:
     def to_dask(self):
         """This dataset as a dask array with one block per chunk.
 
-        ``dask.array.from_array(self, chunks=self.chunks)`` under a name made of
+        ``dask.array.from_array(self, chunks=self.chunk_size)`` under a name made of
         the store URL and path; no lock, since reads are thread- and
         process-safe.  The handle pickles, so the array computes on a
         dask.distributed cluster too (each worker reopens the store once).
@@ -279,11 +282,12 @@ class ChunkAccess:
         # dask is optional (the "test" extra): imported only when asked for
         import dask.array as da
         self._check_open()
-        return da.from_array(self, chunks=self.chunks or (), lock=False, asarray=False)
+        return da.from_array(self, chunks=self.chunk_size or (), lock=False, asarray=False)
 
     def clone(self, output_name, dtype=None):
-        """An empty dataset like this one (DosNa's ``clone``): same shape, chunks,
-        maxshape, compression, shuffle, fletcher32 and fill value.
+        """An empty dataset like this one (DosNa's ``clone``): same shape, chunks
+        (the stored grid too, for a dataset h5py calls contiguous), maxshape,
+        compression, shuffle, fletcher32 and fill value.
 
         ``output_name`` is resolved in this dataset's parent group; ``dtype``
         changes the element type (the fill value is converted to it).  The clone
@@ -294,7 +298,8 @@ class ChunkAccess:
             output_name, shape=self.shape, dtype=dtype,
             chunks=self.chunks if self.shape else None,
             shards=(getattr(self, "shards", None) or False) if self.shape else None,  # this layout, not a default
-            maxshape=self.maxshape if self.shape else None,
+            maxshape=self.maxshape if self.chunks else None,  # a maxshape would make a contiguous clone chunked
+            stored_chunks=self.chunk_size if self.shape and self.chunks is None else None,  # this grid (map)
             fillvalue=self._fill_as(dtype),
             fletcher32=self.fletcher32 or None,
             **self._compression_kwargs(),

@@ -111,7 +111,8 @@ def copy_dataset(src, dest_group, name: str, without_attrs: bool = False):
         dest = dest_group.create_dataset(name, data=src[()], dtype=src.dtype)
     else:
         dest = dest_group.create_dataset(name, shape=src.shape, **_creation_options(src, dest_group))
-        for block in blocks(src.shape, dest.chunks, src.dtype.itemsize):
+        # blocks of whole stored chunks: ours are stored in chunks even where h5py reports none
+        for block in blocks(src.shape, dest.chunks if is_h5py(dest) else dest.chunk_size, src.dtype.itemsize):
             if src.size:
                 dest[block] = src[block]
     if not without_attrs:

@@ -174,7 +174,8 @@ def guess_dtype(data):
 def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fillvalue=None,
               compression=None, compression_opts=None, shuffle=None, scaleoffset=None,
               fletcher32=None, shards=None, checksum=None, fill_time=None, external=None, efile_prefix=None,
-              virtual_prefix=None, allow_unknown_filter=False, object_storage=False, **unused) -> tuple:
+              virtual_prefix=None, allow_unknown_filter=False, object_storage=False, stored_chunks=None,
+              **unused) -> tuple:
     """(ArrayMeta, data or None) for ``Group.create_dataset`` arguments; instead of the data,
     the error its write raises where h5py makes the dataset and then fails to write
     (an array of another type into an opaque datetime type).
@@ -189,6 +190,11 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     chunks under 1 MiB is sharded by :func:`default_shards` (shards of up to
     8 MiB); ``shards=False`` opts out.  Local directories and memory get no
     default sharding.
+
+    ``stored_chunks`` (beyond h5py): the chunk shape a dataset h5py makes
+    contiguous is stored in, instead of a guess (DosNa's ``clone`` keeps its
+    source's chunk grid so ``map`` can write chunk by chunk); ignored for a
+    chunked dataset.
 
     ``checksum`` (beyond h5py): False stores chunks without the crc32c added by
     default to codecs that check nothing (``get_config().chunk_checksum``).
@@ -271,9 +277,14 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
     dtypes.to_zarr(dtype)  # refuses what the format cannot store, with h5py's TypeError
     if chunks is False and any((compression, shuffle, fletcher32, maxshape, scaleoffset)):  # h5py's test, truthiness and all
         raise ValueError("Chunked format required for given storage options")
+    if chunks is False and shape != ():
+        raise TypeError("'chunks' argument must be None or a sequence object")
+    # h5py's layout rule (filters.fill_dcpl): chunked when chunks=True, a maxshape (even equal
+    # to the shape) or a filter is given, else contiguous; a scalar is always contiguous
+    contiguous_like = shape == () or (chunks is None and maxshape is None and compression is None
+                                      and not shuffle and not fletcher32 and scaleoffset is None
+                                      and shards in (None, False))
     maxshape = _check_maxshape(maxshape, shape)
-    contiguous_like = chunks in (None, False) and maxshape == shape and compression is None and not shuffle \
-        and shards in (None, False) and scaleoffset is None
     if shape == () and shards not in (None, False):
         raise TypeError("Scalar datasets don't support chunk/filter options")
     if shape == ():
@@ -281,6 +292,8 @@ def new_array(shape=None, dtype=None, data=None, chunks=None, maxshape=None, fil
                 or scaleoffset is not None:
             raise TypeError("Scalar datasets don't support chunk/filter options")
         chunks = ()
+    elif contiguous_like and stored_chunks is not None:
+        chunks = _check_chunks(stored_chunks, shape, maxshape)
     elif chunks in (None, True, False):
         chunks = guess_chunks(shape, maxshape, dtype.itemsize * math.prod(subshape))
     else:

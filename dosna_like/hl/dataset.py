@@ -17,7 +17,7 @@ from ..format.conversion import bool_enum_conversion, conversion_path_error, con
 from ..format.dtypes import (Empty, check_opaque_dtype, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored,
                              no_conversion_path, stored_form, to_stored)
 from ..format.references import RegionReference
-from ..format.reserved import reserved_in, reserved_of
+from ..format.reserved import reserved_in
 from .base import HLObject
 from .chunk_access import ChunkAccess
 from .dims import DimensionManager, is_scale, make_scale
@@ -94,11 +94,29 @@ class Dataset(ChunkAccess, HLObject):
 
     @property
     def chunks(self):
-        """The chunk shape (always chunked; None only for scalar datasets, as h5py,
-        and for unchunked datasets of an HDF5 file opened in place)."""
-        if self._hdf5_view().get("layout") in ("contiguous", "compact"):
+        """The chunk shape, or None where h5py's dataset is not chunked (h5py API).
+
+        None for a dataset h5py makes contiguous (created without ``chunks=``,
+        ``maxshape=`` or a filter), for scalar and empty datasets, and for the
+        contiguous or compact datasets of an HDF5 file opened in place.  The
+        store still holds every dataset in chunks: code of this package uses
+        that grid (``_meta.h5_chunks``, ``chunk_size``), never this property.
+        """
+        if self._h5py_layout() != "chunked":
             return None
-        return self._meta.h5_chunks or None
+        return self._meta.h5_chunks
+
+    def _h5py_layout(self) -> str:
+        """'chunked', 'contiguous' or 'compact': the HDF5 layout h5py reports
+        (``id.get_create_plist().get_layout()``) of this dataset."""
+        meta = self._meta  # (checks the file is open)
+        reserved = self._state.reserved(self._path)
+        in_place = (reserved.get("hdf5") or {}).get("layout")
+        if in_place in ("contiguous", "compact"):
+            return in_place
+        if reserved.get("h5py_contiguous") or not meta.h5_chunks:
+            return "contiguous"
+        return "chunked"
 
     def _hdf5_view(self) -> dict:
         """What h5py reports of a dataset of an HDF5 file opened in place (reserved ``hdf5``)."""
@@ -376,7 +394,7 @@ class Dataset(ChunkAccess, HLObject):
     def iter_chunks(self, sel=None):
         """An iterator giving, per chunk the selection touches, the slices of that
         part (h5py API); a bad selection raises here, not when iterated."""
-        if not self.shape:
+        if not self.shape or self.chunks is None:
             raise TypeError("Chunked dataset required")
         if sel is not None and len(sel if isinstance(sel, tuple) else (sel,)) != len(self.shape):
             raise ValueError("Invalid selection - selection region must have same rank as dataset")
@@ -417,10 +435,10 @@ class Dataset(ChunkAccess, HLObject):
 
     def resize(self, size, axis=None) -> None:
         """Change the shape within ``maxshape``, as ``h5py.Dataset.resize``."""
+        if self.chunks is None:  # h5py's first test, before the file's mode
+            raise TypeError("Only chunked datasets can be resized (create it with chunks= or maxshape=)")
         self._check_writable(RuntimeError, "Unable to change a dataset's dimensions")
         doc = self._document()
-        if reserved_of(doc, self._path).get("h5py_contiguous"):
-            raise TypeError("Only chunked datasets can be resized (create it with chunks= or maxshape=)")
         shape = self.shape
         if axis is not None:
             if not 0 <= axis < len(shape):

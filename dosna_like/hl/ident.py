@@ -4,7 +4,8 @@ h5py's ``obj.id`` is a handle on HDF5's low-level API (``DatasetID``,
 ``GroupID``...).  Libraries mostly use it as an identity (``a.id == b.id``,
 as a dict key) or to ask whether the object is still open (``id.valid``,
 ``bool(id)``); that is what this one does, plus ``get_create_plist()`` as far
-as h5netcdf reads it (whether a group tracks creation order), and a
+as h5netcdf reads it (whether a group tracks creation order; a dataset's
+fill time, layout and chunk shape as h5py reports them), and a
 dataset's ``get_type()``: a ``TypeID`` answering HDF5's type class
 (``get_class()``, compared with ``h5py.h5t``'s constants), size, dtype and
 type equality, all derived from the dtype (``format/typeclass.py``).
@@ -21,8 +22,9 @@ from ..format.dtypes import check_string_dtype
 from ..format.typeclass import (ARRAY, BITFIELD, COMPOUND, ENUM, FLOAT, INTEGER, OPAQUE, REFERENCE, STRING, TIME, VLEN,
                                 type_class, type_key, type_size)
 
-__all__ = ["AttrID", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII", "CSET_UTF8", "CommittedTypeID",
-           "CreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET", "FILL_TIME_NEVER", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
+__all__ = ["AttrID", "CHUNKED", "COMPACT", "CONTIGUOUS", "CRT_ORDER_INDEXED", "CRT_ORDER_TRACKED", "CSET_ASCII",
+           "CSET_UTF8", "CommittedTypeID", "CreatePlist", "DatasetCreatePlist", "FILL_TIME_ALLOC", "FILL_TIME_IFSET",
+           "FILL_TIME_NEVER", "ObjectID", "TYPE_ID_CLASSES", "TypeArrayID", "TypeBitfieldID", "TypeCompoundID",
            "TypeEnumID", "TypeFloatID", "TypeID", "TypeIntegerID", "TypeOpaqueID", "TypeReferenceID",
            "TypeStringID", "TypeTimeID", "TypeVlenID", "type_id"]
 
@@ -37,6 +39,11 @@ FILL_TIME_ALLOC = 0
 FILL_TIME_NEVER = 1
 FILL_TIME_IFSET = 2
 _FILL_TIMES = {"alloc": FILL_TIME_ALLOC, "never": FILL_TIME_NEVER, "ifset": FILL_TIME_IFSET}
+# HDF5's dataset layouts (h5py.h5d.COMPACT / CONTIGUOUS / CHUNKED), as get_layout() answers
+COMPACT = 0
+CONTIGUOUS = 1
+CHUNKED = 2
+_LAYOUTS = {"compact": COMPACT, "contiguous": CONTIGUOUS, "chunked": CHUNKED}
 
 
 class CreatePlist:
@@ -61,6 +68,28 @@ class CreatePlist:
         return self._order
 
 
+class DatasetCreatePlist(CreatePlist):
+    """A dataset's creation settings: those of :class:`CreatePlist`, plus its
+    layout and chunk shape as h5py reports them (``chunks`` None: not chunked)."""
+
+    __slots__ = ("_layout", "_chunks")
+
+    def __init__(self, track_order: bool, fill_time: str, layout: str, chunks):
+        super().__init__(track_order, fill_time)
+        self._layout = _LAYOUTS[layout]
+        self._chunks = chunks
+
+    def get_layout(self) -> int:
+        """``h5py.h5d.CHUNKED``, ``CONTIGUOUS`` or ``COMPACT``."""
+        return self._layout
+
+    def get_chunk(self) -> tuple:
+        """The chunk shape; ValueError when not chunked, as HDF5."""
+        if self._chunks is None:
+            raise ValueError("Not a chunked storage layout (not a chunked storage layout)")
+        return self._chunks
+
+
 class ObjectID:
     """The ``id`` of a File, Group or Dataset: identity and ``valid`` only."""
 
@@ -83,7 +112,10 @@ class ObjectID:
         obj = self._obj
         obj._check_open()
         reserved = obj._state.reserved(obj._path)
-        return CreatePlist(bool(reserved.get("track_order")), reserved.get("fill_time", "ifset"))
+        order, fill_time = bool(reserved.get("track_order")), reserved.get("fill_time", "ifset")
+        if hasattr(obj, "chunks"):  # a dataset
+            return DatasetCreatePlist(order, fill_time, obj._h5py_layout(), obj.chunks)
+        return CreatePlist(order, fill_time)
 
     def get_type(self) -> "TypeID":
         """A dataset's HDF5 type (h5py's ``DatasetID.get_type()``)."""

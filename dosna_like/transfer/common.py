@@ -235,7 +235,7 @@ def raw_mode(h5ds, ds) -> str | None:
     """How stored chunks cross between the h5py dataset ``h5ds`` and the dosna_like
     dataset ``ds`` without decoding (:func:`~dosna_like.codecs.chains.raw_crossing`:
     'raw', 'crc32c', 'deflate', 'zlib'), or None (decode them): for import and export."""
-    if h5ds.chunks is None or ds.chunks is None or tuple(h5ds.chunks) != tuple(ds.chunks):
+    if h5ds.chunks is None or tuple(h5ds.chunks) != tuple(ds._meta.h5_chunks):  # the chunks ds is stored in
         return None
     if ds.dtype.kind not in "biufc" or ds.dtype.str != h5ds.dtype.str:
         return None

@@ -319,7 +319,7 @@ def _import_decoded(src, dest, workers: Workers, bar) -> None:
     if src.chunks is None:
         mapped = contiguous_map(src, "r")
         if mapped is not None:
-            for _, box in iter_chunk_boxes(src.shape, dest.chunks):
+            for _, box in iter_chunk_boxes(src.shape, dest._meta.h5_chunks):
                 if isinstance(mapped, str):  # no data was ever written: all fill
                     bar.update(box_nbytes(box, itemsize))
                 else:  # the workers read the file themselves, in parallel
@@ -329,7 +329,7 @@ def _import_decoded(src, dest, workers: Workers, bar) -> None:
         boxes = [chunk_box(chunk_of(info.chunk_offset, src.chunks), src.chunks, src.shape)
                  for info in stored_chunks(src)]
     else:
-        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest.chunks)]
+        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest._meta.h5_chunks)]
     for box in boxes:
         workers.submit(store_box, box, src[box])  # h5py reads in this thread, one box at a time
 
@@ -342,7 +342,7 @@ def _import_decoded_on_backend(src, dest, workers: Workers, bar) -> None:
     elif isinstance(contiguous_map(src, "r"), str):  # never written: all fill
         boxes = []
     else:
-        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest.chunks)]
+        boxes = [box for _, box in iter_chunk_boxes(src.shape, dest._meta.h5_chunks)]
     if boxes:
         batch = DecodedImportBatch(os.path.abspath(src.file.filename), src.name, dest)
         workers.processes.update(backend_batch_map(batch, boxes))
