@@ -10,17 +10,10 @@ import pytest
 
 import dosna_like
 
+from . import test_h5py_objects
 from .test_h5py_objects import assert_same_outcome, outcome
 
-
-@pytest.fixture
-def both(tmp_path):
-    """(h5py file, dosna_like file), both new and writable."""
-    h = h5py.File(tmp_path / "h.h5", "w")
-    d = dosna_like.File(str(tmp_path / "d.h5"), "w")
-    yield h, d
-    h.close()
-    d.close()
+both = test_h5py_objects.both  # the fixture: (h5py file, dosna_like file), both new and writable
 
 
 # ------------------------------------------------------------------ paths

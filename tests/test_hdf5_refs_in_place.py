@@ -63,15 +63,22 @@ def _check(f, path: str) -> None:
         _same(f, f["rows"][2:7]["target"], h, h["rows"][2:7]["target"])
 
 
-@pytest.mark.parametrize("where", ["local", "bytesio", "s3"])
-def test_references_read_in_place_name_what_h5py_names(refs_file, where, request):
-    source = refs_file
+def in_place_source(path: str, where: str, request):
+    """The HDF5 file at ``path`` as ``File(...)`` opens it in place: the path itself
+    ("local"), a BytesIO of its bytes, or a copy on the test S3 endpoint ("s3")."""
     if where == "bytesio":
-        source = io.BytesIO(open(refs_file, "rb").read())
-    elif where == "s3":
+        return io.BytesIO(open(path, "rb").read())
+    if where == "s3":
         request.getfixturevalue("s3_server")
         source = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}.h5"
-        fsspec.filesystem("s3").put_file(refs_file, source)
+        fsspec.filesystem("s3").put_file(path, source)
+        return source
+    return path
+
+
+@pytest.mark.parametrize("where", ["local", "bytesio", "s3"])
+def test_references_read_in_place_name_what_h5py_names(refs_file, where, request):
+    source = in_place_source(refs_file, where, request)
     with dosna_like.File(source, "r") as f:
         _check(f, refs_file)
 

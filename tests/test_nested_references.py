@@ -10,10 +10,6 @@ member equal, and the types (names, shapes, the reference mark) the same.
 """
 from __future__ import annotations
 
-import io
-import uuid
-
-import fsspec
 import h5py
 import numpy as np
 import pytest
@@ -23,10 +19,10 @@ from dosna_like.format.references import holds_refs_dtype, map_refs, refs_as
 
 try:
     from .test_dtypes import both
+    from .test_hdf5_refs_in_place import in_place_source
 except ImportError:  # run as a plain script directory
     from test_dtypes import both
-
-S3_BUCKET = "dosna-tests"
+    from test_hdf5_refs_in_place import in_place_source
 
 
 def _kinds(m) -> dict:
@@ -151,13 +147,7 @@ def test_nested_references_survive_reopen(file_url, h5_path):
 
 @pytest.mark.parametrize("where", ["local", "bytesio", "s3"])
 def test_nested_references_read_in_place_as_h5py_reads_them(nested_file, where, request):
-    source = nested_file
-    if where == "bytesio":
-        source = io.BytesIO(open(nested_file, "rb").read())
-    elif where == "s3":
-        request.getfixturevalue("s3_server")
-        source = f"s3://{S3_BUCKET}/{uuid.uuid4().hex}.h5"
-        fsspec.filesystem("s3").put_file(nested_file, source)
+    source = in_place_source(nested_file, where, request)
     with dosna_like.File(source, "r") as f, h5py.File(nested_file, "r") as h:
         _checked(_read_all(f), _read_all(h))
 
