@@ -16,7 +16,7 @@ from ..errors import ResizeError
 from ..format.conversion import bool_enum_conversion, conversion_path_error, convert_as_hdf5
 from ..format.dtypes import (Empty, check_opaque_dtype, check_string_dtype, check_vlen_dtype, decode_scalar, from_stored,
                              no_conversion_path, stored_form, to_stored)
-from ..format.references import RegionReference
+from ..format.references import RegionReference, holds_refs_dtype, map_refs
 from ..format.reserved import reserved_in
 from .base import HLObject
 from .chunk_access import ChunkAccess
@@ -142,10 +142,13 @@ class Dataset(ChunkAccess, HLObject):
             fill = decode_scalar(reserved["h5py_fill_value"], meta.dtype)
         if meta.subshape:  # every element of the subarray holds the fill value
             return np.full(meta.subshape, fill, dtype=meta.dtype)
-        if stored_form(meta.dtype) == "vlen":
-            return None  # as h5py reports for variable-length sequences
+        if stored_form(meta.dtype) in ("vlen", "ref"):
+            return None  # as h5py reports for variable-length sequences and references
         if stored_form(meta.dtype) == "compound":
-            return from_stored(fill, meta.dtype)
+            fill = from_stored(fill, meta.dtype)
+            if holds_refs_dtype(self.dtype):  # h5py: None for each reference member, plain objects
+                fill = map_refs(np.array(fill, self.dtype)[()], lambda _: None, holds_refs_dtype, np.dtype("O"))
+            return fill
         return text_as_bytes(fill) if check_vlen_dtype(meta.dtype) is str else fill
 
     @property
