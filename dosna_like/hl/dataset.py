@@ -110,11 +110,10 @@ class Dataset(ChunkAccess, HLObject):
         """'chunked', 'contiguous' or 'compact': the HDF5 layout h5py reports
         (``id.get_create_plist().get_layout()``) of this dataset."""
         meta = self._meta  # (checks the file is open)
-        reserved = self._state.reserved(self._path)
-        in_place = (reserved.get("hdf5") or {}).get("layout")
+        in_place = self._hdf5_view().get("layout")
         if in_place in ("contiguous", "compact"):
             return in_place
-        if reserved.get("h5py_contiguous") or not meta.h5_chunks:
+        if self._state.reserved(self._path).get("h5py_contiguous") or not meta.h5_chunks:
             return "contiguous"
         return "chunked"
 
